@@ -8,11 +8,10 @@ training loop, metrics, Hub export). Inside the package, imports between sibling
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 PACKAGE = "videozoo"
-ROOT_SUBPACKAGES = ["configuration", "modeling", "modeling.layers", "processors", "scripts"]
-OWN_SUBPACKAGES = ["", "data", "metrics", "tasks"]
+ROOT_FOLDERS = ["configuration", "modeling", "processors", "scripts"]
 
 
 def _requirements() -> list[str]:
@@ -20,10 +19,13 @@ def _requirements() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+# videozoo/ and its subpackages, then each root folder (and its subpackages) mapped under videozoo.
+packages = [PACKAGE] + [f"{PACKAGE}.{sub}" for sub in find_packages(PACKAGE)]
 package_dir = {PACKAGE: PACKAGE}
-package_dir.update({f"{PACKAGE}.{sub}": sub.replace(".", "/") for sub in ROOT_SUBPACKAGES})
-packages = [PACKAGE] + [f"{PACKAGE}.{sub}" for sub in ROOT_SUBPACKAGES]
-packages += [f"{PACKAGE}.{sub}" for sub in OWN_SUBPACKAGES if sub]
+for folder in ROOT_FOLDERS:
+    for sub in [folder] + [f"{folder}.{inner}" for inner in find_packages(folder)]:
+        packages.append(f"{PACKAGE}.{sub}")
+        package_dir[f"{PACKAGE}.{sub}"] = sub.replace(".", "/")
 
 setup(
     name=PACKAGE,
@@ -33,5 +35,5 @@ setup(
     package_dir=package_dir,
     package_data={PACKAGE: ["metrics/*/*.py"]},
     python_requires=">=3.11",
-    install_requires=_requirements(),
+    install_requires=[r for r in _requirements() if not r.startswith("pytest")],
 )

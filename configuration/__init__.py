@@ -1,0 +1,5 @@
+"""Configuration classes of every videozoo architecture."""
+
+from .configuration_mmt import MMTConfig
+
+__all__ = ["MMTConfig"]

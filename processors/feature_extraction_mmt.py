@@ -1,0 +1,150 @@
+"""Feature extractor for MMT: turns per-expert pre-extracted feature arrays (with their time stamps) into the
+padded features, masks, time codes and pooled vectors `MMTModel` takes (spec §4.3 and §6.3; reference
+gabeur/mmt base/base_dataset.py)."""
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from transformers import BatchFeature, FeatureExtractionMixin
+
+# Experts whose features come without time stamps get synthetic ones in the reference loader
+# (utils/expert_timings.py): feature k spans [k * width, (k + 1) * width) seconds.
+SYNTHETIC_TIMING_WIDTHS = {"rgb": 0.2, "scene": 1.0}
+UNKNOWN_TIME_CODE = 1.0  # also the time code of padding tokens
+TIME_CODE_OFFSET = 2.0  # a feature centred at t seconds gets code t + 2
+
+
+class MMTFeatureExtractor(FeatureExtractionMixin):
+    r"""
+    Pads and masks the expert features of a batch of videos for [`MMTModel`].
+
+    Args:
+        expert_names (`list[str]`): the model's experts; inputs must use exactly these names (missing ones allowed).
+        expert_feature_sizes (`dict[str, int]`): raw feature size per expert, checked on input.
+        max_feature_tokens (`int`, defaults to 30): K, feature tokens kept per expert (100 on ActivityNet).
+        agg_pooling (`"max"` or `"mean"`, defaults to `"max"`): how `expert_pooled` summarises *all* raw
+            features of the clip (before subsampling to K); match the model's `agg_init`.
+        temporal_encoding_window (`float`, defaults to 1.0): seconds per temporal id.
+        synthetic_timing_widths (`dict[str, float]`, *optional*): experts given without time stamps whose
+            features are evenly spaced (reference: rgb every 0.2 s, scene every 1 s); others are "unknown time".
+    """
+
+    model_input_names = ["expert_features", "expert_times", "expert_attention_mask", "expert_pooled"]
+
+    def __init__(
+        self,
+        expert_names: Sequence[str] = ("s3d", "vggish"),
+        expert_feature_sizes: Mapping[str, int] | None = None,
+        max_feature_tokens: int = 30,
+        agg_pooling: str = "max",
+        temporal_encoding_window: float = 1.0,
+        synthetic_timing_widths: Mapping[str, float] | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if agg_pooling not in ("max", "mean"):
+            raise ValueError(f"agg_pooling must be 'max' or 'mean', got {agg_pooling!r}")
+        if max_feature_tokens < 1:
+            raise ValueError(f"max_feature_tokens must be positive, got {max_feature_tokens}")
+        self.expert_names = list(expert_names)
+        self.expert_feature_sizes = dict(expert_feature_sizes or {})
+        missing = [name for name in self.expert_names if name not in self.expert_feature_sizes]
+        if missing:
+            raise ValueError(f"expert_feature_sizes has no entry for {missing}")
+        self.max_feature_tokens = max_feature_tokens
+        self.agg_pooling = agg_pooling
+        self.temporal_encoding_window = temporal_encoding_window
+        self.synthetic_timing_widths = dict(
+            SYNTHETIC_TIMING_WIDTHS if synthetic_timing_widths is None else synthetic_timing_widths
+        )
+
+    def _time_codes(self, name: str, count: int, timestamps, window_start: float) -> np.ndarray:
+        if timestamps is not None:
+            timestamps = np.asarray(timestamps, dtype=np.float64)
+            if timestamps.shape != (count, 2):
+                raise ValueError(f"timestamps of expert {name!r} must be ({count}, 2) start/end seconds, got {timestamps.shape}")
+            centres = timestamps.mean(axis=1)
+        elif name in self.synthetic_timing_widths:
+            width = self.synthetic_timing_widths[name]
+            centres = (np.arange(count) + 0.5) * width
+        else:
+            return np.full(count, UNKNOWN_TIME_CODE)
+        codes = (centres - window_start) / self.temporal_encoding_window + TIME_CODE_OFFSET
+        return np.where(np.isnan(codes), UNKNOWN_TIME_CODE, codes)
+
+    def _select(self, count: int, training: bool, rng: np.random.Generator | None) -> np.ndarray:
+        """Indices of the K kept features, in temporal order (random in training, fixed at evaluation)."""
+        if count <= self.max_feature_tokens:
+            return np.arange(count)
+        if training:
+            rng = rng if rng is not None else np.random.default_rng()
+            chosen = rng.choice(count, self.max_feature_tokens, replace=False)
+        else:
+            chosen = np.random.RandomState(0).choice(count, self.max_feature_tokens, replace=False)
+        return np.sort(chosen)
+
+    def __call__(
+        self,
+        expert_features: Sequence[Mapping[str, np.ndarray | torch.Tensor | None]],
+        expert_timestamps: Sequence[Mapping[str, np.ndarray | None]] | None = None,
+        window_starts: Sequence[float] | None = None,
+        training: bool = False,
+        rngs: Sequence[np.random.Generator] | None = None,
+        return_tensors: str | None = "pt",
+    ) -> BatchFeature:
+        """
+        Args:
+            expert_features: one mapping per video from expert name to a `(num_features, feature_size)` array; an
+                expert that is absent, `None` or has no rows is missing for that video.
+            expert_timestamps: per video, per expert `(num_features, 2)` start/end seconds (NaN rows = unknown);
+                experts without them get synthetic or unknown timings.
+            window_starts: per video, the start (seconds) of the considered window; time codes are relative to it.
+            training: random feature subsampling (else the reference's fixed `RandomState(0)` choice).
+            rngs: per video random generators for training-time subsampling.
+        """
+        if isinstance(expert_features, Mapping):
+            expert_features = [expert_features]
+        batch = len(expert_features)
+        if batch == 0:
+            raise ValueError("no video given to the feature extractor")
+        K = self.max_feature_tokens
+        out = {key: {} for key in self.model_input_names}
+        arrays = {name: [] for name in self.expert_names}
+        for video, features in enumerate(expert_features):
+            unknown = set(features) - set(self.expert_names)
+            if unknown:
+                raise ValueError(f"video {video}: unknown expert(s) {sorted(unknown)}; this model uses {self.expert_names}")
+        for name in self.expert_names:
+            size = self.expert_feature_sizes[name]
+            padded = np.zeros((batch, K, size), dtype=np.float32)
+            times = np.full((batch, K), UNKNOWN_TIME_CODE, dtype=np.float32)
+            mask = np.zeros((batch, K), dtype=np.int64)
+            pooled = np.zeros((batch, size), dtype=np.float32)
+            for video, features in enumerate(expert_features):
+                values = features.get(name)
+                if values is None:
+                    continue
+                values = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float32)
+                if values.ndim != 2 or values.shape[1] != size:
+                    raise ValueError(f"video {video}: expert {name!r} features must be (n, {size}), got {values.shape}")
+                if len(values) == 0:
+                    continue
+                if not np.isfinite(values).all():
+                    raise ValueError(f"video {video}: expert {name!r} features contain NaN or inf")
+                stamps = (expert_timestamps[video] or {}).get(name) if expert_timestamps is not None else None
+                start = float(window_starts[video]) if window_starts is not None else 0.0
+                codes = self._time_codes(name, len(values), stamps, start)
+                keep = self._select(len(values), training, rngs[video] if rngs is not None else None)
+                padded[video, : len(keep)] = values[keep]
+                times[video, : len(keep)] = codes[keep]
+                mask[video, : len(keep)] = 1
+                pooled[video] = values.max(axis=0) if self.agg_pooling == "max" else values.mean(axis=0)
+            arrays[name] = (padded, times, mask, pooled)
+        for name, (padded, times, mask, pooled) in arrays.items():
+            for key, value in zip(self.model_input_names, (padded, times, mask, pooled)):
+                out[key][name] = torch.from_numpy(value) if return_tensors == "pt" else value
+        return BatchFeature(out)
+
+
+__all__ = ["MMTFeatureExtractor"]

@@ -1,0 +1,96 @@
+"""Processor for MMT: a BERT WordPiece tokenizer for captions plus `MMTFeatureExtractor` for expert features."""
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from transformers import BatchFeature, BertTokenizer, ProcessorMixin
+
+from .feature_extraction_mmt import MMTFeatureExtractor
+
+
+def normalize_caption(caption: str | Sequence[str], capitalize: bool = True) -> str:
+    """The reference's caption normalisation (gabeur/mmt `tokenize_caption`): join words, strip, end with a full
+    stop unless already punctuated, then `str.capitalize()` (which also lower-cases the rest)."""
+    text = caption if isinstance(caption, str) else " ".join(caption)
+    text = text.strip()
+    if not text:
+        raise ValueError("empty caption")
+    if text[-1] not in ".?!":
+        text += "."
+    return text.capitalize() if capitalize else text
+
+
+def train_wordpiece_vocab(captions: Iterable[str], vocab_size: int = 1000, lowercase: bool = True) -> list[str]:
+    """Train a BERT WordPiece vocabulary offline on captions with `tokenizers`; special tokens come first."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False)
+    tokenizer.train_from_iterator(captions, trainer=trainer)
+    vocab = tokenizer.get_vocab()
+    return sorted(vocab, key=vocab.get)
+
+
+class MMTProcessor(ProcessorMixin):
+    r"""
+    Captions and expert features for [`MMTModel`].
+
+    Captions are normalised as the reference does (`normalize_caption`) and tokenised with a BERT WordPiece
+    tokenizer (the reference: bert-base-cased's vocabulary with `do_lower_case=True`) into `[CLS] ... [SEP]`,
+    cut to `max_text_tokens` with `[SEP]` kept last. Features go through [`MMTFeatureExtractor`].
+
+    Args:
+        feature_extractor ([`MMTFeatureExtractor`]): pads and masks expert features.
+        tokenizer ([`BertTokenizer`]): WordPiece tokenizer from a local vocabulary.
+        max_text_tokens (`int`, defaults to 30): caption length in tokens, [CLS] and [SEP] included.
+        capitalize_captions (`bool`, defaults to `True`): apply `str.capitalize()` as the reference does.
+    """
+
+    def __init__(self, feature_extractor=None, tokenizer=None, max_text_tokens: int = 30, capitalize_captions: bool = True, **kwargs):
+        self.max_text_tokens = max_text_tokens
+        self.capitalize_captions = capitalize_captions
+        super().__init__(feature_extractor, tokenizer, **kwargs)
+
+    @classmethod
+    def from_vocab_file(
+        cls,
+        vocab_file: str | Path,
+        expert_names: Sequence[str],
+        expert_feature_sizes: dict[str, int] | None = None,
+        lowercase: bool = True,
+        **kwargs,
+    ) -> "MMTProcessor":
+        """Build from a local `vocab.txt` (e.g. bert-base-cased's); `kwargs` go to the feature extractor."""
+        from ..configuration.configuration_mmt import MMT_EXPERT_TABLE
+
+        path = Path(vocab_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"no WordPiece vocabulary at {path}")
+        sizes = expert_feature_sizes or {name: MMT_EXPERT_TABLE[name][0] for name in expert_names}
+        processor_kwargs = {k: kwargs.pop(k) for k in ("max_text_tokens", "capitalize_captions") if k in kwargs}
+        tokenizer = BertTokenizer(vocab_file=str(path), do_lower_case=lowercase)
+        extractor = MMTFeatureExtractor(expert_names=expert_names, expert_feature_sizes=sizes, **kwargs)
+        return cls(feature_extractor=extractor, tokenizer=tokenizer, **processor_kwargs)
+
+    def tokenize(self, captions: Sequence[str | Sequence[str]], return_tensors: str = "pt") -> BatchFeature:
+        texts = [normalize_caption(c, self.capitalize_captions) for c in captions]
+        return self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_text_tokens, return_tensors=return_tensors
+        )
+
+    def __call__(self, text=None, expert_features=None, return_tensors: str = "pt", **kwargs) -> BatchFeature:
+        """Tokenise `text` (a list of captions) and/or pad `expert_features` (see `MMTFeatureExtractor.__call__`)."""
+        if text is None and expert_features is None:
+            raise ValueError("give captions (`text`), expert features, or both")
+        data = {}
+        if text is not None:
+            data.update(self.tokenize([text] if isinstance(text, str) else text, return_tensors=return_tensors))
+        if expert_features is not None:
+            data.update(self.feature_extractor(expert_features, return_tensors=return_tensors, **kwargs))
+        return BatchFeature(data)
+
+
+__all__ = ["MMTProcessor", "normalize_caption", "train_wordpiece_vocab"]

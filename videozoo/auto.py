@@ -1,0 +1,89 @@
+"""The one table of videozoo architectures, and their registration with the transformers Auto classes.
+
+Adding an architecture is one row here. Everything that works across architectures (registration, the test
+suite's registry-wide checks, the Hub export) reads this table, so a new row is covered automatically.
+"""
+
+from dataclasses import dataclass, field
+
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModel,
+    AutoProcessor,
+    AutoVideoProcessor,
+    PreTrainedConfig,
+)
+
+from .configuration.configuration_mmt import MMTConfig
+from .modeling.modeling_mmt import MMTModel
+from .processors.feature_extraction_mmt import MMTFeatureExtractor
+from .processors.processing_mmt import MMTProcessor
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One registered architecture.
+
+    Args:
+        config_class: its `PreTrainedConfig` subclass (`model_type` is read from it).
+        models: `(auto_class, model_class)` pairs, e.g. `(AutoModel, MMTModel)`.
+        processor_class: the `ProcessorMixin` subclass `AutoProcessor` returns for this `model_type`.
+        feature_extractor_class / video_processor_class: registered with `AutoFeatureExtractor` / `AutoVideoProcessor`.
+        paper: metadata for model cards: title, authors, venue, year, arxiv id, url, bibtex, licence.
+    """
+
+    config_class: type[PreTrainedConfig]
+    models: tuple[tuple[type, type], ...]
+    processor_class: type | None = None
+    feature_extractor_class: type | None = None
+    video_processor_class: type | None = None
+    paper: dict = field(default_factory=dict)
+
+    @property
+    def model_type(self) -> str:
+        return self.config_class.model_type
+
+
+ARCHITECTURES: tuple[Architecture, ...] = (
+    Architecture(
+        config_class=MMTConfig,
+        models=((AutoModel, MMTModel),),
+        processor_class=MMTProcessor,
+        feature_extractor_class=MMTFeatureExtractor,
+        paper={
+            "title": "Multi-modal Transformer for Video Retrieval",
+            "authors": "Valentin Gabeur, Chen Sun, Karteek Alahari, Cordelia Schmid",
+            "venue": "ECCV",
+            "year": 2020,
+            "arxiv": "2007.10639",
+            "code": "https://github.com/gabeur/mmt",
+            "license": "apache-2.0",
+            "bibtex": (
+                "@inproceedings{gabeur2020mmt,\n"
+                "  title={Multi-modal Transformer for Video Retrieval},\n"
+                "  author={Gabeur, Valentin and Sun, Chen and Alahari, Karteek and Schmid, Cordelia},\n"
+                "  booktitle={European Conference on Computer Vision (ECCV)},\n"
+                "  year={2020}\n"
+                "}"
+            ),
+            "task": "text-video retrieval",
+        },
+    ),
+)
+
+ARCHITECTURES_BY_TYPE = {arch.model_type: arch for arch in ARCHITECTURES}
+
+
+def register_all() -> None:
+    """Register every architecture with the Auto classes (idempotent)."""
+    for arch in ARCHITECTURES:
+        AutoConfig.register(arch.model_type, arch.config_class, exist_ok=True)
+        for auto_class, model_class in arch.models:
+            auto_class.register(arch.config_class, model_class, exist_ok=True)
+        if arch.feature_extractor_class is not None:
+            AutoFeatureExtractor.register(arch.config_class, arch.feature_extractor_class, exist_ok=True)
+        if arch.video_processor_class is not None:
+            AutoVideoProcessor.register(arch.config_class, arch.video_processor_class, exist_ok=True)
+        if arch.processor_class is not None:
+            AutoProcessor.register(arch.config_class, arch.processor_class, exist_ok=True)

@@ -1,0 +1,364 @@
+"""The shared training loop: Accelerate over `datasets`, for every videozoo architecture.
+
+A training script builds a model, a processor, datasets and a *task* (what differs between task families: the
+loss over the global batch and the evaluation), then calls `fit`. `fit` owns everything else: devices, mixed
+precision, gradient accumulation, clipping, the learning-rate schedule, progress bar, tracker logging,
+`save_state` checkpoints with exact resumption, the final `save_pretrained`, and the optional push to the Hub.
+
+Run it with `accelerate launch scripts/train_<model>.py ...` (or plain `python`). On CPUs, several processes need
+`accelerate launch --multi_gpu --num_processes N --num_machines 1 --mixed_precision no --dynamo_backend no` and
+`--cpu` (or `ACCELERATE_USE_CPU=1`); they then talk over gloo.
+
+Exact resumption: random augmentation in collators must draw from the per-sample seed that `fit` adds to every
+training row (`row["sample_seed"]`, a function of the run seed, the epoch and the row index), never from a global
+random state. Together with the restored model/optimizer/scheduler/RNG state and the seeded sampler, a run
+resumed from a checkpoint ends with the same weights as an uninterrupted one.
+"""
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import torch
+from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
+from accelerate.tracking import GeneralTracker
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_PREFIX = "step_"
+
+
+@dataclass
+class TrainerArguments:
+    """Arguments of the training loop, shared by every `scripts/train_*.py`."""
+
+    output_dir: str = field(default="runs/default", metadata={"help": "Where checkpoints and the model go."})
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    num_train_epochs: int = 1
+    max_steps: int = field(default=-1, metadata={"help": "Optimizer steps to run; overrides the epochs if > 0."})
+    per_device_train_batch_size: int = 32
+    per_device_eval_batch_size: int = 64
+    gradient_accumulation_steps: int = 1
+    max_grad_norm: float = field(default=0.0, metadata={"help": "Clip the gradient norm to this; 0 disables."})
+    lr_scheduler_type: Literal["constant", "step", "linear", "cosine"] = "constant"
+    lr_step_size: int = field(default=1000, metadata={"help": "'step' schedule: multiply by lr_gamma every N steps."})
+    lr_gamma: float = 1.0
+    warmup_steps: int = 0
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    seed: int = 0
+    logging_steps: int = 10
+    eval_steps: int = field(default=0, metadata={"help": "Evaluate every N optimizer steps; 0: only at the end."})
+    checkpointing_steps: int = field(default=0, metadata={"help": "save_state every N optimizer steps; 0: never."})
+    resume_from_checkpoint: str | None = field(
+        default=None, metadata={"help": "A checkpoint folder written by save_state, or 'latest' in output_dir."}
+    )
+    report_to: Literal["jsonl", "none"] = "jsonl"
+    dataloader_num_workers: int = 0
+    cpu: bool = field(default=False, metadata={"help": "Train on the CPU even when an accelerator is present."})
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    disable_tqdm: bool = False
+
+
+class Task(Protocol):
+    """What a task family supplies to `fit`."""
+
+    def training_loss(self, model: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        """The loss of one batch, over the *global* batch when several processes train (gather with gradients)."""
+
+    def evaluate(self, model: torch.nn.Module, dataloader: DataLoader, accelerator: Accelerator) -> dict[str, float]:
+        """Metrics over the whole evaluation set (use `accelerator.gather_for_metrics`); same dict on every process."""
+
+
+class JSONLTracker(GeneralTracker):
+    """Offline tracker: one JSON object per `log` call in `<output_dir>/logs/metrics.jsonl`."""
+
+    name = "jsonl"
+    requires_logging_directory = True
+
+    def __init__(self, logging_dir: str | Path):
+        super().__init__()
+        self.path = Path(logging_dir) / "metrics.jsonl"
+
+    @property
+    def tracker(self):
+        return self.path
+
+    def store_init_configuration(self, values: dict):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        (self.path.parent / "config.json").write_text(json.dumps(values, indent=2, default=str))
+
+    def log(self, values: dict, step: int | None = None, **kwargs):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as handle:
+            handle.write(json.dumps({"step": step, **values}) + "\n")
+
+
+class SeededDataset(Dataset):
+    """Adds `sample_seed` (a function of run seed, epoch and row index) to every row of a map-style dataset."""
+
+    def __init__(self, dataset, seed: int):
+        self.dataset = dataset
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def _seed(self, index: int) -> int:
+        return (self.seed * 1_000_003 + self.epoch) * 10_000_019 + int(index)
+
+    def __getitem__(self, index: int) -> dict:
+        return {**self.dataset[index], "sample_seed": self._seed(index)}
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        if hasattr(self.dataset, "__getitems__"):
+            rows = self.dataset.__getitems__(indices)
+        else:
+            rows = [self.dataset[i] for i in indices]
+        return [{**row, "sample_seed": self._seed(i)} for row, i in zip(rows, indices)]
+
+
+def _build_scheduler(optimizer: torch.optim.Optimizer, args: TrainerArguments, total_steps: int):
+    def factor(step: int) -> float:
+        if args.warmup_steps and step < args.warmup_steps:
+            return (step + 1) / args.warmup_steps
+        if args.lr_scheduler_type == "step":
+            return args.lr_gamma ** (step // args.lr_step_size)
+        progress = (step - args.warmup_steps) / max(1, total_steps - args.warmup_steps)
+        if args.lr_scheduler_type == "linear":
+            return max(0.0, 1.0 - progress)
+        if args.lr_scheduler_type == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _find_checkpoint(args: TrainerArguments) -> Path | None:
+    if args.resume_from_checkpoint is None:
+        return None
+    if args.resume_from_checkpoint != "latest":
+        path = Path(args.resume_from_checkpoint)
+        if not path.is_dir():
+            raise FileNotFoundError(f"resume_from_checkpoint: no checkpoint folder at {path}")
+        return path
+    folders = sorted(
+        (p for p in (Path(args.output_dir) / "checkpoints").glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir()),
+        key=lambda p: int(p.name[len(CHECKPOINT_PREFIX) :]),
+    )
+    return folders[-1] if folders else None
+
+
+def _steps_done(checkpoint: Path) -> int:
+    state = checkpoint / "trainer_state.json"
+    if state.is_file():
+        return int(json.loads(state.read_text())["completed_steps"])
+    match = re.search(rf"{CHECKPOINT_PREFIX}(\d+)$", checkpoint.name)
+    if not match:
+        raise ValueError(f"{checkpoint} has no trainer_state.json and no step number in its name")
+    return int(match.group(1))
+
+
+def fit(
+    model: torch.nn.Module,
+    task: Task,
+    train_dataset,
+    args: TrainerArguments,
+    collate_fn: Callable[[list[dict]], dict] | None = None,
+    eval_dataset=None,
+    eval_collate_fn: Callable[[list[dict]], dict] | None = None,
+    processor=None,
+    optimizer: torch.optim.Optimizer | None = None,
+    hparams: dict | None = None,
+) -> dict[str, float]:
+    """Train `model` on `train_dataset` with `task`, evaluate, save, and return the final evaluation metrics.
+
+    Args:
+        model: a `PreTrainedModel`; it is saved with `save_pretrained` in `args.output_dir` at the end.
+        task: supplies `training_loss(model, batch)` and `evaluate(model, dataloader, accelerator)`.
+        train_dataset: map-style dataset of rows (a `datasets.Dataset` or any `torch` `Dataset`).
+        collate_fn: rows -> batch of tensors (training mode); rows carry `sample_seed` for random choices.
+        eval_dataset / eval_collate_fn: evaluated every `eval_steps` and at the end (defaults to `collate_fn`).
+        processor: saved next to the model when given.
+        optimizer: defaults to AdamW with decay / no-decay groups (Adam when `weight_decay` is 0).
+        hparams: extra values stored by the tracker and in `training_args.json` (e.g. the script's arguments).
+    """
+    output_dir = Path(args.output_dir)
+    trackers = [JSONLTracker(output_dir / "logs")] if args.report_to == "jsonl" else None
+    accelerator = Accelerator(
+        cpu=args.cpu,
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        log_with=trackers,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        step_scheduler_with_optimizer=False,  # the schedule counts optimizer steps, whatever the process count
+    )
+    if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":
+        raise ValueError("mixed_precision='fp16' is not supported on the CPU (it would silently run in fp32); use bf16")
+    set_seed(args.seed)
+
+    seeded_train = SeededDataset(train_dataset, args.seed)
+    train_loader = DataLoader(
+        seeded_train,
+        batch_size=args.per_device_train_batch_size,
+        shuffle=True,
+        drop_last=True,  # every process must contribute the same batch size to the global-batch loss
+        collate_fn=collate_fn,
+        num_workers=args.dataloader_num_workers,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    if len(train_loader) == 0:
+        raise ValueError(
+            f"the training set ({len(train_dataset)} rows) is smaller than one batch "
+            f"({args.per_device_train_batch_size}); lower per_device_train_batch_size"
+        )
+    eval_loader = None
+    if eval_dataset is not None:
+        eval_loader = DataLoader(
+            eval_dataset,
+            batch_size=args.per_device_eval_batch_size,
+            shuffle=False,
+            collate_fn=eval_collate_fn or collate_fn,
+            num_workers=args.dataloader_num_workers,
+        )
+
+    if optimizer is None:
+        optimizer = torch.optim.AdamW(
+            _param_groups(model, args.weight_decay),
+            lr=args.learning_rate,
+            betas=(args.adam_beta1, args.adam_beta2),
+            eps=args.adam_epsilon,
+        )
+    steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / args.gradient_accumulation_steps)
+    total_steps = args.max_steps if args.max_steps > 0 else steps_per_epoch * args.num_train_epochs
+    scheduler = _build_scheduler(optimizer, args, total_steps)
+
+    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    if eval_loader is not None:
+        eval_loader = accelerator.prepare(eval_loader)
+    steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
+    num_epochs = math.ceil(total_steps / steps_per_epoch)
+
+    config = {**asdict(args), **(hparams or {})}
+    accelerator.init_trackers("videozoo", config={k: v for k, v in config.items() if _loggable(v)})
+
+    completed_steps, start_epoch, skip_batches = 0, 0, 0
+    checkpoint = _find_checkpoint(args)
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        completed_steps = _steps_done(checkpoint)
+        start_epoch = completed_steps // steps_per_epoch
+        skip_batches = (completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
+        accelerator.print(f"Resumed from {checkpoint} at step {completed_steps}")
+
+    metrics: dict[str, float] = {}
+    progress = tqdm(
+        total=total_steps,
+        initial=completed_steps,
+        disable=args.disable_tqdm or not accelerator.is_local_main_process,
+        desc="train",
+    )
+    model.train()
+    for epoch in range(start_epoch, num_epochs):
+        seeded_train.epoch = epoch
+        train_loader.set_epoch(epoch)
+        loader = train_loader
+        if epoch == start_epoch and skip_batches:
+            loader = accelerator.skip_first_batches(train_loader, skip_batches)
+        for batch in loader:
+            with accelerator.accumulate(model):
+                loss = task.training_loss(model, batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"the training loss is {loss.item()} at step {completed_steps}")
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                if accelerator.sync_gradients:
+                    scheduler.step()
+                optimizer.zero_grad()
+            if not accelerator.sync_gradients:
+                continue
+            completed_steps += 1
+            progress.update(1)
+            if completed_steps % args.logging_steps == 0 or completed_steps == total_steps:
+                logged = {"train/loss": accelerator.reduce(loss.detach(), "mean").item(), "train/lr": scheduler.get_last_lr()[0]}
+                progress.set_postfix(loss=f"{logged['train/loss']:.4f}")
+                accelerator.log(logged, step=completed_steps)
+            if args.checkpointing_steps and completed_steps % args.checkpointing_steps == 0:
+                _save_checkpoint(accelerator, output_dir, completed_steps)
+            if eval_loader is not None and args.eval_steps and completed_steps % args.eval_steps == 0:
+                metrics = _evaluate(task, model, eval_loader, accelerator, completed_steps)
+            if completed_steps >= total_steps:
+                break
+        if completed_steps >= total_steps:
+            break
+    progress.close()
+
+    if eval_loader is not None and not (args.eval_steps and completed_steps % args.eval_steps == 0):
+        metrics = _evaluate(task, model, eval_loader, accelerator, completed_steps)
+
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped.save_pretrained(
+        output_dir, is_main_process=accelerator.is_main_process, state_dict=accelerator.get_state_dict(model)
+    )
+    if accelerator.is_main_process:
+        if processor is not None:
+            processor.save_pretrained(output_dir)
+        (output_dir / "training_args.json").write_text(json.dumps(config, indent=2, default=str))
+        if metrics:
+            (output_dir / "eval_results.json").write_text(json.dumps(metrics, indent=2))
+        if args.push_to_hub:
+            if not args.hub_model_id:
+                raise ValueError("push_to_hub needs hub_model_id")
+            from .hub import push_checkpoint
+
+            eval_path = output_dir / "eval_results.json"
+            push_checkpoint(output_dir, repo_id=args.hub_model_id, eval_results=eval_path if metrics else None)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return metrics
+
+
+def _loggable(value) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _save_checkpoint(accelerator: Accelerator, output_dir: Path, completed_steps: int) -> None:
+    folder = output_dir / "checkpoints" / f"{CHECKPOINT_PREFIX}{completed_steps}"
+    accelerator.save_state(str(folder))
+    if accelerator.is_main_process:
+        (folder / "trainer_state.json").write_text(json.dumps({"completed_steps": completed_steps}))
+
+
+def _evaluate(task: Task, model, eval_loader, accelerator: Accelerator, step: int) -> dict[str, float]:
+    model.eval()
+    with torch.no_grad():
+        metrics = task.evaluate(model, eval_loader, accelerator)
+    model.train()
+    accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=step)
+    return metrics

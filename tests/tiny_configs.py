@@ -1,0 +1,35 @@
+"""The one place tiny test configurations live, one per registered `model_type`.
+
+Sizes are odd and unequal on purpose (hidden 32, intermediate 37, vocab 99, ...): a transposed weight or a wrong
+axis cannot pass by coincidence. `test_auto_registration` fails if a registered architecture has no entry.
+"""
+
+TINY_CONFIGS: dict[str, dict] = {
+    "mmt": dict(
+        expert_names=["s3d", "vggish"],
+        expert_feature_sizes={"s3d": 20, "vggish": 12},
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_temporal_positions=13,
+        text_config=dict(
+            model_type="bert",
+            vocab_size=99,
+            hidden_size=24,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=37,
+            max_position_embeddings=40,
+        ),
+    ),
+}
+
+
+def tiny_config(model_type: str, **overrides):
+    """The tiny config of `model_type` as a config object, with `overrides` applied."""
+    from transformers import AutoConfig
+
+    import videozoo  # noqa: F401  (registers the architectures)
+
+    return AutoConfig.for_model(model_type, **{**TINY_CONFIGS[model_type], **overrides})

@@ -6,6 +6,8 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .configuration_common import CheckedModelTypeMixin
+
 # The reference's fixed expert table (gabeur/mmt utils/util.py `compute_dims`): raw feature size and the row of
 # the expert-embedding table. Names are the reference's expert keys.
 MMT_EXPERT_TABLE: dict[str, tuple[int, int]] = {
@@ -36,7 +38,7 @@ _BERT_BASE_CASED = dict(
 
 
 @strict
-class MMTConfig(PreTrainedConfig):
+class MMTConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""
     Configuration of [`MMTModel`]. Defaults reproduce the paper's MSR-VTT model (7 experts, 4 layers x 4 heads,
     512 wide, BERT-base-cased captions); see the spec of gabeur/mmt `configs_pub/eccv20/MSRVTT_jsfusion_trainval.json`.

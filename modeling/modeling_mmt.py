@@ -166,11 +166,6 @@ class MMTModel(MMTPreTrainedModel):
         self.text_heads = nn.ModuleDict(heads)
         self.text_mixture = nn.Linear(text_hidden, len(self.expert_names)) if config.text_weighting == "linear_softmax" else None
         self.text_dropout = nn.Dropout(getattr(config.text_config, "hidden_dropout_prob", config.hidden_dropout_prob))
-        self.register_buffer(
-            "expert_type_ids",
-            torch.tensor([config.expert_type_ids[name] for name in self.expert_names], dtype=torch.long),
-            persistent=False,
-        )
         self.post_init()
 
     # ------------------------------------------------------------------ caption side
@@ -242,7 +237,7 @@ class MMTModel(MMTPreTrainedModel):
         expert_ids = [torch.zeros(batch, 1, dtype=torch.long, device=device)]
         masks = [torch.ones(batch, 1, dtype=torch.long, device=device)]
         agg_positions, availability = [], []
-        for index, name in enumerate(self.expert_names):
+        for name in self.expert_names:
             tokens, times, mask = expert_features[name], expert_times[name], expert_attention_mask[name]
             size = self.config.expert_feature_sizes[name]
             if tokens.dim() != 3 or tokens.shape[-1] != size:
@@ -274,7 +269,7 @@ class MMTModel(MMTPreTrainedModel):
                 temporal_ids.append(self._temporal_ids(times, max_temporal))
                 masks.append(mask.long())
             count = 1 + (tokens.shape[1] if self.config.use_feature_tokens else 0)
-            expert_ids.append(self.expert_type_ids[index].expand(batch, count))
+            expert_ids.append(torch.full((batch, count), self.config.expert_type_ids[name], dtype=torch.long, device=device))
 
         hidden = self.video_model(
             torch.cat(features, dim=1), torch.cat(temporal_ids, dim=1), torch.cat(expert_ids, dim=1), torch.cat(masks, dim=1)

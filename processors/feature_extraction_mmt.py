@@ -60,7 +60,7 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         )
 
     def _time_codes(self, name: str, count: int, timestamps, window_start: float) -> np.ndarray:
-        if timestamps is not None:
+        if timestamps is not None and np.size(timestamps):
             timestamps = np.asarray(timestamps, dtype=np.float64)
             if timestamps.shape != (count, 2):
                 raise ValueError(f"timestamps of expert {name!r} must be ({count}, 2) start/end seconds, got {timestamps.shape}")
@@ -126,10 +126,10 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
                 if values is None:
                     continue
                 values = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float32)
+                if values.size == 0:
+                    continue
                 if values.ndim != 2 or values.shape[1] != size:
                     raise ValueError(f"video {video}: expert {name!r} features must be (n, {size}), got {values.shape}")
-                if len(values) == 0:
-                    continue
                 if not np.isfinite(values).all():
                     raise ValueError(f"video {video}: expert {name!r} features contain NaN or inf")
                 stamps = (expert_timestamps[video] or {}).get(name) if expert_timestamps is not None else None

@@ -71,14 +71,19 @@ class MMTProcessor(ProcessorMixin):
             raise FileNotFoundError(f"no WordPiece vocabulary at {path}")
         sizes = expert_feature_sizes or {name: MMT_EXPERT_TABLE[name][0] for name in expert_names}
         processor_kwargs = {k: kwargs.pop(k) for k in ("max_text_tokens", "capitalize_captions") if k in kwargs}
-        tokenizer = BertTokenizer(vocab_file=str(path), do_lower_case=lowercase)
+        tokenizer = BertTokenizer(vocab=str(path), do_lower_case=lowercase)  # `vocab_file=` is silently ignored in v5
         extractor = MMTFeatureExtractor(expert_names=expert_names, expert_feature_sizes=sizes, **kwargs)
         return cls(feature_extractor=extractor, tokenizer=tokenizer, **processor_kwargs)
 
     def tokenize(self, captions: Sequence[str | Sequence[str]], return_tensors: str = "pt") -> BatchFeature:
         texts = [normalize_caption(c, self.capitalize_captions) for c in captions]
         return self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_text_tokens, return_tensors=return_tensors
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_text_tokens,
+            return_token_type_ids=False,
+            return_tensors=return_tensors,
         )
 
     def __call__(self, text=None, expert_features=None, return_tensors: str = "pt", **kwargs) -> BatchFeature:

@@ -33,3 +33,22 @@ def tiny_config(model_type: str, **overrides):
     import videozoo  # noqa: F401  (registers the architectures)
 
     return AutoConfig.for_model(model_type, **{**TINY_CONFIGS[model_type], **overrides})
+
+
+def _tiny_mmt_processor(directory):
+    from videozoo.processors import MMTProcessor
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "a", "man", "dog", "is", "cooking", "runs", "the"]
+    words += [f"w{i}" for i in range(99 - len(words))]
+    vocab = directory / "vocab.txt"
+    vocab.write_text("\n".join(words) + "\n")
+    config = TINY_CONFIGS["mmt"]
+    return MMTProcessor.from_vocab_file(
+        vocab, config["expert_names"], config["expert_feature_sizes"], max_text_tokens=9, max_feature_tokens=5
+    )
+
+
+# model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).
+TINY_PROCESSORS = {
+    "mmt": _tiny_mmt_processor,
+}

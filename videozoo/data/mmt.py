@@ -60,14 +60,15 @@ def synthetic_mmt_dataset(
     a noisy function of the features. The test split pairs every video with its order-swapped twin (v2, v1, a):
     telling twins apart needs temporal order, so R@1 is capped near 50% without it (spec §10.1).
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # concepts; the splits draw from their own streams, so the test set does
     visual = rng.standard_normal((num_visual_concepts, SYNTHETIC_EXPERTS["s3d"])).astype(np.float32)
     audio = rng.standard_normal((num_audio_concepts, SYNTHETIC_EXPERTS["vggish"])).astype(np.float32)
     visual_words = [_word(i) for i in range(num_visual_concepts)]
     audio_words = [_word(i + 200) for i in range(num_audio_concepts)]
     fillers = [_word(i + 400, 1) for i in range(12)]
 
-    def make_video(video_id: str, v1: int, v2: int, sound: int, duration: int, audio_present: bool) -> dict:
+    # not depend on the training-set size
+    def make_video(rng, video_id: str, v1: int, v2: int, sound: int, duration: int, audio_present: bool) -> dict:
         half = duration // 2
         centres = np.arange(duration)
         prototypes = np.where((centres < half)[:, None], visual[v1], visual[v2])
@@ -93,16 +94,17 @@ def synthetic_mmt_dataset(
         row["captions"] = captions
         return row
 
-    def draw() -> tuple[int, int, int, int, bool]:
+    def draw(rng) -> tuple[int, int, int, int, bool]:
         v1, v2 = rng.choice(num_visual_concepts, 2, replace=False)
         return int(v1), int(v2), int(rng.integers(num_audio_concepts)), int(rng.integers(8, 31)), rng.random() > missing_audio_rate
 
-    train = [make_video(f"train{i:05d}", *draw()) for i in range(num_train_videos)]
+    train_rng, test_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
+    train = [make_video(train_rng, f"train{i:05d}", *draw(train_rng)) for i in range(num_train_videos)]
     test = []
     for i in range(num_test_videos):
-        v1, v2, sound, duration, present = draw()
-        test.append(make_video(f"test{i:05d}", v1, v2, sound, duration, present))
-        test.append(make_video(f"test{i:05d}_twin", v2, v1, sound, duration, present))
+        v1, v2, sound, duration, present = draw(test_rng)
+        test.append(make_video(test_rng, f"test{i:05d}", v1, v2, sound, duration, present))
+        test.append(make_video(test_rng, f"test{i:05d}_twin", v2, v1, sound, duration, present))
     features = mmt_features(SYNTHETIC_EXPERTS)
     order = list(features)
     return datasets.DatasetDict(

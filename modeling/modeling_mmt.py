@@ -21,12 +21,14 @@ Other differences: attention runs through the transformers attention interface (
 dtype-minimum key mask instead of -10000 (numerically the same); `forward` never modifies its inputs.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import AutoModel, BertConfig, PreTrainedModel
+from transformers import initialization as init
 from transformers.models.bert.modeling_bert import BertEncoder
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
@@ -72,6 +74,7 @@ class MMTReduceDim(nn.Module):
     def __init__(self, input_dim: int, output_dim: int):
         super().__init__()
         self.fc = nn.Linear(input_dim, output_dim)
+        self.fc.uses_torch_default_init = True
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.fc(hidden), dim=-1)
@@ -132,6 +135,16 @@ class MMTPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = False
     _supports_sdpa = True
     _no_split_modules = ["BertLayer"]
+
+    def _init_weights(self, module):
+        if getattr(module, "uses_torch_default_init", False):
+            # PyTorch's default Linear init, as the reference: with a zero bias, the [AGG] input of a missing expert,
+            # normalize(bias), would be normalize(0), whose gradient explodes.
+            bound = 1 / math.sqrt(module.in_features)
+            init.uniform_(module.weight, -bound, bound)
+            init.uniform_(module.bias, -bound, bound)
+        else:
+            super()._init_weights(module)
 
 
 class MMTModel(MMTPreTrainedModel):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 import datasets
-from transformers import AutoModel, AutoProcessor, BertConfig, HfArgumentParser
+from transformers import AutoModel, AutoProcessor, BertConfig, HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401  (registers the architectures)
 from videozoo.configuration import MMTConfig
@@ -99,6 +99,7 @@ def new_model_and_processor(args: MMTArguments, splits: datasets.DatasetDict, si
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = HfArgumentParser((MMTArguments, TrainerArguments))
     args, training_args = parser.parse_args_into_dataclasses(argv)
+    set_seed(training_args.seed)  # a new model's initialisation is part of the run
     if args.model_name_or_path:
         model = AutoModel.from_pretrained(args.model_name_or_path)
         processor = AutoProcessor.from_pretrained(args.model_name_or_path)

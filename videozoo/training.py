@@ -70,6 +70,9 @@ class TrainerArguments:
     push_to_hub: bool = False
     hub_model_id: str | None = None
     disable_tqdm: bool = False
+    sync_batch_norm: bool = field(
+        default=True, metadata={"help": "Several GPU processes: batch-norm statistics over the global batch."}
+    )
 
 
 class Task(Protocol):
@@ -256,6 +259,11 @@ def fit(
     total_steps = args.max_steps if args.max_steps > 0 else steps_per_epoch * args.num_train_epochs
     scheduler = _build_scheduler(optimizer, args, total_steps)
 
+    if accelerator.num_processes > 1 and _has_batch_norm(model):
+        if args.sync_batch_norm and accelerator.device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        else:  # torch's SyncBatchNorm runs on GPUs only
+            logger.warning("batch norm uses per-process batch statistics (SyncBatchNorm needs GPUs)")
     model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
     if eval_loader is not None:
         eval_loader = accelerator.prepare(eval_loader)
@@ -342,6 +350,10 @@ def fit(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return metrics
+
+
+def _has_batch_norm(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def _loggable(value) -> bool:

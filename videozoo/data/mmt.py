@@ -106,13 +106,11 @@ def synthetic_mmt_dataset(
         test.append(make_video(test_rng, f"test{i:05d}", v1, v2, sound, duration, present))
         test.append(make_video(test_rng, f"test{i:05d}_twin", v2, v1, sound, duration, present))
     features = mmt_features(SYNTHETIC_EXPERTS)
-    order = list(features)
-    return datasets.DatasetDict(
-        {
-            "train": datasets.Dataset.from_list([{k: r[k] for k in order} for r in train], features=features),
-            "test": datasets.Dataset.from_list([{k: r[k] for k in order} for r in test], features=features),
-        }
-    )
+    return datasets.DatasetDict({"train": _to_dataset(train, features), "test": _to_dataset(test, features)})
+
+
+def _to_dataset(rows: list[dict], features: datasets.Features) -> datasets.Dataset:
+    return datasets.Dataset.from_dict({key: [row[key] for row in rows] for key in features}, features=features)
 
 
 # ----------------------------------------------------------------------------- authors' feature layout (spec §6.1)
@@ -178,8 +176,7 @@ def load_mmt_features(
                 raise FileNotFoundError(f"no feature file for video {video_id!r} at {path}")
             yield read_mmt_h5(path, expert_feature_sizes)
 
-    features = mmt_features(expert_feature_sizes)
-    return datasets.Dataset.from_list([{k: r[k] for k in features} for r in rows()], features=features)
+    return _to_dataset(list(rows()), mmt_features(expert_feature_sizes))
 
 
 # ----------------------------------------------------------------------------- batching

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from videozoo.metrics import load_metric
+from videozoo.metrics.video_retrieval.video_retrieval import retrieval_metrics
+
+
+def reference_ranks(sims: np.ndarray, caption_to_video: np.ndarray):
+    """A direct, loop-based restatement of the protocol (sort, find the ground truth, average tied positions)."""
+    t2v = []
+    for row, video in zip(sims, caption_to_video):
+        order = np.sort(-row)
+        t2v.append(np.where(order == -row[video])[0].mean())
+    v2t = []
+    for video in range(sims.shape[1]):
+        column = np.sort(-sims[:, video])
+        mine = [np.where(column == -sims[i, video])[0].mean() for i in np.where(caption_to_video == video)[0]]
+        if mine:
+            v2t.append(min(mine))
+    return np.array(t2v), np.array(v2t)
+
+
+def test_identity_is_perfect():
+    metrics = retrieval_metrics(np.eye(6))
+    for direction in ("t2v", "v2t"):
+        assert metrics[f"{direction}_R1"] == 100 and metrics[f"{direction}_MedR"] == 1 and metrics[f"{direction}_MeanR"] == 1
+
+
+def test_constant_matrix_is_chance_with_averaged_ties():
+    metrics = retrieval_metrics(np.ones((7, 7)))
+    assert metrics["t2v_R1"] == 0  # rank 3 for everyone: a tie at the top is not a hit
+    assert metrics["t2v_MedR"] == 4 and metrics["t2v_MeanR"] == 4  # (V - 1) / 2 + 1
+    assert metrics["t2v_R5"] == 100
+
+
+def test_hand_computed_case():
+    sims = np.array([[0.9, 0.1, 0.5], [0.8, 0.7, 0.2], [0.3, 0.3, 0.3]])
+    metrics = retrieval_metrics(sims)
+    # t2v ranks: caption 0 -> 0; caption 1 -> 1 (0.8 above 0.7); caption 2 -> tie of three -> 1
+    assert metrics["t2v_R1"] == pytest.approx(100 / 3)
+    assert metrics["t2v_MeanR"] == pytest.approx(1 + (0 + 1 + 1) / 3)
+    # v2t: video 0 column [0.9, 0.8, 0.3] -> caption 0 rank 0; video 1 [0.1, 0.7, 0.3] -> 0; video 2 [0.5, 0.2, 0.3] -> 1
+    assert metrics["v2t_R1"] == pytest.approx(200 / 3)
+    assert metrics["v2t_MedR"] == 1
+
+
+def test_several_captions_per_video_and_masked_captions():
+    # 3 videos x 2 captions, the second caption of video 1 is padding (left out)
+    rng = np.random.default_rng(0)
+    sims = rng.standard_normal((6, 3))
+    gt = np.array([0, 0, 1, 1, 2, 2])
+    keep = np.array([1, 1, 1, 0, 1, 1], bool)
+    metrics = retrieval_metrics(sims[keep], gt[keep])
+    assert metrics["num_queries_t2v"] == 5 and metrics["num_queries_v2t"] == 3
+    t2v, v2t = reference_ranks(sims[keep], gt[keep])
+    assert metrics["t2v_MeanR"] == pytest.approx(t2v.mean() + 1)
+    assert metrics["v2t_MeanR"] == pytest.approx(v2t.mean() + 1)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_matches_a_direct_restatement_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    videos, captions = rng.integers(2, 12), rng.integers(1, 4)
+    sims = np.round(rng.standard_normal((videos * captions, videos)), 1)  # rounding creates ties
+    gt = np.repeat(np.arange(videos), captions)
+    keep = rng.random(len(gt)) > 0.2
+    keep[0] = True
+    t2v, v2t = reference_ranks(sims[keep], gt[keep])
+    metrics = retrieval_metrics(sims[keep], gt[keep], chunk_size=3)
+    for direction, ranks in (("t2v", t2v), ("v2t", v2t)):
+        assert metrics[f"{direction}_R1"] == pytest.approx(100 * (ranks == 0).mean())
+        for k in (5, 10, 50):
+            assert metrics[f"{direction}_R{k}"] == pytest.approx(100 * (ranks < k).mean())
+        assert metrics[f"{direction}_MedR"] == pytest.approx(np.median(ranks) + 1)
+        assert metrics[f"{direction}_MeanR"] == pytest.approx(ranks.mean() + 1)
+
+
+def test_evaluate_module_matches_the_function():
+    rng = np.random.default_rng(1)
+    sims = rng.standard_normal((8, 4)).astype(np.float32)
+    gt = np.repeat(np.arange(4), 2)
+    metric = load_metric("video_retrieval")
+    assert metric.compute(predictions=sims, references=gt) == retrieval_metrics(sims, gt)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="NaN"):
+        retrieval_metrics(np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match="caption_to_video"):
+        retrieval_metrics(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="index the 3 videos"):
+        retrieval_metrics(np.zeros((2, 3)), [0, 5])
+    with pytest.raises(ValueError, match="no metric module"):
+        load_metric("nonexistent")

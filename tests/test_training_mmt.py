@@ -1,0 +1,77 @@
+"""End-to-end checks of MMT training through the scripts' entry points."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoProcessor
+
+from videozoo.scripts import evaluate_mmt, train_mmt
+
+from .conftest import REPO_ROOT
+
+SMALL = [
+    "--dataset_name", "synthetic", "--num_train_videos", "48", "--num_test_videos", "6",
+    "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "5", "--learning_rate", "5e-4",
+    "--max_text_tokens", "12", "--max_feature_tokens", "8", "--vocab_size", "120",
+    "--logging_steps", "1", "--disable_tqdm", "--report_to", "jsonl",
+]
+
+
+def test_train_evaluate_reload(tmp_path):
+    out = tmp_path / "run"
+    metrics = train_mmt.main(SMALL + ["--output_dir", str(out), "--max_steps", "4"])
+    assert {"t2v_R1", "v2t_MedR", "num_queries_t2v"} <= set(metrics) and metrics["num_queries_t2v"] == 36
+    assert json.loads((out / "eval_results.json").read_text()) == metrics
+    logged = [json.loads(line) for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "train/loss" in r] == [1, 2, 3, 4]
+
+    model = AutoModel.from_pretrained(out)
+    processor = AutoProcessor.from_pretrained(out)
+    assert type(model).__name__ == "MMTModel" and type(processor).__name__ == "MMTProcessor"
+    evaluated = evaluate_mmt.main(["--model_name_or_path", str(out), "--dataset_name", "synthetic",
+                                   "--num_train_videos", "0", "--num_test_videos", "6", "--output_dir", str(tmp_path / "eval")])
+    assert evaluated == pytest.approx(metrics)  # same test set, same protocol, reloaded model
+    assert (tmp_path / "eval" / "recall_at_k.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == pytest.approx(evaluated)
+
+
+def test_resume_from_checkpoint_continues_exactly(tmp_path):
+    args = SMALL + ["--max_steps", "8", "--checkpointing_steps", "3", "--lr_scheduler_type", "step",
+                    "--lr_step_size", "2", "--lr_gamma", "0.5"]
+    train_mmt.main(args + ["--output_dir", str(tmp_path / "straight")])
+    # an interrupted run: stop after the checkpoint at step 6, then resume from it (mid-epoch: 6 steps per epoch)
+    interrupted = tmp_path / "interrupted"
+    train_mmt.main(args + ["--output_dir", str(interrupted)])
+    for folder in (interrupted / "checkpoints").iterdir():
+        if folder.name != "step_6":
+            __import__("shutil").rmtree(folder)
+    (interrupted / "model.safetensors").unlink()
+    train_mmt.main(args + ["--output_dir", str(interrupted), "--resume_from_checkpoint", "latest"])
+    straight, resumed = load_file(tmp_path / "straight" / "model.safetensors"), load_file(interrupted / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), f"{name} differs after resuming"
+
+
+def test_resume_without_checkpoint_fails_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint folder"):
+        train_mmt.main(SMALL + ["--output_dir", str(tmp_path), "--max_steps", "1", "--resume_from_checkpoint", str(tmp_path / "nope")])
+
+
+def test_two_processes_equal_one_process_on_the_global_batch(tmp_path):
+    """2 CPU processes (gloo), each with half of the batch: same loss and gradients as one process on all of it."""
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               str(REPO_ROOT / "tests" / "distributed_mmt.py"), str(tmp_path / "result.json"), "gated"]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["num_processes"] == 2 and result["distributed_type"] == "DistributedType.MULTI_CPU"
+    assert result["loss"] == pytest.approx(result["reference_loss"], abs=1e-6)
+    assert result["max_grad_difference"] < 1e-5 * max(1.0, result["max_grad"]) and not result["missing"]

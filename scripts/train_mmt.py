@@ -46,6 +46,9 @@ class MMTArguments:
     synthetic_seed: int = 0
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
+    text_model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Local BERT (e.g. bert-base-cased) to initialise a new model's caption encoder and tokenizer."}
+    )
     vocab_file: str | None = None
     vocab_size: int = 300
     max_text_tokens: int = 30
@@ -75,6 +78,16 @@ def load_splits(args: MMTArguments, expert_feature_sizes: dict[str, int] | None 
 
 def new_model_and_processor(args: MMTArguments, splits: datasets.DatasetDict, sizes: dict[str, int]):
     experts = list(sizes)
+    if args.text_model_name_or_path is not None:  # real BERT weights and vocabulary, from a local folder
+        text_path = Path(args.text_model_name_or_path)
+        processor = MMTProcessor.from_vocab_file(
+            text_path / "vocab.txt", experts, sizes, max_text_tokens=args.max_text_tokens, max_feature_tokens=args.max_feature_tokens
+        )
+        text_model = AutoModel.from_pretrained(text_path, add_pooling_layer=False)
+        size = {} if args.model_size == "paper" else dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
+        model = AutoModel.from_config(MMTConfig(text_config=text_model.config, expert_names=experts, expert_feature_sizes=sizes, **size))
+        model.text_model.load_state_dict(text_model.state_dict())
+        return model, processor
     if args.vocab_file is None:
         captions = (normalize_caption(str(c)) for cs in splits["train"]["captions"] for c in cs)
         vocab = train_wordpiece_vocab(captions, vocab_size=args.vocab_size)

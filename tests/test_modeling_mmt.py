@@ -228,3 +228,38 @@ def test_conversion_reproduces_the_authors_outputs(capsys):
     assert "PASS" in capsys.readouterr().out
     differences = convert.check_fixture(fixture)
     assert max(differences.values()) < 1e-5, differences
+
+
+def test_authors_pth_with_pickled_config_loads_without_their_code(tmp_path, monkeypatch):
+    """The authors' .pth pickles their ConfigParser (with paths) beside the state dict; it must load safely and
+    without their code being importable."""
+    import pathlib
+    import sys
+    import types
+
+    from safetensors.torch import load_file
+
+    fixture = parity_fixture("mmt")
+    module = types.ModuleType("parse_config")
+
+    class ConfigParser:
+        pass
+
+    ConfigParser.__module__, ConfigParser.__qualname__ = "parse_config", "ConfigParser"
+    module.ConfigParser = ConfigParser
+    monkeypatch.setitem(sys.modules, "parse_config", module)
+    original = __import__("json").loads((fixture / "original_config.json").read_text())
+    parser = ConfigParser()
+    parser._config = original
+    parser._save_dir = pathlib.PosixPath("/nonexistent/models")
+    checkpoint = {"arch": "CENet", "epoch": 3, "state_dict": load_file(fixture / "original_weights.safetensors"), "config": parser}
+    torch.save(checkpoint, tmp_path / "model.pth")
+    monkeypatch.delitem(sys.modules, "parse_config")  # the authors' code is not importable when loading
+
+    convert = _load_script("convert_mmt_original_checkpoint")
+    state_dict, config = convert.load_original_checkpoint(tmp_path / "model.pth")
+    assert config["arch"]["args"]["vid_inp"] == "both" and len(state_dict) == 168
+    out = tmp_path / "converted"
+    assert convert.main(["--checkpoint", str(tmp_path / "model.pth"), "--output_dir", str(out)]) == 0
+    model = MMTModel.from_pretrained(out)
+    assert model.config.expert_names == sorted(original["experts"]["modalities"])

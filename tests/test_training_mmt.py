@@ -75,3 +75,34 @@ def test_two_processes_equal_one_process_on_the_global_batch(tmp_path):
     assert result["num_processes"] == 2 and result["distributed_type"] == "DistributedType.MULTI_CPU"
     assert result["loss"] == pytest.approx(result["reference_loss"], abs=1e-6)
     assert result["max_grad_difference"] < 1e-5 * max(1.0, result["max_grad"]) and not result["missing"]
+
+
+def test_accumulation_and_bf16_autocast(tmp_path):
+    out = tmp_path / "run"
+    train_mmt.main(SMALL + ["--output_dir", str(out), "--max_steps", "2", "--gradient_accumulation_steps", "2",
+                            "--mixed_precision", "bf16", "--max_grad_norm", "1.0"])
+    logged = [json.loads(line) for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "train/loss" in r] == [1, 2]  # optimizer steps, not micro-batches
+    weights = load_file(out / "model.safetensors")
+    assert all(t.dtype in (torch.float32, torch.int64) and torch.isfinite(t.float()).all() for t in weights.values())
+
+
+def test_fp16_on_cpu_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="fp16"):
+        train_mmt.main(SMALL + ["--output_dir", str(tmp_path), "--max_steps", "1", "--mixed_precision", "fp16", "--cpu"])
+
+
+def test_caption_encoder_from_a_local_bert(tmp_path):
+    from transformers import BertConfig, BertModel
+
+    bert = tmp_path / "bert"
+    BertModel(BertConfig(vocab_size=99, hidden_size=24, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)).save_pretrained(bert)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "then", "sound"] + [f"x{i}" for i in range(91)]
+    (bert / "vocab.txt").write_text("\n".join(words) + "\n")
+    out = tmp_path / "run"
+    train_mmt.main(SMALL + ["--output_dir", str(out), "--max_steps", "1", "--text_model_name_or_path", str(bert),
+                            "--learning_rate", "0"])
+    trained = AutoModel.from_pretrained(out)
+    original = BertModel.from_pretrained(bert)
+    torch.testing.assert_close(trained.text_model.embeddings.word_embeddings.weight, original.embeddings.word_embeddings.weight)
+    assert len(AutoProcessor.from_pretrained(out).tokenizer) == 99

@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
+from accelerate.state import AcceleratorState, GradientState
 from accelerate.tracking import GeneralTracker
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, Dataset
@@ -209,6 +210,10 @@ def fit(
         hparams: extra values stored by the tracker and in `training_args.json` (e.g. the script's arguments).
     """
     output_dir = Path(args.output_dir)
+    # `fit` may run several times in one process (sweeps, tests) with other precision settings; the process
+    # group (PartialState) is kept.
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
     trackers = [JSONLTracker(output_dir / "logs")] if args.report_to == "jsonl" else None
     accelerator = Accelerator(
         cpu=args.cpu,

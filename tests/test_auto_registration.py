@@ -48,3 +48,20 @@ def test_public_classes_are_exposed():
             assert getattr(videozoo, model_class.__name__) is model_class
         if arch.processor_class is not None:
             assert getattr(videozoo, arch.processor_class.__name__) is arch.processor_class
+
+
+def test_every_registered_architecture_runs_the_model_tester():
+    """Each model_type must have a ModelTesterMixin test class in tests/test_modeling_*.py."""
+    import importlib
+    import inspect
+    from pathlib import Path
+
+    from .model_tester import ModelTesterMixin
+
+    covered = set()
+    for path in sorted(Path(__file__).parent.glob("test_modeling_*.py")):
+        module = importlib.import_module(f"tests.{path.stem}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, ModelTesterMixin) and cls is not ModelTesterMixin and cls.model_type:
+                covered.add(cls.model_type)
+    assert set(ARCH_IDS) <= covered, f"no model tester for {sorted(set(ARCH_IDS) - covered)}"

@@ -127,6 +127,104 @@ class MMTVideoEncoder(nn.Module):
         return self.encoder(hidden, attention_mask=bias).last_hidden_state
 
 
+def _check_experts(expert_names: list[str], **dicts: dict[str, torch.Tensor] | None) -> int:
+    expected = set(expert_names)
+    batch = None
+    for arg, values in dicts.items():
+        if values is None:
+            raise ValueError(f"{arg} is required: a dict with one tensor per expert {expert_names}")
+        missing, unknown = expected - set(values), set(values) - expected
+        if missing or unknown:
+            raise ValueError(
+                f"{arg} must have exactly the experts {expert_names}: missing {sorted(missing)}, "
+                f"unknown {sorted(unknown)} (give a missing expert with an all-zero mask)"
+            )
+        for name, tensor in values.items():
+            batch = tensor.shape[0] if batch is None else batch
+            if tensor.shape[0] != batch:
+                raise ValueError(f"{arg}[{name!r}] has batch size {tensor.shape[0]}, other inputs have {batch}")
+    return batch
+
+
+def temporal_ids(times: torch.Tensor, encoding: str, max_temporal: int) -> torch.Tensor:
+    """Temporal-table rows of feature tokens from their time codes (see `MMTConfig.temporal_encoding`)."""
+    if encoding == "seconds":
+        return times.clamp(0, max_temporal - 1).long()
+    if encoding == "order":
+        order = torch.arange(1, times.shape[1] + 1, device=times.device)
+        return order.clamp(max=max_temporal - 1).expand_as(times)
+    return torch.ones_like(times, dtype=torch.long)  # "unknown", or "none" (table unused)
+
+
+def encode_experts(
+    config: MMTConfig,
+    video_model: MMTVideoEncoder,
+    expert_projections: nn.ModuleDict,
+    expert_features: dict[str, torch.Tensor],
+    expert_times: dict[str, torch.Tensor],
+    expert_attention_mask: dict[str, torch.Tensor],
+    expert_pooled: dict[str, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The MMT video side: builds the [CLS], [AGG] and feature tokens of `config.expert_names` (an expert may come
+    with zero tokens), runs the video transformer, and returns the L2-normalised [AGG] outputs
+    `(batch, experts, hidden)` and the availability `(batch, experts)`."""
+    expert_names = list(config.expert_names)
+    needs_pooled = config.agg_init != "zero"
+    check = dict(expert_features=expert_features, expert_times=expert_times, expert_attention_mask=expert_attention_mask)
+    if needs_pooled:
+        check["expert_pooled"] = expert_pooled
+    batch = _check_experts(expert_names, **check)
+    first = expert_features[expert_names[0]]
+    device, dtype = first.device, video_model.embeddings.LayerNorm.weight.dtype
+    hidden_size, max_temporal = config.hidden_size, config.max_temporal_positions
+
+    # [CLS]: zero feature, temporal id 0, expert row 0, always attended.
+    features = [torch.zeros(batch, 1, hidden_size, device=device, dtype=dtype)]
+    temporal = [torch.zeros(batch, 1, dtype=torch.long, device=device)]
+    expert_ids = [torch.zeros(batch, 1, dtype=torch.long, device=device)]
+    masks = [torch.ones(batch, 1, dtype=torch.long, device=device)]
+    agg_positions, availability = [], []
+    for name in expert_names:
+        tokens, times, mask = expert_features[name], expert_times[name], expert_attention_mask[name]
+        size = config.expert_feature_sizes[name]
+        if tokens.dim() != 3 or tokens.shape[-1] != size:
+            raise ValueError(f"expert_features[{name!r}] must be (batch, tokens, {size}), got {tuple(tokens.shape)}")
+        if mask.shape != tokens.shape[:2] or times.shape != tokens.shape[:2]:
+            raise ValueError(
+                f"expert {name!r}: mask {tuple(mask.shape)} and times {tuple(times.shape)} must match the features' "
+                f"(batch, tokens) {tuple(tokens.shape[:2])}"
+            )
+        if not torch.isfinite(tokens).all():
+            raise ValueError(f"expert_features[{name!r}] contains NaN or inf")
+        projection = expert_projections[name]
+        available = mask.bool().any(dim=1)
+        if needs_pooled:
+            pooled = expert_pooled[name]
+            if pooled.shape != (batch, size):
+                raise ValueError(f"expert_pooled[{name!r}] must be ({batch}, {size}), got {tuple(pooled.shape)}")
+            if not torch.isfinite(pooled).all():
+                raise ValueError(f"expert_pooled[{name!r}] contains NaN or inf")
+        else:
+            pooled = tokens.new_zeros(batch, size)
+        agg_positions.append(sum(t.shape[1] for t in features))
+        availability.append(available)
+        features.append(projection(pooled.to(dtype))[:, None])
+        temporal.append(torch.zeros(batch, 1, dtype=torch.long, device=device))
+        masks.append(available.long()[:, None])
+        if config.use_feature_tokens:
+            features.append(projection(tokens.to(dtype)))
+            temporal.append(temporal_ids(times, config.temporal_encoding, max_temporal))
+            masks.append(mask.long())
+        count = 1 + (tokens.shape[1] if config.use_feature_tokens else 0)
+        expert_ids.append(torch.full((batch, count), config.expert_type_ids[name], dtype=torch.long, device=device))
+
+    hidden = video_model(
+        torch.cat(features, dim=1), torch.cat(temporal, dim=1), torch.cat(expert_ids, dim=1), torch.cat(masks, dim=1)
+    )
+    video_embeds = F.normalize(hidden[:, agg_positions], dim=-1)
+    return video_embeds, torch.stack(availability, dim=1).to(video_embeds.dtype)
+
+
 class MMTPreTrainedModel(PreTrainedModel):
     config: MMTConfig
     base_model_prefix = "mmt"
@@ -209,24 +307,6 @@ class MMTModel(MMTPreTrainedModel):
         return F.normalize(embeds, dim=-1), weights
 
     # ------------------------------------------------------------------ video side
-    def _check_experts(self, **dicts: dict[str, torch.Tensor] | None) -> int:
-        expected = set(self.expert_names)
-        batch = None
-        for arg, values in dicts.items():
-            if values is None:
-                raise ValueError(f"{arg} is required: a dict with one tensor per expert {self.expert_names}")
-            missing, unknown = expected - set(values), set(values) - expected
-            if missing or unknown:
-                raise ValueError(
-                    f"{arg} must have exactly the experts {self.expert_names}: missing {sorted(missing)}, "
-                    f"unknown {sorted(unknown)} (give a missing expert with an all-zero mask)"
-                )
-            for name, tensor in values.items():
-                batch = tensor.shape[0] if batch is None else batch
-                if tensor.shape[0] != batch:
-                    raise ValueError(f"{arg}[{name!r}] has batch size {tensor.shape[0]}, other inputs have {batch}")
-        return batch
-
     def get_video_features(
         self,
         expert_features: dict[str, torch.Tensor],
@@ -235,69 +315,9 @@ class MMTModel(MMTPreTrainedModel):
         expert_pooled: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Expert features -> (embeddings `(num_videos, num_experts, hidden_size)`, availability `(num_videos, num_experts)`)."""
-        needs_pooled = self.config.agg_init != "zero"
-        check = dict(expert_features=expert_features, expert_times=expert_times, expert_attention_mask=expert_attention_mask)
-        if needs_pooled:
-            check["expert_pooled"] = expert_pooled
-        batch = self._check_experts(**check)
-        first = expert_features[self.expert_names[0]]
-        device, dtype = first.device, self.video_model.embeddings.LayerNorm.weight.dtype
-        hidden_size, max_temporal = self.config.hidden_size, self.config.max_temporal_positions
-
-        # [CLS]: zero feature, temporal id 0, expert row 0, always attended.
-        features = [torch.zeros(batch, 1, hidden_size, device=device, dtype=dtype)]
-        temporal_ids = [torch.zeros(batch, 1, dtype=torch.long, device=device)]
-        expert_ids = [torch.zeros(batch, 1, dtype=torch.long, device=device)]
-        masks = [torch.ones(batch, 1, dtype=torch.long, device=device)]
-        agg_positions, availability = [], []
-        for name in self.expert_names:
-            tokens, times, mask = expert_features[name], expert_times[name], expert_attention_mask[name]
-            size = self.config.expert_feature_sizes[name]
-            if tokens.dim() != 3 or tokens.shape[-1] != size:
-                raise ValueError(f"expert_features[{name!r}] must be (batch, tokens, {size}), got {tuple(tokens.shape)}")
-            if mask.shape != tokens.shape[:2] or times.shape != tokens.shape[:2]:
-                raise ValueError(
-                    f"expert {name!r}: mask {tuple(mask.shape)} and times {tuple(times.shape)} must match the features' "
-                    f"(batch, tokens) {tuple(tokens.shape[:2])}"
-                )
-            if not torch.isfinite(tokens).all():
-                raise ValueError(f"expert_features[{name!r}] contains NaN or inf")
-            projection = self.expert_projections[name]
-            available = mask.bool().any(dim=1)
-            if needs_pooled:
-                pooled = expert_pooled[name]
-                if pooled.shape != (batch, size):
-                    raise ValueError(f"expert_pooled[{name!r}] must be ({batch}, {size}), got {tuple(pooled.shape)}")
-                if not torch.isfinite(pooled).all():
-                    raise ValueError(f"expert_pooled[{name!r}] contains NaN or inf")
-            else:
-                pooled = tokens.new_zeros(batch, size)
-            agg_positions.append(sum(t.shape[1] for t in features))
-            availability.append(available)
-            features.append(projection(pooled.to(dtype))[:, None])
-            temporal_ids.append(torch.zeros(batch, 1, dtype=torch.long, device=device))
-            masks.append(available.long()[:, None])
-            if self.config.use_feature_tokens:
-                features.append(projection(tokens.to(dtype)))
-                temporal_ids.append(self._temporal_ids(times, max_temporal))
-                masks.append(mask.long())
-            count = 1 + (tokens.shape[1] if self.config.use_feature_tokens else 0)
-            expert_ids.append(torch.full((batch, count), self.config.expert_type_ids[name], dtype=torch.long, device=device))
-
-        hidden = self.video_model(
-            torch.cat(features, dim=1), torch.cat(temporal_ids, dim=1), torch.cat(expert_ids, dim=1), torch.cat(masks, dim=1)
+        return encode_experts(
+            self.config, self.video_model, self.expert_projections, expert_features, expert_times, expert_attention_mask, expert_pooled
         )
-        video_embeds = F.normalize(hidden[:, agg_positions], dim=-1)
-        return video_embeds, torch.stack(availability, dim=1).to(video_embeds.dtype)
-
-    def _temporal_ids(self, times: torch.Tensor, max_temporal: int) -> torch.Tensor:
-        encoding = self.config.temporal_encoding
-        if encoding == "seconds":
-            return times.clamp(0, max_temporal - 1).long()
-        if encoding == "order":
-            order = torch.arange(1, times.shape[1] + 1, device=times.device)
-            return order.clamp(max=max_temporal - 1).expand_as(times)
-        return torch.ones_like(times, dtype=torch.long)  # "unknown", or "none" (table unused)
 
     # ------------------------------------------------------------------ similarity
     @staticmethod
@@ -358,4 +378,4 @@ class MMTModel(MMTPreTrainedModel):
         )
 
 
-__all__ = ["MMTModel", "MMTPreTrainedModel", "MMTOutput"]
+__all__ = ["MMTModel", "MMTPreTrainedModel", "MMTOutput", "encode_experts"]

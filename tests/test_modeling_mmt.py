@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from videozoo.modeling import MMTModel
+from videozoo.modeling.modeling_mmt import temporal_ids
 from videozoo.modeling.losses import max_margin_ranking_loss
 
 from .conftest import REPO_ROOT, parity_fixture
@@ -125,8 +126,7 @@ def test_expert_order_of_the_input_dicts_does_not_matter():
 
 def test_temporal_ids_use_seconds_and_clamp():
     config = tiny_config("mmt")
-    model = MMTModel(config)
-    ids = model._temporal_ids(torch.tensor([[1.0, 9.4, 2.9, 40.0]]), config.max_temporal_positions)
+    ids = temporal_ids(torch.tensor([[1.0, 9.4, 2.9, 40.0]]), "seconds", config.max_temporal_positions)
     assert ids.tolist() == [[1, 9, 2, config.max_temporal_positions - 1]]
 
 

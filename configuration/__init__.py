@@ -1,5 +1,6 @@
 """Configuration classes of every videozoo architecture."""
 
 from .configuration_mmt import MMTConfig
+from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 
-__all__ = ["MMTConfig"]
+__all__ = ["MMTConfig", "MMTModalityMaskingConfig"]

@@ -93,6 +93,7 @@ class MMTConfig(CheckedModelTypeMixin, PreTrainedConfig):
     """
 
     model_type = "mmt"
+    loadable_from = {"mmt_modality_masking": "video_config"}  # fine-tuning from modality-masking pre-training
     sub_configs_defaults = {
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="bert", init_kwargs=_BERT_BASE_CASED)
     }

@@ -1,5 +1,17 @@
 """Model classes of every videozoo architecture (registration with the Auto classes is in `videozoo.auto`)."""
 
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
+from .modeling_mmt_modality_masking import (
+    MMTForModalityMaskingPretraining,
+    MMTModalityMaskingOutput,
+    MMTModalityMaskingPreTrainedModel,
+)
 
-__all__ = ["MMTModel", "MMTOutput", "MMTPreTrainedModel"]
+__all__ = [
+    "MMTModel",
+    "MMTOutput",
+    "MMTPreTrainedModel",
+    "MMTForModalityMaskingPretraining",
+    "MMTModalityMaskingOutput",
+    "MMTModalityMaskingPreTrainedModel",
+]

@@ -68,6 +68,20 @@ class MMTOutput(ModelOutput):
     video_availability: torch.Tensor | None = None
 
 
+def init_expert_projection(module: nn.Module) -> bool:
+    """PyTorch's default Linear init for expert projections, as the reference; returns whether `module` is one.
+
+    With transformers' zero bias, the [AGG] input of a missing expert, normalize(bias), would be normalize(0), whose
+    gradient explodes.
+    """
+    if not getattr(module, "uses_torch_default_init", False):
+        return False
+    bound = 1 / math.sqrt(module.in_features)
+    init.uniform_(module.weight, -bound, bound)
+    init.uniform_(module.bias, -bound, bound)
+    return True
+
+
 class MMTReduceDim(nn.Module):
     """Linear projection followed by L2 normalisation (reference `ReduceDim`)."""
 
@@ -85,11 +99,13 @@ class MMTVideoEmbeddings(nn.Module):
 
     def __init__(self, config: MMTConfig):
         super().__init__()
-        self.temporal_embeddings = nn.Embedding(config.max_temporal_positions, config.hidden_size)
+        self.use_temporal = config.temporal_encoding != "none"
+        self.temporal_embeddings = (
+            nn.Embedding(config.max_temporal_positions, config.hidden_size) if self.use_temporal else None
+        )
         self.expert_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.use_temporal = config.temporal_encoding != "none"
 
     def forward(
         self, features: torch.Tensor, temporal_ids: torch.Tensor, expert_ids: torch.Tensor
@@ -235,13 +251,7 @@ class MMTPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["BertLayer"]
 
     def _init_weights(self, module):
-        if getattr(module, "uses_torch_default_init", False):
-            # PyTorch's default Linear init, as the reference: with a zero bias, the [AGG] input of a missing expert,
-            # normalize(bias), would be normalize(0), whose gradient explodes.
-            bound = 1 / math.sqrt(module.in_features)
-            init.uniform_(module.weight, -bound, bound)
-            init.uniform_(module.bias, -bound, bound)
-        else:
+        if not init_expert_projection(module):
             super()._init_weights(module)
 
 

@@ -142,7 +142,10 @@ def convert_state_dict(state_dict: dict[str, torch.Tensor], config: MMTConfig) -
 
 def load_model(state_dict: dict[str, torch.Tensor], config: MMTConfig) -> MMTModel:
     model = MMTModel(config)
-    result = model.load_state_dict(convert_state_dict(state_dict, config), strict=False)
+    converted = convert_state_dict(state_dict, config)
+    if config.temporal_encoding == "none":  # the reference keeps an unused temporal table; we build none
+        converted.pop("video_model.embeddings.temporal_embeddings.weight", None)
+    result = model.load_state_dict(converted, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise RuntimeError(f"conversion mismatch: missing {result.missing_keys}, unexpected {result.unexpected_keys}")
     return model.eval()

@@ -23,6 +23,24 @@ TINY_CONFIGS: dict[str, dict] = {
             max_position_embeddings=40,
         ),
     ),
+    "mmt_modality_masking": dict(
+        video_config=dict(
+            expert_names=["s3d", "vggish", "asr"],
+            expert_feature_sizes={"s3d": 20, "vggish": 12, "asr": 16},
+            expert_type_ids={"s3d": 1, "vggish": 2, "asr": 10},
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=37,
+            max_temporal_positions=13,
+            text_config=dict(
+                model_type="bert", vocab_size=99, hidden_size=24, num_hidden_layers=2, num_attention_heads=4,
+                intermediate_size=37, max_position_embeddings=40,
+            ),
+        ),
+        query_av_num_hidden_layers=1,
+        query_av_num_attention_heads=4,
+    ),
 }
 
 
@@ -48,7 +66,16 @@ def _tiny_mmt_processor(directory):
     )
 
 
+def _tiny_masking_processor(directory):
+    processor = _tiny_mmt_processor(directory)
+    video = TINY_CONFIGS["mmt_modality_masking"]["video_config"]
+    processor.feature_extractor.expert_names = video["expert_names"]
+    processor.feature_extractor.expert_feature_sizes = video["expert_feature_sizes"]
+    return processor
+
+
 # model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).
 TINY_PROCESSORS = {
     "mmt": _tiny_mmt_processor,
+    "mmt_modality_masking": _tiny_masking_processor,
 }

@@ -16,7 +16,9 @@ from transformers import (
 )
 
 from .configuration.configuration_mmt import MMTConfig
+from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .modeling.modeling_mmt import MMTModel
+from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
 from .processors.processing_mmt import MMTProcessor
 
@@ -68,6 +70,29 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "text-video retrieval",
+        },
+    ),
+    Architecture(
+        config_class=MMTModalityMaskingConfig,
+        models=((AutoModel, MMTForModalityMaskingPretraining),),
+        processor_class=MMTProcessor,
+        feature_extractor_class=MMTFeatureExtractor,
+        paper={
+            "title": "Masking Modalities for Cross-modal Video Retrieval",
+            "authors": "Valentin Gabeur, Arsha Nagrani, Chen Sun, Karteek Alahari, Cordelia Schmid",
+            "venue": "WACV",
+            "year": 2022,
+            "arxiv": "2111.01300",
+            "license": "apache-2.0",
+            "bibtex": (
+                "@inproceedings{gabeur2022masking,\n"
+                "  title={Masking Modalities for Cross-modal Video Retrieval},\n"
+                "  author={Gabeur, Valentin and Nagrani, Arsha and Sun, Chen and Alahari, Karteek and Schmid, Cordelia},\n"
+                "  booktitle={Winter Conference on Applications of Computer Vision (WACV)},\n"
+                "  year={2022}\n"
+                "}"
+            ),
+            "task": "video representation pre-training",
         },
     ),
 )

@@ -28,6 +28,8 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         temporal_encoding_window (`float`, defaults to 1.0): seconds per temporal id.
         synthetic_timing_widths (`dict[str, float]`, *optional*): experts given without time stamps whose
             features are evenly spaced (reference: rgb every 0.2 s, scene every 1 s); others are "unknown time".
+        expert_max_tokens (`dict[str, int]`, *optional*): per-expert token budgets overriding `max_feature_tokens`
+            (modality masking: RGB 30, audio 30, ASR 128).
     """
 
     model_input_names = ["expert_features", "expert_times", "expert_attention_mask", "expert_pooled"]
@@ -40,6 +42,7 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         agg_pooling: str = "max",
         temporal_encoding_window: float = 1.0,
         synthetic_timing_widths: Mapping[str, float] | None = None,
+        expert_max_tokens: Mapping[str, int] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -55,6 +58,7 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         self.max_feature_tokens = max_feature_tokens
         self.agg_pooling = agg_pooling
         self.temporal_encoding_window = temporal_encoding_window
+        self.expert_max_tokens = dict(expert_max_tokens or {})
         self.synthetic_timing_widths = dict(
             SYNTHETIC_TIMING_WIDTHS if synthetic_timing_widths is None else synthetic_timing_widths
         )
@@ -73,15 +77,15 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         codes = (centres - window_start) / self.temporal_encoding_window + TIME_CODE_OFFSET
         return np.where(np.isnan(codes), UNKNOWN_TIME_CODE, codes)
 
-    def _select(self, count: int, training: bool, rng: np.random.Generator | None) -> np.ndarray:
-        """Indices of the K kept features, in temporal order (random in training, fixed at evaluation)."""
-        if count <= self.max_feature_tokens:
+    def _select(self, count: int, budget: int, training: bool, rng: np.random.Generator | None) -> np.ndarray:
+        """Indices of the `budget` kept features, in temporal order (random in training, fixed at evaluation)."""
+        if count <= budget:
             return np.arange(count)
         if training:
             rng = rng if rng is not None else np.random.default_rng()
-            chosen = rng.choice(count, self.max_feature_tokens, replace=False)
+            chosen = rng.choice(count, budget, replace=False)
         else:
-            chosen = np.random.RandomState(0).choice(count, self.max_feature_tokens, replace=False)
+            chosen = np.random.RandomState(0).choice(count, budget, replace=False)
         return np.sort(chosen)
 
     def __call__(
@@ -108,7 +112,6 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         batch = len(expert_features)
         if batch == 0:
             raise ValueError("no video given to the feature extractor")
-        K = self.max_feature_tokens
         out = {key: {} for key in self.model_input_names}
         arrays = {name: [] for name in self.expert_names}
         for video, features in enumerate(expert_features):
@@ -116,7 +119,7 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
             if unknown:
                 raise ValueError(f"video {video}: unknown expert(s) {sorted(unknown)}; this model uses {self.expert_names}")
         for name in self.expert_names:
-            size = self.expert_feature_sizes[name]
+            size, K = self.expert_feature_sizes[name], self.expert_max_tokens.get(name, self.max_feature_tokens)
             padded = np.zeros((batch, K, size), dtype=np.float32)
             times = np.full((batch, K), UNKNOWN_TIME_CODE, dtype=np.float32)
             mask = np.zeros((batch, K), dtype=np.int64)
@@ -135,7 +138,7 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
                 stamps = (expert_timestamps[video] or {}).get(name) if expert_timestamps is not None else None
                 start = float(window_starts[video]) if window_starts is not None else 0.0
                 codes = self._time_codes(name, len(values), stamps, start)
-                keep = self._select(len(values), training, rngs[video] if rngs is not None else None)
+                keep = self._select(len(values), K, training, rngs[video] if rngs is not None else None)
                 padded[video, : len(keep)] = values[keep]
                 times[video, : len(keep)] = codes[keep]
                 mask[video, : len(keep)] = 1

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     data_args, eval_args = HfArgumentParser((MMTArguments, EvaluationArguments)).parse_args_into_dataclasses(argv)
     if not data_args.model_name_or_path:
         raise ValueError("--model_name_or_path is required")
-    model = AutoModel.from_pretrained(data_args.model_name_or_path).eval()
+    model = AutoModel.from_pretrained(data_args.model_name_or_path).eval()  # any videozoo checkpoint; must be MMT
     processor = AutoProcessor.from_pretrained(data_args.model_name_or_path)
     if model.config.model_type != "mmt" or not isinstance(processor, MMTProcessor):
         raise ValueError(f"{data_args.model_name_or_path} is not an MMT checkpoint (model type {model.config.model_type!r})")

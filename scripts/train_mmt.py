@@ -25,6 +25,7 @@ from transformers import AutoModel, AutoProcessor, BertConfig, HfArgumentParser,
 
 import videozoo  # noqa: F401  (registers the architectures)
 from videozoo.configuration import MMTConfig
+from videozoo.modeling import MMTModel
 from videozoo.data.mmt import MMTCollator, load_mmt_features, synthetic_mmt_dataset
 from videozoo.processors import MMTProcessor
 from videozoo.processors.processing_mmt import normalize_caption, train_wordpiece_vocab
@@ -35,6 +36,9 @@ from videozoo.training import TrainerArguments, fit
 @dataclass
 class MMTArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "videozoo MMT checkpoint to fine-tune."})
+    config_name: str | None = field(
+        default=None, metadata={"help": "Train from scratch with the config and processor of this checkpoint."}
+    )
     model_size: Literal["small", "paper"] = "small"
     dataset_name: str = field(default="synthetic", metadata={"help": "'synthetic', 'features', or a save_to_disk folder."})
     data_dir: str | None = None
@@ -72,7 +76,9 @@ def load_splits(args: MMTArguments, expert_feature_sizes: dict[str, int] | None 
     if args.max_train_samples:
         splits["train"] = splits["train"].select(range(min(args.max_train_samples, len(splits["train"]))))
     if args.max_eval_samples:
-        splits["test"] = splits["test"].select(range(min(args.max_eval_samples, len(splits["test"]))))
+        for name in ("validation", "test"):
+            if name in splits:
+                splits[name] = splits[name].select(range(min(args.max_eval_samples, len(splits[name]))))
     return splits
 
 
@@ -113,11 +119,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = HfArgumentParser((MMTArguments, TrainerArguments))
     args, training_args = parser.parse_args_into_dataclasses(argv)
     set_seed(training_args.seed)  # a new model's initialisation is part of the run
-    if args.model_name_or_path:
-        model = AutoModel.from_pretrained(args.model_name_or_path)
-        processor = AutoProcessor.from_pretrained(args.model_name_or_path)
-        if not isinstance(processor, MMTProcessor) or model.config.model_type != "mmt":
-            raise ValueError(f"{args.model_name_or_path} is not an MMT checkpoint (model type {model.config.model_type!r})")
+    if args.model_name_or_path or args.config_name:
+        # an MMT checkpoint, or a modality-masking one (MMTModel then loads its video encoder and caption side)
+        source = args.model_name_or_path or args.config_name
+        if args.model_name_or_path:
+            model = MMTModel.from_pretrained(source)
+        else:
+            model = MMTModel(MMTConfig.from_pretrained(source))
+        processor = AutoProcessor.from_pretrained(source)
+        if not isinstance(processor, MMTProcessor):
+            raise ValueError(f"{source} has no MMT processor ({type(processor).__name__})")
         sizes = dict(model.config.expert_feature_sizes)
         splits = load_splits(args, sizes)
     else:
@@ -129,7 +140,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         sizes = {name: table[name] for name in experts}
         splits = load_splits(args, sizes)
         model, processor = new_model_and_processor(args, splits, sizes)
-    captions = args.eval_captions_per_video or max(len(c) for c in splits["test"]["captions"])
+    eval_split = splits["validation"] if "validation" in splits else splits["test"]  # model selection on validation
+    captions = args.eval_captions_per_video or max(len(c) for c in eval_split["captions"])
     task = MMTRetrievalTask(margin=model.config.ranking_margin, renormalize_missing_modalities=model.config.renormalize_missing_modalities)
     return fit(
         model,
@@ -137,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         splits["train"],
         training_args,
         collate_fn=MMTCollator(processor, training=True),
-        eval_dataset=splits["test"],
+        eval_dataset=eval_split,
         eval_collate_fn=MMTCollator(processor, training=False, captions_per_video=captions),
         processor=processor,
         hparams={k: v for k, v in vars(args).items()},

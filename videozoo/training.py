@@ -71,13 +71,19 @@ class TrainerArguments:
     push_to_hub: bool = False
     hub_model_id: str | None = None
     disable_tqdm: bool = False
+    select_best_metric: str | None = field(
+        default=None,
+        metadata={"help": "Keep the weights of the evaluation (every eval_steps) with the best value of this metric."},
+    )
+    greater_is_better: bool = True
     sync_batch_norm: bool = field(
         default=True, metadata={"help": "Several GPU processes: batch-norm statistics over the global batch."}
     )
 
 
 class Task(Protocol):
-    """What a task family supplies to `fit`."""
+    """What a task family supplies to `fit`. A task with a `current_step` attribute gets the index of the
+    current batch (counted over the whole run, resumption included) before each `training_loss` call."""
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         """The loss of one batch, over the *global* batch when several processes train (gather with gradients)."""
@@ -279,6 +285,7 @@ def fit(
     accelerator.init_trackers("videozoo", config={k: v for k, v in config.items() if _loggable(v)})
 
     completed_steps, start_epoch, skip_batches = 0, 0, 0
+    best: tuple[float, dict] | None = None
     checkpoint = _find_checkpoint(args)
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
@@ -301,7 +308,9 @@ def fit(
         loader = train_loader
         if epoch == start_epoch and skip_batches:
             loader = accelerator.skip_first_batches(train_loader, skip_batches)
-        for batch in loader:
+        for index, batch in enumerate(loader):
+            if hasattr(task, "current_step"):
+                task.current_step = epoch * len(train_loader) + index + (skip_batches if epoch == start_epoch else 0)
             with accelerator.accumulate(model):
                 loss = task.training_loss(model, batch)
                 if not torch.isfinite(loss):
@@ -325,6 +334,7 @@ def fit(
                 _save_checkpoint(accelerator, output_dir, completed_steps)
             if eval_loader is not None and args.eval_steps and completed_steps % args.eval_steps == 0:
                 metrics = _evaluate(task, model, eval_loader, accelerator, completed_steps)
+                best = _keep_if_best(best, metrics, args, accelerator, model, completed_steps)
             if completed_steps >= total_steps:
                 break
         if completed_steps >= total_steps:
@@ -333,6 +343,11 @@ def fit(
 
     if eval_loader is not None and not (args.eval_steps and completed_steps % args.eval_steps == 0):
         metrics = _evaluate(task, model, eval_loader, accelerator, completed_steps)
+        best = _keep_if_best(best, metrics, args, accelerator, model, completed_steps)
+    if best is not None:  # validation-based model selection
+        metrics = best[1]["metrics"]
+        accelerator.unwrap_model(model).load_state_dict(best[1]["state_dict"])
+        accelerator.print(f"kept the weights of step {best[1]['step']} ({args.select_best_metric} = {best[0]:.4f})")
 
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
@@ -355,6 +370,18 @@ def fit(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return metrics
+
+
+def _keep_if_best(best, metrics: dict, args: TrainerArguments, accelerator: Accelerator, model, step: int):
+    if not args.select_best_metric:
+        return best
+    if args.select_best_metric not in metrics:
+        raise KeyError(f"select_best_metric {args.select_best_metric!r} is not among the metrics {sorted(metrics)}")
+    value = metrics[args.select_best_metric]
+    if best is not None and (value <= best[0] if args.greater_is_better else value >= best[0]):
+        return best
+    state = {k: v.detach().cpu().clone() for k, v in accelerator.unwrap_model(model).state_dict().items()}
+    return value, {"metrics": dict(metrics), "state_dict": state, "step": step}
 
 
 def _has_batch_norm(model: torch.nn.Module) -> bool:

@@ -1,6 +1,7 @@
 """Configuration classes of every videozoo architecture."""
 
+from .configuration_avlnet import AVLnetConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 
-__all__ = ["MMTConfig", "MMTModalityMaskingConfig"]
+__all__ = ["AVLnetConfig", "MMTConfig", "MMTModalityMaskingConfig"]

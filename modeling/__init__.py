@@ -1,5 +1,6 @@
 """Model classes of every videozoo architecture (registration with the Auto classes is in `videozoo.auto`)."""
 
+from .modeling_avlnet import AVLnetModel, AVLnetOutput, AVLnetPreTrainedModel
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
     MMTForModalityMaskingPretraining,
@@ -8,6 +9,9 @@ from .modeling_mmt_modality_masking import (
 )
 
 __all__ = [
+    "AVLnetModel",
+    "AVLnetOutput",
+    "AVLnetPreTrainedModel",
     "MMTModel",
     "MMTOutput",
     "MMTPreTrainedModel",

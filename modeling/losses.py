@@ -31,3 +31,14 @@ def infonce_loss(logits: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
     if symmetric:
         loss = (loss + F.cross_entropy(logits.T, targets)) / 2
     return loss
+
+
+def mms_loss(similarity: torch.Tensor, margin: float = 0.001) -> torch.Tensor:
+    """Masked margin softmax (AVLnet; Ilharco et al. 2019) on a square `(batch, batch)` matrix of raw dot products
+    whose diagonal holds the positives: subtract `margin` from the diagonal, then cross-entropy over the rows plus
+    cross-entropy over the rows of the transpose, each averaged over the batch. No temperature."""
+    if similarity.dim() != 2 or similarity.shape[0] != similarity.shape[1]:
+        raise ValueError(f"the MMS loss needs a square similarity matrix, got shape {tuple(similarity.shape)}")
+    shifted = similarity - margin * torch.eye(similarity.shape[0], device=similarity.device, dtype=similarity.dtype)
+    targets = torch.arange(similarity.shape[0], device=similarity.device)
+    return F.cross_entropy(shifted, targets) + F.cross_entropy(shifted.T, targets)

@@ -1,6 +1,8 @@
 """Processors and feature extractors of every videozoo architecture."""
 
+from .feature_extraction_avlnet import AVLnetFeatureExtractor
 from .feature_extraction_mmt import MMTFeatureExtractor
+from .processing_avlnet import AVLnetProcessor
 from .processing_mmt import MMTProcessor
 
-__all__ = ["MMTFeatureExtractor", "MMTProcessor"]
+__all__ = ["AVLnetFeatureExtractor", "AVLnetProcessor", "MMTFeatureExtractor", "MMTProcessor"]

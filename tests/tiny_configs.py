@@ -41,6 +41,15 @@ TINY_CONFIGS: dict[str, dict] = {
         query_av_num_hidden_layers=1,
         query_av_num_attention_heads=4,
     ),
+    "avlnet": dict(
+        embed_dim=24,
+        video_feature_size=20,
+        word_embedding_size=11,
+        num_mel_bins=12,
+        audio_stage_depths=[1, 1],
+        audio_stage_widths=[8, 16, 18],
+        audio_kernel_width=5,
+    ),
 }
 
 
@@ -74,8 +83,15 @@ def _tiny_masking_processor(directory):
     return processor
 
 
+def _tiny_avlnet_processor(directory):
+    from videozoo.processors import AVLnetFeatureExtractor, AVLnetProcessor
+
+    return AVLnetProcessor(AVLnetFeatureExtractor(num_mel_bins=12, max_frames=64), max_words=5, word_embedding_size=11)
+
+
 # model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).
 TINY_PROCESSORS = {
     "mmt": _tiny_mmt_processor,
     "mmt_modality_masking": _tiny_masking_processor,
+    "avlnet": _tiny_avlnet_processor,
 }

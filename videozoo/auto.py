@@ -15,11 +15,15 @@ from transformers import (
     PreTrainedConfig,
 )
 
+from .configuration.configuration_avlnet import AVLnetConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
+from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
+from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_mmt import MMTProcessor
 
 
@@ -93,6 +97,30 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "video representation pre-training",
+        },
+    ),
+    Architecture(
+        config_class=AVLnetConfig,
+        models=((AutoModel, AVLnetModel),),
+        processor_class=AVLnetProcessor,
+        feature_extractor_class=AVLnetFeatureExtractor,
+        paper={
+            "title": "AVLnet: Learning Audio-Visual Language Representations from Instructional Videos",
+            "authors": "Andrew Rouditchenko, Angie Boggust, David Harwath, et al.",
+            "venue": "Interspeech",
+            "year": 2021,
+            "arxiv": "2006.09199",
+            "code": "https://github.com/roudimit/AVLnet",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{rouditchenko2021avlnet,\n"
+                "  title={AVLnet: Learning Audio-Visual Language Representations from Instructional Videos},\n"
+                "  author={Rouditchenko, Andrew and Boggust, Angie and Harwath, David and others},\n"
+                "  booktitle={Interspeech},\n"
+                "  year={2021}\n"
+                "}"
+            ),
+            "task": "audio-video retrieval",
         },
     ),
 )

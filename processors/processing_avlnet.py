@@ -1,0 +1,114 @@
+"""Processor for AVLnet: log-mel audio, pooled video features, and word vectors for the text variants."""
+
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import BatchFeature, ProcessorMixin
+
+from .feature_extraction_avlnet import AVLnetFeatureExtractor, pool_video_features
+
+
+def load_word_vectors(path: str | Path) -> dict[str, np.ndarray]:
+    """word2vec / GloVe vectors from a local file, text (`word v1 ... vD`, optional `count dim` header) or word2vec
+    binary format. Nothing is downloaded."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"word vectors not found at {path} (a local word2vec/GloVe text or binary file is required)")
+    with path.open("rb") as handle:
+        head = handle.readline()
+        parts = head.split()
+        binary = len(parts) == 2 and all(p.isdigit() for p in parts) and not path.suffix == ".txt"
+        vectors: dict[str, np.ndarray] = {}
+        if binary:
+            count, dim = int(parts[0]), int(parts[1])
+            for _ in range(count):
+                word = bytearray()
+                while (char := handle.read(1)) not in (b" ", b""):
+                    if char != b"\n":
+                        word += char
+                data = handle.read(4 * dim)
+                if len(data) < 4 * dim:
+                    raise ValueError(f"{path}: truncated word2vec binary file")
+                vectors[word.decode("utf-8", errors="replace")] = np.array(struct.unpack(f"{dim}f", data), np.float32)
+            return vectors
+        lines = [] if len(parts) == 2 and all(p.isdigit() for p in parts) else [head]
+        lines += handle.readlines()
+    for number, line in enumerate(lines, 1):
+        fields = line.decode("utf-8", errors="replace").rstrip().split(" ")
+        if len(fields) < 2:
+            continue
+        try:
+            vectors[fields[0]] = np.array(fields[1:], np.float32)
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: not a word-vector line") from error
+    if not vectors:
+        raise ValueError(f"{path} holds no word vectors")
+    return vectors
+
+
+class AVLnetProcessor(ProcessorMixin):
+    r"""
+    Audio, video and text inputs of [`AVLnetModel`].
+
+    Args:
+        feature_extractor ([`AVLnetFeatureExtractor`]): the log-mel front end.
+        max_words (`int`, defaults to 20): word slots of the text variants (zero rows when a caption is shorter).
+        word_embedding_size (`int`, defaults to 300): size of the word vectors.
+    Word vectors come from a local file given to `load_word_vectors` (never saved with the processor).
+    """
+
+    def __init__(self, feature_extractor=None, max_words: int = 20, word_embedding_size: int = 300, **kwargs):
+        self.max_words = max_words
+        self.word_embedding_size = word_embedding_size
+        self.word_vectors: dict[str, np.ndarray] | None = None
+        super().__init__(feature_extractor, **kwargs)
+
+    @classmethod
+    def default(cls, config=None, **kwargs) -> "AVLnetProcessor":
+        mel = getattr(config, "num_mel_bins", 40)
+        words = getattr(config, "word_embedding_size", 300)
+        return cls(AVLnetFeatureExtractor(num_mel_bins=mel, **kwargs), word_embedding_size=words)
+
+    def to_dict(self, *args, **kwargs):
+        output = super().to_dict(*args, **kwargs)
+        output.pop("word_vectors", None)
+        return output
+
+    def load_word_vectors(self, path: str | Path) -> "AVLnetProcessor":
+        vectors = load_word_vectors(path)
+        size = len(next(iter(vectors.values())))
+        if size != self.word_embedding_size:
+            raise ValueError(f"{path} has {size}-d vectors; this processor expects {self.word_embedding_size}")
+        self.word_vectors = vectors
+        return self
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        """Captions -> `(batch, max_words, word_embedding_size)`: lower-cased words found in the vocabulary, in order."""
+        if self.word_vectors is None:
+            raise ValueError("no word vectors loaded: call processor.load_word_vectors(<local word2vec or GloVe file>)")
+        out = torch.zeros(len(texts), self.max_words, self.word_embedding_size)
+        for row, text in enumerate(texts):
+            words = [w for w in re.findall(r"[\w']+", str(text).lower()) if w in self.word_vectors][: self.max_words]
+            for slot, word in enumerate(words):
+                out[row, slot] = torch.from_numpy(self.word_vectors[word])
+        return out
+
+    def __call__(self, audio=None, sampling_rate: int | None = None, video=None, text=None, **kwargs) -> BatchFeature:
+        """`audio`: waveforms (with `sampling_rate`); `video`: per clip a list of feature streams `(time, dim)`;
+        `text`: captions. Returns `input_features`, `audio_lengths`, `video_features`, `text_features`."""
+        if audio is None and video is None and text is None:
+            raise ValueError("give audio, video or text")
+        data = {}
+        if audio is not None:
+            data.update(self.feature_extractor(audio, sampling_rate=sampling_rate, **kwargs))
+        if video is not None:
+            data["video_features"] = torch.stack([pool_video_features(streams) for streams in video])
+        if text is not None:
+            data["text_features"] = self.embed_text([text] if isinstance(text, str) else list(text))
+        return BatchFeature(data)
+
+
+__all__ = ["AVLnetProcessor", "load_word_vectors"]

@@ -219,6 +219,8 @@ class AVLnetModel(AVLnetPreTrainedModel):
         return_loss: bool = False,
         **kwargs,
     ) -> AVLnetOutput:
+        if input_features.dim() != 3:
+            raise ValueError(f"input_features must be (batch, mel_bins, frames), got rank {input_features.dim()}")
         batch = {input_features.shape[0], video_features.shape[0]} | ({text_features.shape[0]} if text_features is not None else set())
         if len(batch) != 1:
             raise ValueError(f"inputs disagree on the batch size: {sorted(batch)}")

@@ -1,0 +1,157 @@
+"""Datasets for AVLnet: the authors' clip-level pickles (YouCook2, CrossTask, MSR-VTT) and an embedded synthetic
+audio-video task, in one Arrow schema (spec §6.4), one row per clip:
+
+    id               string
+    video_2d         list of float32   2D CNN features max-pooled over the clip
+    video_3d         list of float32   3D CNN features max-pooled over the clip
+    audio            Array2D((None, num_mel_bins), float32)   log-mel dB, time-major, unpadded
+    audio_num_frames int32             frames of the original spectrogram (may exceed what is kept)
+    caption          string            ("" when there is none)
+
+`AVLnetCollator` pads or crops the audio to `max_frames` with 0 dB (the reference's pad value) and L2-normalises
+and concatenates the two video streams, as the reference loaders do.
+"""
+
+import io
+import pickle
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+
+
+def avlnet_features(num_mel_bins: int = 40) -> datasets.Features:
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "video_2d": datasets.Sequence(datasets.Value("float32")),
+            "video_3d": datasets.Sequence(datasets.Value("float32")),
+            "audio": datasets.Array2D((None, num_mel_bins), "float32"),
+            "audio_num_frames": datasets.Value("int32"),
+            "caption": datasets.Value("string"),
+        }
+    )
+
+
+def _to_dataset(rows: list[dict], num_mel_bins: int) -> datasets.Dataset:
+    features = avlnet_features(num_mel_bins)
+    return datasets.Dataset.from_dict({key: [row[key] for row in rows] for key in features}, features=features)
+
+
+# ----------------------------------------------------------------------------- synthetic task (spec §10.1)
+def synthetic_avlnet_dataset(
+    num_train_clips: int = 4096, video_dim: int = 2048, frames: int = 256, seed: int = 0
+) -> datasets.DatasetDict:
+    """"Tone band x rhythm": latent (b, p) in 8 x 8. The audio (40 mel bins, 100-200 valid frames of a 256-frame
+    clip) is -60 dB noise with bins 4b..4b+3 at -10 dB during the "on" half of a square wave of period 6 + 4p frames;
+    the video is L2norm(P2[b] + noise) || L2norm(P3[p] + noise). Recognising the clip needs the frequency axis and the
+    temporal structure of the audio. The test split holds the 64 latents once (chance R@1 1.6%)."""
+    rng = np.random.default_rng(seed)
+    prototypes_2d = rng.standard_normal((8, video_dim)).astype(np.float32)
+    prototypes_3d = rng.standard_normal((8, video_dim)).astype(np.float32)
+
+    def clip(split_rng, index: int, band: int, rhythm: int, prefix: str) -> dict:
+        length = int(split_rng.integers(100, 201))
+        audio = -60 + 3 * split_rng.standard_normal((length, 40))
+        period, phase = 6 + 4 * rhythm, int(split_rng.integers(0, 6 + 4 * rhythm))
+        on = ((np.arange(length) + phase) % period) < period // 2
+        audio[np.ix_(on, np.arange(4 * band, 4 * band + 4))] = -10 + 2 * split_rng.standard_normal((on.sum(), 4))
+        noise = lambda: 0.5 * split_rng.standard_normal(video_dim) / np.sqrt(video_dim)  # noqa: E731
+        return {
+            "id": f"{prefix}{index:05d}",
+            "video_2d": (prototypes_2d[band] + noise()).astype(np.float32),
+            "video_3d": (prototypes_3d[rhythm] + noise()).astype(np.float32),
+            "audio": np.clip(audio, -80, 0).astype(np.float32),
+            "audio_num_frames": length,
+            "caption": "",
+        }
+
+    train_rng, test_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
+    train = [clip(train_rng, i, int(train_rng.integers(8)), int(train_rng.integers(8)), "train") for i in range(num_train_clips)]
+    test = [clip(test_rng, i, i // 8, i % 8, "test") for i in range(64)]
+    return datasets.DatasetDict(train=_to_dataset(train, 40), test=_to_dataset(test, 40))
+
+
+# ----------------------------------------------------------------------------- the authors' pickles (spec §6.1, §6.2)
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("torch._utils", "_rebuild_tensor_v2"), ("torch.storage", "_load_from_bytes"), ("collections", "OrderedDict"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Loads lists of dicts of arrays and tensors; any other class in the file is refused (no code runs)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED_GLOBALS:
+            if (module, name) == ("torch.storage", "_load_from_bytes"):
+                return lambda data: torch.load(io.BytesIO(data), weights_only=True)
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data pickle")
+
+
+def load_avlnet_pickle(path: str | Path, caption_key: str | None = None) -> datasets.Dataset:
+    """A clip-level pickle of the reference (YouCook2 / CrossTask keys `2d`, `3d`; MSR-VTT `2d_pooled`, `3d_pooled`;
+    `audio` a (40, frames) spectrogram; `caption`, a list of captions, or `eval_caption`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no clip pickle at {path}")
+    with path.open("rb") as handle:
+        try:
+            records = _RestrictedUnpickler(handle).load()
+        except (pickle.UnpicklingError, EOFError) as error:
+            raise ValueError(f"{path} is not a readable AVLnet clip pickle: {error}") from error
+    rows = []
+    for index, record in enumerate(records):
+        audio = np.asarray(record["audio"], np.float32)
+        if audio.ndim != 2:
+            raise ValueError(f"{path}: clip {index} has audio of shape {audio.shape}, expected (mel_bins, frames)")
+        caption = record.get(caption_key) if caption_key else record.get("eval_caption", record.get("caption", ""))
+        if isinstance(caption, (list, tuple)):
+            caption = caption[0] if caption else ""
+        rows.append({
+            "id": str(record.get("id", index)),
+            "video_2d": np.asarray(record.get("2d", record.get("2d_pooled")), np.float32).reshape(-1),
+            "video_3d": np.asarray(record.get("3d", record.get("3d_pooled")), np.float32).reshape(-1),
+            "audio": audio.T,
+            "audio_num_frames": audio.shape[1],
+            "caption": caption or "",
+        })
+    if not rows:
+        raise ValueError(f"{path} holds no clip")
+    return _to_dataset(rows, rows[0]["audio"].shape[1])
+
+
+# ----------------------------------------------------------------------------- batching
+class AVLnetCollator:
+    """Rows -> `AVLnetModel` inputs (with `text_features` when a processor with word vectors is given)."""
+
+    def __init__(self, max_frames: int, processor=None, with_text: bool = False, padding_value: float = 0.0):
+        self.max_frames = max_frames
+        self.processor = processor
+        self.with_text = with_text
+        self.padding_value = padding_value
+
+    def __call__(self, rows) -> dict:
+        mel = np.asarray(rows[0]["audio"]).shape[1]
+        audio = torch.full((len(rows), mel, self.max_frames), self.padding_value)
+        for index, row in enumerate(rows):
+            spectrogram = torch.as_tensor(np.asarray(row["audio"], np.float32)).T[:, : self.max_frames]
+            audio[index, :, : spectrogram.shape[1]] = spectrogram
+        video = torch.stack([
+            torch.cat([torch.nn.functional.normalize(torch.as_tensor(np.asarray(row[k], np.float32)), dim=0) for k in ("video_2d", "video_3d")])
+            for row in rows
+        ])
+        batch = {
+            "input_features": audio,
+            "audio_lengths": torch.tensor([int(row["audio_num_frames"]) for row in rows]),  # unclipped, as the reference
+            "video_features": video,
+        }
+        if self.with_text:
+            batch["text_features"] = self.processor.embed_text([str(row["caption"]) for row in rows])
+        return batch
+
+
+__all__ = ["AVLnetCollator", "avlnet_features", "load_avlnet_pickle", "synthetic_avlnet_dataset"]

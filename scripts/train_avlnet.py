@@ -19,7 +19,13 @@ from transformers import AutoModel, AutoProcessor, HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401
 from videozoo.configuration import AVLnetConfig
-from videozoo.data.avlnet import AVLnetCollator, load_avlnet_pickle, synthetic_avlnet_dataset
+from videozoo.data.avlnet import (
+    AVLnetCollator,
+    HowTo100MCollator,
+    howto100m_index,
+    load_avlnet_pickle,
+    synthetic_avlnet_dataset,
+)
 from videozoo.processors import AVLnetFeatureExtractor, AVLnetProcessor
 from videozoo.tasks.avlnet import AVLnetRetrievalTask
 from videozoo.training import TrainerArguments, fit
@@ -30,8 +36,13 @@ class AVLnetArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "videozoo AVLnet checkpoint to fine-tune."})
     variant: Literal["av", "text_tri", "text_fused"] = "av"
     model_size: Literal["small", "paper"] = "small"
-    dataset_name: str = field(default="synthetic", metadata={"help": "'synthetic', 'pickle', or a save_to_disk folder."})
+    dataset_name: str = field(
+        default="synthetic", metadata={"help": "'synthetic', 'pickle', 'howto100m' (with --eval_pickle), or a save_to_disk folder."}
+    )
     train_pickle: str | None = None
+    train_csv: str | None = field(default=None, metadata={"help": "HowTo100M CSV of video paths."})
+    features_path: str | None = field(default=None, metadata={"help": "HowTo100M feature and spectrogram root."})
+    clips_per_video: int = 32
     eval_pickle: str | None = None
     num_train_clips: int = 4096
     max_frames: int = 256
@@ -43,6 +54,12 @@ class AVLnetArguments:
 def load_splits(args: AVLnetArguments) -> datasets.DatasetDict:
     if args.dataset_name == "synthetic":
         splits = synthetic_avlnet_dataset(args.num_train_clips, frames=args.max_frames)
+    elif args.dataset_name == "howto100m":
+        if not (args.train_csv and args.features_path and args.eval_pickle):
+            raise ValueError("--dataset_name howto100m needs --train_csv, --features_path and --eval_pickle")
+        return datasets.DatasetDict(
+            train=howto100m_index(args.train_csv, args.features_path), test=load_avlnet_pickle(args.eval_pickle).with_format("numpy")
+        )
     elif args.dataset_name == "pickle":
         if not (args.train_pickle and args.eval_pickle):
             raise ValueError("--dataset_name pickle needs --train_pickle and --eval_pickle")
@@ -74,9 +91,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             raise ValueError(f"the {model.config.variant} variant needs --word_vectors (a local word2vec or GloVe file)")
         processor.load_word_vectors(args.word_vectors)
     collator = AVLnetCollator(args.max_frames, processor, with_text)
+    train_collator = HowTo100MCollator(args.clips_per_video, args.max_frames) if args.dataset_name == "howto100m" else collator
     task = AVLnetRetrievalTask(model.config.variant, model.config.mms_margin, args.fuse_audio_video)
-    return fit(model, task, splits["train"], training_args, collate_fn=collator, eval_dataset=splits["test"],
-               processor=processor, hparams=vars(args))
+    return fit(model, task, splits["train"], training_args, collate_fn=train_collator, eval_dataset=splits["test"],
+               eval_collate_fn=collator, processor=processor, hparams=vars(args))
 
 
 if __name__ == "__main__":

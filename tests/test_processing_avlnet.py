@@ -136,3 +136,21 @@ def test_every_real_clip_goes_through_the_front_end():
         assert valid.max() <= 0 and valid.min() >= -80 and torch.isfinite(valid).all(), path.name
         if frames < 1024:  # not cropped: the clip's loudest bin is the 0 dB reference
             assert valid.max() == 0, path.name
+
+
+def test_howto100m_layout_and_random_windows(tmp_path):
+    from videozoo.data.avlnet import HowTo100MCollator, howto100m_index
+
+    folder = tmp_path / "feats" / "cooking" / "video_x" / "vid1"
+    folder.mkdir(parents=True)
+    np.savez(folder / "vid1_2d.npz", features=np.random.rand(40, 6).astype(np.float32))
+    np.save(folder / "vid1_3d.npy", np.random.rand(27, 5).astype(np.float32))
+    np.savez(folder / "vid1_spec.npz", np.random.uniform(-80, 0, (40, 4000)).astype(np.float16))
+    (tmp_path / "train.csv").write_text("path\nNone/cooking/video_x/vid1\n")
+    index = howto100m_index(tmp_path / "train.csv", tmp_path / "feats")
+    batch = HowTo100MCollator(num_clips=4, window_frames=1000)([{**index[0], "sample_seed": 3}])
+    assert batch["input_features"].shape == (4, 40, 1000) and batch["video_features"].shape == (4, 11)
+    assert (batch["audio_lengths"] <= 1000).all()
+    (tmp_path / "bad.csv").write_text("path\ncooking/video_x/vid2\n")
+    with pytest.raises(FileNotFoundError, match="vid2"):
+        howto100m_index(tmp_path / "bad.csv", tmp_path / "feats")

@@ -124,6 +124,85 @@ def load_avlnet_pickle(path: str | Path, caption_key: str | None = None) -> data
     return _to_dataset(rows, rows[0]["audio"].shape[1])
 
 
+# ----------------------------------------------------------------------------- HowTo100M (spec §4.2, §6.3)
+def _read_array(path: Path, key: str) -> np.ndarray:
+    if path.suffix == ".npz":
+        with np.load(path) as archive:
+            return np.asarray(archive[key] if key in archive else archive[archive.files[0]], np.float32)
+    return np.load(path).astype(np.float32)  # .npy as written by video_feature_extractor
+
+
+def howto100m_index(csv_path: str | Path, features_path: str | Path, audio_path: str | Path | None = None) -> datasets.Dataset:
+    """One row per video of the HowTo100M CSV (`path` column, `category/video_x/<id>` rows): the file paths of its
+    2D/3D features (`<id>_2d.npz|npy`, `<id>_3d.npz|npy`, key `features`) and of its spectrogram
+    (`<id>_spec.npz`, key `arr_0`, (40, T)). Files are read when a batch is made (`HowTo100MCollator`)."""
+    import csv
+
+    features_path = Path(features_path)
+    audio_path = Path(audio_path) if audio_path else features_path
+    rows = []
+    with open(csv_path, newline="") as handle:
+        for record in csv.DictReader(handle):
+            relative = record["path"].removeprefix("None/")
+            video_id = Path(relative).name
+
+            def find(root: Path, suffix: str) -> str:
+                for extension in (".npz", ".npy"):
+                    candidate = root / relative / f"{video_id}_{suffix}{extension}"
+                    if candidate.is_file():
+                        return str(candidate)
+                raise FileNotFoundError(f"no {suffix} features for {video_id} under {root / relative}")
+
+            rows.append({"id": video_id, "path_2d": find(features_path, "2d"), "path_3d": find(features_path, "3d"),
+                         "path_spec": find(audio_path, "spec")})
+    if not rows:
+        raise ValueError(f"{csv_path} lists no video")
+    return datasets.Dataset.from_list(rows)
+
+
+def howto100m_random_clips(spectrogram: np.ndarray, features_2d: np.ndarray, features_3d: np.ndarray, num_clips: int,
+                           window_frames: int, rng: np.random.Generator) -> list[dict]:
+    """AVLnet's random windows (`random_audio_windows=1`): `num_clips` start seconds drawn with replacement; audio
+    frames `[100 s - 2, ... + window_frames)`, video rows of the window max-pooled per stream (2D at 1 fps, 3D at
+    1/1.5 fps)."""
+    duration = int((spectrogram.shape[1] * 160 + 200) / 16000)
+    seconds = int((window_frames * 160 + 200) / 16000)
+    starts = rng.integers(0, max(1, duration - seconds - 1), num_clips)
+    clips = []
+    for start in starts:
+        first = max(0, int(np.floor((16000 * start - 200) / 160)))
+        audio = spectrogram[:, first : first + window_frames]
+        rows_2d = features_2d[int(start) : int(start + seconds) + 1]
+        rows_3d = features_3d[int(1.5 * start) : int(1.5 * (start + seconds)) + 1]
+        clips.append({
+            "audio": audio.T,
+            "audio_num_frames": audio.shape[1],
+            "video_2d": rows_2d.max(axis=0) if len(rows_2d) else np.zeros(features_2d.shape[1], np.float32),
+            "video_3d": rows_3d.max(axis=0) if len(rows_3d) else np.zeros(features_3d.shape[1], np.float32),
+            "caption": "",
+        })
+    return clips
+
+
+class HowTo100MCollator:
+    """Index rows (videos) -> a batch of `num_clips` random windows per video, flattened, as the reference."""
+
+    def __init__(self, num_clips: int = 32, window_frames: int = 1000):
+        self.num_clips = num_clips
+        self.window_frames = window_frames
+        self.clips = AVLnetCollator(window_frames)
+
+    def __call__(self, rows) -> dict:
+        clips = []
+        for index, row in enumerate(rows):
+            rng = np.random.default_rng(row.get("sample_seed", index))
+            clips += howto100m_random_clips(
+                _read_array(Path(row["path_spec"]), "arr_0"), _read_array(Path(row["path_2d"]), "features"),
+                _read_array(Path(row["path_3d"]), "features"), self.num_clips, self.window_frames, rng,
+            )
+        return self.clips(clips)
+
+
 # ----------------------------------------------------------------------------- batching
 class AVLnetCollator:
     """Rows -> `AVLnetModel` inputs (with `text_features` when a processor with word vectors is given)."""
@@ -154,4 +233,12 @@ class AVLnetCollator:
         return batch
 
 
-__all__ = ["AVLnetCollator", "avlnet_features", "load_avlnet_pickle", "synthetic_avlnet_dataset"]
+__all__ = [
+    "AVLnetCollator",
+    "HowTo100MCollator",
+    "avlnet_features",
+    "howto100m_index",
+    "howto100m_random_clips",
+    "load_avlnet_pickle",
+    "synthetic_avlnet_dataset",
+]

@@ -1,6 +1,7 @@
 """Model classes of every videozoo architecture (registration with the Auto classes is in `videozoo.auto`)."""
 
 from .modeling_avlnet import AVLnetModel, AVLnetOutput, AVLnetPreTrainedModel
+from .modeling_bmt import BMTEncoder, BMTEncoderOutput, BMTForConditionalGeneration, BMTPreTrainedModel
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
     MMTForModalityMaskingPretraining,
@@ -12,6 +13,10 @@ __all__ = [
     "AVLnetModel",
     "AVLnetOutput",
     "AVLnetPreTrainedModel",
+    "BMTEncoder",
+    "BMTEncoderOutput",
+    "BMTForConditionalGeneration",
+    "BMTPreTrainedModel",
     "MMTModel",
     "MMTOutput",
     "MMTPreTrainedModel",

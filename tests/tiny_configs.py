@@ -50,6 +50,20 @@ TINY_CONFIGS: dict[str, dict] = {
         audio_stage_widths=[8, 16, 18],
         audio_kernel_width=5,
     ),
+    "bmt": dict(
+        vocab_size=99,
+        audio_feature_size=12,
+        video_feature_size=20,
+        attention_hidden_size=32,
+        decoder_hidden_size=18,
+        num_attention_heads=4,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        audio_intermediate_size=37,
+        video_intermediate_size=41,
+        decoder_intermediate_size=29,
+        max_position_embeddings=64,
+    ),
 }
 
 

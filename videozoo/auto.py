@@ -10,15 +10,18 @@ from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
     AutoModel,
+    AutoModelForSeq2SeqLM,
     AutoProcessor,
     AutoVideoProcessor,
     PreTrainedConfig,
 )
 
 from .configuration.configuration_avlnet import AVLnetConfig
+from .configuration.configuration_bmt import BMTConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .modeling.modeling_avlnet import AVLnetModel
+from .modeling.modeling_bmt import BMTForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
@@ -121,6 +124,28 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-video retrieval",
+        },
+    ),
+    Architecture(
+        config_class=BMTConfig,
+        models=((AutoModel, BMTForConditionalGeneration), (AutoModelForSeq2SeqLM, BMTForConditionalGeneration)),
+        paper={
+            "title": "A Better Use of Audio-Visual Cues: Dense Video Captioning with Bi-modal Transformer",
+            "authors": "Vladimir Iashin, Esa Rahtu",
+            "venue": "BMVC",
+            "year": 2020,
+            "arxiv": "2005.08271",
+            "code": "https://github.com/v-iashin/BMT",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{iashin2020better,\n"
+                "  title={A Better Use of Audio-Visual Cues: Dense Video Captioning with Bi-modal Transformer},\n"
+                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
+                "  booktitle={British Machine Vision Conference (BMVC)},\n"
+                "  year={2020}\n"
+                "}"
+            ),
+            "task": "dense video captioning",
         },
     ),
 )

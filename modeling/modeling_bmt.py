@@ -1,0 +1,369 @@
+"""BMT: Bi-modal Transformer for dense video captioning (captioning module).
+
+Paper: V. Iashin and E. Rahtu, "A Better Use of Audio-Visual Cues: Dense Video Captioning with Bi-modal
+Transformer", BMVC 2020 (arXiv 2005.08271). Reference code: https://github.com/v-iashin/BMT
+(`model/captioning_module.py`, `BiModalTransformer`).
+
+Decisions (kept from the reference code so released weights reproduce; see the implementation notes):
+- Positional encoding uses the channel's own index in the exponent (`p / 10000^(i/d)`), not the pair index; the
+  table is built in float64 and cast to the input dtype; it is added to audio, video and caption streams separately.
+- Every attention projects its query and key inputs to `attention_hidden_size` (1024 by default) whatever their
+  widths, and dropout is applied to the attention output (not to the probabilities).
+- The decoder "bridge" is `ReLU(Dropout(Linear(LayerNorm([x_audio; x_video]))))` with no residual.
+- Pre-norm residual blocks, LayerNorm eps 1e-5, no final LayerNorm after any stack.
+- Video input is `rgb + flow` summed element-wise (the caller or the processor sums them).
+- Masks are explicit booleans (True = valid step) instead of the reference's "channel 0 == 1" sentinel rule, so a
+  genuine feature equal to 1.0 is not dropped. If the decoder receives no `decoder_attention_mask`, PAD tokens in
+  `decoder_input_ids` are masked as keys, like the reference.
+- Loss: the reference label-smoothed KL divergence (mass `label_smoothing` spread over `V - 2` words, zero on
+  PAD, gold gets `1 - label_smoothing`), summed and divided by the number of non-PAD targets.
+- Generation: `generate()` (greedy or beam) runs the encoder once and caches decoder self-attention keys/values; the
+  two cross-attentions are recomputed from the cached encoder outputs at every step (cheap, exact). The reference
+  decodes greedily only and keeps extending finished rows; here finished rows are padded with PAD.
+- Feature projections (`use_linear_embedder`) and the uni-modal ablation models are not implemented.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.modeling_outputs import Seq2SeqLMOutput
+from transformers.utils import ModelOutput, can_return_tuple
+
+from ..configuration.configuration_bmt import BMTConfig
+
+
+def sinusoidal_table(length: int, width: int, offset: int = 0, dtype=torch.float32, device=None) -> torch.Tensor:
+    """The reference positional table rows `offset .. offset+length`: sin for even, cos for odd channels, with the
+    channel's own index in the exponent."""
+    pos = torch.arange(offset, offset + length, dtype=torch.float64, device=device)[:, None]
+    chan = torch.arange(width, dtype=torch.float64, device=device)[None, :]
+    theta = pos / torch.pow(torch.tensor(10000.0, dtype=torch.float64, device=device), chan / width)
+    table = torch.where(chan.long() % 2 == 0, torch.sin(theta), torch.cos(theta))
+    return table.to(dtype)
+
+
+class BMTPositionalEncoding(nn.Module):
+    def __init__(self, config: BMTConfig):
+        super().__init__()
+        self.max_positions = config.max_position_embeddings
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        if offset + x.shape[1] > self.max_positions:
+            raise ValueError(
+                f"sequence of {offset + x.shape[1]} steps exceeds max_position_embeddings ({self.max_positions})"
+            )
+        table = sinusoidal_table(x.shape[1], x.shape[2], offset, x.dtype, x.device)
+        return self.dropout(x + table)
+
+
+class BMTAttention(nn.Module):
+    """Multi-head attention with unequal query / key widths and a separate inner width."""
+
+    def __init__(self, config: BMTConfig, query_size: int, key_size: int):
+        super().__init__()
+        inner = config.attention_hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = inner // self.num_heads
+        self.q_proj = nn.Linear(query_size, inner)
+        self.k_proj = nn.Linear(key_size, inner)
+        self.v_proj = nn.Linear(key_size, inner)
+        self.out_proj = nn.Linear(inner, query_size)
+        self.dropout = nn.Dropout(config.attention_dropout)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None):
+        """`mask`: boolean, broadcastable to (B, 1, S_q, S_k), True where a key may be attended."""
+        q = self._split(self.q_proj(query))
+        k = self._split(self.k_proj(key_value))
+        v = self._split(self.v_proj(key_value))
+        if cache is not None:
+            k, v = cache.update(k, v, layer_idx)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        out = self.dropout(out)
+        out = out.transpose(1, 2).reshape(query.shape[0], query.shape[1], -1)
+        return self.out_proj(out)
+
+
+class BMTFeedForward(nn.Module):
+    def __init__(self, size: int, intermediate: int, dropout: float):
+        super().__init__()
+        self.fc1 = nn.Linear(size, intermediate)
+        self.fc2 = nn.Linear(intermediate, size)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.fc2(self.dropout(F.relu(self.fc1(x))))
+
+
+class BMTEncoderLayer(nn.Module):
+    def __init__(self, config: BMTConfig):
+        super().__init__()
+        da, dv, eps = config.audio_feature_size, config.video_feature_size, config.layer_norm_eps
+        self.audio_self_attn = BMTAttention(config, da, da)
+        self.video_self_attn = BMTAttention(config, dv, dv)
+        self.audio_cross_attn = BMTAttention(config, da, dv)
+        self.video_cross_attn = BMTAttention(config, dv, da)
+        self.audio_ffn = BMTFeedForward(da, config.audio_intermediate_size, config.hidden_dropout_prob)
+        self.video_ffn = BMTFeedForward(dv, config.video_intermediate_size, config.hidden_dropout_prob)
+        self.audio_norms = nn.ModuleList([nn.LayerNorm(da, eps=eps) for _ in range(3)])
+        self.video_norms = nn.ModuleList([nn.LayerNorm(dv, eps=eps) for _ in range(3)])
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, audio, video, audio_mask, video_mask):
+        a = self.audio_norms[0](audio)
+        audio = audio + self.dropout(self.audio_self_attn(a, a, audio_mask))
+        v = self.video_norms[0](video)
+        video = video + self.dropout(self.video_self_attn(v, v, video_mask))
+        # each cross-attention reads the other stream after its self-attention, un-normalised
+        new_audio = audio + self.dropout(self.audio_cross_attn(self.audio_norms[1](audio), video, video_mask))
+        new_video = video + self.dropout(self.video_cross_attn(self.video_norms[1](video), audio, audio_mask))
+        new_audio = new_audio + self.dropout(self.audio_ffn(self.audio_norms[2](new_audio)))
+        new_video = new_video + self.dropout(self.video_ffn(self.video_norms[2](new_video)))
+        return new_audio, new_video
+
+
+class BMTDecoderLayer(nn.Module):
+    def __init__(self, config: BMTConfig, layer_idx: int):
+        super().__init__()
+        dc, eps = config.decoder_hidden_size, config.layer_norm_eps
+        self.layer_idx = layer_idx
+        self.self_attn_norm = nn.LayerNorm(dc, eps=eps)
+        self.self_attn = BMTAttention(config, dc, dc)
+        self.audio_cross_norm = nn.LayerNorm(dc, eps=eps)
+        self.audio_cross_attn = BMTAttention(config, dc, config.audio_feature_size)
+        self.video_cross_norm = nn.LayerNorm(dc, eps=eps)
+        self.video_cross_attn = BMTAttention(config, dc, config.video_feature_size)
+        self.bridge_norm = nn.LayerNorm(2 * dc, eps=eps)
+        self.bridge_proj = nn.Linear(2 * dc, dc)
+        self.ffn_norm = nn.LayerNorm(dc, eps=eps)
+        self.ffn = BMTFeedForward(dc, config.decoder_intermediate_size, config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x, audio, video, self_mask, audio_mask, video_mask, cache=None):
+        h = self.self_attn_norm(x)
+        x = x + self.dropout(self.self_attn(h, h, self_mask, cache, self.layer_idx))
+        xa = x + self.dropout(self.audio_cross_attn(self.audio_cross_norm(x), audio, audio_mask))
+        xv = x + self.dropout(self.video_cross_attn(self.video_cross_norm(x), video, video_mask))
+        x = F.relu(self.dropout(self.bridge_proj(self.bridge_norm(torch.cat([xa, xv], dim=-1)))))
+        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+
+
+@dataclass
+class BMTEncoderOutput(ModelOutput):
+    r"""
+    last_hidden_state (`torch.FloatTensor` of shape `(B, T_a, audio_feature_size)`): visual-attended audio `Av`.
+    video_hidden_state (`torch.FloatTensor` of shape `(B, T_v, video_feature_size)`): audio-attended video `Va`.
+    audio_attention_mask (`torch.BoolTensor` of shape `(B, T_a)`): valid audio steps.
+    video_attention_mask (`torch.BoolTensor` of shape `(B, T_v)`): valid video steps.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    video_hidden_state: torch.FloatTensor | None = None
+    audio_attention_mask: torch.BoolTensor | None = None
+    video_attention_mask: torch.BoolTensor | None = None
+
+
+def _check_features(name, features, size, mask):
+    if features is None:
+        raise ValueError(f"{name} is missing: BMT needs both audio_features and video_features")
+    if features.dim() != 3 or features.shape[-1] != size:
+        raise ValueError(f"{name} must have shape (batch, time, {size}), got {tuple(features.shape)}")
+    if mask is not None and tuple(mask.shape) != tuple(features.shape[:2]):
+        raise ValueError(f"the mask of {name} must have shape {tuple(features.shape[:2])}, got {tuple(mask.shape)}")
+    if torch.isnan(features).any():
+        raise ValueError(f"{name} contains NaN")
+
+
+class BMTPreTrainedModel(PreTrainedModel):
+    config_class = BMTConfig
+    base_model_prefix = "bmt"
+    main_input_name = "audio_features"
+    supports_gradient_checkpointing = False
+    _supports_sdpa = True
+    _supports_cache_class = True
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        # reference: xavier_uniform_ on every parameter with >= 2 dims; biases and LayerNorms keep PyTorch defaults
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.xavier_uniform_(module.weight)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                bound = 1 / math.sqrt(module.in_features)
+                nn.init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+class BMTEncoder(BMTPreTrainedModel):
+    """Bi-modal encoder: returns both streams and their masks (used by `generate()` through `get_encoder()`)."""
+
+    def __init__(self, config: BMTConfig):
+        super().__init__(config)
+        self.positional = BMTPositionalEncoding(config)
+        self.layers = nn.ModuleList([BMTEncoderLayer(config) for _ in range(config.num_encoder_layers)])
+        self.post_init()
+
+    def forward(self, audio_features=None, video_features=None, audio_attention_mask=None,
+                video_attention_mask=None, **kwargs) -> BMTEncoderOutput:
+        _check_features("audio_features", audio_features, self.config.audio_feature_size, audio_attention_mask)
+        _check_features("video_features", video_features, self.config.video_feature_size, video_attention_mask)
+        if audio_features.shape[0] != video_features.shape[0]:
+            raise ValueError("audio_features and video_features must have the same batch size")
+        if audio_attention_mask is None:
+            audio_attention_mask = torch.ones(audio_features.shape[:2], dtype=torch.bool, device=audio_features.device)
+        if video_attention_mask is None:
+            video_attention_mask = torch.ones(video_features.shape[:2], dtype=torch.bool, device=video_features.device)
+        audio_attention_mask = audio_attention_mask.bool()
+        video_attention_mask = video_attention_mask.bool()
+        if not audio_attention_mask.any(-1).all() or not video_attention_mask.any(-1).all():
+            raise ValueError("every sample needs at least one valid audio step and one valid video step")
+        am, vm = audio_attention_mask[:, None, None, :], video_attention_mask[:, None, None, :]
+        audio, video = self.positional(audio_features), self.positional(video_features)
+        for layer in self.layers:
+            audio, video = layer(audio, video, am, vm)
+        return BMTEncoderOutput(audio, video, audio_attention_mask, video_attention_mask)
+
+
+class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
+    """BMT captioner: bi-modal encoder, bi-modal decoder and a log-softmax generator."""
+
+    def __init__(self, config: BMTConfig):
+        super().__init__(config)
+        self.encoder = BMTEncoder(config)
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.decoder_hidden_size)
+        self.word_embeddings.weight.requires_grad = not config.freeze_word_embeddings
+        self.positional = BMTPositionalEncoding(config)
+        self.decoder_layers = nn.ModuleList(
+            [BMTDecoderLayer(config, i) for i in range(config.num_decoder_layers)]
+        )
+        self.lm_head = nn.Linear(config.decoder_hidden_size, config.vocab_size)
+        self.post_init()
+
+    def get_encoder(self):
+        return self.encoder
+
+    def get_input_embeddings(self):
+        return self.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.word_embeddings = value
+
+    def decode(self, decoder_input_ids, encoder_outputs: BMTEncoderOutput, decoder_attention_mask=None,
+               past_key_values: Cache | None = None):
+        """Decoder stack; returns log-probabilities (B, L, V)."""
+        if isinstance(past_key_values, EncoderDecoderCache):
+            # only decoder self-attention is cached; both cross-attentions are recomputed from the encoder outputs
+            past_key_values = past_key_values.self_attention_cache
+        past = past_key_values.get_seq_length() if past_key_values is not None else 0
+        length = decoder_input_ids.shape[1]
+        device = decoder_input_ids.device
+        if decoder_input_ids.min() < 0 or decoder_input_ids.max() >= self.config.vocab_size:
+            raise ValueError(f"decoder_input_ids must lie in [0, {self.config.vocab_size})")
+        if decoder_attention_mask is None:
+            key_valid = decoder_input_ids != self.config.pad_token_id
+            if past:
+                key_valid = torch.cat(
+                    [torch.ones(key_valid.shape[0], past, dtype=torch.bool, device=device), key_valid], 1
+                )
+        else:
+            key_valid = decoder_attention_mask.bool()
+            if key_valid.shape[1] != past + length:
+                key_valid = key_valid[:, -(past + length):]
+        causal = torch.ones(length, past + length, dtype=torch.bool, device=device).tril(past)
+        self_mask = causal[None, None] & key_valid[:, None, None, :]
+        x = self.word_embeddings(decoder_input_ids) * math.sqrt(self.config.decoder_hidden_size)
+        x = self.positional(x, offset=past)
+        am = encoder_outputs.audio_attention_mask[:, None, None, :]
+        vm = encoder_outputs.video_attention_mask[:, None, None, :]
+        audio, video = encoder_outputs.last_hidden_state, encoder_outputs.video_hidden_state
+        for layer in self.decoder_layers:
+            x = layer(x, audio, video, self_mask, am, vm, past_key_values)
+        return F.log_softmax(self.lm_head(x), dim=-1)
+
+    @can_return_tuple
+    def forward(
+        self,
+        audio_features: torch.FloatTensor | None = None,
+        video_features: torch.FloatTensor | None = None,
+        audio_attention_mask: torch.Tensor | None = None,
+        video_attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: BMTEncoderOutput | None = None,
+        past_key_values: Cache | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqLMOutput:
+        r"""
+        audio_features (`(B, T_a, audio_feature_size)`): VGGish features; `audio_attention_mask` (B, T_a) True = valid.
+        video_features (`(B, T_v, video_feature_size)`): I3D rgb + flow; `video_attention_mask` (B, T_v).
+        decoder_input_ids (`(B, L)`): caption prefix starting with BOS. If absent and `labels` are given, the
+            labels are shifted right (BOS prepended).
+        labels (`(B, L)`): next-token targets, PAD (or -100) ignored.
+
+        Returns `Seq2SeqLMOutput` whose `logits` are **log-probabilities** `(B, L, V)` (reference generator).
+        """
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(audio_features, video_features, audio_attention_mask, video_attention_mask)
+        elif not isinstance(encoder_outputs, BMTEncoderOutput):
+            encoder_outputs = BMTEncoderOutput(*encoder_outputs)
+        if labels is not None:
+            labels = labels.masked_fill(labels == -100, self.config.pad_token_id)
+            if decoder_input_ids is None:
+                bos = labels.new_full((labels.shape[0], 1), self.config.decoder_start_token_id)
+                decoder_input_ids = torch.cat([bos, labels[:, :-1]], dim=1)
+        if decoder_input_ids is None:
+            raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
+        if use_cache and past_key_values is None and not self.training:
+            past_key_values = DynamicCache(config=self.config)
+        log_probs = self.decode(decoder_input_ids, encoder_outputs, decoder_attention_mask,
+                                past_key_values if use_cache else None)
+        loss = None
+        if labels is not None:
+            loss = label_smoothed_kl(log_probs, labels, self.config.label_smoothing, self.config.pad_token_id)
+        return Seq2SeqLMOutput(
+            loss=loss,
+            logits=log_probs,
+            past_key_values=past_key_values if use_cache else None,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+        )
+
+    def prepare_inputs_for_generation(self, decoder_input_ids, past_key_values=None, encoder_outputs=None,
+                                      decoder_attention_mask=None, use_cache=None, **kwargs):
+        if past_key_values is not None and past_key_values.get_seq_length() > 0:
+            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length():]
+        return {
+            "decoder_input_ids": decoder_input_ids,
+            "encoder_outputs": encoder_outputs,
+            "past_key_values": past_key_values,
+            "decoder_attention_mask": decoder_attention_mask,
+            "use_cache": use_cache,
+        }
+
+
+def label_smoothed_kl(log_probs: torch.Tensor, labels: torch.Tensor, smoothing: float, pad_id: int) -> torch.Tensor:
+    """Reference BMT/MDVC caption loss: KL(q || p) summed over non-PAD targets, divided by their count, where q puts
+    `1 - smoothing` on the gold word, `smoothing / (V - 2)` on every other word and 0 on PAD."""
+    vocab = log_probs.shape[-1]
+    lp = log_probs.reshape(-1, vocab)
+    y = labels.reshape(-1)
+    q = torch.full_like(lp, smoothing / (vocab - 2))
+    q.scatter_(1, y[:, None], 1.0 - smoothing)
+    q[:, pad_id] = 0.0
+    valid = y != pad_id
+    q = q * valid[:, None]
+    kl = torch.where(q > 0, q * (torch.log(q.clamp_min(1e-30)) - lp), torch.zeros_like(lp))
+    return kl.sum() / valid.sum().clamp_min(1)
+
+
+__all__ = ["BMTPreTrainedModel", "BMTEncoder", "BMTForConditionalGeneration", "BMTEncoderOutput", "label_smoothed_kl"]

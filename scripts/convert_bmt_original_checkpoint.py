@@ -1,0 +1,199 @@
+"""Convert a BMT captioner checkpoint of the authors' code (v-iashin/BMT, `BiModalTransformer`) into
+`BMTForConditionalGeneration`.
+
+    python scripts/convert_bmt_original_checkpoint.py --checkpoint best_cap_model.pt --output_dir bmt-captioner
+
+    # prove the conversion on a parity fixture (authors' random weights + inputs + recorded outputs):
+    python scripts/convert_bmt_original_checkpoint.py --fixture ../shared/parity/bmt
+
+The authors' checkpoints pickle a `Config` object next to the weights. They are read with
+`torch.load(weights_only=True)`; the `Config` classes are allow-listed through stand-in classes that only hold
+attributes, so no code from the checkpoint is executed and the reference repository need not be importable.
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from videozoo.configuration.configuration_bmt import BMTConfig
+from videozoo.modeling.modeling_bmt import BMTForConditionalGeneration, label_smoothed_kl
+
+# Applied in order, every matching rule rewrites the key (after the DataParallel `module.` prefix is stripped).
+RENAME_RULES: list[tuple[str, str]] = [
+    (r"^emb_C\.embedder\.weight$", "word_embeddings.weight"),
+    (r"^generator\.linear\.", "lm_head."),
+    (r"^encoder\.encoder_AV\.layers\.(\d+)\.", r"encoder.layers.\1."),
+    (r"\.self_att_M1\.", ".audio_self_attn."),
+    (r"\.self_att_M2\.", ".video_self_attn."),
+    (r"\.bi_modal_att_M1\.", ".audio_cross_attn."),
+    (r"\.bi_modal_att_M2\.", ".video_cross_attn."),
+    (r"\.feed_forward_M1\.", ".audio_ffn."),
+    (r"\.feed_forward_M2\.", ".video_ffn."),
+    (r"\.res_layers_M1\.(\d)\.norm\.", r".audio_norms.\1."),
+    (r"\.res_layers_M2\.(\d)\.norm\.", r".video_norms.\1."),
+    (r"^decoder\.decoder\.layers\.(\d+)\.", r"decoder_layers.\1."),
+    (r"\.res_layer_self_att\.norm\.", ".self_attn_norm."),
+    (r"\.self_att\.", ".self_attn."),
+    (r"\.res_layer_enc_att_A\.norm\.", ".audio_cross_norm."),
+    (r"\.res_layer_enc_att_V\.norm\.", ".video_cross_norm."),
+    (r"\.enc_att_A\.", ".audio_cross_attn."),
+    (r"\.enc_att_V\.", ".video_cross_attn."),
+    (r"\.bridge\.norm\.", ".bridge_norm."),
+    (r"\.bridge\.linear\.", ".bridge_proj."),
+    (r"\.res_layer_ff\.norm\.", ".ffn_norm."),
+    (r"\.feed_forward\.", ".ffn."),
+    (r"\.linear_Q2d\.", ".q_proj."),
+    (r"\.linear_K2d\.", ".k_proj."),
+    (r"\.linear_V2d\.", ".v_proj."),
+    (r"\.linear_d2Q\.", ".out_proj."),
+]
+
+
+def rename(key: str) -> str:
+    key = re.sub(r"^module\.", "", key)
+    for pattern, replacement in RENAME_RULES:
+        key = re.sub(pattern, replacement, key)
+    return key
+
+
+def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    converted = {}
+    for key, value in original.items():
+        new = rename(key)
+        if new in converted:
+            raise KeyError(f"two original parameters map to {new!r}")
+        converted[new] = value
+    return converted
+
+
+def config_from_original(cfg: dict, vocab_size: int) -> BMTConfig:
+    if cfg.get("modality", "audio_video") != "audio_video":
+        raise ValueError(f"only the bi-modal captioner is supported, got modality {cfg.get('modality')!r}")
+    if cfg.get("use_linear_embedder", False):
+        raise ValueError("checkpoints trained with --use_linear_embedder are not supported")
+    return BMTConfig(
+        vocab_size=int(vocab_size),
+        audio_feature_size=int(cfg["d_aud"]),
+        video_feature_size=int(cfg["d_vid"]),
+        attention_hidden_size=int(cfg["d_model"]),
+        decoder_hidden_size=int(cfg["d_model_caps"]),
+        num_attention_heads=int(cfg["H"]),
+        num_encoder_layers=int(cfg["N"]),
+        num_decoder_layers=int(cfg["N"]),
+        audio_intermediate_size=int(cfg["d_ff_audio"]),
+        video_intermediate_size=int(cfg["d_ff_video"]),
+        decoder_intermediate_size=int(cfg["d_ff_caps"]),
+        hidden_dropout_prob=float(cfg["dout_p"]),
+        attention_dropout=float(cfg["dout_p"]),
+        freeze_word_embeddings=not bool(cfg.get("unfreeze_word_emb", False)),
+        label_smoothing=float(cfg.get("smoothing", 0.7)),
+        max_caption_length=int(cfg.get("max_len", 30)),
+        pad_token_id=int(cfg.get("pad_idx", 1)),
+        bos_token_id=int(cfg.get("start_idx", 2)),
+        eos_token_id=int(cfg.get("end_idx", 3)),
+        decoder_start_token_id=int(cfg.get("start_idx", 2)),
+        unk_token_id=int(cfg.get("unk_idx", 0)),
+    )
+
+
+def build_model(cfg: dict, vocab_size: int, original_weights: dict[str, torch.Tensor]) -> BMTForConditionalGeneration:
+    model = BMTForConditionalGeneration(config_from_original(cfg, vocab_size))
+    converted = convert_state_dict(original_weights)
+    result = model.load_state_dict(converted, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise KeyError(f"conversion mismatch: missing {result.missing_keys}, unexpected {result.unexpected_keys}")
+    return model.eval()
+
+
+# --- reading the authors' pickled checkpoints without executing code ------------------------------------------
+
+
+class _OriginalConfig:
+    """Attribute holder standing in for the authors' pickled `Config` classes."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state if isinstance(state, dict) else {})
+
+
+def _stand_in(module: str) -> type:
+    return type("Config", (_OriginalConfig,), {"__module__": module, "__qualname__": "Config"})
+
+
+STAND_INS = [_stand_in(m) for m in ("utilities.config_constructor", "__main__", "main")]
+
+
+def load_original_checkpoint(path: str | Path) -> dict:
+    """`torch.load(weights_only=True)` with the `Config` classes allow-listed as plain attribute holders."""
+    with torch.serialization.safe_globals(STAND_INS):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+# --- fixture check --------------------------------------------------------------------------------------------
+
+
+def check_fixture(folder: Path, tolerance: float = 1e-5) -> int:
+    cfg = json.loads((folder / "original_config.json").read_text())
+    model = build_model(cfg, cfg["trg_voc_size"], load_file(folder / "original_weights.safetensors"))
+    inputs = load_file(folder / "inputs.safetensors")
+    expected = load_file(folder / "outputs.safetensors")
+    audio, video = inputs["audio"], inputs["rgb"] + inputs["flow"]
+    am, vm, caption = inputs["audio_mask"], inputs["video_mask"], inputs["caption"]
+    failures = []
+
+    def report(name, diff, ok):
+        print(f"{name:>20}: max abs diff {diff:.3e}  {'ok' if ok else 'FAIL'}")
+        if not ok:
+            failures.append(name)
+
+    with torch.no_grad():
+        out = model(audio, video, am, vm, decoder_input_ids=caption[:, :-1])
+        enc = model.get_encoder()(audio, video, am, vm)
+        loss = label_smoothed_kl(out.logits, caption[:, 1:], cfg["smoothing"], cfg["pad_idx"])
+        for name, got in (("log_probs", out.logits), ("loss", loss)):
+            diff = (got - expected[name]).abs().max().item()
+            report(name, diff, diff <= tolerance)
+        for name, got, mask in (
+            ("encoder_audio_out", enc.last_hidden_state, am),
+            ("encoder_video_out", enc.video_hidden_state, vm),
+        ):
+            diff = (got - expected[name])[mask].abs().max().item()
+            report(name, diff, diff <= tolerance)
+        generated = model.generate(
+            audio_features=audio, video_features=video, audio_attention_mask=am, video_attention_mask=vm,
+            max_new_tokens=cfg["max_len"], do_sample=False, num_beams=1,
+        )
+    # The reference keeps extending rows that already emitted EOS; compare up to each row's first EOS.
+    reference = expected["greedy_tokens"]
+    mismatches = 0
+    for row_ref, row_got in zip(reference.tolist(), generated.tolist()):
+        stop = row_ref.index(cfg["end_idx"]) + 1 if cfg["end_idx"] in row_ref else len(row_ref)
+        mismatches += row_ref[:stop] != row_got[:stop]
+    report("greedy_tokens", float(mismatches), mismatches == 0)
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="the authors' best_cap_model.pt")
+    parser.add_argument("--output_dir", help="where to save_pretrained the converted model")
+    parser.add_argument("--fixture", help="a parity folder to check instead of converting a checkpoint")
+    args = parser.parse_args(argv)
+    if args.fixture:
+        return check_fixture(Path(args.fixture))
+    if not (args.checkpoint and args.output_dir):
+        parser.error("give --fixture, or both --checkpoint and --output_dir")
+    checkpoint = load_original_checkpoint(args.checkpoint)
+    cfg = vars(checkpoint["config"])
+    model = build_model(cfg, checkpoint["trg_voc_size"], checkpoint["model_state_dict"])
+    model.save_pretrained(args.output_dir)
+    print(f"saved {sum(p.numel() for p in model.parameters()):,} parameters to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,6 +34,18 @@ class BMTConfig(CheckedModelTypeMixin, PreTrainedConfig):
         label_smoothing (`float`, defaults to 0.7): smoothing mass of the reference KL loss (spread over V - 2 words,
             zero on PAD).
         max_caption_length (`int`, defaults to 30): default number of generated tokens.
+        audio_anchor_lengths / video_anchor_lengths (`list[float]`, defaults to `None`): proposal anchors in seconds
+            (48 audio / 128 video in the released model). They come from the proposal checkpoint (`'anchors'`) or
+            from K-means over the training event lengths; [`BMTForEventProposal`] refuses to run without them.
+        audio_kernel_sizes (`list[int]`, defaults to `[5, 13, 23, 35, 51, 69, 91, 121, 161, 211]`): one audio
+            proposal head per (odd) kernel size.
+        video_kernel_sizes (`list[int]`, defaults to `[1, 5, 9, 13, 19, 25, 35, 45, 61, 79]`): same for video.
+        audio_proposal_hidden_sizes / video_proposal_hidden_sizes (`list[int]`, defaults to `[512, 512]`): widths of
+            the hidden convolutions of every proposal head.
+        audio_feature_stride / video_feature_stride (`float`, defaults to 0.96 / 2.56): seconds per feature step.
+        max_audio_length / max_video_length (`int`, defaults to 800 / 300): fixed padded lengths of whole-video inputs
+            of the proposal generator (the padded steps change the predictions, as in the reference).
+        object_loss_weight / no_object_loss_weight (`float`, defaults to 1 / 100): weights of the objectness terms.
     """
 
     model_type = "bmt"
@@ -57,6 +69,18 @@ class BMTConfig(CheckedModelTypeMixin, PreTrainedConfig):
     freeze_word_embeddings: bool = True
     label_smoothing: float = 0.7
     max_caption_length: int = 30
+    audio_anchor_lengths: list[float] | tuple[float, ...] | None = None
+    video_anchor_lengths: list[float] | tuple[float, ...] | None = None
+    audio_kernel_sizes: list[int] | tuple[int, ...] = (5, 13, 23, 35, 51, 69, 91, 121, 161, 211)
+    video_kernel_sizes: list[int] | tuple[int, ...] = (1, 5, 9, 13, 19, 25, 35, 45, 61, 79)
+    audio_proposal_hidden_sizes: list[int] | tuple[int, ...] = (512, 512)
+    video_proposal_hidden_sizes: list[int] | tuple[int, ...] = (512, 512)
+    audio_feature_stride: float = 0.96
+    video_feature_stride: float = 2.56
+    max_audio_length: int = 800
+    max_video_length: int = 300
+    object_loss_weight: float = 1.0
+    no_object_loss_weight: float = 100.0
     unk_token_id: int = 0
     pad_token_id: int | None = 1
     bos_token_id: int | None = 2
@@ -72,6 +96,12 @@ class BMTConfig(CheckedModelTypeMixin, PreTrainedConfig):
             )
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if any(k % 2 == 0 for k in list(self.audio_kernel_sizes) + list(self.video_kernel_sizes)):
+            raise ValueError("proposal kernel sizes must be odd (the heads keep the sequence length)")
+        for name in ("audio_anchor_lengths", "video_anchor_lengths"):
+            anchors = getattr(self, name)
+            if anchors is not None and (len(anchors) == 0 or min(anchors) <= 0):
+                raise ValueError(f"{name} must be a non-empty list of positive lengths in seconds")
         if self.vocab_size < 5:
             raise ValueError("vocab_size must hold the four special tokens and at least one word")
 

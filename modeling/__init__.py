@@ -1,7 +1,14 @@
 """Model classes of every videozoo architecture (registration with the Auto classes is in `videozoo.auto`)."""
 
 from .modeling_avlnet import AVLnetModel, AVLnetOutput, AVLnetPreTrainedModel
-from .modeling_bmt import BMTEncoder, BMTEncoderOutput, BMTForConditionalGeneration, BMTPreTrainedModel
+from .modeling_bmt import (
+    BMTEncoder,
+    BMTEncoderOutput,
+    BMTForConditionalGeneration,
+    BMTForEventProposal,
+    BMTPreTrainedModel,
+    BMTProposalOutput,
+)
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
     MMTForModalityMaskingPretraining,
@@ -16,6 +23,8 @@ __all__ = [
     "BMTEncoder",
     "BMTEncoderOutput",
     "BMTForConditionalGeneration",
+    "BMTForEventProposal",
+    "BMTProposalOutput",
     "BMTPreTrainedModel",
     "MMTModel",
     "MMTOutput",

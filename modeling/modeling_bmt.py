@@ -367,3 +367,174 @@ def label_smoothed_kl(log_probs: torch.Tensor, labels: torch.Tensor, smoothing: 
 
 
 __all__ = ["BMTPreTrainedModel", "BMTEncoder", "BMTForConditionalGeneration", "BMTEncoderOutput", "label_smoothed_kl"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Event proposal generator (reference `MultimodalProposalGenerator`, model/proposal_generator.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class BMTProposalHead(nn.Module):
+    """Conv1d(k, same length) -> Dropout -> ReLU -> [Conv1d(1) -> Dropout -> ReLU]* -> Conv1d(1 -> 3 * anchors).
+    The `net` indices follow the reference `conv_layers` Sequential (with dropout enabled)."""
+
+    def __init__(self, in_size: int, hidden_sizes, kernel_size: int, num_anchors: int, dropout: float):
+        super().__init__()
+        layers, width = [], in_size
+        for i, hidden in enumerate(hidden_sizes):
+            k = kernel_size if i == 0 else 1
+            layers += [nn.Conv1d(width, hidden, k, padding=k // 2), nn.Dropout(dropout), nn.ReLU()]
+            width = hidden
+        layers.append(nn.Conv1d(width, 3 * num_anchors, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> raw (B, T, 3 * anchors)."""
+        return self.net(x.transpose(1, 2)).transpose(1, 2)
+
+
+@dataclass
+class BMTProposalOutput(ModelOutput):
+    r"""
+    loss (`torch.FloatTensor` scalar): proposal loss summed over every head (when `event_targets` are given).
+    proposals (`torch.FloatTensor` of shape `(B, N, 3)`): `(centre_s, length_s, confidence)` for every head, anchor
+        and grid cell: audio heads first (kernel order), then video heads; inside a head row `a * T + t`.
+    audio_head_logits / video_head_logits (`tuple` of `(B, T, 3 * anchors)`): undecoded head outputs.
+    audio_loss_terms / video_loss_terms (`torch.FloatTensor` of shape `(4,)`): `loss_x`, `loss_w`,
+        `loss_conf_obj`, `loss_conf_noobj` summed over the heads of the modality (before the weights).
+    encoder_audio_hidden_state / encoder_video_hidden_state: the bi-modal encoder outputs.
+    """
+
+    loss: torch.FloatTensor | None = None
+    proposals: torch.FloatTensor | None = None
+    audio_head_logits: tuple[torch.FloatTensor, ...] | None = None
+    video_head_logits: tuple[torch.FloatTensor, ...] | None = None
+    audio_loss_terms: torch.FloatTensor | None = None
+    video_loss_terms: torch.FloatTensor | None = None
+    encoder_audio_hidden_state: torch.FloatTensor | None = None
+    encoder_video_hidden_state: torch.FloatTensor | None = None
+
+
+def decode_proposals(raw: torch.Tensor, anchors: torch.Tensor, stride: float) -> torch.Tensor:
+    """Raw head output (B, T, 3A) -> (B, A * T, 3) `(centre_s, length_s, confidence)`, anchor-major."""
+    b, t, _ = raw.shape
+    r = raw.view(b, t, anchors.numel(), 3).transpose(1, 2)  # (B, A, T, 3)
+    grid = torch.arange(t, device=raw.device, dtype=raw.dtype)[None, None, :]
+    centre = (grid + torch.sigmoid(r[..., 0])) * stride
+    length = (anchors[None, :, None] / stride) * torch.exp(r[..., 1]) * stride
+    conf = torch.sigmoid(r[..., 2])
+    return torch.stack([centre, length, conf], dim=-1).reshape(b, -1, 3)
+
+
+def proposal_head_loss(raw, anchors, stride, event_targets, obj_weight, noobj_weight):
+    """YOLO-style loss of one head (reference `make_targets` + loss). `event_targets`: (E, >=3) rows
+    `[video index, centre_s, length_s, ...]`. Returns (weighted loss, 4 unweighted terms)."""
+    b, t, _ = raw.shape
+    num_anchors = anchors.numel()
+    r = raw.view(b, t, num_anchors, 3).transpose(1, 2)  # (B, A, T, 3)
+    video = event_targets[:, 0].long()
+    gx = event_targets[:, 1] / stride
+    gw = event_targets[:, 2] / stride
+    psi = anchors / stride
+    ratio = torch.minimum(psi[None], gw[:, None]) / torch.maximum(psi[None], gw[:, None])
+    best = ratio.argmax(dim=1)
+    cell = gx.floor().long().clamp(0, t - 1)
+    obj = torch.zeros(b, num_anchors, t, dtype=torch.bool, device=raw.device)
+    obj[video, best, cell] = True
+    target_x = torch.zeros(b, num_anchors, t, dtype=raw.dtype, device=raw.device)
+    target_w = torch.zeros_like(target_x)
+    target_x[video, best, cell] = gx - gx.floor()
+    target_w[video, best, cell] = torch.log(gw / psi[best] + 1e-16)
+    loss_x = F.mse_loss(torch.sigmoid(r[..., 0])[obj], target_x[obj])
+    loss_w = F.mse_loss(r[..., 1][obj], target_w[obj])
+    conf = torch.sigmoid(r[..., 2])
+    loss_obj = F.binary_cross_entropy(conf[obj], torch.ones_like(conf[obj]))
+    loss_noobj = F.binary_cross_entropy(conf[~obj], torch.zeros_like(conf[~obj]))
+    total = loss_x + loss_w + obj_weight * loss_obj + noobj_weight * loss_noobj
+    return total, torch.stack([loss_x, loss_w, loss_obj, loss_noobj])
+
+
+class BMTForEventProposal(BMTPreTrainedModel):
+    """BMT event proposal generator: bi-modal encoder (initialised from a trained captioner in the two-stage recipe)
+    + one 1-D convolutional head per kernel size on each stream. Inputs are whole videos padded to
+    `max_audio_length` / `max_video_length`; predictions exist for every cell, padded ones included."""
+
+    def __init__(self, config: BMTConfig):
+        super().__init__(config)
+        self.encoder = BMTEncoder(config)
+        if config.audio_anchor_lengths is None or config.video_anchor_lengths is None:
+            raise ValueError("BMTForEventProposal needs audio_anchor_lengths and video_anchor_lengths in the config")
+        self.audio_heads = nn.ModuleList([
+            BMTProposalHead(config.audio_feature_size, config.audio_proposal_hidden_sizes, k,
+                            len(config.audio_anchor_lengths), config.hidden_dropout_prob)
+            for k in config.audio_kernel_sizes
+        ])
+        self.video_heads = nn.ModuleList([
+            BMTProposalHead(config.video_feature_size, config.video_proposal_hidden_sizes, k,
+                            len(config.video_anchor_lengths), config.hidden_dropout_prob)
+            for k in config.video_kernel_sizes
+        ])
+        self.post_init()
+
+    def _init_weights(self, module):
+        # reference: Xavier on the encoder only; the conv heads keep PyTorch's default Conv1d init
+        if isinstance(module, nn.Conv1d):
+            module.reset_parameters()
+        else:
+            super()._init_weights(module)
+
+    @can_return_tuple
+    def forward(
+        self,
+        audio_features: torch.FloatTensor | None = None,
+        video_features: torch.FloatTensor | None = None,
+        audio_attention_mask: torch.Tensor | None = None,
+        video_attention_mask: torch.Tensor | None = None,
+        event_targets: torch.FloatTensor | None = None,
+        **kwargs,
+    ) -> BMTProposalOutput:
+        r"""
+        audio_features (`(B, T_a, audio_feature_size)`), video_features (`(B, T_v, video_feature_size)`, rgb + flow):
+            whole videos padded to the fixed lengths; masks `(B, T)` True at valid steps.
+        event_targets (`(E, >=3)`, optional): ground-truth events `[video index, centre_s, length_s, ...]`.
+        """
+        enc = self.encoder(audio_features, video_features, audio_attention_mask, video_attention_mask)
+        cfg = self.config
+        # anchors (seconds) live in the config, float32 as in the reference; built here so loading never skips them
+        audio_anchors = torch.tensor(cfg.audio_anchor_lengths, dtype=torch.float32, device=enc.last_hidden_state.device)
+        video_anchors = torch.tensor(cfg.video_anchor_lengths, dtype=torch.float32, device=enc.last_hidden_state.device)
+        audio_raw = tuple(head(enc.last_hidden_state) for head in self.audio_heads)
+        video_raw = tuple(head(enc.video_hidden_state) for head in self.video_heads)
+        proposals = torch.cat(
+            [decode_proposals(r, audio_anchors.to(r.dtype), cfg.audio_feature_stride) for r in audio_raw]
+            + [decode_proposals(r, video_anchors.to(r.dtype), cfg.video_feature_stride) for r in video_raw],
+            dim=1,
+        )
+        loss = audio_terms = video_terms = None
+        if event_targets is not None:
+            if event_targets.dim() != 2 or event_targets.shape[1] < 3:
+                raise ValueError("event_targets must have shape (events, 3+): [video index, centre_s, length_s]")
+            if (event_targets[:, 2] <= 0).any():
+                raise ValueError("event lengths in event_targets must be positive")
+            loss = proposals.new_zeros(())
+            terms = []
+            for raws, anchors, stride in ((audio_raw, audio_anchors, cfg.audio_feature_stride),
+                                          (video_raw, video_anchors, cfg.video_feature_stride)):
+                summed = proposals.new_zeros(4)
+                for r in raws:
+                    head_loss, head_terms = proposal_head_loss(
+                        r, anchors.to(r.dtype), stride, event_targets.to(r.dtype),
+                        cfg.object_loss_weight, cfg.no_object_loss_weight,
+                    )
+                    loss = loss + head_loss
+                    summed = summed + head_terms
+                terms.append(summed)
+            audio_terms, video_terms = terms
+        return BMTProposalOutput(
+            loss=loss, proposals=proposals, audio_head_logits=audio_raw, video_head_logits=video_raw,
+            audio_loss_terms=audio_terms, video_loss_terms=video_terms,
+            encoder_audio_hidden_state=enc.last_hidden_state, encoder_video_hidden_state=enc.video_hidden_state,
+        )
+
+
+__all__ += ["BMTForEventProposal", "BMTProposalOutput", "decode_proposals", "proposal_head_loss"]

@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from videozoo.configuration.configuration_bmt import BMTConfig
-from videozoo.modeling.modeling_bmt import BMTForConditionalGeneration, label_smoothed_kl
+from videozoo.modeling.modeling_bmt import BMTForConditionalGeneration, BMTForEventProposal, label_smoothed_kl
 
 # Applied in order, every matching rule rewrites the key (after the DataParallel `module.` prefix is stripped).
 RENAME_RULES: list[tuple[str, str]] = [
@@ -51,6 +51,9 @@ RENAME_RULES: list[tuple[str, str]] = [
     (r"\.linear_K2d\.", ".k_proj."),
     (r"\.linear_V2d\.", ".v_proj."),
     (r"\.linear_d2Q\.", ".out_proj."),
+    (r"^detection_layers_A\.", "audio_heads."),
+    (r"^detection_layers_V\.", "video_heads."),
+    (r"\.conv_layers\.(\d+)\.", r".net.\1."),
 ]
 
 
@@ -61,10 +64,13 @@ def rename(key: str) -> str:
     return key
 
 
-def convert_state_dict(original: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def convert_state_dict(original: dict[str, torch.Tensor], head_dropout: bool = True) -> dict[str, torch.Tensor]:
     converted = {}
     for key, value in original.items():
         new = rename(key)
+        if not head_dropout and (m := re.search(r"_heads\.\d+\.net\.(\d+)\.", new)):
+            # without dropout the reference Sequential is (Conv, ReLU)*, ours always keeps (Conv, Dropout, ReLU)*
+            new = new[: m.start(1)] + str(int(m.group(1)) // 2 * 3) + new[m.end(1):]
         if new in converted:
             raise KeyError(f"two original parameters map to {new!r}")
         converted[new] = value
@@ -99,6 +105,42 @@ def config_from_original(cfg: dict, vocab_size: int) -> BMTConfig:
         decoder_start_token_id=int(cfg.get("start_idx", 2)),
         unk_token_id=int(cfg.get("unk_idx", 0)),
     )
+
+
+def proposal_config_from_original(cfg: dict, anchors: dict) -> BMTConfig:
+    if cfg.get("layer_norm", False):
+        raise ValueError("proposal heads with --layer_norm are not supported")
+    base = config_from_original({**cfg, "d_model_caps": 300, "d_ff_caps": 1200}, vocab_size=10)
+    strides = cfg.get("strides", {})
+    pad = cfg.get("pad_feats_up_to", {})
+    kernels = cfg.get("kernel_sizes", {})
+    encoder_fields = ["audio_feature_size", "video_feature_size", "attention_hidden_size", "num_attention_heads",
+                      "num_encoder_layers", "audio_intermediate_size", "video_intermediate_size",
+                      "hidden_dropout_prob", "attention_dropout"]
+    return BMTConfig(
+        **{k: getattr(base, k) for k in encoder_fields},
+        audio_anchor_lengths=[float(a) for a in anchors["audio"]],
+        video_anchor_lengths=[float(a) for a in anchors["video"]],
+        audio_kernel_sizes=[int(k) for k in kernels.get("audio", cfg.get("kernel_sizes_audio", []))],
+        video_kernel_sizes=[int(k) for k in kernels.get("video", cfg.get("kernel_sizes_video", []))],
+        audio_proposal_hidden_sizes=[int(k) for k in cfg["conv_layers_audio"]],
+        video_proposal_hidden_sizes=[int(k) for k in cfg["conv_layers_video"]],
+        audio_feature_stride=float(strides.get("audio", cfg.get("audio_feature_timespan", 0.96))),
+        video_feature_stride=float(strides.get("video", cfg["feature_timespan_in_fps"] / cfg["fps_at_extraction"])),
+        max_audio_length=int(pad.get("audio", cfg.get("pad_audio_feats_up_to", 800))),
+        max_video_length=int(pad.get("video", cfg.get("pad_video_feats_up_to", 300))),
+        object_loss_weight=float(cfg.get("obj_coeff", 1)),
+        no_object_loss_weight=float(cfg.get("noobj_coeff", 100)),
+    )
+
+
+def build_proposal_model(cfg: dict, anchors: dict, original_weights: dict[str, torch.Tensor]) -> BMTForEventProposal:
+    model = BMTForEventProposal(proposal_config_from_original(cfg, anchors))
+    converted = convert_state_dict(original_weights, head_dropout=float(cfg["dout_p"]) > 0)
+    result = model.load_state_dict(converted, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise KeyError(f"conversion mismatch: missing {result.missing_keys}, unexpected {result.unexpected_keys}")
+    return model.eval()
 
 
 def build_model(cfg: dict, vocab_size: int, original_weights: dict[str, torch.Tensor]) -> BMTForConditionalGeneration:
@@ -136,8 +178,45 @@ def load_original_checkpoint(path: str | Path) -> dict:
 # --- fixture check --------------------------------------------------------------------------------------------
 
 
+def check_proposal_fixture(folder: Path, cfg: dict) -> int:
+    model = build_proposal_model(cfg, cfg["anchors"], load_file(folder / "original_weights.safetensors"))
+    inputs = load_file(folder / "inputs.safetensors")
+    expected = load_file(folder / "outputs.safetensors")
+    with torch.no_grad():
+        out = model(inputs["audio"], inputs["rgb"] + inputs["flow"], inputs["audio_mask"], inputs["video_mask"],
+                    event_targets=inputs["targets"])
+    failures = []
+
+    def report(name, got, ref, atol, rtol, scaled=False):
+        diff = (got - ref).abs()
+        bound = atol * ref.abs().clamp_min(1) if scaled else atol + rtol * ref.abs()
+        ok = bool((diff <= bound).all())
+        print(f"{name:>28}: max abs diff {diff.max().item():.3e}  {'ok' if ok else 'FAIL'}")
+        if not ok:
+            failures.append(name)
+
+    for i, raw in enumerate(out.audio_head_logits):
+        report(f"raw_audio_heads.{i}", raw, expected[f"raw_audio_heads.{i}"], 1e-5, 0)
+    for i, raw in enumerate(out.video_head_logits):
+        report(f"raw_video_heads.{i}", raw, expected[f"raw_video_heads.{i}"], 1e-5, 0)
+    report("encoder_audio_out", out.encoder_audio_hidden_state, expected["encoder_audio_out"], 1e-5, 0)
+    report("encoder_video_out", out.encoder_video_hidden_state, expected["encoder_video_out"], 1e-5, 0)
+    ref = expected["predictions"]
+    # seconds pass through exp(): |diff| <= 1e-5 * max(1, |reference|)
+    report("predictions (centre, length)", out.proposals[..., :2], ref[..., :2], 1e-5, 0, scaled=True)
+    report("predictions (confidence)", out.proposals[..., 2], ref[..., 2], 1e-5, 0)
+    report("loss", out.loss, expected["loss"], 1e-5, 1e-6)
+    names = ["loss_x", "loss_w", "loss_conf_obj", "loss_conf_noobj"]
+    for modality, terms in (("audio", out.audio_loss_terms), ("video", out.video_loss_terms)):
+        for i, name in enumerate(names):
+            report(f"loss_{modality}.{name}", terms[i], expected[f"loss_{modality}.{name}"], 1e-5, 1e-6)
+    return 1 if failures else 0
+
+
 def check_fixture(folder: Path, tolerance: float = 1e-5) -> int:
     cfg = json.loads((folder / "original_config.json").read_text())
+    if "kernel_sizes" in cfg or "anchors" in cfg:
+        return check_proposal_fixture(folder, cfg)
     model = build_model(cfg, cfg["trg_voc_size"], load_file(folder / "original_weights.safetensors"))
     inputs = load_file(folder / "inputs.safetensors")
     expected = load_file(folder / "outputs.safetensors")
@@ -189,7 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --fixture, or both --checkpoint and --output_dir")
     checkpoint = load_original_checkpoint(args.checkpoint)
     cfg = vars(checkpoint["config"])
-    model = build_model(cfg, checkpoint["trg_voc_size"], checkpoint["model_state_dict"])
+    state = checkpoint["model_state_dict"]
+    if "anchors" in checkpoint:  # best_prop_model.pt
+        model = build_proposal_model(cfg, checkpoint["anchors"], state)
+    else:
+        model = build_model(cfg, checkpoint["trg_voc_size"], state)
     model.save_pretrained(args.output_dir)
     print(f"saved {sum(p.numel() for p in model.parameters()):,} parameters to {args.output_dir}")
     return 0

@@ -2,7 +2,8 @@
 
 from .configuration_avlnet import AVLnetConfig
 from .configuration_bmt import BMTConfig
+from .configuration_mdvc import MDVCConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 
-__all__ = ["AVLnetConfig", "BMTConfig", "MMTConfig", "MMTModalityMaskingConfig"]
+__all__ = ["AVLnetConfig", "BMTConfig", "MDVCConfig", "MMTConfig", "MMTModalityMaskingConfig"]

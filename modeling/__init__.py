@@ -9,6 +9,7 @@ from .modeling_bmt import (
     BMTPreTrainedModel,
     BMTProposalOutput,
 )
+from .modeling_mdvc import MDVCEncoderOutput, MDVCForConditionalGeneration, MDVCPreTrainedModel
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
     MMTForModalityMaskingPretraining,
@@ -26,6 +27,9 @@ __all__ = [
     "BMTForEventProposal",
     "BMTProposalOutput",
     "BMTPreTrainedModel",
+    "MDVCEncoderOutput",
+    "MDVCForConditionalGeneration",
+    "MDVCPreTrainedModel",
     "MMTModel",
     "MMTOutput",
     "MMTPreTrainedModel",

@@ -64,6 +64,19 @@ TINY_CONFIGS: dict[str, dict] = {
         decoder_intermediate_size=29,
         max_position_embeddings=64,
     ),
+    "mdvc": dict(
+        vocab_size=99,
+        speech_vocab_size=53,
+        video_hidden_size=20,
+        audio_hidden_size=12,
+        speech_hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        video_intermediate_size=37,
+        audio_intermediate_size=29,
+        speech_intermediate_size=31,
+        max_position_embeddings=64,
+    ),
 }
 
 

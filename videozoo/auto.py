@@ -18,10 +18,12 @@ from transformers import (
 
 from .configuration.configuration_avlnet import AVLnetConfig
 from .configuration.configuration_bmt import BMTConfig
+from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
+from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
@@ -142,6 +144,28 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "  title={A Better Use of Audio-Visual Cues: Dense Video Captioning with Bi-modal Transformer},\n"
                 "  author={Iashin, Vladimir and Rahtu, Esa},\n"
                 "  booktitle={British Machine Vision Conference (BMVC)},\n"
+                "  year={2020}\n"
+                "}"
+            ),
+            "task": "dense video captioning",
+        },
+    ),
+    Architecture(
+        config_class=MDVCConfig,
+        models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
+        paper={
+            "title": "Multi-modal Dense Video Captioning",
+            "authors": "Vladimir Iashin, Esa Rahtu",
+            "venue": "CVPR Workshops",
+            "year": 2020,
+            "arxiv": "2003.07758",
+            "code": "https://github.com/v-iashin/MDVC",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{iashin2020multi,\n"
+                "  title={Multi-modal Dense Video Captioning},\n"
+                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
+                "  booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition Workshops (CVPRW)},\n"
                 "  year={2020}\n"
                 "}"
             ),

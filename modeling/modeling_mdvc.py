@@ -1,0 +1,262 @@
+"""MDVC: Multi-modal Dense Video Captioning (captioning module).
+
+Paper: V. Iashin and E. Rahtu, "Multi-modal Dense Video Captioning", CVPR Workshops 2020 (arXiv 2003.07758).
+Reference code: https://github.com/v-iashin/MDVC (`model/transformer.py`, `SubsAudioVideoTransformer`).
+
+Decisions (reference behaviour kept as default so released weights reproduce):
+- Three independent pre-norm encoder-decoder transformers (speech, audio, video), each with its own caption
+  embedding scaled by sqrt(width); late fusion `[speech; audio; video]` -> Linear -> ReLU -> Dropout -> Linear(V, V)
+  -> log_softmax.
+- Same positional-encoding quirk as BMT (channel's own index in the exponent, float64 table).
+- Textbook attention (q, k, v, out all d x d), no dropout inside attention or feed-forward, no final LayerNorm.
+- Audio and video share one mask (`feature_attention_mask`): the reference truncates both to a common length.
+  Masks are explicit booleans instead of the reference's "channel 0 == 1" sentinel; the reference's random-noise
+  features for missing videos are a data-loading concern, not done by the model.
+- Loss: the reference label-smoothed KL (see `label_smoothed_kl` in the BMT module).
+- `generate()` recomputes the decoder prefix at every step (no KV cache: three decoders would need a cache with
+  3 x num_hidden_layers layers; the decoders are one layer each and recomputation is exact). The encoders run once.
+- Learned proposals are an input (the Bi-SST proposal file is not distributed); BMT's generator may be used, as a
+  labelled deviation.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.modeling_outputs import Seq2SeqLMOutput
+from transformers.utils import ModelOutput, can_return_tuple
+
+from ..configuration.configuration_mdvc import MDVCConfig
+from .modeling_bmt import BMTFeedForward, BMTPositionalEncoding, _check_features, label_smoothed_kl
+
+
+class MDVCAttention(nn.Module):
+    def __init__(self, size: int, num_heads: int):
+        super().__init__()
+        self.num_heads, self.head_dim = num_heads, size // num_heads
+        self.q_proj = nn.Linear(size, size)
+        self.k_proj = nn.Linear(size, size)
+        self.v_proj = nn.Linear(size, size)
+        self.out_proj = nn.Linear(size, size)
+
+    def _split(self, x):
+        return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, query, key_value, mask):
+        q, k, v = self._split(self.q_proj(query)), self._split(self.k_proj(key_value)), self._split(self.v_proj(key_value))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out_proj(out.transpose(1, 2).reshape(query.shape[0], query.shape[1], -1))
+
+
+class MDVCEncoderLayer(nn.Module):
+    def __init__(self, size, intermediate, config: MDVCConfig):
+        super().__init__()
+        self.self_attn_norm = nn.LayerNorm(size, eps=config.layer_norm_eps)
+        self.self_attn = MDVCAttention(size, config.num_attention_heads)
+        self.ffn_norm = nn.LayerNorm(size, eps=config.layer_norm_eps)
+        self.ffn = BMTFeedForward(size, intermediate, 0.0)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x, mask):
+        h = self.self_attn_norm(x)
+        x = x + self.dropout(self.self_attn(h, h, mask))
+        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+
+
+class MDVCDecoderLayer(nn.Module):
+    def __init__(self, size, intermediate, config: MDVCConfig):
+        super().__init__()
+        eps = config.layer_norm_eps
+        self.self_attn_norm = nn.LayerNorm(size, eps=eps)
+        self.self_attn = MDVCAttention(size, config.num_attention_heads)
+        self.cross_attn_norm = nn.LayerNorm(size, eps=eps)
+        self.cross_attn = MDVCAttention(size, config.num_attention_heads)
+        self.ffn_norm = nn.LayerNorm(size, eps=eps)
+        self.ffn = BMTFeedForward(size, intermediate, 0.0)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x, memory, self_mask, memory_mask):
+        h = self.self_attn_norm(x)
+        x = x + self.dropout(self.self_attn(h, h, self_mask))
+        x = x + self.dropout(self.cross_attn(self.cross_attn_norm(x), memory, memory_mask))
+        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+
+
+class MDVCStream(nn.Module):
+    """One modality's encoder-decoder transformer with its own caption embedding."""
+
+    def __init__(self, size: int, intermediate: int, config: MDVCConfig):
+        super().__init__()
+        self.size = size
+        self.caption_embeddings = nn.Embedding(config.vocab_size, size)
+        self.positional = BMTPositionalEncoding(config)
+        self.encoder_layers = nn.ModuleList([MDVCEncoderLayer(size, intermediate, config) for _ in range(config.num_hidden_layers)])
+        self.decoder_layers = nn.ModuleList([MDVCDecoderLayer(size, intermediate, config) for _ in range(config.num_hidden_layers)])
+
+    def encode(self, source, mask):
+        x = self.positional(source)
+        for layer in self.encoder_layers:
+            x = layer(x, mask)
+        return x
+
+    def decode(self, ids, memory, self_mask, memory_mask):
+        x = self.positional(self.caption_embeddings(ids) * math.sqrt(self.size))
+        for layer in self.decoder_layers:
+            x = layer(x, memory, self_mask, memory_mask)
+        return x
+
+
+@dataclass
+class MDVCEncoderOutput(ModelOutput):
+    r"""
+    last_hidden_state (`(B, T, video_hidden_size)`): video encoder memory.
+    audio_hidden_state (`(B, T, audio_hidden_size)`): audio encoder memory.
+    speech_hidden_state (`(B, S, speech_hidden_size)`): speech encoder memory.
+    feature_attention_mask (`(B, T)`): valid audio/video steps; speech_attention_mask (`(B, S)`): valid subtitle tokens.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    audio_hidden_state: torch.FloatTensor | None = None
+    speech_hidden_state: torch.FloatTensor | None = None
+    feature_attention_mask: torch.BoolTensor | None = None
+    speech_attention_mask: torch.BoolTensor | None = None
+
+
+class MDVCPreTrainedModel(PreTrainedModel):
+    config_class = MDVCConfig
+    base_model_prefix = "mdvc"
+    main_input_name = "video_features"
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        # reference: xavier_uniform_ on every parameter with >= 2 dims
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.xavier_uniform_(module.weight)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                bound = 1 / math.sqrt(module.in_features)
+                nn.init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
+    def __init__(self, config: MDVCConfig):
+        super().__init__(config)
+        self.speech_embeddings = nn.Embedding(config.speech_vocab_size, config.speech_hidden_size)
+        self.speech_stream = MDVCStream(config.speech_hidden_size, config.speech_intermediate_size, config)
+        self.audio_stream = MDVCStream(config.audio_hidden_size, config.audio_intermediate_size, config)
+        self.video_stream = MDVCStream(config.video_hidden_size, config.video_intermediate_size, config)
+        fused = config.speech_hidden_size + config.audio_hidden_size + config.video_hidden_size
+        self.fusion_proj = nn.Linear(fused, config.vocab_size)
+        self.fusion_dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.lm_head = nn.Linear(config.vocab_size, config.vocab_size)
+        self.post_init()
+        self.generation_config.use_cache = False
+
+    def get_encoder(self):
+        return _MDVCEncoderView(self)
+
+    def encode(self, video_features=None, audio_features=None, speech_input_ids=None,
+               feature_attention_mask=None, speech_attention_mask=None, **kwargs) -> MDVCEncoderOutput:
+        cfg = self.config
+        _check_features("video_features", video_features, cfg.video_hidden_size, feature_attention_mask)
+        _check_features("audio_features", audio_features, cfg.audio_hidden_size, feature_attention_mask)
+        if audio_features.shape[:2] != video_features.shape[:2]:
+            raise ValueError(
+                "MDVC needs audio_features and video_features of the same length (both 0.96 s steps, truncated to a "
+                f"common length); got {tuple(audio_features.shape[:2])} and {tuple(video_features.shape[:2])}"
+            )
+        if speech_input_ids is None:
+            raise ValueError("speech_input_ids is missing: MDVC needs the ASR subtitle ids (use [BOS, EOS] if none)")
+        if speech_input_ids.min() < 0 or speech_input_ids.max() >= cfg.speech_vocab_size:
+            raise ValueError(f"speech_input_ids must lie in [0, {cfg.speech_vocab_size})")
+        if feature_attention_mask is None:
+            feature_attention_mask = torch.ones(video_features.shape[:2], dtype=torch.bool, device=video_features.device)
+        if speech_attention_mask is None:
+            speech_attention_mask = speech_input_ids != cfg.pad_token_id
+        feature_attention_mask, speech_attention_mask = feature_attention_mask.bool(), speech_attention_mask.bool()
+        if not feature_attention_mask.any(-1).all() or not speech_attention_mask.any(-1).all():
+            raise ValueError("every sample needs at least one valid feature step and one valid subtitle token")
+        fm, sm = feature_attention_mask[:, None, None], speech_attention_mask[:, None, None]
+        speech = self.speech_embeddings(speech_input_ids) * math.sqrt(cfg.speech_hidden_size)
+        return MDVCEncoderOutput(
+            last_hidden_state=self.video_stream.encode(video_features, fm),
+            audio_hidden_state=self.audio_stream.encode(audio_features, fm),
+            speech_hidden_state=self.speech_stream.encode(speech, sm),
+            feature_attention_mask=feature_attention_mask,
+            speech_attention_mask=speech_attention_mask,
+        )
+
+    @can_return_tuple
+    def forward(
+        self,
+        video_features: torch.FloatTensor | None = None,
+        audio_features: torch.FloatTensor | None = None,
+        speech_input_ids: torch.LongTensor | None = None,
+        feature_attention_mask: torch.Tensor | None = None,
+        speech_attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: MDVCEncoderOutput | None = None,
+        labels: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> Seq2SeqLMOutput:
+        r"""
+        video_features (`(B, T, video_hidden_size)`, rgb + flow), audio_features (`(B, T, audio_hidden_size)`),
+        feature_attention_mask (`(B, T)`, shared), speech_input_ids (`(B, S)`) + speech_attention_mask,
+        decoder_input_ids (`(B, L)`, BOS first) or labels (`(B, L)`, shifted right when no decoder ids).
+        Returns `Seq2SeqLMOutput` with `logits` = log-probabilities `(B, L, V)`.
+        """
+        cfg = self.config
+        if encoder_outputs is None:
+            encoder_outputs = self.encode(video_features, audio_features, speech_input_ids,
+                                          feature_attention_mask, speech_attention_mask)
+        elif not isinstance(encoder_outputs, MDVCEncoderOutput):
+            encoder_outputs = MDVCEncoderOutput(*encoder_outputs)
+        if labels is not None:
+            labels = labels.masked_fill(labels == -100, cfg.pad_token_id)
+            if decoder_input_ids is None:
+                bos = labels.new_full((labels.shape[0], 1), cfg.decoder_start_token_id)
+                decoder_input_ids = torch.cat([bos, labels[:, :-1]], dim=1)
+        if decoder_input_ids is None:
+            raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
+        if decoder_input_ids.min() < 0 or decoder_input_ids.max() >= cfg.vocab_size:
+            raise ValueError(f"decoder_input_ids must lie in [0, {cfg.vocab_size})")
+        length = decoder_input_ids.shape[1]
+        key_valid = (decoder_input_ids != cfg.pad_token_id) if decoder_attention_mask is None else decoder_attention_mask.bool()
+        causal = torch.ones(length, length, dtype=torch.bool, device=decoder_input_ids.device).tril()
+        self_mask = causal[None, None] & key_valid[:, None, None, :]
+        fm = encoder_outputs.feature_attention_mask[:, None, None]
+        sm = encoder_outputs.speech_attention_mask[:, None, None]
+        fused = torch.cat([
+            self.speech_stream.decode(decoder_input_ids, encoder_outputs.speech_hidden_state, self_mask, sm),
+            self.audio_stream.decode(decoder_input_ids, encoder_outputs.audio_hidden_state, self_mask, fm),
+            self.video_stream.decode(decoder_input_ids, encoder_outputs.last_hidden_state, self_mask, fm),
+        ], dim=-1)
+        log_probs = F.log_softmax(self.lm_head(self.fusion_dropout(F.relu(self.fusion_proj(fused)))), dim=-1)
+        loss = label_smoothed_kl(log_probs, labels, cfg.label_smoothing, cfg.pad_token_id) if labels is not None else None
+        return Seq2SeqLMOutput(loss=loss, logits=log_probs, encoder_last_hidden_state=encoder_outputs.last_hidden_state)
+
+    def prepare_inputs_for_generation(self, decoder_input_ids, encoder_outputs=None, **kwargs):
+        return {"decoder_input_ids": decoder_input_ids, "encoder_outputs": encoder_outputs}
+
+
+class _MDVCEncoderView(nn.Module):
+    """What `get_encoder()` returns: calls the owner's three encoders (no parameters of its own)."""
+
+    def __init__(self, owner: MDVCForConditionalGeneration):
+        super().__init__()
+        self.__dict__["owner"] = owner  # not registered as a submodule
+
+    def forward(self, video_features=None, audio_features=None, speech_input_ids=None,
+                feature_attention_mask=None, speech_attention_mask=None, **kwargs):
+        return self.owner.encode(video_features, audio_features, speech_input_ids,
+                                 feature_attention_mask, speech_attention_mask)
+
+
+__all__ = ["MDVCPreTrainedModel", "MDVCForConditionalGeneration", "MDVCEncoderOutput"]

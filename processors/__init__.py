@@ -5,4 +5,7 @@ from .feature_extraction_mmt import MMTFeatureExtractor
 from .processing_avlnet import AVLnetProcessor
 from .processing_mmt import MMTProcessor
 
-__all__ = ["AVLnetFeatureExtractor", "AVLnetProcessor", "MMTFeatureExtractor", "MMTProcessor"]
+from .feature_extraction_bmt import BMTFeatureExtractor
+from .processing_bmt import BMTProcessor
+
+__all__ = ["BMTFeatureExtractor", "BMTProcessor", "AVLnetFeatureExtractor", "AVLnetProcessor", "MMTFeatureExtractor", "MMTProcessor"]

@@ -116,9 +116,17 @@ def _tiny_avlnet_processor(directory):
     return AVLnetProcessor(AVLnetFeatureExtractor(num_mel_bins=12, max_frames=64), max_words=5, word_embedding_size=11)
 
 
+def _tiny_bmt_processor(directory):
+    from videozoo.processors import BMTProcessor
+
+    return BMTProcessor.from_captions(["a dog barks loudly .", "a cat purrs quietly"], audio_feature_size=12,
+                                      video_feature_size=20)
+
+
 # model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).
 TINY_PROCESSORS = {
     "mmt": _tiny_mmt_processor,
     "mmt_modality_masking": _tiny_masking_processor,
     "avlnet": _tiny_avlnet_processor,
+    "bmt": _tiny_bmt_processor,
 }

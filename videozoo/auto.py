@@ -30,6 +30,8 @@ from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_mmt import MMTProcessor
+from .processors.feature_extraction_bmt import BMTFeatureExtractor
+from .processors.processing_bmt import BMTProcessor
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=BMTConfig,
         models=((AutoModel, BMTForConditionalGeneration), (AutoModelForSeq2SeqLM, BMTForConditionalGeneration)),
+        processor_class=BMTProcessor,
+        feature_extractor_class=BMTFeatureExtractor,
         paper={
             "title": "A Better Use of Audio-Visual Cues: Dense Video Captioning with Bi-modal Transformer",
             "authors": "Vladimir Iashin, Esa Rahtu",

@@ -1,6 +1,7 @@
 """Model classes of every videozoo architecture (registration with the Auto classes is in `videozoo.auto`)."""
 
 from .modeling_avlnet import AVLnetModel, AVLnetOutput, AVLnetPreTrainedModel
+from .modeling_everything_at_once import EverythingAtOnceModel, EverythingAtOnceOutput, EverythingAtOncePreTrainedModel
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
     MMTForModalityMaskingPretraining,
@@ -12,6 +13,9 @@ __all__ = [
     "AVLnetModel",
     "AVLnetOutput",
     "AVLnetPreTrainedModel",
+    "EverythingAtOnceModel",
+    "EverythingAtOnceOutput",
+    "EverythingAtOncePreTrainedModel",
     "MMTModel",
     "MMTOutput",
     "MMTPreTrainedModel",

@@ -3,6 +3,7 @@
 from .feature_extraction_avlnet import AVLnetFeatureExtractor
 from .feature_extraction_mmt import MMTFeatureExtractor
 from .processing_avlnet import AVLnetProcessor
+from .processing_everything_at_once import EverythingAtOnceProcessor
 from .processing_mmt import MMTProcessor
 
-__all__ = ["AVLnetFeatureExtractor", "AVLnetProcessor", "MMTFeatureExtractor", "MMTProcessor"]
+__all__ = ["AVLnetFeatureExtractor", "AVLnetProcessor", "EverythingAtOnceProcessor", "MMTFeatureExtractor", "MMTProcessor"]

@@ -145,3 +145,20 @@ def test_conversion_reproduces_the_authors_outputs():
     # (recomputing the whole model in float64 differs from the recorded float32 outputs by 1.4e-5 there too).
     assert max(v for k, v in differences.items() if k != "audio_embed") <= 1e-5, differences
     assert differences["audio_embed"] <= 2.5e-5, differences
+
+
+def test_reference_clip_pickles(tmp_path):
+    import pickle
+
+    from videozoo.data.everything_at_once import EverythingAtOnceCollator, load_eao_clip_pickle
+
+    records = [{"id": "yc1", "2d_full": np.random.rand(6, 2048), "3d_full": np.random.rand(4, 2048),
+                "audio": torch.full((40, 100), -20.0), "caption": "cut the onion"}]
+    with (tmp_path / "youcook_val.pkl").open("wb") as handle:
+        pickle.dump(records, handle)
+    dataset = load_eao_clip_pickle(tmp_path / "youcook_val.pkl", word_vectors={"cut": np.ones(300, np.float32), "onion": np.zeros(300, np.float32)})
+    row = dataset.with_format("numpy")[0]
+    assert row["video"].shape == (4, 4096) and row["text"].shape == (2, 300) and row["audio"].shape == (100, 40)
+    np.testing.assert_allclose(np.linalg.norm(row["video"][:, :2048], axis=1), 1.0, rtol=1e-5)
+    batch = EverythingAtOnceCollator(max_frames=128)([row])
+    assert batch["input_features"].shape == (1, 40, 128) and batch["audio_attention_mask"].sum() == 100

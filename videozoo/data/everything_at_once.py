@@ -85,4 +85,36 @@ class EverythingAtOnceCollator:
         return batch
 
 
-__all__ = ["EverythingAtOnceCollator", "eao_features", "synthetic_eao_dataset"]
+__all__ = ["EverythingAtOnceCollator", "eao_features", "load_eao_clip_pickle", "synthetic_eao_dataset"]
+
+
+def _l2(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+def load_eao_clip_pickle(path, word_vectors: dict | None = None, max_words: int = 20) -> datasets.Dataset:
+    """The EAO release's YouCook2 / MSR-VTT pickles (`2d_full`/`3d_full` or `2d`/`3d` per-step features, `audio`
+    (40, frames), `caption` / `eval_caption`): video tokens = the 2D rows nearest-resampled onto the 3D rows, each
+    stream L2-normalised per row, concatenated; text = word vectors of the caption when `word_vectors` are given."""
+    from ..processors.word_vectors import embed_words
+    from .pickles import load_data_pickle
+
+    records = load_data_pickle(path)
+    rows = []
+    for index, record in enumerate(records):
+        features_2d = np.asarray(record.get("2d_full", record.get("2d")), np.float32).reshape(-1, 2048)
+        features_3d = np.asarray(record.get("3d_full", record.get("3d")), np.float32).reshape(-1, 2048)
+        nearest = np.minimum((np.arange(len(features_3d)) * len(features_2d) / max(1, len(features_3d))).astype(int), len(features_2d) - 1)
+        video = np.concatenate([_l2(features_2d[nearest]), _l2(features_3d)], axis=1) if len(features_2d) else np.zeros((0, 4096), np.float32)
+        caption = record.get("eval_caption", record.get("caption", ""))
+        caption = caption[0] if isinstance(caption, (list, tuple)) and caption else caption
+        text = np.zeros((0, 300), np.float32)
+        if word_vectors is not None:
+            vectors, mask = embed_words([str(caption)], word_vectors, max_words, len(next(iter(word_vectors.values()))))
+            text = vectors[0][mask[0].bool()].numpy()
+        rows.append({"id": str(record.get("id", index)), "text": text, "video": video.astype(np.float32),
+                     "audio": np.asarray(record["audio"], np.float32).T})
+    if not rows:
+        raise ValueError(f"{path} holds no clip")
+    features = eao_features(rows[0]["text"].shape[1], 4096, rows[0]["audio"].shape[1])
+    return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)

@@ -46,14 +46,17 @@ def load_word_vectors(path: str | Path) -> dict[str, np.ndarray]:
     return vectors
 
 
-def embed_words(texts, vectors: dict[str, np.ndarray] | None, max_words: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Captions -> (`(batch, max_words, dim)` vectors of the lower-cased words found in the vocabulary, in order,
-    zero rows after; `(batch, max_words)` mask)."""
+def embed_words(
+    texts, vectors: dict[str, np.ndarray] | None, max_words: int, dim: int, lowercase: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Captions -> (`(batch, max_words, dim)` vectors of the words (`[\\w']+` tokens, lower-cased unless told
+    otherwise) found in the vocabulary, in order, zero rows after; `(batch, max_words)` mask)."""
     if vectors is None:
         raise ValueError("no word vectors loaded: call processor.load_word_vectors(<local word2vec or GloVe file>)")
     out, mask = torch.zeros(len(texts), max_words, dim), torch.zeros(len(texts), max_words, dtype=torch.long)
     for row, text in enumerate(texts):
-        words = [w for w in re.findall(r"[\w']+", str(text).lower()) if w in vectors][:max_words]
+        text = str(text).lower() if lowercase else str(text)
+        words = [w for w in re.findall(r"[\w']+", text) if w in vectors][:max_words]
         for slot, word in enumerate(words):
             out[row, slot] = torch.from_numpy(vectors[word])
             mask[row, slot] = 1

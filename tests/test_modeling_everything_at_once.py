@@ -162,3 +162,21 @@ def test_reference_clip_pickles(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(row["video"][:, :2048], axis=1), 1.0, rtol=1e-5)
     batch = EverythingAtOnceCollator(max_frames=128)([row])
     assert batch["input_features"].shape == (1, 40, 128) and batch["audio_attention_mask"].sum() == 100
+
+
+def test_howto100m_clip_sampling_grows_windows_to_whole_captions():
+    from videozoo.data.everything_at_once import EverythingAtOnceCollator, howto100m_eao_clips
+
+    rng = np.random.default_rng(0)
+    spectrogram = np.random.uniform(-80, 0, (40, 6000)).astype(np.float32)  # 60 s
+    captions = {"start": [0.0, 5.0, 20.0, 40.0], "end": [5.0, 9.0, 30.0, 59.0], "text": ["Cut onion", "fry it", "add salt", "serve"]}
+    vectors = {w: np.full(300, i, np.float32) for i, w in enumerate(["Cut", "onion", "fry", "it", "add", "salt", "serve"])}
+    clips = howto100m_eao_clips(spectrogram, np.random.rand(60, 2048), np.random.rand(90, 2048), captions, 8, rng, vectors)
+    assert len(clips) == 8
+    for clip in clips:
+        assert clip["audio"].shape[0] <= 768 and clip["video"].shape[1] == 4096 and len(clip["video"]) <= 12
+        np.testing.assert_allclose(np.linalg.norm(clip["video"], axis=1), np.sqrt(2), rtol=1e-5)
+    batch = EverythingAtOnceCollator(max_frames=768)(clips)
+    assert batch["input_features"].shape == (8, 40, 768) and batch["text_features"].shape[0] == 8
+    untold = howto100m_eao_clips(spectrogram, np.random.rand(60, 2048), np.random.rand(90, 2048), None, 2, rng)
+    assert all(len(c["text"]) == 0 for c in untold)

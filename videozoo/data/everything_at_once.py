@@ -85,9 +85,6 @@ class EverythingAtOnceCollator:
         return batch
 
 
-__all__ = ["EverythingAtOnceCollator", "eao_features", "load_eao_clip_pickle", "synthetic_eao_dataset"]
-
-
 def _l2(rows: np.ndarray) -> np.ndarray:
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
@@ -118,3 +115,117 @@ def load_eao_clip_pickle(path, word_vectors: dict | None = None, max_words: int 
         raise ValueError(f"{path} holds no clip")
     features = eao_features(rows[0]["text"].shape[1], 4096, rows[0]["audio"].shape[1])
     return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
+
+
+# ----------------------------------------------------------------------------- HowTo100M (spec §4.2)
+def _frame(seconds: float) -> int:
+    return max(0, int(np.floor((np.floor(16000 * seconds) - 200) / 160)))
+
+
+def howto100m_eao_clips(
+    spectrogram: np.ndarray,
+    features_2d: np.ndarray,
+    features_3d: np.ndarray,
+    captions: dict | None,
+    num_clips: int,
+    rng: np.random.Generator,
+    word_vectors: dict | None = None,
+    min_time: float = 8.0,
+    audio_frames: int = 768,
+    max_video_steps: int = 12,
+    max_words: int = 20,
+    audio_shift_mode: str = "forward",
+) -> list[dict]:
+    """Everything at Once's pre-training clips of one video (the reference's `HowTo_Dataset`): a random 8-s window,
+    grown to whole narration captions around it; the audio window shifted 4 s forward (the code's behaviour;
+    `"random_sign"` follows the paper's "shifted randomly by 4 s"); 2D rows nearest-resampled onto the 3D rows,
+    each stream L2-normalised, at most 12 steps; words looked up case-sensitively (at most 20)."""
+    from ..processors.word_vectors import embed_words
+
+    duration = int((160 * spectrogram.shape[1] + 200) / 16000)
+    starts = np.asarray(captions["start"], float) if captions else np.zeros(0)
+    ends = np.asarray(captions["end"], float) if captions else np.zeros(0)
+    texts = [str(t) for t in captions["text"]] if captions else []
+    order = np.argsort(starts, kind="stable")
+    starts, ends, texts = starts[order], ends[order], [texts[i] for i in order]
+    clips = []
+    for _ in range(num_clips):
+        s = float(rng.uniform(0, max(0.0, duration - min_time)))
+        e = s + min_time
+        chosen = None
+        for t in (s, e):
+            before = np.nonzero(starts < t)[0]
+            index = int(before[-1]) if len(before) else 0
+            if len(starts) and starts[index] <= t <= ends[index]:
+                chosen = index
+                break
+        words: list[str] = []
+        if chosen is None:  # no narration
+            start, end, audio_start = s, e, s
+        else:
+            first = last = chosen
+            words.append(texts[chosen])
+            while ends[last] - starts[first] < min_time and (first > 0 or last < len(starts) - 1):
+                previous = ends[last] - starts[first - 1] if first > 0 else np.inf
+                following = ends[last + 1] - starts[first] if last < len(starts) - 1 else np.inf
+                if previous <= following:
+                    first -= 1
+                    words.append(texts[first])
+                else:
+                    last += 1
+                    words.append(texts[last])
+            start, end = float(starts[first]), float(ends[last])
+            shift = 4.0 if audio_shift_mode == "forward" or rng.random() < 0.5 else -4.0
+            audio_start = max(0.0, start + shift)
+        audio = spectrogram[:, _frame(audio_start) : _frame(audio_start + min_time)][:, :audio_frames]
+        rows_2d = features_2d[int(start) : int(end) + 1]
+        rows_3d = features_3d[int(start * 1.5) : int(end * 1.5) + 1]
+        if len(rows_2d) and len(rows_3d):
+            nearest = np.minimum((np.arange(len(rows_3d)) * len(rows_2d) / len(rows_3d)).astype(int), len(rows_2d) - 1)
+            video = np.concatenate([_l2(rows_2d[nearest]), _l2(rows_3d)], axis=1)[:max_video_steps]
+        else:
+            video = np.zeros((0, features_2d.shape[1] + features_3d.shape[1]), np.float32)
+        text = np.zeros((0, 300), np.float32)
+        if word_vectors is not None and words:
+            vectors, mask = embed_words([" ".join(words)], word_vectors, max_words, len(next(iter(word_vectors.values()))), lowercase=False)
+            text = vectors[0][mask[0].bool()].numpy()
+        clips.append({"text": text.astype(np.float32), "video": video.astype(np.float32), "audio": audio.T.astype(np.float32)})
+    return clips
+
+
+class HowTo100MEAOCollator:
+    """Index rows of `videozoo.data.avlnet.howto100m_index` (plus a caption pickle) -> `num_clips` clips per video,
+    flattened into the batch, audio padded to `audio_frames`."""
+
+    def __init__(self, captions_pickle=None, word_vectors: dict | None = None, num_clips: int = 10, audio_frames: int = 768):
+        from .pickles import load_data_pickle
+
+        self.captions = load_data_pickle(captions_pickle) if captions_pickle else {}
+        self.word_vectors = word_vectors
+        self.num_clips = num_clips
+        self.audio_frames = audio_frames
+        self.batch = EverythingAtOnceCollator(max_frames=audio_frames)
+
+    def __call__(self, rows) -> dict:
+        from pathlib import Path
+
+        from .avlnet import _read_array
+
+        clips = []
+        for index, row in enumerate(rows):
+            rng = np.random.default_rng(row.get("sample_seed", index))
+            clips += howto100m_eao_clips(
+                _read_array(Path(row["path_spec"]), "arr_0"), _read_array(Path(row["path_2d"]), "features"),
+                _read_array(Path(row["path_3d"]), "features"), self.captions.get(str(row["id"])), self.num_clips, rng,
+                self.word_vectors, audio_frames=self.audio_frames,
+            )
+        return self.batch(clips)
+
+__all__ = [
+    "EverythingAtOnceCollator",
+    "HowTo100MEAOCollator",
+    "eao_features",
+    "howto100m_eao_clips",
+    "load_eao_clip_pickle",
+    "synthetic_eao_dataset",
+]

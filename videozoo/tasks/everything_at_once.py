@@ -17,9 +17,10 @@ class EverythingAtOnceTask:
     loss runs on the global batch. Evaluation (spec §5.1, cosine similarities, ties averaged): text -> video+audio
     fused (`t2va_*`), text -> video (`t2v_*`), text -> audio (`t2a_*`), text -> late fusion v+a (`t2v+a_*`)."""
 
-    def __init__(self, weights: dict[str, float], temperature: float = 0.05):
+    def __init__(self, weights: dict[str, float], temperature: float = 0.05, missing_clips: int = 0):
         self.weights = weights
         self.temperature = temperature
+        self.missing_clips = missing_clips  # test clips absent from the features: failures in R@K (spec §5.1)
 
     def training_loss(self, model, batch: dict) -> torch.Tensor:
         out = model(**batch)
@@ -38,6 +39,6 @@ class EverythingAtOnceTask:
         embeds = {k: torch.nn.functional.normalize(torch.cat(v), dim=-1, eps=1e-8) for k, v in parts.items()}
         metrics = {}
         for name, gallery in (("t2va", "video_audio_embeds"), ("t2v", "video_embeds"), ("t2a", "audio_embeds"), ("t2v+a", "video_plus_audio_embeds")):
-            result = retrieval_metrics(embeds["text_embeds"] @ embeds[gallery].T)
+            result = retrieval_metrics(embeds["text_embeds"] @ embeds[gallery].T, missing_queries=self.missing_clips)
             metrics.update({f"{name}_{k[4:]}": v for k, v in result.items() if k.startswith("t2v_")})
         return metrics

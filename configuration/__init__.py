@@ -2,8 +2,9 @@
 
 from .configuration_avlnet import AVLnetConfig
 from .configuration_bmt import BMTConfig
+from .configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration_mdvc import MDVCConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 
-__all__ = ["AVLnetConfig", "BMTConfig", "MDVCConfig", "MMTConfig", "MMTModalityMaskingConfig"]
+__all__ = ["AVLnetConfig", "BMTConfig", "EverythingAtOnceConfig", "MDVCConfig", "MMTConfig", "MMTModalityMaskingConfig"]

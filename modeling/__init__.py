@@ -10,6 +10,7 @@ from .modeling_bmt import (
     BMTProposalOutput,
 )
 from .modeling_mdvc import MDVCEncoderOutput, MDVCForConditionalGeneration, MDVCPreTrainedModel
+from .modeling_everything_at_once import EverythingAtOnceModel, EverythingAtOnceOutput, EverythingAtOncePreTrainedModel
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
     MMTForModalityMaskingPretraining,
@@ -30,6 +31,9 @@ __all__ = [
     "MDVCEncoderOutput",
     "MDVCForConditionalGeneration",
     "MDVCPreTrainedModel",
+    "EverythingAtOnceModel",
+    "EverythingAtOnceOutput",
+    "EverythingAtOncePreTrainedModel",
     "MMTModel",
     "MMTOutput",
     "MMTPreTrainedModel",

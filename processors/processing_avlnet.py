@@ -1,7 +1,5 @@
 """Processor for AVLnet: log-mel audio, pooled video features, and word vectors for the text variants."""
 
-import re
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -9,44 +7,7 @@ import torch
 from transformers import BatchFeature, ProcessorMixin
 
 from .feature_extraction_avlnet import AVLnetFeatureExtractor, pool_video_features
-
-
-def load_word_vectors(path: str | Path) -> dict[str, np.ndarray]:
-    """word2vec / GloVe vectors from a local file, text (`word v1 ... vD`, optional `count dim` header) or word2vec
-    binary format. Nothing is downloaded."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"word vectors not found at {path} (a local word2vec/GloVe text or binary file is required)")
-    with path.open("rb") as handle:
-        head = handle.readline()
-        parts = head.split()
-        binary = len(parts) == 2 and all(p.isdigit() for p in parts) and not path.suffix == ".txt"
-        vectors: dict[str, np.ndarray] = {}
-        if binary:
-            count, dim = int(parts[0]), int(parts[1])
-            for _ in range(count):
-                word = bytearray()
-                while (char := handle.read(1)) not in (b" ", b""):
-                    if char != b"\n":
-                        word += char
-                data = handle.read(4 * dim)
-                if len(data) < 4 * dim:
-                    raise ValueError(f"{path}: truncated word2vec binary file")
-                vectors[word.decode("utf-8", errors="replace")] = np.array(struct.unpack(f"{dim}f", data), np.float32)
-            return vectors
-        lines = [] if len(parts) == 2 and all(p.isdigit() for p in parts) else [head]
-        lines += handle.readlines()
-    for number, line in enumerate(lines, 1):
-        fields = line.decode("utf-8", errors="replace").rstrip().split(" ")
-        if len(fields) < 2:
-            continue
-        try:
-            vectors[fields[0]] = np.array(fields[1:], np.float32)
-        except ValueError as error:
-            raise ValueError(f"{path}:{number}: not a word-vector line") from error
-    if not vectors:
-        raise ValueError(f"{path} holds no word vectors")
-    return vectors
+from .word_vectors import embed_words, load_word_vectors
 
 
 class AVLnetProcessor(ProcessorMixin):
@@ -87,14 +48,7 @@ class AVLnetProcessor(ProcessorMixin):
 
     def embed_text(self, texts: list[str]) -> torch.Tensor:
         """Captions -> `(batch, max_words, word_embedding_size)`: lower-cased words found in the vocabulary, in order."""
-        if self.word_vectors is None:
-            raise ValueError("no word vectors loaded: call processor.load_word_vectors(<local word2vec or GloVe file>)")
-        out = torch.zeros(len(texts), self.max_words, self.word_embedding_size)
-        for row, text in enumerate(texts):
-            words = [w for w in re.findall(r"[\w']+", str(text).lower()) if w in self.word_vectors][: self.max_words]
-            for slot, word in enumerate(words):
-                out[row, slot] = torch.from_numpy(self.word_vectors[word])
-        return out
+        return embed_words(texts, self.word_vectors, self.max_words, self.word_embedding_size)[0]
 
     def __call__(self, audio=None, sampling_rate: int | None = None, video=None, text=None, **kwargs) -> BatchFeature:
         """`audio`: waveforms (with `sampling_rate`); `video`: per clip a list of feature streams `(time, dim)`;
@@ -111,4 +65,4 @@ class AVLnetProcessor(ProcessorMixin):
         return BatchFeature(data)
 
 
-__all__ = ["AVLnetProcessor", "load_word_vectors"]
+__all__ = ["AVLnetProcessor"]

@@ -9,15 +9,13 @@ of a plain matrix multiply measured in the same run.
 """
 
 import argparse
-import resource
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import videozoo  # noqa: F401
 from videozoo.configuration import AVLnetConfig
 from videozoo.modeling import AVLnetModel
-from videozoo.scripts.benchmark_mmt import matmul_rate, timed
+from videozoo.benchmarking import benchmark_training_step
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,32 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     for name, config in (("paper", AVLnetConfig()), ("tiny", AVLnetConfig(embed_dim=256, audio_stage_widths=[16, 16, 32, 32, 64]))):
         model = AVLnetModel(config).to(device).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         inputs = {
             "input_features": -80 * torch.rand(args.batch_size, 40, args.frames, device=device),
             "audio_lengths": torch.full((args.batch_size,), args.frames, device=device),
             "video_features": torch.rand(args.batch_size, config.video_feature_size, device=device),
         }
-
-        def step():
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                loss = model(**inputs, return_loss=True).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-
-        step()
-        with FlopCounterMode(display=False) as counter:
-            step()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        seconds = timed(step, device, args.repeats)
-        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        rate, reference = counter.get_total_flops() / seconds, matmul_rate(device, dtype)
-        print(f"[{name}] {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params, batch {args.batch_size} x {args.frames} frames, "
-              f"{args.dtype} on {device.type}: {seconds * 1e3:.0f} ms/step, {args.batch_size / seconds:.1f} clips/s, peak memory "
-              f"{peak:.2f} GiB{'' if device.type == 'cuda' else ' (process max RSS)'}, {100 * rate / reference:.0f}% of a 4096^3 matmul "
-              f"({reference / 1e12:.3f} TFLOP/s)")
+        benchmark_training_step(f"{name}: {args.frames} frames", model, lambda: model(**inputs, return_loss=True).loss,
+                                args.batch_size, device, dtype, args.repeats, learning_rate=1e-3)
 
 
 if __name__ == "__main__":

@@ -12,39 +12,15 @@
 """
 
 import argparse
-import resource
-import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import videozoo  # noqa: F401
 from videozoo.configuration import MMTConfig
 from videozoo.metrics.video_retrieval.video_retrieval import retrieval_metrics
 from videozoo.modeling import MMTModel
+from videozoo.benchmarking import benchmark_training_step, timed
 from videozoo.modeling.losses import max_margin_ranking_loss
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn, device, repeats: int) -> float:
-    fn()  # warm-up
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    synchronize(device)
-    return (time.perf_counter() - start) / repeats
-
-
-def matmul_rate(device, dtype, size: int = 4096) -> float:
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    seconds = timed(lambda: a @ b, device, repeats=10 if device.type == "cuda" else 3)
-    return 2 * size**3 / seconds
 
 
 def make_batch(config: MMTConfig, batch: int, tokens: int, text_length: int, device) -> dict:
@@ -65,40 +41,13 @@ def benchmark_training(name: str, config: MMTConfig, batch: int, tokens: int, te
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
     torch.manual_seed(0)
     model = MMTModel(config).to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-5)
     inputs = make_batch(config, batch, tokens, text_length, device)
 
-    def step():
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            out = model(**inputs)
-            loss = max_margin_ranking_loss(out.logits_per_text.float(), config.ranking_margin)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def loss():
+        return max_margin_ranking_loss(model(**inputs).logits_per_text.float(), config.ranking_margin)
 
-    step()
-    with FlopCounterMode(display=False) as counter:
-        step()
-    flops = counter.get_total_flops()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    seconds = timed(step, device, repeats=args.repeats)
-    peak = (
-        torch.cuda.max_memory_allocated(device) / 2**30
-        if device.type == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    )
-    rate = flops / seconds
-    reference = matmul_rate(device, dtype)
-    parameters = sum(p.numel() for p in model.parameters()) / 1e6
-    print(
-        f"[{name}] {parameters:.1f}M params, batch {batch}, {len(config.expert_names)} experts x {tokens} features, "
-        f"{text_length} text tokens, {args.dtype} on {device.type}: {seconds * 1e3:.1f} ms/step, "
-        f"{batch / seconds:.1f} samples/s, peak memory {peak:.2f} GiB"
-        f"{'' if device.type == 'cuda' else ' (process max RSS)'}, {flops / 1e9:.1f} GFLOP/step, "
-        f"{rate / 1e12:.3f} TFLOP/s = {100 * rate / reference:.0f}% of a {args.dtype} 4096^3 matmul ({reference / 1e12:.3f} TFLOP/s)"
-    )
-    del model, optimizer
+    detail = f"{name}: {len(config.expert_names)} experts x {tokens} features, {text_length} text tokens"
+    benchmark_training_step(detail, model, loss, batch, device, dtype, args.repeats, learning_rate=5e-5)
 
 
 def benchmark_metrics(args) -> None:

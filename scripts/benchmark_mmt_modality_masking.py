@@ -10,15 +10,13 @@ is 1,200 clips over 8 GPUs (150 per GPU).
 """
 
 import argparse
-import resource
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import videozoo  # noqa: F401
 from videozoo.configuration import MMTModalityMaskingConfig
 from videozoo.modeling import MMTForModalityMaskingPretraining
-from videozoo.scripts.benchmark_mmt import matmul_rate, timed
+from videozoo.benchmarking import benchmark_training_step, matmul_rate
 
 BUDGETS = {"s3d": 30, "vggish": 30, "asr": 128}
 
@@ -48,30 +46,13 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     config = MMTModalityMaskingConfig()
     model = MMTForModalityMaskingPretraining(config).to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     inputs = make_batch(config, args.batch_size, device)
     reference = matmul_rate(device, dtype)
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters; {args.dtype} {reference / 1e12:.3f} TFLOP/s "
           f"for a 4096^3 matmul on {device.type}")
     for masked in ("asr", "s3d", "vggish"):
-        def step():
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                loss = model(**inputs, masked_modality=masked, return_loss=True).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-
-        step()
-        with FlopCounterMode(display=False) as counter:
-            step()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        seconds = timed(step, device, args.repeats)
-        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        rate = counter.get_total_flops() / seconds
-        print(f"[masked {masked}] batch {args.batch_size}: {seconds * 1e3:.0f} ms/step, {args.batch_size / seconds:.1f} clips/s, "
-              f"peak memory {peak:.2f} GiB{'' if device.type == 'cuda' else ' (process max RSS)'}, "
-              f"{counter.get_total_flops() / 1e9:.0f} GFLOP/step, {100 * rate / reference:.0f}% of the matmul rate")
+        benchmark_training_step(f"masked {masked}", model, lambda m=masked: model(**inputs, masked_modality=m, return_loss=True).loss,
+                                args.batch_size, device, dtype, args.repeats, reference, learning_rate=1e-4)
 
 
 if __name__ == "__main__":

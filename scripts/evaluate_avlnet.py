@@ -23,6 +23,7 @@ from videozoo.tasks.avlnet import AVLnetRetrievalTask
 class EvaluationArguments:
     output_dir: str = field(default="", metadata={"help": "Where metrics.json goes (default: <model>/eval)."})
     batch_size: int = 64
+    num_missing_clips: int = field(default=0, metadata={"help": "Test clips absent from the data (failures in R@K)."})
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     loader = accelerator.prepare(DataLoader(split, batch_size=eval_args.batch_size, collate_fn=AVLnetCollator(args.max_frames, processor, with_text)))
     model = accelerator.prepare(model)
     with torch.no_grad():
-        metrics = AVLnetRetrievalTask(model.config.variant).evaluate(model, loader, accelerator)
+        metrics = AVLnetRetrievalTask(model.config.variant, missing_clips=eval_args.num_missing_clips).evaluate(model, loader, accelerator)
     if accelerator.is_main_process:
         output_dir = Path(eval_args.output_dir or Path(args.model_name_or_path) / "eval")
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -92,3 +92,8 @@ def test_bad_input_is_named():
         retrieval_metrics(np.zeros((2, 3)), [0, 5])
     with pytest.raises(ValueError, match="no metric module"):
         load_metric("nonexistent")
+
+
+def test_missing_test_items_count_as_failures():
+    metrics = retrieval_metrics(np.eye(968), missing_queries=32)
+    assert metrics["t2v_R1"] == pytest.approx(96.8) and metrics["t2v_MedR"] == 1  # MedR over the present clips only

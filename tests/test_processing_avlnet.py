@@ -9,7 +9,7 @@ from transformers import AutoProcessor
 from videozoo.data.avlnet import AVLnetCollator, load_avlnet_pickle, synthetic_avlnet_dataset
 from videozoo.processors import AVLnetFeatureExtractor, AVLnetProcessor
 from videozoo.processors.feature_extraction_avlnet import pool_video_features
-from videozoo.processors.processing_avlnet import load_word_vectors
+from videozoo.processors.word_vectors import load_word_vectors
 
 from .conftest import SHARED
 

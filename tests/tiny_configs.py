@@ -77,6 +77,19 @@ TINY_CONFIGS: dict[str, dict] = {
         speech_intermediate_size=31,
         max_position_embeddings=64,
     ),
+    "everything_at_once": dict(
+        video_feature_size=20,
+        text_feature_size=11,
+        num_mel_bins=12,
+        audio_stage_depths=[1, 1],
+        audio_stage_widths=[8, 16, 18],
+        audio_kernel_width=5,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        mlp_ratio=1.0,
+        projection_dim=24,
+    ),
 }
 
 
@@ -123,10 +136,17 @@ def _tiny_bmt_processor(directory):
                                       video_feature_size=20)
 
 
+def _tiny_everything_at_once_processor(directory):
+    from videozoo.processors import AVLnetFeatureExtractor, EverythingAtOnceProcessor
+
+    return EverythingAtOnceProcessor(AVLnetFeatureExtractor(num_mel_bins=12, max_frames=64), max_words=5, max_video_steps=6, word_embedding_size=11)
+
+
 # model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).
 TINY_PROCESSORS = {
     "mmt": _tiny_mmt_processor,
     "mmt_modality_masking": _tiny_masking_processor,
     "avlnet": _tiny_avlnet_processor,
     "bmt": _tiny_bmt_processor,
+    "everything_at_once": _tiny_everything_at_once_processor,
 }

@@ -18,20 +18,23 @@ from transformers import (
 
 from .configuration.configuration_avlnet import AVLnetConfig
 from .configuration.configuration_bmt import BMTConfig
+from .configuration.configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
+from .modeling.modeling_everything_at_once import EverythingAtOnceModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
+from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
 from .processors.processing_avlnet import AVLnetProcessor
-from .processors.processing_mmt import MMTProcessor
-from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.processing_bmt import BMTProcessor
+from .processors.processing_everything_at_once import EverythingAtOnceProcessor
+from .processors.processing_mmt import MMTProcessor
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,30 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "dense video captioning",
+        },
+    ),
+    Architecture(
+        config_class=EverythingAtOnceConfig,
+        models=((AutoModel, EverythingAtOnceModel),),
+        processor_class=EverythingAtOnceProcessor,
+        feature_extractor_class=AVLnetFeatureExtractor,
+        paper={
+            "title": "Everything at Once - Multi-modal Fusion Transformer for Video Retrieval",
+            "authors": "Nina Shvetsova, Brian Chen, Andrew Rouditchenko, et al.",
+            "venue": "CVPR",
+            "year": 2022,
+            "arxiv": "2112.04446",
+            "code": "https://github.com/ninatu/everything_at_once",
+            "license": "bsd-3-clause",
+            "bibtex": (
+                "@inproceedings{shvetsova2022everything,\n"
+                "  title={Everything at Once -- Multi-modal Fusion Transformer for Video Retrieval},\n"
+                "  author={Shvetsova, Nina and Chen, Brian and Rouditchenko, Andrew and others},\n"
+                "  booktitle={Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
+                "  year={2022}\n"
+                "}"
+            ),
+            "task": "text-video retrieval",
         },
     ),
 )

@@ -12,13 +12,13 @@ audio-video task, in one Arrow schema (spec §6.4), one row per clip:
 and concatenates the two video streams, as the reference loaders do.
 """
 
-import io
-import pickle
 from pathlib import Path
 
 import datasets
 import numpy as np
 import torch
+
+from .pickles import load_data_pickle
 
 
 def avlnet_features(num_mel_bins: int = 40) -> datasets.Features:
@@ -74,35 +74,10 @@ def synthetic_avlnet_dataset(
 
 
 # ----------------------------------------------------------------------------- the authors' pickles (spec §6.1, §6.2)
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("torch._utils", "_rebuild_tensor_v2"), ("torch.storage", "_load_from_bytes"), ("collections", "OrderedDict"),
-}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Loads lists of dicts of arrays and tensors; any other class in the file is refused (no code runs)."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in _ALLOWED_GLOBALS:
-            if (module, name) == ("torch.storage", "_load_from_bytes"):
-                return lambda data: torch.load(io.BytesIO(data), weights_only=True)
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data pickle")
-
-
 def load_avlnet_pickle(path: str | Path, caption_key: str | None = None) -> datasets.Dataset:
     """A clip-level pickle of the reference (YouCook2 / CrossTask keys `2d`, `3d`; MSR-VTT `2d_pooled`, `3d_pooled`;
     `audio` a (40, frames) spectrogram; `caption`, a list of captions, or `eval_caption`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no clip pickle at {path}")
-    with path.open("rb") as handle:
-        try:
-            records = _RestrictedUnpickler(handle).load()
-        except (pickle.UnpicklingError, EOFError) as error:
-            raise ValueError(f"{path} is not a readable AVLnet clip pickle: {error}") from error
+    records = load_data_pickle(path)
     rows = []
     for index, record in enumerate(records):
         audio = np.asarray(record["audio"], np.float32)

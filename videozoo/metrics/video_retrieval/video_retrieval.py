@@ -47,9 +47,11 @@ def _rank_of(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return higher.to(torch.float64) + equal.to(torch.float64) / 2
 
 
-def ranks_to_metrics(ranks: torch.Tensor, prefix: str = "") -> dict[str, float]:
+def ranks_to_metrics(ranks: torch.Tensor, prefix: str = "", missing_queries: int = 0) -> dict[str, float]:
+    """R@K over the queries plus `missing_queries` counted as failures (the reference protocols' denominators for
+    test clips absent from the feature files); MedR and MeanR over the ranked queries only."""
     ranks = ranks.to(torch.float64)
-    count = ranks.numel()
+    count = ranks.numel() + missing_queries
     metrics = {
         "R1": 100.0 * (ranks == 0).sum().item() / count,
         "R5": 100.0 * (ranks < 5).sum().item() / count,
@@ -63,7 +65,7 @@ def ranks_to_metrics(ranks: torch.Tensor, prefix: str = "") -> dict[str, float]:
     return {f"{prefix}{k}": v for k, v in metrics.items()}
 
 
-def retrieval_metrics(similarities, caption_to_video=None, chunk_size: int = 2048) -> dict[str, float]:
+def retrieval_metrics(similarities, caption_to_video=None, chunk_size: int = 2048, missing_queries: int = 0) -> dict[str, float]:
     """Text->video and video->text metrics of a `(num_captions, num_videos)` similarity matrix.
 
     Args:
@@ -71,6 +73,8 @@ def retrieval_metrics(similarities, caption_to_video=None, chunk_size: int = 204
         caption_to_video: `(num_captions,)` ground-truth video of each caption; defaults to the diagonal
             (one caption per video, caption i describes video i).
         chunk_size: rows compared at once (bounds the memory of the video->text pass).
+        missing_queries: test items absent from the data, counted as failures in every R@K denominator (e.g.
+            MSR-VTT 1k-A: 1,000 clips, 968 with audio features).
     """
     sims = torch.as_tensor(similarities)
     if sims.dim() != 2:
@@ -100,7 +104,7 @@ def retrieval_metrics(similarities, caption_to_video=None, chunk_size: int = 204
     v2t = v2t.scatter_reduce(0, gt, caption_ranks, reduce="amin")
     v2t = v2t[torch.isfinite(v2t)]  # videos without captions are not queries
 
-    metrics = {**ranks_to_metrics(t2v, "t2v_"), **ranks_to_metrics(v2t, "v2t_")}
+    metrics = {**ranks_to_metrics(t2v, "t2v_", missing_queries), **ranks_to_metrics(v2t, "v2t_", missing_queries)}
     metrics["num_queries_t2v"], metrics["num_queries_v2t"] = int(t2v.numel()), int(v2t.numel())
     return metrics
 

@@ -1,0 +1,66 @@
+"""Word vectors from local word2vec / GloVe files (never downloaded), and captions turned into word-vector slots."""
+
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def load_word_vectors(path: str | Path) -> dict[str, np.ndarray]:
+    """word2vec / GloVe vectors from a local file, text (`word v1 ... vD`, optional `count dim` header) or word2vec
+    binary format. Nothing is downloaded."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"word vectors not found at {path} (a local word2vec/GloVe text or binary file is required)")
+    with path.open("rb") as handle:
+        head = handle.readline()
+        parts = head.split()
+        binary = len(parts) == 2 and all(p.isdigit() for p in parts) and not path.suffix == ".txt"
+        vectors: dict[str, np.ndarray] = {}
+        if binary:
+            count, dim = int(parts[0]), int(parts[1])
+            for _ in range(count):
+                word = bytearray()
+                while (char := handle.read(1)) not in (b" ", b""):
+                    if char != b"\n":
+                        word += char
+                data = handle.read(4 * dim)
+                if len(data) < 4 * dim:
+                    raise ValueError(f"{path}: truncated word2vec binary file")
+                vectors[word.decode("utf-8", errors="replace")] = np.array(struct.unpack(f"{dim}f", data), np.float32)
+            return vectors
+        lines = [] if len(parts) == 2 and all(p.isdigit() for p in parts) else [head]
+        lines += handle.readlines()
+    for number, line in enumerate(lines, 1):
+        fields = line.decode("utf-8", errors="replace").rstrip().split(" ")
+        if len(fields) < 2:
+            continue
+        try:
+            vectors[fields[0]] = np.array(fields[1:], np.float32)
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: not a word-vector line") from error
+    if not vectors:
+        raise ValueError(f"{path} holds no word vectors")
+    return vectors
+
+
+def embed_words(
+    texts, vectors: dict[str, np.ndarray] | None, max_words: int, dim: int, lowercase: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Captions -> (`(batch, max_words, dim)` vectors of the words (`[\\w']+` tokens, lower-cased unless told
+    otherwise) found in the vocabulary, in order, zero rows after; `(batch, max_words)` mask)."""
+    if vectors is None:
+        raise ValueError("no word vectors loaded: call processor.load_word_vectors(<local word2vec or GloVe file>)")
+    out, mask = torch.zeros(len(texts), max_words, dim), torch.zeros(len(texts), max_words, dtype=torch.long)
+    for row, text in enumerate(texts):
+        text = str(text).lower() if lowercase else str(text)
+        words = [w for w in re.findall(r"[\w']+", text) if w in vectors][:max_words]
+        for slot, word in enumerate(words):
+            out[row, slot] = torch.from_numpy(vectors[word])
+            mask[row, slot] = 1
+    return out, mask
+
+
+__all__ = ["embed_words", "load_word_vectors"]

@@ -148,5 +148,6 @@ TINY_PROCESSORS = {
     "mmt_modality_masking": _tiny_masking_processor,
     "avlnet": _tiny_avlnet_processor,
     "bmt": _tiny_bmt_processor,
+    "mdvc": _tiny_bmt_processor,
     "everything_at_once": _tiny_everything_at_once_processor,
 }

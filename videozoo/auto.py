@@ -160,6 +160,9 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MDVCConfig,
         models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
+        # captions and feature padding as BMT; the subtitle (speech) vocabulary is not part of the processor yet
+        processor_class=BMTProcessor,
+        feature_extractor_class=BMTFeatureExtractor,
         paper={
             "title": "Multi-modal Dense Video Captioning",
             "authors": "Vladimir Iashin, Esa Rahtu",

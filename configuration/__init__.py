@@ -1,8 +1,9 @@
 """Configuration classes of every videozoo architecture."""
 
+from .configuration_avatar import AvatarConfig
 from .configuration_avlnet import AVLnetConfig
 from .configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 
-__all__ = ["AVLnetConfig", "EverythingAtOnceConfig", "MMTConfig", "MMTModalityMaskingConfig"]
+__all__ = ["AvatarConfig", "AVLnetConfig", "EverythingAtOnceConfig", "MMTConfig", "MMTModalityMaskingConfig"]

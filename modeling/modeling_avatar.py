@@ -32,6 +32,7 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 from transformers.utils import ModelOutput
+from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_avatar import AvatarConfig
 
@@ -211,12 +212,13 @@ class AvatarEncoder(AvatarPreTrainedModel):
         return AvatarEncoderOutput(last_hidden_state=self.layernorm(out))
 
 
-def sinusoid_table(length: int, dim: int) -> torch.Tensor:
-    """Reference (Flax WMT) table: sines in the first half, cosines in the second, divisor (dim/2 - 1)."""
+def sinusoid_table(start: int, length: int, dim: int, device=None) -> torch.Tensor:
+    """Rows `start .. start+length-1` of the reference (Flax WMT) table: sines in the first half, cosines in the
+    second, frequency divisor (dim/2 - 1). Computed on the fly (no buffer, so loading never leaves it uninitialised)."""
     half = dim // 2
-    freqs = torch.exp(torch.arange(half, dtype=torch.float64) * -(math.log(10000.0) / (half - 1)))
-    angles = torch.arange(length, dtype=torch.float64)[:, None] * freqs[None]
-    table = torch.zeros(length, dim, dtype=torch.float64)
+    freqs = torch.exp(torch.arange(half, dtype=torch.float64, device=device) * -(math.log(10000.0) / (half - 1)))
+    angles = torch.arange(start, start + length, dtype=torch.float64, device=device)[:, None] * freqs[None]
+    table = torch.zeros(length, dim, dtype=torch.float64, device=device)
     table[:, :half], table[:, half : 2 * half] = torch.sin(angles), torch.cos(angles)
     return table.float()
 
@@ -275,9 +277,7 @@ class AvatarDecoder(nn.Module):
     def __init__(self, config: AvatarConfig):
         super().__init__()
         self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
-        self.register_buffer(
-            "positions", sinusoid_table(config.max_position_embeddings, config.d_model), persistent=False
-        )
+        self.max_positions = config.max_position_embeddings
         self.layers = nn.ModuleList(AvatarDecoderLayer(config, i) for i in range(config.decoder_layers))
         self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.decoder_dropout)
@@ -285,9 +285,10 @@ class AvatarDecoder(nn.Module):
     def forward(self, input_ids, memory, cache=None):
         past = cache.get_seq_length() if cache is not None else 0
         n = input_ids.shape[1]
-        if past + n > self.positions.shape[0]:
-            raise ValueError(f"decoder length {past + n} exceeds max_position_embeddings ({self.positions.shape[0]})")
-        x = self.dropout(self.embed_tokens(input_ids) + self.positions[past : past + n])
+        if past + n > self.max_positions:
+            raise ValueError(f"decoder length {past + n} exceeds max_position_embeddings ({self.max_positions})")
+        x = self.embed_tokens(input_ids)
+        x = self.dropout(x + sinusoid_table(past, n, x.shape[-1], device=x.device).to(x.dtype))
         for layer in self.layers:
             x = layer(x, memory, cache=cache, past_length=past)
         x = self.layer_norm(x)
@@ -317,6 +318,7 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
     def set_input_embeddings(self, value):
         self.decoder.embed_tokens = value
 
+    @can_return_tuple
     def forward(
         self,
         input_features: torch.Tensor | None = None,

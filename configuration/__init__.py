@@ -1,5 +1,6 @@
 """Configuration classes of every videozoo architecture."""
 
+from .configuration_avatar import AvatarConfig
 from .configuration_avlnet import AVLnetConfig
 from .configuration_bmt import BMTConfig
 from .configuration_everything_at_once import EverythingAtOnceConfig
@@ -7,4 +8,12 @@ from .configuration_mdvc import MDVCConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 
-__all__ = ["AVLnetConfig", "BMTConfig", "EverythingAtOnceConfig", "MDVCConfig", "MMTConfig", "MMTModalityMaskingConfig"]
+__all__ = [
+    "AvatarConfig",
+    "AVLnetConfig",
+    "BMTConfig",
+    "EverythingAtOnceConfig",
+    "MDVCConfig",
+    "MMTConfig",
+    "MMTModalityMaskingConfig",
+]

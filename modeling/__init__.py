@@ -1,5 +1,6 @@
 """Model classes of every videozoo architecture (registration with the Auto classes is in `videozoo.auto`)."""
 
+from .modeling_avatar import AvatarEncoder, AvatarForConditionalGeneration, AvatarPreTrainedModel
 from .modeling_avlnet import AVLnetModel, AVLnetOutput, AVLnetPreTrainedModel
 from .modeling_bmt import (
     BMTEncoder,
@@ -19,6 +20,9 @@ from .modeling_mmt_modality_masking import (
 )
 
 __all__ = [
+    "AvatarEncoder",
+    "AvatarForConditionalGeneration",
+    "AvatarPreTrainedModel",
     "AVLnetModel",
     "AVLnetOutput",
     "AVLnetPreTrainedModel",

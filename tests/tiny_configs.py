@@ -5,6 +5,12 @@ axis cannot pass by coincidence. `test_auto_registration` fails if a registered 
 """
 
 TINY_CONFIGS: dict[str, dict] = {
+    "avatar": dict(
+        hidden_size=32, d_model=32, encoder_layers=3, fusion_layer=1, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_intermediate_size=37, decoder_ffn_dim=41, patch_size=8, image_size=32,
+        num_frames=2, num_mel_bins=24, max_audio_frames=70, decoder_layers=2, vocab_size=99, eos_token_id=3,
+        max_position_embeddings=40,
+    ),
     "mmt": dict(
         expert_names=["s3d", "vggish"],
         expert_feature_sizes={"s3d": 20, "vggish": 12},

@@ -11,17 +11,20 @@ from transformers import (
     AutoFeatureExtractor,
     AutoModel,
     AutoModelForSeq2SeqLM,
+    AutoModelForSpeechSeq2Seq,
     AutoProcessor,
     AutoVideoProcessor,
     PreTrainedConfig,
 )
 
+from .configuration.configuration_avatar import AvatarConfig
 from .configuration.configuration_avlnet import AVLnetConfig
 from .configuration.configuration_bmt import BMTConfig
 from .configuration.configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
 from .modeling.modeling_everything_at_once import EverythingAtOnceModel
@@ -204,6 +207,28 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "text-video retrieval",
+        },
+    ),
+    Architecture(
+        config_class=AvatarConfig,
+        models=((AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration), (AutoModel, AvatarForConditionalGeneration)),
+        paper={
+            "title": "AVATAR: Unconstrained Audiovisual Speech Recognition",
+            "authors": "Valentin Gabeur, Paul Hongsuck Seo, Arsha Nagrani, Chen Sun, Karteek Alahari, Cordelia Schmid",
+            "venue": "Interspeech",
+            "year": 2022,
+            "arxiv": "2206.07684",
+            "code": "https://github.com/google-research/scenic/tree/main/scenic/projects/avatar",
+            "license": "apache-2.0",
+            "bibtex": (
+                "@inproceedings{gabeur2022avatar,\n"
+                "  title={AVATAR: Unconstrained Audiovisual Speech Recognition},\n"
+                "  author={Gabeur, Valentin and Seo, Paul Hongsuck and Nagrani, Arsha and Sun, Chen and Alahari, Karteek and Schmid, Cordelia},\n"
+                "  booktitle={Interspeech},\n"
+                "  year={2022}\n"
+                "}"
+            ),
+            "task": "audio-visual speech recognition",
         },
     ),
 )

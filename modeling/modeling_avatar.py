@@ -1,0 +1,364 @@
+"""AVATAR: audio-visual speech recognition (Gabeur, Seo, Nagrani, Sun, Alahari, Schmid, Interspeech 2022).
+
+Reference: google-research/scenic, `scenic/projects/avatar` (models.py, decode.py) with the MBT encoder of
+`scenic/projects/mbt/model.py`. An MBT encoder (two unshared ViT streams over RGB tubelets and log-mel patches,
+exchanging information only through shared bottleneck tokens from `fusion_layer` on) feeds a pre-LN Transformer
+decoder with a fixed sinusoid table and a tied output embedding scaled by 1/sqrt(D).
+
+Reproduced reference details: LayerNorm eps 1e-6; tanh-approximated GELU in the encoder, ReLU in the decoder;
+encoder attention with biases, decoder attention without; stochastic depth per example and branch with rate
+`drop_path_rate * l / (L - 1)` and *no* 1/(1-p) rescaling; 5 bottleneck tokens (4 + the extra one the reference adds
+with a token classifier); no encoder padding mask (zero-padded spectrogram frames are attended, as in the
+reference); decoder start token 0 (= PAD); sinusoid with divisor (D/2 - 1), sines then cosines, no embedding scaling.
+
+Decisions from the specification's open list (recommendations followed):
+- frames: 2 frames by default (`num_frames`), 8 kept as a config option for converted checkpoints;
+- bottlenecks: 4 + 1 extra (`bottleneck_extra_cls_token=True`) for checkpoint compatibility;
+- decoder self-attention mask: causal only (identical to the reference at every non-pad position);
+- stochastic depth without rescaling (faithful);
+- masked attention uses boolean masks in SDPA; rows are never fully masked here (causal only).
+Differences: the teacher-forced loss is plain token cross-entropy over non-pad targets; the reference's label
+smoothing (0.1) belongs to the training task. The reference beam search (GNMT length penalty) is not yet shipped;
+greedy and sampling go through the standard `generate()`.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+from transformers.utils import ModelOutput
+from transformers.utils.generic import can_return_tuple
+
+from ..configuration.configuration_avatar import AvatarConfig
+
+
+def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """Reference stochastic depth: zero the branch per example with probability `rate`, no rescaling."""
+    if not training or rate <= 0.0:
+        return x
+    keep = torch.rand(x.shape[0], 1, 1, device=x.device, dtype=x.dtype) >= rate
+    return x * keep.to(x.dtype)
+
+
+class AvatarEncoderAttention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim) for _ in range(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = (p(x).view(b, n, self.heads, -1).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class AvatarEncoderMLP(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.fc2(self.dropout(F.gelu(self.fc1(x), approximate="tanh"))))
+
+
+class AvatarEncoderLayer(nn.Module):
+    """Pre-LN ViT block of MBT (`EncoderBlock`)."""
+
+    def __init__(self, config: AvatarConfig, drop_path_rate: float):
+        super().__init__()
+        d = config.hidden_size
+        self.layernorm_before = nn.LayerNorm(d, eps=config.layer_norm_eps)
+        self.attention = AvatarEncoderAttention(d, config.encoder_attention_heads, config.encoder_attention_dropout)
+        self.layernorm_after = nn.LayerNorm(d, eps=config.layer_norm_eps)
+        self.mlp = AvatarEncoderMLP(d, config.encoder_intermediate_size, config.encoder_dropout)
+        self.dropout = nn.Dropout(config.encoder_dropout)
+        self.drop_path_rate = drop_path_rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + drop_path(self.dropout(self.attention(self.layernorm_before(x))), self.drop_path_rate, self.training)
+        return x + drop_path(self.mlp(self.layernorm_after(x)), self.drop_path_rate, self.training)
+
+
+class AvatarEmbeddings(nn.Module):
+    """Patch/tubelet convolution, CLS token and learned positional embedding of one modality."""
+
+    def __init__(self, config: AvatarConfig, conv: nn.Module, num_tokens: int):
+        super().__init__()
+        self.patch_embedding = conv
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, config.hidden_size))
+        self.position_embedding = nn.Parameter(torch.zeros(1, num_tokens + 1, config.hidden_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch_embedding(x).flatten(2).transpose(1, 2)
+        if tokens.shape[1] + 1 != self.position_embedding.shape[1]:
+            raise ValueError(
+                f"input gives {tokens.shape[1]} tokens but the positional embedding covers "
+                f"{self.position_embedding.shape[1] - 1}; check the input size against the config"
+            )
+        cls = self.cls_token.expand(tokens.shape[0], -1, -1)
+        return torch.cat([cls, tokens], dim=1) + self.position_embedding
+
+
+@dataclass
+class AvatarEncoderOutput(ModelOutput):
+    """Encoder output.
+
+    Args:
+        last_hidden_state: `[B, (1 + N_video) + (1 + N_audio), D]`, layout `[cls_v, video..., cls_a, audio...]`
+            (video part absent for the audio-only model).
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+
+
+class AvatarPreTrainedModel(PreTrainedModel):
+    config_class = AvatarConfig
+    base_model_prefix = "model"
+    main_input_name = "input_features"
+    supports_gradient_checkpointing = False
+    _supports_sdpa = True
+    _no_split_modules = ["AvatarEncoderLayer", "AvatarDecoderLayer"]
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        std = self.config.init_std
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.normal_(module.bias, std=1e-6)
+        elif isinstance(module, (nn.Conv2d, nn.Conv3d)):
+            fan_in = module.weight[0].numel()
+            nn.init.trunc_normal_(module.weight, std=1.0 / math.sqrt(fan_in))
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=1.0)
+        elif isinstance(module, AvatarEmbeddings):
+            nn.init.zeros_(module.cls_token)
+            nn.init.normal_(module.position_embedding, std=std)
+        elif isinstance(module, AvatarEncoder):
+            nn.init.normal_(module.bottleneck_tokens, std=std)
+
+
+class AvatarEncoder(AvatarPreTrainedModel):
+    """MBT encoder: two unshared ViT streams with bottleneck fusion from `fusion_layer` on."""
+
+    def __init__(self, config: AvatarConfig):
+        super().__init__(config)
+        d, p, L = config.hidden_size, config.patch_size, config.encoder_layers
+        rates = [config.encoder_drop_path_rate * l / max(L - 1, 1) for l in range(L)]
+        self.use_video = "rgb" in config.modalities
+        if self.use_video:
+            conv = nn.Conv3d(config.num_channels, d, (config.tubelet_size, p, p), stride=(config.tubelet_size, p, p))
+            self.video_embeddings = AvatarEmbeddings(config, conv, config.num_video_tokens)
+            self.video_layers = nn.ModuleList(AvatarEncoderLayer(config, r) for r in rates)
+        self.audio_embeddings = AvatarEmbeddings(
+            config, nn.Conv2d(config.num_channels, d, p, stride=p), config.num_audio_tokens
+        )
+        self.audio_layers = nn.ModuleList(AvatarEncoderLayer(config, r) for r in rates)
+        self.bottleneck_tokens = nn.Parameter(torch.zeros(1, config.num_bottlenecks, d))
+        self.layernorm = nn.LayerNorm(d, eps=config.layer_norm_eps)
+        self.post_init()
+
+    def _check_audio(self, input_features: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if input_features is None:
+            raise ValueError("input_features (log-mel [B, frames, mel] or [B, 3, frames, mel]) is required")
+        if input_features.dim() == 3:
+            input_features = input_features.unsqueeze(1).expand(-1, c.num_channels, -1, -1)
+        if input_features.dim() != 4 or input_features.shape[1] != c.num_channels:
+            raise ValueError(f"input_features must be [B, frames, mel] or [B, 3, frames, mel], got {tuple(input_features.shape)}")
+        if input_features.shape[-1] != c.num_mel_bins:
+            raise ValueError(f"input_features has {input_features.shape[-1]} mel bins, config expects {c.num_mel_bins}")
+        if not torch.isfinite(input_features).all():
+            raise ValueError("input_features contains NaN or infinite values")
+        return input_features
+
+    def forward(self, input_features=None, pixel_values=None, return_dict=True, **kwargs) -> AvatarEncoderOutput:
+        audio = self.audio_embeddings(self._check_audio(input_features))
+        video = None
+        if self.use_video:
+            if pixel_values is None:
+                raise ValueError("this AVATAR model uses the rgb stream: pass pixel_values [B, 3, T, H, W]")
+            if pixel_values.dim() != 5 or pixel_values.shape[1] != self.config.num_channels:
+                raise ValueError(f"pixel_values must be [B, 3, T, H, W], got {tuple(pixel_values.shape)}")
+            if pixel_values.shape[0] != audio.shape[0]:
+                raise ValueError("pixel_values and input_features have different batch sizes")
+            if not torch.isfinite(pixel_values).all():
+                raise ValueError("pixel_values contains NaN or infinite values")
+            video = self.video_embeddings(pixel_values)
+        bottleneck = self.bottleneck_tokens.expand(audio.shape[0], -1, -1)
+        nb = bottleneck.shape[1]
+        for l in range(self.config.encoder_layers):
+            if video is None:
+                audio = self.audio_layers[l](audio)
+            elif l < self.config.fusion_layer:
+                video, audio = self.video_layers[l](video), self.audio_layers[l](audio)
+            else:
+                v = self.video_layers[l](torch.cat([video, bottleneck], dim=1))
+                a = self.audio_layers[l](torch.cat([audio, bottleneck], dim=1))
+                video, audio = v[:, :-nb], a[:, :-nb]
+                bottleneck = (v[:, -nb:] + a[:, -nb:]) / 2
+        out = audio if video is None else torch.cat([video, audio], dim=1)
+        return AvatarEncoderOutput(last_hidden_state=self.layernorm(out))
+
+
+def sinusoid_table(start: int, length: int, dim: int, device=None) -> torch.Tensor:
+    """Rows `start .. start+length-1` of the reference (Flax WMT) table: sines in the first half, cosines in the
+    second, frequency divisor (dim/2 - 1). Computed on the fly (no buffer, so loading never leaves it uninitialised)."""
+    half = dim // 2
+    freqs = torch.exp(torch.arange(half, dtype=torch.float64, device=device) * -(math.log(10000.0) / (half - 1)))
+    angles = torch.arange(start, start + length, dtype=torch.float64, device=device)[:, None] * freqs[None]
+    table = torch.zeros(length, dim, dtype=torch.float64, device=device)
+    table[:, :half], table[:, half : 2 * half] = torch.sin(angles), torch.cos(angles)
+    return table.float()
+
+
+class AvatarDecoderAttention(nn.Module):
+    """Multi-head attention without biases (decoder self- and cross-attention)."""
+
+    def __init__(self, dim: int, heads: int, dropout: float, layer_idx: int, is_cross: bool):
+        super().__init__()
+        self.heads, self.dropout, self.layer_idx, self.is_cross = heads, dropout, layer_idx, is_cross
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim, bias=False) for _ in range(4))
+
+    def _split(self, x):
+        return x.view(x.shape[0], x.shape[1], self.heads, -1).transpose(1, 2)
+
+    def forward(self, x, memory=None, cache: EncoderDecoderCache | None = None, past_length: int = 0):
+        b, n, d = x.shape
+        q = self._split(self.q_proj(x))
+        src = memory if self.is_cross else x
+        k, v = self._split(self.k_proj(src)), self._split(self.v_proj(src))
+        mask = None
+        if not self.is_cross:
+            if cache is not None:
+                k, v = cache.self_attention_cache.update(k, v, self.layer_idx)
+            if n > 1:
+                qi = torch.arange(n, device=x.device)[:, None] + past_length
+                mask = torch.arange(k.shape[2], device=x.device)[None, :] <= qi
+        p = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class AvatarDecoderLayer(nn.Module):
+    """Pre-LN decoder block of the reference (`EncoderDecoder1DBlock`)."""
+
+    def __init__(self, config: AvatarConfig, layer_idx: int):
+        super().__init__()
+        d, h = config.d_model, config.decoder_attention_heads
+        eps = config.layer_norm_eps
+        self.self_attn_layer_norm = nn.LayerNorm(d, eps=eps)
+        self.self_attn = AvatarDecoderAttention(d, h, config.decoder_attention_dropout, layer_idx, False)
+        self.encoder_attn_layer_norm = nn.LayerNorm(d, eps=eps)
+        self.encoder_attn = AvatarDecoderAttention(d, h, config.decoder_attention_dropout, layer_idx, True)
+        self.final_layer_norm = nn.LayerNorm(d, eps=eps)
+        self.fc1, self.fc2 = nn.Linear(d, config.decoder_ffn_dim), nn.Linear(config.decoder_ffn_dim, d)
+        self.dropout = nn.Dropout(config.decoder_dropout)
+
+    def forward(self, x, memory, cache=None, past_length=0):
+        x = x + self.dropout(self.self_attn(self.self_attn_layer_norm(x), cache=cache, past_length=past_length))
+        x = x + self.dropout(self.encoder_attn(self.encoder_attn_layer_norm(x), memory=memory))
+        h = self.dropout(F.relu(self.fc1(self.final_layer_norm(x))))
+        return x + self.dropout(self.fc2(h))
+
+
+class AvatarDecoder(nn.Module):
+    def __init__(self, config: AvatarConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
+        self.max_positions = config.max_position_embeddings
+        self.layers = nn.ModuleList(AvatarDecoderLayer(config, i) for i in range(config.decoder_layers))
+        self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.decoder_dropout)
+
+    def forward(self, input_ids, memory, cache=None):
+        past = cache.get_seq_length() if cache is not None else 0
+        n = input_ids.shape[1]
+        if past + n > self.max_positions:
+            raise ValueError(f"decoder length {past + n} exceeds max_position_embeddings ({self.max_positions})")
+        x = self.embed_tokens(input_ids)
+        x = self.dropout(x + sinusoid_table(past, n, x.shape[-1], device=x.device).to(x.dtype))
+        for layer in self.layers:
+            x = layer(x, memory, cache=cache, past_length=past)
+        x = self.layer_norm(x)
+        return F.linear(x, self.embed_tokens.weight) / math.sqrt(x.shape[-1])
+
+
+def shift_tokens_right(labels: torch.Tensor, start_token_id: int) -> torch.Tensor:
+    start = torch.full_like(labels[:, :1], start_token_id)
+    return torch.cat([start, labels[:, :-1]], dim=1)
+
+
+class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
+    """AVATAR encoder-decoder. `generate(input_features=..., pixel_values=...)` decodes text token ids."""
+
+    def __init__(self, config: AvatarConfig):
+        super().__init__(config)
+        self.encoder = AvatarEncoder(config)
+        self.decoder = AvatarDecoder(config)
+        self.post_init()
+
+    def get_encoder(self):
+        return self.encoder
+
+    def get_input_embeddings(self):
+        return self.decoder.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.decoder.embed_tokens = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_features: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        encoder_outputs: AvatarEncoderOutput | tuple | None = None,
+        past_key_values: Cache | None = None,
+        use_cache: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqLMOutput:
+        r"""
+        Args:
+            input_features: log-mel `[B, frames, mel]` (tiled to 3 channels) or `[B, 3, frames, mel]`.
+            pixel_values: frames `[B, 3, T, H, W]` in [-1, 1] (omit for the audio-only model).
+            decoder_input_ids: `[B, L]`; built from `labels` by a right shift with start id 0 when omitted.
+            labels: `[B, L]` target ids, PAD = 0 ignored by the loss.
+        Returns: `Seq2SeqLMOutput` with `loss` (mean token cross-entropy over non-pad labels), `logits` `[B, L, V]`,
+            `past_key_values`, `encoder_last_hidden_state` `[B, N_enc, D]`.
+        """
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(input_features=input_features, pixel_values=pixel_values)
+        memory = encoder_outputs[0] if isinstance(encoder_outputs, tuple) else encoder_outputs.last_hidden_state
+        if decoder_input_ids is None:
+            if labels is None:
+                raise ValueError("pass decoder_input_ids or labels")
+            decoder_input_ids = shift_tokens_right(labels, self.config.decoder_start_token_id)
+        if use_cache and past_key_values is None:
+            past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        cache = past_key_values if use_cache or past_key_values is not None else None
+        logits = self.decoder(decoder_input_ids, memory, cache=cache)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=self.config.pad_token_id
+            )
+        return Seq2SeqLMOutput(
+            loss=loss, logits=logits, past_key_values=cache, encoder_last_hidden_state=memory
+        )
+
+
+__all__ = ["AvatarPreTrainedModel", "AvatarEncoder", "AvatarForConditionalGeneration"]

@@ -1,0 +1,233 @@
+"""Convert a scenic (Flax) AVATAR parameter tree to `AvatarForConditionalGeneration`.
+
+The original is a flattened parameter tree whose names are the Flax tree path joined with `/` (stored as
+safetensors). `--fixture DIR` converts a parity folder (original_config.json, original_weights.safetensors,
+inputs.safetensors, outputs.safetensors), runs the converted model and compares encoder outputs, logits and greedy
+tokens with the reference, exiting non-zero above tolerance.
+
+    python scripts/convert_avatar_original_checkpoint.py --fixture PARITY_DIR
+    python scripts/convert_avatar_original_checkpoint.py --config original_config.json \
+        --weights original_weights.safetensors --num_frames 2 --output_dir OUT
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from videozoo.configuration.configuration_avatar import AvatarConfig
+from videozoo.modeling.modeling_avatar import AvatarForConditionalGeneration
+
+TOLERANCE = 1e-5
+
+_ENC_BLOCK = {
+    "LayerNorm_0": "layernorm_before",
+    "LayerNorm_1": "layernorm_after",
+    "MultiHeadDotProductAttention_0/query": "attention.q_proj",
+    "MultiHeadDotProductAttention_0/key": "attention.k_proj",
+    "MultiHeadDotProductAttention_0/value": "attention.v_proj",
+    "MultiHeadDotProductAttention_0/out": "attention.out_proj",
+    "MlpBlock_0/Dense_0": "mlp.fc1",
+    "MlpBlock_0/Dense_1": "mlp.fc2",
+}
+_DEC_BLOCK = {
+    "LayerNorm_0": "self_attn_layer_norm",
+    "LayerNorm_1": "encoder_attn_layer_norm",
+    "LayerNorm_2": "final_layer_norm",
+    "SelfAttention_0/query": "self_attn.q_proj",
+    "SelfAttention_0/key": "self_attn.k_proj",
+    "SelfAttention_0/value": "self_attn.v_proj",
+    "SelfAttention_0/out": "self_attn.out_proj",
+    "MultiHeadDotProductAttention_0/query": "encoder_attn.q_proj",
+    "MultiHeadDotProductAttention_0/key": "encoder_attn.k_proj",
+    "MultiHeadDotProductAttention_0/value": "encoder_attn.v_proj",
+    "MultiHeadDotProductAttention_0/out": "encoder_attn.out_proj",
+    "MlpBlock_0/Dense_0": "fc1",
+    "MlpBlock_0/Dense_1": "fc2",
+}
+
+# Ordered rename rules: (regex on the Flax name, replacement, layout kind).
+RULES: list[tuple[str, str, str]] = [
+    (r"^video_encoder/embedding/kernel$", "encoder.video_embeddings.patch_embedding.weight", "conv3d"),
+    (r"^video_encoder/embedding/bias$", "encoder.video_embeddings.patch_embedding.bias", "copy"),
+    (r"^video_encoder/embedding_(?:spectrogram|spec)/kernel$", "encoder.audio_embeddings.patch_embedding.weight", "conv2d"),
+    (r"^video_encoder/embedding_(?:spectrogram|spec)/bias$", "encoder.audio_embeddings.patch_embedding.bias", "copy"),
+    (r"^video_encoder/cls$", "encoder.video_embeddings.cls_token", "copy"),
+    (r"^video_encoder/cls(?:spectrogram|spec)$", "encoder.audio_embeddings.cls_token", "copy"),
+    (r"^video_encoder/bottleneck$", "encoder.bottleneck_tokens", "copy"),
+    (r"^video_encoder/Transformer/posembed_input/pos_embedding$", "encoder.video_embeddings.position_embedding", "copy"),
+    (
+        r"^video_encoder/Transformer/posembed_input_(?:spectrogram|spec)/pos_embedding$",
+        "encoder.audio_embeddings.position_embedding",
+        "copy",
+    ),
+    (r"^video_encoder/Transformer/encoder_norm/scale$", "encoder.layernorm.weight", "copy"),
+    (r"^video_encoder/Transformer/encoder_norm/bias$", "encoder.layernorm.bias", "copy"),
+    *[
+        (
+            rf"^video_encoder/Transformer/encoderblock_(\d+)_(?:spectrogram|spec)/{re.escape(k)}/(kernel|bias|scale)$",
+            rf"encoder.audio_layers.\1.{v}.\2",
+            "param",
+        )
+        for k, v in _ENC_BLOCK.items()
+    ],
+    *[
+        (rf"^video_encoder/Transformer/encoderblock_(\d+)/{re.escape(k)}/(kernel|bias|scale)$", rf"encoder.video_layers.\1.{v}.\2", "param")
+        for k, v in _ENC_BLOCK.items()
+    ],
+    (r"^decoder/Embed_0/embedding$", "decoder.embed_tokens.weight", "copy"),
+    (r"^decoder/encoderdecoder_norm/scale$", "decoder.layer_norm.weight", "copy"),
+    (r"^decoder/encoderdecoder_norm/bias$", "decoder.layer_norm.bias", "copy"),
+    *[
+        (rf"^decoder/encoderdecoderblock_(\d+)/{re.escape(k)}/(kernel|bias|scale)$", rf"decoder.layers.\1.{v}.\2", "param")
+        for k, v in _DEC_BLOCK.items()
+    ],
+]
+
+
+def _convert_param(name: str, suffix: str, value: torch.Tensor) -> tuple[str, torch.Tensor]:
+    """Flax Dense / attention / LayerNorm leaf -> PyTorch name suffix and layout."""
+    if suffix == "scale":
+        return "weight", value
+    if suffix == "bias":
+        return "bias", value.reshape(-1)
+    if "/out/" in name:  # [H, hd, D] -> Linear weight [D, H*hd]
+        return "weight", value.reshape(-1, value.shape[-1]).T.contiguous()
+    if value.dim() == 3:  # query/key/value [D, H, hd] -> [H*hd, D]
+        return "weight", value.reshape(value.shape[0], -1).T.contiguous()
+    return "weight", value.T.contiguous()  # Dense [in, out]
+
+
+def convert_state_dict(flax_params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, value in flax_params.items():
+        name = name.removeprefix("optimizer/target/").removeprefix("params/")
+        for pattern, repl, kind in RULES:
+            m = re.match(pattern, name)
+            if not m:
+                continue
+            target = m.expand(repl)
+            if kind == "conv3d":
+                out[target] = value.permute(4, 3, 0, 1, 2).contiguous()
+            elif kind == "conv2d":
+                out[target] = value.permute(3, 2, 0, 1).contiguous()
+            elif kind == "param":
+                stem = target.rsplit(".", 1)[0]
+                suffix, tensor = _convert_param(name, m.group(2), value)
+                out[f"{stem}.{suffix}"] = tensor
+            else:
+                out[target] = value
+            break
+        else:
+            raise KeyError(f"no conversion rule for original parameter {name!r}")
+    return out
+
+
+def config_from_original(original: dict, num_frames: int, image_size: int, audio_frames: int, mel_bins: int) -> AvatarConfig:
+    mbt, vd = original["mbt"]["model"], original["vd"]["model"]
+    ph, pw, pt = mbt["patches"]["size"]
+    if ph != pw:
+        raise ValueError(f"only square patches are supported, got {mbt['patches']['size']}")
+    modalities = ("rgb", "audio") if "rgb" in mbt["modality_fusion"] else ("audio",)
+    return AvatarConfig(
+        hidden_size=mbt["hidden_size"],
+        encoder_layers=mbt["num_layers"],
+        encoder_attention_heads=mbt["num_heads"],
+        encoder_intermediate_size=mbt["mlp_dim"],
+        patch_size=ph,
+        tubelet_size=pt,
+        num_frames=num_frames,
+        image_size=image_size,
+        num_mel_bins=mel_bins,
+        max_audio_frames=audio_frames,
+        modalities=modalities,
+        fusion_layer=mbt["fusion_layer"],
+        num_bottleneck_tokens=mbt["n_bottlenecks"],
+        bottleneck_extra_cls_token=mbt["classifier"] == "token",
+        encoder_attention_dropout=mbt["attention_dropout_rate"],
+        encoder_dropout=mbt["dropout_rate"],
+        encoder_drop_path_rate=mbt["stochastic_droplayer_rate"],
+        decoder_layers=vd["num_layers"],
+        decoder_attention_heads=vd["num_heads"],
+        d_model=vd["emb_dim"],
+        decoder_ffn_dim=vd["mlp_dim"],
+        decoder_dropout=vd["dropout_rate"],
+        decoder_attention_dropout=vd["attention_dropout_rate"],
+        max_position_embeddings=vd["max_len"],
+        vocab_size=vd["vocab_size"],
+        eos_token_id=original.get("eos_id", 102),
+    )
+
+
+def load_converted(config: AvatarConfig, flax_params: dict[str, torch.Tensor]) -> AvatarForConditionalGeneration:
+    model = AvatarForConditionalGeneration(config).eval()
+    state = convert_state_dict(flax_params)
+    expected = set(model.state_dict())
+    missing, unexpected = expected - set(state), set(state) - expected
+    if missing or unexpected:
+        raise KeyError(f"conversion mismatch: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def run_fixture(fixture: Path) -> int:
+    original = json.loads((fixture / "original_config.json").read_text())
+    inputs = load_file(fixture / "inputs.safetensors")
+    ref = load_file(fixture / "outputs.safetensors")
+    rgb, spec, targets = inputs["rgb"], inputs["spectrogram"], inputs["targets"].long()
+    config = config_from_original(original, rgb.shape[1], rgb.shape[2], spec.shape[1], spec.shape[2])
+    model = load_converted(config, load_file(fixture / "original_weights.safetensors"))
+    pixel_values = rgb.permute(0, 4, 1, 2, 3)
+    features = spec.permute(0, 3, 1, 2)
+    failures = 0
+    with torch.no_grad():
+        out = model(input_features=features, pixel_values=pixel_values, labels=targets)
+        enc = (out.encoder_last_hidden_state - ref["encoded"]).abs().max().item()
+        valid = targets != 0
+        lg = (out.logits - ref["logits"]).abs()[valid].max().item()
+        print(f"encoded max abs diff: {enc:.3e}")
+        print(f"logits max abs diff (targets != 0): {lg:.3e}")
+        failures += enc > TOLERANCE
+        failures += lg > TOLERANCE
+        steps = ref["greedy_tokens"].shape[1]
+        greedy = model.generate(
+            input_features=features, pixel_values=pixel_values, do_sample=False, num_beams=1,
+            max_new_tokens=steps, min_new_tokens=steps, eos_token_id=None,
+        )[:, 1:]
+        same = torch.equal(greedy.cpu(), ref["greedy_tokens"].long())
+        print(f"greedy tokens identical: {same}")
+        failures += not same
+    print("PASS" if not failures else "FAIL")
+    return int(bool(failures))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fixture", type=Path)
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--weights", type=Path)
+    parser.add_argument("--num_frames", type=int, default=2)
+    parser.add_argument("--image_size", type=int, default=224)
+    parser.add_argument("--audio_frames", type=int, default=2500)
+    parser.add_argument("--mel_bins", type=int, default=80)
+    parser.add_argument("--output_dir", type=Path)
+    args = parser.parse_args(argv)
+    if args.fixture is not None:
+        return run_fixture(args.fixture)
+    if not (args.config and args.weights and args.output_dir):
+        parser.error("pass --fixture DIR, or --config, --weights and --output_dir")
+    config = config_from_original(
+        json.loads(args.config.read_text()), args.num_frames, args.image_size, args.audio_frames, args.mel_bins
+    )
+    model = load_converted(config, load_file(args.weights))
+    model.save_pretrained(args.output_dir)
+    print(f"saved to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

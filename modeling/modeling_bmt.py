@@ -182,6 +182,20 @@ def _check_features(name, features, size, mask):
         raise ValueError(f"{name} contains NaN")
 
 
+@torch.no_grad()
+def init_reference_weights(module: nn.Module) -> None:
+    """The BMT/MDVC reference initialisation: xavier_uniform_ on every weight with >= 2 dims; biases and LayerNorms
+    keep PyTorch's defaults."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.xavier_uniform_(module.weight)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            bound = 1 / math.sqrt(module.in_features)
+            nn.init.uniform_(module.bias, -bound, bound)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 class BMTPreTrainedModel(PreTrainedModel):
     config_class = BMTConfig
     base_model_prefix = "bmt"
@@ -190,17 +204,8 @@ class BMTPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_cache_class = True
 
-    @torch.no_grad()
     def _init_weights(self, module):
-        # reference: xavier_uniform_ on every parameter with >= 2 dims; biases and LayerNorms keep PyTorch defaults
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.xavier_uniform_(module.weight)
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                bound = 1 / math.sqrt(module.in_features)
-                nn.init.uniform_(module.bias, -bound, bound)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        init_reference_weights(module)
 
 
 class BMTEncoder(BMTPreTrainedModel):

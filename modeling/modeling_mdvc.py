@@ -30,7 +30,7 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_mdvc import MDVCConfig
-from .modeling_bmt import BMTFeedForward, BMTPositionalEncoding, _check_features, label_smoothed_kl
+from .modeling_bmt import BMTFeedForward, BMTPositionalEncoding, _check_features, init_reference_weights, label_smoothed_kl
 
 
 class MDVCAttention(nn.Module):
@@ -131,17 +131,8 @@ class MDVCPreTrainedModel(PreTrainedModel):
     main_input_name = "video_features"
     _supports_sdpa = True
 
-    @torch.no_grad()
     def _init_weights(self, module):
-        # reference: xavier_uniform_ on every parameter with >= 2 dims
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.xavier_uniform_(module.weight)
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                bound = 1 / math.sqrt(module.in_features)
-                nn.init.uniform_(module.bias, -bound, bound)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        init_reference_weights(module)
 
 
 class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):

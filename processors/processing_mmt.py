@@ -21,7 +21,12 @@ def normalize_caption(caption: str | Sequence[str], capitalize: bool = True) -> 
 
 
 def train_wordpiece_vocab(captions: Iterable[str], vocab_size: int = 1000, lowercase: bool = True) -> list[str]:
-    """Train a BERT WordPiece vocabulary offline on captions with `tokenizers`; special tokens come first."""
+    """Train a BERT WordPiece vocabulary offline on captions with `tokenizers`; special tokens come first.
+
+    The trainer breaks ties between merges (and numbers its tokens) in a hash order that changes from process to
+    process, so two trainings on the same captions can give different vocabularies: the vocabulary saved with a
+    processor, and with every training checkpoint, is the reference, never a new training.
+    """
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))

@@ -35,7 +35,7 @@ from videozoo.data.mmt_modality_masking import (
 from videozoo.processors import MMTProcessor
 from videozoo.processors.processing_mmt import train_wordpiece_vocab
 from videozoo.tasks.mmt_modality_masking import ModalityMaskingTask
-from videozoo.training import TrainerArguments, fit
+from videozoo.training import TrainerArguments, fit, processor_for_resume
 
 
 @dataclass
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         sizes = SYNTHETIC_MASKING_EXPERTS if args.dataset_name == "synthetic" else {k: v[0] for k, v in MASKING_EXPERT_TABLE.items()}
         splits = load_splits(args, sizes)
         model, processor = build_model_and_processor(args, splits, sizes)
+    processor = processor_for_resume(training_args, processor)
     config = model.config
     task = ModalityMaskingTask(config.schedule, seed=training_args.seed, margin=config.ranking_margin,
                                renormalize_over_present=config.renormalize_over_present)

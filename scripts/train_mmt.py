@@ -30,7 +30,7 @@ from videozoo.data.mmt import MMTCollator, load_mmt_features, synthetic_mmt_data
 from videozoo.processors import MMTProcessor
 from videozoo.processors.processing_mmt import normalize_caption, train_wordpiece_vocab
 from videozoo.tasks.mmt import MMTRetrievalTask
-from videozoo.training import TrainerArguments, fit
+from videozoo.training import TrainerArguments, fit, processor_for_resume
 
 
 @dataclass
@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         sizes = {name: table[name] for name in experts}
         splits = load_splits(args, sizes)
         model, processor = new_model_and_processor(args, splits, sizes)
+    processor = processor_for_resume(training_args, processor)
     eval_split = splits["validation"] if "validation" in splits else splits["test"]  # model selection on validation
     captions = args.eval_captions_per_video or max(len(c) for c in eval_split["captions"])
     task = MMTRetrievalTask(margin=model.config.ranking_margin, renormalize_missing_modalities=model.config.renormalize_missing_modalities)

@@ -41,8 +41,8 @@ def test_train_evaluate_reload(tmp_path):
 
 
 def _train_in_fresh_process(args: list[str]) -> None:
-    """Each run in its own process, as a real interrupted job is: CPU kernels chosen after other trainings in the
-    same process can differ in the last bits, which says nothing about resumption."""
+    """Each run in its own process, as a real interrupted job is (a per-process state, such as the hash order in
+    which a tokenizer trainer numbers its tokens, then shows up)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     completed = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "train_mmt.py"), *args], env=env,
                                capture_output=True, text=True, timeout=600)
@@ -53,18 +53,41 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path):
     args = SMALL + ["--max_steps", "8", "--checkpointing_steps", "3", "--lr_scheduler_type", "step",
                     "--lr_step_size", "2", "--lr_gamma", "0.5"]
     _train_in_fresh_process(args + ["--output_dir", str(tmp_path / "straight")])
-    # an interrupted run: stop after the checkpoint at step 6, then resume from it (mid-epoch: 6 steps per epoch)
+    # an interrupted run: stop after the checkpoint at step 3, then resume from it (mid-epoch: 6 steps per epoch)
     interrupted = tmp_path / "interrupted"
     _train_in_fresh_process(args + ["--output_dir", str(interrupted)])
     for folder in (interrupted / "checkpoints").iterdir():
-        if folder.name != "step_6":
+        if folder.name != "step_3":
             __import__("shutil").rmtree(folder)
     (interrupted / "model.safetensors").unlink()
     _train_in_fresh_process(args + ["--output_dir", str(interrupted), "--resume_from_checkpoint", "latest"])
+    # the resumed run tokenises with the processor saved in the checkpoint, not with a vocabulary trained anew
+    vocab = json.loads((interrupted / "tokenizer.json").read_text())["model"]["vocab"]
+    assert json.loads((interrupted / "checkpoints" / "step_3" / "processor" / "tokenizer.json").read_text())["model"]["vocab"] == vocab
+    assert json.loads((tmp_path / "straight" / "tokenizer.json").read_text())["model"]["vocab"] == vocab
     straight, resumed = load_file(tmp_path / "straight" / "model.safetensors"), load_file(interrupted / "model.safetensors")
     assert straight.keys() == resumed.keys()
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), f"{name} differs after resuming"
+
+
+def test_resuming_with_another_processor_is_refused(tmp_path):
+    from videozoo.processors import MMTProcessor
+    from videozoo.training import _check_processor_matches
+
+    def processor(words):
+        vocab = tmp_path / f"vocab_{len(words)}.txt"
+        vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+        return MMTProcessor.from_vocab_file(vocab, ["s3d"], {"s3d": 8})
+
+    checkpoint = tmp_path / "step_3"
+    processor(["kebe", "gala"]).save_pretrained(checkpoint / "processor")
+    _check_processor_matches(processor(["kebe", "gala"]), checkpoint)  # the same processor: accepted
+    used = processor(["kebe", "gala"])
+    used(text=["kebe gala"])  # calling a tokenizer changes what it saves, not what it does
+    _check_processor_matches(used, checkpoint)
+    with pytest.raises(ValueError, match="processor differs.*its vocabulary"):
+        _check_processor_matches(processor(["gala", "kebe", "bada"]), checkpoint)
 
 
 def test_resume_without_checkpoint_fails_clearly(tmp_path):

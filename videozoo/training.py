@@ -12,7 +12,9 @@ Run it with `accelerate launch scripts/train_<model>.py ...` (or plain `python`)
 Exact resumption: random augmentation in collators must draw from the per-sample seed that `fit` adds to every
 training row (`row["sample_seed"]`, a function of the run seed, the epoch and the row index), never from a global
 random state. Together with the restored model/optimizer/scheduler/RNG state and the seeded sampler, a run
-resumed from a checkpoint ends with the same weights as an uninterrupted one.
+resumed from a checkpoint ends with the same weights as an uninterrupted one. Checkpoints also hold the processor
+the weights were trained with; a script resuming a run takes it from there (`processor_for_resume`), and `fit`
+refuses a processor that differs from it.
 """
 
 import json
@@ -35,6 +37,7 @@ from tqdm.auto import tqdm
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "step_"
+PROCESSOR_FOLDER = "processor"
 
 
 @dataclass
@@ -166,7 +169,8 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _find_checkpoint(args: TrainerArguments) -> Path | None:
+def checkpoint_to_resume(args: TrainerArguments) -> Path | None:
+    """The `save_state` folder `args.resume_from_checkpoint` names ('latest': the newest in `output_dir`), or None."""
     if args.resume_from_checkpoint is None:
         return None
     if args.resume_from_checkpoint != "latest":
@@ -179,6 +183,36 @@ def _find_checkpoint(args: TrainerArguments) -> Path | None:
         key=lambda p: int(p.name[len(CHECKPOINT_PREFIX) :]),
     )
     return folders[-1] if folders else None
+
+
+def processor_for_resume(args: TrainerArguments, processor):
+    """The processor a resumed run must use: the one saved in the checkpoint it resumes from (a vocabulary trained
+    anew could number its tokens differently), else `processor` itself."""
+    checkpoint = checkpoint_to_resume(args)
+    if checkpoint is None or not (checkpoint / PROCESSOR_FOLDER).is_dir():
+        return processor
+    return type(processor).from_pretrained(checkpoint / PROCESSOR_FOLDER)
+
+
+def _check_processor_matches(processor, checkpoint: Path) -> None:
+    saved_folder = checkpoint / PROCESSOR_FOLDER
+    if processor is None or not saved_folder.is_dir():
+        return
+    saved = type(processor).from_pretrained(saved_folder)
+    differing = [name for name, (a, b) in {
+        "settings": (processor.to_dict(), saved.to_dict()),
+        "vocabulary": (_vocabulary(processor), _vocabulary(saved)),
+    }.items() if a != b]
+    if differing:
+        raise ValueError(
+            f"the processor differs from the one {checkpoint} was trained with (its {' and '.join(differing)}); "
+            "resume with the checkpoint's processor (videozoo.training.processor_for_resume)"
+        )
+
+
+def _vocabulary(processor) -> dict | None:
+    tokenizer = getattr(processor, "tokenizer", None)
+    return None if tokenizer is None else tokenizer.get_vocab()
 
 
 def _steps_done(checkpoint: Path) -> int:
@@ -286,8 +320,9 @@ def fit(
 
     completed_steps, start_epoch, skip_batches = 0, 0, 0
     best: tuple[float, dict] | None = None
-    checkpoint = _find_checkpoint(args)
+    checkpoint = checkpoint_to_resume(args)
     if checkpoint is not None:
+        _check_processor_matches(processor, checkpoint)
         accelerator.load_state(str(checkpoint))
         completed_steps = _steps_done(checkpoint)
         start_epoch = completed_steps // steps_per_epoch
@@ -331,7 +366,7 @@ def fit(
                 progress.set_postfix(loss=f"{logged['train/loss']:.4f}")
                 accelerator.log(logged, step=completed_steps)
             if args.checkpointing_steps and completed_steps % args.checkpointing_steps == 0:
-                _save_checkpoint(accelerator, output_dir, completed_steps)
+                _save_checkpoint(accelerator, output_dir, completed_steps, processor)
             if eval_loader is not None and args.eval_steps and completed_steps % args.eval_steps == 0:
                 metrics = _evaluate(task, model, eval_loader, accelerator, completed_steps)
                 best = _keep_if_best(best, metrics, args, accelerator, model, completed_steps)
@@ -392,10 +427,12 @@ def _loggable(value) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
-def _save_checkpoint(accelerator: Accelerator, output_dir: Path, completed_steps: int) -> None:
+def _save_checkpoint(accelerator: Accelerator, output_dir: Path, completed_steps: int, processor=None) -> None:
     folder = output_dir / "checkpoints" / f"{CHECKPOINT_PREFIX}{completed_steps}"
     accelerator.save_state(str(folder))
     if accelerator.is_main_process:
+        if processor is not None:  # what the weights were trained with: a resumed run must tokenise the same way
+            processor.save_pretrained(folder / PROCESSOR_FOLDER)
         (folder / "trainer_state.json").write_text(json.dumps({"completed_steps": completed_steps}))
 
 

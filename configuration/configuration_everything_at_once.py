@@ -8,6 +8,14 @@ from transformers import PreTrainedConfig
 from .configuration_common import CheckedModelTypeMixin
 
 
+# the paper's feature variants (spec §2.8): the fields in which they differ from the defaults
+VARIANTS: dict[str, dict] = {
+    "tva": {},
+    "s3d": {"video_feature_size": 1024},
+    "clip": {"video_feature_size": 512, "text_feature_size": 512},
+}
+
+
 @strict
 class EverythingAtOnceConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""
@@ -52,6 +60,16 @@ class EverythingAtOnceConfig(CheckedModelTypeMixin, PreTrainedConfig):
     loss_weights: dict[str, float] | None = None
     initializer_range: float = 0.02
 
+    @classmethod
+    def from_variant(cls, variant: str, **overrides) -> "EverythingAtOnceConfig":
+        """The configuration of one of the paper's feature variants (`VARIANTS`): `"tva"` (ResNet-152 || ResNeXt-101
+        video features, word2vec text), `"s3d"` (MIL-NCE S3D video features, one per second) or `"clip"` (CLIP
+        ViT-B/32 image features and CLIP text tokens: give the processor a local CLIP text model with
+        `load_clip_text_model`). `overrides` replace any field."""
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown Everything at Once variant {variant!r}; known: {sorted(VARIANTS)}")
+        return cls(**{**VARIANTS[variant], **overrides})
+
     def __post_init__(self, **kwargs):
         if self.loss_weights is None:
             self.loss_weights = {"tv": 1.0, "ta": 0.1, "va": 0.1, "t_va": 0.1, "v_ta": 0.1, "a_tv": 0.1}
@@ -67,4 +85,4 @@ class EverythingAtOnceConfig(CheckedModelTypeMixin, PreTrainedConfig):
             raise ValueError(f"unknown loss terms {sorted(unknown)}")
 
 
-__all__ = ["EverythingAtOnceConfig"]
+__all__ = ["EverythingAtOnceConfig", "VARIANTS"]

@@ -15,6 +15,9 @@ Decisions (spec §11), following the code for checkpoint parity:
 - the loss is the code's symmetric form divided by the sum of the weights; a term with no sample left is skipped;
 - the unused final LayerNorm of the fusion transformer and the CNN's unused input BatchNorm are kept so original
   checkpoints load strictly; neither is applied.
+- feature variants are configurations (`EverythingAtOnceConfig.from_variant("tva" | "s3d" | "clip")`); the CLIP
+  variant's text tokens come from a frozen local CLIP text model in the processor (every position of the final
+  LayerNorm times the text projection, start token dropped, mask up to the end-of-text token), not from the model.
 Other differences: attention runs through `scaled_dot_product_attention`; `forward` never modifies its inputs (the
 reference wrote into the caller's masks).
 """

@@ -1,5 +1,6 @@
 """Processor for Everything at Once: word vectors, padded video features and log-mel audio, each with its mask."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,11 @@ class EverythingAtOnceProcessor(ProcessorMixin):
     must be a multiple of 64 (one audio token per 64 frames; the reference lengths are 768 for 8-s training clips,
     3072 for MSR-VTT and 4608 for YouCook2: padding is not neutral for the CNN, so keep them to reproduce numbers).
     Video features `(steps, dim)` are padded with zero rows; text goes through local word vectors
-    (`load_word_vectors`).
+    (`load_word_vectors`) or, for the CLIP variant, through a frozen local CLIP text model (`load_clip_text_model`,
+    spec §3.2): the caption's words, joined by spaces, are tokenised by CLIP (truncated to its context), every
+    output position of the final LayerNorm is multiplied by the text projection, the start token is dropped, the next
+    `max_words` positions are kept, and the mask marks those before the end-of-text token. Neither the word vectors nor
+    the CLIP model are saved with the processor.
 
     Args:
         feature_extractor ([`AVLnetFeatureExtractor`]): the log-mel front end.
@@ -30,6 +35,7 @@ class EverythingAtOnceProcessor(ProcessorMixin):
         self.max_video_steps = max_video_steps
         self.word_embedding_size = word_embedding_size
         self.word_vectors = None
+        self.clip_text = None  # (tokenizer, CLIPTextModelWithProjection) once load_clip_text_model is called
         super().__init__(feature_extractor, **kwargs)
         if self.feature_extractor.max_frames % 64:
             raise ValueError(f"max_frames must be a multiple of 64 (one audio token per 64 frames), got {self.feature_extractor.max_frames}")
@@ -41,7 +47,45 @@ class EverythingAtOnceProcessor(ProcessorMixin):
     def to_dict(self, *args, **kwargs):
         output = super().to_dict(*args, **kwargs)
         output.pop("word_vectors", None)
+        output.pop("clip_text", None)
         return output
+
+    def load_clip_text_model(self, path: str | Path) -> "EverythingAtOnceProcessor":
+        """Text tokens from a local CLIP text model folder (tokenizer + `CLIPTextModelWithProjection` or `CLIPModel`
+        weights, e.g. a saved openai/clip-vit-base-patch32); nothing is downloaded."""
+        from transformers import AutoTokenizer, CLIPTextModelWithProjection
+
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"no local CLIP text model folder at {path}")
+        model = CLIPTextModelWithProjection.from_pretrained(path, local_files_only=True).eval()
+        if model.config.projection_dim != self.word_embedding_size:
+            raise ValueError(
+                f"the CLIP text projection is {model.config.projection_dim}-d but the processor's word_embedding_size "
+                f"is {self.word_embedding_size} (the CLIP variant uses 512)"
+            )
+        self.clip_text = (AutoTokenizer.from_pretrained(path, local_files_only=True), model)
+        return self
+
+    @torch.no_grad()
+    def clip_text_tokens(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(batch, max_words, 512)` CLIP text tokens and their mask (see the class docstring)."""
+        if self.clip_text is None:
+            raise ValueError("no CLIP text model loaded: call processor.load_clip_text_model(<local folder>)")
+        tokenizer, model = self.clip_text
+        words = [" ".join(re.findall(r"[\w']+", str(text).lower())) for text in texts]
+        context = model.config.max_position_embeddings
+        encoded = tokenizer(words, padding="max_length", truncation=True, max_length=context, return_tensors="pt")
+        hidden = model.text_model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).last_hidden_state
+        tokens = model.text_projection(hidden)[:, 1 : self.max_words + 1]
+        ids = encoded["input_ids"][:, 1 : self.max_words + 1]
+        before_end = torch.cumsum(ids == tokenizer.eos_token_id, dim=1) == 0
+        mask = (before_end & encoded["attention_mask"][:, 1 : self.max_words + 1].bool()).long()
+        if tokens.shape[1] < self.max_words:  # a CLIP context shorter than max_words + 1
+            missing = self.max_words - tokens.shape[1]
+            tokens = torch.nn.functional.pad(tokens, (0, 0, 0, missing))
+            mask = torch.nn.functional.pad(mask, (0, missing))
+        return tokens.float(), mask
 
     def load_word_vectors(self, path: str | Path) -> "EverythingAtOnceProcessor":
         self.word_vectors = load_word_vectors(path)
@@ -53,7 +97,10 @@ class EverythingAtOnceProcessor(ProcessorMixin):
         data = {}
         if text is not None:
             texts = [text] if isinstance(text, str) else list(text)
-            data["text_features"], data["text_attention_mask"] = embed_words(texts, self.word_vectors, self.max_words, self.word_embedding_size)
+            if self.clip_text is not None:
+                data["text_features"], data["text_attention_mask"] = self.clip_text_tokens(texts)
+            else:
+                data["text_features"], data["text_attention_mask"] = embed_words(texts, self.word_vectors, self.max_words, self.word_embedding_size)
         if video is not None:
             arrays = [torch.as_tensor(np.asarray(v), dtype=torch.float32) for v in video]
             if any(a.dim() != 2 for a in arrays) or len({a.shape[1] for a in arrays}) != 1:

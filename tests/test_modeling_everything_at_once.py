@@ -6,6 +6,7 @@ import pytest
 import torch
 from transformers import AutoProcessor
 
+from videozoo.configuration import EverythingAtOnceConfig
 from videozoo.modeling import EverythingAtOnceModel
 from videozoo.modeling.modeling_everything_at_once import combinatorial_loss
 from videozoo.processors import AVLnetFeatureExtractor, EverythingAtOnceProcessor
@@ -180,3 +181,57 @@ def test_howto100m_clip_sampling_grows_windows_to_whole_captions():
     assert batch["input_features"].shape == (8, 40, 768) and batch["text_features"].shape[0] == 8
     untold = howto100m_eao_clips(spectrogram, np.random.rand(60, 2048), np.random.rand(90, 2048), None, 2, rng)
     assert all(len(c["text"]) == 0 for c in untold)
+
+
+def _tiny_clip_text_model(folder, projection_dim: int):
+    """A random CLIP text model and a byte-level BPE vocabulary (single bytes and a few merges), saved locally."""
+    import json
+
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer
+
+    folder.mkdir(parents=True)
+    # byte-level BPE symbols: printable bytes stand for themselves, the others for the code points from 256 on
+    printable = [b for b in range(256) if 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255]
+    others = [b for b in range(256) if b not in printable]
+    characters = [chr(b) for b in printable] + [chr(256 + i) for i in range(len(others))]
+    merges = [("c", "u"), ("cu", "t</w>"), ("o", "n")]
+    tokens = characters + [c + "</w>" for c in characters] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    tokenizer.save_pretrained(folder)
+    config = CLIPTextConfig(vocab_size=len(tokens), hidden_size=16, intermediate_size=23, num_hidden_layers=2,
+                            num_attention_heads=2, max_position_embeddings=24, projection_dim=projection_dim,
+                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                            pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    model = CLIPTextModelWithProjection(config).eval()
+    model.save_pretrained(folder)
+    return tokenizer, model
+
+
+def test_clip_variant_text_tokens(tmp_path):
+    config = EverythingAtOnceConfig.from_variant("clip", hidden_size=32, num_attention_heads=4)
+    assert (config.video_feature_size, config.text_feature_size) == (512, 512)
+    assert EverythingAtOnceConfig.from_variant("s3d").video_feature_size == 1024
+    with pytest.raises(ValueError, match="unknown Everything at Once variant"):
+        EverythingAtOnceConfig.from_variant("r3d")
+
+    tokenizer, clip = _tiny_clip_text_model(tmp_path / "clip", projection_dim=8)
+    processor = EverythingAtOnceProcessor(AVLnetFeatureExtractor(max_frames=128), max_words=10, word_embedding_size=8)
+    with pytest.raises(ValueError, match="no word vectors loaded"):
+        processor(text=["cut onion"])
+    processor.load_clip_text_model(tmp_path / "clip")
+    captions = ["Cut, the onion!", "on", " ".join(["cut"] * 30)]
+    out = processor(text=captions)
+    assert out["text_features"].shape == (3, 10, 8)
+    lengths = [len(tokenizer(" ".join(c.lower().replace(",", "").replace("!", "").split()))["input_ids"]) - 2 for c in captions]
+    assert out["text_attention_mask"].sum(1).tolist() == [min(n, 10) for n in lengths] and lengths[2] > 10
+    with torch.no_grad():  # CLIP's own pooled embedding is the projection at the end-of-text token
+        pooled = clip(**tokenizer(["cut the onion", "on"], padding=True, return_tensors="pt")).text_embeds
+    for row in range(2):
+        torch.testing.assert_close(out["text_features"][row, lengths[row]], pooled[row])
+    with pytest.raises(ValueError, match="512"):
+        EverythingAtOnceProcessor(AVLnetFeatureExtractor(max_frames=128)).load_clip_text_model(tmp_path / "clip")
+    with pytest.raises(FileNotFoundError, match="no local CLIP"):
+        processor.load_clip_text_model(tmp_path / "absent")

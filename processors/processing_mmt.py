@@ -1,5 +1,7 @@
 """Processor for MMT: a BERT WordPiece tokenizer for captions plus `MMTFeatureExtractor` for expert features."""
 
+import heapq
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,23 +22,73 @@ def normalize_caption(caption: str | Sequence[str], capitalize: bool = True) -> 
     return text.capitalize() if capitalize else text
 
 
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
 def train_wordpiece_vocab(captions: Iterable[str], vocab_size: int = 1000, lowercase: bool = True) -> list[str]:
-    """Train a BERT WordPiece vocabulary offline on captions with `tokenizers`; special tokens come first.
+    """Learn a BERT WordPiece vocabulary offline from captions, deterministically.
 
-    The trainer breaks ties between merges (and numbers its tokens) in a hash order that changes from process to
-    process, so two trainings on the same captions can give different vocabularies: the vocabulary saved with a
-    processor, and with every training checkpoint, is the reference, never a new training.
+    Words come from BERT's own normaliser and pre-tokeniser (`tokenizers`). The vocabulary starts with the special
+    tokens and every character (as a word start `c` and as a continuation `##c`), then grows by merging the most
+    frequent adjacent pair of pieces (counted over word occurrences) until `vocab_size` tokens or whole words,
+    like the WordPiece trainer of `tokenizers` does. Unlike that trainer, whose ties (and token numbering) follow a
+    hash order that changes from process to process, ties go to the lexicographically first pair, so the same
+    captions give the same vocabulary, with the same ids, in every run.
     """
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import normalizers, pre_tokenizers
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False)
-    tokenizer.train_from_iterator(captions, trainer=trainer)
-    vocab = tokenizer.get_vocab()
-    return sorted(vocab, key=vocab.get)
+    normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+    splitter = pre_tokenizers.BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for caption in captions:
+        counts.update(word for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(str(caption))))
+    words = sorted(counts)
+    pieces = [[word[0]] + ["##" + char for char in word[1:]] for word in words]
+    characters = {char for word in words for char in word}
+    vocab = SPECIAL_TOKENS + sorted(({*characters, *("##" + char for char in characters)}) - set(SPECIAL_TOKENS))
+    known = set(vocab)
+
+    pair_counts: Counter[tuple[str, str]] = Counter()
+    pair_words: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for index, word in enumerate(pieces):
+        for pair in zip(word, word[1:]):
+            pair_counts[pair] += counts[words[index]]
+            pair_words[pair].add(index)
+    heap = [(-count, pair) for pair, count in pair_counts.items()]
+    heapq.heapify(heap)
+    while len(vocab) < vocab_size and heap:
+        negative, pair = heapq.heappop(heap)
+        if pair_counts.get(pair, 0) != -negative or negative == 0:
+            continue  # stale entry: the count changed after it was pushed
+        merged = pair[0] + pair[1][2:]
+        if merged not in known:
+            vocab.append(merged)
+            known.add(merged)
+        changed: set[tuple[str, str]] = set()
+        for index in sorted(pair_words.pop(pair)):
+            word, frequency = pieces[index], counts[words[index]]
+            for old in zip(word, word[1:]):
+                pair_counts[old] -= frequency
+                changed.add(old)
+            position, joined = 0, []
+            while position < len(word):
+                if position + 1 < len(word) and (word[position], word[position + 1]) == pair:
+                    joined.append(merged)
+                    position += 2
+                else:
+                    joined.append(word[position])
+                    position += 1
+            pieces[index] = joined
+            for new in zip(joined, joined[1:]):
+                pair_counts[new] += frequency
+                pair_words[new].add(index)
+                changed.add(new)
+        for key in changed:
+            if pair_counts[key] > 0:
+                heapq.heappush(heap, (-pair_counts[key], key))
+            else:
+                pair_counts.pop(key, None)
+    return vocab
 
 
 class MMTProcessor(ProcessorMixin):

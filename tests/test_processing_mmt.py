@@ -112,3 +112,32 @@ def test_reads_the_authors_hdf5_layout(tmp_path):
     split.write_text("video9\n")
     with pytest.raises(FileNotFoundError, match="video9"):
         load_mmt_features(root, split, {"s3d": 4})
+
+
+def test_wordpiece_vocabulary_merges_the_most_frequent_pair_first():
+    from videozoo.processors.processing_mmt import train_wordpiece_vocab
+
+    base = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "##a", "##b", "##c", "a", "b", "c"]
+    assert train_wordpiece_vocab(["ab ab ab abc"], vocab_size=12) == base + ["ab"]  # (a, ##b) 4 times, (##b, ##c) once
+    assert train_wordpiece_vocab(["ab ab ab abc"], vocab_size=99) == base + ["ab", "abc"]  # stops at whole words
+    # a tie goes to the lexicographically first pair, whatever the order of the captions
+    assert train_wordpiece_vocab(["yx xy"], vocab_size=10)[-1] == train_wordpiece_vocab(["xy yx"], vocab_size=10)[-1] == "xy"
+
+
+def test_trained_vocabulary_is_the_same_in_every_process():
+    """String hashing changes from process to process; the vocabulary and its ids must not."""
+    import os
+    import subprocess
+    import sys
+
+    program = (
+        "from videozoo.processors.processing_mmt import train_wordpiece_vocab\n"
+        "captions = [f'w{i % 13}a w{i % 7}b ka{i % 5}ba then sound {i % 3}' for i in range(60)]\n"
+        "print('\\n'.join(train_wordpiece_vocab(captions, vocab_size=70)))\n"
+    )
+    vocabularies = {
+        subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(vocabularies) == 1 and len(vocabularies.pop().split()) == 70

@@ -155,7 +155,8 @@ def test_two_process_training_script_saves_and_evaluates_like_one_process(tmp_pa
     assert distributed["num_queries_v2t"] == 14 and distributed["num_queries_t2v"] == 42  # 7 videos + twins, 3 captions
     single = evaluate_mmt.main(["--model_name_or_path", str(out), "--dataset_name", "synthetic", "--num_train_videos", "0",
                                 "--num_test_videos", "7", "--output_dir", str(tmp_path / "eval")])
-    # same numbers up to float noise: other batch shapes can swap two near-equal scores of this barely trained model
+    # same numbers up to float noise: other batch shapes can swap two near-equal scores of this barely trained model,
+    # which moves one query across a recall threshold, or a median / mean rank by at most one
     assert single.keys() == distributed.keys()
     for name, value in single.items():
-        assert abs(value - distributed[name]) <= (100 / 14 if "_R" in name and "MeanR" not in name else 0.5), name
+        assert abs(value - distributed[name]) <= (100 / 14 if "_R" in name and "MeanR" not in name else 1.0), name

@@ -44,7 +44,7 @@ def benchmark_training_step(
     learning_rate: float = 1e-4,
 ) -> dict[str, float]:
     """Time forward (`loss_fn`, under autocast for bf16) + backward + Adam step; print and return the figures."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, fused=True)  # as videozoo.training.fit
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):

@@ -299,6 +299,7 @@ def fit(
             lr=args.learning_rate,
             betas=(args.adam_beta1, args.adam_beta2),
             eps=args.adam_epsilon,
+            fused=True,  # one kernel per parameter on CPU and GPU: several times faster than the per-tensor loop
         )
     steps_per_epoch = math.ceil(len(train_loader) / accelerator.num_processes / args.gradient_accumulation_steps)
     total_steps = args.max_steps if args.max_steps > 0 else steps_per_epoch * args.num_train_epochs

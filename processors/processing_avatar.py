@@ -124,7 +124,12 @@ def sample_frame_indices(
 
 
 def resize_and_crop(
-    frames: torch.Tensor, shortest_edge: int, crop_size: int, training: bool = False, rng: np.random.Generator | None = None
+    frames: torch.Tensor,
+    shortest_edge: int,
+    crop_size: int,
+    training: bool = False,
+    rng: np.random.Generator | None = None,
+    random_flip: bool = True,
 ) -> torch.Tensor:
     """`(T, H, W, 3)` 0..255 -> `(3, T, crop, crop)` in [-1, 1]: bilinear resize of the short side to `shortest_edge`,
     central crop (random crop and horizontal flip in training), then `x * 2 / 255 - 1`."""
@@ -143,7 +148,7 @@ def resize_and_crop(
     else:
         top, left = (height - crop_size) // 2, (width - crop_size) // 2
     video = video[:, :, top : top + crop_size, left : left + crop_size]
-    if training and rng.random() < 0.5:
+    if training and random_flip and rng.random() < 0.5:
         video = video.flip(-1)
     return (video * (2.0 / 255.0) - 1.0).permute(1, 0, 2, 3).contiguous()
 
@@ -170,7 +175,8 @@ class AvatarProcessor(ProcessorMixin):
     Args:
         feature_extractor ([`AvatarFeatureExtractor`]), tokenizer ([`BertTokenizerFast`], uncased, from a local
         vocabulary), num_frames (2), frames_per_second (2.5: the paper's 2 frames at 2.5 fps), shortest_edge (256),
-        crop_size (224), max_target_tokens (128: the evaluation length; training uses 64), max_duration_mismatch (1.0).
+        crop_size (224), max_target_tokens (128: the evaluation length; training uses 64), max_duration_mismatch (1.0),
+        random_flip (`True`: horizontal flips in training; off where left and right carry meaning).
     """
 
     def __init__(
@@ -183,8 +189,10 @@ class AvatarProcessor(ProcessorMixin):
         crop_size: int = 224,
         max_target_tokens: int = 128,
         max_duration_mismatch: float = 1.0,
+        random_flip: bool = True,
         **kwargs,
     ):
+        self.random_flip = random_flip
         self.num_frames = num_frames
         self.frames_per_second = frames_per_second
         self.shortest_edge = shortest_edge
@@ -250,7 +258,8 @@ class AvatarProcessor(ProcessorMixin):
                 raise ValueError("float video frames must be in 0..255 (uint8 scale)")
         stride = 1.0 if video_fps is None else video_fps / self.frames_per_second
         indices = sample_frame_indices(frames.shape[0], self.num_frames, stride, training, rng)
-        return resize_and_crop(frames[torch.from_numpy(indices)], self.shortest_edge, self.crop_size, training, rng)
+        return resize_and_crop(frames[torch.from_numpy(indices)], self.shortest_edge, self.crop_size, training, rng,
+                               self.random_flip)
 
     # ------------------------------------------------------------------ everything
     def __call__(

@@ -39,18 +39,27 @@ def write_vocab(words, path: str | Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- media decoding (PyAV)
-def decode_audio(path: str | Path, start: float | None = None, end: float | None = None) -> tuple[np.ndarray, int, float]:
-    """Audio of a media file (optionally the [start, end] seconds) -> (`(channels, samples)` float32, rate, seconds)."""
+def _open_stream(path: str | Path, kind: str):
+    """(container, first stream of `kind`) of a media file, with clear errors for unreadable files."""
     import av
 
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as error:
         raise ValueError(f"cannot open media file {path}: {error}") from error
+    streams = getattr(container.streams, kind)
+    if not streams:
+        container.close()
+        raise ValueError(f"{path} has no {kind} stream")
+    return container, streams[0]
+
+
+def decode_audio(path: str | Path, start: float | None = None, end: float | None = None) -> tuple[np.ndarray, int, float]:
+    """Audio of a media file (optionally the [start, end] seconds) -> (`(channels, samples)` float32, rate, seconds)."""
+    import av
+
+    container, stream = _open_stream(path, "audio")
     with container:
-        if not container.streams.audio:
-            raise ValueError(f"{path} has no audio stream")
-        stream = container.streams.audio[0]
         rate = stream.rate
         chunks = []
         try:
@@ -78,14 +87,8 @@ def decode_video(path: str | Path, start: float | None = None, end: float | None
     """RGB frames of a media file within [start, end] seconds -> (`(T, H, W, 3)` uint8, fps, seconds covered)."""
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:
-        raise ValueError(f"cannot open media file {path}: {error}") from error
+    container, stream = _open_stream(path, "video")
     with container:
-        if not container.streams.video:
-            raise ValueError(f"{path} has no video stream")
-        stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0) or None
         frames = []
         try:

@@ -129,6 +129,12 @@ def test_bad_inputs():
         model(input_features=inputs["input_features"], labels=inputs["labels"])
     with pytest.raises(ValueError, match="mel bins"):
         model(input_features=inputs["input_features"][..., :10], pixel_values=inputs["pixel_values"], labels=inputs["labels"])
+    too_long = torch.cat([inputs["input_features"], inputs["input_features"]], dim=1)  # more frames than the config's
+    with pytest.raises(ValueError, match="positional embedding covers"):
+        model(input_features=too_long, pixel_values=inputs["pixel_values"], labels=inputs["labels"])
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(input_features=inputs["input_features"], pixel_values=inputs["pixel_values"],
+              labels=torch.ones(2, model.config.max_position_embeddings + 1, dtype=torch.long))
     bad = inputs["input_features"].clone()
     bad[0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):

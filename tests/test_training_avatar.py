@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from videozoo.data.avatar import (
+    SYNTHETIC_COLOURS,
     SYNTHETIC_CONTENT_WORDS,
     SYNTHETIC_STOP_WORDS,
     AvatarCollator,
@@ -78,7 +79,7 @@ def test_synthetic_task_and_corruptions(tmp_path):
     assert len(words) == 4 and len(content) == 1 and all(w in SYNTHETIC_STOP_WORDS for w in words if w not in content)
     index = SYNTHETIC_CONTENT_WORDS.index(content[0])
     cell = row["video"][0, 8 * (index // 4) + 3, 8 * (index % 4) + 3]
-    assert cell.tolist() == [255, 200, 40]  # the frames show which content word is present
+    assert cell.tolist() == SYNTHETIC_COLOURS[index].tolist()  # the frames show which content word is present
     assert len(row["audio"]) == 10240 and row["word_end_ms"][-1] < 640
     processor = synthetic_processor(tmp_path)
     rows = [splits["test"][i] for i in range(8)]

@@ -169,6 +169,11 @@ def load_visspeech(csv_path: str | Path, video_dir: str | Path, video_column: st
 SYNTHETIC_STOP_WORDS = ("the", "a", "and", "then", "with", "of", "to", "in")
 SYNTHETIC_CONTENT_WORDS = ("apple", "bread", "carrot", "dough", "egg", "fish", "garlic", "honey",
                            "knife", "lemon", "melon", "noodle", "onion", "pepper", "rice", "salt")
+# one colour per content word (16 hues of a colour wheel, alternately bright and dark)
+SYNTHETIC_COLOURS = np.array([
+    [255 * max(0.0, min(1.0, abs((h * 6 + shift) % 6 - 3) - 1)) * (1.0 if k % 2 == 0 else 0.55) for shift in (0, 4, 2)]
+    for k, h in enumerate(np.arange(16) / 16)
+]).round().astype(np.uint8)
 SYNTHETIC_WORD_SECONDS = 0.16  # 16 log-mel frames per word, 4 words = 64 frames
 SYNTHETIC_RATE = 16000
 
@@ -190,7 +195,7 @@ def _word_templates(seed: int) -> np.ndarray:
 
 def _render_clip(word_ids: list[int], content: int, templates: np.ndarray, rng: np.random.Generator, frame_size: int = 32):
     """Waveform (words as tone chords with a Hann envelope, random level and pitch jitter, on background noise)
-    and 2 frames (noise + a coloured 8x8 cell at grid position (content // 4, content % 4))."""
+    and 2 frames (noise + an 8x8 cell of the content word's colour at grid position (content // 4, content % 4))."""
     n = int(SYNTHETIC_WORD_SECONDS * SYNTHETIC_RATE)
     t = np.arange(n) / SYNTHETIC_RATE
     pieces = []
@@ -203,7 +208,7 @@ def _render_clip(word_ids: list[int], content: int, templates: np.ndarray, rng: 
     cell = frame_size // 4
     frame = np.clip(128 + 12.75 * rng.standard_normal((frame_size, frame_size, 3)), 0, 255)
     row, column = divmod(content, 4)
-    frame[row * cell : (row + 1) * cell, column * cell : (column + 1) * cell] = (255, 200, 40)
+    frame[row * cell : (row + 1) * cell, column * cell : (column + 1) * cell] = SYNTHETIC_COLOURS[content]
     video = np.repeat(frame[None].astype(np.uint8), 2, axis=0)
     return wave.astype(np.float32), video
 
@@ -212,7 +217,8 @@ def synthetic_avatar_dataset(num_train_clips: int = 4096, num_test_clips: int = 
     """SynthAV-ASR (spec §10.1, rendered as audio so that the real front end and corruptions apply): a sentence is 3
     random stop words and 1 content word at a random position ("the then onion with"); each word is 0.16 s of its
     own tone chord (so the 64 log-mel frames of a clip show 16 frames per word) with a word alignment; the 2 video
-    frames show *which* content word is present (a coloured cell of a 4 x 4 grid) but not where it is in the sentence.
+    frames show *which* content word is present (a cell of the word's own colour at the word's place in a 4 x 4 grid)
+    but not where it is in the sentence.
     Hiding the content word's audio (word masking, burst loss, noise) leaves the video as the only way to recover it;
     the stop words and the order need the audio. Train and test clips are drawn with different seeds."""
     templates = _word_templates(seed)

@@ -22,6 +22,16 @@ Decisions from the specification's open list (recommendations followed):
   finished) is `avatar_beam_search`, used as `generate(..., custom_generate=avatar_beam_search)` or
   `model.beam_search(...)`, and is the evaluation default (alpha 0.6, 4 beams, max_length 128); the built-in beam
   search (`num_beams > 1` without `custom_generate`) stays available but does not reproduce the reference.
+- front end (`AvatarProcessor`): periodic Hann window (the code; the paper says Hamming); SpecAugment as the code
+  effectively runs it (2 frequency masks of up to 26 bins; time masks optional, no time warping); audio from the
+  clip start, frames from a central (evaluation) or random (training) window, as the code;
+- word masking: content words = words outside a shipped English stop-word list (the reference's "visualness" scores
+  are not released), rate 0.363 (~10% of How2's words), at most 16 words; random masking 0.10; zeros, not noise;
+- fine-tuning recipe = the released config (SGD momentum 0.9, lr 0.3 cosine to 0 over 40K steps, no warm-up, clip
+  1.0, label smoothing 0.1); the pre-training LR "2" is left as a tunable;
+- evaluation noise: the code's levels (SNR 1, 1/2, 1/3; bursts of up to 0.1, 0.2, 0.3 of the clip; mixed pairs),
+  deterministic per clip with the reference's seeds but NumPy's generator (TF's stateless RNG is not reproduced);
+- content / stop word WER: substituted + deleted reference words of the class over the class's reference words.
 Differences: the teacher-forced loss is plain token cross-entropy over non-pad targets; the reference's label
 smoothing (0.1) belongs to the training task (`videozoo.tasks.avatar`). During cached decoding the cross-attention
 keys/values of the encoder memory are computed once and kept in the cache (the reference recomputes them every

@@ -285,7 +285,8 @@ class AvatarProcessor(ProcessorMixin):
     ) -> BatchFeature:
         """
         Args:
-            audio: waveforms (with `sampling_rate`) or media file paths, one per clip.
+            audio: waveforms (with `sampling_rate`) or media file paths, one per clip (a 2-D array is a batch of
+                mono clips; give `(channels, samples)` clips inside a list).
             video: `(T, H, W, 3)` arrays (with `video_fps`, a number or one per clip) or media file paths.
             text: transcripts -> `labels`.
             clip_start / clip_end: seconds, per clip, of the segment to read from media files.

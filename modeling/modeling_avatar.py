@@ -17,9 +17,25 @@ Decisions from the specification's open list (recommendations followed):
 - decoder self-attention mask: causal only (identical to the reference at every non-pad position);
 - stochastic depth without rescaling (faithful);
 - masked attention uses boolean masks in SDPA; rows are never fully masked here (causal only).
+- decoding: greedy and sampling go through the standard `generate()`; the reference beam search (top 2k candidates,
+  GNMT length penalty ((5 + n) / 6)^alpha, its finishing and stopping rules, live beams returned when nothing
+  finished) is `avatar_beam_search`, used as `generate(..., custom_generate=avatar_beam_search)` or
+  `model.beam_search(...)`, and is the evaluation default (alpha 0.6, 4 beams, max_length 128); the built-in beam
+  search (`num_beams > 1` without `custom_generate`) stays available but does not reproduce the reference.
+- front end (`AvatarProcessor`): periodic Hann window (the code; the paper says Hamming); SpecAugment as the code
+  effectively runs it (2 frequency masks of up to 26 bins; time masks optional, no time warping); audio from the
+  clip start, frames from a central (evaluation) or random (training) window, as the code;
+- word masking: content words = words outside a shipped English stop-word list (the reference's "visualness" scores
+  are not released), rate 0.363 (~10% of How2's words), at most 16 words; random masking 0.10; zeros, not noise;
+- fine-tuning recipe = the released config (SGD momentum 0.9, lr 0.3 cosine to 0 over 40K steps, no warm-up, clip
+  1.0, label smoothing 0.1); the pre-training LR "2" is left as a tunable;
+- evaluation noise: the code's levels (SNR 1, 1/2, 1/3; bursts of up to 0.1, 0.2, 0.3 of the clip; mixed pairs),
+  deterministic per clip with the reference's seeds but NumPy's generator (TF's stateless RNG is not reproduced);
+- content / stop word WER: substituted + deleted reference words of the class over the class's reference words.
 Differences: the teacher-forced loss is plain token cross-entropy over non-pad targets; the reference's label
-smoothing (0.1) belongs to the training task. The reference beam search (GNMT length penalty) is not yet shipped;
-greedy and sampling go through the standard `generate()`.
+smoothing (0.1) belongs to the training task (`videozoo.tasks.avatar`). During cached decoding the cross-attention
+keys/values of the encoder memory are computed once and kept in the cache (the reference recomputes them every
+step; the numbers are the same).
 """
 
 import math
@@ -237,10 +253,19 @@ class AvatarDecoderAttention(nn.Module):
     def forward(self, x, memory=None, cache: EncoderDecoderCache | None = None, past_length: int = 0):
         b, n, d = x.shape
         q = self._split(self.q_proj(x))
-        src = memory if self.is_cross else x
-        k, v = self._split(self.k_proj(src)), self._split(self.v_proj(src))
         mask = None
-        if not self.is_cross:
+        if self.is_cross:
+            # The memory is fixed during decoding: its keys/values are projected once and kept in the cross cache.
+            if cache is not None and cache.is_updated.get(self.layer_idx):
+                layer = cache.cross_attention_cache.layers[self.layer_idx]
+                k, v = layer.keys, layer.values
+            else:
+                k, v = self._split(self.k_proj(memory)), self._split(self.v_proj(memory))
+                if cache is not None:
+                    k, v = cache.cross_attention_cache.update(k, v, self.layer_idx)
+                    cache.is_updated[self.layer_idx] = True
+        else:
+            k, v = self._split(self.k_proj(x)), self._split(self.v_proj(x))
             if cache is not None:
                 k, v = cache.self_attention_cache.update(k, v, self.layer_idx)
             if n > 1:
@@ -268,7 +293,7 @@ class AvatarDecoderLayer(nn.Module):
 
     def forward(self, x, memory, cache=None, past_length=0):
         x = x + self.dropout(self.self_attn(self.self_attn_layer_norm(x), cache=cache, past_length=past_length))
-        x = x + self.dropout(self.encoder_attn(self.encoder_attn_layer_norm(x), memory=memory))
+        x = x + self.dropout(self.encoder_attn(self.encoder_attn_layer_norm(x), memory=memory, cache=cache))
         h = self.dropout(F.relu(self.fc1(self.final_layer_norm(x))))
         return x + self.dropout(self.fc2(h))
 
@@ -300,6 +325,157 @@ def shift_tokens_right(labels: torch.Tensor, start_token_id: int) -> torch.Tenso
     return torch.cat([start, labels[:, :-1]], dim=1)
 
 
+NEG_INF = -1.0e7  # the reference's "effective negative infinity" of beam search
+
+
+def gnmt_length_penalty(length: int, alpha: float) -> torch.Tensor:
+    """The reference's brevity penalty `((5 + n) / 6) ** alpha` (Wu et al., 2016), in float32."""
+    return torch.tensor((5.0 + length) / 6.0, dtype=torch.float32) ** alpha
+
+
+def _top_k_ascending(values: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the `k` largest entries per row, in *ascending* order (best last), ties broken towards the lower
+    index as `lax.top_k` does (a stable sort, so filler slots at -1e7 resolve exactly as in the reference)."""
+    order = torch.sort(values, dim=-1, descending=True, stable=True).indices[:, :k]
+    return order.flip(1)
+
+
+def _gather_beams(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """`x[b, indices[b, j], ...]` for `x` of shape `[B, beams, ...]` and `indices` `[B, new_beams]`."""
+    index = indices.reshape(*indices.shape, *([1] * (x.dim() - 2))).expand(*indices.shape, *x.shape[2:])
+    return x.gather(1, index)
+
+
+@dataclass
+class AvatarBeamSearchOutput(ModelOutput):
+    """Output of [`avatar_beam_search`] with `return_dict_in_generate=True`.
+
+    Args:
+        sequences: `[B * num_return_sequences, L]` best beams first (start token included, 0 after EOS).
+        sequences_scores: `[B * num_return_sequences]` their scores (length-penalised log-probability for a
+            finished beam; raw summed log-probability when an item finished no beam).
+        beam_sequences: `[B, num_beams, L]` every returned beam in the reference's order (ascending score, best last).
+        beam_scores: `[B, num_beams]` their scores (empty finished slots keep -1e7 and an all-zero sequence).
+        finished: `[B]` whether the item returned its finished set (else its live beams).
+    """
+
+    sequences: torch.LongTensor | None = None
+    sequences_scores: torch.FloatTensor | None = None
+    beam_sequences: torch.LongTensor | None = None
+    beam_scores: torch.FloatTensor | None = None
+    finished: torch.BoolTensor | None = None
+
+
+def avatar_beam_search(
+    model,
+    input_ids: torch.LongTensor,
+    logits_processor=None,
+    stopping_criteria=None,
+    generation_config=None,
+    **model_kwargs,
+):
+    """The reference beam search (scenic `avatar/decode.py::beam_search`, from the Flax WMT example), as a
+    `custom_generate` callable: `model.generate(input_features=..., pixel_values=..., num_beams=4,
+    length_penalty=0.6, max_length=128, custom_generate=avatar_beam_search)`.
+
+    It differs from the built-in beam search: every step takes the top 2k continuations of all live beams; any of
+    them ending in EOS enters the finished set with score `log p / ((5 + n) / 6) ** alpha` (`n` generated tokens,
+    EOS included); the top k of the others stay live; the search stops at `max_length` or once no live beam can
+    beat the worst finished one (`best live log p / ((5 + max_length) / 6) ** alpha`); an item with no finished
+    beam returns its live beams with their raw log-probabilities. Everything runs on `[batch, beams]` tensors; the
+    decoder self-attention cache is reordered by parent beam. `generate` has already run the encoder and repeated
+    its output per beam. Logits processors, if any were configured, act on the per-step log-probabilities; other
+    stopping criteria than `max_length` are not used (the reference has none).
+    """
+    config = generation_config
+    k = config.num_beams
+    alpha = 1.0 if config.length_penalty is None else float(config.length_penalty)
+    max_length = config.max_length
+    eos = config.eos_token_id
+    eos = torch.tensor([eos] if isinstance(eos, int) else list(eos or []), device=input_ids.device)
+    n_return = config.num_return_sequences or 1
+    if n_return > k:
+        raise ValueError(f"num_return_sequences ({n_return}) must not exceed num_beams ({k})")
+    if input_ids.shape[0] % k:
+        raise ValueError(f"input_ids has {input_ids.shape[0]} rows, not a multiple of num_beams ({k})")
+    batch, prompt = input_ids.shape[0] // k, input_ids.shape[1]
+    if prompt >= max_length:
+        raise ValueError(f"max_length ({max_length}) must exceed the prompt length ({prompt})")
+    device = input_ids.device
+    encoder_outputs = model_kwargs["encoder_outputs"]
+    use_cache = model_kwargs.get("use_cache", True) is not False
+    cache = EncoderDecoderCache(DynamicCache(), DynamicCache()) if use_cache else None
+
+    live_seqs = torch.zeros(batch, k, max_length, dtype=torch.long, device=device)
+    live_seqs[:, :, :prompt] = input_ids.view(batch, k, prompt)
+    live_logp = torch.full((batch, k), NEG_INF, dtype=torch.float32, device=device)
+    live_logp[:, 0] = 0.0
+    fin_seqs = torch.zeros_like(live_seqs)
+    fin_scores = torch.full((batch, k), NEG_INF, dtype=torch.float32, device=device)
+    fin_flags = torch.zeros(batch, k, dtype=torch.bool, device=device)
+    offsets = (torch.arange(batch, device=device) * k)[:, None]
+    min_penalty = gnmt_length_penalty(max_length - prompt + 1, alpha).to(device)  # the reference: BP(max_decode_len)
+
+    index = prompt - 1  # position of the last token of the live sequences
+    while index < max_length - 1:
+        if cache is not None:
+            step_ids = live_seqs[:, :, : index + 1] if index == prompt - 1 else live_seqs[:, :, index : index + 1]
+        else:
+            step_ids = live_seqs[:, :, : index + 1]
+        out = model(
+            encoder_outputs=encoder_outputs,
+            decoder_input_ids=step_ids.reshape(batch * k, -1),
+            past_key_values=cache,
+            use_cache=cache is not None,
+        )
+        log_probs = F.log_softmax(out.logits[:, -1].float(), dim=-1)
+        if logits_processor:
+            log_probs = logits_processor(live_seqs[:, :, : index + 1].reshape(batch * k, -1), log_probs)
+        vocab = log_probs.shape[-1]
+        log_probs = log_probs.view(batch, k, vocab) + live_logp[:, :, None]
+        flat = log_probs.reshape(batch, k * vocab)
+        candidates = torch.sort(flat, dim=-1, descending=True, stable=True).indices[:, : 2 * k]
+        cand_logp = flat.gather(1, candidates)
+        parents, tokens = candidates // vocab, candidates % vocab
+        cand_seqs = _gather_beams(live_seqs, parents)
+        cand_seqs[:, :, index + 1] = tokens
+        newly_finished = torch.isin(tokens, eos)
+
+        # live set: the best k candidates that did not just finish
+        masked = cand_logp + newly_finished.to(torch.float32) * NEG_INF
+        keep = _top_k_ascending(masked, k)
+        live_seqs, live_logp = _gather_beams(cand_seqs, keep), masked.gather(1, keep)
+        if cache is not None:
+            cache.self_attention_cache.reorder_cache((offsets + parents.gather(1, keep)).reshape(-1))
+
+        # finished set: merge the newly finished candidates (length-penalised) and keep the best k
+        penalty = gnmt_length_penalty(index + 2 - prompt, alpha).to(device)
+        scores = cand_logp / penalty + (~newly_finished).to(torch.float32) * NEG_INF
+        all_seqs = torch.cat([fin_seqs, cand_seqs], dim=1)
+        all_scores = torch.cat([fin_scores, scores], dim=1)
+        all_flags = torch.cat([fin_flags, newly_finished], dim=1)
+        best = _top_k_ascending(all_scores, k)
+        fin_seqs, fin_scores, fin_flags = _gather_beams(all_seqs, best), all_scores.gather(1, best), all_flags.gather(1, best)
+        index += 1
+
+        best_live = live_logp[:, -1:] / min_penalty
+        worst_finished = torch.where(fin_flags, fin_scores.min(dim=1, keepdim=True).values, NEG_INF)
+        if bool((worst_finished > best_live).all()):
+            break
+
+    finished = fin_flags.any(dim=1)
+    beam_sequences = torch.where(finished[:, None, None], fin_seqs, live_seqs)[:, :, : index + 1]
+    beam_scores = torch.where(finished[:, None], fin_scores, live_logp)
+    sequences = beam_sequences.flip(1)[:, :n_return].reshape(batch * n_return, -1)
+    sequences_scores = beam_scores.flip(1)[:, :n_return].reshape(-1)
+    if config.return_dict_in_generate:
+        return AvatarBeamSearchOutput(
+            sequences=sequences, sequences_scores=sequences_scores, beam_sequences=beam_sequences,
+            beam_scores=beam_scores, finished=finished,
+        )
+    return sequences
+
+
 class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
     """AVATAR encoder-decoder. `generate(input_features=..., pixel_values=...)` decodes text token ids."""
 
@@ -308,6 +484,13 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
         self.encoder = AvatarEncoder(config)
         self.decoder = AvatarDecoder(config)
         self.post_init()
+        if self.generation_config is not None:  # the reference's decoding length (start token included)
+            self.generation_config.max_length = min(128, config.max_position_embeddings)
+
+    def beam_search(self, input_features=None, pixel_values=None, num_beams: int = 4, length_penalty: float = 0.6, **kwargs):
+        """The reference beam search through `generate(custom_generate=avatar_beam_search)` (see there)."""
+        return self.generate(input_features=input_features, pixel_values=pixel_values, num_beams=num_beams,
+                             length_penalty=length_penalty, custom_generate=avatar_beam_search, **kwargs)
 
     def get_encoder(self):
         return self.encoder
@@ -361,4 +544,11 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
         )
 
 
-__all__ = ["AvatarPreTrainedModel", "AvatarEncoder", "AvatarForConditionalGeneration"]
+__all__ = [
+    "AvatarBeamSearchOutput",
+    "AvatarEncoder",
+    "AvatarForConditionalGeneration",
+    "AvatarPreTrainedModel",
+    "avatar_beam_search",
+    "gnmt_length_penalty",
+]

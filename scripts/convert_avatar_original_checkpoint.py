@@ -2,8 +2,9 @@
 
 The original is a flattened parameter tree whose names are the Flax tree path joined with `/` (stored as
 safetensors). `--fixture DIR` converts a parity folder (original_config.json, original_weights.safetensors,
-inputs.safetensors, outputs.safetensors), runs the converted model and compares encoder outputs, logits and greedy
-tokens with the reference, exiting non-zero above tolerance.
+inputs.safetensors, outputs.safetensors), runs the converted model and compares encoder outputs, logits, greedy
+tokens and the reference beam search (every beam's tokens and score) with the reference, exiting non-zero above
+tolerance.
 
     python scripts/convert_avatar_original_checkpoint.py --fixture PARITY_DIR
     python scripts/convert_avatar_original_checkpoint.py --config original_config.json \
@@ -201,6 +202,20 @@ def run_fixture(fixture: Path) -> int:
         same = torch.equal(greedy.cpu(), ref["greedy_tokens"].long())
         print(f"greedy tokens identical: {same}")
         failures += not same
+        beams = model.beam_search(
+            input_features=features, pixel_values=pixel_values, num_beams=original.get("beam_size", 4),
+            length_penalty=original.get("brevity_penalty", 0.6), max_length=original.get("max_decode_len", 128),
+            eos_token_id=config.eos_token_id, return_dict_in_generate=True,
+        )
+        expected = ref["beam_seqs"].long()
+        got = torch.zeros_like(expected)  # the reference keeps zeros after the last decoded position
+        got[..., : beams.beam_sequences.shape[-1]] = beams.beam_sequences
+        same = torch.equal(got, expected)
+        score = (beams.beam_scores - ref["beam_scores"]).abs().max().item()
+        print(f"beam sequences identical (all {expected.shape[1]} beams): {same}")
+        print(f"beam scores max abs diff: {score:.3e}")
+        failures += not same
+        failures += score > TOLERANCE
     print("PASS" if not failures else "FAIL")
     return int(bool(failures))
 

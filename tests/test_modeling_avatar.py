@@ -129,6 +129,12 @@ def test_bad_inputs():
         model(input_features=inputs["input_features"], labels=inputs["labels"])
     with pytest.raises(ValueError, match="mel bins"):
         model(input_features=inputs["input_features"][..., :10], pixel_values=inputs["pixel_values"], labels=inputs["labels"])
+    too_long = torch.cat([inputs["input_features"], inputs["input_features"]], dim=1)  # more frames than the config's
+    with pytest.raises(ValueError, match="positional embedding covers"):
+        model(input_features=too_long, pixel_values=inputs["pixel_values"], labels=inputs["labels"])
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(input_features=inputs["input_features"], pixel_values=inputs["pixel_values"],
+              labels=torch.ones(2, model.config.max_position_embeddings + 1, dtype=torch.long))
     bad = inputs["input_features"].clone()
     bad[0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
@@ -151,3 +157,74 @@ def test_parity_with_reference():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.main(["--fixture", str(SHARED / "parity" / "avatar")]) == 0
+
+
+# ----------------------------------------------------------------------------- reference beam search
+class _TableDecoder:
+    """A toy decoder whose next-token distribution depends on the last token only (rows of `probs`)."""
+
+    def __init__(self, probs):
+        self.log_table = torch.tensor(probs, dtype=torch.float64).log().float()
+
+    def __call__(self, encoder_outputs=None, decoder_input_ids=None, past_key_values=None, use_cache=None):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(logits=self.log_table[decoder_input_ids])
+
+
+def _toy_search(probs, batch=1, **config):
+    from transformers import GenerationConfig
+
+    from videozoo.modeling.modeling_avatar import avatar_beam_search
+
+    generation_config = GenerationConfig(return_dict_in_generate=True, **config)
+    input_ids = torch.zeros(batch * generation_config.num_beams, 1, dtype=torch.long)
+    return avatar_beam_search(_TableDecoder(probs), input_ids, generation_config=generation_config, encoder_outputs=None)
+
+
+def test_beam_search_by_hand():
+    # tokens: 0 start/pad, 1 "a", 2 "b", 3 EOS; rows: last token 0 / a / b / EOS
+    probs = [[1e-9, 0.6, 0.3, 0.1], [1e-9, 0.1, 0.2, 0.7], [1e-9, 0.55, 0.35, 0.1], [0.25, 0.25, 0.25, 0.25]]
+    out = _toy_search(probs, num_beams=2, length_penalty=1.0, max_length=4, eos_token_id=3)
+    # Worked by hand with BP(n) = (5 + n) / 6: step 1 finishes "EOS" (the 3rd of the 2k candidates: any of them may
+    # finish) with -2.303; step 2 finishes "a EOS" (log .6 + log .7) / (7/6) = -0.7436; step 3 finishes
+    # "b a EOS" (log .3 + log .55 + log .7) / (8/6) = -1.6189, which pushes "EOS" out of the finished set.
+    assert out.finished.tolist() == [True]
+    assert out.beam_sequences[0].tolist() == [[0, 2, 1, 3], [0, 1, 3, 0]]  # ascending: best last
+    ln = torch.tensor
+    expected = [(ln(0.3).log() + ln(0.55).log() + ln(0.7).log()) / (8 / 6), (ln(0.6).log() + ln(0.7).log()) / (7 / 6)]
+    torch.testing.assert_close(out.beam_scores[0], torch.stack(expected).float(), atol=1e-5, rtol=0)
+    assert out.sequences.tolist() == [[0, 1, 3, 0]] and out.sequences_scores.shape == (1,)
+
+
+def test_beam_search_without_finished_beam_returns_live_beams():
+    # EOS (3) is never among the top 2k candidates, so nothing finishes: live beams with raw log-probabilities
+    rows = [1e-6, 0.4, 0.3, 0.01, 0.15, 0.14]
+    probs = [rows] * 6
+    out = _toy_search(probs, num_beams=2, length_penalty=0.6, max_length=5, eos_token_id=3)
+    assert out.finished.tolist() == [False]
+    log_table = torch.tensor(probs).log()
+    for seq, score in zip(out.beam_sequences[0], out.beam_scores[0]):
+        assert 3 not in seq.tolist()
+        total = sum(log_table[a, b] for a, b in zip(seq[:-1].tolist(), seq[1:].tolist()))
+        torch.testing.assert_close(score, total.float(), atol=1e-5, rtol=0)
+    assert out.beam_scores[0, 0] <= out.beam_scores[0, 1]
+    assert out.beam_sequences[0, 1].tolist() == [0, 1, 1, 1, 1]
+
+
+def test_beam_search_batch_items_are_independent_and_cache_agrees():
+    model = build()
+    inputs = make_inputs(model.config, 3)
+    feats, pix = inputs["input_features"], inputs["pixel_values"]
+    kwargs = dict(num_beams=3, max_length=9, return_dict_in_generate=True)
+    batched = model.beam_search(feats, pix, **kwargs)
+    uncached = model.beam_search(feats, pix, use_cache=False, **kwargs)
+    assert torch.equal(batched.beam_sequences, uncached.beam_sequences)
+    torch.testing.assert_close(batched.beam_scores, uncached.beam_scores, atol=1e-5, rtol=0)
+    for i in range(3):
+        alone = model.beam_search(feats[i : i + 1], pix[i : i + 1], **kwargs)
+        width = alone.beam_sequences.shape[-1]
+        assert torch.equal(alone.beam_sequences[0], batched.beam_sequences[i, :, :width])
+        assert (batched.beam_sequences[i, :, width:] == 0).all()
+        torch.testing.assert_close(alone.beam_scores[0], batched.beam_scores[i], atol=1e-5, rtol=0)
+    assert torch.equal(batched.sequences, batched.beam_sequences[:, -1])

@@ -148,6 +148,19 @@ def _tiny_everything_at_once_processor(directory):
     return EverythingAtOnceProcessor(AVLnetFeatureExtractor(num_mel_bins=12, max_frames=64), max_words=5, max_video_steps=6, word_embedding_size=11)
 
 
+def _tiny_avatar_processor(directory):
+    from videozoo.processors import AvatarFeatureExtractor, AvatarProcessor
+    from videozoo.processors.processing_avatar import write_vocab
+
+    words = ["the", "a", "man", "cuts", "onion", "don", "'", "t", "play", "##ing", "##s", "stop", "ok"]
+    words += [f"w{i}" for i in range(99 - 5 - len(words))]
+    vocab = write_vocab(words, directory / "vocab.txt")
+    config = TINY_CONFIGS["avatar"]
+    extractor = AvatarFeatureExtractor(num_mel_bins=config["num_mel_bins"], max_frames=config["max_audio_frames"])
+    return AvatarProcessor.from_vocab_file(vocab, extractor, num_frames=config["num_frames"], shortest_edge=36,
+                                           crop_size=config["image_size"], max_target_tokens=12)
+
+
 # model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).
 TINY_PROCESSORS = {
     "mmt": _tiny_mmt_processor,
@@ -156,4 +169,5 @@ TINY_PROCESSORS = {
     "bmt": _tiny_bmt_processor,
     "mdvc": _tiny_bmt_processor,
     "everything_at_once": _tiny_everything_at_once_processor,
+    "avatar": _tiny_avatar_processor,
 }

@@ -31,9 +31,11 @@ from .modeling.modeling_everything_at_once import EverythingAtOnceModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
+from .processors.feature_extraction_avatar import AvatarFeatureExtractor
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
 from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
+from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
 from .processors.processing_everything_at_once import EverythingAtOnceProcessor
@@ -212,6 +214,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=AvatarConfig,
         models=((AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration), (AutoModel, AvatarForConditionalGeneration)),
+        processor_class=AvatarProcessor,
+        feature_extractor_class=AvatarFeatureExtractor,
         paper={
             "title": "AVATAR: Unconstrained Audiovisual Speech Recognition",
             "authors": "Valentin Gabeur, Paul Hongsuck Seo, Arsha Nagrani, Chen Sun, Karteek Alahari, Cordelia Schmid",

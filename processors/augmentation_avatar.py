@@ -1,0 +1,258 @@
+"""AVATAR's training augmentations and evaluation corruptions (spec §4.2, §4.4, §4.5), as plain functions on
+waveforms and log-mel features, applied before / after `AvatarFeatureExtractor` by the data pipeline
+(`videozoo.data.avatar`) or by a user.
+
+Training (random, from a caller-supplied `numpy.random.Generator`):
+- `mask_words`: word masking from word alignments (reference `add_visual_word_masking_noise`,
+  `mask_word_with_white_noise`): candidates are every word (`"random"`) or the non-stop words (`"content"`, the
+  reference's released fine-tuning setting), each kept with probability `rate`, at most `max_masked_words`; the
+  waveform samples inside the kept words' `[start_ms, end_ms]` spans (inclusive) are set to 0, or to white noise of
+  power `P_signal / snr` when `snr` is given.
+- `frequency_mask`: SpecAugment as the reference code effectively runs it (lingvo's `SpectrumAugmenter` with the time
+  masks and warping disabled by their zero ratios): 2 frequency bands per clip, each `floor(U[0,1) * 27)` bins wide at
+  a uniform position, multiplied by 0 in the log domain. Time masks are an option (off by default); time warping is
+  not implemented.
+
+Evaluation (deterministic per clip: the random draws are seeded by the integer parts of the sums of the positive and
+of the negative samples, the reference's seeds; the generator is NumPy's, not TensorFlow's stateless Philox, so the
+draws are not the reference's own):
+- `burst_loss`: 2 bursts, each a uniform length in [1, round(max_rate * N)] samples at a uniform start in
+  [0, N - length), zeroed (bursts may overlap);
+- `add_environment_noise`: one clip of a noise bank `[n_clips, n_samples]` (random crop if longer than the speech,
+  zero-padded at a random offset if shorter), scaled so that mean-square power ratio P_speech / P_noise = `snr`
+  (the noise power is measured before the zero padding);
+- `add_white_noise`: Gaussian noise of power `P_signal / snr`.
+SNRs are linear power ratios; `snr_from_db` converts (the reference evaluates 1, 1/2, 1/3 = 0, -3.0, -4.8 dB).
+"""
+
+import re
+
+import numpy as np
+import torch
+
+# A shipped English stop-word list (function words: articles, pronouns, auxiliaries, prepositions, conjunctions,
+# common adverbs and contraction parts). The reference's own word-class source (its "visualness" scores) is not
+# released; this list decides the "content word" candidates of `mask_words(mode="content")` and the content / stop
+# split of the WER metric.
+ENGLISH_STOP_WORDS = frozenset(
+    """
+    a about above after again against ain all am an and any are aren as at be because been before being below
+    between both but by can cannot could couldn d did didn do does doesn doing don down during each few for from
+    further had hadn has hasn have haven having he her here hers herself him himself his how i if in into is isn it
+    its itself just ll m ma me might mightn more most must mustn my myself needn no nor not now o of off on once
+    only or other our ours ourselves out over own re s same shan she should shouldn so some such t than that the
+    their theirs them themselves then there these they this those through to too under until up us ve very was
+    wasn we were weren what when where which while who whom why will with won would wouldn y you your yours
+    yourself yourselves also okay ok oh uh um yeah yes gonna wanna gotta let lets here's there's that's it's i'm
+    you're we're they're i've you've we've they've i'll you'll we'll they'll i'd you'd we'd they'd don't doesn't
+    didn't can't won't isn't aren't wasn't weren't couldn't shouldn't wouldn't haven't hasn't hadn't
+    """.split()
+)
+
+REFERENCE_CONTENT_MASK_RATE = 0.363  # the released config: 0.363 x 27.55% content words ~ 10% of all words
+WORD_MASKING_MODES = ("none", "random", "content")
+
+
+def snr_from_db(decibels: float) -> float:
+    """Linear power ratio of an SNR in dB."""
+    return float(10.0 ** (decibels / 10.0))
+
+
+def db_from_snr(snr: float) -> float:
+    return float(10.0 * np.log10(snr))
+
+
+def _as_wave(waveform) -> torch.Tensor:
+    wave = torch.as_tensor(np.asarray(waveform.cpu() if isinstance(waveform, torch.Tensor) else waveform), dtype=torch.float32)
+    if wave.dim() != 1:
+        raise ValueError(f"expected a mono waveform (samples,), got shape {tuple(wave.shape)}")
+    if not torch.isfinite(wave).all():
+        raise ValueError("the waveform contains NaN or inf")
+    return wave
+
+
+def clip_seed(waveform) -> list[int]:
+    """The reference's per-clip seeds: int32 casts of the sum of the positive and of the negative samples."""
+    wave = _as_wave(waveform).double()
+    positive, negative = wave.clamp(min=0).sum().item(), (-wave).clamp(min=0).sum().item()
+    return [int(positive) % 2**31, int(negative) % 2**31]
+
+
+def normalize_word(word: str) -> str:
+    return re.sub(r"[^\w']", "", word.lower())
+
+
+def content_word_candidates(words, stop_words=ENGLISH_STOP_WORDS) -> np.ndarray:
+    """Boolean per word: True for content (non-stop) words."""
+    return np.array([normalize_word(w) not in stop_words and normalize_word(w) != "" for w in words], dtype=bool)
+
+
+def select_masked_words(
+    candidates: np.ndarray, rate: float, max_masked_words: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Keep each candidate with probability `rate`; if more than `max_masked_words` remain, a random subset of them."""
+    candidates = np.asarray(candidates, dtype=bool)
+    chosen = candidates & (rng.random(candidates.shape) < rate)
+    if max_masked_words >= 0 and chosen.sum() > max_masked_words:
+        keep = rng.permutation(np.flatnonzero(chosen))[:max_masked_words]
+        chosen = np.zeros_like(chosen)
+        chosen[keep] = True
+    return chosen
+
+
+def mask_word_spans(
+    waveform,
+    starts_ms,
+    ends_ms,
+    word_mask,
+    sampling_rate: int = 16000,
+    snr: float | None = None,
+    rng: np.random.Generator | None = None,
+) -> torch.Tensor:
+    """Samples `n` with `start_ms <= 1000 n / sampling_rate <= end_ms` of the masked words -> 0 (or white noise of
+    power `P_signal / snr`)."""
+    wave = _as_wave(waveform)
+    starts, ends = np.asarray(starts_ms, np.float64), np.asarray(ends_ms, np.float64)
+    word_mask = np.asarray(word_mask, dtype=bool)
+    if not (starts.shape == ends.shape == word_mask.shape):
+        raise ValueError(f"word starts {starts.shape}, ends {ends.shape} and mask {word_mask.shape} must have one entry per word")
+    if (ends < starts).any():
+        raise ValueError("a word ends before it starts in the alignment")
+    times = torch.arange(wave.numel(), dtype=torch.float64) * (1000.0 / sampling_rate)
+    inside = torch.zeros(wave.numel(), dtype=torch.bool)
+    for start, end in zip(starts[word_mask], ends[word_mask]):
+        inside |= (times >= start) & (times <= end)
+    fill = torch.zeros_like(wave)
+    if snr is not None and snr > 0:
+        rng = rng if rng is not None else np.random.default_rng(clip_seed(wave))
+        power = wave.double().square().mean().item()
+        fill = torch.from_numpy(rng.normal(0.0, np.sqrt(power / snr), wave.numel()).astype(np.float32))
+    return torch.where(inside, fill, wave)
+
+
+def mask_words(
+    waveform,
+    words,
+    starts_ms,
+    ends_ms,
+    rng: np.random.Generator,
+    mode: str = "content",
+    rate: float | None = None,
+    max_masked_words: int = 16,
+    sampling_rate: int = 16000,
+    snr: float | None = None,
+    stop_words=ENGLISH_STOP_WORDS,
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Word masking (spec §4.2) -> (masked waveform, boolean mask of the masked words).
+
+    Args:
+        words / starts_ms / ends_ms: the word alignment (times in ms from the start of the waveform).
+        mode: "none", "random" (every word a candidate, default rate 0.10) or "content" (non-stop words, default
+            rate 0.363, the reference's, which masks ~10% of all words on How2).
+    """
+    if mode not in WORD_MASKING_MODES:
+        raise ValueError(f"word masking mode must be one of {WORD_MASKING_MODES}, got {mode!r}")
+    words = list(words)
+    if mode == "none" or not words:
+        return _as_wave(waveform), np.zeros(len(words), dtype=bool)
+    if mode == "random":
+        candidates, rate = np.ones(len(words), dtype=bool), 0.10 if rate is None else rate
+    else:
+        candidates, rate = content_word_candidates(words, stop_words), REFERENCE_CONTENT_MASK_RATE if rate is None else rate
+    chosen = select_masked_words(candidates, rate, max_masked_words, rng)
+    return mask_word_spans(waveform, starts_ms, ends_ms, chosen, sampling_rate, snr, rng), chosen
+
+
+def frequency_mask(
+    features: torch.Tensor,
+    rng: np.random.Generator,
+    num_masks: int = 2,
+    max_width: int = 27,
+    num_time_masks: int = 0,
+    max_time_width: int = 100,
+    valid_frames: int | None = None,
+) -> torch.Tensor:
+    """SpecAugment on one log-mel `(frames, mel)`: `num_masks` frequency bands of `floor(U * max_width)` bins set to 0
+    (and, optionally, time masks of up to `max_time_width` frames within the first `valid_frames`)."""
+    out = torch.as_tensor(features).clone()
+    if out.dim() != 2:
+        raise ValueError(f"frequency_mask takes one (frames, mel) log-mel, got shape {tuple(out.shape)}")
+    frames, bins = out.shape
+    for _ in range(num_masks):
+        width = min(int(np.floor(rng.random() * max_width)), bins)
+        start = int(np.floor(rng.random() * (bins - width + 1)))
+        out[:, start : start + width] = 0.0
+    valid = frames if valid_frames is None else min(valid_frames, frames)
+    for _ in range(num_time_masks):
+        width = min(int(np.floor(rng.random() * max_time_width)), valid)
+        start = int(np.floor(rng.random() * (valid - width + 1)))
+        out[start : start + width] = 0.0
+    return out
+
+
+def burst_loss(waveform, max_rate: float = 0.1, num_bursts: int = 2) -> torch.Tensor:
+    """Burst packet loss (spec §4.5): `num_bursts` zeroed runs of uniform length in [1, round(max_rate * N)]."""
+    wave = _as_wave(waveform)
+    n = wave.numel()
+    if n < 2:
+        raise ValueError(f"burst_loss needs at least 2 samples, got {n}")
+    rng = np.random.default_rng(clip_seed(wave))
+    longest = min(max(1, int(round(n * max_rate))), n - 1)
+    lengths = rng.integers(1, longest + 1, size=num_bursts)
+    starts = rng.integers(0, n - lengths)
+    index = torch.arange(n)
+    lost = torch.zeros(n, dtype=torch.bool)
+    for start, length in zip(starts.tolist(), lengths.tolist()):
+        lost |= (index >= start) & (index < start + length)
+    return torch.where(lost, torch.zeros_like(wave), wave)
+
+
+def add_environment_noise(waveform, noise_bank, snr: float) -> torch.Tensor:
+    """Add one clip of `noise_bank` (`[n_clips, n_samples]`, or a list of 1-D clips) at power ratio `snr`."""
+    wave = _as_wave(waveform)
+    if snr <= 0:
+        raise ValueError(f"snr is a linear power ratio and must be positive, got {snr}")
+    if len(noise_bank) == 0:
+        raise ValueError("the noise bank is empty")
+    rng = np.random.default_rng(clip_seed(wave))
+    noise = _as_wave(noise_bank[int(rng.integers(0, len(noise_bank)))])
+    n = wave.numel()
+    if noise.numel() >= n:
+        start = int(rng.integers(0, noise.numel() - n + 1))
+        noise = noise[start : start + n]
+        noise_power = noise.double().square().mean().item()
+    else:
+        start = int(rng.integers(0, n - noise.numel() + 1))
+        noise_power = noise.double().square().mean().item()
+        noise = torch.nn.functional.pad(noise, (start, n - start - noise.numel()))
+    signal_power = wave.double().square().mean().item()
+    if noise_power == 0 or signal_power == 0:
+        return wave.clone()  # divide_no_nan in the reference: nothing is added
+    return wave + noise * float(np.sqrt(signal_power / (noise_power * snr)))
+
+
+def add_white_noise(waveform, snr: float) -> torch.Tensor:
+    """Gaussian white noise of power `P_signal / snr`, deterministic per clip."""
+    wave = _as_wave(waveform)
+    if snr <= 0:
+        raise ValueError(f"snr is a linear power ratio and must be positive, got {snr}")
+    rng = np.random.default_rng(clip_seed(wave))
+    power = wave.double().square().mean().item()
+    return wave + torch.from_numpy(rng.normal(0.0, np.sqrt(power / snr), wave.numel()).astype(np.float32))
+
+
+__all__ = [
+    "ENGLISH_STOP_WORDS",
+    "REFERENCE_CONTENT_MASK_RATE",
+    "add_environment_noise",
+    "add_white_noise",
+    "burst_loss",
+    "clip_seed",
+    "content_word_candidates",
+    "db_from_snr",
+    "frequency_mask",
+    "mask_word_spans",
+    "mask_words",
+    "select_masked_words",
+    "snr_from_db",
+]

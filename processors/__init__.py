@@ -6,6 +6,7 @@ from .feature_extraction_mmt import MMTFeatureExtractor
 from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
+from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
 
-__all__ = ["AVLnetFeatureExtractor", "AVLnetProcessor", "BMTFeatureExtractor", "BMTProcessor", "EverythingAtOnceProcessor", "MMTFeatureExtractor", "MMTProcessor"]
+__all__ = ["AVLnetFeatureExtractor", "AVLnetProcessor", "BMTFeatureExtractor", "BMTProcessor", "EverythingAtOnceProcessor", "MDVCProcessor", "MMTFeatureExtractor", "MMTProcessor"]

@@ -443,14 +443,12 @@ def kmeans_anchors(lengths, k: int, seed: int = 13, max_iterations: int = 300) -
     rng = np.random.default_rng(seed)
     centres = rng.choice(np.unique(x), size=k, replace=False)
     for _ in range(max_iterations):
-        assign = np.abs(x[:, None] - centres[None]).argmin(1)
-        new = centres.copy()
-        for j in range(k):
-            members = x[assign == j]
-            if len(members):
-                new[j] = members.mean()
-            else:  # empty cluster: move it to the sample farthest from its centre
-                new[j] = x[np.abs(x - centres[assign]).argmax()]
+        centres = np.sort(centres)
+        assign = np.searchsorted((centres[1:] + centres[:-1]) / 2, x)  # nearest centre in 1-D
+        counts = np.bincount(assign, minlength=k)
+        new = np.where(counts > 0, np.bincount(assign, weights=x, minlength=k) / np.maximum(counts, 1), centres)
+        for j in np.flatnonzero(counts == 0):  # empty cluster: move it to the sample farthest from its centre
+            new[j] = x[np.abs(x - centres[assign]).argmax()]
         if np.allclose(new, centres):
             break
         centres = new

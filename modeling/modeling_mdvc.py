@@ -13,9 +13,9 @@ Decisions (reference behaviour kept as default so released weights reproduce):
   Masks are explicit booleans instead of the reference's "channel 0 == 1" sentinel; the reference's random-noise
   features for missing videos are a data-loading concern, not done by the model.
 - Loss: the reference label-smoothed KL (see `label_smoothed_kl` in the BMT module).
-- `generate()` (greedy or beam search) runs the three encoders once and caches the decoders' self-attention
-  keys/values (one cache of 3 x num_hidden_layers layers: speech, audio, video); the cross-attentions are recomputed
-  from the cached encoder outputs. Without the cache, the fusion MLP (a V x V layer) would be re-applied to the
+- `generate()` (greedy or beam search) runs the three encoders once and caches the decoders' self- and
+  cross-attention keys/values (an `EncoderDecoderCache` of 3 x num_hidden_layers layers each: speech, audio, video;
+  the cross-attention keys/values are projected once from the encoder outputs). Without the cache, the fusion MLP (a V x V layer) would be re-applied to the
   whole prefix at every step. The reference decodes greedily only.
 - Learned proposals are an input (the Bi-SST proposal file is not distributed); BMT's generator may be used, as a
   labelled deviation.
@@ -48,10 +48,17 @@ class MDVCAttention(nn.Module):
     def _split(self, x):
         return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None):
-        q, k, v = self._split(self.q_proj(query)), self._split(self.k_proj(key_value)), self._split(self.v_proj(key_value))
-        if cache is not None:
-            k, v = cache.update(k, v, layer_idx)
+    def forward(self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None,
+                static: bool = False):
+        """With a `cache`: self-attention appends this step's keys/values; `static=True` (cross-attention over fixed
+        encoder outputs) projects them on the first call and reuses them afterwards."""
+        q = self._split(self.q_proj(query))
+        if static and cache is not None and len(cache.layers) > layer_idx and cache.layers[layer_idx].get_seq_length() > 0:
+            k, v = cache.layers[layer_idx].keys, cache.layers[layer_idx].values
+        else:
+            k, v = self._split(self.k_proj(key_value)), self._split(self.v_proj(key_value))
+            if cache is not None:
+                k, v = cache.update(k, v, layer_idx)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out_proj(out.transpose(1, 2).reshape(query.shape[0], query.shape[1], -1))
 
@@ -84,9 +91,10 @@ class MDVCDecoderLayer(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x, memory, self_mask, memory_mask, cache=None, layer_idx=None):
+        self_cache, cross_cache = (cache.self_attention_cache, cache.cross_attention_cache) if cache is not None else (None, None)
         h = self.self_attn_norm(x)
-        x = x + self.dropout(self.self_attn(h, h, self_mask, cache, layer_idx))
-        x = x + self.dropout(self.cross_attn(self.cross_attn_norm(x), memory, memory_mask))
+        x = x + self.dropout(self.self_attn(h, h, self_mask, self_cache, layer_idx))
+        x = x + self.dropout(self.cross_attn(self.cross_attn_norm(x), memory, memory_mask, cross_cache, layer_idx, True))
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
 
@@ -226,10 +234,9 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
             raise ValueError(f"decoder_input_ids must lie in [0, {cfg.vocab_size})")
         cache = None
         if use_cache and not self.training:
-            if isinstance(past_key_values, EncoderDecoderCache):  # what generate() creates: only self-attention is kept
-                past_key_values = past_key_values.self_attention_cache
-            if past_key_values is None or past_key_values.get_seq_length() == 0:
-                past_key_values = DynamicCache()  # grows to 3 x num_hidden_layers layers
+            if not isinstance(past_key_values, EncoderDecoderCache) or past_key_values.get_seq_length() == 0:
+                # a fresh cache that grows to 3 x num_hidden_layers layers (generate() prepares num_hidden_layers)
+                past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
             cache = past_key_values
         past = cache.get_seq_length() if cache is not None else 0
         length, device = decoder_input_ids.shape[1], decoder_input_ids.device

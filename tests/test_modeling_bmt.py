@@ -121,9 +121,13 @@ def test_generate_with_cache_matches_full_recomputation(num_beams):
     config = tiny_config("bmt")
     model = BMTForConditionalGeneration(config).eval()
     inputs = {k: v for k, v in bmt_inputs(config, 3).items() if k.endswith(("features", "attention_mask")) and "decoder" not in k}
+    projections = []
+    hook = model.decoder_layers[1].video_cross_attn.k_proj.register_forward_hook(lambda *a: projections.append(1))
     with torch.no_grad():
         cached = model.generate(**inputs, max_new_tokens=6, num_beams=num_beams, do_sample=False, use_cache=True)
+        assert len(projections) == 1  # cross-attention keys projected once from the encoder outputs
         full = model.generate(**inputs, max_new_tokens=6, num_beams=num_beams, do_sample=False, use_cache=False)
+    hook.remove()
     assert torch.equal(cached, full)
     assert cached.shape[0] == 3 and (cached[:, 0] == config.bos_token_id).all()
     if num_beams == 1:  # greedy by hand: argmax of the full forward at every step

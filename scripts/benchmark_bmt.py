@@ -15,6 +15,7 @@ import argparse
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 import videozoo  # noqa: F401
 from videozoo.benchmarking import benchmark_training_step, timed
@@ -58,23 +59,34 @@ def reference_decoding(model, encoder_inputs: dict, new_tokens: int, bos: int, e
 
 
 def benchmark_generation(label, model, encoder_inputs, new_tokens, device, dtype, repeats):
+    """Seconds (best of `repeats`, the three variants interleaved so that a busy machine affects them alike) and
+    FLOPs (counted, independent of the machine) of `generate()` with the cache, without it, and of the reference loop."""
     model.eval()
     cfg = model.config
     kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, num_beams=1)
+    variants = {
+        "cached": lambda: model.generate(**encoder_inputs, **kwargs),
+        "no_cache": lambda: model.generate(**encoder_inputs, use_cache=False, **kwargs),
+        "naive": lambda: reference_decoding(model, encoder_inputs, new_tokens, cfg.bos_token_id, cfg.eos_token_id),
+    }
+    seconds, flops, ids = {k: float("inf") for k in variants}, {}, {}
     with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-        cached_ids = model.generate(**encoder_inputs, **kwargs)
-        naive_ids = reference_decoding(model, encoder_inputs, new_tokens, cfg.bos_token_id, cfg.eos_token_id)
-        cached = timed(lambda: model.generate(**encoder_inputs, **kwargs), device, repeats)
-        no_cache = timed(lambda: model.generate(**encoder_inputs, use_cache=False, **kwargs), device, repeats)
-        naive = timed(lambda: reference_decoding(model, encoder_inputs, new_tokens, cfg.bos_token_id, cfg.eos_token_id),
-                      device, repeats)
-    same = torch.equal(cached_ids, naive_ids)
+        for name, run in variants.items():
+            with FlopCounterMode(display=False) as counter:
+                ids[name] = run()  # also the warm-up
+            flops[name] = counter.get_total_flops()
+        for _ in range(repeats):
+            for name, run in variants.items():
+                seconds[name] = min(seconds[name], timed(run, device, 1))
+    same = torch.equal(ids["cached"], ids["naive"]) and torch.equal(ids["cached"], ids["no_cache"])
     batch = next(iter(encoder_inputs.values())).shape[0]
-    print(f"[{label}] generate {new_tokens} tokens, batch {batch}: {1e3 * cached:.0f} ms with the cache, "
-          f"{1e3 * no_cache:.0f} ms without the decoder cache (encoder once), {1e3 * naive:.0f} ms re-running the encoder "
-          f"for every token -> {naive / cached:.1f}x faster (ids identical: {same})")
-    return {"cached_ms": 1e3 * cached, "no_cache_ms": 1e3 * no_cache, "naive_ms": 1e3 * naive, "speedup": naive / cached,
-            "identical": same}
+    print(f"[{label}] generate {new_tokens} tokens, batch {batch}: {1e3 * seconds['cached']:.0f} ms with the cache "
+          f"({flops['cached'] / 1e9:.0f} GFLOP), {1e3 * seconds['no_cache']:.0f} ms without it (encoder once, "
+          f"{flops['no_cache'] / 1e9:.0f} GFLOP), {1e3 * seconds['naive']:.0f} ms re-running the encoder for every token "
+          f"({flops['naive'] / 1e9:.0f} GFLOP) -> {seconds['naive'] / seconds['cached']:.1f}x faster, "
+          f"{flops['naive'] / flops['cached']:.1f}x fewer FLOPs (ids identical: {same})")
+    return {"cached_ms": 1e3 * seconds["cached"], "no_cache_ms": 1e3 * seconds["no_cache"], "naive_ms": 1e3 * seconds["naive"],
+            "speedup": seconds["naive"] / seconds["cached"], "flop_ratio": flops["naive"] / flops["cached"], "identical": same}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -198,9 +198,11 @@ def main(argv: list[str] | None = None) -> dict:
         for key in ("BLEU@3", "BLEU@4", "METEOR", "precision", "recall", "f1"):
             if isinstance(metrics.get(key), float):
                 print(f"{key:8s} {metrics[key]:.4f}")
-        if metrics.get("meteor_backend") not in (None, "coco") or metrics.get("tokenizer") not in (None, "ptb"):
-            print(f"(tokenizer {metrics.get('tokenizer')}, METEOR {metrics.get('meteor_backend')}: not comparable with "
-                  "the papers; install pycocoevalcap==1.2 and Java for METEOR 1.5)")
+        if metrics.get("tokenizer") == "python":
+            print("(PTB tokenizer approximated in Python: BLEU close to (not identical with) the reference evaluator; pycocoevalcap==1.2 "
+                  "and Java give the exact tokenizer and METEOR 1.5)")
+        if metrics.get("meteor_backend") == "nltk":
+            print("(METEOR from NLTK: not comparable with the papers' METEOR 1.5)")
     return metrics
 
 

@@ -24,7 +24,7 @@ def captioner(tmp_path_factory):
 
 def test_captioner_learns_on_held_out_videos(captioner):
     _, start, end = captioner
-    # 48 held-out videos (~70 events); a caption names the object (video), the sound and its loudness (audio)
+    # 48 held-out videos (79 events); a caption names the object (video), the sound and its loudness (audio)
     assert start["exact_match"] == 0.0 and start["token_accuracy"] < 30
     assert end["exact_match"] >= 90.0 and end["token_accuracy"] >= 97.0, end
 

@@ -21,6 +21,13 @@ Decisions (kept from the reference code so released weights reproduce; see the i
   self-attention and of both cross-attentions (the latter projected once from the encoder outputs: at 1024 wide
   they are most of a step's cost). The reference decodes greedily only, re-running the whole model on the prefix
   at every step, and keeps extending finished rows; here finished rows are padded with PAD.
+- Proposals: whole videos are padded to the fixed lengths of the config (800 / 300 by default, as the reference;
+  the padded cells change the predictions). Post-processing (`BMTProcessor.post_process_proposals`) follows the
+  validation loop that produced the paper's numbers (top 100 -> clip -> drop <= 0.2 s); the single-video demo's
+  order and NMS are options. Anchors come from the checkpoint; a model trained here gets K-means centres of its
+  training event lengths (a re-derivation does not reproduce the released anchors).
+- Training from scratch on a small vocabulary uses label smoothing 0.1 (0.7, the reference value, leaves almost no
+  margin on a dozen words); the paper configuration keeps 0.7.
 - Feature projections (`use_linear_embedder`) and the uni-modal ablation models are not implemented.
 """
 

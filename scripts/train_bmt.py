@@ -108,6 +108,9 @@ def load_dense_captioning_data(args: DenseCaptioningDataArguments, video_stride:
 def feature_sizes(videos, reader) -> tuple[int, int]:
     if reader is not None:
         return reader.sizes["audio"], reader.sizes["rgb"]
+    if "audio" not in videos.features:
+        raise ValueError("this video table holds no features: use --dataset_name activitynet with the feature folders "
+                         "(or HDF5 files), or a table with audio / rgb / flow columns")
     return videos.features["audio"].shape[1], videos.features["rgb"].shape[1]
 
 

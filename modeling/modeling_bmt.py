@@ -17,9 +17,17 @@ Decisions (kept from the reference code so released weights reproduce; see the i
   `decoder_input_ids` are masked as keys, like the reference.
 - Loss: the reference label-smoothed KL divergence (mass `label_smoothing` spread over `V - 2` words, zero on
   PAD, gold gets `1 - label_smoothing`), summed and divided by the number of non-PAD targets.
-- Generation: `generate()` (greedy or beam) runs the encoder once and caches decoder self-attention keys/values; the
-  two cross-attentions are recomputed from the cached encoder outputs at every step (cheap, exact). The reference
-  decodes greedily only and keeps extending finished rows; here finished rows are padded with PAD.
+- Generation: `generate()` (greedy or beam) runs the encoder once and caches the keys/values of the decoder
+  self-attention and of both cross-attentions (the latter projected once from the encoder outputs: at 1024 wide
+  they are most of a step's cost). The reference decodes greedily only, re-running the whole model on the prefix
+  at every step, and keeps extending finished rows; here finished rows are padded with PAD.
+- Proposals: whole videos are padded to the fixed lengths of the config (800 / 300 by default, as the reference;
+  the padded cells change the predictions). Post-processing (`BMTProcessor.post_process_proposals`) follows the
+  validation loop that produced the paper's numbers (top 100 -> clip -> drop <= 0.2 s); the single-video demo's
+  order and NMS are options. Anchors come from the checkpoint; a model trained here gets K-means centres of its
+  training event lengths (a re-derivation does not reproduce the released anchors).
+- Training from scratch on a small vocabulary uses label smoothing 0.1 (0.7, the reference value, leaves almost no
+  margin on a dozen words); the paper configuration keeps 0.7.
 - Feature projections (`use_linear_embedder`) and the uni-modal ablation models are not implemented.
 """
 
@@ -79,13 +87,19 @@ class BMTAttention(nn.Module):
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None):
-        """`mask`: boolean, broadcastable to (B, 1, S_q, S_k), True where a key may be attended."""
+    def forward(self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None,
+                static: bool = False):
+        """`mask`: boolean, broadcastable to (B, 1, S_q, S_k), True where a key may be attended. With a `cache`, the
+        keys/values of layer `layer_idx` are appended to it (self-attention), or, with `static=True`
+        (cross-attention over fixed encoder outputs), computed on the first call and reused afterwards."""
         q = self._split(self.q_proj(query))
-        k = self._split(self.k_proj(key_value))
-        v = self._split(self.v_proj(key_value))
-        if cache is not None:
-            k, v = cache.update(k, v, layer_idx)
+        if static and cache is not None and len(cache.layers) > layer_idx and cache.layers[layer_idx].get_seq_length() > 0:
+            k, v = cache.layers[layer_idx].keys, cache.layers[layer_idx].values
+        else:
+            k = self._split(self.k_proj(key_value))
+            v = self._split(self.v_proj(key_value))
+            if cache is not None:
+                k, v = cache.update(k, v, layer_idx)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         out = self.dropout(out)
         out = out.transpose(1, 2).reshape(query.shape[0], query.shape[1], -1)
@@ -147,11 +161,12 @@ class BMTDecoderLayer(nn.Module):
         self.ffn = BMTFeedForward(dc, config.decoder_intermediate_size, config.hidden_dropout_prob)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, audio, video, self_mask, audio_mask, video_mask, cache=None):
+    def forward(self, x, audio, video, self_mask, audio_mask, video_mask, cache=None, cross_cache=None):
         h = self.self_attn_norm(x)
         x = x + self.dropout(self.self_attn(h, h, self_mask, cache, self.layer_idx))
-        xa = x + self.dropout(self.audio_cross_attn(self.audio_cross_norm(x), audio, audio_mask))
-        xv = x + self.dropout(self.video_cross_attn(self.video_cross_norm(x), video, video_mask))
+        i = 2 * self.layer_idx
+        xa = x + self.dropout(self.audio_cross_attn(self.audio_cross_norm(x), audio, audio_mask, cross_cache, i, True))
+        xv = x + self.dropout(self.video_cross_attn(self.video_cross_norm(x), video, video_mask, cross_cache, i + 1, True))
         x = F.relu(self.dropout(self.bridge_proj(self.bridge_norm(torch.cat([xa, xv], dim=-1)))))
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
@@ -264,10 +279,12 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
 
     def decode(self, decoder_input_ids, encoder_outputs: BMTEncoderOutput, decoder_attention_mask=None,
                past_key_values: Cache | None = None):
-        """Decoder stack; returns log-probabilities (B, L, V)."""
+        """Decoder stack; returns log-probabilities (B, L, V). `past_key_values`: an `EncoderDecoderCache` (self-
+        attention of every layer; audio and video cross-attention of layer l at 2l and 2l + 1) or a self-attention
+        cache alone."""
+        cross_cache = None
         if isinstance(past_key_values, EncoderDecoderCache):
-            # only decoder self-attention is cached; both cross-attentions are recomputed from the encoder outputs
-            past_key_values = past_key_values.self_attention_cache
+            past_key_values, cross_cache = past_key_values.self_attention_cache, past_key_values.cross_attention_cache
         past = past_key_values.get_seq_length() if past_key_values is not None else 0
         length = decoder_input_ids.shape[1]
         device = decoder_input_ids.device
@@ -291,7 +308,7 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
         vm = encoder_outputs.video_attention_mask[:, None, None, :]
         audio, video = encoder_outputs.last_hidden_state, encoder_outputs.video_hidden_state
         for layer in self.decoder_layers:
-            x = layer(x, audio, video, self_mask, am, vm, past_key_values)
+            x = layer(x, audio, video, self_mask, am, vm, past_key_values, cross_cache)
         return F.log_softmax(self.lm_head(x), dim=-1)
 
     @can_return_tuple
@@ -329,8 +346,9 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
                 decoder_input_ids = torch.cat([bos, labels[:, :-1]], dim=1)
         if decoder_input_ids is None:
             raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
-        if use_cache and past_key_values is None and not self.training:
-            past_key_values = DynamicCache(config=self.config)
+        if use_cache and not self.training and (past_key_values is None or past_key_values.get_seq_length() == 0):
+            # a fresh cache that grows as needed (the one generate() prepares has one cross layer per decoder layer)
+            past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
         log_probs = self.decode(decoder_input_ids, encoder_outputs, decoder_attention_mask,
                                 past_key_values if use_cache else None)
         loss = None

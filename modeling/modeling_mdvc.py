@@ -13,8 +13,10 @@ Decisions (reference behaviour kept as default so released weights reproduce):
   Masks are explicit booleans instead of the reference's "channel 0 == 1" sentinel; the reference's random-noise
   features for missing videos are a data-loading concern, not done by the model.
 - Loss: the reference label-smoothed KL (see `label_smoothed_kl` in the BMT module).
-- `generate()` recomputes the decoder prefix at every step (no KV cache: three decoders would need a cache with
-  3 x num_hidden_layers layers; the decoders are one layer each and recomputation is exact). The encoders run once.
+- `generate()` (greedy or beam search) runs the three encoders once and caches the decoders' self- and
+  cross-attention keys/values (an `EncoderDecoderCache` of 3 x num_hidden_layers layers each: speech, audio, video;
+  the cross-attention keys/values are projected once from the encoder outputs). Without the cache, the fusion MLP (a V x V layer) would be re-applied to the
+  whole prefix at every step. The reference decodes greedily only.
 - Learned proposals are an input (the Bi-SST proposal file is not distributed); BMT's generator may be used, as a
   labelled deviation.
 """
@@ -26,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
@@ -45,8 +48,17 @@ class MDVCAttention(nn.Module):
     def _split(self, x):
         return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, query, key_value, mask):
-        q, k, v = self._split(self.q_proj(query)), self._split(self.k_proj(key_value)), self._split(self.v_proj(key_value))
+    def forward(self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None,
+                static: bool = False):
+        """With a `cache`: self-attention appends this step's keys/values; `static=True` (cross-attention over fixed
+        encoder outputs) projects them on the first call and reuses them afterwards."""
+        q = self._split(self.q_proj(query))
+        if static and cache is not None and len(cache.layers) > layer_idx and cache.layers[layer_idx].get_seq_length() > 0:
+            k, v = cache.layers[layer_idx].keys, cache.layers[layer_idx].values
+        else:
+            k, v = self._split(self.k_proj(key_value)), self._split(self.v_proj(key_value))
+            if cache is not None:
+                k, v = cache.update(k, v, layer_idx)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out_proj(out.transpose(1, 2).reshape(query.shape[0], query.shape[1], -1))
 
@@ -78,10 +90,11 @@ class MDVCDecoderLayer(nn.Module):
         self.ffn = BMTFeedForward(size, intermediate, 0.0)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, memory, self_mask, memory_mask):
+    def forward(self, x, memory, self_mask, memory_mask, cache=None, layer_idx=None):
+        self_cache, cross_cache = (cache.self_attention_cache, cache.cross_attention_cache) if cache is not None else (None, None)
         h = self.self_attn_norm(x)
-        x = x + self.dropout(self.self_attn(h, h, self_mask))
-        x = x + self.dropout(self.cross_attn(self.cross_attn_norm(x), memory, memory_mask))
+        x = x + self.dropout(self.self_attn(h, h, self_mask, self_cache, layer_idx))
+        x = x + self.dropout(self.cross_attn(self.cross_attn_norm(x), memory, memory_mask, cross_cache, layer_idx, True))
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
 
@@ -102,10 +115,10 @@ class MDVCStream(nn.Module):
             x = layer(x, mask)
         return x
 
-    def decode(self, ids, memory, self_mask, memory_mask):
-        x = self.positional(self.caption_embeddings(ids) * math.sqrt(self.size))
-        for layer in self.decoder_layers:
-            x = layer(x, memory, self_mask, memory_mask)
+    def decode(self, ids, memory, self_mask, memory_mask, cache=None, first_layer_idx: int = 0, past: int = 0):
+        x = self.positional(self.caption_embeddings(ids) * math.sqrt(self.size), offset=past)
+        for i, layer in enumerate(self.decoder_layers):
+            x = layer(x, memory, self_mask, memory_mask, cache, first_layer_idx + i)
         return x
 
 
@@ -147,7 +160,6 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         self.fusion_dropout = nn.Dropout(config.hidden_dropout_prob)
         self.lm_head = nn.Linear(config.vocab_size, config.vocab_size)
         self.post_init()
-        self.generation_config.use_cache = False
 
     def get_encoder(self):
         return _MDVCEncoderView(self)
@@ -194,7 +206,9 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: MDVCEncoderOutput | None = None,
+        past_key_values: Cache | None = None,
         labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
         **kwargs,
     ) -> Seq2SeqLMOutput:
         r"""
@@ -218,23 +232,44 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
             raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
         if decoder_input_ids.min() < 0 or decoder_input_ids.max() >= cfg.vocab_size:
             raise ValueError(f"decoder_input_ids must lie in [0, {cfg.vocab_size})")
-        length = decoder_input_ids.shape[1]
-        key_valid = (decoder_input_ids != cfg.pad_token_id) if decoder_attention_mask is None else decoder_attention_mask.bool()
-        causal = torch.ones(length, length, dtype=torch.bool, device=decoder_input_ids.device).tril()
+        cache = None
+        if use_cache and not self.training:
+            if not isinstance(past_key_values, EncoderDecoderCache) or past_key_values.get_seq_length() == 0:
+                # a fresh cache that grows to 3 x num_hidden_layers layers (generate() prepares num_hidden_layers)
+                past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
+            cache = past_key_values
+        past = cache.get_seq_length() if cache is not None else 0
+        length, device = decoder_input_ids.shape[1], decoder_input_ids.device
+        if decoder_attention_mask is None:
+            key_valid = decoder_input_ids != cfg.pad_token_id
+            if past:
+                key_valid = torch.cat([torch.ones(key_valid.shape[0], past, dtype=torch.bool, device=device), key_valid], 1)
+        else:
+            key_valid = decoder_attention_mask.bool()
+            if key_valid.shape[1] != past + length:
+                key_valid = key_valid[:, -(past + length):]
+        causal = torch.ones(length, past + length, dtype=torch.bool, device=device).tril(past)
         self_mask = causal[None, None] & key_valid[:, None, None, :]
         fm = encoder_outputs.feature_attention_mask[:, None, None]
         sm = encoder_outputs.speech_attention_mask[:, None, None]
+        n = cfg.num_hidden_layers
         fused = torch.cat([
-            self.speech_stream.decode(decoder_input_ids, encoder_outputs.speech_hidden_state, self_mask, sm),
-            self.audio_stream.decode(decoder_input_ids, encoder_outputs.audio_hidden_state, self_mask, fm),
-            self.video_stream.decode(decoder_input_ids, encoder_outputs.last_hidden_state, self_mask, fm),
+            self.speech_stream.decode(decoder_input_ids, encoder_outputs.speech_hidden_state, self_mask, sm, cache, 0, past),
+            self.audio_stream.decode(decoder_input_ids, encoder_outputs.audio_hidden_state, self_mask, fm, cache, n, past),
+            self.video_stream.decode(decoder_input_ids, encoder_outputs.last_hidden_state, self_mask, fm, cache, 2 * n, past),
         ], dim=-1)
         log_probs = F.log_softmax(self.lm_head(self.fusion_dropout(F.relu(self.fusion_proj(fused)))), dim=-1)
         loss = label_smoothed_kl(log_probs, labels, cfg.label_smoothing, cfg.pad_token_id) if labels is not None else None
-        return Seq2SeqLMOutput(loss=loss, logits=log_probs, encoder_last_hidden_state=encoder_outputs.last_hidden_state)
+        return Seq2SeqLMOutput(loss=loss, logits=log_probs, past_key_values=cache,
+                               encoder_last_hidden_state=encoder_outputs.last_hidden_state)
 
-    def prepare_inputs_for_generation(self, decoder_input_ids, encoder_outputs=None, **kwargs):
-        return {"decoder_input_ids": decoder_input_ids, "encoder_outputs": encoder_outputs}
+    def prepare_inputs_for_generation(self, decoder_input_ids, past_key_values=None, encoder_outputs=None,
+                                      decoder_attention_mask=None, use_cache=None, **kwargs):
+        if past_key_values is not None and past_key_values.get_seq_length() > 0:
+            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length():]
+        return {"decoder_input_ids": decoder_input_ids, "encoder_outputs": encoder_outputs,
+                "past_key_values": past_key_values, "decoder_attention_mask": decoder_attention_mask,
+                "use_cache": use_cache}
 
 
 class _MDVCEncoderView(nn.Module):

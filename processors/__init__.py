@@ -8,6 +8,10 @@ from .processing_avatar import AvatarProcessor
 from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
+from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
 
-__all__ = ["AvatarFeatureExtractor", "AvatarProcessor", "AVLnetFeatureExtractor", "AVLnetProcessor", "BMTFeatureExtractor", "BMTProcessor", "EverythingAtOnceProcessor", "MMTFeatureExtractor", "MMTProcessor"]
+__all__ = [
+    "AvatarFeatureExtractor", "AvatarProcessor", "AVLnetFeatureExtractor", "AVLnetProcessor", "BMTFeatureExtractor",
+    "BMTProcessor", "EverythingAtOnceProcessor", "MDVCProcessor", "MMTFeatureExtractor", "MMTProcessor",
+]

@@ -7,11 +7,14 @@ import torch
 from transformers import BatchFeature, FeatureExtractionMixin
 
 
-def crop_segment(features: np.ndarray, start: float, end: float, duration: float) -> np.ndarray:
+def crop_segment(features: np.ndarray, start: float, end: float, duration: float, empty: str | None = "zeros") -> np.ndarray | None:
     """Reference crop of one event: `i0 = int(S*start/duration)`, `i1 = int(S*end/duration)`, widened by one step
-    when equal; an empty slice becomes one all-zero vector (BMT's rule)."""
+    when equal; an empty slice (an event starting after it ends) becomes one all-zero vector (BMT's rule), or None
+    with `empty=None` (the caller fills it, e.g. MDVC's random vector)."""
     if duration <= 0:
         raise ValueError(f"video duration must be positive, got {duration}")
+    if start < 0 or start > duration:
+        raise ValueError(f"the event starts at {start} s, outside the video [0, {duration}] s")
     s = features.shape[0]
     i0, i1 = int(s * start / duration), int(s * end / duration)
     if i0 == i1:
@@ -21,6 +24,8 @@ def crop_segment(features: np.ndarray, start: float, end: float, duration: float
             i1 += 1
     crop = features[max(i0, 0):i1]
     if crop.shape[0] == 0:
+        if empty is None:
+            return None
         crop = np.zeros((1, features.shape[1]), dtype=features.dtype)
     return crop
 
@@ -73,8 +78,10 @@ class BMTFeatureExtractor(FeatureExtractionMixin):
         return torch.from_numpy(out), torch.from_numpy(mask)
 
     def __call__(self, audio: Sequence[np.ndarray], rgb: Sequence[np.ndarray], flow: Sequence[np.ndarray] | None = None,
-                 return_tensors: str = "pt", **kwargs) -> BatchFeature:
-        """`audio`, `rgb`, `flow`: one (time, width) array per sample; `flow=None` uses `rgb` alone as video."""
+                 return_tensors: str = "pt", pad_to_audio_length: int | None = None, pad_to_video_length: int | None = None,
+                 **kwargs) -> BatchFeature:
+        """`audio`, `rgb`, `flow`: one (time, width) array per sample; `flow=None` uses `rgb` alone as video.
+        `pad_to_audio_length` / `pad_to_video_length` override the fixed lengths of the extractor for this call."""
         if len(audio) != len(rgb) or (flow is not None and len(flow) != len(rgb)):
             raise ValueError("audio, rgb and flow must hold the same number of samples")
         video = []
@@ -86,8 +93,8 @@ class BMTFeatureExtractor(FeatureExtractionMixin):
                     raise ValueError(f"rgb[{i}] and flow[{i}] must have the same shape, got {r.shape} and {f.shape}")
                 r = r + f
             video.append(r)
-        a, am = self._pad(audio, self.audio_feature_size, "audio", self.pad_to_audio_length)
-        v, vm = self._pad(video, self.video_feature_size, "video", self.pad_to_video_length)
+        a, am = self._pad(audio, self.audio_feature_size, "audio", pad_to_audio_length or self.pad_to_audio_length)
+        v, vm = self._pad(video, self.video_feature_size, "video", pad_to_video_length or self.pad_to_video_length)
         return BatchFeature({"audio_features": a, "video_features": v, "audio_attention_mask": am,
                              "video_attention_mask": vm})
 

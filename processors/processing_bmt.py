@@ -1,11 +1,14 @@
-"""Processor for BMT: word-level caption vocabulary (reference tokenisation) + `BMTFeatureExtractor`."""
+"""Processor for BMT: word-level caption vocabulary (reference tokenisation) + `BMTFeatureExtractor`, GloVe rows for
+the caption embedding, and the post-processing of the proposal generator's output."""
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+import torch
 from transformers import BatchFeature, PreTrainedTokenizerFast, ProcessorMixin
 
 from .feature_extraction_bmt import BMTFeatureExtractor
+from .word_vectors import word_vector_matrix
 
 SPECIAL_TOKENS = [" UNK ", "<blank>", "<s>", "</s>"]  # ids 0 UNK, 1 PAD, 2 BOS, 3 EOS (torchtext order)
 # Approximation of spaCy's English tokenizer (the reference's): contractions and punctuation split off words.
@@ -87,8 +90,86 @@ class BMTProcessor(ProcessorMixin):
         return BatchFeature(data)
 
     def decode(self, ids, **kwargs) -> list[str]:
-        """Generated ids -> captions (specials dropped)."""
+        """Generated ids -> captions: words joined by single spaces, cut at the first EOS; BOS, PAD and EOS dropped.
+        A generated UNK (id 0) is dropped too (`skip_special_tokens`); the reference writes `UNK` into the text."""
         return self.tokenizer.batch_decode(ids, skip_special_tokens=True, **kwargs)
 
+    def unknown_words(self, texts: str | Sequence[str]) -> list[list[str]]:
+        """The words of each text that are not in the vocabulary (they are encoded as UNK, id 0)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        vocab = self.tokenizer.get_vocab()
+        return [[w for w in split_caption(t) if w not in vocab] for t in texts]
 
-__all__ = ["BMTProcessor", "build_caption_vocab", "word_tokenizer", "split_caption"]
+    def word_vectors(self, path: str, dim: int = 300) -> torch.Tensor:
+        """`(vocab_size, dim)` rows of a local GloVe text file (e.g. `glove.840B.300d.txt`) for the caption vocabulary,
+        as torchtext fills them: a word is looked up with surrounding spaces stripped (so the UNK string ` UNK `
+        takes GloVe's `UNK` row when there is one), words absent from the file get zeros. Copy it into
+        `BMTForConditionalGeneration.word_embeddings` before training (the embedding is frozen by default)."""
+        itos = [w for w, _ in sorted(self.tokenizer.get_vocab().items(), key=lambda item: item[1])]
+        return torch.from_numpy(word_vector_matrix(path, itos, dim))
+
+    def post_process_proposals(self, proposals, durations, **kwargs) -> list[list[dict]]:
+        """See `post_process_proposals`."""
+        return post_process_proposals(proposals, durations, **kwargs)
+
+
+def _tiou_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """tIoU of segments `a (N, 2)` against `b (M, 2)` given as (start, end)."""
+    inter = (torch.minimum(a[:, None, 1], b[None, :, 1]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp_min(0)
+    union = (a[:, None, 1] - a[:, None, 0]) + (b[None, :, 1] - b[None, :, 0]) - inter
+    union = torch.minimum(torch.maximum(a[:, None, 1], b[None, :, 1]) - torch.minimum(a[:, None, 0], b[None, :, 0]), union)
+    return inter / (union + 1e-8)
+
+
+def _nms(segments: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Greedy NMS over rows sorted by confidence: drop every later row whose tIoU with a kept one is >= threshold."""
+    kept = []
+    while len(segments):
+        kept.append(segments[0])
+        if len(segments) == 1:
+            break
+        overlap = _tiou_matrix(segments[:1, :2], segments[1:, :2])[0]
+        segments = segments[1:][overlap < threshold]
+    return torch.stack(kept) if kept else segments
+
+
+def post_process_proposals(proposals: torch.Tensor, durations, max_proposals: int = 100, min_length: float = 0.2,
+                           nms_threshold: float | None = None, order: str = "validation") -> list[list[dict]]:
+    """`BMTForEventProposal` output `(B, N, 3)` `(centre_s, length_s, confidence)` -> per video a list of
+    `{"sentence": "", "proposal_score": conf, "timestamp": [start, end]}`, best first.
+
+    `order="validation"` (the reference validation loop, which gave the paper's numbers): top `max_proposals` by
+    confidence -> (start, end) = centre -/+ length / 2 -> start clipped to [0, duration], end to <= duration ->
+    optional NMS -> rounded to 5 decimals, segments of `end - start <= min_length` dropped (so fewer than
+    `max_proposals` may remain). `order="demo"` (the reference single-video script): corners -> clipping -> short
+    segments dropped -> top `max_proposals` -> optional NMS."""
+    if order not in ("validation", "demo"):
+        raise ValueError(f"order must be 'validation' or 'demo', got {order!r}")
+    proposals = torch.as_tensor(proposals).detach().float().cpu()
+    if proposals.dim() != 3 or proposals.shape[-1] != 3:
+        raise ValueError(f"proposals must have shape (batch, N, 3), got {tuple(proposals.shape)}")
+    durations = torch.as_tensor(durations, dtype=torch.float32).reshape(-1)
+    if len(durations) != proposals.shape[0]:
+        raise ValueError(f"{len(durations)} durations for {proposals.shape[0]} videos")
+    results = []
+    for video, duration in zip(proposals, durations):
+        segments = torch.stack([video[:, 0] - video[:, 1] / 2, video[:, 0] + video[:, 1] / 2, video[:, 2]], dim=1)
+        if order == "validation":
+            segments = segments[segments[:, 2].argsort(descending=True, stable=True)[:max_proposals]]
+        segments[:, 0] = segments[:, 0].clamp(min=0).clamp(max=float(duration))
+        segments[:, 1] = segments[:, 1].clamp(max=float(duration))
+        if order == "demo":
+            segments = segments[segments[:, 1] - segments[:, 0] > min_length]
+            segments = segments[segments[:, 2].argsort(descending=True, stable=True)[:max_proposals]]
+        if nms_threshold is not None and len(segments):
+            segments = _nms(segments, nms_threshold)
+        kept = []
+        for start, end, conf in segments.tolist():
+            start, end = round(start, 5), round(end, 5)
+            if end - start > min_length:
+                kept.append({"sentence": "", "proposal_score": round(conf, 5), "timestamp": [start, end]})
+        results.append(kept)
+    return results
+
+
+__all__ = ["BMTProcessor", "build_caption_vocab", "post_process_proposals", "word_tokenizer", "split_caption"]

@@ -63,4 +63,39 @@ def embed_words(
     return out, mask
 
 
-__all__ = ["embed_words", "load_word_vectors"]
+def word_vector_matrix(path: str | Path, words, dim: int) -> np.ndarray:
+    """`(len(words), dim)` float32 rows of a local GloVe text file for `words`, read line by line (only the rows
+    asked for are kept, so the 5 GB `glove.840B.300d.txt` fits in memory). Each line is split from the right, as a
+    token may contain spaces (840B has some); a word is looked up with surrounding spaces stripped; words absent
+    from the file get zeros (torchtext's behaviour)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"word vectors not found at {path} (a local GloVe text file is required)")
+    words = list(words)
+    index: dict[str, list[int]] = {}
+    for row, word in enumerate(words):
+        index.setdefault(str(word).strip(), []).append(row)
+    matrix = np.zeros((len(words), dim), dtype=np.float32)
+    found = 0
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.decode("utf-8", errors="replace").rstrip("\n").rstrip("\r").rsplit(" ", dim)
+            if len(fields) != dim + 1:
+                if number == 1 and len(line.split()) == 2:  # word2vec-style "count dim" header
+                    continue
+                raise ValueError(f"{path}:{number}: expected a token and {dim} numbers")
+            rows = index.get(fields[0])
+            if rows is None:
+                continue
+            try:
+                vector = np.asarray(fields[1:], dtype=np.float32)
+            except ValueError as error:
+                raise ValueError(f"{path}:{number}: not a word-vector line") from error
+            matrix[rows] = vector
+            found += 1
+    if found == 0:
+        raise ValueError(f"{path}: none of the {len(index)} words was found (is it a {dim}-d GloVe text file?)")
+    return matrix
+
+
+__all__ = ["embed_words", "load_word_vectors", "word_vector_matrix"]

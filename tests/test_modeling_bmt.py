@@ -121,9 +121,13 @@ def test_generate_with_cache_matches_full_recomputation(num_beams):
     config = tiny_config("bmt")
     model = BMTForConditionalGeneration(config).eval()
     inputs = {k: v for k, v in bmt_inputs(config, 3).items() if k.endswith(("features", "attention_mask")) and "decoder" not in k}
+    projections = []
+    hook = model.decoder_layers[1].video_cross_attn.k_proj.register_forward_hook(lambda *a: projections.append(1))
     with torch.no_grad():
         cached = model.generate(**inputs, max_new_tokens=6, num_beams=num_beams, do_sample=False, use_cache=True)
+        assert len(projections) == 1  # cross-attention keys projected once from the encoder outputs
         full = model.generate(**inputs, max_new_tokens=6, num_beams=num_beams, do_sample=False, use_cache=False)
+    hook.remove()
     assert torch.equal(cached, full)
     assert cached.shape[0] == 3 and (cached[:, 0] == config.bos_token_id).all()
     if num_beams == 1:  # greedy by hand: argmax of the full forward at every step
@@ -173,3 +177,44 @@ def test_conversion_maps_every_key_once():
     assert rename("module.decoder.decoder.layers.0.res_layer_enc_att_A.norm.bias") == "decoder_layers.0.audio_cross_norm.bias"
     assert rename("module.decoder.decoder.layers.0.bridge.linear.weight") == "decoder_layers.0.bridge_proj.weight"
     assert len(model.state_dict()) == 187
+
+
+def best_two_token_continuation(model, inputs, config):
+    """Exhaustive search over every caption of at most two new tokens: `[BOS, EOS]` or `[BOS, t1, t2]`."""
+    batch = next(iter(inputs.values())).shape[0]
+    vocab, bos, eos = config.vocab_size, config.bos_token_id, config.eos_token_id
+    with torch.no_grad():
+        first = model(**inputs, decoder_input_ids=torch.full((batch, 1), bos)).logits[:, -1]  # (B, V)
+        prefixes = torch.stack([torch.full((vocab,), bos), torch.arange(vocab)], 1)  # (V, 2)
+        second = torch.stack([
+            model(**{k: v[b : b + 1].expand(vocab, *v.shape[1:]) for k, v in inputs.items()}, decoder_input_ids=prefixes,
+                  decoder_attention_mask=torch.ones(vocab, 2, dtype=torch.long)).logits[:, -1]
+            for b in range(batch)
+        ])  # (B, V, V)
+    scores = first[:, :, None] + second
+    scores[:, eos] = float("-inf")
+    best = []
+    for b in range(batch):
+        flat = scores[b].argmax()
+        t1, t2 = divmod(flat.item(), vocab)
+        if first[b, eos] >= scores[b, t1, t2]:
+            best.append([bos, eos])
+        else:
+            best.append([bos, t1, t2])
+    return best
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_beam_search_finds_the_best_short_caption(use_cache):
+    config = tiny_config("bmt", vocab_size=12)
+    torch.manual_seed(1)
+    model = BMTForConditionalGeneration(config).eval()
+    inputs = {k: v for k, v in bmt_inputs(config, 3).items() if k.endswith(("features", "attention_mask")) and "decoder" not in k}
+    with torch.no_grad():
+        beams = model.generate(**inputs, max_new_tokens=2, num_beams=12, length_penalty=0.0, do_sample=False,
+                               use_cache=use_cache)
+        greedy = model.generate(**inputs, max_new_tokens=2, do_sample=False, use_cache=use_cache)
+    best = best_two_token_continuation(model, inputs, config)
+    got = [row[: row.tolist().index(config.eos_token_id) + 1] if config.eos_token_id in row.tolist() else row for row in beams]
+    assert [r.tolist() for r in got] == best
+    assert any(g[: len(b)].tolist() != b for g, b in zip(greedy, best))  # here greedy misses the best caption once

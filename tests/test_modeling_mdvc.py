@@ -4,6 +4,7 @@ import torch
 from videozoo.modeling.modeling_mdvc import MDVCForConditionalGeneration
 
 from .conftest import parity_fixture
+from .test_modeling_bmt import best_two_token_continuation
 from .model_tester import ModelTesterMixin
 from .tiny_configs import tiny_config
 
@@ -95,3 +96,35 @@ def test_parity_fixture():
     from videozoo.scripts.convert_mdvc_original_checkpoint import main
 
     assert main(["--fixture", str(parity_fixture("mdvc"))]) == 0
+
+
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_generate_with_cache_matches_full_recomputation(num_beams):
+    config = tiny_config("mdvc")
+    torch.manual_seed(0)
+    model = MDVCForConditionalGeneration(config).eval()
+    inputs = {k: v for k, v in mdvc_inputs(config, 3).items() if k not in ("decoder_input_ids", "labels")}
+    lengths = []
+    hook = model.video_stream.caption_embeddings.register_forward_hook(lambda m, i, o: lengths.append(i[0].shape[1]))
+    with torch.no_grad():
+        cached = model.generate(**inputs, max_new_tokens=6, num_beams=num_beams, do_sample=False, use_cache=True)
+        steps = len(lengths)
+        full = model.generate(**inputs, max_new_tokens=6, num_beams=num_beams, do_sample=False, use_cache=False)
+    hook.remove()
+    assert torch.equal(cached, full)
+    assert set(lengths[:steps]) == {1}  # with the cache every step feeds one new token
+    assert lengths[steps:] == list(range(1, len(lengths) - steps + 1))  # without it the whole prefix
+
+
+def test_beam_search_finds_the_best_short_caption():
+    config = tiny_config("mdvc", vocab_size=12)
+    torch.manual_seed(3)
+    model = MDVCForConditionalGeneration(config).eval()
+    inputs = {k: v for k, v in mdvc_inputs(config, 4).items() if k not in ("decoder_input_ids", "labels")}
+    with torch.no_grad():
+        beams = model.generate(**inputs, max_new_tokens=2, num_beams=12, length_penalty=0.0, do_sample=False)
+        greedy = model.generate(**inputs, max_new_tokens=2, do_sample=False)
+    best = best_two_token_continuation(model, inputs, config)
+    got = [r[: r.tolist().index(config.eos_token_id) + 1].tolist() if config.eos_token_id in r.tolist() else r.tolist() for r in beams]
+    assert got == best
+    assert any(g[: len(b)].tolist() != b for g, b in zip(greedy, best))

@@ -142,6 +142,13 @@ def _tiny_bmt_processor(directory):
                                       video_feature_size=20)
 
 
+def _tiny_mdvc_processor(directory):
+    from videozoo.processors import MDVCProcessor
+
+    return MDVCProcessor.from_captions(["a dog barks loudly .", "a cat purrs quietly"], ["so um the dog", "okay now"],
+                                       audio_feature_size=12, video_feature_size=20)
+
+
 def _tiny_everything_at_once_processor(directory):
     from videozoo.processors import AVLnetFeatureExtractor, EverythingAtOnceProcessor
 
@@ -167,7 +174,7 @@ TINY_PROCESSORS = {
     "mmt_modality_masking": _tiny_masking_processor,
     "avlnet": _tiny_avlnet_processor,
     "bmt": _tiny_bmt_processor,
-    "mdvc": _tiny_bmt_processor,
+    "mdvc": _tiny_mdvc_processor,
     "everything_at_once": _tiny_everything_at_once_processor,
     "avatar": _tiny_avatar_processor,
 }

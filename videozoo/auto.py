@@ -39,6 +39,7 @@ from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
 from .processors.processing_everything_at_once import EverythingAtOnceProcessor
+from .processors.processing_mdvc import MDVCProcessor
 from .processors.processing_mmt import MMTProcessor
 
 
@@ -165,8 +166,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MDVCConfig,
         models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
-        # captions and feature padding as BMT; the subtitle (speech) vocabulary is not part of the processor yet
-        processor_class=BMTProcessor,
+        processor_class=MDVCProcessor,
         feature_extractor_class=BMTFeatureExtractor,
         paper={
             "title": "Multi-modal Dense Video Captioning",

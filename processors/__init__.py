@@ -7,5 +7,8 @@ from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
 from .processing_mmt import MMTProcessor
+from .feature_extraction_sparsesync import SparseSyncFeatureExtractor
+from .processing_sparsesync import SparseSyncProcessor
+from .video_io import DecodedClip, MediaDecodingError, load_clip
 
-__all__ = ["AVLnetFeatureExtractor", "AVLnetProcessor", "BMTFeatureExtractor", "BMTProcessor", "EverythingAtOnceProcessor", "MMTFeatureExtractor", "MMTProcessor"]
+__all__ = ["AVLnetFeatureExtractor", "AVLnetProcessor", "BMTFeatureExtractor", "BMTProcessor", "EverythingAtOnceProcessor", "MMTFeatureExtractor", "MMTProcessor", "SparseSyncFeatureExtractor", "SparseSyncProcessor", "DecodedClip", "MediaDecodingError", "load_clip"]

@@ -139,7 +139,8 @@ class SparseSyncProcessor(ProcessorMixin):
         feature_extractor ([`SparseSyncFeatureExtractor`]): the spectrogram front end (16 kHz).
         video_fps (`float`, defaults to 25), clip_length_sec (`float`, defaults to 5.0): the crops.
         crop_size (`int`, defaults to 224): square spatial crop (centre at evaluation, random in training).
-        resize_shorter_side (`int`, defaults to 256): what `load_clip` resizes to (the offline re-encoding).
+        resize_shorter_side (`int`, defaults to 256): what `load_clip` resizes to (the offline re-encoding); 0 keeps
+            the decoded size.
         image_mean / image_std (`list[float]`): ImageNet statistics.
         num_offset_classes (`int`, 21), max_offset_sec (`float`, 2.0), offset_grid_type (`"linspace"`): the grid.
         clip_max_length_sec (`float`, defaults to 10.0): streams are first cut to at most this (the reference code).

@@ -162,6 +162,8 @@ class SparseSyncVisualPositions(nn.Module):
         self.time = nn.Embedding(grid[0], part + hidden_size % 3)
         self.height = nn.Embedding(grid[1], part)
         self.width = nn.Embedding(grid[2], part)
+        for table in (self.time, self.height, self.width):
+            table.is_position_table = True  # see `position_initializer_range`
 
     def forward(self) -> torch.Tensor:
         """`(t, h, w, D)`."""
@@ -184,6 +186,8 @@ class SparseSyncAudioPositions(nn.Module):
         part = hidden_size // 2
         self.frequency = nn.Embedding(grid[0], part)
         self.time = nn.Embedding(grid[1], part + hidden_size % 2)
+        for table in (self.frequency, self.time):
+            table.is_position_table = True
 
     def forward(self) -> torch.Tensor:
         """`(f, t, D)`."""
@@ -319,6 +323,9 @@ class SparseSyncPreTrainedModel(PreTrainedModel):
                 init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             else:
                 init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.Embedding) and getattr(module, "is_position_table", False):
+            position_std = self.config.position_initializer_range
+            init.normal_(module.weight, 0.0, std if position_std is None else position_std)
         elif isinstance(module, (nn.Linear, nn.Embedding)):
             init.normal_(module.weight, 0.0, std)
             if isinstance(module, nn.Linear) and module.bias is not None:

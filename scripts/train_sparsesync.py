@@ -66,6 +66,8 @@ class SparseSyncArguments:
     num_offset_classes: int = 21
     max_offset_sec: float = 2.0
     s3d_batch_norm_momentum: float | None = field(default=None, metadata={"help": "Override (0.1 for from-scratch training)."})
+    initializer_range: float | None = field(default=None, metadata={"help": "Head init std (reference 0.02)."})
+    position_initializer_range: float | None = field(default=None, metadata={"help": "Positional tables' init std."})
     augmentations: Literal["pretrain", "finetune"] = field(default="pretrain", metadata={"help": "'finetune': + A4.4's."})
     scale_learning_rate: bool = field(default=False, metadata={"help": "Multiply the learning rate by the process count."})
     probes: bool = field(default=False, metadata={"help": f"Also evaluate the corrupted-validation probes {PROBES}."})
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     else:
         clip_sec = args.clip_length_sec or (3.0 if synthetic else 5.0)
         crop = args.crop_size or (args.synthetic_size if synthetic else 224)
-        overrides = {} if args.s3d_batch_norm_momentum is None else {"s3d_batch_norm_momentum": args.s3d_batch_norm_momentum}
+        overrides = {name: getattr(args, name) for name in ("s3d_batch_norm_momentum", "initializer_range", "position_initializer_range")
+                     if getattr(args, name) is not None}
         if args.model_size == "paper":
             frames = round(clip_sec * 25)
             config = SparseSyncConfig(num_offset_classes=args.num_offset_classes, max_offset_sec=args.max_offset_sec,

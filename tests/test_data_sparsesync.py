@@ -151,3 +151,34 @@ def test_corrupted_validation_probes():
     assert torch.equal(permuted["labels"], batch["labels"])
     with pytest.raises(ValueError, match="unknown probe"):
         corrupt_batch(batch, "other", generator)
+
+
+def test_preparation_script_writes_clips_splits_tables_and_the_bad_list(tmp_path):
+    from videozoo.scripts import prepare_sparsesync_dataset
+
+    source = tmp_path / "src"
+    rng = np.random.default_rng(1)
+    for video in range(10):
+        frames = rng.integers(0, 255, (150, 32, 32, 3), dtype=np.uint8)
+        write_clip(source / "pretrain" / f"v{video:02d}" / "00000.mp4", frames, rng.normal(0, 0.1, 96_000).astype(np.float32), crf=35)
+    (source / "pretrain" / "v00" / "00001.mp4").write_bytes(b"\x00" * 500)
+    target = tmp_path / "out"
+    assert prepare_sparsesync_dataset.main(["--source_dir", str(source), "--target_dir", str(target), "--shorter_side", "32",
+                                            "--lrs3_splits", "--fixed_offsets", "--clip_length_sec", "2",
+                                            "--max_offset_sec", "1.0", "--num_offset_classes", "3"]) == 0
+    bad = (target / "bad_files.tsv").read_text().splitlines()
+    assert len(bad) == 1 and bad[0].startswith(str(source / "pretrain" / "v00" / "00001.mp4"))
+    assert len(list(target.rglob("*.mp4"))) == 10
+    splits = {s: (target / f"lrs3_{s}.txt").read_text().split() for s in ("train", "valid", "test")}
+    assert [len(splits[s]) for s in ("train", "valid", "test")] == [8, 1, 1]
+    table = read_fixed_offsets(target / "fixed_offsets_lrs3" / "test_size3_crop2.0_min-1.00_max1.00.csv")
+    assert list(table) == splits["test"]
+
+
+def test_start_time_probe_tool_runs():
+    from videozoo.scripts import probe_sparsesync_start_time as probe
+
+    result = probe.main(["--make_noise_clips", "6", "--noise_seconds", "1.6", "--audio_rate", "16000", "--crop_sec", "1.0",
+                         "--steps", "4", "--batch_size", "4"])
+    assert result["classes"] == 7 and result["test_clips"] == 2 and 0 <= result["top1"] <= result["top5"] <= 1
+    assert result["chance_top1"] == pytest.approx(1 / 7)

@@ -320,24 +320,31 @@ def check_head_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     return {name: (_difference(value, expected[name]), 1e-4 if name.startswith("debug.") else 1e-5) for name, value in ours.items()}
 
 
+def _run_trunk(model, part: str, run, probes: dict[str, torch.nn.Module], expected: dict, tolerance: float) -> dict[str, tuple[float, float]]:
+    captured: dict[str, torch.Tensor] = {}
+    hooks = [_capture(module, captured, name) for name, module in probes.items()]
+    with torch.no_grad():
+        ours = {part: run()}
+    for hook in hooks:
+        hook.remove()
+    ours.update(captured)
+    return {name: (_difference(value, expected[name]), tolerance) for name, value in ours.items()}
+
+
 def check_s3d_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
+    """The S3D trunk (renamed `vfeat_extractor.*` keys, time-first layout) on the recorded frames."""
     weights = load_file(fixture / "original_weights.safetensors")
     inputs, expected = load_file(fixture / "inputs.safetensors"), load_file(fixture / "outputs.safetensors")
     pixels = inputs["pixel_values"]
     config = SparseSyncConfig(visual_grid=list(s3d_output_grid(*pixels.shape[1:2], *pixels.shape[3:])),
                               s3d_width_divisor=64 // weights["vfeat_extractor.base.0.conv_s.weight"].shape[0])
     model = load_model(weights, config, only="visual_encoder.")
-    captured: dict[str, torch.Tensor] = {}
-    hooks = [_capture(model.visual_encoder[7], captured, "debug.base_7"), _capture(model.visual_encoder[13], captured, "debug.base_13")]
-    with torch.no_grad():
-        ours = {"visual_features": model.get_visual_features(pixels)}
-    for hook in hooks:
-        hook.remove()
-    ours.update(captured)
-    return {name: (_difference(value, expected[name]), 2e-3) for name, value in ours.items()}
+    probes = {"debug.base_7": model.visual_encoder[7], "debug.base_13": model.visual_encoder[13]}
+    return _run_trunk(model, "visual_features", lambda: model.get_visual_features(pixels), probes, expected, 2e-3)
 
 
 def check_audio_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
+    """The one-channel ResNet-18 (`afeat_extractor.*`) on the recorded spectrograms."""
     weights = load_file(fixture / "original_weights.safetensors")
     inputs, expected = load_file(fixture / "inputs.safetensors"), load_file(fixture / "outputs.safetensors")
     spectrogram = inputs["spectrogram"][:, 0]  # (B, 1, F, T) -> the model's (B, F, T)
@@ -346,14 +353,8 @@ def check_audio_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
                               hidden_size=base.hidden_size, num_frequency_bins=spectrogram.shape[1],
                               audio_grid=list(resnet_output_grid(*spectrogram.shape[1:], len(base.audio_backbone_widths))))
     model = load_model(weights, config, only="audio_encoder.")
-    captured: dict[str, torch.Tensor] = {}
-    hooks = [_capture(model.audio_encoder.layer2, captured, "debug.layer2"), _capture(model.audio_encoder.layer3, captured, "debug.layer3")]
-    with torch.no_grad():
-        ours = {"audio_features": model.get_audio_features(spectrogram)}
-    for hook in hooks:
-        hook.remove()
-    ours.update(captured)
-    return {name: (_difference(value, expected[name]), 2e-4) for name, value in ours.items()}
+    probes = {"debug.layer2": model.audio_encoder.layer2, "debug.layer3": model.audio_encoder.layer3}
+    return _run_trunk(model, "audio_features", lambda: model.get_audio_features(spectrogram), probes, expected, 2e-4)
 
 
 def check_frontend_fixture(fixture: Path) -> dict[str, tuple[float, float]]:

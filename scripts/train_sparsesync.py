@@ -61,6 +61,9 @@ class SparseSyncArguments:
     num_eval_clips: int = 200
     synthetic_size: int = 32
     synthetic_events_per_sec: float = 1.5
+    synthetic_period_sec: float | None = field(default=None, metadata={"help": "Periodic events (period = crop: one per crop)."})
+    crop_policy: Literal["sampler", "event_aware"] = field(
+        default="sampler", metadata={"help": "'event_aware': warm-up crops around known events (leaky; synthetic warm-up stage only)."})
     clip_length_sec: float | None = field(default=None, metadata={"help": "Crop length (default 5 s; 3 s for synthetic)."})
     crop_size: int | None = field(default=None, metadata={"help": "Spatial crop (default 224; synthetic_size for synthetic)."})
     num_offset_classes: int = 21
@@ -95,9 +98,12 @@ def build_datasets(args: SparseSyncArguments, processor: SparseSyncProcessor):
             duration_sec=processor.clip_length_sec + 2 * args.max_offset_sec + 0.4, size=args.synthetic_size,
             num_offset_classes=args.num_offset_classes, max_offset_sec=args.max_offset_sec,
             crop_sec=processor.clip_length_sec, events_per_sec=args.synthetic_events_per_sec,
+            period_sec=args.synthetic_period_sec,
         )
     table = splits_dir / f"fixed_offsets_{layout}" / fixed_offsets_name(args.eval_split, processor)
-    common = dict(layout=layout, splits_dir=splits_dir, vggsound_meta=args.vggsound_meta, sparse_classes=args.sparse_classes)
+    events = data_dir / "events.csv"
+    common = dict(layout=layout, splits_dir=splits_dir, vggsound_meta=args.vggsound_meta, sparse_classes=args.sparse_classes,
+                  events=events if events.is_file() else None)
     train = sparsesync_clip_dataset(data_dir, "train", **common)
     evaluation = sparsesync_clip_dataset(data_dir, args.eval_split, fixed_offsets=table if table.is_file() else None, **common)
     return train, evaluation
@@ -137,7 +143,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         training_args.learning_rate *= PartialState().num_processes
     train, evaluation = build_datasets(args, processor)
     task = SparseSyncOffsetTask(PROBES if args.probes else ())
-    return fit(model, task, train, training_args, collate_fn=SparseSyncCollator(processor, training=True, seed=training_args.seed),
+    train_collator = SparseSyncCollator(processor, training=True, seed=training_args.seed, event_aware=args.crop_policy == "event_aware")
+    return fit(model, task, train, training_args, collate_fn=train_collator,
                eval_dataset=evaluation, eval_collate_fn=SparseSyncCollator(processor, training=False, seed=training_args.seed + 1),
                processor=processor, hparams=vars(args))
 

@@ -139,26 +139,39 @@ def flash_and_click_source(
     flash_frames: int = 2,
     click_sec: float = 0.02,
     square_fraction: float = 0.25,
+    period_sec: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One source clip of the flash-and-click task: dark noisy frames (uniform in [0, 0.1]) where a bright square
     (side `square_fraction` of the frame, random position) is shown for `flash_frames` frames at each event, and
     background noise N(0, 0.01^2) where a `click_sec` burst of N(0, 0.5^2) starts at each event, at the flash's
-    first frame. Events are a stationary renewal process over the whole source (gaps `min_gap_sec` + exponential),
-    so a crop's position says nothing about the offset. Returns frames `(T, size, size, 3)` uint8, the waveform
-    and the event times (seconds, on the frame grid)."""
+    first frame. Returns frames `(T, size, size, 3)` uint8, the waveform and the event times (seconds, on the
+    frame grid).
+
+    Event times are a stationary process over the whole source, so a crop's position says nothing about the
+    offset: by default a renewal process (gaps `min_gap_sec` + exponential, `events_per_sec` on average; spec
+    A10.1); with `period_sec`, one event every `period_sec` from a uniform random phase. With the period equal to
+    the crop length every crop holds exactly one flash (and the audio crop one click), and the offset is their
+    time difference modulo the period, which is unique when the period exceeds the range of offsets."""
     num_frames, num_samples = int(round(duration_sec * fps)), int(round(duration_sec * sampling_rate))
-    mean_gap = max(1.0 / events_per_sec - min_gap_sec, 1e-3)
-    times, t = [], float(rng.uniform(0, 1.0 / events_per_sec))
-    while t < duration_sec:
-        times.append(t)
-        t += min_gap_sec + float(rng.exponential(mean_gap))
+    times = []
+    if period_sec is not None:
+        t = float(rng.uniform(0, period_sec))
+        while t < duration_sec:
+            times.append(t)
+            t += period_sec
+    else:
+        mean_gap = max(1.0 / events_per_sec - min_gap_sec, 1e-3)
+        t = float(rng.uniform(0, 1.0 / events_per_sec))
+        while t < duration_sec:
+            times.append(t)
+            t += min_gap_sec + float(rng.exponential(mean_gap))
     frames = (rng.uniform(0, 0.1, (num_frames, size, size, 3)) * 255).astype(np.uint8)
     wave = rng.normal(0, 0.01, num_samples).astype(np.float32)
     side = max(2, int(round(size * square_fraction)))
     click = int(round(click_sec * sampling_rate))
     events = []
     for t in times:
-        index = int(round(t * fps))
+        index = int(np.floor(t * fps))
         if index + flash_frames > num_frames:
             break
         top, left = rng.integers(0, size - side + 1, 2)
@@ -167,6 +180,26 @@ def flash_and_click_source(
         wave[start : start + click] += rng.normal(0, 0.5, len(wave[start : start + click])).astype(np.float32)
         events.append(index / fps)
     return frames, np.clip(wave, -1, 1), np.asarray(events)
+
+
+def event_aware_crop(num_frames: int, num_samples: int, grid: list[float], crop_sec: float, fps: float,
+                     sampling_rate: int, event_times, rng: np.random.Generator, margin_sec: float = 0.12) -> tuple[float, float]:
+    """A warm-up crop for the synthetic task: an offset uniform over the grid and a visual start chosen so that one
+    known event lies inside both crops (at least `margin_sec` from their edges). **This leaks the offset** (the
+    event's position in either crop alone depends on it, the "first generator" of spec A10.3): it gives the model a
+    first-order signal to leave the initial plateau, and is only for a warm-up stage; the model is then trained
+    and evaluated with the leak-free sampler. Returns (offset, visual start) for `fixed_crop`."""
+    start_max = (num_frames - int(crop_sec * fps)) / fps
+    events = list(event_times)
+    for _ in range(100):
+        offset = round(float(grid[int(rng.integers(len(grid)))]), 2)
+        event = float(events[int(rng.integers(len(events)))])
+        low = max(0.0, -offset, event - crop_sec + margin_sec, event - offset - crop_sec + margin_sec)
+        high = min(start_max, start_max - offset, event - margin_sec, event - offset - margin_sec)
+        if low <= high:
+            start = int(rng.uniform(low, high) * fps) / fps
+            return offset, start
+    raise ClipTooShortError("no event of this clip fits both crops at any offset (clip too short for the warm-up crops)")
 
 
 def write_flash_and_click_dataset(
@@ -178,31 +211,36 @@ def write_flash_and_click_dataset(
     max_offset_sec: float = 2.0,
     crop_sec: float = 3.0,
     seed: int = 0,
+    events_file: str = "events.csv",
     **source_kwargs,
 ) -> dict[str, int]:
     """Write the flash-and-click task as H.264 / AAC mp4 files in the LRS3 layout (`root/pretrain/<source>/
     00000.mp4`, split files `root/lrs3_{split}.txt`) with fixed offset tables for valid and test
     (`root/fixed_offsets_lrs3/`, the reference's format), drawn by the training sampler from the clip lengths.
-    Each split uses its own random stream, so held-out clips share nothing with training clips."""
+    Each split uses its own random stream, so held-out clips share nothing with training clips. The event times
+    of every clip go to `root/events.csv` (`path, event_times`), for the warm-up crops (`event_aware_crop`)."""
     root = Path(root)
     num_clips = num_clips or {"train": 1000, "valid": 200, "test": 200}
     grid_processor = SparseSyncProcessor(clip_length_sec=crop_sec, num_offset_classes=num_offset_classes,
                                          max_offset_sec=max_offset_sec, crop_size=size)
-    counts = {}
+    counts, event_rows = {}, []
     for split_index, (split, count) in enumerate(num_clips.items()):
         rng = np.random.default_rng([seed, split_index])
         ids = []
         for index in range(count):
-            frames, wave, _ = flash_and_click_source(rng, duration_sec, size, **source_kwargs)
+            frames, wave, events = flash_and_click_source(rng, duration_sec, size, **source_kwargs)
             clip_id = f"pretrain/{split}{index:05d}/00000"
             write_clip(root / f"{clip_id}.mp4", frames, wave)
             ids.append(clip_id)
+            event_rows.append([clip_id, " ".join(f"{t:.2f}" for t in events)])
         (root / f"lrs3_{split}.txt").write_text("".join(f"{i}\n" for i in ids))
         if split != "train":
             lengths = {i: (int(round(duration_sec * 25)), int(round(duration_sec * 16000))) for i in ids}
             write_fixed_offsets(root / "fixed_offsets_lrs3" / fixed_offsets_name(split, grid_processor),
                                 make_fixed_offsets(lengths, grid_processor, seed=seed + 1 + split_index))
         counts[split] = count
+    with (root / events_file).open("w", newline="") as handle:
+        csv.writer(handle).writerows([["path", "event_times"], *event_rows])
     return counts
 
 
@@ -263,6 +301,7 @@ def sparsesync_clip_dataset(
     vggsound_meta: str | Path | None = None,
     sparse_classes: str | Path | None = None,
     bad_files: Sequence[str | Path] = (),
+    events: str | Path | None = None,
 ):
     """One row per clip of a split, in the reference's layouts.
 
@@ -274,6 +313,7 @@ def sparsesync_clip_dataset(
       VGGSound-Sparse classes only.
     `fixed_offsets`: a reference table for valid / test (`read_fixed_offsets`); every clip must be in it.
     `bad_files`: lists of ids (one per line) to leave out, as the reference's filtered-example lists.
+    `events`: a table of known event times (`path, event_times`, the synthetic task's) added as `event_times`.
     Missing files are an error naming them (build the dataset from what exists, or list them as bad).
     """
     import datasets
@@ -302,7 +342,11 @@ def sparsesync_clip_dataset(
                 keep = {row[0] for row in csv.reader(handle, delimiter="\t") if len(row) > 1 and row[1] == "y"}
             ids = [i for i in ids if labels.get(i[:11]) in keep]
     table = read_fixed_offsets(fixed_offsets) if fixed_offsets is not None else {}
-    rows = {"id": [], "path": [], "offset_sec": [], "vstart_sec": [], "label": []}
+    event_table = {}
+    if events is not None:
+        with Path(events).open(newline="") as handle:
+            event_table = {row["path"]: [float(t) for t in row["event_times"].split()] for row in csv.DictReader(handle)}
+    rows = {"id": [], "path": [], "offset_sec": [], "vstart_sec": [], "label": [], "event_times": []}
     missing = []
     for clip_id in ids:
         path = videos_dir / f"{clip_id}.mp4"
@@ -317,6 +361,7 @@ def sparsesync_clip_dataset(
         rows["offset_sec"].append(offset)
         rows["vstart_sec"].append(start)
         rows["label"].append(labels.get(clip_id[:11], "") if layout == "vggsound" else "")
+        rows["event_times"].append(event_table.get(clip_id, []))
     if missing:
         raise FileNotFoundError(f"{len(missing)} clips of {split_file} are missing, e.g. {missing[:3]}")
     if not rows["id"]:
@@ -324,6 +369,7 @@ def sparsesync_clip_dataset(
     features = datasets.Features({
         "id": datasets.Value("string"), "path": datasets.Value("string"), "offset_sec": datasets.Value("float32"),
         "vstart_sec": datasets.Value("float32"), "label": datasets.Value("string"),
+        "event_times": datasets.List(datasets.Value("float32")),
     })
     return datasets.Dataset.from_dict(rows, features=features)
 
@@ -349,10 +395,11 @@ class SparseSyncCollator:
     """Rows -> model inputs: decode each clip, crop it (the row's fixed offset if it has one, else the sampler with
     the row's `sample_seed`), and run the processor. `training=True` adds the training transforms."""
 
-    def __init__(self, processor: SparseSyncProcessor, training: bool = False, seed: int = 0):
+    def __init__(self, processor: SparseSyncProcessor, training: bool = False, seed: int = 0, event_aware: bool = False):
         self.processor = processor
         self.training = training
         self.seed = seed
+        self.event_aware = event_aware  # warm-up crops around known events (leaky, see `event_aware_crop`)
 
     def __call__(self, rows: list[dict]) -> dict:
         clips, offsets, starts, seeds = [], [], [], []
@@ -363,6 +410,14 @@ class SparseSyncCollator:
             starts.append(row.get("vstart_sec", math.nan))
             # training rows carry `sample_seed` (fit); evaluation rows draw from their id, the same at every pass
             seeds.append(int(row["sample_seed"]) if "sample_seed" in row else zlib.crc32(f"{self.seed}:{row['id']}".encode()))
+        if self.event_aware:
+            processor, rate = self.processor, self.processor.feature_extractor.sampling_rate
+            for index, (row, clip) in enumerate(zip(rows, clips)):
+                if not len(row.get("event_times", [])):
+                    raise ValueError(f"{row['path']}: event-aware crops need the clip's event_times")
+                frames, samples = equalize_lengths(len(clip.frames), len(clip.waveform), processor.video_fps, rate, processor.clip_max_length_sec)
+                offsets[index], starts[index] = event_aware_crop(frames, samples, processor.offset_grid(), processor.clip_length_sec,
+                                                                 processor.video_fps, rate, row["event_times"], np.random.default_rng(seeds[index]))
         fixed = [not (math.isnan(float(o)) or math.isnan(float(s))) for o, s in zip(offsets, starts)]
         if any(fixed) and not all(fixed):
             raise ValueError("a batch mixes clips with and without fixed offsets")
@@ -384,6 +439,7 @@ __all__ = [
     "PreparationReport",
     "SparseSyncCollator",
     "equalize_lengths",
+    "event_aware_crop",
     "fixed_crop",
     "fixed_offsets_name",
     "flash_and_click_source",

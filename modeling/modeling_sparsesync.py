@@ -39,6 +39,15 @@ Decisions (spec Part C), kept from the reference code so that converted checkpoi
   no-selector ablation it drops whole time steps of the feature maps, as the reference's Dropout3d / Dropout2d.
 - Attention goes through `scaled_dot_product_attention`; no masks anywhere (no padding exists: the data pipeline
   never pads a stream).
+- Data and training (processor, `videozoo/data/sparsesync.py`, `scripts/train_sparsesync.py`): decoding with PyAV;
+  streams cut to at most the first 10 s (the code; the paper says 9 s); evaluation at the fixed-offset tables or
+  with random offsets over several passes (both available; the paper does not say which gave 44.3); the best
+  checkpoint is chosen on top-1 accuracy (the code's early-stopping metric) while +-1-class accuracy is logged too;
+  fine-tuning from a checkpoint starts a fresh optimizer and schedule (the reference carries Adam, GradScaler and
+  scheduler states over from pre-training: not replicated); the sox reverb and pitch-shift augmentations are not
+  implemented (torchaudio 2.11 has no sox), the other fine-tuning augmentations are.
+- `position_initializer_range` (default: the reference's 0.02) lets from-scratch runs start the positional tables
+  larger; the synthetic task does (1.0), a deviation documented with its result.
 """
 
 import math

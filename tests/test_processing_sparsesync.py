@@ -276,3 +276,17 @@ def test_every_real_clip_goes_through_the_processor(real_clips):
         else:
             with pytest.raises(ClipTooShortError, match=path.split("/")[-1]):
                 processor(videos=[clip], offsets=[2.0], video_starts=[0.0])
+
+
+def test_finetuning_augmentations_run_and_follow_the_seeds():
+    processor = small_processor(upscale_p=1.0, upscale_crop_size=24, color_jitter_p=1.0, grayscale_p=1.0, volume_p=1.0,
+                                lowpass_p=1.0, gaussian_noise_p=1.0, freq_mask_p=1.0, time_mask_p=1.0)
+    video, audio = random_clip(seconds=3.0)
+    first = processor(videos=[video], audios=[audio], training=True, seeds=[3])
+    again = processor(videos=[video], audios=[audio], training=True, seeds=[3])
+    plain = small_processor()(videos=[video], audios=[audio], training=True, seeds=[3])
+    assert torch.equal(first["pixel_values"], again["pixel_values"]) and torch.equal(first["input_features"], again["input_features"])
+    assert torch.isfinite(first["pixel_values"]).all() and torch.isfinite(first["input_features"]).all()
+    frames = first["pixel_values"][0]
+    assert torch.allclose(frames[:, 0] * 0.229 + 0.485, frames[:, 1] * 0.224 + 0.456, atol=1e-5)  # grey: equal channels
+    assert not torch.equal(first["input_features"], plain["input_features"])

@@ -12,7 +12,7 @@ BIN=${BIN:-.venv/bin}
 LAUNCH=("$BIN/accelerate" launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no)
 COMMON=(--dataset_name synthetic --data_dir "$DATA" --clip_length_sec 4.2 --synthetic_period_sec 4.2
         --num_train_clips 800 --num_eval_clips 200 --per_device_train_batch_size 16 --per_device_eval_batch_size 16
-        --learning_rate 1e-3 --max_grad_norm 1.0 --logging_steps 25 --disable_tqdm)
+        --learning_rate 1e-3 --max_grad_norm 1.0 --logging_steps 25 --disable_tqdm --cache_decoded)
 "${LAUNCH[@]}" scripts/train_sparsesync.py "${COMMON[@]}" --output_dir "$OUT/warmup" \
     --crop_policy event_aware --max_steps 600 --warmup_steps 50 --s3d_batch_norm_momentum 0.1 --position_initializer_range 1.0
 "${LAUNCH[@]}" scripts/train_sparsesync.py "${COMMON[@]}" --output_dir "$OUT/main" \

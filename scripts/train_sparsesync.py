@@ -1,9 +1,9 @@
 """Train SparseSync (offset classification from frames and audio).
 
-    # the embedded flash-and-click task (mp4 files written to --data_dir on first use), a small model:
+    # the embedded flash-and-click task (mp4 files written to --data_dir on first use), a small model, in two stages
+    # (a warm-up on event-aware crops, then the leak-free sampler): scripts/reproduce_sparsesync_synthetic.sh
     accelerate launch scripts/train_sparsesync.py --dataset_name synthetic --data_dir data/flash_and_click \
-        --output_dir runs/sparsesync-synthetic --max_steps 1500 --per_device_train_batch_size 16 \
-        --learning_rate 1e-3 --warmup_steps 100 --max_grad_norm 1.0 --eval_steps 250 --probes
+        --clip_length_sec 4.2 --synthetic_period_sec 4.2 --crop_policy event_aware --max_steps 600 ... --output_dir runs/warmup
 
     # LRS3 "no face crop" pre-training at the paper configuration (spec A6.2; 8 GPUs: lr 5e-6 x 8):
     accelerate launch scripts/train_sparsesync.py --dataset_name lrs3 --data_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac \
@@ -74,6 +74,7 @@ class SparseSyncArguments:
     augmentations: Literal["pretrain", "finetune"] = field(default="pretrain", metadata={"help": "'finetune': + A4.4's."})
     scale_learning_rate: bool = field(default=False, metadata={"help": "Multiply the learning rate by the process count."})
     probes: bool = field(default=False, metadata={"help": f"Also evaluate the corrupted-validation probes {PROBES}."})
+    cache_decoded: bool = field(default=False, metadata={"help": "Keep decoded clips in memory (small sets)."})
 
 
 def small_config(args: SparseSyncArguments, clip_sec: float, crop: int, **overrides) -> SparseSyncConfig:
@@ -143,9 +144,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         training_args.learning_rate *= PartialState().num_processes
     train, evaluation = build_datasets(args, processor)
     task = SparseSyncOffsetTask(PROBES if args.probes else ())
-    train_collator = SparseSyncCollator(processor, training=True, seed=training_args.seed, event_aware=args.crop_policy == "event_aware")
+    train_collator = SparseSyncCollator(processor, training=True, seed=training_args.seed, event_aware=args.crop_policy == "event_aware",
+                                        cache_decoded=args.cache_decoded)
     return fit(model, task, train, training_args, collate_fn=train_collator,
-               eval_dataset=evaluation, eval_collate_fn=SparseSyncCollator(processor, training=False, seed=training_args.seed + 1),
+               eval_dataset=evaluation, eval_collate_fn=SparseSyncCollator(processor, training=False, seed=training_args.seed + 1, cache_decoded=args.cache_decoded),
                processor=processor, hparams=vars(args))
 
 

@@ -31,3 +31,23 @@ def test_train_then_evaluate_with_probes(tmp_path):
                                                 "--eval_split", "test", "--random_offsets", "--iter_times", "2",
                                                 "--output_dir", str(tmp_path / "eval2")])
     assert shuffled["num_examples"] == 8 and shuffled["protocol"] == "random offsets, 2 pass(es)"
+
+
+@pytest.mark.slow
+def test_flash_and_click_learns_and_the_probes_stay_at_chance(tmp_path):
+    """The README's synthetic result (scripts/reproduce_sparsesync_synthetic.sh, about an hour on a free 2-core CPU):
+    held-out clips at their fixed offsets far above chance (1/21), the corrupted-validation probes near chance."""
+    data, run = str(tmp_path / "data"), tmp_path / "run"
+    common = ["--dataset_name", "synthetic", "--data_dir", data, "--clip_length_sec", "4.2", "--synthetic_period_sec", "4.2",
+              "--num_train_clips", "800", "--num_eval_clips", "200", "--per_device_train_batch_size", "16",
+              "--per_device_eval_batch_size", "16", "--learning_rate", "1e-3", "--max_grad_norm", "1.0", "--disable_tqdm",
+              "--cache_decoded"]
+    train_sparsesync.main(common + ["--output_dir", str(run / "warmup"), "--crop_policy", "event_aware", "--max_steps", "600",
+                                    "--warmup_steps", "50", "--s3d_batch_norm_momentum", "0.1", "--position_initializer_range", "1.0"])
+    train_sparsesync.main(common + ["--output_dir", str(run / "main"), "--model_name_or_path", str(run / "warmup"),
+                                    "--max_steps", "1200", "--eval_steps", "400", "--probes", "--select_best_metric", "accuracy_1"])
+    metrics = evaluate_sparsesync.main(["--model_name_or_path", str(run / "main"), "--dataset_name", "synthetic", "--data_dir", data,
+                                        "--eval_split", "test", "--probes", "--output_dir", str(run / "eval")])
+    assert metrics["accuracy_1"] > 3 / 21 and metrics["accuracy_1_tol1"] > 0.4, metrics
+    for probe in ("rand_audio", "rand_rgb", "perm_rgb"):
+        assert metrics[f"{probe}/accuracy_1"] < 2 / 21 and metrics[f"{probe}/accuracy_1_tol1"] < 0.25, (probe, metrics)

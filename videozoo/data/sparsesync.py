@@ -393,18 +393,28 @@ def make_lrs3_split_files(ids: Sequence[str], splits_dir: str | Path, seed: int 
 # ----------------------------------------------------------------------------- batching
 class SparseSyncCollator:
     """Rows -> model inputs: decode each clip, crop it (the row's fixed offset if it has one, else the sampler with
-    the row's `sample_seed`), and run the processor. `training=True` adds the training transforms."""
+    the row's `sample_seed`), and run the processor. `training=True` adds the training transforms;
+    `cache_decoded=True` keeps every decoded clip in memory (small sets, one loader process)."""
 
-    def __init__(self, processor: SparseSyncProcessor, training: bool = False, seed: int = 0, event_aware: bool = False):
+    def __init__(self, processor: SparseSyncProcessor, training: bool = False, seed: int = 0, event_aware: bool = False,
+                 cache_decoded: bool = False):
         self.processor = processor
         self.training = training
         self.seed = seed
         self.event_aware = event_aware  # warm-up crops around known events (leaky, see `event_aware_crop`)
+        self.cache = {} if cache_decoded else None  # path -> DecodedClip, for sets small enough to keep decoded in memory
+
+    def _load(self, path: str) -> DecodedClip:
+        if self.cache is None:
+            return self.processor.load_clip(path)
+        if path not in self.cache:
+            self.cache[path] = self.processor.load_clip(path)
+        return self.cache[path]
 
     def __call__(self, rows: list[dict]) -> dict:
         clips, offsets, starts, seeds = [], [], [], []
         for index, row in enumerate(rows):
-            clip = self.processor.load_clip(row["path"])
+            clip = self._load(row["path"])
             clips.append(clip)
             offsets.append(row.get("offset_sec", math.nan))
             starts.append(row.get("vstart_sec", math.nan))

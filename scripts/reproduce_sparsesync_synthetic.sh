@@ -18,8 +18,10 @@ LAUNCH=("$BIN/accelerate" launch --num_processes 1 --num_machines 1 --mixed_prec
 COMMON=(--dataset_name synthetic --data_dir "$DATA" --clip_length_sec 4.2 --synthetic_period_sec 4.2
         --num_train_clips 800 --num_eval_clips 200 --per_device_train_batch_size 16 --per_device_eval_batch_size 16
         --learning_rate 1e-3 --max_grad_norm 1.0 --logging_steps 25 --disable_tqdm --cache_decoded)
-"$BIN/python" scripts/pretrain_sparsesync_extractors.py --data_dir "$DATA" --output_dir "$OUT/extractors" \
-    --clip_length_sec 4.2 --max_steps "$EXTRACTOR_STEPS"
+if [ ! -f "$OUT/extractors/model.safetensors" ]; then  # (kept when the script is run again)
+    "$BIN/python" scripts/pretrain_sparsesync_extractors.py --data_dir "$DATA" --output_dir "$OUT/extractors" \
+        --clip_length_sec 4.2 --max_steps "$EXTRACTOR_STEPS"
+fi
 "${LAUNCH[@]}" scripts/train_sparsesync.py "${COMMON[@]}" --output_dir "$OUT/warmup" --model_name_or_path "$OUT/extractors" \
     --crop_policy event_aware --max_steps "$WARMUP_STEPS" --warmup_steps 50
 "${LAUNCH[@]}" scripts/train_sparsesync.py "${COMMON[@]}" --output_dir "$OUT/main" \

@@ -51,3 +51,16 @@ def test_flash_and_click_learns_and_the_probes_stay_at_chance(tmp_path):
     assert metrics["accuracy_1"] > 3 / 21 and metrics["accuracy_1_tol1"] > 0.4, metrics
     for probe in ("rand_audio", "rand_rgb", "perm_rgb"):
         assert metrics[f"{probe}/accuracy_1"] < 2 / 21 and metrics[f"{probe}/accuracy_1_tol1"] < 0.25, (probe, metrics)
+
+
+def test_extractor_pretraining_writes_a_checkpoint(tmp_path):
+    from videozoo.scripts import pretrain_sparsesync_extractors as pretrain
+
+    targets = pretrain.event_targets([[1.0, 2.05], [0.1]], [0.5, 0.0], 2.0, 4)
+    assert targets.tolist() == [[0, 1, 0, 1], [1, 0, 0, 0]]
+    last = pretrain.main(["--data_dir", str(tmp_path / "data"), "--output_dir", str(tmp_path / "extractors"),
+                          "--clip_length_sec", "1.0", "--max_steps", "25", "--batch_size", "2", "--num_train_clips", "4",
+                          "--num_eval_clips", "2", "--synthetic_period_sec", "1.0"])
+    assert last["step"] == 25 and last["loss"] > 0
+    model = AutoModel.from_pretrained(tmp_path / "extractors")
+    assert model.config.visual_grid == [3, 1, 1] and model.config.s3d_batch_norm_momentum == 0.1

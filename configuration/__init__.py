@@ -7,6 +7,7 @@ from .configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration_mdvc import MDVCConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .configuration_sparsesync import SparseSyncConfig
 
 __all__ = [
     "AvatarConfig",
@@ -16,4 +17,5 @@ __all__ = [
     "MDVCConfig",
     "MMTConfig",
     "MMTModalityMaskingConfig",
+    "SparseSyncConfig",
 ]

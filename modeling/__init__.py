@@ -18,6 +18,7 @@ from .modeling_mmt_modality_masking import (
     MMTModalityMaskingOutput,
     MMTModalityMaskingPreTrainedModel,
 )
+from .modeling_sparsesync import SparseSyncForOffsetClassification, SparseSyncPreTrainedModel
 
 __all__ = [
     "AvatarEncoder",
@@ -44,4 +45,6 @@ __all__ = [
     "MMTForModalityMaskingPretraining",
     "MMTModalityMaskingOutput",
     "MMTModalityMaskingPreTrainedModel",
+    "SparseSyncForOffsetClassification",
+    "SparseSyncPreTrainedModel",
 ]

@@ -10,8 +10,12 @@ from .processing_bmt import BMTProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
 from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
+from .feature_extraction_sparsesync import SparseSyncFeatureExtractor
+from .processing_sparsesync import SparseSyncProcessor
+from .video_io import DecodedClip, MediaDecodingError, load_clip
 
 __all__ = [
     "AvatarFeatureExtractor", "AvatarProcessor", "AVLnetFeatureExtractor", "AVLnetProcessor", "BMTFeatureExtractor",
-    "BMTProcessor", "EverythingAtOnceProcessor", "MDVCProcessor", "MMTFeatureExtractor", "MMTProcessor",
+    "BMTProcessor", "DecodedClip", "EverythingAtOnceProcessor", "MDVCProcessor", "MediaDecodingError", "MMTFeatureExtractor",
+    "MMTProcessor", "SparseSyncFeatureExtractor", "SparseSyncProcessor", "load_clip",
 ]

@@ -96,6 +96,23 @@ TINY_CONFIGS: dict[str, dict] = {
         mlp_ratio=1.0,
         projection_dim=24,
     ),
+    # 16 frames of 32 x 64 px -> S3D grid (2, 1, 2); 0.64 s of audio (81 STFT frames) -> audio grid (9, 3)
+    "sparsesync": dict(
+        hidden_size=32,
+        num_attention_heads=4,
+        intermediate_size=37,
+        num_selector_layers=2,
+        num_sync_layers=1,
+        num_visual_selectors=3,
+        num_audio_selectors=5,
+        visual_grid=[2, 1, 2],
+        audio_grid=[9, 3],
+        s3d_width_divisor=8,
+        audio_backbone_widths=[8, 12, 16, 32],
+        audio_backbone_depths=[1, 1, 1, 1],
+        num_offset_classes=5,
+        max_offset_sec=0.4,
+    ),
 }
 
 
@@ -168,6 +185,13 @@ def _tiny_avatar_processor(directory):
                                            crop_size=config["image_size"], max_target_tokens=12)
 
 
+def _tiny_sparsesync_processor(directory):
+    from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
+
+    return SparseSyncProcessor(SparseSyncFeatureExtractor(), clip_length_sec=0.64, crop_size=32, resize_shorter_side=32,
+                               num_offset_classes=5, max_offset_sec=0.4)
+
+
 # model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).
 TINY_PROCESSORS = {
     "mmt": _tiny_mmt_processor,
@@ -177,4 +201,5 @@ TINY_PROCESSORS = {
     "mdvc": _tiny_mdvc_processor,
     "everything_at_once": _tiny_everything_at_once_processor,
     "avatar": _tiny_avatar_processor,
+    "sparsesync": _tiny_sparsesync_processor,
 }

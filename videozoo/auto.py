@@ -12,6 +12,7 @@ from transformers import (
     AutoModel,
     AutoModelForSeq2SeqLM,
     AutoModelForSpeechSeq2Seq,
+    AutoModelForVideoClassification,
     AutoProcessor,
     AutoVideoProcessor,
     PreTrainedConfig,
@@ -24,6 +25,7 @@ from .configuration.configuration_everything_at_once import EverythingAtOnceConf
 from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .configuration.configuration_sparsesync import SparseSyncConfig
 from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
@@ -31,16 +33,19 @@ from .modeling.modeling_everything_at_once import EverythingAtOnceModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
+from .modeling.modeling_sparsesync import SparseSyncForOffsetClassification
 from .processors.feature_extraction_avatar import AvatarFeatureExtractor
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
 from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
+from .processors.feature_extraction_sparsesync import SparseSyncFeatureExtractor
 from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
 from .processors.processing_everything_at_once import EverythingAtOnceProcessor
 from .processors.processing_mdvc import MDVCProcessor
 from .processors.processing_mmt import MMTProcessor
+from .processors.processing_sparsesync import SparseSyncProcessor
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,30 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-visual speech recognition",
+        },
+    ),
+    Architecture(
+        config_class=SparseSyncConfig,
+        models=((AutoModelForVideoClassification, SparseSyncForOffsetClassification), (AutoModel, SparseSyncForOffsetClassification)),
+        processor_class=SparseSyncProcessor,
+        feature_extractor_class=SparseSyncFeatureExtractor,
+        paper={
+            "title": "Sparse in Space and Time: Audio-visual Synchronisation with Trainable Selectors",
+            "authors": "Vladimir Iashin, Weidi Xie, Esa Rahtu, Andrew Zisserman",
+            "venue": "BMVC",
+            "year": 2022,
+            "arxiv": "2210.07055",
+            "code": "https://github.com/v-iashin/SparseSync",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{iashin2022sparse,\n"
+                "  title={Sparse in Space and Time: Audio-visual Synchronisation with Trainable Selectors},\n"
+                "  author={Iashin, Vladimir and Xie, Weidi and Rahtu, Esa and Zisserman, Andrew},\n"
+                "  booktitle={British Machine Vision Conference (BMVC)},\n"
+                "  year={2022}\n"
+                "}"
+            ),
+            "task": "audio-visual synchronisation",
         },
     ),
 )

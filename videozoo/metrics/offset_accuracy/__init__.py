@@ -1,0 +1,1 @@
+"""Offset-classification accuracy of SparseSync (evaluate module)."""

@@ -1,0 +1,78 @@
+"""The SparseSync offset-classification task for `videozoo.training.fit`, with the corrupted-validation probes.
+
+Training: cross-entropy over the offset classes (no smoothing, no tolerance in the loss), per process; DDP averages
+the gradients, which is the gradient of the global mean loss for equal per-process batches.
+
+Evaluation: logits and labels gathered over processes, scored by the metric module `videozoo/metrics/offset_accuracy`
+(`accuracy_1`, `accuracy_1_tol1`, `accuracy_5`, `accuracy_5_tol1`) plus the mean loss. With `probes`, the same set
+is scored again with corrupted inputs (the reference's `valid_rand_aud`, `valid_rand_rgb`, `valid_perm_batch`,
+spec A4.5): a model that learnt synchronisation, and nothing that leaks the offset, falls to chance on each.
+"""
+
+import torch
+from accelerate import Accelerator
+
+from ..metrics.offset_accuracy.offset_accuracy import offset_accuracy
+
+PROBES = ("rand_audio", "rand_rgb", "perm_rgb")
+
+
+def corrupt_batch(batch: dict, probe: str, generator: torch.Generator) -> dict:
+    """The reference's corrupted-validation inputs: `rand_audio` replaces the spectrograms by uniform noise over the
+    batch's value range, `rand_rgb` the frames likewise, `perm_rgb` permutes the frames within the batch (each clip
+    gets another clip's video)."""
+    batch = dict(batch)
+    if probe == "rand_audio":
+        audio = batch["input_features"]
+        noise = torch.rand(audio.shape, generator=generator).to(audio.device, audio.dtype)
+        batch["input_features"] = (audio.max() - audio.min()) * noise + audio.min()
+    elif probe == "rand_rgb":
+        video = batch["pixel_values"]
+        noise = torch.rand(video.shape, generator=generator).to(video.device, video.dtype)
+        batch["pixel_values"] = (video.max() - video.min()) * noise + video.min()
+    elif probe == "perm_rgb":
+        order = torch.randperm(batch["pixel_values"].shape[0], generator=generator).to(batch["pixel_values"].device)
+        batch["pixel_values"] = batch["pixel_values"][order]
+    else:
+        raise ValueError(f"unknown probe {probe!r} (use one of {PROBES})")
+    return batch
+
+
+class SparseSyncOffsetTask:
+    """Offset classification. `probes`: names from `PROBES` to evaluate as well (prefixed `<probe>/`)."""
+
+    def __init__(self, probes: tuple[str, ...] = (), seed: int = 0):
+        unknown = set(probes) - set(PROBES)
+        if unknown:
+            raise ValueError(f"unknown probes {sorted(unknown)} (use {PROBES})")
+        self.probes = tuple(probes)
+        self.seed = seed
+
+    def training_loss(self, model, batch: dict) -> torch.Tensor:
+        return model(pixel_values=batch["pixel_values"], input_features=batch["input_features"], labels=batch["labels"]).loss
+
+    def predict(self, model, dataloader, accelerator: Accelerator, probe: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, labels) over the whole set, gathered; `probe` corrupts every batch first."""
+        generator = torch.Generator().manual_seed(self.seed + accelerator.process_index)
+        logits, labels = [], []
+        for batch in dataloader:
+            if probe is not None:
+                batch = corrupt_batch(batch, probe, generator)
+            out = model(pixel_values=batch["pixel_values"], input_features=batch["input_features"])
+            gathered = accelerator.gather_for_metrics({"logits": out.logits.float(), "labels": batch["labels"]})
+            logits.append(gathered["logits"].cpu())
+            labels.append(gathered["labels"].cpu())
+        return torch.cat(logits), torch.cat(labels)
+
+    def evaluate(self, model, dataloader, accelerator: Accelerator) -> dict[str, float]:
+        metrics = {}
+        for probe in (None, *self.probes):
+            logits, labels = self.predict(model, dataloader, accelerator, probe)
+            scores = offset_accuracy(logits, labels)
+            scores["loss"] = torch.nn.functional.cross_entropy(logits, labels).item()
+            prefix = "" if probe is None else f"{probe}/"
+            metrics.update({f"{prefix}{k}": v for k, v in scores.items() if k != "num_examples" or probe is None})
+        return metrics
+
+
+__all__ = ["PROBES", "SparseSyncOffsetTask", "corrupt_batch"]

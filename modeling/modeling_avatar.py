@@ -32,6 +32,9 @@ Decisions from the specification's open list (recommendations followed):
 - evaluation noise: the code's levels (SNR 1, 1/2, 1/3; bursts of up to 0.1, 0.2, 0.3 of the clip; mixed pairs),
   deterministic per clip with the reference's seeds but NumPy's generator (TF's stateless RNG is not reproduced);
 - content / stop word WER: substituted + deleted reference words of the class over the class's reference words.
+- initialisation from an image ViT (`from_vit_pretrained`, the paper's ViT-B/16): MBT's mapping (blocks copied into
+  both streams, central-frame kernel inflation, bilinear positional-grid resizing, bottlenecks from the 2 x 2 grid
+  with the CLS position first); the ViT CLS token is copied into both streams (the released code restores neither).
 Differences: the teacher-forced loss is plain token cross-entropy over non-pad targets; the reference's label
 smoothing (0.1) belongs to the training task (`videozoo.tasks.avatar`). During cached decoding the cross-attention
 keys/values of the encoder memory are computed once and kept in the cache (the reference recomputes them every
@@ -39,6 +42,7 @@ step; the numbers are the same).
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 import torch
@@ -476,6 +480,96 @@ def avatar_beam_search(
     return sequences
 
 
+def _resize_grid(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize (align_corners, as scipy's order-1 zoom) of a `[h, w, D]` positional grid to `[*size, D]`."""
+    out = F.interpolate(grid.permute(2, 0, 1)[None].float(), size=size, mode="bilinear", align_corners=True)
+    return out[0].permute(1, 2, 0).to(grid.dtype)
+
+
+# checkpoints written before transformers 5 name the ViT blocks `encoder.layer.{l}.attention.attention.query`, ...
+_CLASSIC_VIT_NAMES = [
+    (r"^encoder\.layer\.", "layers."),
+    (r"attention\.attention\.query\.", "attention.q_proj."),
+    (r"attention\.attention\.key\.", "attention.k_proj."),
+    (r"attention\.attention\.value\.", "attention.v_proj."),
+    (r"attention\.output\.dense\.", "attention.o_proj."),
+    (r"intermediate\.dense\.", "mlp.fc1."),
+    (r"(?<!attention\.)output\.dense\.", "mlp.fc2."),
+]
+
+
+def _current_vit_name(name: str) -> str:
+    """A ViT parameter name in the current transformers layout (`layers.{l}.attention.q_proj.weight`, ...)."""
+    for pattern, replacement in _CLASSIC_VIT_NAMES:
+        name = re.sub(pattern, replacement, name)
+    return name
+
+
+def vit_to_avatar_encoder_state_dict(vit_state: dict[str, torch.Tensor], config: AvatarConfig) -> dict[str, torch.Tensor]:
+    """Encoder parameters of AVATAR initialised from an image ViT (transformers `ViTModel` names), as MBT does it.
+
+    Every ViT block `l` goes to block `l` of both streams and the final LayerNorm to the encoder's; the 2-D patch
+    kernel is the audio kernel as it is (its rows run over time frames, its columns over mel bins) and, inflated on
+    the central frame (zeros at every other time index), the video tubelet kernel; the bias goes to both. The
+    positional grid (CLS slot kept) is resized bilinearly to the audio token grid and to the frame grid, which is
+    tiled over the tubelets; the bottleneck tokens are the grid resized to `sqrt(n) x sqrt(n)` with the CLS
+    position first when the config has the extra bottleneck token. The ViT CLS token goes to both streams (the
+    specification's recommendation; the released code restores neither). Pooler / classifier weights are dropped.
+    """
+    state = {_current_vit_name(k.removeprefix("vit.")): v for k, v in vit_state.items()}
+    d, p = config.hidden_size, config.patch_size
+    kernel = state["embeddings.patch_embeddings.projection.weight"]
+    if kernel.shape != (d, config.num_channels, p, p):
+        raise ValueError(
+            f"the ViT patch kernel is {tuple(kernel.shape)}, this AVATAR config needs {(d, config.num_channels, p, p)} "
+            "(hidden_size, num_channels, patch_size, patch_size)"
+        )
+    num_layers = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("layers.")), default=-1)
+    if num_layers != config.encoder_layers:
+        raise ValueError(f"the ViT has {num_layers} layers, this AVATAR config has encoder_layers={config.encoder_layers}")
+    bias = state["embeddings.patch_embeddings.projection.bias"]
+    positions = state["embeddings.position_embeddings"][0]  # [1 + g*g, D]
+    side = math.isqrt(positions.shape[0] - 1)
+    if side * side != positions.shape[0] - 1:
+        raise ValueError(f"the ViT positional embedding has {positions.shape[0] - 1} patch positions, not a square grid")
+    cls_position, grid = positions[:1], positions[1:].reshape(side, side, d)
+    cls_token = state["embeddings.cls_token"]
+
+    streams = ["audio"] + (["video"] if "rgb" in config.modalities else [])
+    out = {"encoder.layernorm.weight": state["layernorm.weight"], "encoder.layernorm.bias": state["layernorm.bias"]}
+    names = ["layernorm_before", "layernorm_after", "attention.q_proj", "attention.k_proj", "attention.v_proj",
+             "attention.out_proj", "mlp.fc1", "mlp.fc2"]
+    for l in range(num_layers):
+        for name in names:
+            for suffix in ("weight", "bias"):
+                vit_name = f"layers.{l}.{name.replace('out_proj', 'o_proj')}.{suffix}"
+                for stream in streams:
+                    out[f"encoder.{stream}_layers.{l}.{name}.{suffix}"] = state[vit_name]
+
+    audio_grid = _resize_grid(grid, (config.max_audio_frames // p, config.num_mel_bins // p)).reshape(-1, d)
+    out["encoder.audio_embeddings.patch_embedding.weight"] = kernel
+    out["encoder.audio_embeddings.patch_embedding.bias"] = bias
+    out["encoder.audio_embeddings.cls_token"] = cls_token
+    out["encoder.audio_embeddings.position_embedding"] = torch.cat([cls_position, audio_grid])[None]
+    if "video" in streams:
+        t = config.tubelet_size
+        inflated = kernel.new_zeros(d, config.num_channels, t, p, p)
+        inflated[:, :, t // 2] = kernel
+        frame_grid = _resize_grid(grid, (config.image_size // p,) * 2).reshape(-1, d)
+        tiled = frame_grid.repeat(config.num_frames // t, 1)
+        out["encoder.video_embeddings.patch_embedding.weight"] = inflated
+        out["encoder.video_embeddings.patch_embedding.bias"] = bias
+        out["encoder.video_embeddings.cls_token"] = cls_token
+        out["encoder.video_embeddings.position_embedding"] = torch.cat([cls_position, tiled])[None]
+    n = config.num_bottleneck_tokens
+    if math.isqrt(n) ** 2 == n:  # otherwise the bottleneck keeps its N(0, init_std) initialisation
+        bottleneck = _resize_grid(grid, (math.isqrt(n),) * 2).reshape(-1, d)
+        if config.bottleneck_extra_cls_token:
+            bottleneck = torch.cat([cls_position, bottleneck])
+        out["encoder.bottleneck_tokens"] = bottleneck[None]
+    return {k: v.detach().clone() for k, v in out.items()}
+
+
 class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
     """AVATAR encoder-decoder. `generate(input_features=..., pixel_values=...)` decodes text token ids."""
 
@@ -486,6 +580,32 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
         self.post_init()
         if self.generation_config is not None:  # the reference's decoding length (start token included)
             self.generation_config.max_length = min(128, config.max_position_embeddings)
+
+    @classmethod
+    def from_vit_pretrained(cls, vit, config: AvatarConfig | None = None) -> "AvatarForConditionalGeneration":
+        """A new AVATAR whose encoder streams start from an image ViT (the paper starts from ViT-B/16 ImageNet-21k).
+
+        `vit`: a local folder of a transformers ViT checkpoint (`ViTModel` or `ViTForImageClassification`), a loaded
+        ViT model, or its state dict. `config` defaults to the paper's configuration, whose encoder is ViT-B/16. The
+        decoder keeps its random initialisation (the paper reuses only BERT's vocabulary). See
+        `vit_to_avatar_encoder_state_dict` for the mapping.
+        """
+        if not isinstance(vit, (dict, nn.Module)):
+            from transformers import ViTModel
+
+            vit = ViTModel.from_pretrained(vit, add_pooling_layer=False)
+        model = cls(config if config is not None else AvatarConfig())
+        heads = getattr(getattr(vit, "config", None), "num_attention_heads", None)
+        if heads is not None and heads != model.config.encoder_attention_heads:
+            raise ValueError(f"the ViT has {heads} attention heads, this AVATAR config has {model.config.encoder_attention_heads}")
+        vit_state = vit if isinstance(vit, dict) else vit.state_dict()
+        encoder_state = vit_to_avatar_encoder_state_dict(vit_state, model.config)
+        own = model.state_dict()
+        for name, value in encoder_state.items():
+            if own[name].shape != value.shape:
+                raise ValueError(f"{name}: the ViT gives {tuple(value.shape)}, the model has {tuple(own[name].shape)}")
+        model.load_state_dict(encoder_state, strict=False)
+        return model
 
     def beam_search(self, input_features=None, pixel_values=None, num_beams: int = 4, length_penalty: float = 0.6, **kwargs):
         """The reference beam search through `generate(custom_generate=avatar_beam_search)` (see there)."""
@@ -551,4 +671,5 @@ __all__ = [
     "AvatarPreTrainedModel",
     "avatar_beam_search",
     "gnmt_length_penalty",
+    "vit_to_avatar_encoder_state_dict",
 ]

@@ -87,17 +87,19 @@ def plot_wer_vs_snr(results: dict, path: Path) -> bool:
     for model, conditions in results.items():
         points = sorted((float(name.split("@")[1].removesuffix("dB")), m["wer_percent"])
                         for name, m in conditions.items() if name.startswith("noise@"))
+        color = None
         if points:
-            axis.plot(*zip(*points), marker="o", label=model)
-            drawn = True
+            (line,) = axis.plot(*zip(*points), marker="o", label=model)
+            color, drawn = line.get_color(), True
         if "clean" in conditions:
-            axis.axhline(conditions["clean"]["wer_percent"], linestyle=":", color=axis.lines[-1].get_color() if drawn else None)
+            axis.axhline(conditions["clean"]["wer_percent"], linestyle=":", color=color)
     axis.set_xlabel("SNR of the added noise (dB)")
     axis.set_ylabel("WER (%)")
     axis.set_title("AVATAR: WER against SNR (dotted: clean)")
     axis.invert_xaxis()
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    if drawn:
+        axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

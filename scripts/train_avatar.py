@@ -14,7 +14,8 @@
 
 `--model_name_or_path` fine-tunes a videozoo checkpoint (e.g. a converted one); otherwise a model is built at
 `--model_size paper` (the paper's configuration) or `synthetic` (D = 64, 3 + 3 encoder layers fused from layer 1,
-2 decoder layers, 32 mel bins, 32 x 32 frames).
+2 decoder layers, 32 mel bins, 32 x 32 frames), randomly initialised or, with `--vit_name_or_path <local ViT-B/16
+folder>`, with both encoder streams initialised from the image ViT as the paper does.
 """
 
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from videozoo.data.avatar import (
     load_how2_split,
     synthetic_avatar_dataset,
 )
+from videozoo.modeling import AvatarForConditionalGeneration
 from videozoo.processors import AvatarFeatureExtractor, AvatarProcessor
 from videozoo.processors.processing_avatar import write_vocab
 from videozoo.tasks.avatar import AvatarSpeechRecognitionTask
@@ -43,6 +45,9 @@ from videozoo.training import TrainerArguments, fit
 class AvatarArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "videozoo AVATAR checkpoint to fine-tune."})
     model_size: Literal["synthetic", "paper"] = "synthetic"
+    vit_name_or_path: str | None = field(
+        default=None, metadata={"help": "Local ViT checkpoint (e.g. ViT-B/16 ImageNet-21k) to start both encoder streams from."}
+    )
     modalities: Literal["rgb,audio", "audio"] = field(default="rgb,audio", metadata={"help": "'audio' = the A baseline."})
     dataset_name: str = field(default="synthetic", metadata={"help": "'synthetic', 'how2', or a save_to_disk folder."})
     data_dir: str | None = field(default=None, metadata={"help": "How2: the folder holding <split>/text and segments."})
@@ -112,6 +117,8 @@ def build(args: AvatarArguments, output_dir: str):
         processor = AvatarProcessor.from_vocab_file(args.vocab_file)
         config = AvatarConfig(modalities=modalities, fusion_layer=8 if "rgb" in modalities else 12,
                               vocab_size=len(processor.tokenizer), eos_token_id=processor.tokenizer.sep_token_id)
+    if args.vit_name_or_path:
+        return AvatarForConditionalGeneration.from_vit_pretrained(args.vit_name_or_path, config), processor
     return AutoModelForSpeechSeq2Seq.from_config(config), processor
 
 

@@ -228,3 +228,81 @@ def test_beam_search_batch_items_are_independent_and_cache_agrees():
         assert (batched.beam_sequences[i, :, width:] == 0).all()
         torch.testing.assert_close(alone.beam_scores[0], batched.beam_scores[i], atol=1e-5, rtol=0)
     assert torch.equal(batched.sequences, batched.beam_sequences[:, -1])
+
+
+def _tiny_vit(tmp_path):
+    from transformers import ViTConfig, ViTForImageClassification
+
+    torch.manual_seed(0)
+    vit = ViTForImageClassification(ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                              intermediate_size=128, image_size=32, patch_size=8, num_labels=3))
+    vit.save_pretrained(tmp_path / "vit")
+    return vit.vit
+
+
+def test_from_vit_pretrained(tmp_path):
+    vit = _tiny_vit(tmp_path)
+    config = tiny_config("avatar", hidden_size=64, d_model=64, encoder_layers=2, encoder_intermediate_size=128,
+                         encoder_attention_heads=4, image_size=48, num_frames=4, max_audio_frames=40)
+    model = AvatarForConditionalGeneration.from_vit_pretrained(tmp_path / "vit", config)  # the real loading path
+    vit_state, enc = vit.state_dict(), model.encoder
+    for stream in (enc.audio_layers, enc.video_layers):
+        for l in range(2):
+            torch.testing.assert_close(stream[l].attention.k_proj.weight,
+                                       vit_state[f"layers.{l}.attention.k_proj.weight"], rtol=0, atol=0)
+            torch.testing.assert_close(stream[l].mlp.fc2.bias, vit_state[f"layers.{l}.mlp.fc2.bias"], rtol=0, atol=0)
+            torch.testing.assert_close(stream[l].layernorm_after.weight, vit_state[f"layers.{l}.layernorm_after.weight"],
+                                       rtol=0, atol=0)
+    torch.testing.assert_close(enc.layernorm.bias, vit_state["layernorm.bias"], rtol=0, atol=0)
+    kernel = vit_state["embeddings.patch_embeddings.projection.weight"]
+    torch.testing.assert_close(enc.audio_embeddings.patch_embedding.weight, kernel, rtol=0, atol=0)
+    video_kernel = enc.video_embeddings.patch_embedding.weight  # [D, 3, tubelet 2, 8, 8]: central frame (index 1) only
+    torch.testing.assert_close(video_kernel[:, :, 1], kernel, rtol=0, atol=0)
+    assert video_kernel[:, :, 0].abs().max() == 0
+    for emb in (enc.audio_embeddings, enc.video_embeddings):
+        torch.testing.assert_close(emb.cls_token, vit_state["embeddings.cls_token"], rtol=0, atol=0)
+        torch.testing.assert_close(emb.position_embedding[0, 0], vit_state["embeddings.position_embeddings"][0, 0],
+                                   rtol=0, atol=0)
+    # positional grids: ViT 4 x 4 -> audio (40 // 8) x (24 // 8) = 5 x 3, frames 6 x 6 tiled over 4 / 2 tubelets
+    grid = vit_state["embeddings.position_embeddings"][0, 1:].reshape(4, 4, 64)
+    audio = enc.audio_embeddings.position_embedding[0, 1:].reshape(5, 3, 64)
+    assert audio.shape == (5, 3, 64) and enc.video_embeddings.position_embedding.shape == (1, 1 + 2 * 36, 64)
+    for corner in ((0, 0), (0, -1), (-1, 0), (-1, -1)):  # align_corners: the corners are kept
+        torch.testing.assert_close(audio[corner], grid[corner])
+    torch.testing.assert_close(audio[2, 1], grid[1:3, 1:3].mean(dim=(0, 1)))  # the exact centre of a 4 x 4 grid
+    video = enc.video_embeddings.position_embedding[0, 1:].reshape(2, 6, 6, 64)
+    torch.testing.assert_close(video[0], video[1], rtol=0, atol=0)
+    torch.testing.assert_close(video[0, -1, -1], grid[-1, -1])
+    bottleneck = enc.bottleneck_tokens[0]  # ViT CLS position + the grid resized to 2 x 2 (its corners)
+    assert bottleneck.shape == (5, 64)
+    torch.testing.assert_close(bottleneck[0], vit_state["embeddings.position_embeddings"][0, 0], rtol=0, atol=0)
+    torch.testing.assert_close(bottleneck[1:], grid[[0, 0, -1, -1], [0, -1, 0, -1]])
+    # a state dict with the names of checkpoints written before transformers 5 gives the same encoder
+    classic = {}
+    for name, value in vit_state.items():
+        for current, old in (("attention.q_proj", "attention.attention.query"), ("attention.k_proj", "attention.attention.key"),
+                             ("attention.v_proj", "attention.attention.value"), ("attention.o_proj", "attention.output.dense"),
+                             ("mlp.fc1", "intermediate.dense"), ("mlp.fc2", "output.dense")):
+            name = name.replace(current, old)
+        classic["vit." + name.replace("layers.", "encoder.layer.")] = value
+    again = AvatarForConditionalGeneration.from_vit_pretrained(classic, config).encoder.state_dict()
+    for name, value in enc.state_dict().items():
+        torch.testing.assert_close(again[name], value, rtol=0, atol=0, msg=name)
+    # the decoder keeps a random initialisation, and the model runs
+    audio_in = torch.randn(2, config.max_audio_frames, config.num_mel_bins)
+    frames = torch.rand(2, 3, config.num_frames, config.image_size, config.image_size) * 2 - 1
+    out = model(input_features=audio_in, pixel_values=frames, decoder_input_ids=torch.zeros(2, 3, dtype=torch.long))
+    assert torch.isfinite(out.logits).all()
+
+
+def test_from_vit_pretrained_refuses_another_shape(tmp_path):
+    vit = _tiny_vit(tmp_path)
+    config = tiny_config("avatar", hidden_size=64, d_model=64, encoder_layers=3, encoder_intermediate_size=128)
+    with pytest.raises(ValueError, match="the ViT has 2 layers"):
+        AvatarForConditionalGeneration.from_vit_pretrained(vit, config)
+    with pytest.raises(ValueError, match="patch kernel"):
+        AvatarForConditionalGeneration.from_vit_pretrained(vit.state_dict(), tiny_config("avatar"))
+    wrong_heads = tiny_config("avatar", hidden_size=64, d_model=64, encoder_layers=2, encoder_intermediate_size=128,
+                              encoder_attention_heads=8, decoder_attention_heads=8)
+    with pytest.raises(ValueError, match="4 attention heads"):
+        AvatarForConditionalGeneration.from_vit_pretrained(vit, wrong_heads)

@@ -223,3 +223,16 @@ def test_audio_visual_model_learns_to_use_vision(tmp_path):
     (metrics,) = results.values()
     assert metrics["masked_words"]["wer_percent"] < 5
     assert metrics["masked_shuffled_frames"]["wer_percent"] > 20
+
+
+def test_training_starts_from_a_local_vit(tmp_path):
+    from transformers import ViTConfig, ViTModel
+
+    from videozoo.scripts.train_avatar import AvatarArguments, build
+
+    vit = ViTModel(ViTConfig(hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=128,
+                             image_size=32, patch_size=8), add_pooling_layer=False)
+    vit.save_pretrained(tmp_path / "vit")
+    model, _ = build(AvatarArguments(vit_name_or_path=str(tmp_path / "vit")), str(tmp_path / "run"))
+    for stream in (model.encoder.audio_layers, model.encoder.video_layers):
+        torch.testing.assert_close(stream[2].mlp.fc1.weight, vit.state_dict()["layers.2.mlp.fc1.weight"], rtol=0, atol=0)

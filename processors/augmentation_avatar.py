@@ -8,10 +8,16 @@ Training (random, from a caller-supplied `numpy.random.Generator`):
   reference's released fine-tuning setting), each kept with probability `rate`, at most `max_masked_words`; the
   waveform samples inside the kept words' `[start_ms, end_ms]` spans (inclusive) are set to 0, or to white noise of
   power `P_signal / snr` when `snr` is given.
-- `frequency_mask`: SpecAugment as the reference code effectively runs it (lingvo's `SpectrumAugmenter` with the time
-  masks and warping disabled by their zero ratios): 2 frequency bands per clip, each `floor(U[0,1) * 27)` bins wide at
-  a uniform position, multiplied by 0 in the log domain. Time masks are an option (off by default); time warping is
-  not implemented.
+- `spec_augment` with policy `"reference"` = `frequency_mask`: SpecAugment as the reference code effectively runs it
+  (lingvo's `SpectrumAugmenter` with the time masks and warping disabled by their zero ratios): 2 frequency bands per
+  clip, each `floor(U[0,1) * 27)` bins wide at a uniform position, multiplied by 0 in the log domain. Policy `"park"`
+  is what the paper names (Park et al.'s LD policy): `time_warp` (W = 80), then 2 frequency masks (F = 27) and 2 time
+  masks (T = 100) inside the computed frames.
+- Video (the reference's `augmentation_params`, the same draws for every frame of a clip): `scale_jitter_size`
+  (independent height / width factors U(0.9, 1.33), after the short-side resize, before the random crop) and
+  `colour_augment` (probability 0.8: brightness +-32/255, HSV saturation x U(0.6, 1.4), per-frame contrast
+  x U(0.6, 1.4), hue +-0.2, clipped to [0, 1], in that order, on the [-1, 1] frames mapped to [0, 1]; then grey-scale
+  with probability 0.1), with the semantics of TensorFlow's `tf.image` random colour ops.
 
 Evaluation (deterministic per clip: the random draws are seeded by the integer parts of the sums of the positive and
 of the negative samples, the reference's seeds; the generator is NumPy's, not TensorFlow's stateless Philox, so the
@@ -190,6 +196,109 @@ def frequency_mask(
     return out
 
 
+SPEC_AUGMENT_POLICIES = ("reference", "park")
+
+
+def time_warp(features: torch.Tensor, rng: np.random.Generator, max_warp: int = 80, valid_frames: int | None = None) -> torch.Tensor:
+    """SpecAugment time warping on one log-mel `(frames, mel)`: a point `s` drawn uniformly in `[W, n - W)` of the first
+    `n = valid_frames` frames moves to `s + U[-W, W]`, and both sides are stretched linearly to fit (linear
+    interpolation between frames); the frames after `n` (padding) are left alone. Clips of `n <= 2W` frames use
+    `W = n // 2 - 1`, and clips under 4 frames are returned unchanged."""
+    out = torch.as_tensor(features).clone()
+    if out.dim() != 2:
+        raise ValueError(f"time_warp takes one (frames, mel) log-mel, got shape {tuple(out.shape)}")
+    n = out.shape[0] if valid_frames is None else min(int(valid_frames), out.shape[0])
+    warp = min(int(max_warp), n // 2 - 1)
+    if warp < 1:
+        return out
+    source = int(rng.integers(warp, n - warp))
+    target = min(max(source + int(rng.integers(-warp, warp + 1)), 1), n - 2)
+    index = torch.arange(n, dtype=torch.float64)
+    position = torch.where(index < target, index * (source / target),
+                           source + (index - target) * ((n - 1 - source) / (n - 1 - target)))
+    low = position.floor().long().clamp(0, n - 1)
+    high = (low + 1).clamp(max=n - 1)
+    weight = (position - low).unsqueeze(-1).to(out.dtype)
+    segment = out[:n].clone()
+    out[:n] = segment[low] * (1 - weight) + segment[high] * weight
+    return out
+
+
+def spec_augment(features: torch.Tensor, rng: np.random.Generator, policy: str = "reference", valid_frames: int | None = None) -> torch.Tensor:
+    """SpecAugment on one log-mel `(frames, mel)` (see the module docstring for the two policies)."""
+    if policy == "reference":
+        return frequency_mask(features, rng)
+    if policy == "park":
+        warped = time_warp(features, rng, max_warp=80, valid_frames=valid_frames)
+        return frequency_mask(warped, rng, num_masks=2, max_width=27, num_time_masks=2, max_time_width=100,
+                              valid_frames=valid_frames)
+    raise ValueError(f"SpecAugment policy must be one of {SPEC_AUGMENT_POLICIES}, got {policy!r}")
+
+
+# ----------------------------------------------------------------------------- video
+REFERENCE_VIDEO_AUGMENTATION = {"scale_jitter": (0.9, 1.33), "prob_color_augment": 0.8, "prob_color_drop": 0.1}
+_GREY_WEIGHTS = (0.2989, 0.5870, 0.1140)  # tf.image.rgb_to_grayscale
+
+
+def scale_jitter_size(height: int, width: int, rng: np.random.Generator, factors=(0.9, 1.33), prob: float = 1.0,
+                      minimum: int = 0) -> tuple[int, int]:
+    """Height and width after scale jitter: each side times its own U(factors) factor (truncated to an integer, as
+    the reference does), with probability `prob`; never below `minimum` (the crop size)."""
+    low, high = factors
+    if not 0 < low <= high:
+        raise ValueError(f"scale jitter factors must satisfy 0 < low <= high, got {tuple(factors)}")
+    h_scale, w_scale, coin = rng.uniform(low, high), rng.uniform(low, high), rng.random()
+    if coin >= prob:
+        return height, width
+    return max(minimum, int(h_scale * height)), max(minimum, int(w_scale * width))
+
+
+def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
+    """`(3, ...)` RGB -> `(3, ...)` HSV with hue in [0, 1) (grey pixels: hue 0, saturation 0)."""
+    r, g, b = rgb.unbind(0)
+    value = rgb.max(0).values
+    chroma = value - rgb.min(0).values
+    saturation = torch.where(value > 0, chroma / value.clamp(min=1e-12), torch.zeros_like(value))
+    safe = chroma.clamp(min=1e-12)
+    hue = torch.where(value == r, (g - b) / safe, torch.where(value == g, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe))
+    hue = torch.where(chroma > 0, (hue / 6.0) % 1.0, torch.zeros_like(hue))
+    return torch.stack([hue, saturation, value])
+
+
+def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
+    """Inverse of `rgb_to_hsv`."""
+    hue, saturation, value = hsv.unbind(0)
+    k = torch.stack([(5.0 + hue * 6.0) % 6.0, (3.0 + hue * 6.0) % 6.0, (1.0 + hue * 6.0) % 6.0])
+    return value - value * saturation * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
+
+
+def colour_augment(video: torch.Tensor, rng: np.random.Generator, prob_color_augment: float = 0.8,
+                   prob_color_drop: float = 0.1) -> torch.Tensor:
+    """The reference's colour augmentation of one clip `(3, T, H, W)` in [-1, 1] (module docstring); the draws are
+    shared by all frames. Returns a new tensor in [-1, 1]."""
+    for name, value in (("prob_color_augment", prob_color_augment), ("prob_color_drop", prob_color_drop)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
+    if video.dim() != 4 or video.shape[0] != 3:
+        raise ValueError(f"colour_augment takes one clip (3, frames, height, width), got shape {tuple(video.shape)}")
+    out = video.float()
+    if rng.random() < prob_color_augment:
+        brightness, saturation = rng.uniform(-32.0 / 255.0, 32.0 / 255.0), rng.uniform(0.6, 1.4)
+        contrast, hue = rng.uniform(0.6, 1.4), rng.uniform(-0.2, 0.2)
+        out = 0.5 * (out + 1.0) + brightness
+        hsv = rgb_to_hsv(out)
+        out = hsv_to_rgb(torch.stack([hsv[0], (hsv[1] * saturation).clamp(0.0, 1.0), hsv[2]]))
+        mean = out.mean(dim=(-2, -1), keepdim=True)  # per frame and channel, as tf.image.adjust_contrast
+        out = (out - mean) * contrast + mean
+        hsv = rgb_to_hsv(out)
+        out = hsv_to_rgb(torch.stack([(hsv[0] + hue) % 1.0, hsv[1], hsv[2]]))
+        out = 2.0 * (out.clamp(0.0, 1.0) - 0.5)
+    if rng.random() < prob_color_drop:
+        grey = sum(weight * channel for weight, channel in zip(_GREY_WEIGHTS, out.unbind(0)))
+        out = grey.unsqueeze(0).expand(3, *grey.shape).clone()
+    return out
+
+
 def burst_loss(waveform, max_rate: float = 0.1, num_bursts: int = 2) -> torch.Tensor:
     """Burst packet loss (spec §4.5): `num_bursts` zeroed runs of uniform length in [1, round(max_rate * N)]."""
     wave = _as_wave(waveform)
@@ -244,6 +353,14 @@ def add_white_noise(waveform, snr: float) -> torch.Tensor:
 __all__ = [
     "ENGLISH_STOP_WORDS",
     "REFERENCE_CONTENT_MASK_RATE",
+    "REFERENCE_VIDEO_AUGMENTATION",
+    "SPEC_AUGMENT_POLICIES",
+    "colour_augment",
+    "hsv_to_rgb",
+    "rgb_to_hsv",
+    "scale_jitter_size",
+    "spec_augment",
+    "time_warp",
     "add_environment_noise",
     "add_white_noise",
     "burst_loss",

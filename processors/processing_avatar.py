@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from transformers import BatchFeature, BertTokenizerFast, ProcessorMixin
 
-from .augmentation_avatar import frequency_mask
+from .augmentation_avatar import SPEC_AUGMENT_POLICIES, colour_augment, scale_jitter_size, spec_augment as apply_spec_augment
 from .feature_extraction_avatar import AvatarFeatureExtractor
 
 # The reference's `custom_standardization`: lower-case, then delete these characters (the apostrophe is kept).
@@ -133,9 +133,11 @@ def resize_and_crop(
     training: bool = False,
     rng: np.random.Generator | None = None,
     random_flip: bool = True,
+    scale_jitter: tuple[float, float] | None = None,
 ) -> torch.Tensor:
     """`(T, H, W, 3)` 0..255 -> `(3, T, crop, crop)` in [-1, 1]: bilinear resize of the short side to `shortest_edge`,
-    central crop (random crop and horizontal flip in training), then `x * 2 / 255 - 1`."""
+    central crop (in training: scale jitter of height and width by independent `U(scale_jitter)` factors when given,
+    random crop and horizontal flip), then `x * 2 / 255 - 1`."""
     video = frames.permute(0, 3, 1, 2).float()  # (T, 3, H, W)
     height, width = video.shape[-2:]
     if min(height, width) != shortest_edge:
@@ -147,6 +149,11 @@ def resize_and_crop(
         raise ValueError(f"frames of {height}x{width} are smaller than the {crop_size} crop")
     if training:
         rng = rng if rng is not None else np.random.default_rng()
+        if scale_jitter is not None:
+            size = scale_jitter_size(height, width, rng, scale_jitter, minimum=crop_size)
+            if size != (height, width):
+                video = F.interpolate(video, size=size, mode="bilinear", align_corners=False, antialias=False)
+                height, width = size
         top, left = int(rng.integers(0, height - crop_size + 1)), int(rng.integers(0, width - crop_size + 1))
     else:
         top, left = (height - crop_size) // 2, (width - crop_size) // 2
@@ -179,7 +186,11 @@ class AvatarProcessor(ProcessorMixin):
         feature_extractor ([`AvatarFeatureExtractor`]), tokenizer ([`BertTokenizerFast`], uncased, from a local
         vocabulary), num_frames (2), frames_per_second (2.5: the paper's 2 frames at 2.5 fps), shortest_edge (256),
         crop_size (224), max_target_tokens (128: the evaluation length; training uses 64), max_duration_mismatch (1.0),
-        random_flip (`True`: horizontal flips in training; off where left and right carry meaning).
+        random_flip (`True`: horizontal flips in training; off where left and right carry meaning),
+        scale_jitter / prob_color_augment / prob_color_drop (training only; off by default: `None`, 0, 0; the
+        reference's training values are `augmentation_avatar.REFERENCE_VIDEO_AUGMENTATION`, (0.9, 1.33), 0.8, 0.1),
+        spec_augment_policy ("reference": 2 frequency masks, the reference code; "park": time warp + 2 frequency and 2
+        time masks, the paper's citation), used by `spec_augment=True`.
     """
 
     def __init__(
@@ -193,9 +204,24 @@ class AvatarProcessor(ProcessorMixin):
         max_target_tokens: int = 128,
         max_duration_mismatch: float = 1.0,
         random_flip: bool = True,
+        scale_jitter: tuple[float, float] | list[float] | None = None,
+        prob_color_augment: float = 0.0,
+        prob_color_drop: float = 0.0,
+        spec_augment_policy: str = "reference",
         **kwargs,
     ):
+        if spec_augment_policy not in SPEC_AUGMENT_POLICIES:
+            raise ValueError(f"spec_augment_policy must be one of {SPEC_AUGMENT_POLICIES}, got {spec_augment_policy!r}")
+        for name, value in (("prob_color_augment", prob_color_augment), ("prob_color_drop", prob_color_drop)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if scale_jitter is not None and not (len(scale_jitter) == 2 and 0 < scale_jitter[0] <= scale_jitter[1]):
+            raise ValueError(f"scale_jitter must be (low, high) with 0 < low <= high, got {scale_jitter}")
         self.random_flip = random_flip
+        self.scale_jitter = None if scale_jitter is None else [float(v) for v in scale_jitter]
+        self.prob_color_augment = float(prob_color_augment)
+        self.prob_color_drop = float(prob_color_drop)
+        self.spec_augment_policy = spec_augment_policy
         self.num_frames = num_frames
         self.frames_per_second = frames_per_second
         self.shortest_edge = shortest_edge
@@ -261,8 +287,12 @@ class AvatarProcessor(ProcessorMixin):
                 raise ValueError("float video frames must be in 0..255 (uint8 scale)")
         stride = 1.0 if video_fps is None else video_fps / self.frames_per_second
         indices = sample_frame_indices(frames.shape[0], self.num_frames, stride, training, rng)
-        return resize_and_crop(frames[torch.from_numpy(indices)], self.shortest_edge, self.crop_size, training, rng,
-                               self.random_flip)
+        pixels = resize_and_crop(frames[torch.from_numpy(indices)], self.shortest_edge, self.crop_size, training, rng,
+                                 self.random_flip, self.scale_jitter if training else None)
+        if training and (self.prob_color_augment > 0 or self.prob_color_drop > 0):
+            pixels = colour_augment(pixels, rng if rng is not None else np.random.default_rng(), self.prob_color_augment,
+                                    self.prob_color_drop)
+        return pixels
 
     # ------------------------------------------------------------------ everything
     def __call__(
@@ -290,8 +320,9 @@ class AvatarProcessor(ProcessorMixin):
             video: `(T, H, W, 3)` arrays (with `video_fps`, a number or one per clip) or media file paths.
             text: transcripts -> `labels`.
             clip_start / clip_end: seconds, per clip, of the segment to read from media files.
-            training: random frame window, crop and flip (draws from `rngs`, one `numpy` generator per clip), and
-                SpecAugment frequency masks when `spec_augment` is set.
+            training: random frame window, crop and flip, the optional scale jitter and colour augmentation (draws
+                from `rngs`, one `numpy` generator per clip), and SpecAugment when `spec_augment` is set (`True`: the
+                processor's `spec_augment_policy`; or a policy name).
             truncation / allow_silent: see [`AvatarFeatureExtractor`].
         """
         if audio is None and video is None and text is None:
@@ -321,16 +352,21 @@ class AvatarProcessor(ProcessorMixin):
                     audio_seconds[i] = np.shape(item)[-1] / sampling_rate
                 waves.append(wave)
                 rates.append(rate)
-            features = []
+            policy = self.spec_augment_policy if spec_augment is True else spec_augment or None
+            if policy is not None and policy not in SPEC_AUGMENT_POLICIES:
+                raise ValueError(f"spec_augment must be a bool or one of {SPEC_AUGMENT_POLICIES}, got {spec_augment!r}")
+            features, computed = [], []
             for i, (wave, rate) in enumerate(zip(waves, rates)):
                 try:
-                    out = self.feature_extractor(wave, sampling_rate=rate, truncation=truncation, allow_silent=allow_silent)
+                    out = self.feature_extractor(wave, sampling_rate=rate, truncation=truncation, allow_silent=allow_silent,
+                                                 return_frame_mask=True)
                 except ValueError as error:
                     raise ValueError(f"clip {i}: {error}") from error
                 features.append(out["input_features"][0])
+                computed.append(int(out["audio_frame_mask"][0].sum()))
             features = torch.stack(features)
-            if training and spec_augment:
-                features = torch.stack([frequency_mask(f, rngs[i]) for i, f in enumerate(features)])
+            if training and policy is not None:
+                features = torch.stack([apply_spec_augment(f, rngs[i], policy, computed[i]) for i, f in enumerate(features)])
             data["input_features"] = features
         if video is not None:
             pixels = []

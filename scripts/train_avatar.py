@@ -15,7 +15,9 @@
 `--model_name_or_path` fine-tunes a videozoo checkpoint (e.g. a converted one); otherwise a model is built at
 `--model_size paper` (the paper's configuration) or `synthetic` (D = 64, 3 + 3 encoder layers fused from layer 1,
 2 decoder layers, 32 mel bins, 32 x 32 frames), randomly initialised or, with `--vit_name_or_path <local ViT-B/16
-folder>`, with both encoder streams initialised from the image ViT as the paper does.
+folder>`, with both encoder streams initialised from the image ViT as the paper does. The reference's video
+augmentation (scale jitter, colour, grey-scale) is on for new paper-size models (`--video_augmentation`); SpecAugment
+follows the reference code's 2 frequency masks unless `--spec_augment_policy park`.
 """
 
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from videozoo.data.avatar import (
 )
 from videozoo.modeling import AvatarForConditionalGeneration
 from videozoo.processors import AvatarFeatureExtractor, AvatarProcessor
+from videozoo.processors.augmentation_avatar import REFERENCE_VIDEO_AUGMENTATION
 from videozoo.processors.processing_avatar import write_vocab
 from videozoo.tasks.avatar import AvatarSpeechRecognitionTask
 from videozoo.training import TrainerArguments, fit
@@ -59,7 +62,16 @@ class AvatarArguments:
     num_eval_clips: int = 256
     word_masking: Literal["none", "random", "content"] = "none"
     word_mask_rate: float | None = field(default=None, metadata={"help": "Default: 0.10 (random), 0.363 (content)."})
-    spec_augment: bool = field(default=False, metadata={"help": "SpecAugment frequency masks (2 x up to 26 bins)."})
+    spec_augment: bool = field(default=False, metadata={"help": "SpecAugment in training (policy below)."})
+    spec_augment_policy: Literal["reference", "park"] = field(
+        default="reference", metadata={"help": "reference: 2 frequency masks (the code); park: + time warp and 2 time masks (the paper)."}
+    )
+    video_augmentation: Literal["auto", "reference", "none"] = field(
+        default="auto",
+        metadata={"help": "reference: scale jitter U(0.9, 1.33) + colour augmentation (p 0.8) + grey-scale (p 0.1) in training; "
+                  "auto: reference for a new paper-size model, none for the synthetic task (whose words are colours), "
+                  "a checkpoint's own setting when fine-tuning."},
+    )
     label_smoothing: float = 0.1
     optimizer: Literal["sgd", "adamw"] = field(default="sgd", metadata={"help": "sgd: momentum 0.9 (the reference)."})
     momentum: float = 0.9
@@ -122,11 +134,27 @@ def build(args: AvatarArguments, output_dir: str):
     return AutoModelForSpeechSeq2Seq.from_config(config), processor
 
 
+def configure_video_augmentation(processor: AvatarProcessor, args: AvatarArguments) -> AvatarProcessor:
+    """Set the training-time scale jitter and colour augmentation of `processor` from `--video_augmentation`."""
+    choice = args.video_augmentation
+    if choice == "auto":
+        if args.model_name_or_path:
+            return processor
+        choice = "none" if args.model_size == "synthetic" else "reference"
+    values = REFERENCE_VIDEO_AUGMENTATION if choice == "reference" else {"scale_jitter": None, "prob_color_augment": 0.0,
+                                                                          "prob_color_drop": 0.0}
+    processor.scale_jitter = None if values["scale_jitter"] is None else list(values["scale_jitter"])
+    processor.prob_color_augment, processor.prob_color_drop = values["prob_color_augment"], values["prob_color_drop"]
+    return processor
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, training_args = HfArgumentParser((AvatarArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
     set_seed(training_args.seed)
     splits = load_splits(args)
     model, processor = build(args, training_args.output_dir)
+    configure_video_augmentation(processor, args)
+    processor.spec_augment_policy = args.spec_augment_policy
     use_video = "rgb" in model.config.modalities
     train_collator = AvatarCollator(processor, training=True, word_masking=args.word_masking, word_mask_rate=args.word_mask_rate,
                                     spec_augment=args.spec_augment, use_video=use_video, max_target_tokens=args.max_target_tokens)

@@ -10,13 +10,20 @@ import torch
 from videozoo.processors import AvatarFeatureExtractor, AvatarProcessor
 from videozoo.processors.augmentation_avatar import (
     ENGLISH_STOP_WORDS,
+    REFERENCE_VIDEO_AUGMENTATION,
     add_environment_noise,
     burst_loss,
+    colour_augment,
     content_word_candidates,
     frequency_mask,
+    hsv_to_rgb,
     mask_word_spans,
     mask_words,
+    rgb_to_hsv,
+    scale_jitter_size,
     snr_from_db,
+    spec_augment,
+    time_warp,
 )
 from videozoo.processors.feature_extraction_avatar import mel_weight_matrix, peak_normalize
 from videozoo.processors.processing_avatar import detokenize, normalize_text, sample_frame_indices, write_vocab
@@ -232,6 +239,124 @@ def test_frequency_mask():
     assert np.mean(widths) > 15  # two bands of ~13 bins on average
     timed = frequency_mask(features, rng, num_masks=0, num_time_masks=1, max_time_width=50, valid_frames=100)
     assert ((timed == 0).all(dim=1)[100:] == False).all()  # noqa: E712
+
+
+class _Scripted:
+    """A stand-in for `numpy.random.Generator` that returns scripted draws, to test each colour op alone."""
+
+    def __init__(self, *draws):
+        self.draws = list(draws)
+
+    def random(self):
+        return self.draws.pop(0)
+
+    def uniform(self, low, high):
+        value = self.draws.pop(0)
+        assert low <= value <= high
+        return value
+
+
+def test_time_warp():
+    ramp = torch.arange(300, dtype=torch.float32).unsqueeze(1).repeat(1, 4)
+    rng = np.random.default_rng(0)
+    moved = 0
+    for _ in range(50):
+        out = time_warp(ramp, rng, max_warp=80, valid_frames=250)
+        column = out[:250, 0]
+        assert (column[1:] >= column[:-1]).all()  # a warp is monotone: no frame order changes
+        assert column[0] == 0 and column[-1] == 249  # both ends stay
+        assert torch.equal(out[250:], ramp[250:])  # padding is left alone
+        shift = (column - ramp[:250, 0]).abs().max()
+        assert shift <= 80 + 1e-4
+        moved += int(shift > 1)
+    assert moved > 40
+    assert torch.equal(time_warp(ramp[:3], rng), ramp[:3])  # too short to warp
+    with pytest.raises(ValueError, match="frames, mel"):
+        time_warp(ramp[None], rng)
+
+
+def test_spec_augment_policies():
+    features = torch.randn(300, 80) - 5
+    rng = np.random.default_rng(1)
+    torch.testing.assert_close(spec_augment(features, np.random.default_rng(2)), frequency_mask(features, np.random.default_rng(2)))
+    timed = 0
+    for _ in range(20):
+        out = spec_augment(features, rng, "park", valid_frames=200)
+        rows = (out == 0).all(dim=1)
+        assert not rows[200:].any()  # time masks stay inside the computed frames
+        timed += int(rows[:200].any())
+    assert timed > 10
+    with pytest.raises(ValueError, match="policy"):
+        spec_augment(features, rng, "lingvo")
+
+
+def test_colour_augmentation_ops():
+    x = torch.rand(3, 2, 5, 7)
+    torch.testing.assert_close(hsv_to_rgb(rgb_to_hsv(x)), x, rtol=0, atol=1e-6)
+    import colorsys
+
+    for pixel in x.reshape(3, -1).T[:10].tolist():
+        torch.testing.assert_close(rgb_to_hsv(torch.tensor(pixel)), torch.tensor(colorsys.rgb_to_hsv(*pixel)), rtol=0, atol=1e-6)
+    clip = x * 2 - 1
+    assert torch.equal(colour_augment(clip, np.random.default_rng(0), 0.0, 0.0), clip)
+    # brightness alone: +delta in [0, 1] = +2 delta in [-1, 1], then clipped
+    bright = colour_augment(clip, _Scripted(0.0, 0.1, 1.0, 1.0, 0.0, 1.0), 0.8, 0.1)
+    torch.testing.assert_close(bright, (clip + 0.2).clamp(max=1.0), rtol=0, atol=1e-5)
+    # hue + 1/3: red -> green, green -> blue
+    red = torch.tensor([1.0, -1.0, -1.0]).view(3, 1, 1, 1).expand(3, 2, 4, 4)
+    turned = colour_augment(red, _Scripted(0.0, 0.0, 1.0, 1.0, 0.2, 1.0), 0.8, 0.1)
+    hue = colour_augment(red, _Scripted(0.0, 0.0, 1.0, 1.0, -0.2, 1.0), 0.8, 0.1)
+    assert turned[0].max() < 1 and turned[1].min() > -1 and hue[2].min() > -1  # the hue moved both ways
+    # contrast keeps each frame's channel means
+    flat = colour_augment(clip, _Scripted(0.0, 0.0, 1.0, 0.6, 0.0, 1.0), 0.8, 0.1)
+    torch.testing.assert_close(flat.mean(dim=(-2, -1)), clip.mean(dim=(-2, -1)), rtol=0, atol=1e-5)
+    assert flat.std() < clip.std()
+    # saturation 0.6 brings colours toward grey; grey-scale drop gives equal channels
+    dull = colour_augment(clip, _Scripted(0.0, 0.0, 0.6, 1.0, 0.0, 1.0), 0.8, 0.1)
+    assert (rgb_to_hsv((dull + 1) / 2)[1] <= rgb_to_hsv((clip + 1) / 2)[1] + 1e-6).all()
+    grey = colour_augment(clip, _Scripted(1.0, 0.0), 0.8, 0.1)
+    assert torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
+    # the draws are shared by the frames of a clip; real draws stay in range
+    twin = clip[:, :1].expand(3, 2, 5, 7)
+    for seed in range(20):
+        out = colour_augment(twin, np.random.default_rng(seed))
+        assert torch.equal(out[:, 0], out[:, 1]) and out.min() >= -1 and out.max() <= 1
+    with pytest.raises(ValueError, match="prob_color_augment"):
+        colour_augment(clip, np.random.default_rng(0), 1.5)
+    with pytest.raises(ValueError, match="clip"):
+        colour_augment(clip[0], np.random.default_rng(0))
+
+
+def test_scale_jitter_and_the_training_video_path(tmp_path):
+    rng = np.random.default_rng(0)
+    sizes = [scale_jitter_size(256, 341, rng) for _ in range(200)]
+    assert all(230 <= h <= 340 and 306 <= w <= 453 for h, w in sizes) and len({h for h, _ in sizes}) > 50
+    assert all(h >= 250 for h, _ in (scale_jitter_size(256, 341, rng, minimum=250) for _ in range(50)))
+    assert scale_jitter_size(256, 341, rng, prob=0.0) == (256, 341)
+    with pytest.raises(ValueError, match="factors"):
+        scale_jitter_size(256, 341, rng, (1.3, 0.9))
+    processor = TINY_PROCESSORS["avatar"](tmp_path)
+    video = np.random.default_rng(1).integers(0, 256, (25, 40, 60, 3), dtype=np.uint8)
+    plain = processor(video=video, video_fps=25.0, training=True, rngs=[np.random.default_rng(3)])["pixel_values"]
+    evaluation = processor(video=video, video_fps=25.0)["pixel_values"]
+    for name, value in REFERENCE_VIDEO_AUGMENTATION.items():
+        setattr(processor, name, value)
+    jittered = processor(video=video, video_fps=25.0, training=True, rngs=[np.random.default_rng(3)])["pixel_values"]
+    assert jittered.shape == plain.shape and not torch.equal(jittered, plain)
+    assert jittered.min() >= -1 and jittered.max() <= 1
+    assert torch.equal(processor(video=video, video_fps=25.0)["pixel_values"], evaluation)  # evaluation is untouched
+    processor.save_pretrained(tmp_path / "saved")
+    reloaded = AvatarProcessor.from_pretrained(tmp_path / "saved")
+    assert reloaded.scale_jitter == [0.9, 1.33] and reloaded.prob_color_augment == 0.8 and reloaded.prob_color_drop == 0.1
+    with pytest.raises(ValueError, match="spec_augment_policy"):
+        AvatarProcessor(processor.feature_extractor, processor.tokenizer, spec_augment_policy="lingvo")
+    with pytest.raises(ValueError, match="scale_jitter"):
+        AvatarProcessor(processor.feature_extractor, processor.tokenizer, scale_jitter=(0.0, 1.0))
+    audio = _tone(0.5, 16000)
+    out = processor(audio=audio, sampling_rate=16000, training=True, spec_augment="park", rngs=[np.random.default_rng(0)])
+    assert out["input_features"].shape == processor(audio=audio, sampling_rate=16000)["input_features"].shape
+    with pytest.raises(ValueError, match="spec_augment"):
+        processor(audio=audio, sampling_rate=16000, training=True, spec_augment="lingvo")
 
 
 # ----------------------------------------------------------------------------- the real clip, end to end

@@ -236,3 +236,16 @@ def test_training_starts_from_a_local_vit(tmp_path):
     model, _ = build(AvatarArguments(vit_name_or_path=str(tmp_path / "vit")), str(tmp_path / "run"))
     for stream in (model.encoder.audio_layers, model.encoder.video_layers):
         torch.testing.assert_close(stream[2].mlp.fc1.weight, vit.state_dict()["layers.2.mlp.fc1.weight"], rtol=0, atol=0)
+
+
+def test_video_augmentation_choice(tmp_path):
+    from videozoo.scripts.train_avatar import AvatarArguments, build, configure_video_augmentation
+
+    _, processor = build(AvatarArguments(), str(tmp_path / "run"))
+    assert configure_video_augmentation(processor, AvatarArguments()).prob_color_augment == 0.0  # synthetic: colours are words
+    on = configure_video_augmentation(processor, AvatarArguments(video_augmentation="reference"))
+    assert on.scale_jitter == [0.9, 1.33] and on.prob_color_augment == 0.8 and on.prob_color_drop == 0.1
+    kept = configure_video_augmentation(on, AvatarArguments(model_name_or_path="ckpt"))  # a checkpoint keeps its own
+    assert kept.prob_color_drop == 0.1
+    assert configure_video_augmentation(on, AvatarArguments(video_augmentation="none")).scale_jitter is None
+    assert configure_video_augmentation(processor, AvatarArguments(model_size="paper")).prob_color_augment == 0.8

@@ -301,7 +301,7 @@ class AvatarCollator:
         processor: the [`AvatarProcessor`].
         training: random frame windows/crops/flips, word masking and SpecAugment (draws from `row["sample_seed"]`).
         word_masking / word_mask_rate: `mask_words` mode ("none", "random", "content") and rate (mode default if None).
-        spec_augment: SpecAugment frequency masks in training.
+        spec_augment: SpecAugment in training (`True`: the processor's `spec_augment_policy`).
         condition: an evaluation corruption (`parse_condition`); `noise_bank` `[n_clips, samples]` for noise.
         use_video: False for an audio-only model (no `pixel_values`).
         max_target_tokens: label length (64 in training, 128 at evaluation, as the reference).

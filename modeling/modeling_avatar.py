@@ -46,7 +46,6 @@ step; the numbers are the same).
 """
 
 import math
-import re
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +58,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_avatar import AvatarConfig
+from ..conversion import rename_key
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
@@ -504,9 +504,7 @@ _CLASSIC_VIT_NAMES = [
 
 def _current_vit_name(name: str) -> str:
     """A ViT parameter name in the current transformers layout (`layers.{l}.attention.q_proj.weight`, ...)."""
-    for pattern, replacement in _CLASSIC_VIT_NAMES:
-        name = re.sub(pattern, replacement, name)
-    return name
+    return rename_key(name, _CLASSIC_VIT_NAMES)
 
 
 def vit_to_avatar_encoder_state_dict(vit_state: dict[str, torch.Tensor], config: AvatarConfig) -> dict[str, torch.Tensor]:

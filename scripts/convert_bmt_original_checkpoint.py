@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from videozoo.configuration.configuration_bmt import BMTConfig
+from videozoo.conversion import rename_key
 from videozoo.modeling.modeling_bmt import BMTForConditionalGeneration, BMTForEventProposal, label_smoothed_kl
 
 # Applied in order, every matching rule rewrites the key (after the DataParallel `module.` prefix is stripped).
@@ -58,10 +59,7 @@ RENAME_RULES: list[tuple[str, str]] = [
 
 
 def rename(key: str) -> str:
-    key = re.sub(r"^module\.", "", key)
-    for pattern, replacement in RENAME_RULES:
-        key = re.sub(pattern, replacement, key)
-    return key
+    return rename_key(key.removeprefix("module."), RENAME_RULES)
 
 
 def convert_state_dict(original: dict[str, torch.Tensor], head_dropout: bool = True) -> dict[str, torch.Tensor]:

@@ -14,7 +14,6 @@ model section of the config with `--config_json` (their YAML `arch.args`, as JSO
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from videozoo.configuration import EverythingAtOnceConfig
+from videozoo.conversion import rename_key
 from videozoo.modeling import EverythingAtOnceModel
 
 RENAME_RULES = [(r"^davenet\.", "audio_encoder.")]  # every other name is the reference's
@@ -68,10 +68,7 @@ def load_model(state_dict: dict[str, torch.Tensor], config: EverythingAtOnceConf
     model = EverythingAtOnceModel(config)
     renamed = {}
     for key, value in state_dict.items():
-        key = key.removeprefix("module.")
-        for pattern, replacement in RENAME_RULES:
-            key = re.sub(pattern, replacement, key)
-        renamed[key] = value
+        renamed[rename_key(key.removeprefix("module."), RENAME_RULES)] = value
     model.load_state_dict(renamed, strict=True)
     return model.eval()
 

@@ -12,7 +12,6 @@ stand-ins allow-listed for that class (see the BMT conversion script), so no pic
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 from videozoo.configuration.configuration_mdvc import MDVCConfig
+from videozoo.conversion import rename_key
 from videozoo.modeling.modeling_bmt import label_smoothed_kl
 from videozoo.modeling.modeling_mdvc import MDVCForConditionalGeneration
 from videozoo.scripts.convert_bmt_original_checkpoint import load_original_checkpoint
@@ -50,9 +50,7 @@ RENAME_RULES: list[tuple[str, str]] = [
 
 
 def rename(key: str) -> str:
-    for pattern, replacement in RENAME_RULES:
-        key = re.sub(pattern, replacement, key)
-    return key
+    return rename_key(key, RENAME_RULES)
 
 
 def config_from_original(cfg: dict, vocab_size: int, speech_vocab_size: int) -> MDVCConfig:

@@ -44,8 +44,10 @@ Decisions (spec Part C), kept from the reference code so that converted checkpoi
   with random offsets over several passes (both available; the paper does not say which gave 44.3); the best
   checkpoint is chosen on top-1 accuracy (the code's early-stopping metric) while +-1-class accuracy is logged too;
   fine-tuning from a checkpoint starts a fresh optimizer and schedule (the reference carries Adam, GradScaler and
-  scheduler states over from pre-training: not replicated); the sox reverb and pitch-shift augmentations are not
-  implemented (torchaudio 2.11 has no sox), the other fine-tuning augmentations are.
+  scheduler states over from pre-training: not replicated); the reference's sox augmentations (torchaudio 2.11 has
+  no sox): reverb is sox's `reverb -w` reimplemented exactly (`processors/audio_effects.py`, equal to the sox
+  binary to float rounding), the 1000-cent pitch shift is torchaudio's phase-vocoder `pitch_shift` (same shift and
+  duration, not sox's WSOLA samples).
 - `position_initializer_range` (default: the reference's 0.02) lets from-scratch runs start the positional tables
   larger; the synthetic task does (1.0), a deviation documented with its result.
 """

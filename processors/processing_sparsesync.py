@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from transformers import BatchFeature, ProcessorMixin
 
 from ..configuration.configuration_sparsesync import offset_grid
+from .audio_effects import pitch_shift, sox_reverb
 from .feature_extraction_sparsesync import SparseSyncFeatureExtractor
 from .video_io import DecodedClip, load_clip
 
@@ -146,10 +147,12 @@ class SparseSyncProcessor(ProcessorMixin):
         clip_max_length_sec (`float`, defaults to 10.0): streams are first cut to at most this (the reference code).
         audio_jitter_sec (`float`, defaults to 0.05): training-time shift of the audio crop (label unchanged).
         horizontal_flip_p (`float`, defaults to 0.5): training-time flip of the whole clip.
-        upscale_p, color_jitter_p, grayscale_p, volume_p, lowpass_p, gaussian_noise_p, freq_mask_p, time_mask_p
-            (`float`, default 0): the fine-tuning augmentations (0.5 for upscale, 0.2 for the others in the
-            reference's VGGSound-Sparse fine-tuning). The sox reverb and pitch shift are not available in
-            torchaudio 2.11 and are not implemented.
+        upscale_p, color_jitter_p, grayscale_p, reverb_p, volume_p, pitch_shift_p, lowpass_p, gaussian_noise_p,
+            freq_mask_p, time_mask_p (`float`, default 0): the fine-tuning augmentations (0.5 for upscale, 0.2 for the
+            others in the reference's VGGSound-Sparse fine-tuning). The reference ran reverb and pitch shift through
+            `torchaudio.sox_effects`, gone from torchaudio 2.11: reverb is `audio_effects.sox_reverb` (sox's
+            `reverb -w`, channels averaged; equal to the sox binary to float rounding), the pitch shift
+            (`pitch_shift_cents`, 1000) is torchaudio's phase-vocoder `pitch_shift`, not sox's WSOLA.
     """
 
     def __init__(
@@ -173,6 +176,9 @@ class SparseSyncProcessor(ProcessorMixin):
         grayscale_p: float = 0.0,
         volume_p: float = 0.0,
         lowpass_p: float = 0.0,
+        reverb_p: float = 0.0,
+        pitch_shift_p: float = 0.0,
+        pitch_shift_cents: float = 1000.0,
         gaussian_noise_p: float = 0.0,
         freq_mask_p: float = 0.0,
         time_mask_p: float = 0.0,
@@ -198,6 +204,9 @@ class SparseSyncProcessor(ProcessorMixin):
         self.grayscale_p = float(grayscale_p)
         self.volume_p = float(volume_p)
         self.lowpass_p = float(lowpass_p)
+        self.reverb_p = float(reverb_p)
+        self.pitch_shift_p = float(pitch_shift_p)
+        self.pitch_shift_cents = float(pitch_shift_cents)
         self.gaussian_noise_p = float(gaussian_noise_p)
         self.freq_mask_p = float(freq_mask_p)
         self.time_mask_p = float(time_mask_p)
@@ -284,8 +293,13 @@ class SparseSyncProcessor(ProcessorMixin):
     # ------------------------------------------------------------------ audio
     def _augment_waveform(self, wave: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         rate = self.feature_extractor.sampling_rate
+        # (the reverb and pitch draws are only taken when enabled, so older settings keep their random streams)
+        if self.reverb_p > 0 and rng.random() < self.reverb_p:
+            wave = sox_reverb(wave, rate)
         if rng.random() < self.volume_p:  # torchaudio Vol(gain=2.0, 'amplitude'): scale then clamp
             wave = (wave * 2.0).clamp(-1, 1)
+        if self.pitch_shift_p > 0 and rng.random() < self.pitch_shift_p:
+            wave = pitch_shift(wave, rate, self.pitch_shift_cents)
         if rng.random() < self.lowpass_p:
             import torchaudio
 

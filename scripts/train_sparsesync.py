@@ -43,8 +43,8 @@ from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
 from videozoo.tasks.sparsesync import PROBES, SparseSyncOffsetTask
 from videozoo.training import TrainerArguments, fit
 
-FINETUNE_AUGMENTATIONS = dict(upscale_p=0.5, color_jitter_p=0.2, grayscale_p=0.2, volume_p=0.2, lowpass_p=0.2,
-                              gaussian_noise_p=0.2, freq_mask_p=0.2, time_mask_p=0.2)
+FINETUNE_AUGMENTATIONS = dict(upscale_p=0.5, color_jitter_p=0.2, grayscale_p=0.2, reverb_p=0.2, volume_p=0.2,
+                              pitch_shift_p=0.2, lowpass_p=0.2, gaussian_noise_p=0.2, freq_mask_p=0.2, time_mask_p=0.2)
 
 
 @dataclass

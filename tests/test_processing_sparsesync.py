@@ -279,8 +279,9 @@ def test_every_real_clip_goes_through_the_processor(real_clips):
 
 
 def test_finetuning_augmentations_run_and_follow_the_seeds():
-    processor = small_processor(upscale_p=1.0, upscale_crop_size=24, color_jitter_p=1.0, grayscale_p=1.0, volume_p=1.0,
-                                lowpass_p=1.0, gaussian_noise_p=1.0, freq_mask_p=1.0, time_mask_p=1.0)
+    processor = small_processor(upscale_p=1.0, upscale_crop_size=24, color_jitter_p=1.0, grayscale_p=1.0, reverb_p=1.0,
+                                volume_p=1.0, pitch_shift_p=1.0, lowpass_p=1.0, gaussian_noise_p=1.0, freq_mask_p=1.0,
+                                time_mask_p=1.0)
     video, audio = random_clip(seconds=3.0)
     first = processor(videos=[video], audios=[audio], training=True, seeds=[3])
     again = processor(videos=[video], audios=[audio], training=True, seeds=[3])

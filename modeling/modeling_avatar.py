@@ -58,7 +58,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_avatar import AvatarConfig
-from ..conversion import rename_key
+from .renaming import rename_key
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:

@@ -352,7 +352,7 @@ class AvatarProcessor(ProcessorMixin):
                     audio_seconds[i] = np.shape(item)[-1] / sampling_rate
                 waves.append(wave)
                 rates.append(rate)
-            policy = self.spec_augment_policy if spec_augment is True else spec_augment or None
+            policy = spec_augment if isinstance(spec_augment, str) else self.spec_augment_policy if spec_augment else None
             if policy is not None and policy not in SPEC_AUGMENT_POLICIES:
                 raise ValueError(f"spec_augment must be a bool or one of {SPEC_AUGMENT_POLICIES}, got {spec_augment!r}")
             features, computed = [], []

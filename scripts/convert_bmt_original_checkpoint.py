@@ -21,8 +21,8 @@ import torch
 from safetensors.torch import load_file
 
 from videozoo.configuration.configuration_bmt import BMTConfig
-from videozoo.conversion import rename_key
 from videozoo.modeling.modeling_bmt import BMTForConditionalGeneration, BMTForEventProposal, label_smoothed_kl
+from videozoo.modeling.renaming import rename_key
 
 # Applied in order, every matching rule rewrites the key (after the DataParallel `module.` prefix is stripped).
 RENAME_RULES: list[tuple[str, str]] = [

@@ -21,8 +21,8 @@ import torch
 from safetensors.torch import load_file
 
 from videozoo.configuration import EverythingAtOnceConfig
-from videozoo.conversion import rename_key
 from videozoo.modeling import EverythingAtOnceModel
+from videozoo.modeling.renaming import rename_key
 
 RENAME_RULES = [(r"^davenet\.", "audio_encoder.")]  # every other name is the reference's
 V2_DAVENET = {"feat_dim": 40, "layers": [2, 2, 1, 1, 1, 1], "layer_widths": [128, 128, 256, 512, 1024, 2048, 4096], "convsize": 9}

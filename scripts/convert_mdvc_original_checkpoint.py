@@ -19,9 +19,9 @@ import torch
 from safetensors.torch import load_file
 
 from videozoo.configuration.configuration_mdvc import MDVCConfig
-from videozoo.conversion import rename_key
 from videozoo.modeling.modeling_bmt import label_smoothed_kl
 from videozoo.modeling.modeling_mdvc import MDVCForConditionalGeneration
+from videozoo.modeling.renaming import rename_key
 from videozoo.scripts.convert_bmt_original_checkpoint import load_original_checkpoint
 
 STREAMS = {"subs": "speech", "audio": "audio", "video": "video"}

@@ -1,4 +1,4 @@
-"""What the conversion scripts share: renaming parameters by an ordered table of regular-expression rules."""
+"""Renaming parameters by an ordered table of regular-expression rules (checkpoint conversions, weight starts)."""
 
 import re
 from collections.abc import Iterable

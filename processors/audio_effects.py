@@ -91,13 +91,16 @@ def sox_reverb_impulse_response(
 
 
 def sox_reverb(wave: torch.Tensor, rate: int, wet_only: bool = True, mean_channels: bool = True, **parameters) -> torch.Tensor:
-    """sox `reverb` of a mono waveform `(samples,)` -> `(samples,)` (channels averaged) or `(channels, samples)`."""
+    """sox `reverb` of a mono waveform `(samples,)` -> `(samples,)` (channels averaged) or `(channels, samples)`.
+    Samples are clipped to [-1, 1] going in and coming out, as sox's conversions to its integer samples do."""
     if wave.dim() != 1:
         raise ValueError(f"sox_reverb takes a mono waveform (samples,), got shape {tuple(wave.shape)}")
+    if not torch.isfinite(wave).all():
+        raise ValueError("the waveform contains NaN or inf")
+    dry = wave.to(torch.float64).clamp(-1.0, 1.0)
     response = sox_reverb_impulse_response(int(rate), **parameters)[:, : wave.numel()]
-    wet = torchaudio.functional.fftconvolve(wave.to(torch.float64).expand(response.shape[0], -1), response)[:, : wave.numel()]
-    out = wet if wet_only else wet + wave.to(torch.float64)
-    out = out.to(wave.dtype)
+    wet = torchaudio.functional.fftconvolve(dry.expand(response.shape[0], -1), response)[:, : wave.numel()]
+    out = (wet if wet_only else wet + dry).clamp(-1.0, 1.0).to(wave.dtype)
     return out.mean(dim=0) if mean_channels else out
 
 

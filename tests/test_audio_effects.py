@@ -11,16 +11,16 @@ import torch
 from videozoo.processors.audio_effects import pitch_shift, sox_reverb, sox_reverb_impulse_response
 
 
-def _test_signal(rate: int, seconds: float) -> np.ndarray:
-    x = (0.05 * np.random.default_rng(0).standard_normal(int(rate * seconds))).astype(np.float32)
+def _test_signal(rate: int, seconds: float, level: float = 0.05) -> np.ndarray:
+    x = (level * np.random.default_rng(0).standard_normal(int(rate * seconds))).astype(np.float32)
     x[:100], x[100] = 0.0, 0.9
     return x
 
 
 @pytest.mark.skipif(shutil.which("sox") is None, reason="the sox binary is not installed")
-@pytest.mark.parametrize("rate", [16000, 22050])
-def test_reverb_matches_the_sox_binary(tmp_path, rate):
-    x = _test_signal(rate, 2.5)
+@pytest.mark.parametrize("rate, level", [(16000, 0.05), (22050, 0.05), (16000, 0.6)])  # 0.6: sox clips the input
+def test_reverb_matches_the_sox_binary(tmp_path, rate, level):
+    x = _test_signal(rate, 2.5, level)
     source, target = tmp_path / "in.raw", tmp_path / "out.raw"
     x.tofile(source)
     raw = ["-t", "raw", "-e", "floating-point", "-b", "32"]
@@ -51,6 +51,10 @@ def test_reverb_impulse_response_structure():
         sox_reverb_impulse_response(rate, reverberance=150)
     with pytest.raises(ValueError, match="mono"):
         sox_reverb(torch.zeros(2, 100), rate)
+    with pytest.raises(ValueError, match="NaN"):
+        sox_reverb(torch.full((100,), float("nan")), rate)
+    loud = sox_reverb(torch.full((20000,), 5.0), rate, wet_only=False)
+    assert loud.abs().max() <= 1.0  # clipped in and out, as sox
 
 
 def test_pitch_shift_moves_a_tone_by_the_interval():

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The flash-and-click learning result of the README's SparseSync section (CPU, about 1-2 hours on 2 shared cores).
+# The flash-and-click learning result of the README's SparseSync section (CPU: 34 min on one free core, 1-2 hours shared).
 # 1. writes 800 / 200 / 200 H.264 + AAC mp4 clips (8.6 s, 32 x 32, one flash + click every 4.2 s from a random phase);
 # 2. trunk pre-training: 400 steps of per-stream event detection (the analogue of the reference's pre-trained
 #    extractors; without it the model stays at chance: 600 + 1,200 steps measured);

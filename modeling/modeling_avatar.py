@@ -502,11 +502,6 @@ _CLASSIC_VIT_NAMES = [
 ]
 
 
-def _current_vit_name(name: str) -> str:
-    """A ViT parameter name in the current transformers layout (`layers.{l}.attention.q_proj.weight`, ...)."""
-    return rename_key(name, _CLASSIC_VIT_NAMES)
-
-
 def vit_to_avatar_encoder_state_dict(vit_state: dict[str, torch.Tensor], config: AvatarConfig) -> dict[str, torch.Tensor]:
     """Encoder parameters of AVATAR initialised from an image ViT (transformers `ViTModel` names), as MBT does it.
 
@@ -518,7 +513,7 @@ def vit_to_avatar_encoder_state_dict(vit_state: dict[str, torch.Tensor], config:
     position first when the config has the extra bottleneck token. The ViT CLS token goes to both streams (the
     specification's recommendation; the released code restores neither). Pooler / classifier weights are dropped.
     """
-    state = {_current_vit_name(k.removeprefix("vit.")): v for k, v in vit_state.items()}
+    state = {rename_key(k.removeprefix("vit."), _CLASSIC_VIT_NAMES): v for k, v in vit_state.items()}
     d, p = config.hidden_size, config.patch_size
     kernel = state["embeddings.patch_embeddings.projection.weight"]
     if kernel.shape != (d, config.num_channels, p, p):

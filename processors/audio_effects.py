@@ -17,7 +17,6 @@ import functools
 import math
 
 import torch
-import torchaudio
 
 _COMB_LENGTHS = (1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617)  # delays at 44.1 kHz
 _ALLPASS_LENGTHS = (225, 341, 441, 556)
@@ -99,13 +98,16 @@ def sox_reverb(wave: torch.Tensor, rate: int, wet_only: bool = True, mean_channe
         raise ValueError("the waveform contains NaN or inf")
     dry = wave.to(torch.float64).clamp(-1.0, 1.0)
     response = sox_reverb_impulse_response(int(rate), **parameters)[:, : wave.numel()]
-    wet = torchaudio.functional.fftconvolve(dry.expand(response.shape[0], -1), response)[:, : wave.numel()]
+    size = 1 << (2 * wave.numel() - 1).bit_length()  # a linear (not circular) convolution, cut to the input length
+    wet = torch.fft.irfft(torch.fft.rfft(dry, n=size) * torch.fft.rfft(response, n=size), n=size)[:, : wave.numel()]
     out = (wet if wet_only else wet + dry).clamp(-1.0, 1.0).to(wave.dtype)
     return out.mean(dim=0) if mean_channels else out
 
 
 def pitch_shift(wave: torch.Tensor, rate: int, cents: float) -> torch.Tensor:
     """Shift the pitch of `(..., samples)` by `cents`, keeping the duration (see the module docstring)."""
+    import torchaudio
+
     shifted = torchaudio.functional.pitch_shift(wave, int(rate), n_steps=int(round(cents)), bins_per_octave=1200)
     return shifted[..., : wave.shape[-1]]
 

@@ -1,6 +1,5 @@
 """Configuration of AVATAR, audio-visual speech recognition (Gabeur et al., Interspeech 2022)."""
 
-from typing import Literal
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
@@ -89,7 +88,9 @@ class AvatarConfig(PreTrainedConfig):
         if not 0 <= self.fusion_layer <= self.encoder_layers:
             raise ValueError(f"fusion_layer must be in [0, {self.encoder_layers}], got {self.fusion_layer}")
         if self.num_frames % self.tubelet_size:
-            raise ValueError(f"num_frames ({self.num_frames}) must be a multiple of tubelet_size ({self.tubelet_size})")
+            raise ValueError(
+                f"num_frames ({self.num_frames}) must be a multiple of tubelet_size ({self.tubelet_size})"
+            )
 
     @property
     def num_video_tokens(self) -> int:

@@ -1,12 +1,10 @@
 """Configuration of Everything at Once (Shvetsova et al., CVPR 2022): a fusion transformer over any combination of
 video, audio and text."""
 
-
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
 from .configuration_common import CheckedModelTypeMixin
-
 
 # the paper's feature variants (spec §2.8): the fields in which they differ from the defaults
 VARIANTS: dict[str, dict] = {
@@ -77,7 +75,9 @@ class EverythingAtOnceConfig(CheckedModelTypeMixin, PreTrainedConfig):
 
     def validate_sizes(self):
         if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_attention_heads {self.num_attention_heads}")
+            raise ValueError(
+                f"hidden_size {self.hidden_size} is not divisible by num_attention_heads {self.num_attention_heads}"
+            )
         if len(self.audio_stage_widths) != len(self.audio_stage_depths) + 1:
             raise ValueError("audio_stage_widths must hold the stem width then one width per stage")
         unknown = set(self.loss_weights) - {"tv", "ta", "va", "t_va", "v_ta", "a_tv"}

@@ -1,7 +1,6 @@
 """Configuration of modality-masking pre-training of the MMT video encoder (Gabeur, Nagrani, Sun, Alahari, Schmid,
 "Masking Modalities for Cross-modal Video Retrieval", WACV 2022)."""
 
-from typing import Literal
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
@@ -70,7 +69,10 @@ class MMTModalityMaskingConfig(CheckedModelTypeMixin, PreTrainedConfig):
             return dict(self.modality_probabilities)
         others = [name for name in self.video_config.expert_names if name != self.asr_modality]
         share = (1.0 - self.mask_probability_asr) / len(others) if others else 0.0
-        return {name: (self.mask_probability_asr if name == self.asr_modality else share) for name in self.video_config.expert_names}
+        return {
+            name: (self.mask_probability_asr if name == self.asr_modality else share)
+            for name in self.video_config.expert_names
+        }
 
     def validate_schedule(self):
         experts = list(self.video_config.expert_names)
@@ -80,9 +82,13 @@ class MMTModalityMaskingConfig(CheckedModelTypeMixin, PreTrainedConfig):
             raise ValueError(f"mask_probability_asr must be in [0, 1], got {self.mask_probability_asr}")
         schedule = self.schedule
         if set(schedule) != set(experts):
-            raise ValueError(f"modality_probabilities must give one probability per expert {experts}, got {sorted(schedule)}")
+            raise ValueError(
+                f"modality_probabilities must give one probability per expert {experts}, got {sorted(schedule)}"
+            )
         if any(p < 0 for p in schedule.values()) or abs(sum(schedule.values()) - 1.0) > 1e-6:
-            raise ValueError(f"the masking schedule must be non-negative and sum to 1, got {schedule} (sum {sum(schedule.values()):.6f})")
+            raise ValueError(
+                f"the masking schedule must be non-negative and sum to 1, got {schedule} (sum {sum(schedule.values()):.6f})"
+            )
         if not 0.0 < self.mask_fraction <= 1.0:
             raise ValueError(f"mask_fraction must be in (0, 1], got {self.mask_fraction}")
         if self.video_config.hidden_size % self.query_av_num_attention_heads:

@@ -10,8 +10,8 @@ from .modeling_bmt import (
     BMTPreTrainedModel,
     BMTProposalOutput,
 )
-from .modeling_mdvc import MDVCEncoderOutput, MDVCForConditionalGeneration, MDVCPreTrainedModel
 from .modeling_everything_at_once import EverythingAtOnceModel, EverythingAtOnceOutput, EverythingAtOncePreTrainedModel
+from .modeling_mdvc import MDVCEncoderOutput, MDVCForConditionalGeneration, MDVCPreTrainedModel
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
     MMTForModalityMaskingPretraining,

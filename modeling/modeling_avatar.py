@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
-from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
@@ -200,9 +200,13 @@ class AvatarEncoder(AvatarPreTrainedModel):
         if input_features.dim() == 3:
             input_features = input_features.unsqueeze(1).expand(-1, c.num_channels, -1, -1)
         if input_features.dim() != 4 or input_features.shape[1] != c.num_channels:
-            raise ValueError(f"input_features must be [B, frames, mel] or [B, 3, frames, mel], got {tuple(input_features.shape)}")
+            raise ValueError(
+                f"input_features must be [B, frames, mel] or [B, 3, frames, mel], got {tuple(input_features.shape)}"
+            )
         if input_features.shape[-1] != c.num_mel_bins:
-            raise ValueError(f"input_features has {input_features.shape[-1]} mel bins, config expects {c.num_mel_bins}")
+            raise ValueError(
+                f"input_features has {input_features.shape[-1]} mel bins, config expects {c.num_mel_bins}"
+            )
         if not torch.isfinite(input_features).all():
             raise ValueError("input_features contains NaN or infinite values")
         return input_features
@@ -463,7 +467,11 @@ def avatar_beam_search(
         all_scores = torch.cat([fin_scores, scores], dim=1)
         all_flags = torch.cat([fin_flags, newly_finished], dim=1)
         best = _top_k_ascending(all_scores, k)
-        fin_seqs, fin_scores, fin_flags = _gather_beams(all_seqs, best), all_scores.gather(1, best), all_flags.gather(1, best)
+        fin_seqs, fin_scores, fin_flags = (
+            _gather_beams(all_seqs, best),
+            all_scores.gather(1, best),
+            all_flags.gather(1, best),
+        )
         index += 1
 
         best_live = live_logp[:, -1:] / min_penalty
@@ -478,8 +486,11 @@ def avatar_beam_search(
     sequences_scores = beam_scores.flip(1)[:, :n_return].reshape(-1)
     if config.return_dict_in_generate:
         return AvatarBeamSearchOutput(
-            sequences=sequences, sequences_scores=sequences_scores, beam_sequences=beam_sequences,
-            beam_scores=beam_scores, finished=finished,
+            sequences=sequences,
+            sequences_scores=sequences_scores,
+            beam_sequences=beam_sequences,
+            beam_scores=beam_scores,
+            finished=finished,
         )
     return sequences
 
@@ -502,7 +513,9 @@ _CLASSIC_VIT_NAMES = [
 ]
 
 
-def vit_to_avatar_encoder_state_dict(vit_state: dict[str, torch.Tensor], config: AvatarConfig) -> dict[str, torch.Tensor]:
+def vit_to_avatar_encoder_state_dict(
+    vit_state: dict[str, torch.Tensor], config: AvatarConfig
+) -> dict[str, torch.Tensor]:
     """Encoder parameters of AVATAR initialised from an image ViT (transformers `ViTModel` names), as MBT does it.
 
     Every ViT block `l` goes to block `l` of both streams and the final LayerNorm to the encoder's; the 2-D patch
@@ -523,19 +536,31 @@ def vit_to_avatar_encoder_state_dict(vit_state: dict[str, torch.Tensor], config:
         )
     num_layers = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("layers.")), default=-1)
     if num_layers != config.encoder_layers:
-        raise ValueError(f"the ViT has {num_layers} layers, this AVATAR config has encoder_layers={config.encoder_layers}")
+        raise ValueError(
+            f"the ViT has {num_layers} layers, this AVATAR config has encoder_layers={config.encoder_layers}"
+        )
     bias = state["embeddings.patch_embeddings.projection.bias"]
     positions = state["embeddings.position_embeddings"][0]  # [1 + g*g, D]
     side = math.isqrt(positions.shape[0] - 1)
     if side * side != positions.shape[0] - 1:
-        raise ValueError(f"the ViT positional embedding has {positions.shape[0] - 1} patch positions, not a square grid")
+        raise ValueError(
+            f"the ViT positional embedding has {positions.shape[0] - 1} patch positions, not a square grid"
+        )
     cls_position, grid = positions[:1], positions[1:].reshape(side, side, d)
     cls_token = state["embeddings.cls_token"]
 
     streams = ["audio"] + (["video"] if "rgb" in config.modalities else [])
     out = {"encoder.layernorm.weight": state["layernorm.weight"], "encoder.layernorm.bias": state["layernorm.bias"]}
-    names = ["layernorm_before", "layernorm_after", "attention.q_proj", "attention.k_proj", "attention.v_proj",
-             "attention.out_proj", "mlp.fc1", "mlp.fc2"]
+    names = [
+        "layernorm_before",
+        "layernorm_after",
+        "attention.q_proj",
+        "attention.k_proj",
+        "attention.v_proj",
+        "attention.out_proj",
+        "mlp.fc1",
+        "mlp.fc2",
+    ]
     for l in range(num_layers):
         for name in names:
             for suffix in ("weight", "bias"):
@@ -594,7 +619,9 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
         model = cls(config if config is not None else AvatarConfig())
         heads = getattr(getattr(vit, "config", None), "num_attention_heads", None)
         if heads is not None and heads != model.config.encoder_attention_heads:
-            raise ValueError(f"the ViT has {heads} attention heads, this AVATAR config has {model.config.encoder_attention_heads}")
+            raise ValueError(
+                f"the ViT has {heads} attention heads, this AVATAR config has {model.config.encoder_attention_heads}"
+            )
         vit_state = vit if isinstance(vit, dict) else vit.state_dict()
         encoder_state = vit_to_avatar_encoder_state_dict(vit_state, model.config)
         own = model.state_dict()
@@ -604,10 +631,18 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
         model.load_state_dict(encoder_state, strict=False)
         return model
 
-    def beam_search(self, input_features=None, pixel_values=None, num_beams: int = 4, length_penalty: float = 0.6, **kwargs):
+    def beam_search(
+        self, input_features=None, pixel_values=None, num_beams: int = 4, length_penalty: float = 0.6, **kwargs
+    ):
         """The reference beam search through `generate(custom_generate=avatar_beam_search)` (see there)."""
-        return self.generate(input_features=input_features, pixel_values=pixel_values, num_beams=num_beams,
-                             length_penalty=length_penalty, custom_generate=avatar_beam_search, **kwargs)
+        return self.generate(
+            input_features=input_features,
+            pixel_values=pixel_values,
+            num_beams=num_beams,
+            length_penalty=length_penalty,
+            custom_generate=avatar_beam_search,
+            **kwargs,
+        )
 
     def get_encoder(self):
         return self.encoder
@@ -656,9 +691,7 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
             loss = F.cross_entropy(
                 logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=self.config.pad_token_id
             )
-        return Seq2SeqLMOutput(
-            loss=loss, logits=logits, past_key_values=cache, encoder_last_hidden_state=memory
-        )
+        return Seq2SeqLMOutput(loss=loss, logits=logits, past_key_values=cache, encoder_last_hidden_state=memory)
 
 
 __all__ = [

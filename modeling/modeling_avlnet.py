@@ -134,7 +134,9 @@ class AVLnetModel(AVLnetPreTrainedModel):
         self.post_init()
 
     # ------------------------------------------------------------------ audio
-    def pool_audio(self, features: torch.Tensor, audio_lengths: torch.Tensor | None, input_frames: int) -> torch.Tensor:
+    def pool_audio(
+        self, features: torch.Tensor, audio_lengths: torch.Tensor | None, input_frames: int
+    ) -> torch.Tensor:
         """Mean over CNN output frames `(batch, channels, frames')` -> `(batch, channels)` (see the header)."""
         if self.training and self.config.audio_train_pool_includes_padding:
             return features.mean(dim=2)
@@ -155,7 +157,9 @@ class AVLnetModel(AVLnetPreTrainedModel):
             raise ValueError("input_features contains NaN or inf")
         if audio_lengths is not None:
             if audio_lengths.shape != (input_features.shape[0],):
-                raise ValueError(f"audio_lengths must be ({input_features.shape[0]},), got {tuple(audio_lengths.shape)}")
+                raise ValueError(
+                    f"audio_lengths must be ({input_features.shape[0]},), got {tuple(audio_lengths.shape)}"
+                )
             if audio_lengths.is_floating_point() or (audio_lengths < 0).any():
                 raise ValueError("audio_lengths must be non-negative integers (valid input frames)")
 
@@ -165,7 +169,9 @@ class AVLnetModel(AVLnetPreTrainedModel):
         features = self.audio_encoder(input_features)
         return self.pool_audio(features, audio_lengths, input_features.shape[2])
 
-    def get_audio_features(self, input_features: torch.Tensor, audio_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def get_audio_features(
+        self, input_features: torch.Tensor, audio_lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """`(batch, mel_bins, frames)` -> audio embeddings `(batch, embed_dim)` (`av`, `text_tri`)."""
         if self.config.variant == "text_fused":
             raise ValueError("the fused variant has no audio-only embedding; use get_audio_text_features")
@@ -178,7 +184,9 @@ class AVLnetModel(AVLnetPreTrainedModel):
     def get_video_features(self, video_features: torch.Tensor) -> torch.Tensor:
         """`(batch, video_feature_size)` -> `(batch, embed_dim)`."""
         if video_features.dim() != 2 or video_features.shape[1] != self.config.video_feature_size:
-            raise ValueError(f"video_features must be (batch, {self.config.video_feature_size}), got {tuple(video_features.shape)}")
+            raise ValueError(
+                f"video_features must be (batch, {self.config.video_feature_size}), got {tuple(video_features.shape)}"
+            )
         if not torch.isfinite(video_features).all():
             raise ValueError("video_features contains NaN or inf")
         return self.video_gate(video_features)
@@ -187,9 +195,13 @@ class AVLnetModel(AVLnetPreTrainedModel):
         if self.config.variant == "av":
             raise ValueError("the audio-video variant has no text branch (use variant='text_tri' or 'text_fused')")
         if text_features is None:
-            raise ValueError(f"the {self.config.variant} variant needs text_features (batch, words, {self.config.word_embedding_size})")
+            raise ValueError(
+                f"the {self.config.variant} variant needs text_features (batch, words, {self.config.word_embedding_size})"
+            )
         if text_features.dim() != 3 or text_features.shape[2] != self.config.word_embedding_size:
-            raise ValueError(f"text_features must be (batch, words, {self.config.word_embedding_size}), got {tuple(text_features.shape)}")
+            raise ValueError(
+                f"text_features must be (batch, words, {self.config.word_embedding_size}), got {tuple(text_features.shape)}"
+            )
         if text_features.shape[1] == 0:
             raise ValueError("text_features has no word slot")
         if not torch.isfinite(text_features).all():
@@ -221,7 +233,9 @@ class AVLnetModel(AVLnetPreTrainedModel):
     ) -> AVLnetOutput:
         if input_features.dim() != 3:
             raise ValueError(f"input_features must be (batch, mel_bins, frames), got rank {input_features.dim()}")
-        batch = {input_features.shape[0], video_features.shape[0]} | ({text_features.shape[0]} if text_features is not None else set())
+        batch = {input_features.shape[0], video_features.shape[0]} | (
+            {text_features.shape[0]} if text_features is not None else set()
+        )
         if len(batch) != 1:
             raise ValueError(f"inputs disagree on the batch size: {sorted(batch)}")
         margin = self.config.mms_margin
@@ -231,14 +245,18 @@ class AVLnetModel(AVLnetPreTrainedModel):
             logits = fused @ video.T
             return AVLnetOutput(
                 loss=mms_loss(logits, margin) if return_loss else None,
-                logits_audio_text_video=logits, video_embeds=video, audio_text_embeds=fused,
+                logits_audio_text_video=logits,
+                video_embeds=video,
+                audio_text_embeds=fused,
             )
         audio = self.get_audio_features(input_features, audio_lengths)
         audio_video = audio @ video.T
         if self.config.variant == "av":
             return AVLnetOutput(
                 loss=mms_loss(audio_video, margin) if return_loss else None,
-                logits_audio_video=audio_video, audio_embeds=audio, video_embeds=video,
+                logits_audio_video=audio_video,
+                audio_embeds=audio,
+                video_embeds=video,
             )
         text = self.get_text_features(text_features)
         audio_text, text_video = audio @ text.T, text @ video.T

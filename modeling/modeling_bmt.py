@@ -87,13 +87,19 @@ class BMTAttention(nn.Module):
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None,
-                static: bool = False):
+    def forward(
+        self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None, static: bool = False
+    ):
         """`mask`: boolean, broadcastable to (B, 1, S_q, S_k), True where a key may be attended. With a `cache`, the
         keys/values of layer `layer_idx` are appended to it (self-attention), or, with `static=True`
         (cross-attention over fixed encoder outputs), computed on the first call and reused afterwards."""
         q = self._split(self.q_proj(query))
-        if static and cache is not None and len(cache.layers) > layer_idx and cache.layers[layer_idx].get_seq_length() > 0:
+        if (
+            static
+            and cache is not None
+            and len(cache.layers) > layer_idx
+            and cache.layers[layer_idx].get_seq_length() > 0
+        ):
             k, v = cache.layers[layer_idx].keys, cache.layers[layer_idx].values
         else:
             k = self._split(self.k_proj(key_value))
@@ -166,7 +172,9 @@ class BMTDecoderLayer(nn.Module):
         x = x + self.dropout(self.self_attn(h, h, self_mask, cache, self.layer_idx))
         i = 2 * self.layer_idx
         xa = x + self.dropout(self.audio_cross_attn(self.audio_cross_norm(x), audio, audio_mask, cross_cache, i, True))
-        xv = x + self.dropout(self.video_cross_attn(self.video_cross_norm(x), video, video_mask, cross_cache, i + 1, True))
+        xv = x + self.dropout(
+            self.video_cross_attn(self.video_cross_norm(x), video, video_mask, cross_cache, i + 1, True)
+        )
         x = F.relu(self.dropout(self.bridge_proj(self.bridge_norm(torch.cat([xa, xv], dim=-1)))))
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
@@ -232,8 +240,9 @@ class BMTEncoder(BMTPreTrainedModel):
         self.layers = nn.ModuleList([BMTEncoderLayer(config) for _ in range(config.num_encoder_layers)])
         self.post_init()
 
-    def forward(self, audio_features=None, video_features=None, audio_attention_mask=None,
-                video_attention_mask=None, **kwargs) -> BMTEncoderOutput:
+    def forward(
+        self, audio_features=None, video_features=None, audio_attention_mask=None, video_attention_mask=None, **kwargs
+    ) -> BMTEncoderOutput:
         _check_features("audio_features", audio_features, self.config.audio_feature_size, audio_attention_mask)
         _check_features("video_features", video_features, self.config.video_feature_size, video_attention_mask)
         if audio_features.shape[0] != video_features.shape[0]:
@@ -262,9 +271,7 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
         self.word_embeddings = nn.Embedding(config.vocab_size, config.decoder_hidden_size)
         self.word_embeddings.weight.requires_grad = not config.freeze_word_embeddings
         self.positional = BMTPositionalEncoding(config)
-        self.decoder_layers = nn.ModuleList(
-            [BMTDecoderLayer(config, i) for i in range(config.num_decoder_layers)]
-        )
+        self.decoder_layers = nn.ModuleList([BMTDecoderLayer(config, i) for i in range(config.num_decoder_layers)])
         self.lm_head = nn.Linear(config.decoder_hidden_size, config.vocab_size)
         self.post_init()
 
@@ -277,8 +284,13 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
     def set_input_embeddings(self, value):
         self.word_embeddings = value
 
-    def decode(self, decoder_input_ids, encoder_outputs: BMTEncoderOutput, decoder_attention_mask=None,
-               past_key_values: Cache | None = None):
+    def decode(
+        self,
+        decoder_input_ids,
+        encoder_outputs: BMTEncoderOutput,
+        decoder_attention_mask=None,
+        past_key_values: Cache | None = None,
+    ):
         """Decoder stack; returns log-probabilities (B, L, V). `past_key_values`: an `EncoderDecoderCache` (self-
         attention of every layer; audio and video cross-attention of layer l at 2l and 2l + 1) or a self-attention
         cache alone."""
@@ -299,7 +311,7 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
         else:
             key_valid = decoder_attention_mask.bool()
             if key_valid.shape[1] != past + length:
-                key_valid = key_valid[:, -(past + length):]
+                key_valid = key_valid[:, -(past + length) :]
         causal = torch.ones(length, past + length, dtype=torch.bool, device=device).tril(past)
         self_mask = causal[None, None] & key_valid[:, None, None, :]
         x = self.word_embeddings(decoder_input_ids) * math.sqrt(self.config.decoder_hidden_size)
@@ -349,8 +361,9 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
         if use_cache and not self.training and (past_key_values is None or past_key_values.get_seq_length() == 0):
             # a fresh cache that grows as needed (the one generate() prepares has one cross layer per decoder layer)
             past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
-        log_probs = self.decode(decoder_input_ids, encoder_outputs, decoder_attention_mask,
-                                past_key_values if use_cache else None)
+        log_probs = self.decode(
+            decoder_input_ids, encoder_outputs, decoder_attention_mask, past_key_values if use_cache else None
+        )
         loss = None
         if labels is not None:
             loss = label_smoothed_kl(log_probs, labels, self.config.label_smoothing, self.config.pad_token_id)
@@ -361,10 +374,17 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
         )
 
-    def prepare_inputs_for_generation(self, decoder_input_ids, past_key_values=None, encoder_outputs=None,
-                                      decoder_attention_mask=None, use_cache=None, **kwargs):
+    def prepare_inputs_for_generation(
+        self,
+        decoder_input_ids,
+        past_key_values=None,
+        encoder_outputs=None,
+        decoder_attention_mask=None,
+        use_cache=None,
+        **kwargs,
+    ):
         if past_key_values is not None and past_key_values.get_seq_length() > 0:
-            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length():]
+            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length() :]
         return {
             "decoder_input_ids": decoder_input_ids,
             "encoder_outputs": encoder_outputs,
@@ -487,16 +507,30 @@ class BMTForEventProposal(BMTPreTrainedModel):
         self.encoder = BMTEncoder(config)
         if config.audio_anchor_lengths is None or config.video_anchor_lengths is None:
             raise ValueError("BMTForEventProposal needs audio_anchor_lengths and video_anchor_lengths in the config")
-        self.audio_heads = nn.ModuleList([
-            BMTProposalHead(config.audio_feature_size, config.audio_proposal_hidden_sizes, k,
-                            len(config.audio_anchor_lengths), config.hidden_dropout_prob)
-            for k in config.audio_kernel_sizes
-        ])
-        self.video_heads = nn.ModuleList([
-            BMTProposalHead(config.video_feature_size, config.video_proposal_hidden_sizes, k,
-                            len(config.video_anchor_lengths), config.hidden_dropout_prob)
-            for k in config.video_kernel_sizes
-        ])
+        self.audio_heads = nn.ModuleList(
+            [
+                BMTProposalHead(
+                    config.audio_feature_size,
+                    config.audio_proposal_hidden_sizes,
+                    k,
+                    len(config.audio_anchor_lengths),
+                    config.hidden_dropout_prob,
+                )
+                for k in config.audio_kernel_sizes
+            ]
+        )
+        self.video_heads = nn.ModuleList(
+            [
+                BMTProposalHead(
+                    config.video_feature_size,
+                    config.video_proposal_hidden_sizes,
+                    k,
+                    len(config.video_anchor_lengths),
+                    config.hidden_dropout_prob,
+                )
+                for k in config.video_kernel_sizes
+            ]
+        )
         self.post_init()
 
     def _init_weights(self, module):
@@ -524,8 +558,12 @@ class BMTForEventProposal(BMTPreTrainedModel):
         enc = self.encoder(audio_features, video_features, audio_attention_mask, video_attention_mask)
         cfg = self.config
         # anchors (seconds) live in the config, float32 as in the reference; built here so loading never skips them
-        audio_anchors = torch.tensor(cfg.audio_anchor_lengths, dtype=torch.float32, device=enc.last_hidden_state.device)
-        video_anchors = torch.tensor(cfg.video_anchor_lengths, dtype=torch.float32, device=enc.last_hidden_state.device)
+        audio_anchors = torch.tensor(
+            cfg.audio_anchor_lengths, dtype=torch.float32, device=enc.last_hidden_state.device
+        )
+        video_anchors = torch.tensor(
+            cfg.video_anchor_lengths, dtype=torch.float32, device=enc.last_hidden_state.device
+        )
         audio_raw = tuple(head(enc.last_hidden_state) for head in self.audio_heads)
         video_raw = tuple(head(enc.video_hidden_state) for head in self.video_heads)
         proposals = torch.cat(
@@ -541,22 +579,33 @@ class BMTForEventProposal(BMTPreTrainedModel):
                 raise ValueError("event lengths in event_targets must be positive")
             loss = proposals.new_zeros(())
             terms = []
-            for raws, anchors, stride in ((audio_raw, audio_anchors, cfg.audio_feature_stride),
-                                          (video_raw, video_anchors, cfg.video_feature_stride)):
+            for raws, anchors, stride in (
+                (audio_raw, audio_anchors, cfg.audio_feature_stride),
+                (video_raw, video_anchors, cfg.video_feature_stride),
+            ):
                 summed = proposals.new_zeros(4)
                 for r in raws:
                     head_loss, head_terms = proposal_head_loss(
-                        r, anchors.to(r.dtype), stride, event_targets.to(r.dtype),
-                        cfg.object_loss_weight, cfg.no_object_loss_weight,
+                        r,
+                        anchors.to(r.dtype),
+                        stride,
+                        event_targets.to(r.dtype),
+                        cfg.object_loss_weight,
+                        cfg.no_object_loss_weight,
                     )
                     loss = loss + head_loss
                     summed = summed + head_terms
                 terms.append(summed)
             audio_terms, video_terms = terms
         return BMTProposalOutput(
-            loss=loss, proposals=proposals, audio_head_logits=audio_raw, video_head_logits=video_raw,
-            audio_loss_terms=audio_terms, video_loss_terms=video_terms,
-            encoder_audio_hidden_state=enc.last_hidden_state, encoder_video_hidden_state=enc.video_hidden_state,
+            loss=loss,
+            proposals=proposals,
+            audio_head_logits=audio_raw,
+            video_head_logits=video_raw,
+            audio_loss_terms=audio_terms,
+            video_loss_terms=video_terms,
+            encoder_audio_hidden_state=enc.last_hidden_state,
+            encoder_video_hidden_state=enc.video_hidden_state,
         )
 
 

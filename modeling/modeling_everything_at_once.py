@@ -117,7 +117,9 @@ class EverythingAtOnceAttention(nn.Module):
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         batch, length, width = hidden.shape
-        q, k, v = self.qkv(hidden).view(batch, length, 3, self.num_heads, width // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = (
+            self.qkv(hidden).view(batch, length, 3, self.num_heads, width // self.num_heads).permute(2, 0, 3, 1, 4)
+        )
         out = attention(q, k, v, mask.bool()[:, None, None, :])
         return self.proj(out.transpose(1, 2).reshape(batch, length, width))
 
@@ -188,16 +190,32 @@ class EverythingAtOnceModel(EverythingAtOncePreTrainedModel):
     def __init__(self, config: EverythingAtOnceConfig):
         super().__init__(config)
         hidden = config.hidden_size
-        self.audio_encoder = ResDavenet(config.num_mel_bins, config.audio_stage_depths, config.audio_stage_widths, config.audio_kernel_width)
-        sizes = {"text": config.text_feature_size, "video": config.video_feature_size, "audio": config.audio_stage_widths[-1]}
+        self.audio_encoder = ResDavenet(
+            config.num_mel_bins, config.audio_stage_depths, config.audio_stage_widths, config.audio_kernel_width
+        )
+        sizes = {
+            "text": config.text_feature_size,
+            "video": config.video_feature_size,
+            "audio": config.audio_stage_widths[-1],
+        }
         for name in MODALITIES:
-            setattr(self, f"{name}_token_proj", GatedEmbeddingUnit(sizes[name], hidden, use_batch_norm=False, normalize=False))
+            setattr(
+                self,
+                f"{name}_token_proj",
+                GatedEmbeddingUnit(sizes[name], hidden, use_batch_norm=False, normalize=False),
+            )
             setattr(self, f"{name}_norm_layer", nn.LayerNorm(hidden, eps=config.layer_norm_eps))
-            setattr(self, f"{name}_proj", GatedEmbeddingUnit(hidden, config.projection_dim, use_batch_norm=False, normalize=False))
+            setattr(
+                self,
+                f"{name}_proj",
+                GatedEmbeddingUnit(hidden, config.projection_dim, use_batch_norm=False, normalize=False),
+            )
         self.fusion = EverythingAtOnceFusion(config)
         self.post_init()
 
-    def _check(self, name: str, features: torch.Tensor, mask: torch.Tensor | None, size: int, feature_axis: int) -> torch.Tensor:
+    def _check(
+        self, name: str, features: torch.Tensor, mask: torch.Tensor | None, size: int, feature_axis: int
+    ) -> torch.Tensor:
         if features.dim() != 3 or features.shape[feature_axis] != size:
             layout = "(batch, mel_bins, frames)" if name == "audio" else f"(batch, length, {size})"
             raise ValueError(f"{name} input must be {layout} with {size} features, got shape {tuple(features.shape)}")
@@ -210,7 +228,9 @@ class EverythingAtOnceModel(EverythingAtOncePreTrainedModel):
             raise ValueError(f"{name} attention mask must be ({features.shape[0]}, {length}), got {tuple(mask.shape)}")
         return mask.to(features.dtype)
 
-    def _tokens(self, name: str, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _tokens(
+        self, name: str, features: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Tokens `(batch, tokens, hidden)`, their mask (after the empty-input fix) and the nonempty flags."""
         if name == "audio":
             per_token = 2 ** len(self.config.audio_stage_depths)
@@ -266,7 +286,11 @@ class EverythingAtOnceModel(EverythingAtOncePreTrainedModel):
         batches = {value.shape[0] for value in given.values()}
         if len(batches) != 1:
             raise ValueError(f"inputs disagree on the batch size: {sorted(batches)}")
-        sizes = {"text": (self.config.text_feature_size, 2), "video": (self.config.video_feature_size, 2), "audio": (self.config.num_mel_bins, 1)}
+        sizes = {
+            "text": (self.config.text_feature_size, 2),
+            "video": (self.config.video_feature_size, 2),
+            "audio": (self.config.num_mel_bins, 1),
+        }
         raw_masks = {"text": text_attention_mask, "video": video_attention_mask, "audio": audio_attention_mask}
         tokens, masks, nonempty = {}, {}, {}
         for name, features in given.items():

@@ -33,7 +33,13 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_mdvc import MDVCConfig
-from .modeling_bmt import BMTFeedForward, BMTPositionalEncoding, _check_features, init_reference_weights, label_smoothed_kl
+from .modeling_bmt import (
+    BMTFeedForward,
+    BMTPositionalEncoding,
+    _check_features,
+    init_reference_weights,
+    label_smoothed_kl,
+)
 
 
 class MDVCAttention(nn.Module):
@@ -48,12 +54,18 @@ class MDVCAttention(nn.Module):
     def _split(self, x):
         return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None,
-                static: bool = False):
+    def forward(
+        self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None, static: bool = False
+    ):
         """With a `cache`: self-attention appends this step's keys/values; `static=True` (cross-attention over fixed
         encoder outputs) projects them on the first call and reuses them afterwards."""
         q = self._split(self.q_proj(query))
-        if static and cache is not None and len(cache.layers) > layer_idx and cache.layers[layer_idx].get_seq_length() > 0:
+        if (
+            static
+            and cache is not None
+            and len(cache.layers) > layer_idx
+            and cache.layers[layer_idx].get_seq_length() > 0
+        ):
             k, v = cache.layers[layer_idx].keys, cache.layers[layer_idx].values
         else:
             k, v = self._split(self.k_proj(key_value)), self._split(self.v_proj(key_value))
@@ -91,10 +103,14 @@ class MDVCDecoderLayer(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x, memory, self_mask, memory_mask, cache=None, layer_idx=None):
-        self_cache, cross_cache = (cache.self_attention_cache, cache.cross_attention_cache) if cache is not None else (None, None)
+        self_cache, cross_cache = (
+            (cache.self_attention_cache, cache.cross_attention_cache) if cache is not None else (None, None)
+        )
         h = self.self_attn_norm(x)
         x = x + self.dropout(self.self_attn(h, h, self_mask, self_cache, layer_idx))
-        x = x + self.dropout(self.cross_attn(self.cross_attn_norm(x), memory, memory_mask, cross_cache, layer_idx, True))
+        x = x + self.dropout(
+            self.cross_attn(self.cross_attn_norm(x), memory, memory_mask, cross_cache, layer_idx, True)
+        )
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
 
@@ -106,8 +122,12 @@ class MDVCStream(nn.Module):
         self.size = size
         self.caption_embeddings = nn.Embedding(config.vocab_size, size)
         self.positional = BMTPositionalEncoding(config)
-        self.encoder_layers = nn.ModuleList([MDVCEncoderLayer(size, intermediate, config) for _ in range(config.num_hidden_layers)])
-        self.decoder_layers = nn.ModuleList([MDVCDecoderLayer(size, intermediate, config) for _ in range(config.num_hidden_layers)])
+        self.encoder_layers = nn.ModuleList(
+            [MDVCEncoderLayer(size, intermediate, config) for _ in range(config.num_hidden_layers)]
+        )
+        self.decoder_layers = nn.ModuleList(
+            [MDVCDecoderLayer(size, intermediate, config) for _ in range(config.num_hidden_layers)]
+        )
 
     def encode(self, source, mask):
         x = self.positional(source)
@@ -164,8 +184,15 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
     def get_encoder(self):
         return _MDVCEncoderView(self)
 
-    def encode(self, video_features=None, audio_features=None, speech_input_ids=None,
-               feature_attention_mask=None, speech_attention_mask=None, **kwargs) -> MDVCEncoderOutput:
+    def encode(
+        self,
+        video_features=None,
+        audio_features=None,
+        speech_input_ids=None,
+        feature_attention_mask=None,
+        speech_attention_mask=None,
+        **kwargs,
+    ) -> MDVCEncoderOutput:
         cfg = self.config
         _check_features("video_features", video_features, cfg.video_hidden_size, feature_attention_mask)
         _check_features("audio_features", audio_features, cfg.audio_hidden_size, feature_attention_mask)
@@ -179,7 +206,9 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         if speech_input_ids.min() < 0 or speech_input_ids.max() >= cfg.speech_vocab_size:
             raise ValueError(f"speech_input_ids must lie in [0, {cfg.speech_vocab_size})")
         if feature_attention_mask is None:
-            feature_attention_mask = torch.ones(video_features.shape[:2], dtype=torch.bool, device=video_features.device)
+            feature_attention_mask = torch.ones(
+                video_features.shape[:2], dtype=torch.bool, device=video_features.device
+            )
         if speech_attention_mask is None:
             speech_attention_mask = speech_input_ids != cfg.pad_token_id
         feature_attention_mask, speech_attention_mask = feature_attention_mask.bool(), speech_attention_mask.bool()
@@ -219,8 +248,9 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         """
         cfg = self.config
         if encoder_outputs is None:
-            encoder_outputs = self.encode(video_features, audio_features, speech_input_ids,
-                                          feature_attention_mask, speech_attention_mask)
+            encoder_outputs = self.encode(
+                video_features, audio_features, speech_input_ids, feature_attention_mask, speech_attention_mask
+            )
         elif not isinstance(encoder_outputs, MDVCEncoderOutput):
             encoder_outputs = MDVCEncoderOutput(*encoder_outputs)
         if labels is not None:
@@ -243,33 +273,61 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         if decoder_attention_mask is None:
             key_valid = decoder_input_ids != cfg.pad_token_id
             if past:
-                key_valid = torch.cat([torch.ones(key_valid.shape[0], past, dtype=torch.bool, device=device), key_valid], 1)
+                key_valid = torch.cat(
+                    [torch.ones(key_valid.shape[0], past, dtype=torch.bool, device=device), key_valid], 1
+                )
         else:
             key_valid = decoder_attention_mask.bool()
             if key_valid.shape[1] != past + length:
-                key_valid = key_valid[:, -(past + length):]
+                key_valid = key_valid[:, -(past + length) :]
         causal = torch.ones(length, past + length, dtype=torch.bool, device=device).tril(past)
         self_mask = causal[None, None] & key_valid[:, None, None, :]
         fm = encoder_outputs.feature_attention_mask[:, None, None]
         sm = encoder_outputs.speech_attention_mask[:, None, None]
         n = cfg.num_hidden_layers
-        fused = torch.cat([
-            self.speech_stream.decode(decoder_input_ids, encoder_outputs.speech_hidden_state, self_mask, sm, cache, 0, past),
-            self.audio_stream.decode(decoder_input_ids, encoder_outputs.audio_hidden_state, self_mask, fm, cache, n, past),
-            self.video_stream.decode(decoder_input_ids, encoder_outputs.last_hidden_state, self_mask, fm, cache, 2 * n, past),
-        ], dim=-1)
+        fused = torch.cat(
+            [
+                self.speech_stream.decode(
+                    decoder_input_ids, encoder_outputs.speech_hidden_state, self_mask, sm, cache, 0, past
+                ),
+                self.audio_stream.decode(
+                    decoder_input_ids, encoder_outputs.audio_hidden_state, self_mask, fm, cache, n, past
+                ),
+                self.video_stream.decode(
+                    decoder_input_ids, encoder_outputs.last_hidden_state, self_mask, fm, cache, 2 * n, past
+                ),
+            ],
+            dim=-1,
+        )
         log_probs = F.log_softmax(self.lm_head(self.fusion_dropout(F.relu(self.fusion_proj(fused)))), dim=-1)
-        loss = label_smoothed_kl(log_probs, labels, cfg.label_smoothing, cfg.pad_token_id) if labels is not None else None
-        return Seq2SeqLMOutput(loss=loss, logits=log_probs, past_key_values=cache,
-                               encoder_last_hidden_state=encoder_outputs.last_hidden_state)
+        loss = (
+            label_smoothed_kl(log_probs, labels, cfg.label_smoothing, cfg.pad_token_id) if labels is not None else None
+        )
+        return Seq2SeqLMOutput(
+            loss=loss,
+            logits=log_probs,
+            past_key_values=cache,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+        )
 
-    def prepare_inputs_for_generation(self, decoder_input_ids, past_key_values=None, encoder_outputs=None,
-                                      decoder_attention_mask=None, use_cache=None, **kwargs):
+    def prepare_inputs_for_generation(
+        self,
+        decoder_input_ids,
+        past_key_values=None,
+        encoder_outputs=None,
+        decoder_attention_mask=None,
+        use_cache=None,
+        **kwargs,
+    ):
         if past_key_values is not None and past_key_values.get_seq_length() > 0:
-            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length():]
-        return {"decoder_input_ids": decoder_input_ids, "encoder_outputs": encoder_outputs,
-                "past_key_values": past_key_values, "decoder_attention_mask": decoder_attention_mask,
-                "use_cache": use_cache}
+            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length() :]
+        return {
+            "decoder_input_ids": decoder_input_ids,
+            "encoder_outputs": encoder_outputs,
+            "past_key_values": past_key_values,
+            "decoder_attention_mask": decoder_attention_mask,
+            "use_cache": use_cache,
+        }
 
 
 class _MDVCEncoderView(nn.Module):
@@ -279,10 +337,18 @@ class _MDVCEncoderView(nn.Module):
         super().__init__()
         self.__dict__["owner"] = owner  # not registered as a submodule
 
-    def forward(self, video_features=None, audio_features=None, speech_input_ids=None,
-                feature_attention_mask=None, speech_attention_mask=None, **kwargs):
-        return self.owner.encode(video_features, audio_features, speech_input_ids,
-                                 feature_attention_mask, speech_attention_mask)
+    def forward(
+        self,
+        video_features=None,
+        audio_features=None,
+        speech_input_ids=None,
+        feature_attention_mask=None,
+        speech_attention_mask=None,
+        **kwargs,
+    ):
+        return self.owner.encode(
+            video_features, audio_features, speech_input_ids, feature_attention_mask, speech_attention_mask
+        )
 
 
 __all__ = ["MDVCPreTrainedModel", "MDVCForConditionalGeneration", "MDVCEncoderOutput"]

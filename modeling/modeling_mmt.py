@@ -107,9 +107,7 @@ class MMTVideoEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(
-        self, features: torch.Tensor, temporal_ids: torch.Tensor, expert_ids: torch.Tensor
-    ) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, temporal_ids: torch.Tensor, expert_ids: torch.Tensor) -> torch.Tensor:
         embeddings = features + self.expert_embeddings(expert_ids)
         if self.use_temporal:
             embeddings = embeddings + self.temporal_embeddings(temporal_ids)
@@ -136,7 +134,11 @@ class MMTVideoEncoder(nn.Module):
         self.encoder = BertEncoder(encoder_config)
 
     def forward(
-        self, features: torch.Tensor, temporal_ids: torch.Tensor, expert_ids: torch.Tensor, attention_mask: torch.Tensor
+        self,
+        features: torch.Tensor,
+        temporal_ids: torch.Tensor,
+        expert_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
     ) -> torch.Tensor:
         hidden = self.embeddings(features, temporal_ids, expert_ids)
         bias = padding_mask_to_additive(attention_mask, hidden.dtype)
@@ -186,7 +188,9 @@ def encode_experts(
     `(batch, experts, hidden)` and the availability `(batch, experts)`."""
     expert_names = list(config.expert_names)
     needs_pooled = config.agg_init != "zero"
-    check = dict(expert_features=expert_features, expert_times=expert_times, expert_attention_mask=expert_attention_mask)
+    check = dict(
+        expert_features=expert_features, expert_times=expert_times, expert_attention_mask=expert_attention_mask
+    )
     if needs_pooled:
         check["expert_pooled"] = expert_pooled
     batch = _check_experts(expert_names, **check)
@@ -283,9 +287,14 @@ class MMTModel(MMTPreTrainedModel):
             heads = {name: MMTReduceDim(text_hidden, config.hidden_size) for name in self.expert_names}
         else:
             use_bn = config.text_projection == "gated_bn"
-            heads = {name: GatedEmbeddingUnit(text_hidden, config.hidden_size, use_batch_norm=use_bn) for name in self.expert_names}
+            heads = {
+                name: GatedEmbeddingUnit(text_hidden, config.hidden_size, use_batch_norm=use_bn)
+                for name in self.expert_names
+            }
         self.text_heads = nn.ModuleDict(heads)
-        self.text_mixture = nn.Linear(text_hidden, len(self.expert_names)) if config.text_weighting == "linear_softmax" else None
+        self.text_mixture = (
+            nn.Linear(text_hidden, len(self.expert_names)) if config.text_weighting == "linear_softmax" else None
+        )
         self.text_dropout = nn.Dropout(getattr(config.text_config, "hidden_dropout_prob", config.hidden_dropout_prob))
         self.post_init()
 
@@ -300,7 +309,9 @@ class MMTModel(MMTPreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if attention_mask.shape != input_ids.shape:
-            raise ValueError(f"attention_mask {tuple(attention_mask.shape)} does not match input_ids {tuple(input_ids.shape)}")
+            raise ValueError(
+                f"attention_mask {tuple(attention_mask.shape)} does not match input_ids {tuple(input_ids.shape)}"
+            )
         if not attention_mask.bool().any(dim=1).all():
             raise ValueError("a caption is empty: its attention_mask row has no token")
         hidden = self.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -326,7 +337,13 @@ class MMTModel(MMTPreTrainedModel):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Expert features -> (embeddings `(num_videos, num_experts, hidden_size)`, availability `(num_videos, num_experts)`)."""
         return encode_experts(
-            self.config, self.video_model, self.expert_projections, expert_features, expert_times, expert_attention_mask, expert_pooled
+            self.config,
+            self.video_model,
+            self.expert_projections,
+            expert_features,
+            expert_times,
+            expert_attention_mask,
+            expert_pooled,
         )
 
     # ------------------------------------------------------------------ similarity
@@ -365,7 +382,9 @@ class MMTModel(MMTPreTrainedModel):
         **kwargs,
     ) -> MMTOutput:
         text_embeds, text_weights = self.get_text_features(input_ids, attention_mask)
-        video_embeds, availability = self.get_video_features(expert_features, expert_times, expert_attention_mask, expert_pooled)
+        video_embeds, availability = self.get_video_features(
+            expert_features, expert_times, expert_attention_mask, expert_pooled
+        )
         logits_per_text = self.compute_similarity(
             text_embeds, text_weights, video_embeds, availability, self.config.renormalize_missing_modalities
         )

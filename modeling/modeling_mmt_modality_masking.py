@@ -96,7 +96,9 @@ class MMTQueryAVEncoder(nn.Module):
         self.av_experts = [name for name in video.expert_names if name != config.asr_modality]
         self.slots = list(video.expert_names)
         self.expert_configs = {
-            name: _single_expert_config(video, name, config.query_av_num_hidden_layers, config.query_av_num_attention_heads)
+            name: _single_expert_config(
+                video, name, config.query_av_num_hidden_layers, config.query_av_num_attention_heads
+            )
             for name in self.av_experts
         }
         encoder_config = next(iter(self.expert_configs.values()))
@@ -106,14 +108,24 @@ class MMTQueryAVEncoder(nn.Module):
             {name: MMTReduceDim(video.expert_feature_sizes[name], video.hidden_size) for name in self.av_experts}
         )
         use_bn = video.text_projection == "gated_bn"
-        self.heads = nn.ModuleDict({name: GatedEmbeddingUnit(video.hidden_size, video.hidden_size, use_batch_norm=use_bn) for name in self.slots})
+        self.heads = nn.ModuleDict(
+            {
+                name: GatedEmbeddingUnit(video.hidden_size, video.hidden_size, use_batch_norm=use_bn)
+                for name in self.slots
+            }
+        )
         self.mixture = nn.Linear(video.hidden_size, len(self.slots))
         self.dropout = nn.Dropout(video.hidden_dropout_prob)
 
     def forward(self, name: str, features, times, mask, pooled) -> tuple[torch.Tensor, torch.Tensor]:
         embeds, _ = encode_experts(
-            self.expert_configs[name], self.video_model, self.expert_projections,
-            {name: features}, {name: times}, {name: mask}, {name: pooled},
+            self.expert_configs[name],
+            self.video_model,
+            self.expert_projections,
+            {name: features},
+            {name: times},
+            {name: mask},
+            {name: pooled},
         )
         agg = embeds[:, 0]  # (batch, hidden)
         query = torch.stack([self.heads[slot](agg) for slot in self.slots], dim=1)
@@ -159,7 +171,10 @@ class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
             order = scores.argsort(dim=1).argsort(dim=1)
             hidden = hidden & (order < torch.ceil(count * self.config.mask_fraction))
         visible = mask[name].bool() & ~hidden
-        psi = {key: dict(values) for key, values in (("features", features), ("times", times), ("mask", mask), ("pooled", pooled))}
+        psi = {
+            key: dict(values)
+            for key, values in (("features", features), ("times", times), ("mask", mask), ("pooled", pooled))
+        }
         if self.config.mask_fraction < 1.0:
             psi["mask"][name] = visible.long()
             psi["pooled"][name] = self._pool(features[name], visible)
@@ -198,11 +213,15 @@ class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
         if missing:
             raise ValueError(f"expert_features has no {missing}: modality masking needs every modality {experts}")
         psi, query = self._hide(masked_modality, expert_features, expert_times, expert_attention_mask, expert_pooled)
-        video_embeds, availability = self.mmt.get_video_features(psi["features"], psi["times"], psi["mask"], psi["pooled"])
+        video_embeds, availability = self.mmt.get_video_features(
+            psi["features"], psi["times"], psi["mask"], psi["pooled"]
+        )
 
         if masked_modality == self.config.asr_modality:
             if self.config.mask_fraction < 1.0:
-                raise NotImplementedError("partial masking (mask_fraction < 1) is implemented for RGB and audio queries only")
+                raise NotImplementedError(
+                    "partial masking (mask_fraction < 1) is implemented for RGB and audio queries only"
+                )
             if asr_query_ids is None or asr_query_attention_mask is None:
                 raise ValueError("masking the ASR needs asr_query_ids and asr_query_attention_mask (its query input)")
             valid = asr_query_attention_mask.bool().any(dim=1)
@@ -214,7 +233,9 @@ class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
             valid = mask.bool().any(dim=1)
             query_embeds, query_weights = self.query_av(masked_modality, features, times, mask, pooled)
 
-        logits = MMTModel.compute_similarity(query_embeds, query_weights, video_embeds, availability, self.config.renormalize_over_present)
+        logits = MMTModel.compute_similarity(
+            query_embeds, query_weights, video_embeds, availability, self.config.renormalize_over_present
+        )
         loss = None
         if return_loss:
             keep = valid.nonzero().squeeze(1)
@@ -235,4 +256,9 @@ class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
         )
 
 
-__all__ = ["MMTForModalityMaskingPretraining", "MMTModalityMaskingPreTrainedModel", "MMTModalityMaskingOutput", "sample_masked_modality"]
+__all__ = [
+    "MMTForModalityMaskingPretraining",
+    "MMTModalityMaskingPreTrainedModel",
+    "MMTModalityMaskingOutput",
+    "sample_masked_modality",
+]

@@ -140,7 +140,9 @@ class SparseSyncAudioEncoder(nn.Module):
             stride = 1 if index == 0 else 2
             downsample = None
             if stride != 1 or in_width != width:
-                downsample = nn.Sequential(nn.Conv2d(in_width, width, 1, stride=stride, bias=False), nn.BatchNorm2d(width))
+                downsample = nn.Sequential(
+                    nn.Conv2d(in_width, width, 1, stride=stride, bias=False), nn.BatchNorm2d(width)
+                )
             blocks = [BasicBlock(in_width, width, stride, downsample)]
             blocks += [BasicBlock(width, width) for _ in range(depth - 1)]
             setattr(self, f"layer{index + 1}", nn.Sequential(*blocks))
@@ -364,7 +366,9 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
     def __init__(self, config: SparseSyncConfig):
         super().__init__(config)
         size = config.hidden_size
-        self.visual_encoder = build_s3d_trunk(config.s3d_width_divisor, config.s3d_batch_norm_eps, config.s3d_batch_norm_momentum)
+        self.visual_encoder = build_s3d_trunk(
+            config.s3d_width_divisor, config.s3d_batch_norm_eps, config.s3d_batch_norm_momentum
+        )
         self.audio_encoder = SparseSyncAudioEncoder(config.audio_backbone_widths, config.audio_backbone_depths)
         self.visual_proj = nn.Linear(config.visual_feature_size, size)
         self.visual_norm = nn.LayerNorm(size, eps=config.layer_norm_eps)
@@ -382,9 +386,13 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
     def get_visual_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """`(B, T, 3, H, W)` frames -> S3D map `(B, t, C, h, w)` (time first, as the reference)."""
         if pixel_values.dim() != 5 or pixel_values.shape[2] != 3:
-            raise ValueError(f"pixel_values must be (batch, frames, 3, height, width), got {tuple(pixel_values.shape)}")
+            raise ValueError(
+                f"pixel_values must be (batch, frames, 3, height, width), got {tuple(pixel_values.shape)}"
+            )
         if not pixel_values.is_floating_point():
-            raise ValueError("pixel_values must be float frames normalised with the ImageNet mean/std (use SparseSyncProcessor), got integers")
+            raise ValueError(
+                "pixel_values must be float frames normalised with the ImageNet mean/std (use SparseSyncProcessor), got integers"
+            )
         if not torch.isfinite(pixel_values).all():
             raise ValueError("pixel_values contains NaN or inf")
         _, frames, _, height, width = pixel_values.shape
@@ -416,7 +424,9 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
         return self.audio_encoder(input_features[:, None])
 
     # ------------------------------------------------------------------ head
-    def embed_features(self, visual_features: torch.Tensor, audio_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed_features(
+        self, visual_features: torch.Tensor, audio_features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Trunk maps -> feature tokens with positions: visual `(B, t*h*w, D)` (time-major, then height, width),
         audio `(B, f*t, D)` (frequency-major)."""
         if visual_features.dim() != 5 or visual_features.shape[2] != self.config.visual_feature_size:
@@ -428,9 +438,13 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
                 f"audio features must be (batch, {self.config.hidden_size}, f, t), got {tuple(audio_features.shape)}"
             )
         if visual_features.shape[0] != audio_features.shape[0]:
-            raise ValueError(f"video and audio disagree on the batch size: {visual_features.shape[0]} vs {audio_features.shape[0]}")
+            raise ValueError(
+                f"video and audio disagree on the batch size: {visual_features.shape[0]} vs {audio_features.shape[0]}"
+            )
         visual_grid = (visual_features.shape[1], *visual_features.shape[3:])
-        if visual_grid != tuple(self.config.visual_grid) or tuple(audio_features.shape[2:]) != tuple(self.config.audio_grid):
+        if visual_grid != tuple(self.config.visual_grid) or tuple(audio_features.shape[2:]) != tuple(
+            self.config.audio_grid
+        ):
             raise ValueError(
                 f"feature grids visual {visual_grid} / audio {tuple(audio_features.shape[2:])} differ from the positional "
                 f"tables' {tuple(self.config.visual_grid)} / {tuple(self.config.audio_grid)}"
@@ -452,7 +466,11 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
             f, ta = self.config.audio_grid
             p, on = self.config.token_dropout, self.training
             visual = drop_groups(visual.view(-1, t, h * w, visual.shape[-1]), p, on, 1).flatten(1, 2)
-            audio = drop_groups(audio.view(-1, f, ta, audio.shape[-1]).transpose(1, 2), p, on, 1).transpose(1, 2).flatten(1, 2)
+            audio = (
+                drop_groups(audio.view(-1, f, ta, audio.shape[-1]).transpose(1, 2), p, on, 1)
+                .transpose(1, 2)
+                .flatten(1, 2)
+            )
         return self.classifier(self.fusion(visual, audio)[:, 0])
 
     @can_return_tuple
@@ -464,12 +482,18 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
         **kwargs,
     ) -> SequenceClassifierOutput:
         if pixel_values.shape[0] != input_features.shape[0]:
-            raise ValueError(f"pixel_values and input_features disagree on the batch size: {pixel_values.shape[0]} vs {input_features.shape[0]}")
-        logits = self.classify_features(self.get_visual_features(pixel_values), self.get_audio_features(input_features))
+            raise ValueError(
+                f"pixel_values and input_features disagree on the batch size: {pixel_values.shape[0]} vs {input_features.shape[0]}"
+            )
+        logits = self.classify_features(
+            self.get_visual_features(pixel_values), self.get_audio_features(input_features)
+        )
         loss = None
         if labels is not None:
             if labels.shape != (logits.shape[0],) or labels.is_floating_point():
-                raise ValueError(f"labels must be ({logits.shape[0]},) integer offset classes, got {tuple(labels.shape)} {labels.dtype}")
+                raise ValueError(
+                    f"labels must be ({logits.shape[0]},) integer offset classes, got {tuple(labels.shape)} {labels.dtype}"
+                )
             if (labels < 0).any() or (labels >= self.config.num_offset_classes).any():
                 raise ValueError(f"labels must be offset classes in [0, {self.config.num_offset_classes})")
             loss = F.cross_entropy(logits, labels)

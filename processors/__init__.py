@@ -4,18 +4,30 @@ from .feature_extraction_avatar import AvatarFeatureExtractor
 from .feature_extraction_avlnet import AVLnetFeatureExtractor
 from .feature_extraction_bmt import BMTFeatureExtractor
 from .feature_extraction_mmt import MMTFeatureExtractor
+from .feature_extraction_sparsesync import SparseSyncFeatureExtractor
 from .processing_avatar import AvatarProcessor
 from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
 from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
-from .feature_extraction_sparsesync import SparseSyncFeatureExtractor
 from .processing_sparsesync import SparseSyncProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
 
 __all__ = [
-    "AvatarFeatureExtractor", "AvatarProcessor", "AVLnetFeatureExtractor", "AVLnetProcessor", "BMTFeatureExtractor",
-    "BMTProcessor", "DecodedClip", "EverythingAtOnceProcessor", "MDVCProcessor", "MediaDecodingError", "MMTFeatureExtractor",
-    "MMTProcessor", "SparseSyncFeatureExtractor", "SparseSyncProcessor", "load_clip",
+    "AvatarFeatureExtractor",
+    "AvatarProcessor",
+    "AVLnetFeatureExtractor",
+    "AVLnetProcessor",
+    "BMTFeatureExtractor",
+    "BMTProcessor",
+    "DecodedClip",
+    "EverythingAtOnceProcessor",
+    "MDVCProcessor",
+    "MediaDecodingError",
+    "MMTFeatureExtractor",
+    "MMTProcessor",
+    "SparseSyncFeatureExtractor",
+    "SparseSyncProcessor",
+    "load_clip",
 ]

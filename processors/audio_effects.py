@@ -56,9 +56,14 @@ def sox_reverb_impulse_response(
 ) -> torch.Tensor:
     """`(channels, samples)` float64 wet impulse responses of sox's `reverb` for a mono input (2 channels when
     `stereo_depth > 0`), sox's parameters and defaults."""
-    for name, value, low, high in (("reverberance", reverberance, 0, 100), ("hf_damping", hf_damping, 0, 100),
-                                   ("room_scale", room_scale, 0, 100), ("stereo_depth", stereo_depth, 0, 100),
-                                   ("pre_delay_ms", pre_delay_ms, 0, 500), ("wet_gain_db", wet_gain_db, -10, 10)):
+    for name, value, low, high in (
+        ("reverberance", reverberance, 0, 100),
+        ("hf_damping", hf_damping, 0, 100),
+        ("room_scale", room_scale, 0, 100),
+        ("stereo_depth", stereo_depth, 0, 100),
+        ("pre_delay_ms", pre_delay_ms, 0, 500),
+        ("wet_gain_db", wet_gain_db, -10, 10),
+    ):
         if not low <= value <= high:
             raise ValueError(f"reverb {name} must be in [{low}, {high}], got {value}")
     scale = room_scale / 100 * 0.9 + 0.1
@@ -84,12 +89,18 @@ def sox_reverb_impulse_response(
         )
         response = comb_sum * gain * _polynomial_response({delay: 1.0}, size)
         for length in allpasses:
-            response = response * _polynomial_response({0: -1.0, length: 1.5}, size) / _polynomial_response({0: 1.0, length: -0.5}, size)
+            response = (
+                response
+                * _polynomial_response({0: -1.0, length: 1.5}, size)
+                / _polynomial_response({0: 1.0, length: -0.5}, size)
+            )
         responses.append(torch.fft.irfft(response, n=size))
     return torch.stack(responses)
 
 
-def sox_reverb(wave: torch.Tensor, rate: int, wet_only: bool = True, mean_channels: bool = True, **parameters) -> torch.Tensor:
+def sox_reverb(
+    wave: torch.Tensor, rate: int, wet_only: bool = True, mean_channels: bool = True, **parameters
+) -> torch.Tensor:
     """sox `reverb` of a mono waveform `(samples,)` -> `(samples,)` (channels averaged) or `(channels, samples)`.
     Samples are clipped to [-1, 1] going in and coming out, as sox's conversions to its integer samples do."""
     if wave.dim() != 1:

@@ -69,7 +69,9 @@ def db_from_snr(snr: float) -> float:
 
 
 def _as_wave(waveform) -> torch.Tensor:
-    wave = torch.as_tensor(np.asarray(waveform.cpu() if isinstance(waveform, torch.Tensor) else waveform), dtype=torch.float32)
+    wave = torch.as_tensor(
+        np.asarray(waveform.cpu() if isinstance(waveform, torch.Tensor) else waveform), dtype=torch.float32
+    )
     if wave.dim() != 1:
         raise ValueError(f"expected a mono waveform (samples,), got shape {tuple(wave.shape)}")
     if not torch.isfinite(wave).all():
@@ -121,7 +123,9 @@ def mask_word_spans(
     starts, ends = np.asarray(starts_ms, np.float64), np.asarray(ends_ms, np.float64)
     word_mask = np.asarray(word_mask, dtype=bool)
     if not (starts.shape == ends.shape == word_mask.shape):
-        raise ValueError(f"word starts {starts.shape}, ends {ends.shape} and mask {word_mask.shape} must have one entry per word")
+        raise ValueError(
+            f"word starts {starts.shape}, ends {ends.shape} and mask {word_mask.shape} must have one entry per word"
+        )
     if (ends < starts).any():
         raise ValueError("a word ends before it starts in the alignment")
     times = torch.arange(wave.numel(), dtype=torch.float64) * (1000.0 / sampling_rate)
@@ -164,7 +168,10 @@ def mask_words(
     if mode == "random":
         candidates, rate = np.ones(len(words), dtype=bool), 0.10 if rate is None else rate
     else:
-        candidates, rate = content_word_candidates(words, stop_words), REFERENCE_CONTENT_MASK_RATE if rate is None else rate
+        candidates, rate = (
+            content_word_candidates(words, stop_words),
+            REFERENCE_CONTENT_MASK_RATE if rate is None else rate,
+        )
     chosen = select_masked_words(candidates, rate, max_masked_words, rng)
     return mask_word_spans(waveform, starts_ms, ends_ms, chosen, sampling_rate, snr, rng), chosen
 
@@ -199,7 +206,9 @@ def frequency_mask(
 SPEC_AUGMENT_POLICIES = ("reference", "park")
 
 
-def time_warp(features: torch.Tensor, rng: np.random.Generator, max_warp: int = 80, valid_frames: int | None = None) -> torch.Tensor:
+def time_warp(
+    features: torch.Tensor, rng: np.random.Generator, max_warp: int = 80, valid_frames: int | None = None
+) -> torch.Tensor:
     """SpecAugment time warping on one log-mel `(frames, mel)`: a point `s` drawn uniformly in `[W, n - W)` of the first
     `n = valid_frames` frames moves to `s + U[-W, W]`, and both sides are stretched linearly to fit (linear
     interpolation between frames); the frames after `n` (padding) are left alone. Clips of `n <= 2W` frames use
@@ -214,8 +223,9 @@ def time_warp(features: torch.Tensor, rng: np.random.Generator, max_warp: int = 
     source = int(rng.integers(warp, n - warp))
     target = min(max(source + int(rng.integers(-warp, warp + 1)), 1), n - 2)
     index = torch.arange(n, dtype=torch.float64)
-    position = torch.where(index < target, index * (source / target),
-                           source + (index - target) * ((n - 1 - source) / (n - 1 - target)))
+    position = torch.where(
+        index < target, index * (source / target), source + (index - target) * ((n - 1 - source) / (n - 1 - target))
+    )
     low = position.floor().long().clamp(0, n - 1)
     high = (low + 1).clamp(max=n - 1)
     weight = (position - low).unsqueeze(-1).to(out.dtype)
@@ -224,14 +234,17 @@ def time_warp(features: torch.Tensor, rng: np.random.Generator, max_warp: int = 
     return out
 
 
-def spec_augment(features: torch.Tensor, rng: np.random.Generator, policy: str = "reference", valid_frames: int | None = None) -> torch.Tensor:
+def spec_augment(
+    features: torch.Tensor, rng: np.random.Generator, policy: str = "reference", valid_frames: int | None = None
+) -> torch.Tensor:
     """SpecAugment on one log-mel `(frames, mel)` (see the module docstring for the two policies)."""
     if policy == "reference":
         return frequency_mask(features, rng)
     if policy == "park":
         warped = time_warp(features, rng, max_warp=80, valid_frames=valid_frames)
-        return frequency_mask(warped, rng, num_masks=2, max_width=27, num_time_masks=2, max_time_width=100,
-                              valid_frames=valid_frames)
+        return frequency_mask(
+            warped, rng, num_masks=2, max_width=27, num_time_masks=2, max_time_width=100, valid_frames=valid_frames
+        )
     raise ValueError(f"SpecAugment policy must be one of {SPEC_AUGMENT_POLICIES}, got {policy!r}")
 
 
@@ -240,8 +253,9 @@ REFERENCE_VIDEO_AUGMENTATION = {"scale_jitter": (0.9, 1.33), "prob_color_augment
 _GREY_WEIGHTS = (0.2989, 0.5870, 0.1140)  # tf.image.rgb_to_grayscale
 
 
-def scale_jitter_size(height: int, width: int, rng: np.random.Generator, factors=(0.9, 1.33), prob: float = 1.0,
-                      minimum: int = 0) -> tuple[int, int]:
+def scale_jitter_size(
+    height: int, width: int, rng: np.random.Generator, factors=(0.9, 1.33), prob: float = 1.0, minimum: int = 0
+) -> tuple[int, int]:
     """Height and width after scale jitter: each side times its own U(factors) factor (truncated to an integer, as
     the reference does), with probability `prob`; never below `minimum` (the crop size)."""
     low, high = factors
@@ -272,8 +286,9 @@ def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     return value - value * saturation * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
 
-def colour_augment(video: torch.Tensor, rng: np.random.Generator, prob_color_augment: float = 0.8,
-                   prob_color_drop: float = 0.1) -> torch.Tensor:
+def colour_augment(
+    video: torch.Tensor, rng: np.random.Generator, prob_color_augment: float = 0.8, prob_color_drop: float = 0.1
+) -> torch.Tensor:
     """The reference's colour augmentation of one clip `(3, T, H, W)` in [-1, 1] (module docstring); the draws are
     shared by all frames. Returns a new tensor in [-1, 1]."""
     for name, value in (("prob_color_augment", prob_color_augment), ("prob_color_drop", prob_color_drop)):

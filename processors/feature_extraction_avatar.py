@@ -17,7 +17,9 @@ def htk_mel(hertz: np.ndarray | float) -> np.ndarray:
     return 1127.0 * np.log1p(np.asarray(hertz, dtype=np.float64) / 700.0)
 
 
-def mel_weight_matrix(num_mel_bins: int, num_spectrogram_bins: int, sampling_rate: int, f_min: float, f_max: float) -> np.ndarray:
+def mel_weight_matrix(
+    num_mel_bins: int, num_spectrogram_bins: int, sampling_rate: int, f_min: float, f_max: float
+) -> np.ndarray:
     """`[num_spectrogram_bins, num_mel_bins]` triangular filters defined on the HTK mel axis, with edges equally
     spaced in mel from `f_min` to `f_max` and the DC bin weighted 0 (the construction of TensorFlow's
     `linear_to_mel_weight_matrix`, which the reference uses)."""
@@ -109,10 +111,14 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
             )
         if not isinstance(sampling_rate, (int, np.integer)) or sampling_rate <= 0:
             raise ValueError(f"invalid sampling rate {sampling_rate!r}")
-        wave = torch.as_tensor(np.asarray(waveform.cpu() if isinstance(waveform, torch.Tensor) else waveform), dtype=torch.float64)
+        wave = torch.as_tensor(
+            np.asarray(waveform.cpu() if isinstance(waveform, torch.Tensor) else waveform), dtype=torch.float64
+        )
         if wave.dim() == 2:
             if wave.shape[0] > 8:
-                raise ValueError(f"a waveform must be (samples,) or (channels, samples) with <= 8 channels, got {tuple(wave.shape)}")
+                raise ValueError(
+                    f"a waveform must be (samples,) or (channels, samples) with <= 8 channels, got {tuple(wave.shape)}"
+                )
             wave = wave.mean(dim=0)
         elif wave.dim() != 1:
             raise ValueError(f"a waveform must be (samples,) or (channels, samples), got shape {tuple(wave.shape)}")
@@ -132,7 +138,9 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
         if wave.dim() != 1 or wave.numel() == 0:
             raise ValueError(f"log_mel takes a non-empty mono waveform, got shape {tuple(wave.shape)}")
         if not wave.max() > wave.min() and not allow_silent:
-            raise ValueError("the audio is all silent (constant samples); pass allow_silent=True to get the reference's features for it")
+            raise ValueError(
+                "the audio is all silent (constant samples); pass allow_silent=True to get the reference's features for it"
+            )
         wave = peak_normalize(wave, self.normalization_floor)
         frames = math.ceil(wave.numel() / self.hop_length)
         padded = torch.nn.functional.pad(wave, (0, (frames - 1) * self.hop_length + self.win_length - wave.numel()))

@@ -57,7 +57,9 @@ class AVLnetFeatureExtractor(FeatureExtractionMixin):
         self.padding_value = padding_value
         self.max_frames = max_frames
 
-    def log_mel(self, waveform: np.ndarray | torch.Tensor, sampling_rate: int, allow_empty: bool = False) -> torch.Tensor:
+    def log_mel(
+        self, waveform: np.ndarray | torch.Tensor, sampling_rate: int, allow_empty: bool = False
+    ) -> torch.Tensor:
         """One clip `(samples,)` or `(channels, samples)` -> `(num_mel_bins, 1 + samples // hop)` in dB."""
         wave = torch.as_tensor(np.asarray(waveform), dtype=torch.float64)
         if wave.dim() == 2:
@@ -72,17 +74,33 @@ class AVLnetFeatureExtractor(FeatureExtractionMixin):
             wave = torchaudio.functional.resample(wave, sampling_rate, self.sampling_rate)
         if wave.numel() == 0 or not wave.abs().max() > 0:
             if not allow_empty:
-                raise ValueError("the audio is empty or all silent; pass allow_empty=True for the reference's all-zero output")
+                raise ValueError(
+                    "the audio is empty or all silent; pass allow_empty=True for the reference's all-zero output"
+                )
             wave = torch.zeros(200, dtype=torch.float64) if wave.numel() == 0 else wave
         wave = wave - wave.mean()
         wave = torch.cat([wave[:1], wave[1:] - self.preemphasis * wave[:-1]])
         pad = self.n_fft // 2
         padded = np.pad(wave.numpy(), pad, mode="reflect")  # numpy reflects repeatedly for clips shorter than the pad
         window = torch.hamming_window(self.n_fft, periodic=False, dtype=torch.float64)
-        spectrum = torch.stft(torch.from_numpy(padded), self.n_fft, self.hop_length, self.n_fft, window, center=False, return_complex=True)
+        spectrum = torch.stft(
+            torch.from_numpy(padded),
+            self.n_fft,
+            self.hop_length,
+            self.n_fft,
+            window,
+            center=False,
+            return_complex=True,
+        )
         power = spectrum.abs() ** 2  # (n_fft / 2 + 1, frames)
         filters = torchaudio.functional.melscale_fbanks(
-            self.n_fft // 2 + 1, self.fmin, self.fmax, self.num_mel_bins, self.sampling_rate, norm="slaney", mel_scale="slaney"
+            self.n_fft // 2 + 1,
+            self.fmin,
+            self.fmax,
+            self.num_mel_bins,
+            self.sampling_rate,
+            norm="slaney",
+            mel_scale="slaney",
         ).to(torch.float64)
         mel = filters.T @ power
         db = 10 * torch.log10(mel.clamp_min(1e-10)) - 10 * torch.log10(mel.max().clamp_min(1e-10))

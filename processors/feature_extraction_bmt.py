@@ -7,7 +7,9 @@ import torch
 from transformers import BatchFeature, FeatureExtractionMixin
 
 
-def crop_segment(features: np.ndarray, start: float, end: float, duration: float, empty: str | None = "zeros") -> np.ndarray | None:
+def crop_segment(
+    features: np.ndarray, start: float, end: float, duration: float, empty: str | None = "zeros"
+) -> np.ndarray | None:
     """Reference crop of one event: `i0 = int(S*start/duration)`, `i1 = int(S*end/duration)`, widened by one step
     when equal; an empty slice (an event starting after it ends) becomes one all-zero vector (BMT's rule), or None
     with `empty=None` (the caller fills it, e.g. MDVC's random vector)."""
@@ -22,7 +24,7 @@ def crop_segment(features: np.ndarray, start: float, end: float, duration: float
             i0 -= 1
         else:
             i1 += 1
-    crop = features[max(i0, 0):i1]
+    crop = features[max(i0, 0) : i1]
     if crop.shape[0] == 0:
         if empty is None:
             return None
@@ -47,8 +49,15 @@ class BMTFeatureExtractor(FeatureExtractionMixin):
 
     model_input_names = ["audio_features", "video_features", "audio_attention_mask", "video_attention_mask"]
 
-    def __init__(self, audio_feature_size: int = 128, video_feature_size: int = 1024, padding_value: float = 1.0,
-                 pad_to_audio_length: int | None = None, pad_to_video_length: int | None = None, **kwargs):
+    def __init__(
+        self,
+        audio_feature_size: int = 128,
+        video_feature_size: int = 1024,
+        padding_value: float = 1.0,
+        pad_to_audio_length: int | None = None,
+        pad_to_video_length: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.audio_feature_size = audio_feature_size
         self.video_feature_size = video_feature_size
@@ -77,9 +86,16 @@ class BMTFeatureExtractor(FeatureExtractionMixin):
             mask[i, : a.shape[0]] = True
         return torch.from_numpy(out), torch.from_numpy(mask)
 
-    def __call__(self, audio: Sequence[np.ndarray], rgb: Sequence[np.ndarray], flow: Sequence[np.ndarray] | None = None,
-                 return_tensors: str = "pt", pad_to_audio_length: int | None = None, pad_to_video_length: int | None = None,
-                 **kwargs) -> BatchFeature:
+    def __call__(
+        self,
+        audio: Sequence[np.ndarray],
+        rgb: Sequence[np.ndarray],
+        flow: Sequence[np.ndarray] | None = None,
+        return_tensors: str = "pt",
+        pad_to_audio_length: int | None = None,
+        pad_to_video_length: int | None = None,
+        **kwargs,
+    ) -> BatchFeature:
         """`audio`, `rgb`, `flow`: one (time, width) array per sample; `flow=None` uses `rgb` alone as video.
         `pad_to_audio_length` / `pad_to_video_length` override the fixed lengths of the extractor for this call."""
         if len(audio) != len(rgb) or (flow is not None and len(flow) != len(rgb)):
@@ -95,8 +111,9 @@ class BMTFeatureExtractor(FeatureExtractionMixin):
             video.append(r)
         a, am = self._pad(audio, self.audio_feature_size, "audio", pad_to_audio_length or self.pad_to_audio_length)
         v, vm = self._pad(video, self.video_feature_size, "video", pad_to_video_length or self.pad_to_video_length)
-        return BatchFeature({"audio_features": a, "video_features": v, "audio_attention_mask": am,
-                             "video_attention_mask": vm})
+        return BatchFeature(
+            {"audio_features": a, "video_features": v, "audio_attention_mask": am, "video_attention_mask": vm}
+        )
 
 
 __all__ = ["BMTFeatureExtractor", "crop_segment"]

@@ -67,7 +67,9 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         if timestamps is not None and np.size(timestamps):
             timestamps = np.asarray(timestamps, dtype=np.float64)
             if timestamps.shape != (count, 2):
-                raise ValueError(f"timestamps of expert {name!r} must be ({count}, 2) start/end seconds, got {timestamps.shape}")
+                raise ValueError(
+                    f"timestamps of expert {name!r} must be ({count}, 2) start/end seconds, got {timestamps.shape}"
+                )
             centres = timestamps.mean(axis=1)
         elif name in self.synthetic_timing_widths:
             width = self.synthetic_timing_widths[name]
@@ -117,7 +119,9 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         for video, features in enumerate(expert_features):
             unknown = set(features) - set(self.expert_names)
             if unknown:
-                raise ValueError(f"video {video}: unknown expert(s) {sorted(unknown)}; this model uses {self.expert_names}")
+                raise ValueError(
+                    f"video {video}: unknown expert(s) {sorted(unknown)}; this model uses {self.expert_names}"
+                )
         for name in self.expert_names:
             size, K = self.expert_feature_sizes[name], self.expert_max_tokens.get(name, self.max_feature_tokens)
             padded = np.zeros((batch, K, size), dtype=np.float32)
@@ -132,7 +136,9 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
                 if values.size == 0:
                     continue
                 if values.ndim != 2 or values.shape[1] != size:
-                    raise ValueError(f"video {video}: expert {name!r} features must be (n, {size}), got {values.shape}")
+                    raise ValueError(
+                        f"video {video}: expert {name!r} features must be (n, {size}), got {values.shape}"
+                    )
                 if not np.isfinite(values).all():
                     raise ValueError(f"video {video}: expert {name!r} features contain NaN or inf")
                 stamps = (expert_timestamps[video] or {}).get(name) if expert_timestamps is not None else None

@@ -66,20 +66,36 @@ class SparseSyncFeatureExtractor(FeatureExtractionMixin):
         if not torch.isfinite(wave).all():
             raise ValueError("the waveform contains NaN or inf")
         if wave.numel() <= self.n_fft // 2:
-            raise ValueError(f"the waveform has {wave.numel()} samples; the centred STFT needs more than {self.n_fft // 2}")
+            raise ValueError(
+                f"the waveform has {wave.numel()} samples; the centred STFT needs more than {self.n_fft // 2}"
+            )
         return wave.to(torch.float32)
 
     def spectrogram_steps(self, waveform) -> dict[str, torch.Tensor]:
         """Every intermediate of one clip: `power`, `log`, `mean`, `std` (per frequency) and `features`."""
         wave = self._waveform(waveform)
         spectrum = torch.stft(
-            wave, self.n_fft, self.hop_length, self.win_length, self.hann_window(), center=True, pad_mode="reflect",
-            normalized=False, onesided=True, return_complex=True,
+            wave,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.hann_window(),
+            center=True,
+            pad_mode="reflect",
+            normalized=False,
+            onesided=True,
+            return_complex=True,
         )
         power = spectrum.abs().pow(2.0)
         log = torch.log(power + self.log_eps)
         mean, std = log.mean(dim=1, keepdim=True), log.std(dim=1, keepdim=True)
-        return {"power": power, "log": log, "mean": mean[:, 0], "std": std[:, 0], "features": (log - mean) / (std + self.norm_eps)}
+        return {
+            "power": power,
+            "log": log,
+            "mean": mean[:, 0],
+            "std": std[:, 0],
+            "features": (log - mean) / (std + self.norm_eps),
+        }
 
     def log_spectrogram(self, waveform) -> torch.Tensor:
         """One clip `(samples,)` -> standardised log spectrogram `(n_fft // 2 + 1, frames)`."""
@@ -109,7 +125,9 @@ class SparseSyncFeatureExtractor(FeatureExtractionMixin):
             raise ValueError("no audio given")
         lengths = {int(np.shape(wave)[-1]) for wave in raw_audio}
         if len(lengths) > 1:
-            raise ValueError(f"clips of different lengths {sorted(lengths)}: SparseSync crops are never padded; crop them first")
+            raise ValueError(
+                f"clips of different lengths {sorted(lengths)}: SparseSync crops are never padded; crop them first"
+            )
         return BatchFeature({"input_features": torch.stack([self.log_spectrogram(wave) for wave in raw_audio])})
 
 

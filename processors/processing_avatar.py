@@ -9,11 +9,18 @@ import torch
 import torch.nn.functional as F
 from transformers import BatchFeature, BertTokenizerFast, ProcessorMixin
 
-from .augmentation_avatar import SPEC_AUGMENT_POLICIES, colour_augment, scale_jitter_size, spec_augment as apply_spec_augment
+from .augmentation_avatar import (
+    SPEC_AUGMENT_POLICIES,
+    colour_augment,
+    scale_jitter_size,
+)
+from .augmentation_avatar import (
+    spec_augment as apply_spec_augment,
+)
 from .feature_extraction_avatar import AvatarFeatureExtractor
 
 # The reference's `custom_standardization`: lower-case, then delete these characters (the apostrophe is kept).
-PUNCTUATION = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~"
+PUNCTUATION = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'
 _PUNCTUATION_RE = re.compile("[" + re.escape(PUNCTUATION) + "]")
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -54,7 +61,9 @@ def _open_stream(path: str | Path, kind: str):
     return container, streams[0]
 
 
-def decode_audio(path: str | Path, start: float | None = None, end: float | None = None) -> tuple[np.ndarray, int, float]:
+def decode_audio(
+    path: str | Path, start: float | None = None, end: float | None = None
+) -> tuple[np.ndarray, int, float]:
     """Audio of a media file (optionally the [start, end] seconds) -> (`(channels, samples)` float32, rate, seconds)."""
     import av
 
@@ -83,7 +92,9 @@ def decode_audio(path: str | Path, start: float | None = None, end: float | None
     return samples, rate, samples.shape[1] / rate
 
 
-def decode_video(path: str | Path, start: float | None = None, end: float | None = None) -> tuple[np.ndarray, float, float]:
+def decode_video(
+    path: str | Path, start: float | None = None, end: float | None = None
+) -> tuple[np.ndarray, float, float]:
     """RGB frames of a media file within [start, end] seconds -> (`(T, H, W, 3)` uint8, fps, seconds covered)."""
     import av
 
@@ -211,7 +222,9 @@ class AvatarProcessor(ProcessorMixin):
         **kwargs,
     ):
         if spec_augment_policy not in SPEC_AUGMENT_POLICIES:
-            raise ValueError(f"spec_augment_policy must be one of {SPEC_AUGMENT_POLICIES}, got {spec_augment_policy!r}")
+            raise ValueError(
+                f"spec_augment_policy must be one of {SPEC_AUGMENT_POLICIES}, got {spec_augment_policy!r}"
+            )
         for name, value in (("prob_color_augment", prob_color_augment), ("prob_color_drop", prob_color_drop)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -231,7 +244,9 @@ class AvatarProcessor(ProcessorMixin):
         super().__init__(feature_extractor, tokenizer, **kwargs)
 
     @classmethod
-    def from_vocab_file(cls, vocab_file: str | Path, feature_extractor: AvatarFeatureExtractor | None = None, **kwargs) -> "AvatarProcessor":
+    def from_vocab_file(
+        cls, vocab_file: str | Path, feature_extractor: AvatarFeatureExtractor | None = None, **kwargs
+    ) -> "AvatarProcessor":
         """Build from a local BERT-uncased `vocab.txt` (no download)."""
         path = Path(vocab_file)
         if not path.is_file():
@@ -242,12 +257,16 @@ class AvatarProcessor(ProcessorMixin):
     # ------------------------------------------------------------------ text
     normalize_text = staticmethod(normalize_text)
 
-    def encode_targets(self, texts, max_target_tokens: int | None = None, pad_to_max_length: bool = False) -> torch.Tensor:
+    def encode_targets(
+        self, texts, max_target_tokens: int | None = None, pad_to_max_length: bool = False
+    ) -> torch.Tensor:
         """Transcripts -> `labels` `(batch, L)` (PAD = 0; `[SEP]` after the last wordpiece, cut with the caption)."""
         limit = max_target_tokens or self.max_target_tokens
         tokenizer = self.tokenizer
         if tokenizer.pad_token_id != 0:
-            raise ValueError(f"the vocabulary must have [PAD] at id 0 (the model's start and pad id), got {tokenizer.pad_token_id}")
+            raise ValueError(
+                f"the vocabulary must have [PAD] at id 0 (the model's start and pad id), got {tokenizer.pad_token_id}"
+            )
         ids = [
             (tokenizer(normalize_text(t), add_special_tokens=False)["input_ids"] + [tokenizer.sep_token_id])[:limit]
             for t in texts
@@ -287,11 +306,22 @@ class AvatarProcessor(ProcessorMixin):
                 raise ValueError("float video frames must be in 0..255 (uint8 scale)")
         stride = 1.0 if video_fps is None else video_fps / self.frames_per_second
         indices = sample_frame_indices(frames.shape[0], self.num_frames, stride, training, rng)
-        pixels = resize_and_crop(frames[torch.from_numpy(indices)], self.shortest_edge, self.crop_size, training, rng,
-                                 self.random_flip, self.scale_jitter if training else None)
+        pixels = resize_and_crop(
+            frames[torch.from_numpy(indices)],
+            self.shortest_edge,
+            self.crop_size,
+            training,
+            rng,
+            self.random_flip,
+            self.scale_jitter if training else None,
+        )
         if training and (self.prob_color_augment > 0 or self.prob_color_drop > 0):
-            pixels = colour_augment(pixels, rng if rng is not None else np.random.default_rng(), self.prob_color_augment,
-                                    self.prob_color_drop)
+            pixels = colour_augment(
+                pixels,
+                rng if rng is not None else np.random.default_rng(),
+                self.prob_color_augment,
+                self.prob_color_drop,
+            )
         return pixels
 
     # ------------------------------------------------------------------ everything
@@ -327,7 +357,9 @@ class AvatarProcessor(ProcessorMixin):
         """
         if audio is None and video is None and text is None:
             raise ValueError("give audio, video or text")
-        single = lambda x: isinstance(x, (str, Path)) or (isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim in (1, 4))  # noqa: E731
+        single = lambda x: (
+            isinstance(x, (str, Path)) or (isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim in (1, 4))
+        )  # noqa: E731
         audio = [audio] if audio is not None and single(audio) else audio
         video = [video] if video is not None and single(video) else video
         text = [text] if isinstance(text, str) else text
@@ -337,7 +369,13 @@ class AvatarProcessor(ProcessorMixin):
                 raise ValueError(f"{name} has {len(items)} clips, the other inputs {count}")
         per_clip = lambda value: list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * count  # noqa: E731
         starts, ends, fps = per_clip(clip_start), per_clip(clip_end), per_clip(video_fps)
-        rngs = rngs if rngs is not None else [np.random.default_rng() for _ in range(count)] if training else [None] * count
+        rngs = (
+            rngs
+            if rngs is not None
+            else [np.random.default_rng() for _ in range(count)]
+            if training
+            else [None] * count
+        )
         data = {}
         audio_seconds = [None] * count
         if audio is not None:
@@ -347,26 +385,39 @@ class AvatarProcessor(ProcessorMixin):
                     wave, rate, audio_seconds[i] = decode_audio(item, starts[i], ends[i])
                 else:
                     if sampling_rate is None:
-                        raise ValueError("sampling_rate is required with waveform arrays (they are resampled to 16 kHz)")
+                        raise ValueError(
+                            "sampling_rate is required with waveform arrays (they are resampled to 16 kHz)"
+                        )
                     wave, rate = item, sampling_rate
                     audio_seconds[i] = np.shape(item)[-1] / sampling_rate
                 waves.append(wave)
                 rates.append(rate)
-            policy = spec_augment if isinstance(spec_augment, str) else self.spec_augment_policy if spec_augment else None
+            policy = (
+                spec_augment if isinstance(spec_augment, str) else self.spec_augment_policy if spec_augment else None
+            )
             if policy is not None and policy not in SPEC_AUGMENT_POLICIES:
-                raise ValueError(f"spec_augment must be a bool or one of {SPEC_AUGMENT_POLICIES}, got {spec_augment!r}")
+                raise ValueError(
+                    f"spec_augment must be a bool or one of {SPEC_AUGMENT_POLICIES}, got {spec_augment!r}"
+                )
             features, computed = [], []
             for i, (wave, rate) in enumerate(zip(waves, rates)):
                 try:
-                    out = self.feature_extractor(wave, sampling_rate=rate, truncation=truncation, allow_silent=allow_silent,
-                                                 return_frame_mask=True)
+                    out = self.feature_extractor(
+                        wave,
+                        sampling_rate=rate,
+                        truncation=truncation,
+                        allow_silent=allow_silent,
+                        return_frame_mask=True,
+                    )
                 except ValueError as error:
                     raise ValueError(f"clip {i}: {error}") from error
                 features.append(out["input_features"][0])
                 computed.append(int(out["audio_frame_mask"][0].sum()))
             features = torch.stack(features)
             if training and policy is not None:
-                features = torch.stack([apply_spec_augment(f, rngs[i], policy, computed[i]) for i, f in enumerate(features)])
+                features = torch.stack(
+                    [apply_spec_augment(f, rngs[i], policy, computed[i]) for i, f in enumerate(features)]
+                )
             data["input_features"] = features
         if video is not None:
             pixels = []
@@ -389,5 +440,13 @@ class AvatarProcessor(ProcessorMixin):
         return BatchFeature(data, tensor_type=return_tensors)
 
 
-__all__ = ["AvatarProcessor", "decode_audio", "decode_video", "detokenize", "normalize_text", "resize_and_crop",
-           "sample_frame_indices", "write_vocab"]
+__all__ = [
+    "AvatarProcessor",
+    "decode_audio",
+    "decode_video",
+    "detokenize",
+    "normalize_text",
+    "resize_and_crop",
+    "sample_frame_indices",
+    "write_vocab",
+]

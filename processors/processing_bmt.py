@@ -32,8 +32,9 @@ def build_caption_vocab(captions: Iterable[str], min_freq: int = 1) -> list[str]
     """`itos` as the reference builds it from the training captions: the four specials, then every token with
     frequency >= `min_freq`, by frequency descending, ties alphabetical."""
     counts = Counter(token for caption in captions for token in split_caption(caption))
-    words = sorted((w for w, c in counts.items() if c >= min_freq and w not in SPECIAL_TOKENS),
-                   key=lambda w: (-counts[w], w))
+    words = sorted(
+        (w for w, c in counts.items() if c >= min_freq and w not in SPECIAL_TOKENS), key=lambda w: (-counts[w], w)
+    )
     return SPECIAL_TOKENS + words
 
 
@@ -49,8 +50,9 @@ def word_tokenizer(itos: Sequence[str]) -> PreTrainedTokenizerFast:
     core.normalizer = normalizers.Lowercase()
     core.pre_tokenizer = _pre_tokenizer()
     core.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 2), ("</s>", 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=core, unk_token=SPECIAL_TOKENS[0], pad_token="<blank>",
-                                   bos_token="<s>", eos_token="</s>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token=SPECIAL_TOKENS[0], pad_token="<blank>", bos_token="<s>", eos_token="</s>"
+    )
 
 
 class BMTProcessor(ProcessorMixin):
@@ -72,15 +74,23 @@ class BMTProcessor(ProcessorMixin):
     def from_captions(cls, captions: Iterable[str], min_freq: int = 1, **feature_kwargs) -> "BMTProcessor":
         return cls(BMTFeatureExtractor(**feature_kwargs), word_tokenizer(build_caption_vocab(captions, min_freq)))
 
-    def __call__(self, text=None, audio=None, rgb=None, flow=None, return_tensors: str = "pt", **kwargs) -> BatchFeature:
+    def __call__(
+        self, text=None, audio=None, rgb=None, flow=None, return_tensors: str = "pt", **kwargs
+    ) -> BatchFeature:
         """Tokenise captions into `labels` (BOS ... EOS, PAD after) and/or pad features with masks."""
         if text is None and audio is None:
             raise ValueError("give captions (`text`), features (`audio`, `rgb`, `flow`), or both")
         data = {}
         if text is not None:
             texts = [text] if isinstance(text, str) else list(text)
-            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_caption_tokens,
-                                 return_tensors=return_tensors, return_token_type_ids=False)
+            enc = self.tokenizer(
+                texts,
+                padding=True,
+                truncation=True,
+                max_length=self.max_caption_tokens,
+                return_tensors=return_tensors,
+                return_token_type_ids=False,
+            )
             data["decoder_input_ids"] = enc["input_ids"]
             data["decoder_attention_mask"] = enc["attention_mask"]
         if audio is not None:
@@ -117,7 +127,9 @@ def _tiou_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """tIoU of segments `a (N, 2)` against `b (M, 2)` given as (start, end)."""
     inter = (torch.minimum(a[:, None, 1], b[None, :, 1]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp_min(0)
     union = (a[:, None, 1] - a[:, None, 0]) + (b[None, :, 1] - b[None, :, 0]) - inter
-    union = torch.minimum(torch.maximum(a[:, None, 1], b[None, :, 1]) - torch.minimum(a[:, None, 0], b[None, :, 0]), union)
+    union = torch.minimum(
+        torch.maximum(a[:, None, 1], b[None, :, 1]) - torch.minimum(a[:, None, 0], b[None, :, 0]), union
+    )
     return inter / (union + 1e-8)
 
 
@@ -133,8 +145,14 @@ def _nms(segments: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.stack(kept) if kept else segments
 
 
-def post_process_proposals(proposals: torch.Tensor, durations, max_proposals: int = 100, min_length: float = 0.2,
-                           nms_threshold: float | None = None, order: str = "validation") -> list[list[dict]]:
+def post_process_proposals(
+    proposals: torch.Tensor,
+    durations,
+    max_proposals: int = 100,
+    min_length: float = 0.2,
+    nms_threshold: float | None = None,
+    order: str = "validation",
+) -> list[list[dict]]:
     """`BMTForEventProposal` output `(B, N, 3)` `(centre_s, length_s, confidence)` -> per video a list of
     `{"sentence": "", "proposal_score": conf, "timestamp": [start, end]}`, best first.
 

@@ -30,7 +30,14 @@ class EverythingAtOnceProcessor(ProcessorMixin):
         max_words (`int`, defaults to 20), max_video_steps (`int`, defaults to 12), word_embedding_size (300).
     """
 
-    def __init__(self, feature_extractor=None, max_words: int = 20, max_video_steps: int = 12, word_embedding_size: int = 300, **kwargs):
+    def __init__(
+        self,
+        feature_extractor=None,
+        max_words: int = 20,
+        max_video_steps: int = 12,
+        word_embedding_size: int = 300,
+        **kwargs,
+    ):
         self.max_words = max_words
         self.max_video_steps = max_video_steps
         self.word_embedding_size = word_embedding_size
@@ -38,7 +45,9 @@ class EverythingAtOnceProcessor(ProcessorMixin):
         self.clip_text = None  # (tokenizer, CLIPTextModelWithProjection) once load_clip_text_model is called
         super().__init__(feature_extractor, **kwargs)
         if self.feature_extractor.max_frames % 64:
-            raise ValueError(f"max_frames must be a multiple of 64 (one audio token per 64 frames), got {self.feature_extractor.max_frames}")
+            raise ValueError(
+                f"max_frames must be a multiple of 64 (one audio token per 64 frames), got {self.feature_extractor.max_frames}"
+            )
 
     @classmethod
     def default(cls, max_frames: int = 768, **kwargs) -> "EverythingAtOnceProcessor":
@@ -76,7 +85,9 @@ class EverythingAtOnceProcessor(ProcessorMixin):
         words = [" ".join(re.findall(r"[\w']+", str(text).lower())) for text in texts]
         context = model.config.max_position_embeddings
         encoded = tokenizer(words, padding="max_length", truncation=True, max_length=context, return_tensors="pt")
-        hidden = model.text_model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).last_hidden_state
+        hidden = model.text_model(
+            input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]
+        ).last_hidden_state
         tokens = model.text_projection(hidden)[:, 1 : self.max_words + 1]
         ids = encoded["input_ids"][:, 1 : self.max_words + 1]
         before_end = torch.cumsum(ids == tokenizer.eos_token_id, dim=1) == 0
@@ -100,7 +111,9 @@ class EverythingAtOnceProcessor(ProcessorMixin):
             if self.clip_text is not None:
                 data["text_features"], data["text_attention_mask"] = self.clip_text_tokens(texts)
             else:
-                data["text_features"], data["text_attention_mask"] = embed_words(texts, self.word_vectors, self.max_words, self.word_embedding_size)
+                data["text_features"], data["text_attention_mask"] = embed_words(
+                    texts, self.word_vectors, self.max_words, self.word_embedding_size
+                )
         if video is not None:
             arrays = [torch.as_tensor(np.asarray(v), dtype=torch.float32) for v in video]
             if any(a.dim() != 2 for a in arrays) or len({a.shape[1] for a in arrays}) != 1:

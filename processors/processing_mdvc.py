@@ -26,35 +26,54 @@ class MDVCProcessor(BMTProcessor):
     Unknown words (captions or subtitles) are encoded as UNK (id 0); an event without speech is `[BOS, EOS]`.
     """
 
-    def __init__(self, feature_extractor=None, tokenizer=None, speech_tokenizer=None, max_caption_tokens: int = 52,
-                 max_speech_tokens: int | None = None, **kwargs):
+    def __init__(
+        self,
+        feature_extractor=None,
+        tokenizer=None,
+        speech_tokenizer=None,
+        max_caption_tokens: int = 52,
+        max_speech_tokens: int | None = None,
+        **kwargs,
+    ):
         self.max_speech_tokens = max_speech_tokens
         self.max_caption_tokens = max_caption_tokens
         super(BMTProcessor, self).__init__(feature_extractor, tokenizer, speech_tokenizer, **kwargs)
 
     @classmethod
-    def from_captions(cls, captions: Iterable[str], speech: Iterable[str] = (), min_freq: int = 1,
-                      **feature_kwargs) -> "MDVCProcessor":
+    def from_captions(
+        cls, captions: Iterable[str], speech: Iterable[str] = (), min_freq: int = 1, **feature_kwargs
+    ) -> "MDVCProcessor":
         """Both vocabularies from the training events: `captions` and their subtitle strings `speech`."""
-        return cls(BMTFeatureExtractor(**feature_kwargs), word_tokenizer(build_caption_vocab(captions, min_freq)),
-                   word_tokenizer(build_caption_vocab(speech, min_freq)))
+        return cls(
+            BMTFeatureExtractor(**feature_kwargs),
+            word_tokenizer(build_caption_vocab(captions, min_freq)),
+            word_tokenizer(build_caption_vocab(speech, min_freq)),
+        )
 
-    def __call__(self, text=None, audio=None, rgb=None, flow=None, speech=None, return_tensors: str = "pt",
-                 **kwargs) -> BatchFeature:
+    def __call__(
+        self, text=None, audio=None, rgb=None, flow=None, speech=None, return_tensors: str = "pt", **kwargs
+    ) -> BatchFeature:
         """Captions -> `decoder_input_ids` / `decoder_attention_mask`; subtitles (`speech`, one string per event,
         may be empty) -> `speech_input_ids` / `speech_attention_mask`; per-event features (`audio`, `rgb`,
         `flow`) -> `audio_features`, `video_features` (rgb + flow) truncated to their common length, and the
         shared `feature_attention_mask`."""
         if text is None and audio is None and speech is None:
-            raise ValueError("give captions (`text`), subtitles (`speech`), features (`audio`, `rgb`, `flow`), or some")
+            raise ValueError(
+                "give captions (`text`), subtitles (`speech`), features (`audio`, `rgb`, `flow`), or some"
+            )
         data = {}
         if text is not None:
             data.update(BMTProcessor.__call__(self, text=text, return_tensors=return_tensors))
         if speech is not None:
             texts = [speech] if isinstance(speech, str) else [str(s) for s in speech]
-            enc = self.speech_tokenizer(texts, padding=True, truncation=self.max_speech_tokens is not None,
-                                        max_length=self.max_speech_tokens, return_tensors=return_tensors,
-                                        return_token_type_ids=False)
+            enc = self.speech_tokenizer(
+                texts,
+                padding=True,
+                truncation=self.max_speech_tokens is not None,
+                max_length=self.max_speech_tokens,
+                return_tensors=return_tensors,
+                return_token_type_ids=False,
+            )
             data["speech_input_ids"] = enc["input_ids"]
             data["speech_attention_mask"] = enc["attention_mask"].bool()
         if audio is not None:

@@ -106,7 +106,14 @@ class MMTProcessor(ProcessorMixin):
         capitalize_captions (`bool`, defaults to `True`): apply `str.capitalize()` as the reference does.
     """
 
-    def __init__(self, feature_extractor=None, tokenizer=None, max_text_tokens: int = 30, capitalize_captions: bool = True, **kwargs):
+    def __init__(
+        self,
+        feature_extractor=None,
+        tokenizer=None,
+        max_text_tokens: int = 30,
+        capitalize_captions: bool = True,
+        **kwargs,
+    ):
         self.max_text_tokens = max_text_tokens
         self.capitalize_captions = capitalize_captions
         super().__init__(feature_extractor, tokenizer, **kwargs)

@@ -53,7 +53,9 @@ def nearest_class(grid: list[float], offset_sec: float) -> int:
     return int(torch.argmin((torch.tensor(grid, dtype=torch.float32) - offset_sec).abs()))
 
 
-def equalize_lengths(num_frames: int, num_samples: int, fps: float, sampling_rate: int, max_seconds: float | None = 10.0) -> tuple[int, int]:
+def equalize_lengths(
+    num_frames: int, num_samples: int, fps: float, sampling_rate: int, max_seconds: float | None = 10.0
+) -> tuple[int, int]:
     """The reference's `EqualifyFromRight`: keep floor(fps * d) frames and (sampling_rate // fps) samples per kept
     frame, d = min(max_seconds, audio seconds, video seconds); trims from the end."""
     seconds = min(num_samples / sampling_rate, num_frames / fps)
@@ -63,7 +65,16 @@ def equalize_lengths(num_frames: int, num_samples: int, fps: float, sampling_rat
     return frames, int(sampling_rate // fps) * frames
 
 
-def _check_room(name: str, plan: CropPlan, crop_frames: int, crop_samples: int, num_frames: int, num_samples: int, fps: float, sampling_rate: int):
+def _check_room(
+    name: str,
+    plan: CropPlan,
+    crop_frames: int,
+    crop_samples: int,
+    num_frames: int,
+    num_samples: int,
+    fps: float,
+    sampling_rate: int,
+):
     if plan.audio_start_sample < 0 and -plan.audio_start_sample <= sampling_rate / fps:  # rounding, <= one frame
         plan.audio_start_sample = 0
     if (
@@ -79,19 +90,51 @@ def _check_room(name: str, plan: CropPlan, crop_frames: int, crop_samples: int, 
         )
 
 
-def fixed_crop(num_frames: int, num_samples: int, grid: list[float], crop_sec: float, fps: float, sampling_rate: int,
-               offset_sec: float, video_start_sec: float, name: str = "clip") -> CropPlan:
+def fixed_crop(
+    num_frames: int,
+    num_samples: int,
+    grid: list[float],
+    crop_sec: float,
+    fps: float,
+    sampling_rate: int,
+    offset_sec: float,
+    video_start_sec: float,
+    name: str = "clip",
+) -> CropPlan:
     """Crops at a given (offset, visual start), as the fixed evaluation tables: frame int(start * fps), audio sample
     int((start + offset) * sampling_rate), both from the *given* start."""
     offset = round(float(offset_sec), 2)
-    plan = CropPlan(offset, float(video_start_sec), _to_index(video_start_sec, fps),
-                    _to_index(video_start_sec + offset, sampling_rate), nearest_class(grid, offset))
-    _check_room(name, plan, _to_index(crop_sec, fps), _to_index(crop_sec, sampling_rate), num_frames, num_samples, fps, sampling_rate)
+    plan = CropPlan(
+        offset,
+        float(video_start_sec),
+        _to_index(video_start_sec, fps),
+        _to_index(video_start_sec + offset, sampling_rate),
+        nearest_class(grid, offset),
+    )
+    _check_room(
+        name,
+        plan,
+        _to_index(crop_sec, fps),
+        _to_index(crop_sec, sampling_rate),
+        num_frames,
+        num_samples,
+        fps,
+        sampling_rate,
+    )
     return plan
 
 
-def sample_crop(num_frames: int, num_samples: int, grid: list[float], crop_sec: float, fps: float, sampling_rate: int,
-                rng: np.random.Generator, jitter_sec: float = 0.0, name: str = "clip") -> CropPlan:
+def sample_crop(
+    num_frames: int,
+    num_samples: int,
+    grid: list[float],
+    crop_sec: float,
+    fps: float,
+    sampling_rate: int,
+    rng: np.random.Generator,
+    jitter_sec: float = 0.0,
+    name: str = "clip",
+) -> CropPlan:
     """The training sampler (spec A4.1): offset uniform over the grid, visual start uniform over the feasible
     starts (both crops inside the clip), snapped down to a frame; optional audio jitter of up to `jitter_sec`
     that stays inside the clip and leaves the label unchanged. Raises `ClipTooShortError` when the drawn offset
@@ -107,7 +150,9 @@ def sample_crop(num_frames: int, num_samples: int, grid: list[float], crop_sec: 
         )
     start_frame = _to_index(rng.uniform(low, high), fps)
     start_sec = start_frame / fps
-    plan = CropPlan(offset, start_sec, start_frame, _to_index(start_sec + offset, sampling_rate), nearest_class(grid, offset))
+    plan = CropPlan(
+        offset, start_sec, start_frame, _to_index(start_sec + offset, sampling_rate), nearest_class(grid, offset)
+    )
     _check_room(name, plan, crop_frames, crop_samples, num_frames, num_samples, fps, sampling_rate)
     if jitter_sec > 0:
         limit = _to_index(jitter_sec, sampling_rate)
@@ -124,7 +169,9 @@ def _as_frames(video, name: str) -> torch.Tensor:
     if frames.dim() == 4 and frames.shape[1] != 3 and frames.shape[-1] == 3:
         frames = frames.permute(0, 3, 1, 2)  # (T, H, W, 3) -> (T, 3, H, W)
     if frames.dim() != 4 or frames.shape[1] != 3:
-        raise ValueError(f"{name}: frames must be (frames, 3, height, width) or (frames, height, width, 3) RGB, got {tuple(frames.shape)}")
+        raise ValueError(
+            f"{name}: frames must be (frames, 3, height, width) or (frames, height, width, 3) RGB, got {tuple(frames.shape)}"
+        )
     if frames.dtype != torch.uint8:
         raise ValueError(f"{name}: frames must be uint8 RGB (0-255), got {frames.dtype}")
     if frames.shape[0] == 0:
@@ -212,15 +259,21 @@ class SparseSyncProcessor(ProcessorMixin):
         self.time_mask_p = float(time_mask_p)
         grid = self.offset_grid()
         if len(grid) > 1 and self.audio_jitter_sec > (grid[1] - grid[0]) / 2 + 1e-9:
-            raise ValueError(f"audio_jitter_sec {self.audio_jitter_sec} exceeds half a grid step ({(grid[1] - grid[0]) / 2:.3f} s): it would change labels")
+            raise ValueError(
+                f"audio_jitter_sec {self.audio_jitter_sec} exceeds half a grid step ({(grid[1] - grid[0]) / 2:.3f} s): it would change labels"
+            )
         super().__init__(feature_extractor, **kwargs)
 
     @classmethod
     def default(cls, config=None, **kwargs) -> "SparseSyncProcessor":
         """The processor matching a model config (offset grid); 5 s clips of 224 px."""
         if config is not None:
-            kwargs = {"num_offset_classes": config.num_offset_classes, "max_offset_sec": config.max_offset_sec,
-                      "offset_grid_type": config.offset_grid_type, **kwargs}
+            kwargs = {
+                "num_offset_classes": config.num_offset_classes,
+                "max_offset_sec": config.max_offset_sec,
+                "offset_grid_type": config.offset_grid_type,
+                **kwargs,
+            }
         return cls(SparseSyncFeatureExtractor(), **kwargs)
 
     # ------------------------------------------------------------------ offsets
@@ -249,15 +302,24 @@ class SparseSyncProcessor(ProcessorMixin):
     # ------------------------------------------------------------------ media
     def load_clip(self, path) -> DecodedClip:
         """Decode a file at `video_fps` / 16 kHz mono, frames resized to `resize_shorter_side` (see `load_clip`)."""
-        return load_clip(path, fps=self.video_fps, sampling_rate=self.feature_extractor.sampling_rate,
-                         shorter_side=self.resize_shorter_side or None, max_duration_sec=self.clip_max_length_sec + 1.0)
+        return load_clip(
+            path,
+            fps=self.video_fps,
+            sampling_rate=self.feature_extractor.sampling_rate,
+            shorter_side=self.resize_shorter_side or None,
+            max_duration_sec=self.clip_max_length_sec + 1.0,
+        )
 
     # ------------------------------------------------------------------ frames
-    def _spatial_crop(self, frames: torch.Tensor, size: int, rng: np.random.Generator | None, name: str) -> torch.Tensor:
+    def _spatial_crop(
+        self, frames: torch.Tensor, size: int, rng: np.random.Generator | None, name: str
+    ) -> torch.Tensor:
         height, width = frames.shape[-2:]
         if height < size or width < size:
-            raise ValueError(f"{name}: frames of {height}x{width} are smaller than the {size} px crop (decode with load_clip, "
-                             f"which resizes the shorter side to {self.resize_shorter_side})")
+            raise ValueError(
+                f"{name}: frames of {height}x{width} are smaller than the {size} px crop (decode with load_clip, "
+                f"which resizes the shorter side to {self.resize_shorter_side})"
+            )
         if rng is None:  # the reference's centre crop: Python round (half to even)
             top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
         else:
@@ -271,7 +333,13 @@ class SparseSyncProcessor(ProcessorMixin):
         training = rng is not None
         if training and self.upscale_p > 0 and rng.random() < self.upscale_p:
             small = self._spatial_crop(frames, self.upscale_crop_size, rng, name)
-            frames = F.interpolate(small.float(), size=(self.crop_size, self.crop_size), mode="bilinear", align_corners=False, antialias=False)
+            frames = F.interpolate(
+                small.float(),
+                size=(self.crop_size, self.crop_size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=False,
+            )
             frames = frames.round().clamp(0, 255).to(torch.uint8)
         else:
             frames = self._spatial_crop(frames, self.crop_size, rng, name)
@@ -359,7 +427,9 @@ class SparseSyncProcessor(ProcessorMixin):
         """
         if videos is None:
             raise ValueError("SparseSync needs videos (frames) and audios (waveforms)")
-        if isinstance(videos, (DecodedClip, torch.Tensor, np.ndarray)) and (not isinstance(videos, (torch.Tensor, np.ndarray)) or np.ndim(videos) == 4):
+        if isinstance(videos, (DecodedClip, torch.Tensor, np.ndarray)) and (
+            not isinstance(videos, (torch.Tensor, np.ndarray)) or np.ndim(videos) == 4
+        ):
             videos = [videos]
             audios = None if audios is None else [audios]
         if audios is None:
@@ -375,11 +445,17 @@ class SparseSyncProcessor(ProcessorMixin):
         sampling_rate = sampling_rate if sampling_rate is not None else self.feature_extractor.sampling_rate
         video_fps = float(video_fps if video_fps is not None else self.video_fps)
         if sampling_rate != self.feature_extractor.sampling_rate:
-            raise ValueError(f"audio at {sampling_rate} Hz; SparseSync needs {self.feature_extractor.sampling_rate} Hz (decode with load_clip)")
+            raise ValueError(
+                f"audio at {sampling_rate} Hz; SparseSync needs {self.feature_extractor.sampling_rate} Hz (decode with load_clip)"
+            )
         if abs(video_fps - self.video_fps) > 1e-6:
-            raise ValueError(f"frames at {video_fps:g} fps; SparseSync needs {self.video_fps:g} fps (decode with load_clip)")
+            raise ValueError(
+                f"frames at {video_fps:g} fps; SparseSync needs {self.video_fps:g} fps (decode with load_clip)"
+            )
         count = len(videos)
-        names = list(names) if names is not None else [getattr(v, "path", "") or f"clip {i}" for i, v in enumerate(videos)]
+        names = (
+            list(names) if names is not None else [getattr(v, "path", "") or f"clip {i}" for i, v in enumerate(videos)]
+        )
         random_offsets = training if random_offsets is None else random_offsets
         if (offsets is None) != (video_starts is None):
             raise ValueError("give both offsets and video_starts (fixed evaluation crops) or neither")
@@ -394,36 +470,62 @@ class SparseSyncProcessor(ProcessorMixin):
             name = names[index]
             frames = _as_frames(videos[index], name)
             wave = self.feature_extractor._waveform(audios[index])
-            num_frames, num_samples = equalize_lengths(len(frames), len(wave), video_fps, sampling_rate, self.clip_max_length_sec)
+            num_frames, num_samples = equalize_lengths(
+                len(frames), len(wave), video_fps, sampling_rate, self.clip_max_length_sec
+            )
             rng = np.random.default_rng(int(seeds[index])) if seeds is not None else None
             if offsets is not None:
-                plan = fixed_crop(num_frames, num_samples, grid, self.clip_length_sec, video_fps, sampling_rate,
-                                  offsets[index], video_starts[index], name)
+                plan = fixed_crop(
+                    num_frames,
+                    num_samples,
+                    grid,
+                    self.clip_length_sec,
+                    video_fps,
+                    sampling_rate,
+                    offsets[index],
+                    video_starts[index],
+                    name,
+                )
             elif random_offsets:
-                plan = sample_crop(num_frames, num_samples, grid, self.clip_length_sec, video_fps, sampling_rate, rng,
-                                   self.audio_jitter_sec if training else 0.0, name)
+                plan = sample_crop(
+                    num_frames,
+                    num_samples,
+                    grid,
+                    self.clip_length_sec,
+                    video_fps,
+                    sampling_rate,
+                    rng,
+                    self.audio_jitter_sec if training else 0.0,
+                    name,
+                )
             else:
-                plan = fixed_crop(num_frames, num_samples, grid, self.clip_length_sec, video_fps, sampling_rate, 0.0, 0.0, name)
+                plan = fixed_crop(
+                    num_frames, num_samples, grid, self.clip_length_sec, video_fps, sampling_rate, 0.0, 0.0, name
+                )
             clip_frames = frames[plan.video_start_frame : plan.video_start_frame + crop_frames]
             clip_wave = wave[plan.audio_start_sample : plan.audio_start_sample + crop_samples]
             if len(clip_frames) != crop_frames or len(clip_wave) != crop_samples:
-                raise ValueError(f"{name}: wrong crop length ({len(clip_frames)} frames, {len(clip_wave)} samples; "
-                                 f"expected {crop_frames} and {crop_samples})")
+                raise ValueError(
+                    f"{name}: wrong crop length ({len(clip_frames)} frames, {len(clip_wave)} samples; "
+                    f"expected {crop_frames} and {crop_samples})"
+                )
             pixel_values.append(self.transform_frames(clip_frames, rng if training else None, name))
             if training:
                 clip_wave = self._augment_waveform(clip_wave, rng)
             features.append(self._spectrogram(clip_wave, rng if training else None))
             plans.append(plan)
-        return BatchFeature({
-            "pixel_values": torch.stack(pixel_values),
-            "input_features": torch.stack(features),
-            "labels": torch.tensor([p.label for p in plans], dtype=torch.long),
-            "offset_sec": torch.tensor([grid[p.label] for p in plans], dtype=torch.float32),
-            "video_start_sec": torch.tensor([p.video_start_sec for p in plans], dtype=torch.float64),
-            "video_start_frame": torch.tensor([p.video_start_frame for p in plans], dtype=torch.long),
-            "audio_start_sample": torch.tensor([p.audio_start_sample for p in plans], dtype=torch.long),
-            "audio_jitter": torch.tensor([p.audio_jitter for p in plans], dtype=torch.long),
-        })
+        return BatchFeature(
+            {
+                "pixel_values": torch.stack(pixel_values),
+                "input_features": torch.stack(features),
+                "labels": torch.tensor([p.label for p in plans], dtype=torch.long),
+                "offset_sec": torch.tensor([grid[p.label] for p in plans], dtype=torch.float32),
+                "video_start_sec": torch.tensor([p.video_start_sec for p in plans], dtype=torch.float64),
+                "video_start_frame": torch.tensor([p.video_start_frame for p in plans], dtype=torch.long),
+                "audio_start_sample": torch.tensor([p.audio_start_sample for p in plans], dtype=torch.long),
+                "audio_jitter": torch.tensor([p.audio_jitter for p in plans], dtype=torch.long),
+            }
+        )
 
 
 __all__ = [

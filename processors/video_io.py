@@ -123,7 +123,9 @@ def load_clip(
                             size = (frame.height, frame.width)
                         if shorter_side is not None:
                             new_h, new_w, even_h, even_w = _resized_size(frame.height, frame.width, shorter_side)
-                            image = frame.reformat(width=new_w, height=new_h, format="rgb24", interpolation="BICUBIC").to_ndarray()
+                            image = frame.reformat(
+                                width=new_w, height=new_h, format="rgb24", interpolation="BICUBIC"
+                            ).to_ndarray()
                             image = image[:even_h, :even_w]
                         else:
                             image = frame.to_ndarray(format="rgb24")
@@ -152,7 +154,9 @@ def load_clip(
     audio = np.concatenate(audio_chunks, axis=1)
     order = np.argsort(times, kind="stable")  # decode order -> presentation order
     times = np.asarray(times)[order]
-    frame_period = 1.0 / source_fps if source_fps > 0 else float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / fps
+    frame_period = (
+        1.0 / source_fps if source_fps > 0 else float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / fps
+    )
     video_seconds = times[-1] - times[0] + frame_period
     audio_seconds = audio.shape[1] / source_rate
     for name, seconds in (("video", video_seconds), ("audio", audio_seconds)):

@@ -13,7 +13,9 @@ def load_word_vectors(path: str | Path) -> dict[str, np.ndarray]:
     binary format. Nothing is downloaded."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"word vectors not found at {path} (a local word2vec/GloVe text or binary file is required)")
+        raise FileNotFoundError(
+            f"word vectors not found at {path} (a local word2vec/GloVe text or binary file is required)"
+        )
     with path.open("rb") as handle:
         head = handle.readline()
         parts = head.split()

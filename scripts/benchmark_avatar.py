@@ -49,18 +49,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         seconds = timed(lambda: model.encoder(input_features=features, pixel_values=pixels), device, args.repeats)
         memory = model.encoder(input_features=features, pixel_values=pixels)
     figures["encoder_clips_per_s"] = b / seconds
-    print(f"[encoder, paper config] {memory.last_hidden_state.shape[1]} tokens, batch {b}, {args.dtype} on {device.type}: "
-          f"{1e3 * seconds:.0f} ms/batch, {figures['encoder_clips_per_s']:.2f} clips/s")
+    print(
+        f"[encoder, paper config] {memory.last_hidden_state.shape[1]} tokens, batch {b}, {args.dtype} on {device.type}: "
+        f"{1e3 * seconds:.0f} ms/batch, {figures['encoder_clips_per_s']:.2f} clips/s"
+    )
 
     if not args.skip_training:
         model.train()
-        benchmark_training_step("AVATAR paper config: training step", model,
-                                lambda: model(input_features=features, pixel_values=pixels, labels=labels).loss,
-                                b, device, dtype, args.repeats)
+        benchmark_training_step(
+            "AVATAR paper config: training step",
+            model,
+            lambda: model(input_features=features, pixel_values=pixels, labels=labels).loss,
+            b,
+            device,
+            dtype,
+            args.repeats,
+        )
         model.eval()
 
     n = args.new_tokens
-    common = dict(encoder_outputs=memory, do_sample=False, num_beams=1, max_new_tokens=n, min_new_tokens=n, eos_token_id=None)
+    common = dict(
+        encoder_outputs=memory, do_sample=False, num_beams=1, max_new_tokens=n, min_new_tokens=n, eos_token_id=None
+    )
 
     def decode(use_cache: bool):
         with torch.no_grad(), autocast():
@@ -77,18 +87,30 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     assert torch.equal(results[True][0], results[False][0]), "cached and uncached greedy decoding disagree"
     cached, uncached = b * n / results[True][1], b * n / results[False][1]
     figures.update(cached_tokens_per_s=cached, uncached_tokens_per_s=uncached, cache_speedup=cached / uncached)
-    print(f"[generate, greedy, {n} tokens, batch {b}] with cache {cached:.1f} tokens/s, without {uncached:.1f} tokens/s: "
-          f"{cached / uncached:.1f}x (identical tokens)")
+    print(
+        f"[generate, greedy, {n} tokens, batch {b}] with cache {cached:.1f} tokens/s, without {uncached:.1f} tokens/s: "
+        f"{cached / uncached:.1f}x (identical tokens)"
+    )
 
     with torch.no_grad(), autocast():
         start = time.perf_counter()
-        model.generate(input_features=features, encoder_outputs=memory, num_beams=4, length_penalty=0.6,
-                       max_new_tokens=n, min_new_tokens=n, eos_token_id=None, custom_generate=avatar_beam_search)
+        model.generate(
+            input_features=features,
+            encoder_outputs=memory,
+            num_beams=4,
+            length_penalty=0.6,
+            max_new_tokens=n,
+            min_new_tokens=n,
+            eos_token_id=None,
+            custom_generate=avatar_beam_search,
+        )
         synchronize(device)
         beam_seconds = time.perf_counter() - start
     figures["beam_tokens_per_s"] = b * n / beam_seconds
-    print(f"[generate, reference beam search, 4 beams, {n} steps, batch {b}] {figures['beam_tokens_per_s']:.1f} tokens/s "
-          f"(per clip; x4 beam hypotheses)")
+    print(
+        f"[generate, reference beam search, 4 beams, {n} steps, batch {b}] {figures['beam_tokens_per_s']:.1f} tokens/s "
+        f"(per clip; x4 beam hypotheses)"
+    )
     return figures
 
 

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 import videozoo  # noqa: F401
+from videozoo.benchmarking import benchmark_training_step
 from videozoo.configuration import AVLnetConfig
 from videozoo.modeling import AVLnetModel
 from videozoo.processors import AVLnetFeatureExtractor
-from videozoo.benchmarking import benchmark_training_step
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,15 +39,26 @@ def main(argv: list[str] | None = None) -> None:
     benchmark_front_end(args.front_end_clips)
     if args.skip_training:
         return
-    for name, config in (("paper", AVLnetConfig()), ("tiny", AVLnetConfig(embed_dim=256, audio_stage_widths=[16, 16, 32, 32, 64]))):
+    for name, config in (
+        ("paper", AVLnetConfig()),
+        ("tiny", AVLnetConfig(embed_dim=256, audio_stage_widths=[16, 16, 32, 32, 64])),
+    ):
         model = AVLnetModel(config).to(device).train()
         inputs = {
             "input_features": -80 * torch.rand(args.batch_size, 40, args.frames, device=device),
             "audio_lengths": torch.full((args.batch_size,), args.frames, device=device),
             "video_features": torch.rand(args.batch_size, config.video_feature_size, device=device),
         }
-        benchmark_training_step(f"{name}: {args.frames} frames", model, lambda: model(**inputs, return_loss=True).loss,
-                                args.batch_size, device, dtype, args.repeats, learning_rate=1e-3)
+        benchmark_training_step(
+            f"{name}: {args.frames} frames",
+            model,
+            lambda: model(**inputs, return_loss=True).loss,
+            args.batch_size,
+            device,
+            dtype,
+            args.repeats,
+            learning_rate=1e-3,
+        )
 
 
 def write_clip(path: Path, seconds: float = 10.0, rate: int = 44100) -> None:
@@ -67,7 +78,9 @@ def write_clip(path: Path, seconds: float = 10.0, rate: int = 44100) -> None:
             container.mux(video.encode(frame))
         container.mux(video.encode())
         for start in range(0, wave.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, start : start + 1024]), format="fltp", layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(wave[:, start : start + 1024]), format="fltp", layout="stereo"
+            )
             frame.sample_rate, frame.pts = rate, start
             container.mux(audio.encode(frame))
         container.mux(audio.encode())
@@ -95,7 +108,9 @@ def benchmark_front_end(clips: int) -> None:
             for _ in range(clips):
                 fn()
             rate = clips / (time.perf_counter() - start)
-            print(f"front end: {label}: {rate:.1f} clips/s (10-s 44.1 kHz stereo AAC clips, {torch.get_num_threads()} threads)")
+            print(
+                f"front end: {label}: {rate:.1f} clips/s (10-s 44.1 kHz stereo AAC clips, {torch.get_num_threads()} threads)"
+            )
 
 
 if __name__ == "__main__":

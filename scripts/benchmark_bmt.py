@@ -23,7 +23,9 @@ from videozoo.configuration import BMTConfig, MDVCConfig
 from videozoo.modeling import BMTForConditionalGeneration, BMTForEventProposal, MDVCForConditionalGeneration
 
 
-def clip_inputs(config, batch: int, audio_steps: int, video_steps: int, tokens: int, device, mdvc: bool = False) -> dict:
+def clip_inputs(
+    config, batch: int, audio_steps: int, video_steps: int, tokens: int, device, mdvc: bool = False
+) -> dict:
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(4, config.vocab_size, (batch, tokens), generator=g)
     ids[:, 0] = config.bos_token_id
@@ -80,13 +82,21 @@ def benchmark_generation(label, model, encoder_inputs, new_tokens, device, dtype
                 seconds[name] = min(seconds[name], timed(run, device, 1))
     same = torch.equal(ids["cached"], ids["naive"]) and torch.equal(ids["cached"], ids["no_cache"])
     batch = next(iter(encoder_inputs.values())).shape[0]
-    print(f"[{label}] generate {new_tokens} tokens, batch {batch}: {1e3 * seconds['cached']:.0f} ms with the cache "
-          f"({flops['cached'] / 1e9:.0f} GFLOP), {1e3 * seconds['no_cache']:.0f} ms without it (encoder once, "
-          f"{flops['no_cache'] / 1e9:.0f} GFLOP), {1e3 * seconds['naive']:.0f} ms re-running the encoder for every token "
-          f"({flops['naive'] / 1e9:.0f} GFLOP) -> {seconds['naive'] / seconds['cached']:.1f}x faster, "
-          f"{flops['naive'] / flops['cached']:.1f}x fewer FLOPs (ids identical: {same})")
-    return {"cached_ms": 1e3 * seconds["cached"], "no_cache_ms": 1e3 * seconds["no_cache"], "naive_ms": 1e3 * seconds["naive"],
-            "speedup": seconds["naive"] / seconds["cached"], "flop_ratio": flops["naive"] / flops["cached"], "identical": same}
+    print(
+        f"[{label}] generate {new_tokens} tokens, batch {batch}: {1e3 * seconds['cached']:.0f} ms with the cache "
+        f"({flops['cached'] / 1e9:.0f} GFLOP), {1e3 * seconds['no_cache']:.0f} ms without it (encoder once, "
+        f"{flops['no_cache'] / 1e9:.0f} GFLOP), {1e3 * seconds['naive']:.0f} ms re-running the encoder for every token "
+        f"({flops['naive'] / 1e9:.0f} GFLOP) -> {seconds['naive'] / seconds['cached']:.1f}x faster, "
+        f"{flops['naive'] / flops['cached']:.1f}x fewer FLOPs (ids identical: {same})"
+    )
+    return {
+        "cached_ms": 1e3 * seconds["cached"],
+        "no_cache_ms": 1e3 * seconds["no_cache"],
+        "naive_ms": 1e3 * seconds["naive"],
+        "speedup": seconds["naive"] / seconds["cached"],
+        "flop_ratio": flops["naive"] / flops["cached"],
+        "identical": same,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -114,10 +124,13 @@ def main(argv: list[str] | None = None) -> dict:
         model = BMTForConditionalGeneration(config).to(device).train()
         inputs = clip_inputs(config, args.batch_size, args.audio_steps, args.video_steps, args.caption_tokens, device)
         figures["bmt_train"] = benchmark_training_step(
-            "BMT captioner", model, lambda: model(**inputs).loss, args.batch_size, device, dtype, args.repeats)
+            "BMT captioner", model, lambda: model(**inputs).loss, args.batch_size, device, dtype, args.repeats
+        )
         gen = clip_inputs(config, args.generation_batch_size, args.audio_steps, args.video_steps, 1, device)
         gen = {k: v for k, v in gen.items() if k not in ("labels", "decoder_input_ids")}
-        figures["bmt_generate"] = benchmark_generation("BMT captioner", model, gen, args.new_tokens, device, dtype, args.repeats)
+        figures["bmt_generate"] = benchmark_generation(
+            "BMT captioner", model, gen, args.new_tokens, device, dtype, args.repeats
+        )
     if "proposals" in models:
         anchors_a = torch.linspace(1, 200, 48).tolist()
         anchors_v = torch.linspace(1, 300, 128).tolist()
@@ -131,20 +144,32 @@ def main(argv: list[str] | None = None) -> dict:
             "video_features": torch.rand(b, 300, 1024, generator=g).to(device),
             "audio_attention_mask": (torch.arange(800)[None] < 120).expand(b, -1).to(device),
             "video_attention_mask": (torch.arange(300)[None] < 45).expand(b, -1).to(device),
-            "event_targets": torch.tensor([[i, 30.0, 20.0, 0] for i in range(b)] + [[i, 80.0, 40.0, 1] for i in range(b)]).to(device),
+            "event_targets": torch.tensor(
+                [[i, 30.0, 20.0, 0] for i in range(b)] + [[i, 80.0, 40.0, 1] for i in range(b)]
+            ).to(device),
         }
         figures["proposals_train"] = benchmark_training_step(
-            "BMT proposal generator (encoder frozen)", model, lambda: model(**inputs).loss, b, device, dtype, args.repeats)
+            "BMT proposal generator (encoder frozen)",
+            model,
+            lambda: model(**inputs).loss,
+            b,
+            device,
+            dtype,
+            args.repeats,
+        )
     if "mdvc" in models:
         config = MDVCConfig(vocab_size=args.vocab_size, speech_vocab_size=args.speech_vocab_size)
         model = MDVCForConditionalGeneration(config).to(device).train()
         batch = 28 if args.batch_size == 32 else args.batch_size
         inputs = clip_inputs(config, batch, args.audio_steps, args.audio_steps, args.caption_tokens, device, mdvc=True)
         figures["mdvc_train"] = benchmark_training_step(
-            "MDVC", model, lambda: model(**inputs).loss, batch, device, dtype, args.repeats)
+            "MDVC", model, lambda: model(**inputs).loss, batch, device, dtype, args.repeats
+        )
         gen = clip_inputs(config, args.generation_batch_size, args.audio_steps, args.audio_steps, 1, device, mdvc=True)
         gen = {k: v for k, v in gen.items() if k not in ("labels", "decoder_input_ids")}
-        figures["mdvc_generate"] = benchmark_generation("MDVC", model, gen, args.new_tokens, device, dtype, args.repeats)
+        figures["mdvc_generate"] = benchmark_generation(
+            "MDVC", model, gen, args.new_tokens, device, dtype, args.repeats
+        )
     return figures
 
 

@@ -13,9 +13,9 @@ import argparse
 import torch
 
 import videozoo  # noqa: F401
+from videozoo.benchmarking import benchmark_training_step, matmul_rate
 from videozoo.configuration import EverythingAtOnceConfig
 from videozoo.modeling import EverythingAtOnceModel
-from videozoo.benchmarking import benchmark_training_step, matmul_rate
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,8 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device, dtype = torch.device(args.device), {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
     reference = matmul_rate(device, dtype)
-    tiny = EverythingAtOnceConfig(text_feature_size=32, video_feature_size=64, audio_stage_depths=[1] * 6,
-                                  audio_stage_widths=[16, 16, 32, 32, 64, 64, 64], hidden_size=128, num_attention_heads=4, projection_dim=128)
+    tiny = EverythingAtOnceConfig(
+        text_feature_size=32,
+        video_feature_size=64,
+        audio_stage_depths=[1] * 6,
+        audio_stage_widths=[16, 16, 32, 32, 64, 64, 64],
+        hidden_size=128,
+        num_attention_heads=4,
+        projection_dim=128,
+    )
     for name, config in (("paper", EverythingAtOnceConfig()), ("tiny", tiny)):
         torch.manual_seed(0)
         model = EverythingAtOnceModel(config).to(device).train()
@@ -38,8 +45,17 @@ def main(argv: list[str] | None = None) -> None:
             "video_features": torch.randn(batch, 12, config.video_feature_size, device=device),
             "input_features": -40 + 10 * torch.randn(batch, config.num_mel_bins, 768, device=device),
         }
-        benchmark_training_step(name, model, lambda: model(**inputs, return_loss=True).loss, batch, device, dtype,
-                                args.repeats, reference, learning_rate=5e-5)
+        benchmark_training_step(
+            name,
+            model,
+            lambda: model(**inputs, return_loss=True).loss,
+            batch,
+            device,
+            dtype,
+            args.repeats,
+            reference,
+            learning_rate=5e-5,
+        )
         del model
 
 

@@ -16,10 +16,10 @@ import argparse
 import torch
 
 import videozoo  # noqa: F401
+from videozoo.benchmarking import benchmark_training_step, timed
 from videozoo.configuration import MMTConfig
 from videozoo.metrics.video_retrieval.video_retrieval import retrieval_metrics
 from videozoo.modeling import MMTModel
-from videozoo.benchmarking import benchmark_training_step, timed
 from videozoo.modeling.losses import max_margin_ranking_loss
 
 
@@ -80,9 +80,19 @@ def main(argv: list[str] | None = None) -> None:
     if "tiny" not in args.skip:
         from transformers import BertConfig
 
-        text = BertConfig(vocab_size=1100, hidden_size=24, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
-        tiny = MMTConfig(text_config=text, expert_names=["s3d", "vggish"], expert_feature_sizes={"s3d": 20, "vggish": 12},
-                         hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, max_temporal_positions=13)
+        text = BertConfig(
+            vocab_size=1100, hidden_size=24, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37
+        )
+        tiny = MMTConfig(
+            text_config=text,
+            expert_names=["s3d", "vggish"],
+            expert_feature_sizes={"s3d": 20, "vggish": 12},
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=37,
+            max_temporal_positions=13,
+        )
         benchmark_training("tiny", tiny, args.batch_size, tokens=5, text_length=9, args=args)
     if "metrics" not in args.skip:
         benchmark_metrics(args)

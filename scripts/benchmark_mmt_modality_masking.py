@@ -14,9 +14,9 @@ import argparse
 import torch
 
 import videozoo  # noqa: F401
+from videozoo.benchmarking import benchmark_training_step, matmul_rate
 from videozoo.configuration import MMTModalityMaskingConfig
 from videozoo.modeling import MMTForModalityMaskingPretraining
-from videozoo.benchmarking import benchmark_training_step, matmul_rate
 
 BUDGETS = {"s3d": 30, "vggish": 30, "asr": 128}
 
@@ -27,7 +27,9 @@ def make_batch(config: MMTModalityMaskingConfig, batch: int, device) -> dict:
     for name in video.expert_names:
         size, tokens = video.expert_feature_sizes[name], BUDGETS[name]
         inputs["expert_features"][name] = torch.randn(batch, tokens, size, device=device)
-        inputs["expert_times"][name] = (torch.arange(tokens, device=device).float() * 30 / tokens + 2).expand(batch, -1)
+        inputs["expert_times"][name] = (torch.arange(tokens, device=device).float() * 30 / tokens + 2).expand(
+            batch, -1
+        )
         inputs["expert_attention_mask"][name] = torch.ones(batch, tokens, dtype=torch.long, device=device)
         inputs["expert_pooled"][name] = torch.randn(batch, size, device=device)
     inputs["asr_query_ids"] = torch.randint(1000, video.text_config.vocab_size, (batch, 32), device=device)
@@ -48,11 +50,22 @@ def main(argv: list[str] | None = None) -> None:
     model = MMTForModalityMaskingPretraining(config).to(device).train()
     inputs = make_batch(config, args.batch_size, device)
     reference = matmul_rate(device, dtype)
-    print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters; {args.dtype} {reference / 1e12:.3f} TFLOP/s "
-          f"for a 4096^3 matmul on {device.type}")
+    print(
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters; {args.dtype} {reference / 1e12:.3f} TFLOP/s "
+        f"for a 4096^3 matmul on {device.type}"
+    )
     for masked in ("asr", "s3d", "vggish"):
-        benchmark_training_step(f"masked {masked}", model, lambda m=masked: model(**inputs, masked_modality=m, return_loss=True).loss,
-                                args.batch_size, device, dtype, args.repeats, reference, learning_rate=1e-4)
+        benchmark_training_step(
+            f"masked {masked}",
+            model,
+            lambda m=masked: model(**inputs, masked_modality=m, return_loss=True).loss,
+            args.batch_size,
+            device,
+            dtype,
+            args.repeats,
+            reference,
+            learning_rate=1e-4,
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ from videozoo.processors import SparseSyncProcessor
 
 
 def media_files(media_dir: Path | None, work: Path) -> list[str]:
-    files = sorted(glob.glob(str(media_dir / "**" / "*.mp4"), recursive=True)) if media_dir and media_dir.is_dir() else []
+    files = (
+        sorted(glob.glob(str(media_dir / "**" / "*.mp4"), recursive=True)) if media_dir and media_dir.is_dir() else []
+    )
     if files:
         return files
     from videozoo.data.sparsesync import write_clip
@@ -57,10 +59,16 @@ def benchmark_pipeline(files: list[str], repeats: int) -> dict[str, float]:
             transform_seconds += time.perf_counter() - middle
             clips += 1
     total = decode_seconds + transform_seconds
-    figures = {"clips": clips, "clips_per_s": clips / total, "decode_ms": 1e3 * decode_seconds / clips,
-               "transform_ms": 1e3 * transform_seconds / clips}
-    print(f"[media pipeline] {clips} clips from {len(files)} files, one process: {figures['clips_per_s']:.2f} clips/s "
-          f"(decode + resize {figures['decode_ms']:.0f} ms, crops + transforms + spectrogram {figures['transform_ms']:.0f} ms per clip)")
+    figures = {
+        "clips": clips,
+        "clips_per_s": clips / total,
+        "decode_ms": 1e3 * decode_seconds / clips,
+        "transform_ms": 1e3 * transform_seconds / clips,
+    }
+    print(
+        f"[media pipeline] {clips} clips from {len(files)} files, one process: {figures['clips_per_s']:.2f} clips/s "
+        f"(decode + resize {figures['decode_ms']:.0f} ms, crops + transforms + spectrogram {figures['transform_ms']:.0f} ms per clip)"
+    )
     return figures
 
 
@@ -70,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--batch_size", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--media_dir", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "media")
+    parser.add_argument(
+        "--media_dir", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "media"
+    )
     parser.add_argument("--pipeline_repeats", type=int, default=1)
     parser.add_argument("--skip_model", action="store_true")
     args = parser.parse_args(argv)
@@ -84,8 +94,16 @@ def main(argv: list[str] | None = None) -> None:
             "input_features": torch.randn(args.batch_size, 257, 626, device=device),
             "labels": torch.randint(0, 21, (args.batch_size,), device=device),
         }
-        figures = benchmark_training_step("paper configuration: 5 s, 224 px", model, lambda: model(**inputs).loss,
-                                          args.batch_size, device, dtype, args.repeats, learning_rate=5e-6)
+        figures = benchmark_training_step(
+            "paper configuration: 5 s, 224 px",
+            model,
+            lambda: model(**inputs).loss,
+            args.batch_size,
+            device,
+            dtype,
+            args.repeats,
+            learning_rate=5e-6,
+        )
         clips_per_s = figures["samples_per_s"]
     with tempfile.TemporaryDirectory() as work:
         files = media_files(args.media_dir, Path(work))
@@ -102,8 +120,10 @@ def main(argv: list[str] | None = None) -> None:
         pipeline = benchmark_pipeline(prepared, args.pipeline_repeats)
     if clips_per_s is not None:
         ratio = pipeline["clips_per_s"] / clips_per_s
-        print(f"[balance] the model trains on {clips_per_s:.2f} clips/s; one loader process supplies {pipeline['clips_per_s']:.2f} "
-              f"clips/s ({ratio:.1f}x): {max(1, int(np.ceil(1 / ratio)))} loader process(es) keep it fed")
+        print(
+            f"[balance] the model trains on {clips_per_s:.2f} clips/s; one loader process supplies {pipeline['clips_per_s']:.2f} "
+            f"clips/s ({ratio:.1f}x): {max(1, int(np.ceil(1 / ratio)))} loader process(es) keep it fed"
+        )
 
 
 if __name__ == "__main__":

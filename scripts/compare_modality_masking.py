@@ -21,22 +21,67 @@ from videozoo.scripts import evaluate_mmt, pretrain_mmt_modality_masking, train_
 
 
 def pretrain(output: Path, p: float, steps: int, seed: int) -> dict[str, float]:
-    return pretrain_mmt_modality_masking.main([
-        "--dataset_name", "synthetic", "--output_dir", str(output), "--mask_probability_asr", str(p),
-        "--max_steps", str(steps), "--per_device_train_batch_size", "48", "--learning_rate", "5e-4",
-        "--logging_steps", "50", "--disable_tqdm", "--seed", str(seed),
-    ])
+    return pretrain_mmt_modality_masking.main(
+        [
+            "--dataset_name",
+            "synthetic",
+            "--output_dir",
+            str(output),
+            "--mask_probability_asr",
+            str(p),
+            "--max_steps",
+            str(steps),
+            "--per_device_train_batch_size",
+            "48",
+            "--learning_rate",
+            "5e-4",
+            "--logging_steps",
+            "50",
+            "--disable_tqdm",
+            "--seed",
+            str(seed),
+        ]
+    )
 
 
 def finetune(source_flag: str, pretrained: Path, data: Path, output: Path, steps: int, seed: int) -> dict[str, float]:
-    train_mmt.main([
-        source_flag, str(pretrained), "--dataset_name", str(data), "--output_dir", str(output),
-        "--max_steps", str(steps), "--per_device_train_batch_size", "16", "--learning_rate", "1e-4",
-        "--eval_steps", "25", "--select_best_metric", "t2v_geometric_mean_R1-R5-R10", "--logging_steps", "25",
-        "--disable_tqdm", "--seed", str(seed),
-    ])
-    return evaluate_mmt.main(["--model_name_or_path", str(output), "--dataset_name", str(data), "--split", "test",
-                              "--output_dir", str(output / "test")])
+    train_mmt.main(
+        [
+            source_flag,
+            str(pretrained),
+            "--dataset_name",
+            str(data),
+            "--output_dir",
+            str(output),
+            "--max_steps",
+            str(steps),
+            "--per_device_train_batch_size",
+            "16",
+            "--learning_rate",
+            "1e-4",
+            "--eval_steps",
+            "25",
+            "--select_best_metric",
+            "t2v_geometric_mean_R1-R5-R10",
+            "--logging_steps",
+            "25",
+            "--disable_tqdm",
+            "--seed",
+            str(seed),
+        ]
+    )
+    return evaluate_mmt.main(
+        [
+            "--model_name_or_path",
+            str(output),
+            "--dataset_name",
+            str(data),
+            "--split",
+            "test",
+            "--output_dir",
+            str(output / "test"),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -58,18 +103,26 @@ def main(argv: list[str] | None = None) -> dict:
         train=labelled["finetune_train"], validation=labelled["finetune_validation"], test=labelled["finetune_test"]
     ).save_to_disk(str(data))
     pretrained = out / "pretrain-p0.8"
-    results["finetuned_from_pretraining"] = finetune("--model_name_or_path", pretrained, data, out / "ft-pretrained", args.finetune_steps, args.seed)
-    results["trained_from_scratch"] = finetune("--config_name", pretrained, data, out / "ft-scratch", args.finetune_steps, args.seed)
+    results["finetuned_from_pretraining"] = finetune(
+        "--model_name_or_path", pretrained, data, out / "ft-pretrained", args.finetune_steps, args.seed
+    )
+    results["trained_from_scratch"] = finetune(
+        "--config_name", pretrained, data, out / "ft-scratch", args.finetune_steps, args.seed
+    )
     (out / "comparison.json").write_text(json.dumps(results, indent=2))
 
     print("\nmasked-modality -> video, concept@1 on 240 held-out clips (chance 1.7%):")
     for run in [r for r in results if r.startswith("pretrain")]:
         m = results[run]
-        print(f"  {run}: ASR {m['asr_concept_R1']:.1f}  RGB {m['s3d_concept_R1']:.1f}  audio {m['vggish_concept_R1']:.1f}")
+        print(
+            f"  {run}: ASR {m['asr_concept_R1']:.1f}  RGB {m['s3d_concept_R1']:.1f}  audio {m['vggish_concept_R1']:.1f}"
+        )
     print("text -> video on 60 labelled test clips (chance R@1 1.7%):")
     for run in ("finetuned_from_pretraining", "trained_from_scratch"):
         m = results[run]
-        print(f"  {run}: R@1 {m['t2v_R1']:.1f}  R@5 {m['t2v_R5']:.1f}  R@10 {m['t2v_R10']:.1f}  MedR {m['t2v_MedR']:.1f}")
+        print(
+            f"  {run}: R@1 {m['t2v_R1']:.1f}  R@5 {m['t2v_R5']:.1f}  R@10 {m['t2v_R10']:.1f}  MedR {m['t2v_MedR']:.1f}"
+        )
     return results
 
 

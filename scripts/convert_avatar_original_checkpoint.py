@@ -55,12 +55,20 @@ _DEC_BLOCK = {
 RULES: list[tuple[str, str, str]] = [
     (r"^video_encoder/embedding/kernel$", "encoder.video_embeddings.patch_embedding.weight", "conv3d"),
     (r"^video_encoder/embedding/bias$", "encoder.video_embeddings.patch_embedding.bias", "copy"),
-    (r"^video_encoder/embedding_(?:spectrogram|spec)/kernel$", "encoder.audio_embeddings.patch_embedding.weight", "conv2d"),
+    (
+        r"^video_encoder/embedding_(?:spectrogram|spec)/kernel$",
+        "encoder.audio_embeddings.patch_embedding.weight",
+        "conv2d",
+    ),
     (r"^video_encoder/embedding_(?:spectrogram|spec)/bias$", "encoder.audio_embeddings.patch_embedding.bias", "copy"),
     (r"^video_encoder/cls$", "encoder.video_embeddings.cls_token", "copy"),
     (r"^video_encoder/cls(?:spectrogram|spec)$", "encoder.audio_embeddings.cls_token", "copy"),
     (r"^video_encoder/bottleneck$", "encoder.bottleneck_tokens", "copy"),
-    (r"^video_encoder/Transformer/posembed_input/pos_embedding$", "encoder.video_embeddings.position_embedding", "copy"),
+    (
+        r"^video_encoder/Transformer/posembed_input/pos_embedding$",
+        "encoder.video_embeddings.position_embedding",
+        "copy",
+    ),
     (
         r"^video_encoder/Transformer/posembed_input_(?:spectrogram|spec)/pos_embedding$",
         "encoder.audio_embeddings.position_embedding",
@@ -77,14 +85,22 @@ RULES: list[tuple[str, str, str]] = [
         for k, v in _ENC_BLOCK.items()
     ],
     *[
-        (rf"^video_encoder/Transformer/encoderblock_(\d+)/{re.escape(k)}/(kernel|bias|scale)$", rf"encoder.video_layers.\1.{v}.\2", "param")
+        (
+            rf"^video_encoder/Transformer/encoderblock_(\d+)/{re.escape(k)}/(kernel|bias|scale)$",
+            rf"encoder.video_layers.\1.{v}.\2",
+            "param",
+        )
         for k, v in _ENC_BLOCK.items()
     ],
     (r"^decoder/Embed_0/embedding$", "decoder.embed_tokens.weight", "copy"),
     (r"^decoder/encoderdecoder_norm/scale$", "decoder.layer_norm.weight", "copy"),
     (r"^decoder/encoderdecoder_norm/bias$", "decoder.layer_norm.bias", "copy"),
     *[
-        (rf"^decoder/encoderdecoderblock_(\d+)/{re.escape(k)}/(kernel|bias|scale)$", rf"decoder.layers.\1.{v}.\2", "param")
+        (
+            rf"^decoder/encoderdecoderblock_(\d+)/{re.escape(k)}/(kernel|bias|scale)$",
+            rf"decoder.layers.\1.{v}.\2",
+            "param",
+        )
         for k, v in _DEC_BLOCK.items()
     ],
 ]
@@ -128,7 +144,9 @@ def convert_state_dict(flax_params: dict[str, torch.Tensor]) -> dict[str, torch.
     return out
 
 
-def config_from_original(original: dict, num_frames: int, image_size: int, audio_frames: int, mel_bins: int) -> AvatarConfig:
+def config_from_original(
+    original: dict, num_frames: int, image_size: int, audio_frames: int, mel_bins: int
+) -> AvatarConfig:
     mbt, vd = original["mbt"]["model"], original["vd"]["model"]
     ph, pw, pt = mbt["patches"]["size"]
     if ph != pw:
@@ -196,16 +214,25 @@ def run_fixture(fixture: Path) -> int:
         failures += lg > TOLERANCE
         steps = ref["greedy_tokens"].shape[1]
         greedy = model.generate(
-            input_features=features, pixel_values=pixel_values, do_sample=False, num_beams=1,
-            max_new_tokens=steps, min_new_tokens=steps, eos_token_id=None,
+            input_features=features,
+            pixel_values=pixel_values,
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=steps,
+            min_new_tokens=steps,
+            eos_token_id=None,
         )[:, 1:]
         same = torch.equal(greedy.cpu(), ref["greedy_tokens"].long())
         print(f"greedy tokens identical: {same}")
         failures += not same
         beams = model.beam_search(
-            input_features=features, pixel_values=pixel_values, num_beams=original.get("beam_size", 4),
-            length_penalty=original.get("brevity_penalty", 0.6), max_length=original.get("max_decode_len", 128),
-            eos_token_id=config.eos_token_id, return_dict_in_generate=True,
+            input_features=features,
+            pixel_values=pixel_values,
+            num_beams=original.get("beam_size", 4),
+            length_penalty=original.get("brevity_penalty", 0.6),
+            max_length=original.get("max_decode_len", 128),
+            eos_token_id=config.eos_token_id,
+            return_dict_in_generate=True,
         )
         expected = ref["beam_seqs"].long()
         got = torch.zeros_like(expected)  # the reference keeps zeros after the last decoded position

@@ -68,7 +68,12 @@ def config_from_weights(state_dict: dict[str, torch.Tensor], original: dict | No
     )
     if original:  # a fixture's config must agree with its weights
         expected = (original["embd_dim"], original["feature_dim"], original["layer_widths"], original["layers"])
-        found = (config.embed_dim, config.video_feature_size, list(config.audio_stage_widths), list(config.audio_stage_depths))
+        found = (
+            config.embed_dim,
+            config.video_feature_size,
+            list(config.audio_stage_widths),
+            list(config.audio_stage_depths),
+        )
         if list(map(lambda x: x if not isinstance(x, tuple) else list(x), expected)) != list(found):
             raise ValueError(f"original config {expected} disagrees with the weights {found}")
     return config
@@ -91,7 +96,9 @@ def load_original_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 
 def _run(model: AVLnetModel, inputs: dict) -> tuple[dict, torch.Tensor, dict]:
     captured = {}
-    encoder_hook = model.audio_encoder.register_forward_hook(lambda m, a, out: captured.__setitem__("audio_features", out))
+    encoder_hook = model.audio_encoder.register_forward_hook(
+        lambda m, a, out: captured.__setitem__("audio_features", out)
+    )
     original_pool = model.pool_audio
 
     def pool(features, lengths, frames):
@@ -99,27 +106,49 @@ def _run(model: AVLnetModel, inputs: dict) -> tuple[dict, torch.Tensor, dict]:
         return captured["audio_pooled"]
 
     model.pool_audio = pool
-    out = model(inputs["audio_input"], inputs["video"], audio_lengths=inputs["nframes"], text_features=inputs.get("text"))
+    out = model(
+        inputs["audio_input"], inputs["video"], audio_lengths=inputs["nframes"], text_features=inputs.get("text")
+    )
     encoder_hook.remove()
     del model.pool_audio
     margin, tensors = model.config.mms_margin, dict(captured)
     from videozoo.modeling.losses import mms_loss
 
     if model.config.variant == "text_fused":
-        tensors.update({"audio_text": out.audio_text_embeds, "video": out.video_embeds, "sim_audiotext_video": out.logits_audio_text_video,
-                        "text_pooled": model.text_pooler(inputs["text"])})
+        tensors.update(
+            {
+                "audio_text": out.audio_text_embeds,
+                "video": out.video_embeds,
+                "sim_audiotext_video": out.logits_audio_text_video,
+                "text_pooled": model.text_pooler(inputs["text"]),
+            }
+        )
         loss = mms_loss(out.logits_audio_text_video, margin)
     elif model.config.variant == "text_tri":
-        tensors.update({"audio": out.audio_embeds, "video": out.video_embeds, "text": out.text_embeds,
-                        "text_pooled": model.text_pooler(inputs["text"]), "sim_audio_video": out.logits_audio_video,
-                        "sim_audio_text": out.logits_audio_text, "sim_text_video": out.logits_text_video,
-                        "sim_text_audiovideo": out.logits_text_audio_video})
-        losses = {"loss_audio_video": mms_loss(out.logits_audio_video, margin), "loss_audio_text": mms_loss(out.logits_audio_text, margin),
-                  "loss_text_video": mms_loss(out.logits_text_video, margin), "loss_text_audiovideo": mms_loss(out.logits_text_audio_video, margin)}
+        tensors.update(
+            {
+                "audio": out.audio_embeds,
+                "video": out.video_embeds,
+                "text": out.text_embeds,
+                "text_pooled": model.text_pooler(inputs["text"]),
+                "sim_audio_video": out.logits_audio_video,
+                "sim_audio_text": out.logits_audio_text,
+                "sim_text_video": out.logits_text_video,
+                "sim_text_audiovideo": out.logits_text_audio_video,
+            }
+        )
+        losses = {
+            "loss_audio_video": mms_loss(out.logits_audio_video, margin),
+            "loss_audio_text": mms_loss(out.logits_audio_text, margin),
+            "loss_text_video": mms_loss(out.logits_text_video, margin),
+            "loss_text_audiovideo": mms_loss(out.logits_text_audio_video, margin),
+        }
         tensors.update(losses)
         loss = losses["loss_audio_video"] + losses["loss_audio_text"] + losses["loss_text_video"]
     else:
-        tensors.update({"audio": out.audio_embeds, "video": out.video_embeds, "sim_audio_video": out.logits_audio_video})
+        tensors.update(
+            {"audio": out.audio_embeds, "video": out.video_embeds, "sim_audio_video": out.logits_audio_video}
+        )
         loss = mms_loss(out.logits_audio_video, margin)
     tensors["loss"] = loss
     return tensors, loss, captured
@@ -177,12 +206,21 @@ def check_frontend_fixture(fixture: Path) -> dict[str, float]:
     inputs, expected = load_file(fixture / "inputs.safetensors"), load_file(fixture / "outputs.safetensors")
     extractor = AVLnetFeatureExtractor()
     cases = [
-        ("feats_raw_length", "waveform", None), ("feats_target_512", "waveform", 512), ("feats_target_256", "waveform", 256),
-        ("short.feats_target_64", "waveform_short", 64), ("empty.feats_target_8", "waveform_empty", 8),
+        ("feats_raw_length", "waveform", None),
+        ("feats_target_512", "waveform", 512),
+        ("feats_target_256", "waveform", 256),
+        ("short.feats_target_64", "waveform_short", 64),
+        ("empty.feats_target_8", "waveform_empty", 8),
     ]
     worst = {}
     for name, source, target in cases:
-        out = extractor([inputs[source].numpy()], sampling_rate=16000, max_frames=target, use_raw_length=target is None, allow_empty=True)
+        out = extractor(
+            [inputs[source].numpy()],
+            sampling_rate=16000,
+            max_frames=target,
+            use_raw_length=target is None,
+            allow_empty=True,
+        )
         feats, frames = out["input_features"][0], int(out["audio_lengths"][0])
         theirs = expected[name].float()
         expected_frames = int(expected[name.replace("feats", "n_frames")])
@@ -203,12 +241,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixture", type=Path, help="a parity folder (model or front end)")
     args = parser.parse_args(argv)
     if args.fixture is not None:
-        frontend = not (args.fixture / "original_config.json").is_file() or "mel_basis" in load_file(args.fixture / "original_weights.safetensors")
+        frontend = not (args.fixture / "original_config.json").is_file() or "mel_basis" in load_file(
+            args.fixture / "original_weights.safetensors"
+        )
         worst = check_frontend_fixture(args.fixture) if frontend else check_model_fixture(args.fixture)
         for name, ratio in sorted(worst.items(), key=lambda kv: -kv[1])[:8]:
             print(f"{name:60s} {ratio:.3f} of tolerance")
         verdict = max(worst.values()) <= 1.0
-        print(f"{'PASS' if verdict else 'FAIL'}: worst {max(worst.values()):.3f} of the tolerance over {len(worst)} tensors")
+        print(
+            f"{'PASS' if verdict else 'FAIL'}: worst {max(worst.values()):.3f} of the tolerance over {len(worst)} tensors"
+        )
         return 0 if verdict else 1
     if args.checkpoint is None or args.output_dir is None:
         parser.error("give --checkpoint and --output_dir (or --fixture)")

@@ -68,7 +68,7 @@ def convert_state_dict(original: dict[str, torch.Tensor], head_dropout: bool = T
         new = rename(key)
         if not head_dropout and (m := re.search(r"_heads\.\d+\.net\.(\d+)\.", new)):
             # without dropout the reference Sequential is (Conv, ReLU)*, ours always keeps (Conv, Dropout, ReLU)*
-            new = new[: m.start(1)] + str(int(m.group(1)) // 2 * 3) + new[m.end(1):]
+            new = new[: m.start(1)] + str(int(m.group(1)) // 2 * 3) + new[m.end(1) :]
         if new in converted:
             raise KeyError(f"two original parameters map to {new!r}")
         converted[new] = value
@@ -112,9 +112,17 @@ def proposal_config_from_original(cfg: dict, anchors: dict) -> BMTConfig:
     strides = cfg.get("strides", {})
     pad = cfg.get("pad_feats_up_to", {})
     kernels = cfg.get("kernel_sizes", {})
-    encoder_fields = ["audio_feature_size", "video_feature_size", "attention_hidden_size", "num_attention_heads",
-                      "num_encoder_layers", "audio_intermediate_size", "video_intermediate_size",
-                      "hidden_dropout_prob", "attention_dropout"]
+    encoder_fields = [
+        "audio_feature_size",
+        "video_feature_size",
+        "attention_hidden_size",
+        "num_attention_heads",
+        "num_encoder_layers",
+        "audio_intermediate_size",
+        "video_intermediate_size",
+        "hidden_dropout_prob",
+        "attention_dropout",
+    ]
     return BMTConfig(
         **{k: getattr(base, k) for k in encoder_fields},
         audio_anchor_lengths=[float(a) for a in anchors["audio"]],
@@ -181,8 +189,13 @@ def check_proposal_fixture(folder: Path, cfg: dict) -> int:
     inputs = load_file(folder / "inputs.safetensors")
     expected = load_file(folder / "outputs.safetensors")
     with torch.no_grad():
-        out = model(inputs["audio"], inputs["rgb"] + inputs["flow"], inputs["audio_mask"], inputs["video_mask"],
-                    event_targets=inputs["targets"])
+        out = model(
+            inputs["audio"],
+            inputs["rgb"] + inputs["flow"],
+            inputs["audio_mask"],
+            inputs["video_mask"],
+            event_targets=inputs["targets"],
+        )
     failures = []
 
     def report(name, got, ref, atol, rtol, scaled=False):
@@ -241,8 +254,13 @@ def check_fixture(folder: Path, tolerance: float = 1e-5) -> int:
             diff = (got - expected[name])[mask].abs().max().item()
             report(name, diff, diff <= tolerance)
         generated = model.generate(
-            audio_features=audio, video_features=video, audio_attention_mask=am, video_attention_mask=vm,
-            max_new_tokens=cfg["max_len"], do_sample=False, num_beams=1,
+            audio_features=audio,
+            video_features=video,
+            audio_attention_mask=am,
+            video_attention_mask=vm,
+            max_new_tokens=cfg["max_len"],
+            do_sample=False,
+            num_beams=1,
         )
     # The reference keeps extending rows that already emitted EOS; compare up to each row's first EOS.
     reference = expected["greedy_tokens"]

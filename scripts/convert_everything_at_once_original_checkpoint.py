@@ -25,28 +25,53 @@ from videozoo.modeling import EverythingAtOnceModel
 from videozoo.modeling.renaming import rename_key
 
 RENAME_RULES = [(r"^davenet\.", "audio_encoder.")]  # every other name is the reference's
-V2_DAVENET = {"feat_dim": 40, "layers": [2, 2, 1, 1, 1, 1], "layer_widths": [128, 128, 256, 512, 1024, 2048, 4096], "convsize": 9}
+V2_DAVENET = {
+    "feat_dim": 40,
+    "layers": [2, 2, 1, 1, 1, 1],
+    "layer_widths": [128, 128, 256, 512, 1024, 2048, 4096],
+    "convsize": 9,
+}
 OUTPUTS = {  # reference output name -> ours
-    "text_embed": "text_embeds", "video_embed": "video_embeds", "audio_embed": "audio_embeds",
-    "tv_embed": "text_video_embeds", "ta_embed": "text_audio_embeds", "va_embed": "video_audio_embeds",
-    "t+v_embed": "text_plus_video_embeds", "t+a_embed": "text_plus_audio_embeds", "v+a_embed": "video_plus_audio_embeds",
-    "text_nonempty_input_mask": "text_nonempty_mask", "video_nonempty_input_mask": "video_nonempty_mask",
-    "audio_nonempty_input_mask": "audio_nonempty_mask", "loss": "loss",
+    "text_embed": "text_embeds",
+    "video_embed": "video_embeds",
+    "audio_embed": "audio_embeds",
+    "tv_embed": "text_video_embeds",
+    "ta_embed": "text_audio_embeds",
+    "va_embed": "video_audio_embeds",
+    "t+v_embed": "text_plus_video_embeds",
+    "t+a_embed": "text_plus_audio_embeds",
+    "v+a_embed": "video_plus_audio_embeds",
+    "text_nonempty_input_mask": "text_nonempty_mask",
+    "video_nonempty_input_mask": "video_nonempty_mask",
+    "audio_nonempty_input_mask": "audio_nonempty_mask",
+    "loss": "loss",
 }
 
 
 def convert_config(original: dict) -> EverythingAtOnceConfig:
     args = original["arch"]["args"] if "arch" in original else original
-    for key, supported in (("use_positional_emb", False), ("strategy_audio_pooling", "none"), ("token_projection", "gated"),
-                           ("projection", "gated"), ("individual_projections", True)):
+    for key, supported in (
+        ("use_positional_emb", False),
+        ("strategy_audio_pooling", "none"),
+        ("token_projection", "gated"),
+        ("projection", "gated"),
+        ("individual_projections", True),
+    ):
         if args.get(key, supported) != supported:
             raise ValueError(f"unsupported {key}={args[key]!r} (supported: {supported!r})")
     if args.get("fusion_params", {}).get("use_cls_token", False):
         raise ValueError("the [cls]-token variant is not supported")
-    davenet = original.get("davenet_args") or (V2_DAVENET if args.get("davenet_v2", True) else
-                                               {"feat_dim": 40, "layers": [2, 2, 2, 2], "layer_widths": [128, 128, 256, 512, 1024], "convsize": 9})
+    davenet = original.get("davenet_args") or (
+        V2_DAVENET
+        if args.get("davenet_v2", True)
+        else {"feat_dim": 40, "layers": [2, 2, 2, 2], "layer_widths": [128, 128, 256, 512, 1024], "convsize": 9}
+    )
     fusion = args.get("fusion_params", {})
-    weights = {k[: -len("_weight")]: float(v) for k, v in original.get("loss", {}).get("args", {}).items() if k.endswith("_weight")}
+    weights = {
+        k[: -len("_weight")]: float(v)
+        for k, v in original.get("loss", {}).get("args", {}).items()
+        if k.endswith("_weight")
+    }
     return EverythingAtOnceConfig(
         video_feature_size=args.get("video_embed_dim", 4096),
         text_feature_size=args.get("text_embed_dim", 300),
@@ -79,9 +104,13 @@ def check_fixture(fixture: Path) -> dict[str, float]:
     inputs, expected = load_file(fixture / "inputs.safetensors"), load_file(fixture / "outputs.safetensors")
     with torch.no_grad():
         out = model(
-            text_features=inputs["text"], video_features=inputs["video"], input_features=inputs["audio"],
-            text_attention_mask=inputs["text_mask"], video_attention_mask=inputs["video_mask"],
-            audio_attention_mask=inputs["audio_mask"], return_loss=True,
+            text_features=inputs["text"],
+            video_features=inputs["video"],
+            input_features=inputs["audio"],
+            text_attention_mask=inputs["text_mask"],
+            video_attention_mask=inputs["video_mask"],
+            audio_attention_mask=inputs["audio_mask"],
+            return_loss=True,
         )
     differences = {}
     for theirs, ours in OUTPUTS.items():
@@ -99,14 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config_json", type=Path)
     parser.add_argument("--output_dir", type=Path)
     parser.add_argument("--fixture", type=Path)
-    parser.add_argument("--tolerance", type=float, default=1e-5, help="the fixture's: max |difference| of float outputs")
+    parser.add_argument(
+        "--tolerance", type=float, default=1e-5, help="the fixture's: max |difference| of float outputs"
+    )
     args = parser.parse_args(argv)
     if args.fixture is not None:
         differences = check_fixture(args.fixture)
         for name, difference in differences.items():
             print(f"{name:28s} max abs diff {difference:.3e}")
         worst = max(differences.values())
-        print(f"{'PASS' if worst <= args.tolerance else 'FAIL'}: max abs difference {worst:.3e} (tolerance {args.tolerance:.0e})")
+        print(
+            f"{'PASS' if worst <= args.tolerance else 'FAIL'}: max abs difference {worst:.3e} (tolerance {args.tolerance:.0e})"
+        )
         return 0 if worst <= args.tolerance else 1
     if args.checkpoint is None or args.config_json is None or args.output_dir is None:
         parser.error("give --checkpoint, --config_json and --output_dir (or --fixture)")
@@ -116,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     model.save_pretrained(args.output_dir)
     from videozoo.processors import EverythingAtOnceProcessor
 
-    EverythingAtOnceProcessor.default(word_embedding_size=model.config.text_feature_size).save_pretrained(args.output_dir)
+    EverythingAtOnceProcessor.default(word_embedding_size=model.config.text_feature_size).save_pretrained(
+        args.output_dir
+    )
     print(f"saved EverythingAtOnceModel to {args.output_dir}")
     return 0
 

@@ -59,15 +59,24 @@ def config_from_original(cfg: dict, vocab_size: int, speech_vocab_size: int) -> 
     if cfg.get("use_linear_embedder", False):
         raise ValueError("checkpoints trained with --use_linear_embedder are not supported")
     return MDVCConfig(
-        vocab_size=int(vocab_size), speech_vocab_size=int(speech_vocab_size),
-        video_hidden_size=int(cfg["d_model_video"]), audio_hidden_size=int(cfg["d_model_audio"]),
-        speech_hidden_size=int(cfg["d_model_subs"]), num_hidden_layers=int(cfg["N"]),
-        num_attention_heads=int(cfg["H"]), video_intermediate_size=int(cfg["d_ff_video"]),
-        audio_intermediate_size=int(cfg["d_ff_audio"]), speech_intermediate_size=int(cfg["d_ff_subs"]),
-        hidden_dropout_prob=float(cfg["dout_p"]), label_smoothing=float(cfg.get("smoothing", 0.7)),
-        max_caption_length=int(cfg.get("max_len", 50)), pad_token_id=int(cfg.get("pad_idx", 1)),
-        bos_token_id=int(cfg.get("start_idx", 2)), eos_token_id=int(cfg.get("end_idx", 3)),
-        decoder_start_token_id=int(cfg.get("start_idx", 2)), unk_token_id=int(cfg.get("unk_idx", 0)),
+        vocab_size=int(vocab_size),
+        speech_vocab_size=int(speech_vocab_size),
+        video_hidden_size=int(cfg["d_model_video"]),
+        audio_hidden_size=int(cfg["d_model_audio"]),
+        speech_hidden_size=int(cfg["d_model_subs"]),
+        num_hidden_layers=int(cfg["N"]),
+        num_attention_heads=int(cfg["H"]),
+        video_intermediate_size=int(cfg["d_ff_video"]),
+        audio_intermediate_size=int(cfg["d_ff_audio"]),
+        speech_intermediate_size=int(cfg["d_ff_subs"]),
+        hidden_dropout_prob=float(cfg["dout_p"]),
+        label_smoothing=float(cfg.get("smoothing", 0.7)),
+        max_caption_length=int(cfg.get("max_len", 50)),
+        pad_token_id=int(cfg.get("pad_idx", 1)),
+        bos_token_id=int(cfg.get("start_idx", 2)),
+        eos_token_id=int(cfg.get("end_idx", 3)),
+        decoder_start_token_id=int(cfg.get("start_idx", 2)),
+        unk_token_id=int(cfg.get("unk_idx", 0)),
     )
 
 
@@ -91,9 +100,13 @@ def check_fixture(folder: Path, tolerance: float = 1e-5) -> int:
     model = build_model(cfg, cfg["trg_voc_size"], load_file(folder / "original_weights.safetensors"))
     inputs = load_file(folder / "inputs.safetensors")
     expected = load_file(folder / "outputs.safetensors")
-    feats = dict(video_features=inputs["rgb"] + inputs["flow"], audio_features=inputs["audio"],
-                 speech_input_ids=inputs["subs"], feature_attention_mask=inputs["feature_mask"],
-                 speech_attention_mask=inputs["subs_mask"])
+    feats = dict(
+        video_features=inputs["rgb"] + inputs["flow"],
+        audio_features=inputs["audio"],
+        speech_input_ids=inputs["subs"],
+        feature_attention_mask=inputs["feature_mask"],
+        speech_attention_mask=inputs["subs_mask"],
+    )
     caption = inputs["caption"]
     failures = []
     with torch.no_grad():

@@ -204,7 +204,11 @@ def check_fixture(fixture: Path, tolerance: float | None = None) -> dict[str, fl
     with torch.no_grad():
         out = model(**inputs, return_loss=True)
         renormalized = model.compute_similarity(
-            out.text_embeds, out.text_weights, out.video_embeds, out.video_availability, renormalize_missing_modalities=True
+            out.text_embeds,
+            out.text_weights,
+            out.video_embeds,
+            out.video_availability,
+            renormalize_missing_modalities=True,
         )
     ours = {
         "cross_view_conf_matrix": out.logits_per_text,
@@ -256,8 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.vocab_file is not None:
         from videozoo.processors import MMTProcessor
 
-        MMTProcessor.from_vocab_file(args.vocab_file, expert_names=config.expert_names, lowercase=True).save_pretrained(args.output_dir)
-    print(f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters) to {args.output_dir}")
+        MMTProcessor.from_vocab_file(
+            args.vocab_file, expert_names=config.expert_names, lowercase=True
+        ).save_pretrained(args.output_dir)
+    print(
+        f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters) to {args.output_dir}"
+    )
     return 0
 
 

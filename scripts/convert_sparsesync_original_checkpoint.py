@@ -104,7 +104,7 @@ def rename(key: str) -> str:
             return re.sub(pattern, replacement, key)
     for pattern, replacement in _BLOCK_PREFIXES:
         if match := re.match(pattern, key):
-            rest = key[match.end():]
+            rest = key[match.end() :]
             for inner, new in _LAYER_RULES:
                 if re.match(inner, rest):
                     return re.sub(pattern, replacement, key[: match.end()]) + re.sub(f"^{inner}", new, rest)
@@ -125,8 +125,9 @@ def _count(state_dict: dict, pattern: str) -> int:
     return len({m.group(1) for k in state_dict if (m := re.match(pattern, k))})
 
 
-def config_from_weights(state_dict: dict[str, torch.Tensor], num_attention_heads: int = 8, max_offset_sec: float | None = None,
-                        **overrides) -> SparseSyncConfig:
+def config_from_weights(
+    state_dict: dict[str, torch.Tensor], num_attention_heads: int = 8, max_offset_sec: float | None = None, **overrides
+) -> SparseSyncConfig:
     """Sizes from the weights (`model` of an authors' checkpoint, possibly only some of its parts). Parts that are
     absent get defaults: the full S3D, and a ResNet-18-shaped audio trunk ending at the head width."""
     sd = {k.removeprefix("module."): v for k, v in state_dict.items()}
@@ -138,7 +139,9 @@ def config_from_weights(state_dict: dict[str, torch.Tensor], num_attention_heads
             num_offset_classes=classes,
             hidden_size=hidden,
             use_selectors=selectors,
-            visual_grid=[sd[f"transformer.vis_pos_emb.{axis}_embed.weight"].shape[0] for axis in ("time", "height", "width")],
+            visual_grid=[
+                sd[f"transformer.vis_pos_emb.{axis}_embed.weight"].shape[0] for axis in ("time", "height", "width")
+            ],
             audio_grid=[sd[f"transformer.aud_pos_emb.{axis}_embed.weight"].shape[0] for axis in ("freq", "time")],
         )
         if selectors:
@@ -150,14 +153,20 @@ def config_from_weights(state_dict: dict[str, torch.Tensor], num_attention_heads
                 intermediate_size=sd["transformer.global_transformer.blocks.0.mlp.0.weight"].shape[0],
             )
         else:
-            fields.update(num_sync_layers=_count(sd, r"transformer\.blocks\.(\d+)\."),
-                          intermediate_size=sd["transformer.blocks.0.mlp.0.weight"].shape[0])
+            fields.update(
+                num_sync_layers=_count(sd, r"transformer\.blocks\.(\d+)\."),
+                intermediate_size=sd["transformer.blocks.0.mlp.0.weight"].shape[0],
+            )
         if max_offset_sec is None:
             max_offset_sec = 1.0 if classes == 3 else 2.0  # the authors' grids: 3 classes over +-1 s, else +-2 s
     if "afeat_extractor.conv1.weight" in sd:
         stages = _count(sd, r"afeat_extractor\.layer(\d+)\.")
-        fields["audio_backbone_widths"] = [sd[f"afeat_extractor.layer{s}.0.conv1.weight"].shape[0] for s in range(1, stages + 1)]
-        fields["audio_backbone_depths"] = [_count(sd, rf"afeat_extractor\.layer{s}\.(\d+)\.") for s in range(1, stages + 1)]
+        fields["audio_backbone_widths"] = [
+            sd[f"afeat_extractor.layer{s}.0.conv1.weight"].shape[0] for s in range(1, stages + 1)
+        ]
+        fields["audio_backbone_depths"] = [
+            _count(sd, rf"afeat_extractor\.layer{s}\.(\d+)\.") for s in range(1, stages + 1)
+        ]
         fields.setdefault("hidden_size", fields["audio_backbone_widths"][-1])
     elif "hidden_size" in fields:
         width = fields["hidden_size"]
@@ -181,13 +190,19 @@ def config_from_original(original: dict) -> dict:
     return fields
 
 
-def load_model(state_dict: dict[str, torch.Tensor], config: SparseSyncConfig | None = None,
-               allow_missing: tuple[str, ...] = (), only: str | None = None):
+def load_model(
+    state_dict: dict[str, torch.Tensor],
+    config: SparseSyncConfig | None = None,
+    allow_missing: tuple[str, ...] = (),
+    only: str | None = None,
+):
     """Build the model and load the converted weights strictly; a partial state dict names the prefixes it may lack
     (`allow_missing`, e.g. the trunks for a head-only fixture) or the only part it holds (`only`)."""
     model = SparseSyncForOffsetClassification(config or config_from_weights(state_dict))
     result = model.load_state_dict(convert_state_dict(state_dict), strict=False)
-    missing = [k for k in result.missing_keys if not k.startswith(allow_missing) and (only is None or k.startswith(only))]
+    missing = [
+        k for k in result.missing_keys if not k.startswith(allow_missing) and (only is None or k.startswith(only))
+    ]
     if missing or result.unexpected_keys:
         raise RuntimeError(f"conversion mismatch: missing {missing[:10]}, unexpected {result.unexpected_keys[:10]}")
     return model.eval()
@@ -207,13 +222,24 @@ class _Inert:
         return _Inert(*args)
 
 
-_TORCH_ALLOWED = re.compile(r"^(_rebuild_\w+|\w*Storage|Size|float\d*|half|bfloat16|int\d*|uint8|bool|long|double|device)$")
+_TORCH_ALLOWED = re.compile(
+    r"^(_rebuild_\w+|\w*Storage|Size|float\d*|half|bfloat16|int\d*|uint8|bool|long|double|device)$"
+)
 _ALLOWED = {
-    ("collections", "OrderedDict"), ("collections", "defaultdict"), ("builtins", "set"), ("builtins", "frozenset"),
-    ("builtins", "slice"), ("builtins", "complex"), ("numpy", "dtype"), ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("torch._tensor", "_rebuild_from_type_v2"), ("torch.nn.parameter", "Parameter"),
+    ("collections", "OrderedDict"),
+    ("collections", "defaultdict"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "slice"),
+    ("builtins", "complex"),
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("torch._tensor", "_rebuild_from_type_v2"),
+    ("torch.nn.parameter", "Parameter"),
 }
 
 
@@ -224,10 +250,14 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _Inert
         if (module, name) in _ALLOWED or (module in ("torch", "torch._utils") and _TORCH_ALLOWED.match(name)):
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a checkpoint (only tensors and configs are read)")
+        raise pickle.UnpicklingError(
+            f"refusing to load {module}.{name} from a checkpoint (only tensors and configs are read)"
+        )
 
 
-_restricted_pickle = types.SimpleNamespace(Unpickler=_RestrictedUnpickler, load=pickle.load, __name__="restricted_pickle")
+_restricted_pickle = types.SimpleNamespace(
+    Unpickler=_RestrictedUnpickler, load=pickle.load, __name__="restricted_pickle"
+)
 
 
 def _plain(value):
@@ -287,8 +317,11 @@ def check_head_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     original = json.loads((fixture / "original_config.json").read_text())
     weights = load_file(fixture / "original_weights.safetensors")
     inputs, expected = load_file(fixture / "inputs.safetensors"), load_file(fixture / "outputs.safetensors")
-    model = load_model(weights, config_from_weights(weights, **config_from_original(original)),
-                       allow_missing=("visual_encoder.", "audio_encoder."))
+    model = load_model(
+        weights,
+        config_from_weights(weights, **config_from_original(original)),
+        allow_missing=("visual_encoder.", "audio_encoder."),
+    )
     captured: dict[str, torch.Tensor] = {}
     hooks = [
         _capture(model.visual_proj, captured, "bridge"),
@@ -317,10 +350,15 @@ def check_head_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
         hook.remove()
     if set(ours) != set(expected):
         raise RuntimeError(f"fixture outputs not compared: {sorted(set(expected) - set(ours))}")
-    return {name: (_difference(value, expected[name]), 1e-4 if name.startswith("debug.") else 1e-5) for name, value in ours.items()}
+    return {
+        name: (_difference(value, expected[name]), 1e-4 if name.startswith("debug.") else 1e-5)
+        for name, value in ours.items()
+    }
 
 
-def _run_trunk(model, part: str, run, probes: dict[str, torch.nn.Module], expected: dict, tolerance: float) -> dict[str, tuple[float, float]]:
+def _run_trunk(
+    model, part: str, run, probes: dict[str, torch.nn.Module], expected: dict, tolerance: float
+) -> dict[str, tuple[float, float]]:
     captured: dict[str, torch.Tensor] = {}
     hooks = [_capture(module, captured, name) for name, module in probes.items()]
     with torch.no_grad():
@@ -336,8 +374,10 @@ def check_s3d_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     weights = load_file(fixture / "original_weights.safetensors")
     inputs, expected = load_file(fixture / "inputs.safetensors"), load_file(fixture / "outputs.safetensors")
     pixels = inputs["pixel_values"]
-    config = SparseSyncConfig(visual_grid=list(s3d_output_grid(*pixels.shape[1:2], *pixels.shape[3:])),
-                              s3d_width_divisor=64 // weights["vfeat_extractor.base.0.conv_s.weight"].shape[0])
+    config = SparseSyncConfig(
+        visual_grid=list(s3d_output_grid(*pixels.shape[1:2], *pixels.shape[3:])),
+        s3d_width_divisor=64 // weights["vfeat_extractor.base.0.conv_s.weight"].shape[0],
+    )
     model = load_model(weights, config, only="visual_encoder.")
     probes = {"debug.base_7": model.visual_encoder[7], "debug.base_13": model.visual_encoder[13]}
     return _run_trunk(model, "visual_features", lambda: model.get_visual_features(pixels), probes, expected, 2e-3)
@@ -349,9 +389,13 @@ def check_audio_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     inputs, expected = load_file(fixture / "inputs.safetensors"), load_file(fixture / "outputs.safetensors")
     spectrogram = inputs["spectrogram"][:, 0]  # (B, 1, F, T) -> the model's (B, F, T)
     base = config_from_weights(weights)
-    config = SparseSyncConfig(audio_backbone_widths=base.audio_backbone_widths, audio_backbone_depths=base.audio_backbone_depths,
-                              hidden_size=base.hidden_size, num_frequency_bins=spectrogram.shape[1],
-                              audio_grid=list(resnet_output_grid(*spectrogram.shape[1:], len(base.audio_backbone_widths))))
+    config = SparseSyncConfig(
+        audio_backbone_widths=base.audio_backbone_widths,
+        audio_backbone_depths=base.audio_backbone_depths,
+        hidden_size=base.hidden_size,
+        num_frequency_bins=spectrogram.shape[1],
+        audio_grid=list(resnet_output_grid(*spectrogram.shape[1:], len(base.audio_backbone_widths))),
+    )
     model = load_model(weights, config, only="audio_encoder.")
     probes = {"debug.layer2": model.audio_encoder.layer2, "debug.layer3": model.audio_encoder.layer3}
     return _run_trunk(model, "audio_features", lambda: model.get_audio_features(spectrogram), probes, expected, 2e-4)
@@ -374,23 +418,41 @@ def check_frontend_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     power = steps["power"]
     results["input_features"] = (_difference(features, expected["input_features"]), 1e-5)
     results["debug.power_spectrogram (relative)"] = (
-        ((power.double() - expected["debug.power_spectrogram"].double()).abs() / expected["debug.power_spectrogram"].double().abs().clamp_min(1e-12)).max().item(), 1e-5)
+        (
+            (power.double() - expected["debug.power_spectrogram"].double()).abs()
+            / expected["debug.power_spectrogram"].double().abs().clamp_min(1e-12)
+        )
+        .max()
+        .item(),
+        1e-5,
+    )
     results["debug.log_spectrogram"] = (_difference(steps["log"], expected["debug.log_spectrogram"]), 1e-5)
     results["debug.spec_means"] = (_difference(steps["mean"], expected["debug.spec_means"]), 1e-5)
     results["debug.spec_stds"] = (_difference(steps["std"], expected["debug.spec_stds"]), 1e-5)
     # part B: frames (centre crop of the fixture's input_size, /255, ImageNet normalisation)
     crop = original["fixture_visual_steps"][0]["params"]["input_size"]
     processor = SparseSyncProcessor(extractor, crop_size=crop)
-    results["pixel_values"] = (_difference(processor.transform_frames(inputs["frames"]), expected["pixel_values"]), 1e-6)
+    results["pixel_values"] = (
+        _difference(processor.transform_frames(inputs["frames"]), expected["pixel_values"]),
+        1e-6,
+    )
     # part C: the whole test-time chain at fixed (offset, visual start)
     data = original["data"]
     grid_size = original["model"]["params"]["transformer"]["params"]["num_offset_cls"]
-    processor = SparseSyncProcessor(extractor, crop_size=data["input_size"], clip_length_sec=data["crop_len_sec"],
-                                    max_offset_sec=float(data["max_off_sec"]), num_offset_classes=grid_size)
+    processor = SparseSyncProcessor(
+        extractor,
+        crop_size=data["input_size"],
+        clip_length_sec=data["crop_len_sec"],
+        max_offset_sec=float(data["max_off_sec"]),
+        num_offset_classes=grid_size,
+    )
     for case in (0, 1):
         out = processor(
-            videos=[inputs["clip.frames"]], audios=[inputs["clip.waveform"]], sampling_rate=16000,
-            offsets=[float(inputs[f"clip{case}.offset_sec"])], video_starts=[float(inputs[f"clip{case}.v_start_sec"])],
+            videos=[inputs["clip.frames"]],
+            audios=[inputs["clip.waveform"]],
+            sampling_rate=16000,
+            offsets=[float(inputs[f"clip{case}.offset_sec"])],
+            video_starts=[float(inputs[f"clip{case}.v_start_sec"])],
         )
         for name, ours, tolerance in (
             ("pixel_values", out["pixel_values"][0], 1e-6),
@@ -400,7 +462,10 @@ def check_frontend_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
         ):
             results[f"clip{case}.{name}"] = (_difference(ours, expected[f"clip{case}.{name}"]), tolerance)
         for name in ("video_start_frame", "audio_start_sample"):
-            results[f"debug.clip{case}.{name}"] = (_difference(out[name][0], expected[f"debug.clip{case}.{name}"]), 0.0)
+            results[f"debug.clip{case}.{name}"] = (
+                _difference(out[name][0], expected[f"debug.clip{case}.{name}"]),
+                0.0,
+            )
     return results
 
 
@@ -409,9 +474,15 @@ def check_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     if "transform_sequence_test" in original:
         return check_frontend_fixture(fixture)
     params = original.get("model", {}).get("params", {})
-    if params.get("vfeat_extractor", {}).get("target", "").endswith("S3DVisualFeatures") and "transformer" not in params:
+    if (
+        params.get("vfeat_extractor", {}).get("target", "").endswith("S3DVisualFeatures")
+        and "transformer" not in params
+    ):
         return check_s3d_fixture(fixture)
-    if params.get("afeat_extractor", {}).get("target", "").endswith("ResNet18AudioFeatures") and "transformer" not in params:
+    if (
+        params.get("afeat_extractor", {}).get("target", "").endswith("ResNet18AudioFeatures")
+        and "transformer" not in params
+    ):
         return check_audio_fixture(fixture)
     return check_head_fixture(fixture)
 
@@ -422,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", type=Path)
     parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
     parser.add_argument("--num_attention_heads", type=int, help="if the checkpoint holds no config (default 8)")
-    parser.add_argument("--max_offset_sec", type=float, help="if the checkpoint holds no config (default 2; 1 for 3 classes)")
+    parser.add_argument(
+        "--max_offset_sec", type=float, help="if the checkpoint holds no config (default 2; 1 for 3 classes)"
+    )
     args = parser.parse_args(argv)
 
     if args.fixture is not None:
@@ -432,8 +505,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:40s} max abs diff {difference:.3e} (tolerance {tolerance:.0e}){flag}")
         failed = [name for name, (difference, tolerance) in results.items() if difference > tolerance]
         worst = max(d for d, _ in results.values())
-        print(f"{'FAIL' if failed else 'PASS'}: max abs difference {worst:.3e} over {len(results)} tensors"
-              + (f"; above tolerance: {failed}" if failed else ""))
+        print(
+            f"{'FAIL' if failed else 'PASS'}: max abs difference {worst:.3e} over {len(results)} tensors"
+            + (f"; above tolerance: {failed}" if failed else "")
+        )
         return 1 if failed else 0
 
     if args.checkpoint is None or args.output_dir is None:
@@ -449,8 +524,10 @@ def main(argv: list[str] | None = None) -> int:
     from videozoo.processors import SparseSyncProcessor
 
     SparseSyncProcessor.default(model.config).save_pretrained(args.output_dir)
-    print(f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
-          f"{model.config.num_offset_classes} classes over +-{model.config.max_offset_sec} s) to {args.output_dir}")
+    print(
+        f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+        f"{model.config.num_offset_classes} classes over +-{model.config.max_offset_sec} s) to {args.output_dir}"
+    )
     return 0
 
 

@@ -39,19 +39,25 @@ from videozoo.data.avatar import (
 from videozoo.tasks.avatar import AvatarSpeechRecognitionTask
 
 REAL_CONDITIONS = "clean,burst@0.1,burst@0.2,burst@0.3,noise@0dB,noise@-3dB,noise@-4.8dB,mixed@0dB,0.1,mixed@-3dB,0.2,mixed@-4.8dB,0.3,shuffled_frames"
-SYNTHETIC_CONDITIONS = ("clean,masked_words,masked_shuffled_frames,masked_zeroed_frames,burst@0.1,burst@0.3,"
-                        "noise@10dB,noise@5dB,noise@0dB,noise@-5dB,noise@-10dB,noise@-15dB")
+SYNTHETIC_CONDITIONS = (
+    "clean,masked_words,masked_shuffled_frames,masked_zeroed_frames,burst@0.1,burst@0.3,"
+    "noise@10dB,noise@5dB,noise@0dB,noise@-5dB,noise@-10dB,noise@-15dB"
+)
 
 
 @dataclass
 class EvaluationArguments:
     model_name_or_path: list[str] = field(metadata={"help": "One or more AVATAR checkpoints."})
-    dataset_name: str = field(default="synthetic", metadata={"help": "'synthetic', 'how2', 'visspeech' or a save_to_disk folder."})
+    dataset_name: str = field(
+        default="synthetic", metadata={"help": "'synthetic', 'how2', 'visspeech' or a save_to_disk folder."}
+    )
     data_dir: str | None = None
     video_dir: str | None = None
     split: str = "dev5"
     visspeech_csv: str | None = None
-    num_test_clips: int = field(default=512, metadata={"help": "Synthetic test clips (held out: another seed than training)."})
+    num_test_clips: int = field(
+        default=512, metadata={"help": "Synthetic test clips (held out: another seed than training)."}
+    )
     noise_bank: str | None = field(default=None, metadata={"help": ".npy [n_clips, n_samples] of 16 kHz noise."})
     conditions: str | None = None
     decoding: str = field(default="beam", metadata={"help": "'beam' (the reference, 4 beams, alpha 0.6) or 'greedy'."})
@@ -85,8 +91,11 @@ def plot_wer_vs_snr(results: dict, path: Path) -> bool:
     figure, axis = plt.subplots(figsize=(6, 4))
     drawn = False
     for model, conditions in results.items():
-        points = sorted((float(name.split("@")[1].removesuffix("dB")), m["wer_percent"])
-                        for name, m in conditions.items() if name.startswith("noise@"))
+        points = sorted(
+            (float(name.split("@")[1].removesuffix("dB")), m["wer_percent"])
+            for name, m in conditions.items()
+            if name.startswith("noise@")
+        )
         color = None
         if points:
             (line,) = axis.plot(*zip(*points), marker="o", label=model)
@@ -109,7 +118,9 @@ def plot_wer_vs_snr(results: dict, path: Path) -> bool:
 def main(argv: list[str] | None = None) -> dict:
     (args,) = HfArgumentParser((EvaluationArguments,)).parse_args_into_dataclasses(argv)
     split = load_test_split(args)
-    names = _split_conditions(args.conditions or (SYNTHETIC_CONDITIONS if args.dataset_name == "synthetic" else REAL_CONDITIONS))
+    names = _split_conditions(
+        args.conditions or (SYNTHETIC_CONDITIONS if args.dataset_name == "synthetic" else REAL_CONDITIONS)
+    )
     conditions = [parse_condition(name) for name in names]
     if args.noise_bank:
         noise_bank = np.load(args.noise_bank).astype(np.float32)
@@ -138,8 +149,10 @@ def main(argv: list[str] | None = None) -> dict:
             loader = accelerator.prepare(DataLoader(split, batch_size=args.batch_size, collate_fn=collator))
             metrics = task.evaluate(model, loader, accelerator)
             results[label][condition["name"]] = metrics
-            accelerator.print(f"{label:40s} {condition['name']:24s} WER {metrics['wer_percent']:6.2f}%  "
-                              f"content {100 * metrics['content_wer']:6.2f}%  stop {100 * metrics['stop_wer']:6.2f}%")
+            accelerator.print(
+                f"{label:40s} {condition['name']:24s} WER {metrics['wer_percent']:6.2f}%  "
+                f"content {100 * metrics['content_wer']:6.2f}%  stop {100 * metrics['stop_wer']:6.2f}%"
+            )
     if accelerator.is_main_process:
         output_dir = Path(args.output_dir or Path(args.model_name_or_path[0]) / "eval")
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -39,10 +39,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         processor.load_word_vectors(args.word_vectors or "")
     split = load_splits(args)["test"]
     accelerator = Accelerator()
-    loader = accelerator.prepare(DataLoader(split, batch_size=eval_args.batch_size, collate_fn=AVLnetCollator(args.max_frames, processor, with_text)))
+    loader = accelerator.prepare(
+        DataLoader(
+            split, batch_size=eval_args.batch_size, collate_fn=AVLnetCollator(args.max_frames, processor, with_text)
+        )
+    )
     model = accelerator.prepare(model)
     with torch.no_grad():
-        metrics = AVLnetRetrievalTask(model.config.variant, missing_clips=eval_args.num_missing_clips).evaluate(model, loader, accelerator)
+        metrics = AVLnetRetrievalTask(model.config.variant, missing_clips=eval_args.num_missing_clips).evaluate(
+            model, loader, accelerator
+        )
     if accelerator.is_main_process:
         output_dir = Path(eval_args.output_dir or Path(args.model_name_or_path) / "eval")
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -52,18 +52,27 @@ class EvaluationArguments:
     mode: Literal["captioning", "proposals", "learned"] = "captioning"
     model_name_or_path: str | None = field(default=None, metadata={"help": "Captioner (BMT or MDVC)."})
     proposal_model_name_or_path: str | None = field(default=None, metadata={"help": "BMT proposal generator."})
-    proposals_file: str | None = field(default=None, metadata={"help": "learned mode without a generator: an ANet JSON."})
-    predictions_file: str | None = field(default=None, metadata={"help": "Score this submission instead of running models."})
+    proposals_file: str | None = field(
+        default=None, metadata={"help": "learned mode without a generator: an ANet JSON."}
+    )
+    predictions_file: str | None = field(
+        default=None, metadata={"help": "Score this submission instead of running models."}
+    )
     reference_files: str | None = field(
-        default=None, metadata={"help": "Comma list of annotation JSON files (default: the evaluated split's events)."})
-    tious: str = field(default="", metadata={"help": "Default 0.5 (captioning) or 0.3,0.5,0.7,0.9 (proposals, learned)."})
+        default=None, metadata={"help": "Comma list of annotation JSON files (default: the evaluated split's events)."}
+    )
+    tious: str = field(
+        default="", metadata={"help": "Default 0.5 (captioning) or 0.3,0.5,0.7,0.9 (proposals, learned)."}
+    )
     max_proposals: int = 100
     nms_threshold: float | None = None
     meteor: Literal["none", "auto", "coco", "nltk"] = "auto"
     num_beams: int = 1
     max_new_tokens: int | None = None
     batch_size: int = 64
-    output_dir: str = field(default="", metadata={"help": "Where the submission and metrics.json go (default: <model>/eval)."})
+    output_dir: str = field(
+        default="", metadata={"help": "Where the submission and metrics.json go (default: <model>/eval)."}
+    )
 
 
 def submission(results: dict) -> dict:
@@ -78,7 +87,10 @@ def score(results: dict, references: list[dict], mode: str, tious, max_proposals
         video_ids=videos,
         predictions=[json.dumps(results.get(v, [])) for v in videos],
         references=[json.dumps([r.get(v) for r in references]) for v in videos],
-        mode=mode, tious=list(tious), max_proposals=max_proposals, meteor=meteor,
+        mode=mode,
+        tious=list(tious),
+        max_proposals=max_proposals,
+        meteor=meteor,
     )
 
 
@@ -92,8 +104,11 @@ def generate_captions(model, processor, videos, rows, reader, args: EvaluationAr
     for batch in loader:
         with torch.no_grad():
             ids = accelerator.unwrap_model(model).generate(
-                **{k: batch[k] for k in CAPTIONER_INPUTS[model_type]}, max_new_tokens=max_new, num_beams=args.num_beams,
-                do_sample=False)
+                **{k: batch[k] for k in CAPTIONER_INPUTS[model_type]},
+                max_new_tokens=max_new,
+                num_beams=args.num_beams,
+                do_sample=False,
+            )
         for index, text in zip(batch["row_index"].tolist(), processor.decode(ids)):
             captions[int(index)] = text
     return [captions[i] for i in range(len(rows))]
@@ -101,14 +116,17 @@ def generate_captions(model, processor, videos, rows, reader, args: EvaluationAr
 
 def generate_proposals(model, processor, videos, reader, args: EvaluationArguments, accelerator) -> dict:
     rows = proposal_view(videos, reader)
-    collator = ProposalCollator(videos, processor, model.config.max_audio_length, model.config.max_video_length, reader)
+    collator = ProposalCollator(
+        videos, processor, model.config.max_audio_length, model.config.max_video_length, reader
+    )
     loader = accelerator.prepare(DataLoader(rows, batch_size=args.batch_size, collate_fn=collator))
     ids, results = rows["video_id"], {}
     for batch in loader:
         with torch.no_grad():
             out = model(**{k: batch[k] for k in PROPOSAL_INPUTS if k != "event_targets"})
-        kept = post_process_proposals(out.proposals, batch["durations"], max_proposals=args.max_proposals,
-                                      nms_threshold=args.nms_threshold)
+        kept = post_process_proposals(
+            out.proposals, batch["durations"], max_proposals=args.max_proposals, nms_threshold=args.nms_threshold
+        )
         for index, proposals in zip(batch["row_index"].tolist(), kept):
             results[ids[int(index)]] = proposals
     return results
@@ -122,9 +140,16 @@ def proposal_rows(videos, proposals: dict) -> datasets.Dataset:
         for proposal in proposals.get(video["video_id"], []):
             start, end = (float(x) for x in proposal["timestamp"])
             start = min(max(start, 0.0), video["duration"])
-            values = (index, video["video_id"], start, max(end, start), video["duration"], "",
-                      speech_for_event(video["speech_starts"], video["speech_ends"], video["speech_texts"], start, end),
-                      len(rows["row_index"]))
+            values = (
+                index,
+                video["video_id"],
+                start,
+                max(end, start),
+                video["duration"],
+                "",
+                speech_for_event(video["speech_starts"], video["speech_ends"], video["speech_texts"], start, end),
+                len(rows["row_index"]),
+            )
             for key, value in zip(rows, values):
                 rows[key].append(value)
     if not rows["row_index"]:
@@ -133,7 +158,9 @@ def proposal_rows(videos, proposals: dict) -> datasets.Dataset:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    data_args, args = HfArgumentParser((DenseCaptioningDataArguments, EvaluationArguments)).parse_args_into_dataclasses(argv)
+    data_args, args = HfArgumentParser(
+        (DenseCaptioningDataArguments, EvaluationArguments)
+    ).parse_args_into_dataclasses(argv)
     meteor = None if args.meteor == "none" else args.meteor
     default_tious = (0.5,) if args.mode == "captioning" else (0.3, 0.5, 0.7, 0.9)
     tious = tuple(float_list(args.tious)) if args.tious else default_tious
@@ -161,7 +188,9 @@ def main(argv: list[str] | None = None) -> dict:
             loaded = json.loads(Path(args.proposals_file).read_text())
             results = loaded.get("results", loaded)
         elif args.mode != "captioning":
-            raise ValueError(f"--mode {args.mode} needs --proposal_model_name_or_path (or --proposals_file for learned)")
+            raise ValueError(
+                f"--mode {args.mode} needs --proposal_model_name_or_path (or --proposals_file for learned)"
+            )
         if args.mode in ("captioning", "learned"):
             if not args.model_name_or_path:
                 raise ValueError(f"--mode {args.mode} needs --model_name_or_path (a BMT or MDVC captioner)")
@@ -171,10 +200,14 @@ def main(argv: list[str] | None = None) -> dict:
                 splits, reader = load_dense_captioning_data(data_args, video_stride=0.96)
                 videos = splits["test"]
             rows = caption_view(videos) if args.mode == "captioning" else proposal_rows(videos, results)
-            captions = generate_captions(accelerator.prepare(model), processor, videos, rows, reader, args, accelerator)
+            captions = generate_captions(
+                accelerator.prepare(model), processor, videos, rows, reader, args, accelerator
+            )
             results = {}
             for row, caption in zip(rows.select_columns(["video_id", "start", "end"]), captions):
-                results.setdefault(row["video_id"], []).append({"sentence": caption, "timestamp": [row["start"], row["end"]]})
+                results.setdefault(row["video_id"], []).append(
+                    {"sentence": caption, "timestamp": [row["start"], row["end"]]}
+                )
         source = Path(args.model_name_or_path or args.proposal_model_name_or_path)
     if references is None:
         raise ValueError("--predictions_file needs --reference_files")
@@ -183,7 +216,9 @@ def main(argv: list[str] | None = None) -> dict:
     if metric_mode == "captioning" and args.mode == "captioning":
         # ground-truth proposals: every reference file is scored alone and the scores are averaged (BMT/MDVC tables)
         per_file = [score(results, [ref], "captioning", tious, args.max_proposals, meteor) for ref in references]
-        metrics = {k: sum(s[k] for s in per_file) / len(per_file) for k in per_file[0] if isinstance(per_file[0][k], float)}
+        metrics = {
+            k: sum(s[k] for s in per_file) / len(per_file) for k in per_file[0] if isinstance(per_file[0][k], float)
+        }
         metrics.update({k: per_file[0][k] for k in ("tokenizer", "meteor_backend")})
         metrics["per_reference_file"] = per_file
     else:
@@ -199,8 +234,10 @@ def main(argv: list[str] | None = None) -> dict:
             if isinstance(metrics.get(key), float):
                 print(f"{key:8s} {metrics[key]:.4f}")
         if metrics.get("tokenizer") == "python":
-            print("(PTB tokenizer approximated in Python: BLEU close to (not identical with) the reference evaluator; pycocoevalcap==1.2 "
-                  "and Java give the exact tokenizer and METEOR 1.5)")
+            print(
+                "(PTB tokenizer approximated in Python: BLEU close to (not identical with) the reference evaluator; pycocoevalcap==1.2 "
+                "and Java give the exact tokenizer and METEOR 1.5)"
+            )
         if metrics.get("meteor_backend") == "nltk":
             print("(METEOR from NLTK: not comparable with the papers' METEOR 1.5)")
     return metrics

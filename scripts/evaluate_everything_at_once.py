@@ -38,25 +38,35 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     (args,) = HfArgumentParser(EAOEvaluationArguments).parse_args_into_dataclasses(argv)
     model = AutoModel.from_pretrained(args.model_name_or_path).eval()
     if model.config.model_type != "everything_at_once":
-        raise ValueError(f"{args.model_name_or_path} is not an Everything-at-Once checkpoint ({model.config.model_type!r})")
+        raise ValueError(
+            f"{args.model_name_or_path} is not an Everything-at-Once checkpoint ({model.config.model_type!r})"
+        )
     if args.dataset_name == "synthetic":
         split = synthetic_eao_dataset(num_train=0)["test"]
     elif args.dataset_name == "pickle":
-        split = load_eao_clip_pickle(args.eval_pickle, load_word_vectors(args.word_vectors) if args.word_vectors else None)
+        split = load_eao_clip_pickle(
+            args.eval_pickle, load_word_vectors(args.word_vectors) if args.word_vectors else None
+        )
     else:
         split = datasets.load_from_disk(args.dataset_name)["test"]
     accelerator = Accelerator()
     collator = EverythingAtOnceCollator(args.max_frames, 2 ** len(model.config.audio_stage_depths))
-    loader = accelerator.prepare(DataLoader(split.with_format("numpy"), batch_size=args.batch_size, collate_fn=collator))
+    loader = accelerator.prepare(
+        DataLoader(split.with_format("numpy"), batch_size=args.batch_size, collate_fn=collator)
+    )
     model = accelerator.prepare(model)
     with torch.no_grad():
-        metrics = EverythingAtOnceTask(model.config.loss_weights, missing_clips=args.num_missing_clips).evaluate(model, loader, accelerator)
+        metrics = EverythingAtOnceTask(model.config.loss_weights, missing_clips=args.num_missing_clips).evaluate(
+            model, loader, accelerator
+        )
     if accelerator.is_main_process:
         output_dir = Path(args.output_dir or Path(args.model_name_or_path) / "eval")
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         for name in ("t2va", "t2v", "t2a", "t2v+a"):
-            print(f"{name:6s} R@1 {metrics[f'{name}_R1']:.1f}  R@5 {metrics[f'{name}_R5']:.1f}  R@10 {metrics[f'{name}_R10']:.1f}  MedR {metrics[f'{name}_MedR']:.1f}")
+            print(
+                f"{name:6s} R@1 {metrics[f'{name}_R1']:.1f}  R@5 {metrics[f'{name}_R5']:.1f}  R@10 {metrics[f'{name}_R10']:.1f}  MedR {metrics[f'{name}_MedR']:.1f}"
+            )
     return metrics
 
 

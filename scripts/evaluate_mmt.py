@@ -28,7 +28,9 @@ from videozoo.tasks.mmt import MMTRetrievalTask
 
 @dataclass
 class EvaluationArguments:
-    output_dir: str = field(default="", metadata={"help": "Where metrics.json and the plot go (default: <model>/eval)."})
+    output_dir: str = field(
+        default="", metadata={"help": "Where metrics.json and the plot go (default: <model>/eval)."}
+    )
     batch_size: int = 64
     split: str = "test"
 
@@ -43,7 +45,15 @@ def plot_recall_at_k(metrics: dict[str, float], path: Path, title: str) -> None:
     figure, axis = plt.subplots(figsize=(5, 3.5))
     for direction, label in (("t2v", "text → video"), ("v2t", "video → text")):
         axis.plot(ks, [metrics[f"{direction}_R{k}"] for k in ks], marker="o", label=label)
-    axis.set(xscale="log", xticks=ks, xticklabels=[str(k) for k in ks], xlabel="K", ylabel="Recall@K (%)", ylim=(0, 100), title=title)
+    axis.set(
+        xscale="log",
+        xticks=ks,
+        xticklabels=[str(k) for k in ks],
+        xlabel="K",
+        ylabel="Recall@K (%)",
+        ylim=(0, 100),
+        title=title,
+    )
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
@@ -58,12 +68,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = AutoModel.from_pretrained(data_args.model_name_or_path).eval()  # any videozoo checkpoint; must be MMT
     processor = AutoProcessor.from_pretrained(data_args.model_name_or_path)
     if model.config.model_type != "mmt" or not isinstance(processor, MMTProcessor):
-        raise ValueError(f"{data_args.model_name_or_path} is not an MMT checkpoint (model type {model.config.model_type!r})")
+        raise ValueError(
+            f"{data_args.model_name_or_path} is not an MMT checkpoint (model type {model.config.model_type!r})"
+        )
     split = load_splits(data_args, dict(model.config.expert_feature_sizes))[eval_args.split]
     captions = data_args.eval_captions_per_video or max(len(c) for c in split["captions"])
 
     accelerator = Accelerator()
-    loader = DataLoader(split, batch_size=eval_args.batch_size, collate_fn=MMTCollator(processor, training=False, captions_per_video=captions))
+    loader = DataLoader(
+        split,
+        batch_size=eval_args.batch_size,
+        collate_fn=MMTCollator(processor, training=False, captions_per_video=captions),
+    )
     model, loader = accelerator.prepare(model, loader)
     task = MMTRetrievalTask(model.config.ranking_margin, model.config.renormalize_missing_modalities)
     with torch.no_grad():

@@ -29,7 +29,9 @@ from videozoo.tasks.sparsesync import PROBES, SparseSyncOffsetTask
 
 @dataclass
 class EvaluationArguments:
-    output_dir: str = field(default="", metadata={"help": "Where metrics.json and the plot go (default <model>/eval)."})
+    output_dir: str = field(
+        default="", metadata={"help": "Where metrics.json and the plot go (default <model>/eval)."}
+    )
     batch_size: int = 16
     random_offsets: bool = field(default=False, metadata={"help": "Ignore the fixed-offset table; draw offsets."})
     iter_times: int = field(default=1, metadata={"help": "Passes over the set with random offsets."})
@@ -69,9 +71,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     splits_dir = Path(args.splits_dir or args.data_dir)
     table = splits_dir / f"fixed_offsets_{layout}" / fixed_offsets_name(args.eval_split, processor)
     fixed = table.is_file() and not eval_args.random_offsets
-    dataset = sparsesync_clip_dataset(args.data_dir, args.eval_split, layout=layout, splits_dir=splits_dir,
-                                      fixed_offsets=table if fixed else None, vggsound_meta=args.vggsound_meta,
-                                      sparse_classes=args.sparse_classes)
+    dataset = sparsesync_clip_dataset(
+        args.data_dir,
+        args.eval_split,
+        layout=layout,
+        splits_dir=splits_dir,
+        fixed_offsets=table if fixed else None,
+        vggsound_meta=args.vggsound_meta,
+        sparse_classes=args.sparse_classes,
+    )
     accelerator = Accelerator()
     model = accelerator.prepare(model)
     task = SparseSyncOffsetTask(PROBES if args.probes else (), seed=eval_args.seed)
@@ -101,8 +109,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         grid = model.config.offset_grid() if hasattr(model.config, "offset_grid") else processor.offset_grid()
-        plot_confusion(confusion_matrix(logits, labels, len(grid)), grid, output_dir / "confusion_matrix.png",
-                       f"{args.eval_split}: top-1 {100 * metrics['accuracy_1']:.1f}%, +-1 class {100 * metrics['accuracy_1_tol1']:.1f}%")
+        plot_confusion(
+            confusion_matrix(logits, labels, len(grid)),
+            grid,
+            output_dir / "confusion_matrix.png",
+            f"{args.eval_split}: top-1 {100 * metrics['accuracy_1']:.1f}%, +-1 class {100 * metrics['accuracy_1_tol1']:.1f}%",
+        )
         for key, value in metrics.items():
             print(f"{key:32s} {value:.4f}" if isinstance(value, float) else f"{key:32s} {value}")
     return metrics

@@ -64,19 +64,33 @@ def main(argv: list[str] | None = None) -> int:
         for source in sources:
             (rejected if _codec(source) == "mpeg4" else kept).append(source)
         sources = kept
-    report = prepare_clips(sources, args.source_dir, args.target_dir, min_duration_sec=args.min_duration_sec,
-                           shorter_side=args.shorter_side, crf=args.crf, max_duration_sec=args.max_duration_sec)
-    bad = report.bad + [(path, "MPEG-4 Part 2 video: its artefacts reveal the crop position (use --allow_mpeg4)") for path in rejected]
+    report = prepare_clips(
+        sources,
+        args.source_dir,
+        args.target_dir,
+        min_duration_sec=args.min_duration_sec,
+        shorter_side=args.shorter_side,
+        crf=args.crf,
+        max_duration_sec=args.max_duration_sec,
+    )
+    bad = report.bad + [
+        (path, "MPEG-4 Part 2 video: its artefacts reveal the crop position (use --allow_mpeg4)") for path in rejected
+    ]
     args.target_dir.mkdir(parents=True, exist_ok=True)
     (args.target_dir / "bad_files.tsv").write_text("".join(f"{path}\t{reason}\n" for path, reason in bad))
-    print(f"re-encoded {len(report.written)} clips into {args.target_dir}; skipped {len(bad)} (listed in bad_files.tsv)")
+    print(
+        f"re-encoded {len(report.written)} clips into {args.target_dir}; skipped {len(bad)} (listed in bad_files.tsv)"
+    )
     ids = [str(Path(p).relative_to(args.target_dir).with_suffix("")) for p in report.written]
     if args.lrs3_splits:
         counts = make_lrs3_split_files(ids, args.target_dir)
         print(f"LRS3 splits by video: {counts}")
     if args.fixed_offsets:
-        processor = SparseSyncProcessor(clip_length_sec=args.clip_length_sec, num_offset_classes=args.num_offset_classes,
-                                        max_offset_sec=args.max_offset_sec)
+        processor = SparseSyncProcessor(
+            clip_length_sec=args.clip_length_sec,
+            num_offset_classes=args.num_offset_classes,
+            max_offset_sec=args.max_offset_sec,
+        )
         for index, split in enumerate(("valid", "test")):
             split_file = args.target_dir / f"lrs3_{split}.txt"
             if not split_file.is_file():
@@ -87,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
                 clip = load_clip(args.target_dir / f"{clip_id}.mp4", max_duration_sec=processor.clip_max_length_sec)
                 lengths[clip_id] = (len(clip.frames), len(clip.waveform))
             table = make_fixed_offsets(lengths, processor, seed=1337 + 1 + index)
-            path = write_fixed_offsets(args.target_dir / "fixed_offsets_lrs3" / fixed_offsets_name(split, processor), table)
+            path = write_fixed_offsets(
+                args.target_dir / "fixed_offsets_lrs3" / fixed_offsets_name(split, processor), table
+            )
             print(f"fixed offsets for {len(table)} {split} clips: {path}")
     return 0
 

@@ -40,18 +40,26 @@ from videozoo.training import TrainerArguments, fit, processor_for_resume
 
 @dataclass
 class MaskingArguments:
-    model_name_or_path: str | None = field(default=None, metadata={"help": "A modality-masking checkpoint to continue from."})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A modality-masking checkpoint to continue from."}
+    )
     model_size: Literal["small", "paper"] = "small"
-    dataset_name: str = field(default="synthetic", metadata={"help": "'synthetic', 'features', or a save_to_disk folder."})
+    dataset_name: str = field(
+        default="synthetic", metadata={"help": "'synthetic', 'features', or a save_to_disk folder."}
+    )
     data_dir: str | None = None
     train_split_file: str | None = None
     eval_split_file: str | None = None
     num_train_clips: int = 3000
     synthetic_seed: int = 0
-    mask_probability_asr: float = field(default=0.8, metadata={"help": "p; 1.0 is the standard ASR-only pre-training."})
+    mask_probability_asr: float = field(
+        default=0.8, metadata={"help": "p; 1.0 is the standard ASR-only pre-training."}
+    )
     mask_fraction: float = 1.0
     asr_query_tokens: int = 30
-    clip_duration: float | None = field(default=None, metadata={"help": "Random crops of this many seconds (paper: 30)."})
+    clip_duration: float | None = field(
+        default=None, metadata={"help": "Random crops of this many seconds (paper: 30)."}
+    )
     max_rgb_tokens: int = 30
     max_audio_tokens: int = 30
     max_asr_tokens: int = 128
@@ -86,22 +94,49 @@ def build_model_and_processor(args: MaskingArguments, splits, sizes: dict[str, i
         vocab_file = Path(args.vocab_file)
     budgets = {"s3d": args.max_rgb_tokens, "vggish": args.max_audio_tokens, "asr": args.max_asr_tokens}
     processor = MMTProcessor.from_vocab_file(
-        vocab_file, experts, sizes, max_text_tokens=args.asr_query_tokens + 2, max_feature_tokens=args.max_rgb_tokens,
+        vocab_file,
+        experts,
+        sizes,
+        max_text_tokens=args.asr_query_tokens + 2,
+        max_feature_tokens=args.max_rgb_tokens,
         expert_max_tokens={k: v for k, v in budgets.items() if k in experts},
     )
     vocab_size = len(processor.tokenizer)
     if args.model_size == "small":  # the synthetic task's model (spec §10.2)
-        text = BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                          intermediate_size=256, max_position_embeddings=64)
-        video = MMTConfig(text_config=text, expert_names=experts, expert_feature_sizes=sizes, expert_type_ids=type_ids,
-                          hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
+        text = BertConfig(
+            vocab_size=vocab_size,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=256,
+            max_position_embeddings=64,
+        )
+        video = MMTConfig(
+            text_config=text,
+            expert_names=experts,
+            expert_feature_sizes=sizes,
+            expert_type_ids=type_ids,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=256,
+        )
         layers, heads = 2, 2
     else:
-        video = MMTConfig(text_config=dict(vocab_size=vocab_size), expert_names=experts, expert_feature_sizes=sizes, expert_type_ids=type_ids)
+        video = MMTConfig(
+            text_config=dict(vocab_size=vocab_size),
+            expert_names=experts,
+            expert_feature_sizes=sizes,
+            expert_type_ids=type_ids,
+        )
         layers, heads = 4, 4
     config = MMTModalityMaskingConfig(
-        video_config=video, query_av_num_hidden_layers=layers, query_av_num_attention_heads=heads,
-        mask_probability_asr=args.mask_probability_asr, mask_fraction=args.mask_fraction, asr_query_tokens=args.asr_query_tokens,
+        video_config=video,
+        query_av_num_hidden_layers=layers,
+        query_av_num_attention_heads=heads,
+        mask_probability_asr=args.mask_probability_asr,
+        mask_fraction=args.mask_fraction,
+        asr_query_tokens=args.asr_query_tokens,
     )
     return AutoModel.from_config(config), processor
 
@@ -113,17 +148,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model = AutoModel.from_pretrained(args.model_name_or_path)
         processor = AutoProcessor.from_pretrained(args.model_name_or_path)
         if model.config.model_type != "mmt_modality_masking":
-            raise ValueError(f"{args.model_name_or_path} is not a modality-masking checkpoint ({model.config.model_type!r})")
+            raise ValueError(
+                f"{args.model_name_or_path} is not a modality-masking checkpoint ({model.config.model_type!r})"
+            )
         sizes = dict(model.config.video_config.expert_feature_sizes)
         splits = load_splits(args, sizes)
     else:
-        sizes = SYNTHETIC_MASKING_EXPERTS if args.dataset_name == "synthetic" else {k: v[0] for k, v in MASKING_EXPERT_TABLE.items()}
+        sizes = (
+            SYNTHETIC_MASKING_EXPERTS
+            if args.dataset_name == "synthetic"
+            else {k: v[0] for k, v in MASKING_EXPERT_TABLE.items()}
+        )
         splits = load_splits(args, sizes)
         model, processor = build_model_and_processor(args, splits, sizes)
     processor = processor_for_resume(training_args, processor)
     config = model.config
-    task = ModalityMaskingTask(config.schedule, seed=training_args.seed, margin=config.ranking_margin,
-                               renormalize_over_present=config.renormalize_over_present)
+    task = ModalityMaskingTask(
+        config.schedule,
+        seed=training_args.seed,
+        margin=config.ranking_margin,
+        renormalize_over_present=config.renormalize_over_present,
+    )
     return fit(
         model,
         task,

@@ -54,20 +54,40 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--synthetic_period_sec", type=float, default=4.2)
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
-    processor = SparseSyncProcessor(SparseSyncFeatureExtractor(), clip_length_sec=args.clip_length_sec, crop_size=args.crop_size,
-                                    resize_shorter_side=0)
-    config = small_config(SparseSyncArguments(), args.clip_length_sec, args.crop_size, s3d_batch_norm_momentum=0.1,
-                          position_initializer_range=args.position_initializer_range)
+    processor = SparseSyncProcessor(
+        SparseSyncFeatureExtractor(),
+        clip_length_sec=args.clip_length_sec,
+        crop_size=args.crop_size,
+        resize_shorter_side=0,
+    )
+    config = small_config(
+        SparseSyncArguments(),
+        args.clip_length_sec,
+        args.crop_size,
+        s3d_batch_norm_momentum=0.1,
+        position_initializer_range=args.position_initializer_range,
+    )
     model = SparseSyncForOffsetClassification(config)
-    heads = nn.ModuleDict({"visual": nn.Linear(config.visual_feature_size, 1), "audio": nn.Linear(config.hidden_size, 1)})
+    heads = nn.ModuleDict(
+        {"visual": nn.Linear(config.visual_feature_size, 1), "audio": nn.Linear(config.hidden_size, 1)}
+    )
     if not (args.data_dir / "lrs3_train.txt").is_file():  # write the task's clips (as the training script would)
-        build_datasets(SparseSyncArguments(data_dir=str(args.data_dir), num_train_clips=args.num_train_clips,
-                                           num_eval_clips=args.num_eval_clips, synthetic_size=args.crop_size,
-                                           synthetic_period_sec=args.synthetic_period_sec), processor)
+        build_datasets(
+            SparseSyncArguments(
+                data_dir=str(args.data_dir),
+                num_train_clips=args.num_train_clips,
+                num_eval_clips=args.num_eval_clips,
+                synthetic_size=args.crop_size,
+                synthetic_period_sec=args.synthetic_period_sec,
+            ),
+            processor,
+        )
     events = args.data_dir / "events.csv"
     train = sparsesync_clip_dataset(args.data_dir, "train", events=events)
     collator = SparseSyncCollator(processor, training=True, seed=args.seed, cache_decoded=True)
-    parameters = list(model.visual_encoder.parameters()) + list(model.audio_encoder.parameters()) + list(heads.parameters())
+    parameters = (
+        list(model.visual_encoder.parameters()) + list(model.audio_encoder.parameters()) + list(heads.parameters())
+    )
     optimizer = torch.optim.Adam(parameters, lr=args.learning_rate)
     rng = np.random.default_rng(args.seed)
     model.train()
@@ -84,8 +104,9 @@ def main(argv: list[str] | None = None) -> dict:
         starts = [row["vstart_sec"] for row in rows]
         times = [row["event_times"] for row in rows]
         loss = sum(
-            nn.functional.binary_cross_entropy_with_logits(heads[name](features)[..., 0],
-                                                           event_targets(times, starts, args.clip_length_sec, features.shape[1]))
+            nn.functional.binary_cross_entropy_with_logits(
+                heads[name](features)[..., 0], event_targets(times, starts, args.clip_length_sec, features.shape[1])
+            )
             for name, features in (("visual", visual), ("audio", audio))
         )
         optimizer.zero_grad()

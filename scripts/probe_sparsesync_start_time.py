@@ -26,7 +26,7 @@ from torch import nn
 
 import videozoo  # noqa: F401
 from videozoo.modeling.modeling_sparsesync import SparseSyncAudioEncoder, build_s3d_trunk
-from videozoo.processors import MediaDecodingError, SparseSyncFeatureExtractor, SparseSyncProcessor, load_clip
+from videozoo.processors import MediaDecodingError, SparseSyncFeatureExtractor, SparseSyncProcessor
 
 
 class StartTimeClassifier(nn.Module):
@@ -61,7 +61,9 @@ def noise_clips(directory: Path, count: int, audio_rate: int, seconds: float = 1
             audio = container.add_stream("aac", rate=audio_rate)
             audio.layout = "mono"
             for _ in range(int(seconds * 25)):
-                for packet in video.encode(av.VideoFrame.from_ndarray(np.full((32, 32, 3), 128, np.uint8), format="rgb24")):
+                for packet in video.encode(
+                    av.VideoFrame.from_ndarray(np.full((32, 32, 3), 128, np.uint8), format="rgb24")
+                ):
                     container.mux(packet)
             for packet in video.encode():
                 container.mux(packet)
@@ -77,9 +79,19 @@ def noise_clips(directory: Path, count: int, audio_rate: int, seconds: float = 1
     return paths
 
 
-def run_probe(paths: list[str], stream: str = "audio", crop_sec: float = 5.0, step_sec: float = 0.1, steps: int = 500,
-              batch_size: int = 16, learning_rate: float = 1e-3, held_out: float = 0.25, crop_size: int = 32,
-              seed: int = 0, log=print) -> dict:
+def run_probe(
+    paths: list[str],
+    stream: str = "audio",
+    crop_sec: float = 5.0,
+    step_sec: float = 0.1,
+    steps: int = 500,
+    batch_size: int = 16,
+    learning_rate: float = 1e-3,
+    held_out: float = 0.25,
+    crop_size: int = 32,
+    seed: int = 0,
+    log=print,
+) -> dict:
     processor = SparseSyncProcessor(clip_length_sec=crop_sec, crop_size=crop_size, resize_shorter_side=crop_size)
     extractor = SparseSyncFeatureExtractor()
     clips, skipped = [], []
@@ -132,14 +144,25 @@ def run_probe(paths: list[str], stream: str = "audio", crop_sec: float = 5.0, st
             hits1 += (top[:, 0] == labels).sum().item()
             hits5 += (top == labels[:, None]).any(dim=1).sum().item()
             total += len(labels)
-    return {"stream": stream, "classes": classes, "top1": hits1 / total, "top5": hits5 / total, "chance_top1": 1 / classes,
-            "chance_top5": min(5, classes) / classes, "train_clips": len(train), "test_clips": len(test), "skipped": skipped}
+    return {
+        "stream": stream,
+        "classes": classes,
+        "top1": hits1 / total,
+        "top5": hits5 / total,
+        "chance_top1": 1 / classes,
+        "chance_top5": min(5, classes) / classes,
+        "train_clips": len(train),
+        "test_clips": len(test),
+        "skipped": skipped,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips_dir", type=Path, help="folder of mp4 clips (searched recursively)")
-    parser.add_argument("--make_noise_clips", type=int, default=0, help="probe this many generated noise clips instead")
+    parser.add_argument(
+        "--make_noise_clips", type=int, default=0, help="probe this many generated noise clips instead"
+    )
     parser.add_argument("--audio_rate", type=int, default=44100, help="AAC sample rate of the generated clips")
     parser.add_argument("--noise_seconds", type=float, default=10.0, help="length of the generated clips")
     parser.add_argument("--stream", choices=["audio", "video"], default="audio")
@@ -157,7 +180,9 @@ def main(argv: list[str] | None = None) -> dict:
             paths = sorted(glob.glob(str(args.clips_dir / "**" / "*.mp4"), recursive=True))
         else:
             parser.error("give --clips_dir or --make_noise_clips")
-        result = run_probe(paths, args.stream, args.crop_sec, args.step_sec, args.steps, args.batch_size, args.learning_rate)
+        result = run_probe(
+            paths, args.stream, args.crop_sec, args.step_sec, args.steps, args.batch_size, args.learning_rate
+        )
     print(json.dumps(result, indent=2))
     if args.output:
         args.output.write_text(json.dumps(result, indent=2))

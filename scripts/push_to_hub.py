@@ -16,7 +16,9 @@ from videozoo.hub import HubExportError, push_checkpoint
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="folder written by save_pretrained (and the training loop)")
+    parser.add_argument(
+        "--checkpoint", required=True, help="folder written by save_pretrained (and the training loop)"
+    )
     parser.add_argument("--repo_id", required=True, help="<user or organisation>/<name>")
     parser.add_argument("--eval_results", help="metrics JSON written by an evaluation script (model-index entries)")
     parser.add_argument("--dataset_name", help="training data named in the model card (default: training_args.json)")

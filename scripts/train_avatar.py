@@ -49,11 +49,16 @@ class AvatarArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "videozoo AVATAR checkpoint to fine-tune."})
     model_size: Literal["synthetic", "paper"] = "synthetic"
     vit_name_or_path: str | None = field(
-        default=None, metadata={"help": "Local ViT checkpoint (e.g. ViT-B/16 ImageNet-21k) to start both encoder streams from."}
+        default=None,
+        metadata={"help": "Local ViT checkpoint (e.g. ViT-B/16 ImageNet-21k) to start both encoder streams from."},
     )
-    modalities: Literal["rgb,audio", "audio"] = field(default="rgb,audio", metadata={"help": "'audio' = the A baseline."})
+    modalities: Literal["rgb,audio", "audio"] = field(
+        default="rgb,audio", metadata={"help": "'audio' = the A baseline."}
+    )
     dataset_name: str = field(default="synthetic", metadata={"help": "'synthetic', 'how2', or a save_to_disk folder."})
-    data_dir: str | None = field(default=None, metadata={"help": "How2: the folder holding <split>/text and segments."})
+    data_dir: str | None = field(
+        default=None, metadata={"help": "How2: the folder holding <split>/text and segments."}
+    )
     video_dir: str | None = field(default=None, metadata={"help": "How2: the media files <video_id>.<ext>."})
     train_split: str = "train"
     eval_split: str = "val"
@@ -64,13 +69,16 @@ class AvatarArguments:
     word_mask_rate: float | None = field(default=None, metadata={"help": "Default: 0.10 (random), 0.363 (content)."})
     spec_augment: bool = field(default=False, metadata={"help": "SpecAugment in training (policy below)."})
     spec_augment_policy: Literal["reference", "park"] = field(
-        default="reference", metadata={"help": "reference: 2 frequency masks (the code); park: + time warp and 2 time masks (the paper)."}
+        default="reference",
+        metadata={"help": "reference: 2 frequency masks (the code); park: + time warp and 2 time masks (the paper)."},
     )
     video_augmentation: Literal["auto", "reference", "none"] = field(
         default="auto",
-        metadata={"help": "reference: scale jitter U(0.9, 1.33) + colour augmentation (p 0.8) + grey-scale (p 0.1) in training; "
-                  "auto: reference for a new paper-size model, none for the synthetic task (whose words are colours), "
-                  "a checkpoint's own setting when fine-tuning."},
+        metadata={
+            "help": "reference: scale jitter U(0.9, 1.33) + colour augmentation (p 0.8) + grey-scale (p 0.1) in training; "
+            "auto: reference for a new paper-size model, none for the synthetic task (whose words are colours), "
+            "a checkpoint's own setting when fine-tuning."
+        },
     )
     label_smoothing: float = 0.1
     optimizer: Literal["sgd", "adamw"] = field(default="sgd", metadata={"help": "sgd: momentum 0.9 (the reference)."})
@@ -85,16 +93,34 @@ def synthetic_processor(output_dir: str) -> AvatarProcessor:
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     vocab = write_vocab(SYNTHETIC_STOP_WORDS + SYNTHETIC_CONTENT_WORDS, Path(output_dir) / "synthetic_vocab.txt")
     extractor = AvatarFeatureExtractor(num_mel_bins=32, max_frames=64)
-    return AvatarProcessor.from_vocab_file(vocab, extractor, num_frames=2, shortest_edge=32, crop_size=32,
-                                           max_target_tokens=16, random_flip=False)
+    return AvatarProcessor.from_vocab_file(
+        vocab, extractor, num_frames=2, shortest_edge=32, crop_size=32, max_target_tokens=16, random_flip=False
+    )
 
 
 def synthetic_config(vocab_size: int, modalities: tuple[str, ...]) -> AvatarConfig:
     return AvatarConfig(
-        hidden_size=64, d_model=64, encoder_layers=3, fusion_layer=1, encoder_attention_heads=4, encoder_intermediate_size=128,
-        decoder_layers=2, decoder_attention_heads=4, decoder_ffn_dim=128, patch_size=8, image_size=32, num_frames=2,
-        num_mel_bins=32, max_audio_frames=64, vocab_size=vocab_size, max_position_embeddings=16, modalities=modalities,
-        encoder_drop_path_rate=0.0, encoder_attention_dropout=0.0, decoder_dropout=0.0, eos_token_id=3,
+        hidden_size=64,
+        d_model=64,
+        encoder_layers=3,
+        fusion_layer=1,
+        encoder_attention_heads=4,
+        encoder_intermediate_size=128,
+        decoder_layers=2,
+        decoder_attention_heads=4,
+        decoder_ffn_dim=128,
+        patch_size=8,
+        image_size=32,
+        num_frames=2,
+        num_mel_bins=32,
+        max_audio_frames=64,
+        vocab_size=vocab_size,
+        max_position_embeddings=16,
+        modalities=modalities,
+        encoder_drop_path_rate=0.0,
+        encoder_attention_dropout=0.0,
+        decoder_dropout=0.0,
+        eos_token_id=3,
     )
 
 
@@ -127,8 +153,12 @@ def build(args: AvatarArguments, output_dir: str):
         if not args.vocab_file:
             raise ValueError("--vocab_file (a local BERT-uncased vocab.txt) is required for a new paper-size model")
         processor = AvatarProcessor.from_vocab_file(args.vocab_file)
-        config = AvatarConfig(modalities=modalities, fusion_layer=8 if "rgb" in modalities else 12,
-                              vocab_size=len(processor.tokenizer), eos_token_id=processor.tokenizer.sep_token_id)
+        config = AvatarConfig(
+            modalities=modalities,
+            fusion_layer=8 if "rgb" in modalities else 12,
+            vocab_size=len(processor.tokenizer),
+            eos_token_id=processor.tokenizer.sep_token_id,
+        )
     if args.vit_name_or_path:
         return AvatarForConditionalGeneration.from_vit_pretrained(args.vit_name_or_path, config), processor
     return AutoModelForSpeechSeq2Seq.from_config(config), processor
@@ -141,8 +171,11 @@ def configure_video_augmentation(processor: AvatarProcessor, args: AvatarArgumen
         if args.model_name_or_path:
             return processor
         choice = "none" if args.model_size == "synthetic" else "reference"
-    values = REFERENCE_VIDEO_AUGMENTATION if choice == "reference" else {"scale_jitter": None, "prob_color_augment": 0.0,
-                                                                          "prob_color_drop": 0.0}
+    values = (
+        REFERENCE_VIDEO_AUGMENTATION
+        if choice == "reference"
+        else {"scale_jitter": None, "prob_color_augment": 0.0, "prob_color_drop": 0.0}
+    )
     processor.scale_jitter = None if values["scale_jitter"] is None else list(values["scale_jitter"])
     processor.prob_color_augment, processor.prob_color_drop = values["prob_color_augment"], values["prob_color_drop"]
     return processor
@@ -156,15 +189,32 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     configure_video_augmentation(processor, args)
     processor.spec_augment_policy = args.spec_augment_policy
     use_video = "rgb" in model.config.modalities
-    train_collator = AvatarCollator(processor, training=True, word_masking=args.word_masking, word_mask_rate=args.word_mask_rate,
-                                    spec_augment=args.spec_augment, use_video=use_video, max_target_tokens=args.max_target_tokens)
+    train_collator = AvatarCollator(
+        processor,
+        training=True,
+        word_masking=args.word_masking,
+        word_mask_rate=args.word_mask_rate,
+        spec_augment=args.spec_augment,
+        use_video=use_video,
+        max_target_tokens=args.max_target_tokens,
+    )
     eval_collator = AvatarCollator(processor, use_video=use_video)
     optimizer = None
     if args.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=training_args.learning_rate, momentum=args.momentum)
     task = AvatarSpeechRecognitionTask(processor, args.label_smoothing, args.decoding)
-    return fit(model, task, splits["train"], training_args, collate_fn=train_collator, eval_dataset=splits["test"],
-               eval_collate_fn=eval_collator, processor=processor, optimizer=optimizer, hparams=vars(args))
+    return fit(
+        model,
+        task,
+        splits["train"],
+        training_args,
+        collate_fn=train_collator,
+        eval_dataset=splits["test"],
+        eval_collate_fn=eval_collator,
+        processor=processor,
+        optimizer=optimizer,
+        hparams=vars(args),
+    )
 
 
 if __name__ == "__main__":

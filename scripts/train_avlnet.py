@@ -37,7 +37,8 @@ class AVLnetArguments:
     variant: Literal["av", "text_tri", "text_fused"] = "av"
     model_size: Literal["small", "paper"] = "small"
     dataset_name: str = field(
-        default="synthetic", metadata={"help": "'synthetic', 'pickle', 'howto100m' (with --eval_pickle), or a save_to_disk folder."}
+        default="synthetic",
+        metadata={"help": "'synthetic', 'pickle', 'howto100m' (with --eval_pickle), or a save_to_disk folder."},
     )
     train_pickle: str | None = None
     train_csv: str | None = field(default=None, metadata={"help": "HowTo100M CSV of video paths."})
@@ -58,12 +59,15 @@ def load_splits(args: AVLnetArguments) -> datasets.DatasetDict:
         if not (args.train_csv and args.features_path and args.eval_pickle):
             raise ValueError("--dataset_name howto100m needs --train_csv, --features_path and --eval_pickle")
         return datasets.DatasetDict(
-            train=howto100m_index(args.train_csv, args.features_path), test=load_avlnet_pickle(args.eval_pickle).with_format("numpy")
+            train=howto100m_index(args.train_csv, args.features_path),
+            test=load_avlnet_pickle(args.eval_pickle).with_format("numpy"),
         )
     elif args.dataset_name == "pickle":
         if not (args.train_pickle and args.eval_pickle):
             raise ValueError("--dataset_name pickle needs --train_pickle and --eval_pickle")
-        splits = datasets.DatasetDict(train=load_avlnet_pickle(args.train_pickle), test=load_avlnet_pickle(args.eval_pickle))
+        splits = datasets.DatasetDict(
+            train=load_avlnet_pickle(args.train_pickle), test=load_avlnet_pickle(args.eval_pickle)
+        )
     else:
         splits = datasets.load_from_disk(args.dataset_name)
     return splits.with_format("numpy")
@@ -81,20 +85,39 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     else:
         video_dim = len(splits["train"][0]["video_2d"]) + len(splits["train"][0]["video_3d"])
         sizes = dict(embed_dim=256, audio_stage_widths=[16, 16, 32, 32, 64]) if args.model_size == "small" else {}
-        config = AVLnetConfig(variant=args.variant, video_feature_size=video_dim,
-                              audio_train_pool_includes_padding=not args.mask_padding_in_training, **sizes)
+        config = AVLnetConfig(
+            variant=args.variant,
+            video_feature_size=video_dim,
+            audio_train_pool_includes_padding=not args.mask_padding_in_training,
+            **sizes,
+        )
         model = AutoModel.from_config(config)
-        processor = AVLnetProcessor(AVLnetFeatureExtractor(max_frames=args.max_frames), word_embedding_size=config.word_embedding_size)
+        processor = AVLnetProcessor(
+            AVLnetFeatureExtractor(max_frames=args.max_frames), word_embedding_size=config.word_embedding_size
+        )
     with_text = model.config.variant != "av"
     if with_text:
         if not args.word_vectors:
-            raise ValueError(f"the {model.config.variant} variant needs --word_vectors (a local word2vec or GloVe file)")
+            raise ValueError(
+                f"the {model.config.variant} variant needs --word_vectors (a local word2vec or GloVe file)"
+            )
         processor.load_word_vectors(args.word_vectors)
     collator = AVLnetCollator(args.max_frames, processor, with_text)
-    train_collator = HowTo100MCollator(args.clips_per_video, args.max_frames) if args.dataset_name == "howto100m" else collator
+    train_collator = (
+        HowTo100MCollator(args.clips_per_video, args.max_frames) if args.dataset_name == "howto100m" else collator
+    )
     task = AVLnetRetrievalTask(model.config.variant, model.config.mms_margin, args.fuse_audio_video)
-    return fit(model, task, splits["train"], training_args, collate_fn=train_collator, eval_dataset=splits["test"],
-               eval_collate_fn=collator, processor=processor, hparams=vars(args))
+    return fit(
+        model,
+        task,
+        splits["train"],
+        training_args,
+        collate_fn=train_collator,
+        eval_dataset=splits["test"],
+        eval_collate_fn=collator,
+        processor=processor,
+        hparams=vars(args),
+    )
 
 
 if __name__ == "__main__":

@@ -54,16 +54,22 @@ from videozoo.training import TrainerArguments, fit
 
 @dataclass
 class DenseCaptioningDataArguments:
-    dataset_name: str = field(default="synthetic", metadata={"help": "'synthetic', 'activitynet', or a save_to_disk folder."})
+    dataset_name: str = field(
+        default="synthetic", metadata={"help": "'synthetic', 'activitynet', or a save_to_disk folder."}
+    )
     num_train_videos: int = 2048
     num_test_videos: int = 256
     synthetic_seed: int = 0
     annotations_dir: str | None = field(default=None, metadata={"help": "ActivityNet Captions JSON folder."})
     train_file: str = "train.json"
     eval_file: str = field(default="val_1.json", metadata={"help": "Annotation file of the evaluation split."})
-    available_ids_file: str | None = field(default=None, metadata={"help": "available_mp4.txt: keep only these videos."})
+    available_ids_file: str | None = field(
+        default=None, metadata={"help": "available_mp4.txt: keep only these videos."}
+    )
     audio_features_dir: str | None = field(default=None, metadata={"help": "BMT layout: VGGish <id>.npy files."})
-    video_features_dir: str | None = field(default=None, metadata={"help": "BMT layout: I3D <id>_rgb.npy / <id>_flow.npy."})
+    video_features_dir: str | None = field(
+        default=None, metadata={"help": "BMT layout: I3D <id>_rgb.npy / <id>_flow.npy."}
+    )
     audio_pattern: str = "{video_id}.npy"
     rgb_pattern: str = "{video_id}_rgb.npy"
     flow_pattern: str = "{video_id}_flow.npy"
@@ -79,22 +85,34 @@ def load_dense_captioning_data(args: DenseCaptioningDataArguments, video_stride:
     """-> (`DatasetDict` with `train` and `test` video tables, feature reader or None when features are inline)."""
     reader = None
     if args.dataset_name == "synthetic":
-        splits = synthetic_dense_captioning_dataset(args.num_train_videos, args.num_test_videos, seed=args.synthetic_seed,
-                                                    video_stride=video_stride)
+        splits = synthetic_dense_captioning_dataset(
+            args.num_train_videos, args.num_test_videos, seed=args.synthetic_seed, video_stride=video_stride
+        )
     elif args.dataset_name == "activitynet":
         if not args.annotations_dir:
             raise ValueError("--dataset_name activitynet needs --annotations_dir")
         if args.video_hdf5 or args.audio_hdf5:
             reader = HDF5Features(args.video_hdf5, args.audio_hdf5)
         elif args.audio_features_dir and args.video_features_dir:
-            reader = NpyFeatures(args.audio_features_dir, args.video_features_dir, args.audio_pattern, args.rgb_pattern,
-                                 args.flow_pattern)
+            reader = NpyFeatures(
+                args.audio_features_dir,
+                args.video_features_dir,
+                args.audio_pattern,
+                args.rgb_pattern,
+                args.flow_pattern,
+            )
         else:
-            raise ValueError("--dataset_name activitynet needs --audio_features_dir and --video_features_dir (BMT .npy "
-                             "layout) or --video_hdf5 and --audio_hdf5 (MDVC layout)")
+            raise ValueError(
+                "--dataset_name activitynet needs --audio_features_dir and --video_features_dir (BMT .npy "
+                "layout) or --video_hdf5 and --audio_hdf5 (MDVC layout)"
+            )
         root = Path(args.annotations_dir)
-        splits = load_activitynet_captions({"train": root / args.train_file, "test": root / args.eval_file},
-                                           args.available_ids_file, args.subtitles_file, args.on_invalid_event)
+        splits = load_activitynet_captions(
+            {"train": root / args.train_file, "test": root / args.eval_file},
+            args.available_ids_file,
+            args.subtitles_file,
+            args.on_invalid_event,
+        )
     else:
         splits = datasets.load_from_disk(args.dataset_name)
         if not {"train", "test"} <= set(splits):
@@ -109,8 +127,10 @@ def feature_sizes(videos, reader) -> tuple[int, int]:
     if reader is not None:
         return reader.sizes["audio"], reader.sizes["rgb"]
     if "audio" not in videos.features:
-        raise ValueError("this video table holds no features: use --dataset_name activitynet with the feature folders "
-                         "(or HDF5 files), or a table with audio / rgb / flow columns")
+        raise ValueError(
+            "this video table holds no features: use --dataset_name activitynet with the feature folders "
+            "(or HDF5 files), or a table with audio / rgb / flow columns"
+        )
     return videos.features["audio"].shape[1], videos.features["rgb"].shape[1]
 
 
@@ -135,58 +155,99 @@ def float_list(text: str) -> list[float]:
 @dataclass
 class BMTArguments:
     stage: Literal["captioning", "proposals"] = "captioning"
-    model_name_or_path: str | None = field(default=None, metadata={"help": "Continue training this checkpoint (same stage)."})
-    captioner_name_or_path: str | None = field(default=None, metadata={"help": "Stage 2: copy this captioner's encoder."})
-    finetune_encoder: bool = field(default=False, metadata={"help": "Stage 2: train the copied encoder too (reference: frozen)."})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Continue training this checkpoint (same stage)."}
+    )
+    captioner_name_or_path: str | None = field(
+        default=None, metadata={"help": "Stage 2: copy this captioner's encoder."}
+    )
+    finetune_encoder: bool = field(
+        default=False, metadata={"help": "Stage 2: train the copied encoder too (reference: frozen)."}
+    )
     model_size: Literal["small", "paper"] = "small"
     label_smoothing: float | None = field(
-        default=None, metadata={"help": "Default 0.7 (reference) for 'paper', 0.1 for 'small': on a tiny vocabulary 0.7 "
-                                "leaves almost no margin between the gold word and the rest (spec §11.1)."})
-    glove_file: str | None = field(default=None, metadata={"help": "Local GloVe text file for the (frozen) caption embedding."})
+        default=None,
+        metadata={
+            "help": "Default 0.7 (reference) for 'paper', 0.1 for 'small': on a tiny vocabulary 0.7 "
+            "leaves almost no margin between the gold word and the rest (spec §11.1)."
+        },
+    )
+    glove_file: str | None = field(
+        default=None, metadata={"help": "Local GloVe text file for the (frozen) caption embedding."}
+    )
     num_audio_anchors: int | None = field(default=None, metadata={"help": "K-means anchors (48 paper, 6 small)."})
     num_video_anchors: int | None = field(default=None, metadata={"help": "K-means anchors (128 paper, 10 small)."})
     audio_kernel_sizes: str | None = None
     video_kernel_sizes: str | None = None
     proposal_hidden_sizes: str | None = None
-    max_audio_length: int | None = field(default=None, metadata={"help": "Fixed padded length (800 paper; small: from data)."})
-    max_video_length: int | None = field(default=None, metadata={"help": "Fixed padded length (300 paper; small: from data)."})
+    max_audio_length: int | None = field(
+        default=None, metadata={"help": "Fixed padded length (800 paper; small: from data)."}
+    )
+    max_video_length: int | None = field(
+        default=None, metadata={"help": "Fixed padded length (300 paper; small: from data)."}
+    )
     generation_max_new_tokens: int = 30
     generation_num_beams: int = 1
-    eval_tious: str = field(default="", metadata={"help": "Comma list; default 0.5 (captioning), 0.3,0.5,0.7,0.9 (proposals)."})
+    eval_tious: str = field(
+        default="", metadata={"help": "Comma list; default 0.5 (captioning), 0.3,0.5,0.7,0.9 (proposals)."}
+    )
     eval_meteor: Literal["none", "auto", "coco", "nltk"] = "none"
     max_proposals: int = 100
 
 
-SMALL_BMT = dict(attention_hidden_size=64, decoder_hidden_size=32, num_attention_heads=4, num_encoder_layers=2,
-                 num_decoder_layers=2, audio_intermediate_size=128, video_intermediate_size=192,
-                 decoder_intermediate_size=128)
-SMALL_PROPOSALS = dict(audio_kernel_sizes=[3, 9, 21], video_kernel_sizes=[1, 3, 9], audio_proposal_hidden_sizes=[64, 64],
-                       video_proposal_hidden_sizes=[64, 64])
+SMALL_BMT = dict(
+    attention_hidden_size=64,
+    decoder_hidden_size=32,
+    num_attention_heads=4,
+    num_encoder_layers=2,
+    num_decoder_layers=2,
+    audio_intermediate_size=128,
+    video_intermediate_size=192,
+    decoder_intermediate_size=128,
+)
+SMALL_PROPOSALS = dict(
+    audio_kernel_sizes=[3, 9, 21],
+    video_kernel_sizes=[1, 3, 9],
+    audio_proposal_hidden_sizes=[64, 64],
+    video_proposal_hidden_sizes=[64, 64],
+)
 
 
 def new_processor(splits, reader) -> BMTProcessor:
     """Caption vocabulary from the training captions (reference tokenisation), feature widths of the data."""
     audio_size, video_size = feature_sizes(splits["train"], reader)
-    return BMTProcessor.from_captions([s for row in splits["train"].select_columns(["sentences"]) for s in row["sentences"]],
-                                      audio_feature_size=audio_size, video_feature_size=video_size)
+    return BMTProcessor.from_captions(
+        [s for row in splits["train"].select_columns(["sentences"]) for s in row["sentences"]],
+        audio_feature_size=audio_size,
+        video_feature_size=video_size,
+    )
 
 
 def new_config(args: BMTArguments, processor: BMTProcessor) -> BMTConfig:
     sizes = SMALL_BMT if args.model_size == "small" else {}
-    smoothing = args.label_smoothing if args.label_smoothing is not None else (0.1 if args.model_size == "small" else 0.7)
+    smoothing = (
+        args.label_smoothing if args.label_smoothing is not None else (0.1 if args.model_size == "small" else 0.7)
+    )
     extractor = processor.feature_extractor
-    return BMTConfig(vocab_size=len(processor.tokenizer), audio_feature_size=extractor.audio_feature_size,
-                     video_feature_size=extractor.video_feature_size, label_smoothing=smoothing,
-                     max_caption_length=args.generation_max_new_tokens,
-                     freeze_word_embeddings=args.glove_file is not None, **sizes)
+    return BMTConfig(
+        vocab_size=len(processor.tokenizer),
+        audio_feature_size=extractor.audio_feature_size,
+        video_feature_size=extractor.video_feature_size,
+        label_smoothing=smoothing,
+        max_caption_length=args.generation_max_new_tokens,
+        freeze_word_embeddings=args.glove_file is not None,
+        **sizes,
+    )
 
 
 def captioner(args: BMTArguments, splits, reader):
     """A new or loaded captioner and its processor. A new one's caption embedding takes the GloVe rows when
     `--glove_file` is given (and stays frozen, as the reference); without GloVe it is trained."""
     if args.model_name_or_path:
-        return (BMTForConditionalGeneration.from_pretrained(args.model_name_or_path),
-                BMTProcessor.from_pretrained(args.model_name_or_path))
+        return (
+            BMTForConditionalGeneration.from_pretrained(args.model_name_or_path),
+            BMTProcessor.from_pretrained(args.model_name_or_path),
+        )
     processor = new_processor(splits, reader)
     config = new_config(args, processor)
     model = BMTForConditionalGeneration(config)
@@ -200,7 +261,9 @@ def proposal_generator(args: BMTArguments, splits, reader):
     """A proposal generator and its processor: anchors are K-means centres of the training event lengths, stored
     in the config; with `--captioner_name_or_path` the bi-modal encoder is the captioner's, frozen."""
     if args.model_name_or_path:
-        return BMTForEventProposal.from_pretrained(args.model_name_or_path), BMTProcessor.from_pretrained(args.model_name_or_path)
+        return BMTForEventProposal.from_pretrained(args.model_name_or_path), BMTProcessor.from_pretrained(
+            args.model_name_or_path
+        )
     source = None
     if args.captioner_name_or_path:
         source = BMTForConditionalGeneration.from_pretrained(args.captioner_name_or_path)
@@ -254,22 +317,44 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.stage == "captioning":
         model, processor = captioner(args, splits, reader)
         train_rows, test_rows = caption_view(splits["train"]), caption_view(splits["test"])
-        task = DenseCaptioningTask(processor, test_rows, annotations_of(splits["test"]), "bmt",
-                                   args.generation_max_new_tokens, args.generation_num_beams,
-                                   tiou_list(args.eval_tious, (0.5,)), meteor)
-        return fit(model, task, train_rows, training_args,
-                   collate_fn=DenseCaptioningCollator(splits["train"], processor, "bmt", reader),
-                   eval_dataset=test_rows, eval_collate_fn=DenseCaptioningCollator(splits["test"], processor, "bmt", reader),
-                   processor=processor, hparams=hparams)
+        task = DenseCaptioningTask(
+            processor,
+            test_rows,
+            annotations_of(splits["test"]),
+            "bmt",
+            args.generation_max_new_tokens,
+            args.generation_num_beams,
+            tiou_list(args.eval_tious, (0.5,)),
+            meteor,
+        )
+        return fit(
+            model,
+            task,
+            train_rows,
+            training_args,
+            collate_fn=DenseCaptioningCollator(splits["train"], processor, "bmt", reader),
+            eval_dataset=test_rows,
+            eval_collate_fn=DenseCaptioningCollator(splits["test"], processor, "bmt", reader),
+            processor=processor,
+            hparams=hparams,
+        )
     model, processor = proposal_generator(args, splits, reader)
     train_rows, test_rows = proposal_view(splits["train"], reader), proposal_view(splits["test"], reader)
     lengths = (model.config.max_audio_length, model.config.max_video_length)
-    task = EventProposalTask(test_rows, annotations_of(splits["test"]), args.max_proposals,
-                             tiou_list(args.eval_tious, (0.3, 0.5, 0.7, 0.9)))
-    return fit(model, task, train_rows, training_args,
-               collate_fn=ProposalCollator(splits["train"], processor, *lengths, reader),
-               eval_dataset=test_rows, eval_collate_fn=ProposalCollator(splits["test"], processor, *lengths, reader),
-               processor=processor, hparams=hparams)
+    task = EventProposalTask(
+        test_rows, annotations_of(splits["test"]), args.max_proposals, tiou_list(args.eval_tious, (0.3, 0.5, 0.7, 0.9))
+    )
+    return fit(
+        model,
+        task,
+        train_rows,
+        training_args,
+        collate_fn=ProposalCollator(splits["train"], processor, *lengths, reader),
+        eval_dataset=test_rows,
+        eval_collate_fn=ProposalCollator(splits["test"], processor, *lengths, reader),
+        processor=processor,
+        hparams=hparams,
+    )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from videozoo.data.everything_at_once import (
     load_eao_clip_pickle,
     synthetic_eao_dataset,
 )
-from videozoo.processors.word_vectors import load_word_vectors
 from videozoo.processors import AVLnetFeatureExtractor, EverythingAtOnceProcessor
+from videozoo.processors.word_vectors import load_word_vectors
 from videozoo.tasks.everything_at_once import EverythingAtOnceTask
 from videozoo.training import TrainerArguments, fit
 
@@ -33,7 +33,8 @@ from videozoo.training import TrainerArguments, fit
 class EAOArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "videozoo checkpoint to fine-tune."})
     dataset_name: str = field(
-        default="synthetic", metadata={"help": "'synthetic', 'howto100m' (with --eval_pickle), 'pickle', or a save_to_disk folder."}
+        default="synthetic",
+        metadata={"help": "'synthetic', 'howto100m' (with --eval_pickle), 'pickle', or a save_to_disk folder."},
     )
     train_csv: str | None = None
     features_path: str | None = None
@@ -42,7 +43,9 @@ class EAOArguments:
     eval_pickle: str | None = None
     word_vectors: str | None = None
     clips_per_video: int = 10
-    num_missing_clips: int = field(default=0, metadata={"help": "Test clips absent from the features (failures in R@K)."})
+    num_missing_clips: int = field(
+        default=0, metadata={"help": "Test clips absent from the features (failures in R@K)."}
+    )
     num_train_clips: int = 8192
     max_frames: int | None = field(default=None, metadata={"help": "Audio frames per clip (a multiple of 64)."})
     finetune_weights: bool = field(default=False, metadata={"help": "All six loss terms weighted 1 (fine-tuning)."})
@@ -63,7 +66,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             if not (args.train_csv and args.features_path):
                 raise ValueError("--dataset_name howto100m needs --train_csv and --features_path")
             train = howto100m_index(args.train_csv, args.features_path)
-            train_collator = HowTo100MEAOCollator(args.captions_pickle, vectors, args.clips_per_video, args.max_frames or 768)
+            train_collator = HowTo100MEAOCollator(
+                args.captions_pickle, vectors, args.clips_per_video, args.max_frames or 768
+            )
         else:
             train = load_eao_clip_pickle(args.train_pickle, vectors)
         splits = datasets.DatasetDict(train=train, test=test)
@@ -74,21 +79,40 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model = AutoModel.from_pretrained(args.model_name_or_path)
         processor = AutoProcessor.from_pretrained(args.model_name_or_path)
         if model.config.model_type != "everything_at_once":
-            raise ValueError(f"{args.model_name_or_path} is not an Everything-at-Once checkpoint ({model.config.model_type!r})")
+            raise ValueError(
+                f"{args.model_name_or_path} is not an Everything-at-Once checkpoint ({model.config.model_type!r})"
+            )
     else:
         row = splits["test"][0]
         config = EverythingAtOnceConfig(
-            text_feature_size=row["text"].shape[1], video_feature_size=row["video"].shape[1], num_mel_bins=row["audio"].shape[1],
-            audio_stage_depths=[1] * 6, audio_stage_widths=[16, 16, 32, 32, 64, 64, 64], hidden_size=128,
-            num_attention_heads=4, num_hidden_layers=1, projection_dim=128,
+            text_feature_size=row["text"].shape[1],
+            video_feature_size=row["video"].shape[1],
+            num_mel_bins=row["audio"].shape[1],
+            audio_stage_depths=[1] * 6,
+            audio_stage_widths=[16, 16, 32, 32, 64, 64, 64],
+            hidden_size=128,
+            num_attention_heads=4,
+            num_hidden_layers=1,
+            projection_dim=128,
         )
         model = AutoModel.from_config(config)
-        processor = EverythingAtOnceProcessor(AVLnetFeatureExtractor(max_frames=args.max_frames or 768), word_embedding_size=config.text_feature_size)
+        processor = EverythingAtOnceProcessor(
+            AVLnetFeatureExtractor(max_frames=args.max_frames or 768), word_embedding_size=config.text_feature_size
+        )
     weights = {k: 1.0 for k in model.config.loss_weights} if args.finetune_weights else model.config.loss_weights
     collator = EverythingAtOnceCollator(args.max_frames, 2 ** len(model.config.audio_stage_depths))
     task = EverythingAtOnceTask(weights, model.config.temperature, args.num_missing_clips)
-    return fit(model, task, splits["train"], training_args, collate_fn=train_collator or collator,
-               eval_dataset=splits["test"], eval_collate_fn=collator, processor=processor, hparams=vars(args))
+    return fit(
+        model,
+        task,
+        splits["train"],
+        training_args,
+        collate_fn=train_collator or collator,
+        eval_dataset=splits["test"],
+        eval_collate_fn=collator,
+        processor=processor,
+        hparams=vars(args),
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,12 @@ from videozoo.configuration import MDVCConfig
 from videozoo.data.dense_captioning import DenseCaptioningCollator, annotations_of, caption_view
 from videozoo.modeling import MDVCForConditionalGeneration
 from videozoo.processors import MDVCProcessor
-from videozoo.scripts.train_bmt import DenseCaptioningDataArguments, feature_sizes, float_list, load_dense_captioning_data
+from videozoo.scripts.train_bmt import (
+    DenseCaptioningDataArguments,
+    feature_sizes,
+    float_list,
+    load_dense_captioning_data,
+)
 from videozoo.tasks.dense_captioning import DenseCaptioningTask
 from videozoo.training import TrainerArguments, fit
 
@@ -33,7 +38,9 @@ from videozoo.training import TrainerArguments, fit
 class MDVCArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "Continue training this MDVC checkpoint."})
     model_size: Literal["small", "paper"] = "small"
-    label_smoothing: float | None = field(default=None, metadata={"help": "Default 0.7 (reference) for 'paper', 0.1 for 'small'."})
+    label_smoothing: float | None = field(
+        default=None, metadata={"help": "Default 0.7 (reference) for 'paper', 0.1 for 'small'."}
+    )
     fill: Literal["random", "zero"] = "random"
     generation_max_new_tokens: int = 50
     generation_num_beams: int = 1
@@ -41,23 +48,39 @@ class MDVCArguments:
     eval_meteor: Literal["none", "auto", "coco", "nltk"] = "none"
 
 
-SMALL_MDVC = dict(speech_hidden_size=32, num_hidden_layers=1, num_attention_heads=4, video_intermediate_size=128,
-                  audio_intermediate_size=128, speech_intermediate_size=128)
+SMALL_MDVC = dict(
+    speech_hidden_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=4,
+    video_intermediate_size=128,
+    audio_intermediate_size=128,
+    speech_intermediate_size=128,
+)
 
 
 def mdvc_model(args: MDVCArguments, splits, reader):
     if args.model_name_or_path:
-        return (MDVCForConditionalGeneration.from_pretrained(args.model_name_or_path),
-                MDVCProcessor.from_pretrained(args.model_name_or_path))
+        return (
+            MDVCForConditionalGeneration.from_pretrained(args.model_name_or_path),
+            MDVCProcessor.from_pretrained(args.model_name_or_path),
+        )
     rows = caption_view(splits["train"])
     audio_size, video_size = feature_sizes(splits["train"], reader)
-    processor = MDVCProcessor.from_captions(rows["sentence"], rows["speech"], audio_feature_size=audio_size,
-                                            video_feature_size=video_size)
-    smoothing = args.label_smoothing if args.label_smoothing is not None else (0.1 if args.model_size == "small" else 0.7)
-    config = MDVCConfig(vocab_size=len(processor.tokenizer), speech_vocab_size=len(processor.speech_tokenizer),
-                        video_hidden_size=video_size, audio_hidden_size=audio_size, label_smoothing=smoothing,
-                        max_caption_length=args.generation_max_new_tokens,
-                        **(SMALL_MDVC if args.model_size == "small" else {}))
+    processor = MDVCProcessor.from_captions(
+        rows["sentence"], rows["speech"], audio_feature_size=audio_size, video_feature_size=video_size
+    )
+    smoothing = (
+        args.label_smoothing if args.label_smoothing is not None else (0.1 if args.model_size == "small" else 0.7)
+    )
+    config = MDVCConfig(
+        vocab_size=len(processor.tokenizer),
+        speech_vocab_size=len(processor.speech_tokenizer),
+        video_hidden_size=video_size,
+        audio_hidden_size=audio_size,
+        label_smoothing=smoothing,
+        max_caption_length=args.generation_max_new_tokens,
+        **(SMALL_MDVC if args.model_size == "small" else {}),
+    )
     return MDVCForConditionalGeneration(config), processor
 
 
@@ -69,14 +92,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     splits, reader = load_dense_captioning_data(data_args, video_stride=0.96)
     model, processor = mdvc_model(args, splits, reader)
     train_rows, test_rows = caption_view(splits["train"]), caption_view(splits["test"])
-    task = DenseCaptioningTask(processor, test_rows, annotations_of(splits["test"]), "mdvc",
-                               args.generation_max_new_tokens, args.generation_num_beams, tuple(float_list(args.eval_tious)),
-                               None if args.eval_meteor == "none" else args.eval_meteor)
-    return fit(model, task, train_rows, training_args,
-               collate_fn=DenseCaptioningCollator(splits["train"], processor, "mdvc", reader, args.fill),
-               eval_dataset=test_rows,
-               eval_collate_fn=DenseCaptioningCollator(splits["test"], processor, "mdvc", reader, args.fill),
-               processor=processor, hparams={**vars(data_args), **vars(args)})
+    task = DenseCaptioningTask(
+        processor,
+        test_rows,
+        annotations_of(splits["test"]),
+        "mdvc",
+        args.generation_max_new_tokens,
+        args.generation_num_beams,
+        tuple(float_list(args.eval_tious)),
+        None if args.eval_meteor == "none" else args.eval_meteor,
+    )
+    return fit(
+        model,
+        task,
+        train_rows,
+        training_args,
+        collate_fn=DenseCaptioningCollator(splits["train"], processor, "mdvc", reader, args.fill),
+        eval_dataset=test_rows,
+        eval_collate_fn=DenseCaptioningCollator(splits["test"], processor, "mdvc", reader, args.fill),
+        processor=processor,
+        hparams={**vars(data_args), **vars(args)},
+    )
 
 
 if __name__ == "__main__":

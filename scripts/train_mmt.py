@@ -25,8 +25,8 @@ from transformers import AutoModel, AutoProcessor, BertConfig, HfArgumentParser,
 
 import videozoo  # noqa: F401  (registers the architectures)
 from videozoo.configuration import MMTConfig
-from videozoo.modeling import MMTModel
 from videozoo.data.mmt import MMTCollator, load_mmt_features, synthetic_mmt_dataset
+from videozoo.modeling import MMTModel
 from videozoo.processors import MMTProcessor
 from videozoo.processors.processing_mmt import normalize_caption, train_wordpiece_vocab
 from videozoo.tasks.mmt import MMTRetrievalTask
@@ -40,7 +40,9 @@ class MMTArguments:
         default=None, metadata={"help": "Train from scratch with the config and processor of this checkpoint."}
     )
     model_size: Literal["small", "paper"] = "small"
-    dataset_name: str = field(default="synthetic", metadata={"help": "'synthetic', 'features', or a save_to_disk folder."})
+    dataset_name: str = field(
+        default="synthetic", metadata={"help": "'synthetic', 'features', or a save_to_disk folder."}
+    )
     data_dir: str | None = None
     train_split_file: str | None = None
     eval_split_file: str | None = None
@@ -51,7 +53,10 @@ class MMTArguments:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     text_model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Local BERT (e.g. bert-base-cased) to initialise a new model's caption encoder and tokenizer."}
+        default=None,
+        metadata={
+            "help": "Local BERT (e.g. bert-base-cased) to initialise a new model's caption encoder and tokenizer."
+        },
     )
     vocab_file: str | None = None
     vocab_size: int = 300
@@ -87,11 +92,21 @@ def new_model_and_processor(args: MMTArguments, splits: datasets.DatasetDict, si
     if args.text_model_name_or_path is not None:  # real BERT weights and vocabulary, from a local folder
         text_path = Path(args.text_model_name_or_path)
         processor = MMTProcessor.from_vocab_file(
-            text_path / "vocab.txt", experts, sizes, max_text_tokens=args.max_text_tokens, max_feature_tokens=args.max_feature_tokens
+            text_path / "vocab.txt",
+            experts,
+            sizes,
+            max_text_tokens=args.max_text_tokens,
+            max_feature_tokens=args.max_feature_tokens,
         )
         text_model = AutoModel.from_pretrained(text_path, add_pooling_layer=False)
-        size = {} if args.model_size == "paper" else dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
-        model = AutoModel.from_config(MMTConfig(text_config=text_model.config, expert_names=experts, expert_feature_sizes=sizes, **size))
+        size = (
+            {}
+            if args.model_size == "paper"
+            else dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
+        )
+        model = AutoModel.from_config(
+            MMTConfig(text_config=text_model.config, expert_names=experts, expert_feature_sizes=sizes, **size)
+        )
         model.text_model.load_state_dict(text_model.state_dict())
         return model, processor
     if args.vocab_file is None:
@@ -106,10 +121,23 @@ def new_model_and_processor(args: MMTArguments, splits: datasets.DatasetDict, si
     )
     vocab_size = len(processor.tokenizer)
     if args.model_size == "small":  # the synthetic task's model (spec §10.1)
-        text = BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                          intermediate_size=256, max_position_embeddings=64)
-        config = MMTConfig(text_config=text, expert_names=experts, expert_feature_sizes=sizes, hidden_size=64,
-                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
+        text = BertConfig(
+            vocab_size=vocab_size,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=256,
+            max_position_embeddings=64,
+        )
+        config = MMTConfig(
+            text_config=text,
+            expert_names=experts,
+            expert_feature_sizes=sizes,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=256,
+        )
     else:
         config = MMTConfig(text_config=dict(vocab_size=vocab_size), expert_names=experts, expert_feature_sizes=sizes)
     return AutoModel.from_config(config), processor
@@ -132,8 +160,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         sizes = dict(model.config.expert_feature_sizes)
         splits = load_splits(args, sizes)
     else:
-        from videozoo.data.mmt import SYNTHETIC_EXPERTS
         from videozoo.configuration.configuration_mmt import MMT_EXPERT_TABLE
+        from videozoo.data.mmt import SYNTHETIC_EXPERTS
 
         experts = args.experts.split(",")
         table = SYNTHETIC_EXPERTS if args.dataset_name == "synthetic" else {n: MMT_EXPERT_TABLE[n][0] for n in experts}
@@ -143,7 +171,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     processor = processor_for_resume(training_args, processor)
     eval_split = splits["validation"] if "validation" in splits else splits["test"]  # model selection on validation
     captions = args.eval_captions_per_video or max(len(c) for c in eval_split["captions"])
-    task = MMTRetrievalTask(margin=model.config.ranking_margin, renormalize_missing_modalities=model.config.renormalize_missing_modalities)
+    task = MMTRetrievalTask(
+        margin=model.config.ranking_margin, renormalize_missing_modalities=model.config.renormalize_missing_modalities
+    )
     return fit(
         model,
         task,

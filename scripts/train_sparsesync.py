@@ -43,17 +43,35 @@ from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
 from videozoo.tasks.sparsesync import PROBES, SparseSyncOffsetTask
 from videozoo.training import TrainerArguments, fit
 
-FINETUNE_AUGMENTATIONS = dict(upscale_p=0.5, color_jitter_p=0.2, grayscale_p=0.2, reverb_p=0.2, volume_p=0.2,
-                              pitch_shift_p=0.2, lowpass_p=0.2, gaussian_noise_p=0.2, freq_mask_p=0.2, time_mask_p=0.2)
+FINETUNE_AUGMENTATIONS = dict(
+    upscale_p=0.5,
+    color_jitter_p=0.2,
+    grayscale_p=0.2,
+    reverb_p=0.2,
+    volume_p=0.2,
+    pitch_shift_p=0.2,
+    lowpass_p=0.2,
+    gaussian_noise_p=0.2,
+    freq_mask_p=0.2,
+    time_mask_p=0.2,
+)
 
 
 @dataclass
 class SparseSyncArguments:
-    model_name_or_path: str | None = field(default=None, metadata={"help": "videozoo SparseSync checkpoint to fine-tune."})
-    model_size: Literal["small", "paper"] = field(default="small", metadata={"help": "'paper': the released model's sizes."})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "videozoo SparseSync checkpoint to fine-tune."}
+    )
+    model_size: Literal["small", "paper"] = field(
+        default="small", metadata={"help": "'paper': the released model's sizes."}
+    )
     dataset_name: Literal["synthetic", "lrs3", "vggsound"] = "synthetic"
-    data_dir: str = field(default="data/flash_and_click", metadata={"help": "The clip folder (synthetic: written if empty)."})
-    splits_dir: str | None = field(default=None, metadata={"help": "Split files and fixed_offsets_* tables (default data_dir)."})
+    data_dir: str = field(
+        default="data/flash_and_click", metadata={"help": "The clip folder (synthetic: written if empty)."}
+    )
+    splits_dir: str | None = field(
+        default=None, metadata={"help": "Split files and fixed_offsets_* tables (default data_dir)."}
+    )
     vggsound_meta: str | None = None
     sparse_classes: str | None = None
     eval_split: str = "valid"
@@ -61,18 +79,32 @@ class SparseSyncArguments:
     num_eval_clips: int = 200
     synthetic_size: int = 32
     synthetic_events_per_sec: float = 1.5
-    synthetic_period_sec: float | None = field(default=None, metadata={"help": "Periodic events (period = crop: one per crop)."})
+    synthetic_period_sec: float | None = field(
+        default=None, metadata={"help": "Periodic events (period = crop: one per crop)."}
+    )
     crop_policy: Literal["sampler", "event_aware"] = field(
-        default="sampler", metadata={"help": "'event_aware': warm-up crops around known events (leaky; synthetic warm-up stage only)."})
-    clip_length_sec: float | None = field(default=None, metadata={"help": "Crop length (default 5 s; 3 s for synthetic)."})
-    crop_size: int | None = field(default=None, metadata={"help": "Spatial crop (default 224; synthetic_size for synthetic)."})
+        default="sampler",
+        metadata={"help": "'event_aware': warm-up crops around known events (leaky; synthetic warm-up stage only)."},
+    )
+    clip_length_sec: float | None = field(
+        default=None, metadata={"help": "Crop length (default 5 s; 3 s for synthetic)."}
+    )
+    crop_size: int | None = field(
+        default=None, metadata={"help": "Spatial crop (default 224; synthetic_size for synthetic)."}
+    )
     num_offset_classes: int = 21
     max_offset_sec: float = 2.0
-    s3d_batch_norm_momentum: float | None = field(default=None, metadata={"help": "Override (0.1 for from-scratch training)."})
+    s3d_batch_norm_momentum: float | None = field(
+        default=None, metadata={"help": "Override (0.1 for from-scratch training)."}
+    )
     initializer_range: float | None = field(default=None, metadata={"help": "Head init std (reference 0.02)."})
     position_initializer_range: float | None = field(default=None, metadata={"help": "Positional tables' init std."})
-    augmentations: Literal["pretrain", "finetune"] = field(default="pretrain", metadata={"help": "'finetune': + A4.4's."})
-    scale_learning_rate: bool = field(default=False, metadata={"help": "Multiply the learning rate by the process count."})
+    augmentations: Literal["pretrain", "finetune"] = field(
+        default="pretrain", metadata={"help": "'finetune': + A4.4's."}
+    )
+    scale_learning_rate: bool = field(
+        default=False, metadata={"help": "Multiply the learning rate by the process count."}
+    )
     probes: bool = field(default=False, metadata={"help": f"Also evaluate the corrupted-validation probes {PROBES}."})
     cache_decoded: bool = field(default=False, metadata={"help": "Keep decoded clips in memory (small sets)."})
 
@@ -81,11 +113,21 @@ def small_config(args: SparseSyncArguments, clip_sec: float, crop: int, **overri
     """The scaled-down model of the synthetic task: width 64, one layer per stack, S3D at 1/8 width."""
     frames, samples = round(clip_sec * 25), round(clip_sec * 16000)
     return SparseSyncConfig(
-        num_offset_classes=args.num_offset_classes, max_offset_sec=args.max_offset_sec, hidden_size=64,
-        num_attention_heads=4, intermediate_size=128, num_selector_layers=1, num_sync_layers=1, num_visual_selectors=8,
-        num_audio_selectors=8, visual_grid=list(s3d_output_grid(frames, crop, crop)),
-        audio_grid=list(resnet_output_grid(257, spectrogram_frames(samples))), s3d_width_divisor=8,
-        audio_backbone_widths=[8, 16, 32, 64], audio_backbone_depths=[1, 1, 1, 1], **overrides,
+        num_offset_classes=args.num_offset_classes,
+        max_offset_sec=args.max_offset_sec,
+        hidden_size=64,
+        num_attention_heads=4,
+        intermediate_size=128,
+        num_selector_layers=1,
+        num_sync_layers=1,
+        num_visual_selectors=8,
+        num_audio_selectors=8,
+        visual_grid=list(s3d_output_grid(frames, crop, crop)),
+        audio_grid=list(resnet_output_grid(257, spectrogram_frames(samples))),
+        s3d_width_divisor=8,
+        audio_backbone_widths=[8, 16, 32, 64],
+        audio_backbone_depths=[1, 1, 1, 1],
+        **overrides,
     )
 
 
@@ -95,18 +137,29 @@ def build_datasets(args: SparseSyncArguments, processor: SparseSyncProcessor):
     layout = "vggsound" if args.dataset_name == "vggsound" else "lrs3"
     if args.dataset_name == "synthetic" and not (splits_dir / "lrs3_train.txt").is_file():
         write_flash_and_click_dataset(
-            data_dir, {"train": args.num_train_clips, "valid": args.num_eval_clips, "test": args.num_eval_clips},
-            duration_sec=processor.clip_length_sec + 2 * args.max_offset_sec + 0.4, size=args.synthetic_size,
-            num_offset_classes=args.num_offset_classes, max_offset_sec=args.max_offset_sec,
-            crop_sec=processor.clip_length_sec, events_per_sec=args.synthetic_events_per_sec,
+            data_dir,
+            {"train": args.num_train_clips, "valid": args.num_eval_clips, "test": args.num_eval_clips},
+            duration_sec=processor.clip_length_sec + 2 * args.max_offset_sec + 0.4,
+            size=args.synthetic_size,
+            num_offset_classes=args.num_offset_classes,
+            max_offset_sec=args.max_offset_sec,
+            crop_sec=processor.clip_length_sec,
+            events_per_sec=args.synthetic_events_per_sec,
             period_sec=args.synthetic_period_sec,
         )
     table = splits_dir / f"fixed_offsets_{layout}" / fixed_offsets_name(args.eval_split, processor)
     events = data_dir / "events.csv"
-    common = dict(layout=layout, splits_dir=splits_dir, vggsound_meta=args.vggsound_meta, sparse_classes=args.sparse_classes,
-                  events=events if events.is_file() else None)
+    common = dict(
+        layout=layout,
+        splits_dir=splits_dir,
+        vggsound_meta=args.vggsound_meta,
+        sparse_classes=args.sparse_classes,
+        events=events if events.is_file() else None,
+    )
     train = sparsesync_clip_dataset(data_dir, "train", **common)
-    evaluation = sparsesync_clip_dataset(data_dir, args.eval_split, fixed_offsets=table if table.is_file() else None, **common)
+    evaluation = sparsesync_clip_dataset(
+        data_dir, args.eval_split, fixed_offsets=table if table.is_file() else None, **common
+    )
     return train, evaluation
 
 
@@ -122,19 +175,31 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     else:
         clip_sec = args.clip_length_sec or (3.0 if synthetic else 5.0)
         crop = args.crop_size or (args.synthetic_size if synthetic else 224)
-        overrides = {name: getattr(args, name) for name in ("s3d_batch_norm_momentum", "initializer_range", "position_initializer_range")
-                     if getattr(args, name) is not None}
+        overrides = {
+            name: getattr(args, name)
+            for name in ("s3d_batch_norm_momentum", "initializer_range", "position_initializer_range")
+            if getattr(args, name) is not None
+        }
         if args.model_size == "paper":
             frames = round(clip_sec * 25)
-            config = SparseSyncConfig(num_offset_classes=args.num_offset_classes, max_offset_sec=args.max_offset_sec,
-                                      visual_grid=list(s3d_output_grid(frames, crop, crop)),
-                                      audio_grid=list(resnet_output_grid(257, spectrogram_frames(round(clip_sec * 16000)))), **overrides)
+            config = SparseSyncConfig(
+                num_offset_classes=args.num_offset_classes,
+                max_offset_sec=args.max_offset_sec,
+                visual_grid=list(s3d_output_grid(frames, crop, crop)),
+                audio_grid=list(resnet_output_grid(257, spectrogram_frames(round(clip_sec * 16000)))),
+                **overrides,
+            )
         else:
             config = small_config(args, clip_sec, crop, **overrides)
         model = AutoModel.from_config(config)
-        processor = SparseSyncProcessor(SparseSyncFeatureExtractor(), clip_length_sec=clip_sec, crop_size=crop,
-                                        resize_shorter_side=0 if synthetic else 256,
-                                        num_offset_classes=config.num_offset_classes, max_offset_sec=config.max_offset_sec)
+        processor = SparseSyncProcessor(
+            SparseSyncFeatureExtractor(),
+            clip_length_sec=clip_sec,
+            crop_size=crop,
+            resize_shorter_side=0 if synthetic else 256,
+            num_offset_classes=config.num_offset_classes,
+            max_offset_sec=config.max_offset_sec,
+        )
     if args.augmentations == "finetune":
         for name, value in FINETUNE_AUGMENTATIONS.items():
             setattr(processor, name, value)
@@ -144,11 +209,26 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         training_args.learning_rate *= PartialState().num_processes
     train, evaluation = build_datasets(args, processor)
     task = SparseSyncOffsetTask(PROBES if args.probes else ())
-    train_collator = SparseSyncCollator(processor, training=True, seed=training_args.seed, event_aware=args.crop_policy == "event_aware",
-                                        cache_decoded=args.cache_decoded)
-    return fit(model, task, train, training_args, collate_fn=train_collator,
-               eval_dataset=evaluation, eval_collate_fn=SparseSyncCollator(processor, training=False, seed=training_args.seed + 1, cache_decoded=args.cache_decoded),
-               processor=processor, hparams=vars(args))
+    train_collator = SparseSyncCollator(
+        processor,
+        training=True,
+        seed=training_args.seed,
+        event_aware=args.crop_policy == "event_aware",
+        cache_decoded=args.cache_decoded,
+    )
+    return fit(
+        model,
+        task,
+        train,
+        training_args,
+        collate_fn=train_collator,
+        eval_dataset=evaluation,
+        eval_collate_fn=SparseSyncCollator(
+            processor, training=False, seed=training_args.seed + 1, cache_decoded=args.cache_decoded
+        ),
+        processor=processor,
+        hparams=vars(args),
+    )
 
 
 if __name__ == "__main__":

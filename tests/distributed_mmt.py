@@ -25,7 +25,9 @@ from tests.tiny_configs import tiny_config  # noqa: E402
 def main(output_path: str, text_projection: str) -> None:
     accelerator = Accelerator(cpu=True)
     torch.manual_seed(0)
-    config = tiny_config("mmt", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, text_projection=text_projection)
+    config = tiny_config(
+        "mmt", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, text_projection=text_projection
+    )
     config.text_config.hidden_dropout_prob = 0.0
     config.text_config.attention_probs_dropout_prob = 0.0
     model = MMTModel(config).train()
@@ -45,7 +47,9 @@ def main(output_path: str, text_projection: str) -> None:
     ddp_model = accelerator.prepare(model)
     loss = task.training_loss(ddp_model, local(batch))
     accelerator.backward(loss)
-    grads = {n: p.grad.clone() for n, p in accelerator.unwrap_model(ddp_model).named_parameters() if p.grad is not None}
+    grads = {
+        n: p.grad.clone() for n, p in accelerator.unwrap_model(ddp_model).named_parameters() if p.grad is not None
+    }
 
     if accelerator.is_main_process:
         out = reference(**batch)

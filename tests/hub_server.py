@@ -114,7 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server_state.requests.append(f"{method} {path}")
         head = method == "HEAD"
         if method == "GET" and path == "/api/whoami-v2":
-            return self._send(200, {"type": "user", "name": "tester", "orgs": [], "auth": {"accessToken": {"role": "write"}}})
+            return self._send(
+                200, {"type": "user", "name": "tester", "orgs": [], "auth": {"accessToken": {"role": "write"}}}
+            )
         if method == "POST" and path == "/api/repos/create":
             return self._create_repo(json.loads(self._body() or b"{}"))
         if method == "POST" and path == "/api/validate-yaml":
@@ -151,7 +153,9 @@ class _Handler(BaseHTTPRequestHandler):
         repo_id = name if "/" in name else f"{organization}/{name}"
         key = (payload.get("type") or "model", repo_id)
         if key in self.server_state.repos:
-            return self._send(409, {"error": "You already created this repo", "url": f"{self.server_state.url}/{repo_id}"})
+            return self._send(
+                409, {"error": "You already created this repo", "url": f"{self.server_state.url}/{repo_id}"}
+            )
         self.server_state.repos[key] = _Repo()
         return self._send(200, {"url": f"{self.server_state.url}/{repo_id}", "name": repo_id})
 
@@ -166,8 +170,16 @@ class _Handler(BaseHTTPRequestHandler):
         objects = []
         for entry in payload.get("objects", []):
             action = {"upload": {"href": f"{self.server_state.url}/_lfs/{entry['oid']}"}}
-            objects.append({"oid": entry["oid"], "size": entry["size"], "actions": {} if entry["oid"] in self.server_state.lfs else action})
-        return self._send(200, {"transfer": "basic", "objects": objects}, {"Content-Type": "application/vnd.git-lfs+json"})
+            objects.append(
+                {
+                    "oid": entry["oid"],
+                    "size": entry["size"],
+                    "actions": {} if entry["oid"] in self.server_state.lfs else action,
+                }
+            )
+        return self._send(
+            200, {"transfer": "basic", "objects": objects}, {"Content-Type": "application/vnd.git-lfs+json"}
+        )
 
     def _commit(self, repo_type: str, repo_id: str, body: bytes):
         repo = self._repo(repo_type, repo_id)
@@ -233,7 +245,10 @@ class _Handler(BaseHTTPRequestHandler):
             entries.append(self._entry(path, data))
         if prefix and not entries and not folders:
             return self._not_found("EntryNotFound")
-        entries += [{"type": "directory", "path": f, "oid": hashlib.sha1(f.encode()).hexdigest(), "size": 0} for f in sorted(folders)]
+        entries += [
+            {"type": "directory", "path": f, "oid": hashlib.sha1(f.encode()).hexdigest(), "size": 0}
+            for f in sorted(folders)
+        ]
         return self._send(200, entries)
 
     def _info(self, repo_type: str, repo_id: str, head: bool):

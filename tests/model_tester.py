@@ -7,7 +7,6 @@ with the `test_*` class flags, with a reason in the test file.
 """
 
 import copy
-import tempfile
 
 import pytest
 import torch
@@ -132,8 +131,11 @@ class ModelTesterMixin:
         assert output.loss is not None and torch.isfinite(output.loss)
         output.loss.backward()
         missing = [
-            n for n, p in model.named_parameters()
-            if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0) and not n.startswith(self.unused_parameters)
+            n
+            for n, p in model.named_parameters()
+            if p.requires_grad
+            and (p.grad is None or not p.grad.abs().sum() > 0)
+            and not n.startswith(self.unused_parameters)
         ]
         assert not missing, f"parameters without gradient: {missing}"
         bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
@@ -165,7 +167,9 @@ class ModelTesterMixin:
             for index in range(self.batch_size):
                 alone = self.comparable_outputs(model(**slice_batch(inputs, index, self.batch_size)))
                 for name in batched:
-                    assert_close(alone[name][0], batched[name][index], what=f"{name} of item {index} alone vs in batch")
+                    assert_close(
+                        alone[name][0], batched[name][index], what=f"{name} of item {index} alone vs in batch"
+                    )
 
     def test_attention_implementations_agree(self, tmp_path):
         if not self.test_attention_implementations:

@@ -24,13 +24,18 @@ def test_reverb_matches_the_sox_binary(tmp_path, rate, level):
     source, target = tmp_path / "in.raw", tmp_path / "out.raw"
     x.tofile(source)
     raw = ["-t", "raw", "-e", "floating-point", "-b", "32"]
-    subprocess.run(["sox", *raw, "-r", str(rate), "-c", "1", str(source), *raw, "-c", "2", str(target), "reverb", "-w"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["sox", *raw, "-r", str(rate), "-c", "1", str(source), *raw, "-c", "2", str(target), "reverb", "-w"],
+        check=True,
+        capture_output=True,
+    )
     expected = np.fromfile(target, dtype=np.float32).reshape(-1, 2).T
     ours = sox_reverb(torch.from_numpy(x), rate, mean_channels=False).numpy()
     assert ours.shape == expected.shape
     np.testing.assert_allclose(ours, expected, rtol=0, atol=2e-7)
-    torch.testing.assert_close(sox_reverb(torch.from_numpy(x), rate), torch.from_numpy(expected.mean(0)), rtol=0, atol=2e-7)
+    torch.testing.assert_close(
+        sox_reverb(torch.from_numpy(x), rate), torch.from_numpy(expected.mean(0)), rtol=0, atol=2e-7
+    )
 
 
 def test_reverb_impulse_response_structure():

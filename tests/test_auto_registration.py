@@ -1,7 +1,7 @@
 """Registry-wide checks: every row of `videozoo.auto.ARCHITECTURES` is covered automatically."""
 
 import pytest
-from transformers import AutoConfig, AutoModel, AutoProcessor
+from transformers import AutoConfig, AutoProcessor
 
 import videozoo
 from videozoo.auto import ARCHITECTURES

@@ -15,8 +15,10 @@ from videozoo.metrics.dense_video_captioning.dense_video_captioning import (
 from .conftest import SHARED
 
 REFS = [
-    {"v1": {"timestamps": [[0, 10], [10, 20]], "sentences": ["a man runs.", "a dog sits"]},
-     "v2": {"timestamps": [[0, 5]], "sentences": ["a cat eats"]}},
+    {
+        "v1": {"timestamps": [[0, 10], [10, 20]], "sentences": ["a man runs.", "a dog sits"]},
+        "v2": {"timestamps": [[0, 5]], "sentences": ["a cat eats"]},
+    },
     {"v1": {"timestamps": [[0, 9]], "sentences": ["a man is running"]}},
 ]
 
@@ -40,13 +42,21 @@ def test_protocol_on_a_hand_example(monkeypatch):
     preds = {"v1": [{"sentence": "a man runs", "timestamp": [0, 10]}, {"sentence": "x y", "timestamp": [50, 60]}]}
     out = captioning_scores(preds, REFS, tious=(0.5,), meteor=None)
     # v1 pairs: (a man runs | a man runs), (a man runs | a man is running), (x y | garbage); v2 has none -> 0
-    expected_v1 = coco_bleu([("a man runs", "a man runs"), ("a man runs", "a man is running"), ("x y", simple_ptb_tokenize(GARBAGE_REFERENCE))])
+    expected_v1 = coco_bleu(
+        [
+            ("a man runs", "a man runs"),
+            ("a man runs", "a man is running"),
+            ("x y", simple_ptb_tokenize(GARBAGE_REFERENCE)),
+        ]
+    )
     assert out["BLEU@3"] == pytest.approx(100 * expected_v1[2] / 2, rel=1e-6)
 
 
 def test_proposal_scores():
-    preds = {"v1": [{"sentence": "", "timestamp": [0, 10]}, {"sentence": "", "timestamp": [40, 50]}],
-             "v2": [{"sentence": "", "timestamp": [0, 5]}]}
+    preds = {
+        "v1": [{"sentence": "", "timestamp": [0, 10]}, {"sentence": "", "timestamp": [40, 50]}],
+        "v2": [{"sentence": "", "timestamp": [0, 5]}],
+    }
     out = proposal_scores(preds, REFS, tious=(0.5,))
     # v1: file 1 P 1/2 R 1/2; file 2 P 1/2 R 1 -> max P 1/2, R 1; v2: P 1, R 1
     assert out["precision"] == pytest.approx(75.0) and out["recall"] == pytest.approx(100.0)
@@ -62,7 +72,8 @@ def test_evaluate_module_loads_offline():
         video_ids=["v1", "v2"],
         predictions=[json.dumps(preds.get(v, [])) for v in ("v1", "v2")],
         references=[json.dumps([REFS[0].get(v), REFS[1].get(v)]) for v in ("v1", "v2")],
-        mode="proposals", tious=[0.5],
+        mode="proposals",
+        tious=[0.5],
     )
     assert out["recall"] == pytest.approx(50.0)
 
@@ -80,14 +91,24 @@ def test_bleu_on_released_bmt_results_python_tokenizer():
     out = captioning_scores(results, [refs], tious=(0.5,), meteor=None)
     # the reference (PTB tokenizer, Java) gives 4.6822 / 2.0706; the Python approximation stays within 0.05
     tolerance = 0.05 if out["tokenizer"] == "python" else 0.001
-    assert out["BLEU@3"] == pytest.approx(4.6822, abs=tolerance) and out["BLEU@4"] == pytest.approx(2.0706, abs=tolerance)
+    assert out["BLEU@3"] == pytest.approx(4.6822, abs=tolerance) and out["BLEU@4"] == pytest.approx(
+        2.0706, abs=tolerance
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,val1,val2,expected", [
-    ("bmt", "bmt_captioning_results_val_1_e26.json", "bmt_captioning_results_val_2_e26.json", (4.624, 1.991, 10.892)),
-    ("mdvc", "mdvc_results_val_1_e30.json", "mdvc_results_val_2_e30.json", (4.121, 1.806, 10.090)),
-])
+@pytest.mark.parametrize(
+    "name,val1,val2,expected",
+    [
+        (
+            "bmt",
+            "bmt_captioning_results_val_1_e26.json",
+            "bmt_captioning_results_val_2_e26.json",
+            (4.624, 1.991, 10.892),
+        ),
+        ("mdvc", "mdvc_results_val_1_e30.json", "mdvc_results_val_2_e30.json", (4.121, 1.806, 10.090)),
+    ],
+)
 def test_paper_numbers_with_coco_scorers(name, val1, val2, expected):
     pytest.importorskip("pycocoevalcap")
     if shutil.which("java") is None:
@@ -96,7 +117,10 @@ def test_paper_numbers_with_coco_scorers(name, val1, val2, expected):
     scores = []
     for result_file, ref in ((val1, f"val_1{suffix}.json"), (val2, f"val_2{suffix}.json")):
         results, refs = _reference_run(result_file, ref)
-        scores.append(captioning_scores(results, [refs], tious=(0.5,), max_proposals=100 if name == "bmt" else 1000,
-                                        meteor="coco"))
+        scores.append(
+            captioning_scores(
+                results, [refs], tious=(0.5,), max_proposals=100 if name == "bmt" else 1000, meteor="coco"
+            )
+        )
     mean = [sum(s[k] for s in scores) / 2 for k in ("BLEU@3", "BLEU@4", "METEOR")]
     assert mean == pytest.approx(list(expected), abs=0.02)

@@ -7,10 +7,14 @@ from .conftest import parity_fixture
 from .tiny_configs import tiny_config
 
 PROPOSAL_FIELDS = dict(
-    audio_anchor_lengths=[1.5, 4.0, 11.0], video_anchor_lengths=[2.0, 5.0, 9.0, 20.0],
-    audio_kernel_sizes=[3, 7], video_kernel_sizes=[1, 5, 3],
-    audio_proposal_hidden_sizes=[13], video_proposal_hidden_sizes=[11, 9],
-    max_audio_length=24, max_video_length=9,
+    audio_anchor_lengths=[1.5, 4.0, 11.0],
+    video_anchor_lengths=[2.0, 5.0, 9.0, 20.0],
+    audio_kernel_sizes=[3, 7],
+    video_kernel_sizes=[1, 5, 3],
+    audio_proposal_hidden_sizes=[13],
+    video_proposal_hidden_sizes=[11, 9],
+    max_audio_length=24,
+    max_video_length=9,
 )
 
 

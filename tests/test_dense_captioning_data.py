@@ -38,7 +38,10 @@ def write_json(path, data):
 
 
 def test_caption_normalisation_as_the_meta_tables():
-    assert normalize_caption("  A man\u2019s dog runs.\nIt  costs 2.5 dollars. ") == "A man's dog runs It costs 2.5 dollars"
+    assert (
+        normalize_caption("  A man\u2019s dog runs.\nIt  costs 2.5 dollars. ")
+        == "A man's dog runs It costs 2.5 dollars"
+    )
 
 
 def test_real_annotation_files(shared_dir, caplog):
@@ -58,17 +61,43 @@ def test_real_annotation_files(shared_dir, caplog):
 
 
 def test_invalid_events_are_dropped_or_rejected(tmp_path):
-    path = write_json(tmp_path / "a.json", {"v1": {"duration": 10.0, "timestamps": [[-1, 2], [3, 2], [12, 14], [1, 4], [2, 11]],
-                                                   "sentences": ["a", "b", "c", "   ", "e"]}})
+    path = write_json(
+        tmp_path / "a.json",
+        {
+            "v1": {
+                "duration": 10.0,
+                "timestamps": [[-1, 2], [3, 2], [12, 14], [1, 4], [2, 11]],
+                "sentences": ["a", "b", "c", "   ", "e"],
+            }
+        },
+    )
     row = read_annotations(path)[0]
     assert row["event_starts"] == [2.0] and row["event_ends"] == [10.0] and row["sentences"] == ["e"]  # end clipped
     for match in ("outside the video", "starts after it ends", "empty caption"):
         with pytest.raises(ValueError, match=match):
-            read_annotations(write_json(tmp_path / "b.json", {"v": {"duration": 10.0, "timestamps": [
-                {"outside the video": [12, 14], "starts after it ends": [3, 2], "empty caption": [1, 2]}[match]],
-                "sentences": ["" if match == "empty caption" else "x"]}}), on_invalid_event="error")
+            read_annotations(
+                write_json(
+                    tmp_path / "b.json",
+                    {
+                        "v": {
+                            "duration": 10.0,
+                            "timestamps": [
+                                {
+                                    "outside the video": [12, 14],
+                                    "starts after it ends": [3, 2],
+                                    "empty caption": [1, 2],
+                                }[match]
+                            ],
+                            "sentences": ["" if match == "empty caption" else "x"],
+                        }
+                    },
+                ),
+                on_invalid_event="error",
+            )
     with pytest.raises(ValueError, match="2 timestamps but 1 sentences"):
-        read_annotations(write_json(tmp_path / "c.json", {"v": {"duration": 5, "timestamps": [[0, 1], [1, 2]], "sentences": ["a"]}}))
+        read_annotations(
+            write_json(tmp_path / "c.json", {"v": {"duration": 5, "timestamps": [[0, 1], [1, 2]], "sentences": ["a"]}})
+        )
     with pytest.raises(ValueError, match="non-positive duration"):
         read_annotations(write_json(tmp_path / "d.json", {"v": {"duration": 0, "timestamps": [], "sentences": []}}))
     with pytest.raises(ValueError, match="outside the video"):
@@ -79,11 +108,17 @@ def test_invalid_events_are_dropped_or_rejected(tmp_path):
 def sample_table(tmp_path, shared_dir):
     """The shipped BMT sample video (35.155 s, rgb/flow (14, 1024), VGGish (36, 128)) as an annotated table, plus a
     second video whose feature files are missing."""
-    path = write_json(tmp_path / "val.json", {
-        "women_long_jump": {"duration": 35.155, "timestamps": [[0.1, 4.9], [19.6, 33.3], [35.0, 35.155]],
-                            "sentences": ["We see a title screen.", "The woman runs down a track", "She waves"]},
-        "v_missing": {"duration": 20.0, "timestamps": [[1.0, 5.0]], "sentences": ["nothing here"]},
-    })
+    path = write_json(
+        tmp_path / "val.json",
+        {
+            "women_long_jump": {
+                "duration": 35.155,
+                "timestamps": [[0.1, 4.9], [19.6, 33.3], [35.0, 35.155]],
+                "sentences": ["We see a title screen.", "The woman runs down a track", "She waves"],
+            },
+            "v_missing": {"duration": 20.0, "timestamps": [[1.0, 5.0]], "sentences": ["nothing here"]},
+        },
+    )
     reader = NpyFeatures(MEDIA, MEDIA, audio_pattern="{video_id}_vggish.npy")
     return load_activitynet_captions({"test": path})["test"], reader
 
@@ -137,21 +172,32 @@ def test_mdvc_layout_truncates_to_a_common_length(tmp_path):
             video[f"{vid}/i3d_features/flow"] = rng.random((tv, 8), dtype=np.float32)
             audio[f"{vid}/vggish_features"] = rng.random((ta, 4), dtype=np.float32)
     reader = HDF5Features(tmp_path / "video.h5", tmp_path / "audio.h5", audio_feature_size=4, video_feature_size=8)
-    ann = write_json(tmp_path / "a.json", {"v1": {"duration": 20.0, "timestamps": [[5.0, 10.0]], "sentences": ["a b"]},
-                                           "v2": {"duration": 10.0, "timestamps": [[0, 4.0]], "sentences": ["c"]}})
+    ann = write_json(
+        tmp_path / "a.json",
+        {
+            "v1": {"duration": 20.0, "timestamps": [[5.0, 10.0]], "sentences": ["a b"]},
+            "v2": {"duration": 10.0, "timestamps": [[0, 4.0]], "sentences": ["c"]},
+        },
+    )
     subtitles = tmp_path / "asr.tsv"
-    subtitles.write_text("video_id\tsub\tstart\tend\tcomment\tend_adj\n"
-                         "v1\thello there\t4.0\t6.0\ten\t5.5\nv1\tlater words\t12.0\t13.0\ten\t13.0\nv1\t\t1.0\t2.0\ten\t2.0\n")
+    subtitles.write_text(
+        "video_id\tsub\tstart\tend\tcomment\tend_adj\n"
+        "v1\thello there\t4.0\t6.0\ten\t5.5\nv1\tlater words\t12.0\t13.0\ten\t13.0\nv1\t\t1.0\t2.0\ten\t2.0\n"
+    )
     assert read_subtitles(subtitles) == {"v1": [(4.0, 5.5, "hello there"), (12.0, 13.0, "later words")]}
     videos = load_activitynet_captions({"t": ann}, subtitles_file=subtitles)["t"]
     rows = caption_view(videos)
     assert rows["speech"] == ["hello there", ""]
-    processor = MDVCProcessor.from_captions(rows["sentence"], rows["speech"], audio_feature_size=4, video_feature_size=8)
+    processor = MDVCProcessor.from_captions(
+        rows["sentence"], rows["speech"], audio_feature_size=4, video_feature_size=8
+    )
     collator = DenseCaptioningCollator(videos, processor, "mdvc", reader)
     batch = collator([rows[0]])
     arrays = reader.load("v1")  # T = min(20, 21) = 20, the same indices [5:10] for audio and video
     torch.testing.assert_close(batch["audio_features"][0], torch.from_numpy(arrays["audio"][5:10]))
-    torch.testing.assert_close(batch["video_features"][0], torch.from_numpy(arrays["rgb"][5:10] + arrays["flow"][5:10]))
+    torch.testing.assert_close(
+        batch["video_features"][0], torch.from_numpy(arrays["rgb"][5:10] + arrays["flow"][5:10])
+    )
     assert batch["speech_input_ids"][0].tolist()[0] == 2 and batch["speech_attention_mask"].sum() == 4
     with pytest.raises(ValueError, match="not on the same grid"):
         collator([rows[1]])  # 10 video vs 30 audio steps: BMT-style 2.56 s I3D would be misaligned
@@ -166,7 +212,11 @@ def test_synthetic_schema_and_both_modalities():
     by_object, by_loudness = {}, {}
     for video in videos:
         starts, ends = video["event_starts"], video["event_ends"]
-        assert (starts >= 0).all() and (ends <= video["duration"]).all() and (np.diff(np.stack([starts, ends], 1).ravel()) > 0).all()
+        assert (
+            (starts >= 0).all()
+            and (ends <= video["duration"]).all()
+            and (np.diff(np.stack([starts, ends], 1).ravel()) > 0).all()
+        )
         for s, e, sentence in zip(starts, ends, video["sentences"]):
             _, obj, _, sound, loud = sentence.split()
             step_v, step_a = int((s + e) / 2 / 2.56), int((s + e) / 2 / 0.96)
@@ -191,7 +241,9 @@ def test_kmeans_anchors():
 
 
 def test_anchors_from_the_training_annotations(shared_dir):
-    lengths = [e - s for r in read_annotations(ANET / "train.json") for s, e in zip(r["event_starts"], r["event_ends"])]
+    lengths = [
+        e - s for r in read_annotations(ANET / "train.json") for s, e in zip(r["event_starts"], r["event_ends"])
+    ]
     anchors = kmeans_anchors(lengths, 48)
     positive = [x for x in lengths if x > 0]
     assert len(anchors) == 48 and len(set(anchors)) == 48 and min(positive) <= anchors[0] < 3

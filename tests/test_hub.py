@@ -27,13 +27,23 @@ def hub():
 
 
 def hub_env(hub: FakeHub, home) -> dict:
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": "test-token", "HF_HOME": str(home), "HF_HUB_DISABLE_XET": "1"}
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": hub.url,
+        "HF_TOKEN": "test-token",
+        "HF_HOME": str(home),
+        "HF_HUB_DISABLE_XET": "1",
+    }
     env.pop("HF_HUB_OFFLINE", None)
     return env
 
 
 def snapshot(folder) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -47,14 +57,27 @@ def checkpoint(tmp_path):
 
 
 def push(hub, home, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "push_to_hub.py"), *args],
-                          env=hub_env(hub, home), capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "push_to_hub.py"), *args],
+        env=hub_env(hub, home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_push_then_load_installed_remote_and_offline(hub, checkpoint, tmp_path):
     before = snapshot(checkpoint)
-    result = push(hub, tmp_path / "home-push", "--checkpoint", str(checkpoint), "--repo_id", "tester/mmt-tiny",
-                  "--eval_results", str(tmp_path / "metrics.json"))
+    result = push(
+        hub,
+        tmp_path / "home-push",
+        "--checkpoint",
+        str(checkpoint),
+        "--repo_id",
+        "tester/mmt-tiny",
+        "--eval_results",
+        str(tmp_path / "metrics.json"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert snapshot(checkpoint) == before  # the local checkpoint is untouched
     files = hub.repos[("model", "tester/mmt-tiny")].files
@@ -66,7 +89,9 @@ def test_push_then_load_installed_remote_and_offline(hub, checkpoint, tmp_path):
     remote = run_client("remote", "tester/mmt-tiny", inputs, tmp_path / "remote.pt", env)
     offline_env = {**env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}  # nothing listens there
     offline = run_client("remote", "tester/mmt-tiny", inputs, tmp_path / "offline.pt", offline_env)
-    assert installed["model_module"].startswith("videozoo.") and remote["model_module"].startswith("transformers_modules.")
+    assert installed["model_module"].startswith("videozoo.") and remote["model_module"].startswith(
+        "transformers_modules."
+    )
     for name, value in installed["outputs"].items():
         assert torch.equal(value, remote["outputs"][name]) and torch.equal(value, offline["outputs"][name]), name
 
@@ -85,7 +110,11 @@ def test_push_then_load_installed_remote_and_offline(hub, checkpoint, tmp_path):
     [
         (lambda f, t: (f / "model.safetensors").unlink(), [], "no weights"),
         (lambda f, t: (t / "bad.json").write_text("{not json"), ["--eval_results", "bad.json"], "not valid JSON"),
-        (lambda f, t: (t / "bad.json").write_text('{"R1": "high"}'), ["--eval_results", "bad.json"], "must be numbers"),
+        (
+            lambda f, t: (t / "bad.json").write_text('{"R1": "high"}'),
+            ["--eval_results", "bad.json"],
+            "must be numbers",
+        ),
         (lambda f, t: None, ["--eval_results", "missing.json"], "not found"),
     ],
 )
@@ -107,8 +136,20 @@ def test_invalid_repo_id(checkpoint, repo_id):
 def test_failed_upload_leaves_the_checkpoint_untouched(hub, checkpoint, tmp_path):
     before = snapshot(checkpoint)
     dead = {**hub_env(hub, tmp_path / "home"), "HF_ENDPOINT": "http://127.0.0.1:9"}
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "push_to_hub.py"), "--checkpoint", str(checkpoint),
-                             "--repo_id", "tester/never"], env=dead, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / "push_to_hub.py"),
+            "--checkpoint",
+            str(checkpoint),
+            "--repo_id",
+            "tester/never",
+        ],
+        env=dead,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert snapshot(checkpoint) == before
 
@@ -121,8 +162,18 @@ def test_model_card_without_results(checkpoint):
 def test_training_pushes_with_its_evaluation_results(hub, tmp_path):
     from .test_training_mmt import SMALL
 
-    command = [sys.executable, str(REPO_ROOT / "scripts" / "train_mmt.py"), *SMALL, "--max_steps", "1",
-               "--output_dir", str(tmp_path / "run"), "--push_to_hub", "--hub_model_id", "tester/mmt-trained"]
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "train_mmt.py"),
+        *SMALL,
+        "--max_steps",
+        "1",
+        "--output_dir",
+        str(tmp_path / "run"),
+        "--push_to_hub",
+        "--hub_model_id",
+        "tester/mmt-trained",
+    ]
     result = subprocess.run(command, env=hub_env(hub, tmp_path / "home"), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     files = hub.repos[("model", "tester/mmt-trained")].files

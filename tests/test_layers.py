@@ -20,7 +20,10 @@ def test_masked_pooling_ignores_padding():
 
 
 def test_masks():
-    assert lengths_to_mask(torch.tensor([1, 3]), 4).tolist() == [[True, False, False, False], [True, True, True, False]]
+    assert lengths_to_mask(torch.tensor([1, 3]), 4).tolist() == [
+        [True, False, False, False],
+        [True, True, True, False],
+    ]
     bias = padding_mask_to_additive(torch.tensor([[1, 0]]), torch.float32)
     assert bias.shape == (1, 1, 1, 2) and bias[0, 0, 0, 0] == 0 and bias[0, 0, 0, 1] == torch.finfo(torch.float32).min
 
@@ -52,7 +55,14 @@ def test_gated_embedding_unit():
     out = unit(torch.randn(4, 7))
     torch.testing.assert_close(out.norm(dim=-1), torch.ones(4))
     assert unit(torch.randn(2, 3, 7)).shape == (2, 3, 5)
-    assert {n for n, _ in unit.named_parameters()} == {"fc.weight", "fc.bias", "cg.fc.weight", "cg.fc.bias", "cg.batch_norm.weight", "cg.batch_norm.bias"}
+    assert {n for n, _ in unit.named_parameters()} == {
+        "fc.weight",
+        "fc.bias",
+        "cg.fc.weight",
+        "cg.fc.bias",
+        "cg.batch_norm.weight",
+        "cg.batch_norm.bias",
+    }
 
 
 def test_losses():

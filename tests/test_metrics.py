@@ -23,7 +23,11 @@ def reference_ranks(sims: np.ndarray, caption_to_video: np.ndarray):
 def test_identity_is_perfect():
     metrics = retrieval_metrics(np.eye(6))
     for direction in ("t2v", "v2t"):
-        assert metrics[f"{direction}_R1"] == 100 and metrics[f"{direction}_MedR"] == 1 and metrics[f"{direction}_MeanR"] == 1
+        assert (
+            metrics[f"{direction}_R1"] == 100
+            and metrics[f"{direction}_MedR"] == 1
+            and metrics[f"{direction}_MeanR"] == 1
+        )
 
 
 def test_constant_matrix_is_chance_with_averaged_ties():

@@ -22,7 +22,9 @@ def make_inputs(config, batch_size, seed=0):
     labels[0, 4] = config.eos_token_id
     return {
         "input_features": torch.randn(batch_size, config.max_audio_frames, config.num_mel_bins, generator=g),
-        "pixel_values": torch.rand(batch_size, 3, config.num_frames, config.image_size, config.image_size, generator=g) * 2 - 1,
+        "pixel_values": torch.rand(batch_size, 3, config.num_frames, config.image_size, config.image_size, generator=g)
+        * 2
+        - 1,
         "labels": labels,
     }
 
@@ -85,8 +87,16 @@ def test_cached_generate_matches_uncached_loop():
     inputs = make_inputs(model.config, 2)
     feats, pix = inputs["input_features"], inputs["pixel_values"]
     with torch.no_grad():
-        gen = model.generate(input_features=feats, pixel_values=pix, do_sample=False, max_new_tokens=8,
-                             min_new_tokens=8, eos_token_id=None, return_dict_in_generate=True, output_logits=True)
+        gen = model.generate(
+            input_features=feats,
+            pixel_values=pix,
+            do_sample=False,
+            max_new_tokens=8,
+            min_new_tokens=8,
+            eos_token_id=None,
+            return_dict_in_generate=True,
+            output_logits=True,
+        )
         ids = torch.zeros(2, 1, dtype=torch.long)
         for _ in range(8):
             nxt = model(input_features=feats, pixel_values=pix, decoder_input_ids=ids).logits[:, -1].argmax(-1)
@@ -104,8 +114,12 @@ def test_fusion_isolation(fusion_layer, isolated):
     model = build(fusion_layer=fusion_layer)
     inputs = make_inputs(model.config, 2)
     with torch.no_grad():
-        a = model.encoder(input_features=inputs["input_features"], pixel_values=inputs["pixel_values"]).last_hidden_state
-        b = model.encoder(input_features=inputs["input_features"] + 1.0, pixel_values=inputs["pixel_values"]).last_hidden_state
+        a = model.encoder(
+            input_features=inputs["input_features"], pixel_values=inputs["pixel_values"]
+        ).last_hidden_state
+        b = model.encoder(
+            input_features=inputs["input_features"] + 1.0, pixel_values=inputs["pixel_values"]
+        ).last_hidden_state
     # the final LayerNorm is per token, so video tokens (first 17) see audio only through the bottleneck
     assert torch.equal(a[:, :17], b[:, :17]) == isolated
 
@@ -128,13 +142,20 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="pixel_values"):
         model(input_features=inputs["input_features"], labels=inputs["labels"])
     with pytest.raises(ValueError, match="mel bins"):
-        model(input_features=inputs["input_features"][..., :10], pixel_values=inputs["pixel_values"], labels=inputs["labels"])
+        model(
+            input_features=inputs["input_features"][..., :10],
+            pixel_values=inputs["pixel_values"],
+            labels=inputs["labels"],
+        )
     too_long = torch.cat([inputs["input_features"], inputs["input_features"]], dim=1)  # more frames than the config's
     with pytest.raises(ValueError, match="positional embedding covers"):
         model(input_features=too_long, pixel_values=inputs["pixel_values"], labels=inputs["labels"])
     with pytest.raises(ValueError, match="max_position_embeddings"):
-        model(input_features=inputs["input_features"], pixel_values=inputs["pixel_values"],
-              labels=torch.ones(2, model.config.max_position_embeddings + 1, dtype=torch.long))
+        model(
+            input_features=inputs["input_features"],
+            pixel_values=inputs["pixel_values"],
+            labels=torch.ones(2, model.config.max_position_embeddings + 1, dtype=torch.long),
+        )
     bad = inputs["input_features"].clone()
     bad[0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
@@ -179,7 +200,9 @@ def _toy_search(probs, batch=1, **config):
 
     generation_config = GenerationConfig(return_dict_in_generate=True, **config)
     input_ids = torch.zeros(batch * generation_config.num_beams, 1, dtype=torch.long)
-    return avatar_beam_search(_TableDecoder(probs), input_ids, generation_config=generation_config, encoder_outputs=None)
+    return avatar_beam_search(
+        _TableDecoder(probs), input_ids, generation_config=generation_config, encoder_outputs=None
+    )
 
 
 def test_beam_search_by_hand():
@@ -234,25 +257,45 @@ def _tiny_vit(tmp_path):
     from transformers import ViTConfig, ViTForImageClassification
 
     torch.manual_seed(0)
-    vit = ViTForImageClassification(ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                              intermediate_size=128, image_size=32, patch_size=8, num_labels=3))
+    vit = ViTForImageClassification(
+        ViTConfig(
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=128,
+            image_size=32,
+            patch_size=8,
+            num_labels=3,
+        )
+    )
     vit.save_pretrained(tmp_path / "vit")
     return vit.vit
 
 
 def test_from_vit_pretrained(tmp_path):
     vit = _tiny_vit(tmp_path)
-    config = tiny_config("avatar", hidden_size=64, d_model=64, encoder_layers=2, encoder_intermediate_size=128,
-                         encoder_attention_heads=4, image_size=48, num_frames=4, max_audio_frames=40)
+    config = tiny_config(
+        "avatar",
+        hidden_size=64,
+        d_model=64,
+        encoder_layers=2,
+        encoder_intermediate_size=128,
+        encoder_attention_heads=4,
+        image_size=48,
+        num_frames=4,
+        max_audio_frames=40,
+    )
     model = AvatarForConditionalGeneration.from_vit_pretrained(tmp_path / "vit", config)  # the real loading path
     vit_state, enc = vit.state_dict(), model.encoder
     for stream in (enc.audio_layers, enc.video_layers):
         for l in range(2):
-            torch.testing.assert_close(stream[l].attention.k_proj.weight,
-                                       vit_state[f"layers.{l}.attention.k_proj.weight"], rtol=0, atol=0)
+            torch.testing.assert_close(
+                stream[l].attention.k_proj.weight, vit_state[f"layers.{l}.attention.k_proj.weight"], rtol=0, atol=0
+            )
             torch.testing.assert_close(stream[l].mlp.fc2.bias, vit_state[f"layers.{l}.mlp.fc2.bias"], rtol=0, atol=0)
-            torch.testing.assert_close(stream[l].layernorm_after.weight, vit_state[f"layers.{l}.layernorm_after.weight"],
-                                       rtol=0, atol=0)
+            torch.testing.assert_close(
+                stream[l].layernorm_after.weight, vit_state[f"layers.{l}.layernorm_after.weight"], rtol=0, atol=0
+            )
     torch.testing.assert_close(enc.layernorm.bias, vit_state["layernorm.bias"], rtol=0, atol=0)
     kernel = vit_state["embeddings.patch_embeddings.projection.weight"]
     torch.testing.assert_close(enc.audio_embeddings.patch_embedding.weight, kernel, rtol=0, atol=0)
@@ -261,8 +304,9 @@ def test_from_vit_pretrained(tmp_path):
     assert video_kernel[:, :, 0].abs().max() == 0
     for emb in (enc.audio_embeddings, enc.video_embeddings):
         torch.testing.assert_close(emb.cls_token, vit_state["embeddings.cls_token"], rtol=0, atol=0)
-        torch.testing.assert_close(emb.position_embedding[0, 0], vit_state["embeddings.position_embeddings"][0, 0],
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            emb.position_embedding[0, 0], vit_state["embeddings.position_embeddings"][0, 0], rtol=0, atol=0
+        )
     # positional grids: ViT 4 x 4 -> audio (40 // 8) x (24 // 8) = 5 x 3, frames 6 x 6 tiled over 4 / 2 tubelets
     grid = vit_state["embeddings.position_embeddings"][0, 1:].reshape(4, 4, 64)
     audio = enc.audio_embeddings.position_embedding[0, 1:].reshape(5, 3, 64)
@@ -280,9 +324,14 @@ def test_from_vit_pretrained(tmp_path):
     # a state dict with the names of checkpoints written before transformers 5 gives the same encoder
     classic = {}
     for name, value in vit_state.items():
-        for current, old in (("attention.q_proj", "attention.attention.query"), ("attention.k_proj", "attention.attention.key"),
-                             ("attention.v_proj", "attention.attention.value"), ("attention.o_proj", "attention.output.dense"),
-                             ("mlp.fc1", "intermediate.dense"), ("mlp.fc2", "output.dense")):
+        for current, old in (
+            ("attention.q_proj", "attention.attention.query"),
+            ("attention.k_proj", "attention.attention.key"),
+            ("attention.v_proj", "attention.attention.value"),
+            ("attention.o_proj", "attention.output.dense"),
+            ("mlp.fc1", "intermediate.dense"),
+            ("mlp.fc2", "output.dense"),
+        ):
             name = name.replace(current, old)
         classic["vit." + name.replace("layers.", "encoder.layer.")] = value
     again = AvatarForConditionalGeneration.from_vit_pretrained(classic, config).encoder.state_dict()
@@ -302,7 +351,14 @@ def test_from_vit_pretrained_refuses_another_shape(tmp_path):
         AvatarForConditionalGeneration.from_vit_pretrained(vit, config)
     with pytest.raises(ValueError, match="patch kernel"):
         AvatarForConditionalGeneration.from_vit_pretrained(vit.state_dict(), tiny_config("avatar"))
-    wrong_heads = tiny_config("avatar", hidden_size=64, d_model=64, encoder_layers=2, encoder_intermediate_size=128,
-                              encoder_attention_heads=8, decoder_attention_heads=8)
+    wrong_heads = tiny_config(
+        "avatar",
+        hidden_size=64,
+        d_model=64,
+        encoder_layers=2,
+        encoder_intermediate_size=128,
+        encoder_attention_heads=8,
+        decoder_attention_heads=8,
+    )
     with pytest.raises(ValueError, match="4 attention heads"):
         AvatarForConditionalGeneration.from_vit_pretrained(vit, wrong_heads)

@@ -19,11 +19,16 @@ def avlnet_inputs(config, batch_size: int, seed: int = 0, frames: int = 64) -> d
     inputs = {
         "input_features": audio,
         "audio_lengths": lengths,
-        "video_features": torch.nn.functional.normalize(torch.rand(batch_size, config.video_feature_size, generator=generator), dim=-1),
+        "video_features": torch.nn.functional.normalize(
+            torch.rand(batch_size, config.video_feature_size, generator=generator), dim=-1
+        ),
     }
     if config.variant != "av":
         words = torch.randn(batch_size, 5, config.word_embedding_size, generator=generator) * 0.3
-        inputs["text_features"] = words * (torch.arange(5)[None, :, None] < torch.tensor([5, 2, 0, 3][:batch_size] + [1] * max(0, batch_size - 4))[:, None, None])
+        inputs["text_features"] = words * (
+            torch.arange(5)[None, :, None]
+            < torch.tensor([5, 2, 0, 3][:batch_size] + [1] * max(0, batch_size - 4))[:, None, None]
+        )
     return inputs
 
 
@@ -61,7 +66,9 @@ def test_text_variants(variant):
     if variant == "text_tri":
         expected = mms_loss(out.logits_audio_video) + mms_loss(out.logits_audio_text) + mms_loss(out.logits_text_video)
         torch.testing.assert_close(out.loss, expected)
-        torch.testing.assert_close(out.logits_text_audio_video, out.text_embeds @ (out.audio_embeds + out.video_embeds).T)
+        torch.testing.assert_close(
+            out.logits_text_audio_video, out.text_embeds @ (out.audio_embeds + out.video_embeds).T
+        )
     else:
         assert out.audio_text_embeds.shape == (4, 24) and out.logits_audio_video is None
     with pytest.raises(ValueError, match="needs text_features"):
@@ -118,7 +125,9 @@ def test_mms_loss_values():
 @pytest.mark.parametrize("name", ["avlnet", "avlnet_tri", "avlnet_fused", "avlnet_frontend"])
 def test_conversion_reproduces_the_authors_outputs(name, capsys):
     fixture = parity_fixture(name)
-    spec = importlib.util.spec_from_file_location("convert_avlnet", REPO_ROOT / "scripts" / "convert_avlnet_original_checkpoint.py")
+    spec = importlib.util.spec_from_file_location(
+        "convert_avlnet", REPO_ROOT / "scripts" / "convert_avlnet_original_checkpoint.py"
+    )
     convert = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(convert)
     assert convert.main(["--fixture", str(fixture)]) == 0

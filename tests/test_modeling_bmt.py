@@ -48,8 +48,12 @@ class TestBMTModel(ModelTesterMixin):
         pad = {"audio": 4, "video": 3}
         for name in ("audio", "video"):
             feats, mask = inputs[f"{name}_features"], inputs[f"{name}_attention_mask"]
-            inputs[f"{name}_features"] = torch.cat([feats, torch.randn(feats.shape[0], pad[name], feats.shape[2]) * 9], 1)
-            inputs[f"{name}_attention_mask"] = torch.cat([mask, torch.zeros(mask.shape[0], pad[name], dtype=torch.bool)], 1)
+            inputs[f"{name}_features"] = torch.cat(
+                [feats, torch.randn(feats.shape[0], pad[name], feats.shape[2]) * 9], 1
+            )
+            inputs[f"{name}_attention_mask"] = torch.cat(
+                [mask, torch.zeros(mask.shape[0], pad[name], dtype=torch.bool)], 1
+            )
         return inputs
 
     def comparable_outputs(self, output):
@@ -98,11 +102,19 @@ def test_bridge_has_no_residual():
         layer.bridge_proj.bias.fill_(-1.0)  # ReLU(-1) = 0 -> the bridge output is zero for every input
         layer.ffn.fc2.bias.zero_()
         layer.ffn.fc2.weight.zero_()
-        enc = model.get_encoder()(**{k: v for k, v in bmt_inputs(config, 2).items() if "features" in k or "mask" in k and "decoder" not in k})
+        enc = model.get_encoder()(
+            **{k: v for k, v in bmt_inputs(config, 2).items() if "features" in k or "mask" in k and "decoder" not in k}
+        )
         x = torch.randn(2, 3, config.decoder_hidden_size)
         mask = torch.ones(1, 1, 3, 3, dtype=torch.bool)
-        out = layer(x, enc.last_hidden_state, enc.video_hidden_state, mask,
-                    enc.audio_attention_mask[:, None, None], enc.video_attention_mask[:, None, None])
+        out = layer(
+            x,
+            enc.last_hidden_state,
+            enc.video_hidden_state,
+            mask,
+            enc.audio_attention_mask[:, None, None],
+            enc.video_attention_mask[:, None, None],
+        )
     assert out.abs().max() == 0
 
 
@@ -120,7 +132,11 @@ def test_label_smoothing_closed_form():
 def test_generate_with_cache_matches_full_recomputation(num_beams):
     config = tiny_config("bmt")
     model = BMTForConditionalGeneration(config).eval()
-    inputs = {k: v for k, v in bmt_inputs(config, 3).items() if k.endswith(("features", "attention_mask")) and "decoder" not in k}
+    inputs = {
+        k: v
+        for k, v in bmt_inputs(config, 3).items()
+        if k.endswith(("features", "attention_mask")) and "decoder" not in k
+    }
     projections = []
     hook = model.decoder_layers[1].video_cross_attn.k_proj.register_forward_hook(lambda *a: projections.append(1))
     with torch.no_grad():
@@ -173,8 +189,14 @@ def test_conversion_maps_every_key_once():
     from videozoo.scripts.convert_bmt_original_checkpoint import rename
 
     model = BMTForConditionalGeneration(tiny_config("bmt"))
-    assert rename("module.encoder.encoder_AV.layers.1.bi_modal_att_M2.linear_K2d.weight") == "encoder.layers.1.video_cross_attn.k_proj.weight"
-    assert rename("module.decoder.decoder.layers.0.res_layer_enc_att_A.norm.bias") == "decoder_layers.0.audio_cross_norm.bias"
+    assert (
+        rename("module.encoder.encoder_AV.layers.1.bi_modal_att_M2.linear_K2d.weight")
+        == "encoder.layers.1.video_cross_attn.k_proj.weight"
+    )
+    assert (
+        rename("module.decoder.decoder.layers.0.res_layer_enc_att_A.norm.bias")
+        == "decoder_layers.0.audio_cross_norm.bias"
+    )
     assert rename("module.decoder.decoder.layers.0.bridge.linear.weight") == "decoder_layers.0.bridge_proj.weight"
     assert len(model.state_dict()) == 187
 
@@ -186,11 +208,16 @@ def best_two_token_continuation(model, inputs, config):
     with torch.no_grad():
         first = model(**inputs, decoder_input_ids=torch.full((batch, 1), bos)).logits[:, -1]  # (B, V)
         prefixes = torch.stack([torch.full((vocab,), bos), torch.arange(vocab)], 1)  # (V, 2)
-        second = torch.stack([
-            model(**{k: v[b : b + 1].expand(vocab, *v.shape[1:]) for k, v in inputs.items()}, decoder_input_ids=prefixes,
-                  decoder_attention_mask=torch.ones(vocab, 2, dtype=torch.long)).logits[:, -1]
-            for b in range(batch)
-        ])  # (B, V, V)
+        second = torch.stack(
+            [
+                model(
+                    **{k: v[b : b + 1].expand(vocab, *v.shape[1:]) for k, v in inputs.items()},
+                    decoder_input_ids=prefixes,
+                    decoder_attention_mask=torch.ones(vocab, 2, dtype=torch.long),
+                ).logits[:, -1]
+                for b in range(batch)
+            ]
+        )  # (B, V, V)
     scores = first[:, :, None] + second
     scores[:, eos] = float("-inf")
     best = []
@@ -209,12 +236,20 @@ def test_beam_search_finds_the_best_short_caption(use_cache):
     config = tiny_config("bmt", vocab_size=12)
     torch.manual_seed(1)
     model = BMTForConditionalGeneration(config).eval()
-    inputs = {k: v for k, v in bmt_inputs(config, 3).items() if k.endswith(("features", "attention_mask")) and "decoder" not in k}
+    inputs = {
+        k: v
+        for k, v in bmt_inputs(config, 3).items()
+        if k.endswith(("features", "attention_mask")) and "decoder" not in k
+    }
     with torch.no_grad():
-        beams = model.generate(**inputs, max_new_tokens=2, num_beams=12, length_penalty=0.0, do_sample=False,
-                               use_cache=use_cache)
+        beams = model.generate(
+            **inputs, max_new_tokens=2, num_beams=12, length_penalty=0.0, do_sample=False, use_cache=use_cache
+        )
         greedy = model.generate(**inputs, max_new_tokens=2, do_sample=False, use_cache=use_cache)
     best = best_two_token_continuation(model, inputs, config)
-    got = [row[: row.tolist().index(config.eos_token_id) + 1] if config.eos_token_id in row.tolist() else row for row in beams]
+    got = [
+        row[: row.tolist().index(config.eos_token_id) + 1] if config.eos_token_id in row.tolist() else row
+        for row in beams
+    ]
     assert [r.tolist() for r in got] == best
     assert any(g[: len(b)].tolist() != b for g, b in zip(greedy, best))  # here greedy misses the best caption once

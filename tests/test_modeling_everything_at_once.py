@@ -25,11 +25,14 @@ def eao_inputs(config, batch_size: int, seed: int = 0) -> dict:
     video_mask = (torch.arange(6)[None] < video_lengths[:, None]).long()
     audio_mask = (torch.arange(32)[None] < frames[:, None]).long()
     return {
-        "text_features": torch.randn(batch_size, 5, config.text_feature_size, generator=generator) * text_mask[..., None],
+        "text_features": torch.randn(batch_size, 5, config.text_feature_size, generator=generator)
+        * text_mask[..., None],
         "text_attention_mask": text_mask,
-        "video_features": torch.randn(batch_size, 6, config.video_feature_size, generator=generator) * video_mask[..., None],
+        "video_features": torch.randn(batch_size, 6, config.video_feature_size, generator=generator)
+        * video_mask[..., None],
         "video_attention_mask": video_mask,
-        "input_features": -40 + 10 * torch.randn(batch_size, config.num_mel_bins, 32, generator=generator) * audio_mask[:, None],
+        "input_features": -40
+        + 10 * torch.randn(batch_size, config.num_mel_bins, 32, generator=generator) * audio_mask[:, None],
         "audio_attention_mask": audio_mask,
     }
 
@@ -44,14 +47,25 @@ class TestEverythingAtOnceModel(ModelTesterMixin):
 
     def pad_inputs(self, inputs):  # text and video padding is exactly neutral (audio padding is not, by design)
         batch = inputs["text_features"].shape[0]
-        inputs["text_features"] = torch.cat([inputs["text_features"], torch.randn(batch, 3, inputs["text_features"].shape[2])], 1)
-        inputs["text_attention_mask"] = torch.cat([inputs["text_attention_mask"], torch.zeros(batch, 3, dtype=torch.long)], 1)
-        inputs["video_features"] = torch.cat([inputs["video_features"], torch.randn(batch, 2, inputs["video_features"].shape[2])], 1)
-        inputs["video_attention_mask"] = torch.cat([inputs["video_attention_mask"], torch.zeros(batch, 2, dtype=torch.long)], 1)
+        inputs["text_features"] = torch.cat(
+            [inputs["text_features"], torch.randn(batch, 3, inputs["text_features"].shape[2])], 1
+        )
+        inputs["text_attention_mask"] = torch.cat(
+            [inputs["text_attention_mask"], torch.zeros(batch, 3, dtype=torch.long)], 1
+        )
+        inputs["video_features"] = torch.cat(
+            [inputs["video_features"], torch.randn(batch, 2, inputs["video_features"].shape[2])], 1
+        )
+        inputs["video_attention_mask"] = torch.cat(
+            [inputs["video_attention_mask"], torch.zeros(batch, 2, dtype=torch.long)], 1
+        )
         return inputs
 
     def comparable_outputs(self, output):
-        return {k: getattr(output, k) for k in ("text_embeds", "video_embeds", "audio_embeds", "text_video_embeds", "video_audio_embeds")}
+        return {
+            k: getattr(output, k)
+            for k in ("text_embeds", "video_embeds", "audio_embeds", "text_video_embeds", "video_audio_embeds")
+        }
 
 
 def test_any_combination_of_modalities():
@@ -61,8 +75,12 @@ def test_any_combination_of_modalities():
     with torch.no_grad():
         full = model(**inputs)
         text_only = model(text_features=inputs["text_features"], text_attention_mask=inputs["text_attention_mask"])
-        video_audio = model(video_features=inputs["video_features"], video_attention_mask=inputs["video_attention_mask"],
-                            input_features=inputs["input_features"], audio_attention_mask=inputs["audio_attention_mask"])
+        video_audio = model(
+            video_features=inputs["video_features"],
+            video_attention_mask=inputs["video_attention_mask"],
+            input_features=inputs["input_features"],
+            audio_attention_mask=inputs["audio_attention_mask"],
+        )
     torch.testing.assert_close(text_only.text_embeds, full.text_embeds)
     torch.testing.assert_close(video_audio.video_audio_embeds, full.video_audio_embeds)
     assert text_only.video_embeds is None and video_audio.text_video_embeds is None
@@ -97,7 +115,9 @@ def test_combinatorial_loss_properties():
     doubled = combinatorial_loss(embeds, present, {k: 2 * v for k, v in weights.items()}, 0.05)
     assert value.item() == pytest.approx(doubled.item())
     swapped = {**embeds, "text": embeds["video"], "video": embeds["text"]}
-    assert combinatorial_loss(embeds, present, {"tv": 1.0}, 0.05).item() == pytest.approx(combinatorial_loss(swapped, present, {"tv": 1.0}, 0.05).item())
+    assert combinatorial_loss(embeds, present, {"tv": 1.0}, 0.05).item() == pytest.approx(
+        combinatorial_loss(swapped, present, {"tv": 1.0}, 0.05).item()
+    )
     present["audio"][:] = False  # every audio term has no sample: skipped, not NaN
     assert torch.isfinite(combinatorial_loss(embeds, present, weights, 0.05))
 
@@ -105,7 +125,12 @@ def test_combinatorial_loss_properties():
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda i: i.update(input_features=i["input_features"][:, :, :30], audio_attention_mask=i["audio_attention_mask"][:, :30]), "multiple of 4"),
+        (
+            lambda i: i.update(
+                input_features=i["input_features"][:, :, :30], audio_attention_mask=i["audio_attention_mask"][:, :30]
+            ),
+            "multiple of 4",
+        ),
         (lambda i: i.update(input_features=i["input_features"][0]), "mel_bins"),
         (lambda i: i["video_features"].__setitem__((0, 0, 0), float("nan")), "NaN"),
         (lambda i: i.update(text_features=i["text_features"][:2]), "batch size"),
@@ -123,10 +148,17 @@ def test_bad_input_is_named(mutate, message):
 
 def test_processor(tmp_path):
     (tmp_path / "vectors.txt").write_text("cut 1 0 0\nonion 0 1 0\n")
-    processor = EverythingAtOnceProcessor(AVLnetFeatureExtractor(max_frames=128), max_words=4, max_video_steps=3, word_embedding_size=3)
+    processor = EverythingAtOnceProcessor(
+        AVLnetFeatureExtractor(max_frames=128), max_words=4, max_video_steps=3, word_embedding_size=3
+    )
     processor.load_word_vectors(tmp_path / "vectors.txt")
     tone = (0.3 * np.sin(np.arange(16000) / 16000 * 2 * np.pi * 300)).astype(np.float32)
-    out = processor(text=["Cut onion", "nothing known"], video=[np.ones((5, 2)), np.ones((1, 2))], audio=[tone, tone[:8000]], sampling_rate=16000)
+    out = processor(
+        text=["Cut onion", "nothing known"],
+        video=[np.ones((5, 2)), np.ones((1, 2))],
+        audio=[tone, tone[:8000]],
+        sampling_rate=16000,
+    )
     assert out["text_attention_mask"].tolist() == [[1, 1, 0, 0], [0, 0, 0, 0]]
     assert out["video_attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert out["input_features"].shape == (2, 40, 128) and out["audio_attention_mask"].sum(1).tolist() == [101, 51]
@@ -138,7 +170,9 @@ def test_processor(tmp_path):
 
 def test_conversion_reproduces_the_authors_outputs():
     fixture = parity_fixture("everything_at_once")
-    spec = importlib.util.spec_from_file_location("convert_eao", REPO_ROOT / "scripts" / "convert_everything_at_once_original_checkpoint.py")
+    spec = importlib.util.spec_from_file_location(
+        "convert_eao", REPO_ROOT / "scripts" / "convert_everything_at_once_original_checkpoint.py"
+    )
     convert = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(convert)
     differences = convert.check_fixture(fixture)
@@ -153,11 +187,21 @@ def test_reference_clip_pickles(tmp_path):
 
     from videozoo.data.everything_at_once import EverythingAtOnceCollator, load_eao_clip_pickle
 
-    records = [{"id": "yc1", "2d_full": np.random.rand(6, 2048), "3d_full": np.random.rand(4, 2048),
-                "audio": torch.full((40, 100), -20.0), "caption": "cut the onion"}]
+    records = [
+        {
+            "id": "yc1",
+            "2d_full": np.random.rand(6, 2048),
+            "3d_full": np.random.rand(4, 2048),
+            "audio": torch.full((40, 100), -20.0),
+            "caption": "cut the onion",
+        }
+    ]
     with (tmp_path / "youcook_val.pkl").open("wb") as handle:
         pickle.dump(records, handle)
-    dataset = load_eao_clip_pickle(tmp_path / "youcook_val.pkl", word_vectors={"cut": np.ones(300, np.float32), "onion": np.zeros(300, np.float32)})
+    dataset = load_eao_clip_pickle(
+        tmp_path / "youcook_val.pkl",
+        word_vectors={"cut": np.ones(300, np.float32), "onion": np.zeros(300, np.float32)},
+    )
     row = dataset.with_format("numpy")[0]
     assert row["video"].shape == (4, 4096) and row["text"].shape == (2, 300) and row["audio"].shape == (100, 40)
     np.testing.assert_allclose(np.linalg.norm(row["video"][:, :2048], axis=1), 1.0, rtol=1e-5)
@@ -170,9 +214,17 @@ def test_howto100m_clip_sampling_grows_windows_to_whole_captions():
 
     rng = np.random.default_rng(0)
     spectrogram = np.random.uniform(-80, 0, (40, 6000)).astype(np.float32)  # 60 s
-    captions = {"start": [0.0, 5.0, 20.0, 40.0], "end": [5.0, 9.0, 30.0, 59.0], "text": ["Cut onion", "fry it", "add salt", "serve"]}
-    vectors = {w: np.full(300, i, np.float32) for i, w in enumerate(["Cut", "onion", "fry", "it", "add", "salt", "serve"])}
-    clips = howto100m_eao_clips(spectrogram, np.random.rand(60, 2048), np.random.rand(90, 2048), captions, 8, rng, vectors)
+    captions = {
+        "start": [0.0, 5.0, 20.0, 40.0],
+        "end": [5.0, 9.0, 30.0, 59.0],
+        "text": ["Cut onion", "fry it", "add salt", "serve"],
+    }
+    vectors = {
+        w: np.full(300, i, np.float32) for i, w in enumerate(["Cut", "onion", "fry", "it", "add", "salt", "serve"])
+    }
+    clips = howto100m_eao_clips(
+        spectrogram, np.random.rand(60, 2048), np.random.rand(90, 2048), captions, 8, rng, vectors
+    )
     assert len(clips) == 8
     for clip in clips:
         assert clip["audio"].shape[0] <= 768 and clip["video"].shape[1] == 4096 and len(clip["video"]) <= 12
@@ -195,15 +247,28 @@ def _tiny_clip_text_model(folder, projection_dim: int):
     others = [b for b in range(256) if b not in printable]
     characters = [chr(b) for b in printable] + [chr(256 + i) for i in range(len(others))]
     merges = [("c", "u"), ("cu", "t</w>"), ("o", "n")]
-    tokens = characters + [c + "</w>" for c in characters] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    tokens = (
+        characters
+        + [c + "</w>" for c in characters]
+        + ["".join(m) for m in merges]
+        + ["<|startoftext|>", "<|endoftext|>"]
+    )
     (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(tokens)}))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
     tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
     tokenizer.save_pretrained(folder)
-    config = CLIPTextConfig(vocab_size=len(tokens), hidden_size=16, intermediate_size=23, num_hidden_layers=2,
-                            num_attention_heads=2, max_position_embeddings=24, projection_dim=projection_dim,
-                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                            pad_token_id=tokenizer.pad_token_id)
+    config = CLIPTextConfig(
+        vocab_size=len(tokens),
+        hidden_size=16,
+        intermediate_size=23,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=24,
+        projection_dim=projection_dim,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     model = CLIPTextModelWithProjection(config).eval()
     model.save_pretrained(folder)
@@ -225,7 +290,10 @@ def test_clip_variant_text_tokens(tmp_path):
     captions = ["Cut, the onion!", "on", " ".join(["cut"] * 30)]
     out = processor(text=captions)
     assert out["text_features"].shape == (3, 10, 8)
-    lengths = [len(tokenizer(" ".join(c.lower().replace(",", "").replace("!", "").split()))["input_ids"]) - 2 for c in captions]
+    lengths = [
+        len(tokenizer(" ".join(c.lower().replace(",", "").replace("!", "").split()))["input_ids"]) - 2
+        for c in captions
+    ]
     assert out["text_attention_mask"].sum(1).tolist() == [min(n, 10) for n in lengths] and lengths[2] > 10
     with torch.no_grad():  # CLIP's own pooled embedding is the projection at the end-of-text token
         pooled = clip(**tokenizer(["cut the onion", "on"], padding=True, return_tensors="pt")).text_embeds

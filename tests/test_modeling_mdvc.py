@@ -4,8 +4,8 @@ import torch
 from videozoo.modeling.modeling_mdvc import MDVCForConditionalGeneration
 
 from .conftest import parity_fixture
-from .test_modeling_bmt import best_two_token_continuation
 from .model_tester import ModelTesterMixin
+from .test_modeling_bmt import best_two_token_continuation
 from .tiny_configs import tiny_config
 
 
@@ -46,11 +46,19 @@ class TestMDVCModel(ModelTesterMixin):
 
     def pad_inputs(self, inputs):
         b = inputs["video_features"].shape[0]
-        inputs["video_features"] = torch.cat([inputs["video_features"], torch.randn(b, 3, inputs["video_features"].shape[2]) * 7], 1)
-        inputs["audio_features"] = torch.cat([inputs["audio_features"], torch.randn(b, 3, inputs["audio_features"].shape[2]) * 7], 1)
-        inputs["feature_attention_mask"] = torch.cat([inputs["feature_attention_mask"], torch.zeros(b, 3, dtype=torch.bool)], 1)
+        inputs["video_features"] = torch.cat(
+            [inputs["video_features"], torch.randn(b, 3, inputs["video_features"].shape[2]) * 7], 1
+        )
+        inputs["audio_features"] = torch.cat(
+            [inputs["audio_features"], torch.randn(b, 3, inputs["audio_features"].shape[2]) * 7], 1
+        )
+        inputs["feature_attention_mask"] = torch.cat(
+            [inputs["feature_attention_mask"], torch.zeros(b, 3, dtype=torch.bool)], 1
+        )
         inputs["speech_input_ids"] = torch.cat([inputs["speech_input_ids"], torch.full((b, 2), 1)], 1)
-        inputs["speech_attention_mask"] = torch.cat([inputs["speech_attention_mask"], torch.zeros(b, 2, dtype=torch.bool)], 1)
+        inputs["speech_attention_mask"] = torch.cat(
+            [inputs["speech_attention_mask"], torch.zeros(b, 2, dtype=torch.bool)], 1
+        )
         return inputs
 
     def comparable_outputs(self, output):
@@ -125,6 +133,9 @@ def test_beam_search_finds_the_best_short_caption():
         beams = model.generate(**inputs, max_new_tokens=2, num_beams=12, length_penalty=0.0, do_sample=False)
         greedy = model.generate(**inputs, max_new_tokens=2, do_sample=False)
     best = best_two_token_continuation(model, inputs, config)
-    got = [r[: r.tolist().index(config.eos_token_id) + 1].tolist() if config.eos_token_id in r.tolist() else r.tolist() for r in beams]
+    got = [
+        r[: r.tolist().index(config.eos_token_id) + 1].tolist() if config.eos_token_id in r.tolist() else r.tolist()
+        for r in beams
+    ]
     assert got == best
     assert any(g[: len(b)].tolist() != b for g, b in zip(greedy, best))

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from videozoo.modeling import MMTModel
-from videozoo.modeling.modeling_mmt import temporal_ids
 from videozoo.modeling.losses import max_margin_ranking_loss
+from videozoo.modeling.modeling_mmt import temporal_ids
 
 from .conftest import REPO_ROOT, parity_fixture
 from .model_tester import ModelTesterMixin
@@ -25,11 +25,15 @@ def mmt_inputs(config, batch_size: int, seed: int = 0, text_length: int = 7) -> 
         mask = (torch.arange(tokens)[None] < lengths[:, None]).long()
         features = torch.randn(batch_size, tokens, size, generator=generator) * mask[..., None]
         inputs["expert_features"][name] = features
-        inputs["expert_times"][name] = torch.where(mask.bool(), torch.rand(batch_size, tokens, generator=generator) * 14 + 2, 1.0)
+        inputs["expert_times"][name] = torch.where(
+            mask.bool(), torch.rand(batch_size, tokens, generator=generator) * 14 + 2, 1.0
+        )
         inputs["expert_attention_mask"][name] = mask
         inputs["expert_pooled"][name] = torch.where(mask.any(1, keepdim=True), features.amax(1), 0.0)
     ids = torch.randint(4, config.text_config.vocab_size, (batch_size, text_length), generator=generator)
-    mask = (torch.arange(text_length)[None] < torch.tensor([text_length - i % 3 for i in range(batch_size)])[:, None]).long()
+    mask = (
+        torch.arange(text_length)[None] < torch.tensor([text_length - i % 3 for i in range(batch_size)])[:, None]
+    ).long()
     inputs["input_ids"], inputs["attention_mask"] = ids * mask, mask
     return inputs
 
@@ -54,7 +58,11 @@ class TestMMTModel(ModelTesterMixin):
         return inputs
 
     def comparable_outputs(self, output):
-        return {"text_embeds": output.text_embeds, "text_weights": output.text_weights, "video_embeds": output.video_embeds}
+        return {
+            "text_embeds": output.text_embeds,
+            "text_weights": output.text_weights,
+            "video_embeds": output.video_embeds,
+        }
 
     def test_output_shapes(self):
         config = self.get_config()
@@ -179,7 +187,9 @@ def test_config_validation(overrides, message):
 def test_loading_another_model_type_fails(tmp_path):
     from transformers import BertConfig, BertModel
 
-    BertModel(BertConfig(vocab_size=99, hidden_size=24, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)).save_pretrained(tmp_path)
+    BertModel(
+        BertConfig(vocab_size=99, hidden_size=24, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)
+    ).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="'bert' model, not 'mmt'"):
         MMTModel.from_pretrained(tmp_path)
 
@@ -206,7 +216,9 @@ def test_parameter_count_matches_the_paper():
 
     with torch.device("meta"):
         model = MMTModel(MMTConfig())
-    video_side = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("video_model", "expert_projections")))
+    video_side = sum(
+        p.numel() for n, p in model.named_parameters() if n.startswith(("video_model", "expert_projections"))
+    )
     total = sum(p.numel() for p in model.parameters())
     # THESIS §3.3.4: 133.3M in all, video side 20.4M (its counts include the two unused poolers, 0.85M)
     pooler = 768 * 768 + 768 + 512 * 512 + 512
@@ -252,7 +264,12 @@ def test_authors_pth_with_pickled_config_loads_without_their_code(tmp_path, monk
     parser = ConfigParser()
     parser._config = original
     parser._save_dir = pathlib.PosixPath("/nonexistent/models")
-    checkpoint = {"arch": "CENet", "epoch": 3, "state_dict": load_file(fixture / "original_weights.safetensors"), "config": parser}
+    checkpoint = {
+        "arch": "CENet",
+        "epoch": 3,
+        "state_dict": load_file(fixture / "original_weights.safetensors"),
+        "config": parser,
+    }
     torch.save(checkpoint, tmp_path / "model.pth")
     monkeypatch.delitem(sys.modules, "parse_config")  # the authors' code is not importable when loading
 

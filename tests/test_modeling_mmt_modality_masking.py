@@ -22,7 +22,9 @@ def masking_inputs(config, batch_size: int, seed: int = 0, masked_modality: str 
         mask = (torch.arange(tokens)[None] < lengths[:, None]).long()
         features = torch.randn(batch_size, tokens, size, generator=generator) * mask[..., None]
         inputs["expert_features"][name] = features
-        inputs["expert_times"][name] = torch.where(mask.bool(), torch.rand(batch_size, tokens, generator=generator) * 9 + 2, 1.0)
+        inputs["expert_times"][name] = torch.where(
+            mask.bool(), torch.rand(batch_size, tokens, generator=generator) * 9 + 2, 1.0
+        )
         inputs["expert_attention_mask"][name] = mask
         inputs["expert_pooled"][name] = features.amax(1)
     ids = torch.randint(4, video.text_config.vocab_size, (batch_size, 7), generator=generator)
@@ -51,7 +53,11 @@ class TestModalityMaskingModel(ModelTesterMixin):
         return inputs
 
     def comparable_outputs(self, output):
-        return {"query_embeds": output.query_embeds, "query_weights": output.query_weights, "video_embeds": output.video_embeds}
+        return {
+            "query_embeds": output.query_embeds,
+            "query_weights": output.query_weights,
+            "video_embeds": output.video_embeds,
+        }
 
     def test_every_parameter_gets_a_gradient(self):
         """Psi and its expert rows are shared by all steps; Phi_text learns under ASR steps, Phi_av under RGB/audio.
@@ -66,7 +72,9 @@ class TestModalityMaskingModel(ModelTesterMixin):
             model(**masking_inputs(config, 4, masked_modality=masked), return_loss=True).loss.backward()
             seen |= {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
         missing = {n for n, _ in model.named_parameters()} - seen
-        assert missing == {n for n, _ in model.named_parameters() if n.startswith("mmt.text_heads.asr.")}, sorted(missing)
+        assert missing == {n for n, _ in model.named_parameters() if n.startswith("mmt.text_heads.asr.")}, sorted(
+            missing
+        )
 
 
 @pytest.mark.parametrize("masked", ["asr", "s3d", "vggish"])

@@ -1,5 +1,4 @@
 import importlib.util
-import pickle
 import sys
 import types
 
@@ -9,7 +8,12 @@ import torchvision
 
 from videozoo.configuration import SparseSyncConfig
 from videozoo.modeling import SparseSyncForOffsetClassification
-from videozoo.modeling.modeling_sparsesync import build_s3d_trunk, resnet_output_grid, s3d_output_grid, spectrogram_frames
+from videozoo.modeling.modeling_sparsesync import (
+    build_s3d_trunk,
+    resnet_output_grid,
+    s3d_output_grid,
+    spectrogram_frames,
+)
 
 from .conftest import REPO_ROOT, parity_fixture
 from .model_tester import ModelTesterMixin
@@ -25,7 +29,9 @@ def sparsesync_inputs(config, batch_size: int, seed: int = 0) -> dict:
 
 
 def load_converter():
-    spec = importlib.util.spec_from_file_location("convert_sparsesync", REPO_ROOT / "scripts" / "convert_sparsesync_original_checkpoint.py")
+    spec = importlib.util.spec_from_file_location(
+        "convert_sparsesync", REPO_ROOT / "scripts" / "convert_sparsesync_original_checkpoint.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -58,15 +64,25 @@ def test_paper_configuration_matches_the_reference_sizes_and_torchvision_layouts
     assert count(model.visual_encoder) == 7_910_048 and count(model.audio_encoder) == 11_170_240
     ours = {k: v.shape for k, v in model.visual_encoder.state_dict().items()}
     assert ours == {k: v.shape for k, v in torchvision.models.video.s3d(weights=None).features.state_dict().items()}
-    resnet = {k: v.shape for k, v in torchvision.models.resnet18(weights=None).state_dict().items() if not k.startswith("fc.")}
+    resnet = {
+        k: v.shape
+        for k, v in torchvision.models.resnet18(weights=None).state_dict().items()
+        if not k.startswith("fc.")
+    }
     resnet["conv1.weight"] = torch.Size([64, 1, 7, 7])  # one input channel
     assert resnet == {k: v.shape for k, v in model.audio_encoder.state_dict().items()}
-    assert model.config.id2label[0] == "-2.0" and model.config.id2label[10] == "0.0" and model.config.id2label[17] == "+1.4"
+    assert (
+        model.config.id2label[0] == "-2.0"
+        and model.config.id2label[10] == "0.0"
+        and model.config.id2label[17] == "+1.4"
+    )
     assert model.visual_encoder[0][0][1].momentum == 0.001 and model.visual_encoder[0][0][1].eps == 1e-3
     assert model.classifier.bias is None and model.visual_proj.bias is not None
 
 
-@pytest.mark.parametrize("frames, height, width", [(125, 224, 224), (50, 64, 64), (32, 32, 32), (24, 64, 96), (16, 32, 64), (40, 112, 80)])
+@pytest.mark.parametrize(
+    "frames, height, width", [(125, 224, 224), (50, 64, 64), (32, 32, 32), (24, 64, 96), (16, 32, 64), (40, 112, 80)]
+)
 def test_s3d_grid_formula_matches_the_trunk(frames, height, width):
     trunk = build_s3d_trunk(divisor=8).eval()
     with torch.no_grad():
@@ -82,7 +98,11 @@ def test_audio_grid_formula_matches_the_trunk(samples):
     with torch.no_grad():
         out = model.audio_encoder(torch.zeros(1, 1, 257, frames))
     assert tuple(out.shape[2:]) == resnet_output_grid(257, frames)
-    assert resnet_output_grid(257, spectrogram_frames(80_000)) == (9, 20) and s3d_output_grid(125, 224, 224) == (16, 7, 7)
+    assert resnet_output_grid(257, spectrogram_frames(80_000)) == (9, 20) and s3d_output_grid(125, 224, 224) == (
+        16,
+        7,
+        7,
+    )
 
 
 def test_positional_channels_are_time_width_height_and_frequency_time():
@@ -125,7 +145,11 @@ def test_without_selectors_ablation_runs_and_trains():
 
 
 def test_post_process_gives_seconds():
-    model = SparseSyncForOffsetClassification(SparseSyncConfig(num_offset_classes=21, hidden_size=32, audio_backbone_widths=[8, 16, 16, 32], s3d_width_divisor=8))
+    model = SparseSyncForOffsetClassification(
+        SparseSyncConfig(
+            num_offset_classes=21, hidden_size=32, audio_backbone_widths=[8, 16, 16, 32], s3d_width_divisor=8
+        )
+    )
     logits = torch.zeros(3, 21)
     logits[0, 17], logits[1, 0], logits[2, 10] = 1, 1, 1
     torch.testing.assert_close(model.post_process(logits), torch.tensor([1.4, -2.0, 0.0]))
@@ -166,10 +190,21 @@ def test_head_memorises_a_fixed_batch():
     """Spec A10.2 item 7 / A10.3: on synthetic feature maps with an event pattern shifted by the offset class, the
     head (reference initialisation) fits a fixed batch of 16 within 100 Adam steps."""
     torch.manual_seed(0)
-    config = SparseSyncConfig(hidden_size=128, num_attention_heads=4, intermediate_size=256, num_selector_layers=1,
-                              num_sync_layers=1, num_visual_selectors=8, num_audio_selectors=8, visual_grid=[16, 2, 2],
-                              audio_grid=[9, 20], s3d_width_divisor=8, audio_backbone_widths=[16, 32, 64, 128],
-                              num_offset_classes=5, max_offset_sec=0.4)
+    config = SparseSyncConfig(
+        hidden_size=128,
+        num_attention_heads=4,
+        intermediate_size=256,
+        num_selector_layers=1,
+        num_sync_layers=1,
+        num_visual_selectors=8,
+        num_audio_selectors=8,
+        visual_grid=[16, 2, 2],
+        audio_grid=[9, 20],
+        s3d_width_divisor=8,
+        audio_backbone_widths=[16, 32, 64, 128],
+        num_offset_classes=5,
+        max_offset_sec=0.4,
+    )
     model = SparseSyncForOffsetClassification(config).train()
     generator = torch.Generator().manual_seed(0)
     labels = torch.arange(16) % 5
@@ -265,10 +300,23 @@ def test_original_checkpoint_is_read_without_running_code(tmp_path, monkeypatch)
     for name, module in fake.items():
         monkeypatch.setitem(sys.modules, name, module)
     DictConfig, AnyNode = fake["omegaconf.dictconfig"].DictConfig, fake["omegaconf.nodes"].AnyNode
-    args = DictConfig({"model": DictConfig({"params": DictConfig({"transformer": DictConfig({"params": DictConfig({"n_head": AnyNode(4)})})})}),
-                       "data": DictConfig({"max_off_sec": AnyNode(0.4)})})
-    torch.save({"model": {"transformer.off_head.weight": model.classifier.weight.detach()}, "epoch": 3, "args": args,
-                "metrics": {"accuracy_1": 0.5}}, tmp_path / "checkpoint.pt")
+    args = DictConfig(
+        {
+            "model": DictConfig(
+                {"params": DictConfig({"transformer": DictConfig({"params": DictConfig({"n_head": AnyNode(4)})})})}
+            ),
+            "data": DictConfig({"max_off_sec": AnyNode(0.4)}),
+        }
+    )
+    torch.save(
+        {
+            "model": {"transformer.off_head.weight": model.classifier.weight.detach()},
+            "epoch": 3,
+            "args": args,
+            "metrics": {"accuracy_1": 0.5},
+        },
+        tmp_path / "checkpoint.pt",
+    )
     for name in fake:
         monkeypatch.delitem(sys.modules, name)  # loading must not need omegaconf
     state_dict, original = convert.load_original_checkpoint(tmp_path / "checkpoint.pt")

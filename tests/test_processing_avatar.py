@@ -36,7 +36,9 @@ LRS3 = SHARED / "data" / "media" / "lrs3" / "lrs3_C8zY0oAdQrs_00018_crop224.mp4"
 
 def _tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
-    return (0.5 * np.sin(2 * np.pi * freq * t) + 0.01 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32)
+    return (0.5 * np.sin(2 * np.pi * freq * t) + 0.01 * np.random.default_rng(0).standard_normal(t.size)).astype(
+        np.float32
+    )
 
 
 # ----------------------------------------------------------------------------- front end
@@ -63,7 +65,11 @@ def test_front_end_matches_the_reference():
 def test_frame_count_padding_and_normalisation():
     extractor = AvatarFeatureExtractor(max_frames=200)
     for samples in (16000, 16001, 15999, 400, 1):
-        wave = np.random.default_rng(samples).standard_normal(samples).astype(np.float32) if samples > 1 else np.array([0.3, -0.1])[:1]
+        wave = (
+            np.random.default_rng(samples).standard_normal(samples).astype(np.float32)
+            if samples > 1
+            else np.array([0.3, -0.1])[:1]
+        )
         frames = math.ceil(samples / 160)
         spec = extractor.log_mel(torch.from_numpy(wave), allow_silent=True)
         assert spec.shape == (frames, 80)
@@ -121,7 +127,9 @@ def test_text_normalisation_tokenisation_and_detokenisation(tmp_path):
     assert detokenize(["play", "##ing", "don", "'", "t"]) == "playing don't"
     labels = processor.encode_targets(["Don't stop, OK?", "the man cuts onions"])
     sep = processor.tokenizer.sep_token_id
-    assert labels[0].tolist()[:6] == processor.tokenizer.convert_tokens_to_ids(["don", "'", "t", "stop", "ok", "[SEP]"])
+    assert labels[0].tolist()[:6] == processor.tokenizer.convert_tokens_to_ids(
+        ["don", "'", "t", "stop", "ok", "[SEP]"]
+    )
     assert labels[0, 6:].eq(0).all()
     assert processor.batch_decode(labels) == ["don't stop ok", "the man cuts onions"]
     long = processor.encode_targets(["the man " * 20])
@@ -138,7 +146,15 @@ def test_vocabulary_must_put_pad_first(tmp_path):
         processor.encode_targets(["a"])
     with pytest.raises(FileNotFoundError):
         AvatarProcessor.from_vocab_file(tmp_path / "missing.txt")
-    assert write_vocab(["a", "b", "a"], tmp_path / "v2.txt").read_text().split() == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]
+    assert write_vocab(["a", "b", "a"], tmp_path / "v2.txt").read_text().split() == [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "a",
+        "b",
+    ]
 
 
 # ----------------------------------------------------------------------------- frames
@@ -278,7 +294,9 @@ def test_time_warp():
 def test_spec_augment_policies():
     features = torch.randn(300, 80) - 5
     rng = np.random.default_rng(1)
-    torch.testing.assert_close(spec_augment(features, np.random.default_rng(2)), frequency_mask(features, np.random.default_rng(2)))
+    torch.testing.assert_close(
+        spec_augment(features, np.random.default_rng(2)), frequency_mask(features, np.random.default_rng(2))
+    )
     timed = 0
     for _ in range(20):
         out = spec_augment(features, rng, "park", valid_frames=200)
@@ -296,7 +314,9 @@ def test_colour_augmentation_ops():
     import colorsys
 
     for pixel in x.reshape(3, -1).T[:10].tolist():
-        torch.testing.assert_close(rgb_to_hsv(torch.tensor(pixel)), torch.tensor(colorsys.rgb_to_hsv(*pixel)), rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            rgb_to_hsv(torch.tensor(pixel)), torch.tensor(colorsys.rgb_to_hsv(*pixel)), rtol=0, atol=1e-6
+        )
     clip = x * 2 - 1
     assert torch.equal(colour_augment(clip, np.random.default_rng(0), 0.0, 0.0), clip)
     # brightness alone: +delta in [0, 1] = +2 delta in [-1, 1], then clipped
@@ -347,13 +367,17 @@ def test_scale_jitter_and_the_training_video_path(tmp_path):
     assert torch.equal(processor(video=video, video_fps=25.0)["pixel_values"], evaluation)  # evaluation is untouched
     processor.save_pretrained(tmp_path / "saved")
     reloaded = AvatarProcessor.from_pretrained(tmp_path / "saved")
-    assert reloaded.scale_jitter == [0.9, 1.33] and reloaded.prob_color_augment == 0.8 and reloaded.prob_color_drop == 0.1
+    assert (
+        reloaded.scale_jitter == [0.9, 1.33] and reloaded.prob_color_augment == 0.8 and reloaded.prob_color_drop == 0.1
+    )
     with pytest.raises(ValueError, match="spec_augment_policy"):
         AvatarProcessor(processor.feature_extractor, processor.tokenizer, spec_augment_policy="lingvo")
     with pytest.raises(ValueError, match="scale_jitter"):
         AvatarProcessor(processor.feature_extractor, processor.tokenizer, scale_jitter=(0.0, 1.0))
     audio = _tone(0.5, 16000)
-    out = processor(audio=audio, sampling_rate=16000, training=True, spec_augment="park", rngs=[np.random.default_rng(0)])
+    out = processor(
+        audio=audio, sampling_rate=16000, training=True, spec_augment="park", rngs=[np.random.default_rng(0)]
+    )
     assert out["input_features"].shape == processor(audio=audio, sampling_rate=16000)["input_features"].shape
     with pytest.raises(ValueError, match="spec_augment"):
         processor(audio=audio, sampling_rate=16000, training=True, spec_augment="lingvo")
@@ -369,7 +393,10 @@ def test_lrs3_clip_through_processor_and_generate(tmp_path):
 
     from .tiny_configs import tiny_config
 
-    vocab = write_vocab(["so", "we", "are", "going", "to", "the", "a", "and", "##s"] + [f"w{i}" for i in range(40)], tmp_path / "vocab.txt")
+    vocab = write_vocab(
+        ["so", "we", "are", "going", "to", "the", "a", "and", "##s"] + [f"w{i}" for i in range(40)],
+        tmp_path / "vocab.txt",
+    )
     processor = AvatarProcessor.from_vocab_file(vocab, AvatarFeatureExtractor(max_frames=1600))  # 16 s
     batch = processor(audio=[LRS3], video=[LRS3])  # 15.7 s of 16 kHz AAC and 25 fps 224x224 frames
     features, pixels = batch["input_features"], batch["pixel_values"]
@@ -377,8 +404,15 @@ def test_lrs3_clip_through_processor_and_generate(tmp_path):
     valid = (features[0] != 0).any(dim=1)
     assert 1560 <= int(valid.sum()) <= 1580 and not valid[1590:].any()
     assert features[0, :1500].std() > 1 and pixels.std() > 0.1
-    config = tiny_config("avatar", num_mel_bins=80, max_audio_frames=1600, image_size=224, patch_size=16,
-                         vocab_size=len(processor.tokenizer), max_position_embeddings=32)
+    config = tiny_config(
+        "avatar",
+        num_mel_bins=80,
+        max_audio_frames=1600,
+        image_size=224,
+        patch_size=16,
+        vocab_size=len(processor.tokenizer),
+        max_position_embeddings=32,
+    )
     torch.manual_seed(0)
     model = AutoModelForSpeechSeq2Seq.from_config(config).eval()
     greedy = model.generate(**batch, max_new_tokens=6, min_new_tokens=6, eos_token_id=None)

@@ -41,8 +41,12 @@ def test_any_rate_and_channel_count():
 
 @pytest.mark.parametrize(
     "audio, message",
-    [(np.zeros(0, np.float32), "empty or all silent"), (np.zeros(3000, np.float32), "empty or all silent"),
-     (np.full(3000, np.nan, np.float32), "NaN"), (np.zeros((2, 2, 10), np.float32), "samples")],
+    [
+        (np.zeros(0, np.float32), "empty or all silent"),
+        (np.zeros(3000, np.float32), "empty or all silent"),
+        (np.full(3000, np.nan, np.float32), "NaN"),
+        (np.zeros((2, 2, 10), np.float32), "samples"),
+    ],
 )
 def test_bad_audio_is_named(audio, message):
     with pytest.raises(ValueError, match=message):
@@ -74,7 +78,9 @@ def test_word_vectors_text_and_binary(tmp_path):
             handle.write(word.encode() + b" " + struct.pack("3f", *vector) + b"\n")
     text, binary = load_word_vectors(tmp_path / "vectors.txt"), load_word_vectors(tmp_path / "vectors.bin")
     assert set(text) == set(binary) == {"cut", "onion"} and np.array_equal(text["onion"], binary["onion"])
-    processor = AVLnetProcessor(AVLnetFeatureExtractor(), max_words=3, word_embedding_size=3).load_word_vectors(tmp_path / "vectors.bin")
+    processor = AVLnetProcessor(AVLnetFeatureExtractor(), max_words=3, word_embedding_size=3).load_word_vectors(
+        tmp_path / "vectors.bin"
+    )
     words = processor.embed_text(["Cut the onion", ""])
     assert words[0].tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 0]] and words[1].abs().sum() == 0
     with pytest.raises(FileNotFoundError, match="word vectors not found"):
@@ -87,11 +93,17 @@ def test_processor_round_trip(tmp_path):
     processor = AVLnetProcessor(AVLnetFeatureExtractor(max_frames=300), max_words=7)
     processor.save_pretrained(tmp_path)
     reloaded = AutoProcessor.from_pretrained(tmp_path)
-    assert isinstance(reloaded, AVLnetProcessor) and reloaded.max_words == 7 and reloaded.feature_extractor.max_frames == 300
+    assert (
+        isinstance(reloaded, AVLnetProcessor)
+        and reloaded.max_words == 7
+        and reloaded.feature_extractor.max_frames == 300
+    )
 
 
 def test_clip_pickles_load_without_running_code(tmp_path):
-    records = [{"id": "a", "2d": np.ones(4), "3d": np.zeros(4), "audio": torch.full((40, 7), -3.0), "caption": "cut it"}]
+    records = [
+        {"id": "a", "2d": np.ones(4), "3d": np.zeros(4), "audio": torch.full((40, 7), -3.0), "caption": "cut it"}
+    ]
     with (tmp_path / "clips.pkl").open("wb") as handle:
         pickle.dump(records, handle)
     dataset = load_avlnet_pickle(tmp_path / "clips.pkl")
@@ -107,7 +119,7 @@ def test_collator_on_the_synthetic_task():
     batch = AVLnetCollator(max_frames=256)([splits["train"][i] for i in range(3)])
     assert batch["input_features"].shape == (3, 40, 256) and batch["video_features"].shape == (3, 12)
     lengths = batch["audio_lengths"]
-    assert (batch["input_features"][0, :, lengths[0]:] == 0).all() and len(splits["test"]) == 64
+    assert (batch["input_features"][0, :, lengths[0] :] == 0).all() and len(splits["test"]) == 64
 
 
 def _decode_audio(path):

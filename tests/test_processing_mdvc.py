@@ -8,8 +8,12 @@ from videozoo.processors import MDVCProcessor
 
 
 def processor():
-    return MDVCProcessor.from_captions(["a dog barks loudly", "a cat purrs"], ["so the dog", "okay now the cat"],
-                                       audio_feature_size=3, video_feature_size=4)
+    return MDVCProcessor.from_captions(
+        ["a dog barks loudly", "a cat purrs"],
+        ["so the dog", "okay now the cat"],
+        audio_feature_size=3,
+        video_feature_size=4,
+    )
 
 
 def test_speech_vocabulary_and_round_trip(tmp_path):
@@ -29,8 +33,11 @@ def test_speech_vocabulary_and_round_trip(tmp_path):
 
 def test_features_share_one_mask():
     proc = processor()
-    out = proc(audio=[np.zeros((5, 3)), np.zeros((2, 3))], rgb=[np.zeros((3, 4)), np.zeros((4, 4))],
-               flow=[np.ones((3, 4)), np.ones((4, 4))])
+    out = proc(
+        audio=[np.zeros((5, 3)), np.zeros((2, 3))],
+        rgb=[np.zeros((3, 4)), np.zeros((4, 4))],
+        flow=[np.ones((3, 4)), np.ones((4, 4))],
+    )
     assert out["audio_features"].shape == (2, 3, 3) and out["video_features"].shape == (2, 3, 4)
     assert out["feature_attention_mask"].tolist() == [[True] * 3, [True, True, False]]
     assert torch.equal(out["video_features"][0], torch.ones(3, 4))

@@ -11,14 +11,20 @@ from .tiny_configs import TINY_PROCESSORS
 
 
 def extractor(**kwargs):
-    return MMTFeatureExtractor(expert_names=["s3d", "rgb", "face"], expert_feature_sizes={"s3d": 4, "rgb": 3, "face": 2}, **kwargs)
+    return MMTFeatureExtractor(
+        expert_names=["s3d", "rgb", "face"], expert_feature_sizes={"s3d": 4, "rgb": 3, "face": 2}, **kwargs
+    )
 
 
 def test_time_codes_padding_and_pooling():
     s3d = np.arange(12, dtype=np.float32).reshape(3, 4)
     stamps = np.array([[0, 1], [1, 2], [7, 7.8]], np.float32)
-    out = extractor(max_feature_tokens=5)([{"s3d": s3d, "rgb": np.ones((2, 3)), "face": None}], expert_timestamps=[{"s3d": stamps}])
-    torch.testing.assert_close(out["expert_times"]["s3d"], torch.tensor([[2.5, 3.5, 9.4, 1.0, 1.0]]))  # centre + 2; pad 1
+    out = extractor(max_feature_tokens=5)(
+        [{"s3d": s3d, "rgb": np.ones((2, 3)), "face": None}], expert_timestamps=[{"s3d": stamps}]
+    )
+    torch.testing.assert_close(
+        out["expert_times"]["s3d"], torch.tensor([[2.5, 3.5, 9.4, 1.0, 1.0]])
+    )  # centre + 2; pad 1
     assert out["expert_attention_mask"]["s3d"].tolist() == [[1, 1, 1, 0, 0]]
     assert out["expert_features"]["s3d"][0, 3:].abs().sum() == 0
     torch.testing.assert_close(out["expert_times"]["rgb"][0, :2], torch.tensor([2.1, 2.3]))  # synthetic 0.2 s timing
@@ -62,14 +68,20 @@ def test_caption_normalisation():
 
 def test_processor_tokenises_and_round_trips(tmp_path):
     processor = TINY_PROCESSORS["mmt"](tmp_path)
-    out = processor(text=["a man is cooking the dog the dog the dog the dog", "dog"], expert_features=[{"s3d": np.ones((2, 20))}] * 2)
+    out = processor(
+        text=["a man is cooking the dog the dog the dog the dog", "dog"],
+        expert_features=[{"s3d": np.ones((2, 20))}] * 2,
+    )
     assert out["input_ids"].shape == (2, 9)  # cut to max_text_tokens
     tokens = processor.tokenizer.convert_ids_to_tokens(out["input_ids"][1])
     assert tokens[:4] == ["[CLS]", "dog", ".", "[SEP]"] and "[UNK]" not in tokens
     assert processor.tokenizer.convert_ids_to_tokens(out["input_ids"][0])[-1] == "[SEP]"
     processor.save_pretrained(tmp_path / "saved")
     reloaded = AutoProcessor.from_pretrained(tmp_path / "saved")
-    again = reloaded(text=["a man is cooking the dog the dog the dog the dog", "dog"], expert_features=[{"s3d": np.ones((2, 20))}] * 2)
+    again = reloaded(
+        text=["a man is cooking the dog the dog the dog the dog", "dog"],
+        expert_features=[{"s3d": np.ones((2, 20))}] * 2,
+    )
     assert torch.equal(again["input_ids"], out["input_ids"])
 
 
@@ -121,7 +133,11 @@ def test_wordpiece_vocabulary_merges_the_most_frequent_pair_first():
     assert train_wordpiece_vocab(["ab ab ab abc"], vocab_size=12) == base + ["ab"]  # (a, ##b) 4 times, (##b, ##c) once
     assert train_wordpiece_vocab(["ab ab ab abc"], vocab_size=99) == base + ["ab", "abc"]  # stops at whole words
     # a tie goes to the lexicographically first pair, whatever the order of the captions
-    assert train_wordpiece_vocab(["yx xy"], vocab_size=10)[-1] == train_wordpiece_vocab(["xy yx"], vocab_size=10)[-1] == "xy"
+    assert (
+        train_wordpiece_vocab(["yx xy"], vocab_size=10)[-1]
+        == train_wordpiece_vocab(["xy yx"], vocab_size=10)[-1]
+        == "xy"
+    )
 
 
 def test_trained_vocabulary_is_the_same_in_every_process():
@@ -136,8 +152,13 @@ def test_trained_vocabulary_is_the_same_in_every_process():
         "print('\\n'.join(train_wordpiece_vocab(captions, vocab_size=70)))\n"
     )
     vocabularies = {
-        subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+        subprocess.run(
+            [sys.executable, "-c", program],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
         for seed in (1, 2, 3)
     }
     assert len(vocabularies) == 1 and len(vocabularies.pop().split()) == 70

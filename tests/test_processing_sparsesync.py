@@ -90,7 +90,7 @@ def test_positive_offset_means_audio_early():
     wave = np.zeros(160_000, np.float32)
     wave[16_000:16_320] = 0.5
     plan = fixed_crop(250, 160_000, GRID21, 2.0, 25, 16000, 0.4, 0.2, "sign")
-    flash_in_crop = (np.argmax(frames[plan.video_start_frame : plan.video_start_frame + 50, 0, 0, 0]) ) / 25
+    flash_in_crop = (np.argmax(frames[plan.video_start_frame : plan.video_start_frame + 50, 0, 0, 0])) / 25
     click_in_crop = np.argmax(np.abs(wave[plan.audio_start_sample : plan.audio_start_sample + 32_000])) / 16000
     assert flash_in_crop == pytest.approx(0.8) and click_in_crop == pytest.approx(0.4, abs=1e-4)
     assert GRID21[plan.label] == pytest.approx(0.4)
@@ -103,7 +103,9 @@ def small_processor(**kwargs):
 
 def random_clip(seconds=2.0, seed=0, size=(40, 48)):
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (int(25 * seconds), 3, *size), dtype=np.uint8), rng.normal(0, 0.1, int(16000 * seconds)).astype(np.float32)
+    return rng.integers(0, 256, (int(25 * seconds), 3, *size), dtype=np.uint8), rng.normal(
+        0, 0.1, int(16000 * seconds)
+    ).astype(np.float32)
 
 
 def test_processor_outputs_and_save_load(tmp_path):
@@ -112,7 +114,11 @@ def test_processor_outputs_and_save_load(tmp_path):
     out = processor(videos=list(videos), audios=list(audios), offsets=[0.2, -0.4, 0.0], video_starts=[0.4, 0.6, 0.0])
     assert out["pixel_values"].shape == (3, 25, 3, 32, 32) and out["input_features"].shape == (3, 257, 126)
     assert out["labels"].tolist() == [3, 0, 2]
-    assert out["video_start_frame"].tolist() == [10, 15, 0] and out["audio_start_sample"].tolist() == [9600, 3199, 0]  # int((0.6 - 0.4) * 16000), the reference truncation
+    assert out["video_start_frame"].tolist() == [10, 15, 0] and out["audio_start_sample"].tolist() == [
+        9600,
+        3199,
+        0,
+    ]  # int((0.6 - 0.4) * 16000), the reference truncation
     processor.save_pretrained(tmp_path)
     reloaded = SparseSyncProcessor.from_pretrained(tmp_path)
     again = reloaded(videos=list(videos), audios=list(audios), offsets=[0.2, -0.4, 0.0], video_starts=[0.4, 0.6, 0.0])
@@ -279,15 +285,29 @@ def test_every_real_clip_goes_through_the_processor(real_clips):
 
 
 def test_finetuning_augmentations_run_and_follow_the_seeds():
-    processor = small_processor(upscale_p=1.0, upscale_crop_size=24, color_jitter_p=1.0, grayscale_p=1.0, reverb_p=1.0,
-                                volume_p=1.0, pitch_shift_p=1.0, lowpass_p=1.0, gaussian_noise_p=1.0, freq_mask_p=1.0,
-                                time_mask_p=1.0)
+    processor = small_processor(
+        upscale_p=1.0,
+        upscale_crop_size=24,
+        color_jitter_p=1.0,
+        grayscale_p=1.0,
+        reverb_p=1.0,
+        volume_p=1.0,
+        pitch_shift_p=1.0,
+        lowpass_p=1.0,
+        gaussian_noise_p=1.0,
+        freq_mask_p=1.0,
+        time_mask_p=1.0,
+    )
     video, audio = random_clip(seconds=3.0)
     first = processor(videos=[video], audios=[audio], training=True, seeds=[3])
     again = processor(videos=[video], audios=[audio], training=True, seeds=[3])
     plain = small_processor()(videos=[video], audios=[audio], training=True, seeds=[3])
-    assert torch.equal(first["pixel_values"], again["pixel_values"]) and torch.equal(first["input_features"], again["input_features"])
+    assert torch.equal(first["pixel_values"], again["pixel_values"]) and torch.equal(
+        first["input_features"], again["input_features"]
+    )
     assert torch.isfinite(first["pixel_values"]).all() and torch.isfinite(first["input_features"]).all()
     frames = first["pixel_values"][0]
-    assert torch.allclose(frames[:, 0] * 0.229 + 0.485, frames[:, 1] * 0.224 + 0.456, atol=1e-5)  # grey: equal channels
+    assert torch.allclose(
+        frames[:, 0] * 0.229 + 0.485, frames[:, 1] * 0.224 + 0.456, atol=1e-5
+    )  # grey: equal channels
     assert not torch.equal(first["input_features"], plain["input_features"])

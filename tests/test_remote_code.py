@@ -32,8 +32,14 @@ def model_tester_of(model_type: str) -> ModelTesterMixin:
 
 def run_client(mode: str, source: str, inputs: Path, outputs: Path, env: dict, with_processor: bool = True) -> dict:
     extra = [] if with_processor else ["--no-processor"]
-    completed = subprocess.run([sys.executable, str(CLIENT), mode, source, str(inputs), str(outputs), *extra],
-                               env=env, capture_output=True, text=True, timeout=300, cwd=outputs.parent)
+    completed = subprocess.run(
+        [sys.executable, str(CLIENT), mode, source, str(inputs), str(outputs), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=outputs.parent,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return torch.load(outputs, weights_only=True)
 

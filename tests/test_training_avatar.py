@@ -50,7 +50,9 @@ def test_wer_metric_against_an_independent_levenshtein():
 
 
 def test_content_and_stop_word_wer():
-    out = word_error_rate(["the  cat sat", "a dog"], ["the cat sat on the mat", "a dog"], stop_words={"the", "a", "on"})
+    out = word_error_rate(
+        ["the  cat sat", "a dog"], ["the cat sat on the mat", "a dog"], stop_words={"the", "a", "on"}
+    )
     # reference words: content cat sat mat dog (mat deleted), stop the on the a (on, the deleted)
     assert out["content_wer"] == pytest.approx(1 / 4) and out["stop_wer"] == pytest.approx(2 / 4)
     with pytest.raises(ValueError, match="empty"):
@@ -90,16 +92,20 @@ def test_synthetic_task_and_corruptions(tmp_path):
     position = words.index(content[0])
     span = slice(16 * position + 1, 16 * position + 13)  # the STFT window reaches 2.5 frames into the next word
     assert masked["input_features"][0, span].max() < clean["input_features"][0, span].max() - 5  # the word is gone
-    assert torch.equal(masked["input_features"][0, :16 * position], clean["input_features"][0, :16 * position])
+    assert torch.equal(masked["input_features"][0, : 16 * position], clean["input_features"][0, : 16 * position])
     shuffled = AvatarCollator(processor, condition="masked_shuffled_frames")(rows)
     assert torch.equal(shuffled["pixel_values"][1], clean["pixel_values"][0])
     assert AvatarCollator(processor, condition="masked_zeroed_frames")(rows)["pixel_values"].abs().sum() == 0
-    noisy = AvatarCollator(processor, condition="noise@-5dB", noise_bank=synthetic_noise_bank(2))(rows)["input_features"]
+    noisy = AvatarCollator(processor, condition="noise@-5dB", noise_bank=synthetic_noise_bank(2))(rows)[
+        "input_features"
+    ]
     assert (noisy - clean["input_features"]).abs().mean() > 0.5
     train = AvatarCollator(processor, training=True, word_masking="content", word_mask_rate=1.0, use_video=False)
     batch = train([{**r, "sample_seed": i} for i, r in enumerate(rows)])
     assert "pixel_values" not in batch and "references" not in batch
-    assert torch.equal(batch["input_features"], masked["input_features"])  # rate 1: exactly the content word, as at eval
+    assert torch.equal(
+        batch["input_features"], masked["input_features"]
+    )  # rate 1: exactly the content word, as at eval
     with pytest.raises(ValueError, match="noise bank"):
         AvatarCollator(processor, condition="noise@0dB")
     with pytest.raises(ValueError, match="unknown condition"):
@@ -161,7 +167,9 @@ def test_how2_and_visspeech_layouts(tmp_path):
     # "onion" (450-750 ms) and "cut" (100-300 ms) silenced: zeros become a constant after the peak normalisation, which
     # only the lowest mel bin sees (the periodic Hann window leaks DC into bin 1)
     assert masked[46:72, 1:].max() < -10 and masked[12:28, 1:].max() < -10
-    (tmp_path / "visspeech.csv").write_text("video_id,start_time,end_time,transcript\nvidA,1.0,3.0,A test.\nvidA,1.0,3.0,A test.\n")
+    (tmp_path / "visspeech.csv").write_text(
+        "video_id,start_time,end_time,transcript\nvidA,1.0,3.0,A test.\nvidA,1.0,3.0,A test.\n"
+    )
     vis = load_visspeech(tmp_path / "visspeech.csv", videos)
     assert len(vis) == 1 and vis[0]["id"] == "vidA_1.00_3.00"  # de-duplicated by clip
     (tmp_path / "bad.csv").write_text("video,start,end\nvidA,1,2\n")
@@ -181,19 +189,58 @@ def test_train_then_evaluate_scripts(tmp_path):
     from videozoo.scripts import evaluate_avatar, train_avatar
 
     out = tmp_path / "av"
-    metrics = train_avatar.main([
-        "--dataset_name", "synthetic", "--num_train_clips", "64", "--num_eval_clips", "16", "--output_dir", str(out),
-        "--word_masking", "content", "--word_mask_rate", "0.5", "--optimizer", "adamw", "--learning_rate", "1e-3",
-        "--max_steps", "12", "--per_device_train_batch_size", "16", "--decoding", "greedy", "--logging_steps", "4",
-        "--disable_tqdm", "--max_grad_norm", "1.0",
-    ])
+    metrics = train_avatar.main(
+        [
+            "--dataset_name",
+            "synthetic",
+            "--num_train_clips",
+            "64",
+            "--num_eval_clips",
+            "16",
+            "--output_dir",
+            str(out),
+            "--word_masking",
+            "content",
+            "--word_mask_rate",
+            "0.5",
+            "--optimizer",
+            "adamw",
+            "--learning_rate",
+            "1e-3",
+            "--max_steps",
+            "12",
+            "--per_device_train_batch_size",
+            "16",
+            "--decoding",
+            "greedy",
+            "--logging_steps",
+            "4",
+            "--disable_tqdm",
+            "--max_grad_norm",
+            "1.0",
+        ]
+    )
     assert 0 <= metrics["wer"] and math.isfinite(metrics["content_wer"])
-    losses = [json.loads(line)["train/loss"] for line in (out / "logs" / "metrics.jsonl").read_text().splitlines() if "train/loss" in line]
+    losses = [
+        json.loads(line)["train/loss"]
+        for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()
+        if "train/loss" in line
+    ]
     assert len(losses) == 3 and losses[-1] < losses[0]
-    results = evaluate_avatar.main([
-        "--model_name_or_path", str(out), "--num_test_clips", "16", "--conditions", "clean,masked_words,noise@0dB,noise@-10dB",
-        "--decoding", "beam", "--output_dir", str(tmp_path / "eval"),
-    ])
+    results = evaluate_avatar.main(
+        [
+            "--model_name_or_path",
+            str(out),
+            "--num_test_clips",
+            "16",
+            "--conditions",
+            "clean,masked_words,noise@0dB,noise@-10dB",
+            "--decoding",
+            "beam",
+            "--output_dir",
+            str(tmp_path / "eval"),
+        ]
+    )
     (label,) = results
     assert set(results[label]) == {"clean", "masked_words", "noise@0dB", "noise@-10dB"}
     assert (tmp_path / "eval" / "wer_vs_snr.png").stat().st_size > 1000
@@ -208,18 +255,55 @@ def test_audio_visual_model_learns_to_use_vision(tmp_path):
     from videozoo.scripts import evaluate_avatar, train_avatar
 
     out = tmp_path / "av"
-    train_avatar.main([
-        "--dataset_name", "synthetic", "--output_dir", str(out), "--word_masking", "content", "--word_mask_rate", "0.5",
-        "--optimizer", "adamw", "--learning_rate", "1e-3", "--max_grad_norm", "1.0", "--max_steps", "1500",
-        "--per_device_train_batch_size", "32", "--decoding", "greedy", "--num_eval_clips", "64", "--disable_tqdm",
-        "--logging_steps", "100",
-    ])
-    losses = [json.loads(line)["train/loss"] for line in (out / "logs" / "metrics.jsonl").read_text().splitlines() if "train/loss" in line]
+    train_avatar.main(
+        [
+            "--dataset_name",
+            "synthetic",
+            "--output_dir",
+            str(out),
+            "--word_masking",
+            "content",
+            "--word_mask_rate",
+            "0.5",
+            "--optimizer",
+            "adamw",
+            "--learning_rate",
+            "1e-3",
+            "--max_grad_norm",
+            "1.0",
+            "--max_steps",
+            "1500",
+            "--per_device_train_batch_size",
+            "32",
+            "--decoding",
+            "greedy",
+            "--num_eval_clips",
+            "64",
+            "--disable_tqdm",
+            "--logging_steps",
+            "100",
+        ]
+    )
+    losses = [
+        json.loads(line)["train/loss"]
+        for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()
+        if "train/loss" in line
+    ]
     assert losses[-1] < 0.7
-    results = evaluate_avatar.main([
-        "--model_name_or_path", str(out), "--num_test_clips", "256", "--conditions", "masked_words,masked_shuffled_frames",
-        "--decoding", "greedy", "--output_dir", str(tmp_path / "eval"),
-    ])
+    results = evaluate_avatar.main(
+        [
+            "--model_name_or_path",
+            str(out),
+            "--num_test_clips",
+            "256",
+            "--conditions",
+            "masked_words,masked_shuffled_frames",
+            "--decoding",
+            "greedy",
+            "--output_dir",
+            str(tmp_path / "eval"),
+        ]
+    )
     (metrics,) = results.values()
     assert metrics["masked_words"]["wer_percent"] < 5
     assert metrics["masked_shuffled_frames"]["wer_percent"] > 20
@@ -230,19 +314,32 @@ def test_training_starts_from_a_local_vit(tmp_path):
 
     from videozoo.scripts.train_avatar import AvatarArguments, build
 
-    vit = ViTModel(ViTConfig(hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=128,
-                             image_size=32, patch_size=8), add_pooling_layer=False)
+    vit = ViTModel(
+        ViTConfig(
+            hidden_size=64,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            intermediate_size=128,
+            image_size=32,
+            patch_size=8,
+        ),
+        add_pooling_layer=False,
+    )
     vit.save_pretrained(tmp_path / "vit")
     model, _ = build(AvatarArguments(vit_name_or_path=str(tmp_path / "vit")), str(tmp_path / "run"))
     for stream in (model.encoder.audio_layers, model.encoder.video_layers):
-        torch.testing.assert_close(stream[2].mlp.fc1.weight, vit.state_dict()["layers.2.mlp.fc1.weight"], rtol=0, atol=0)
+        torch.testing.assert_close(
+            stream[2].mlp.fc1.weight, vit.state_dict()["layers.2.mlp.fc1.weight"], rtol=0, atol=0
+        )
 
 
 def test_video_augmentation_choice(tmp_path):
     from videozoo.scripts.train_avatar import AvatarArguments, build, configure_video_augmentation
 
     _, processor = build(AvatarArguments(), str(tmp_path / "run"))
-    assert configure_video_augmentation(processor, AvatarArguments()).prob_color_augment == 0.0  # synthetic: colours are words
+    assert (
+        configure_video_augmentation(processor, AvatarArguments()).prob_color_augment == 0.0
+    )  # synthetic: colours are words
     on = configure_video_augmentation(processor, AvatarArguments(video_augmentation="reference"))
     assert on.scale_jitter == [0.9, 1.33] and on.prob_color_augment == 0.8 and on.prob_color_drop == 0.1
     kept = configure_video_augmentation(on, AvatarArguments(model_name_or_path="ckpt"))  # a checkpoint keeps its own

@@ -17,8 +17,19 @@ DATA = ["--num_train_videos", "512", "--num_test_videos", "48", "--disable_tqdm"
 def captioner(tmp_path_factory):
     root = tmp_path_factory.mktemp("bmt")
     start = train_bmt.main(["--output_dir", str(root / "init"), "--num_train_epochs", "0", *DATA])
-    end = train_bmt.main(["--output_dir", str(root / "cap"), "--max_steps", "100", "--per_device_train_batch_size", "32",
-                          "--learning_rate", "1e-3", *DATA])
+    end = train_bmt.main(
+        [
+            "--output_dir",
+            str(root / "cap"),
+            "--max_steps",
+            "100",
+            "--per_device_train_batch_size",
+            "32",
+            "--learning_rate",
+            "1e-3",
+            *DATA,
+        ]
+    )
     return root, start, end
 
 
@@ -31,9 +42,27 @@ def test_captioner_learns_on_held_out_videos(captioner):
 
 def test_proposal_stage_starts_from_the_frozen_captioner_encoder(captioner):
     root, _, _ = captioner
-    train_bmt.main(["--stage", "proposals", "--captioner_name_or_path", str(root / "cap"), "--output_dir", str(root / "prop"),
-                    "--max_steps", "3", "--per_device_train_batch_size", "8", "--learning_rate", "1e-3",
-                    "--eval_tious", "0.5", "--max_proposals", "10", *DATA])
+    train_bmt.main(
+        [
+            "--stage",
+            "proposals",
+            "--captioner_name_or_path",
+            str(root / "cap"),
+            "--output_dir",
+            str(root / "prop"),
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "8",
+            "--learning_rate",
+            "1e-3",
+            "--eval_tious",
+            "0.5",
+            "--max_proposals",
+            "10",
+            *DATA,
+        ]
+    )
     cap = BMTForConditionalGeneration.from_pretrained(root / "cap")
     prop = BMTForEventProposal.from_pretrained(root / "prop")
     for name, tensor in cap.encoder.state_dict().items():
@@ -52,32 +81,89 @@ def test_evaluation_script_modes(captioner):
     assert set(results) == {"version", "external_data", "results"} and len(results["results"]) == 48
     if not (root / "prop").is_dir():
         pytest.skip("needs the proposal checkpoint of test_proposal_stage_starts_from_the_frozen_captioner_encoder")
-    proposals = evaluate_bmt.main(["--mode", "proposals", "--proposal_model_name_or_path", str(root / "prop"), *common])
+    proposals = evaluate_bmt.main(
+        ["--mode", "proposals", "--proposal_model_name_or_path", str(root / "prop"), *common]
+    )
     assert {"precision", "recall", "f1"} <= set(proposals)
-    learned = evaluate_bmt.main(["--mode", "learned", "--model_name_or_path", str(root / "cap"), "--max_proposals", "5",
-                                 "--proposal_model_name_or_path", str(root / "prop"), "--output_dir", str(root / "e2e"), *common])
+    learned = evaluate_bmt.main(
+        [
+            "--mode",
+            "learned",
+            "--model_name_or_path",
+            str(root / "cap"),
+            "--max_proposals",
+            "5",
+            "--proposal_model_name_or_path",
+            str(root / "prop"),
+            "--output_dir",
+            str(root / "e2e"),
+            *common,
+        ]
+    )
     assert learned["tious"] == [0.3, 0.5, 0.7, 0.9] and "BLEU@4" in learned
     # a written submission is scored again from the file (the authors' result files go the same way)
     references = annotations_of(synthetic_dense_captioning_dataset(512, 48)["test"])
     (root / "refs.json").write_text(json.dumps(references))
-    rescored = evaluate_bmt.main(["--mode", "learned", "--predictions_file", str(root / "e2e" / "learned_results.json"),
-                                  "--reference_files", str(root / "refs.json"), "--meteor", "none", "--max_proposals", "5",
-                                  "--output_dir", str(root / "rescored")])
+    rescored = evaluate_bmt.main(
+        [
+            "--mode",
+            "learned",
+            "--predictions_file",
+            str(root / "e2e" / "learned_results.json"),
+            "--reference_files",
+            str(root / "refs.json"),
+            "--meteor",
+            "none",
+            "--max_proposals",
+            "5",
+            "--output_dir",
+            str(root / "rescored"),
+        ]
+    )
     assert rescored["BLEU@4"] == pytest.approx(learned["BLEU@4"])
 
 
 def test_mdvc_learns_on_held_out_videos(tmp_path):
-    metrics = train_mdvc.main(["--output_dir", str(tmp_path / "mdvc"), "--max_steps", "150", "--per_device_train_batch_size",
-                               "28", "--learning_rate", "1e-3", *DATA])
+    metrics = train_mdvc.main(
+        [
+            "--output_dir",
+            str(tmp_path / "mdvc"),
+            "--max_steps",
+            "150",
+            "--per_device_train_batch_size",
+            "28",
+            "--learning_rate",
+            "1e-3",
+            *DATA,
+        ]
+    )
     assert metrics["exact_match"] >= 90.0 and metrics["token_accuracy"] >= 97.0, metrics
 
 
 @pytest.mark.slow
 def test_proposal_generator_learns_on_held_out_videos(captioner, tmp_path):
     root, _, _ = captioner
-    args = ["--stage", "proposals", "--captioner_name_or_path", str(root / "cap"), "--per_device_train_batch_size", "16",
-            "--learning_rate", "1e-3", "--eval_tious", "0.5", "--max_proposals", "10", "--num_train_videos", "1024",
-            "--num_test_videos", "128", "--disable_tqdm", "--report_to", "none"]
+    args = [
+        "--stage",
+        "proposals",
+        "--captioner_name_or_path",
+        str(root / "cap"),
+        "--per_device_train_batch_size",
+        "16",
+        "--learning_rate",
+        "1e-3",
+        "--eval_tious",
+        "0.5",
+        "--max_proposals",
+        "10",
+        "--num_train_videos",
+        "1024",
+        "--num_test_videos",
+        "128",
+        "--disable_tqdm",
+        "--report_to",
+        "none",
+    ]
     start = train_bmt.main([*args, "--output_dir", str(tmp_path / "init"), "--num_train_epochs", "0"])
     end = train_bmt.main([*args, "--output_dir", str(tmp_path / "prop"), "--max_steps", "300"])
     # top-10 proposals per held-out video, tIoU > 0.5 with a ground-truth event

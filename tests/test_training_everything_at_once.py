@@ -4,10 +4,23 @@ from videozoo.scripts import train_everything_at_once
 
 
 def test_text_retrieves_the_fused_video_and_audio(tmp_path):
-    metrics = train_everything_at_once.main([
-        "--output_dir", str(tmp_path / "run"), "--max_steps", "60", "--per_device_train_batch_size", "96",
-        "--learning_rate", "5e-4", "--num_train_clips", "2048", "--disable_tqdm", "--per_device_eval_batch_size", "128",
-    ])
+    metrics = train_everything_at_once.main(
+        [
+            "--output_dir",
+            str(tmp_path / "run"),
+            "--max_steps",
+            "60",
+            "--per_device_train_batch_size",
+            "96",
+            "--learning_rate",
+            "5e-4",
+            "--num_train_clips",
+            "2048",
+            "--disable_tqdm",
+            "--per_device_eval_batch_size",
+            "128",
+        ]
+    )
     # 512 test clips: chance R@1 0.2%. Text names (seen, heard); video shows only what is seen and audio only what is
     # heard, so text -> fused video+audio can reach ~43% R@1 while text -> video alone is capped near 3%.
     assert metrics["t2va_R1"] >= 15.0 and metrics["t2va_R10"] >= 70.0, metrics

@@ -11,8 +11,21 @@ from videozoo.scripts import pretrain_mmt_modality_masking, train_mmt
 
 from .tiny_configs import TINY_PROCESSORS
 
-ARGS = ["--dataset_name", "synthetic", "--num_train_clips", "600", "--per_device_train_batch_size", "48",
-        "--per_device_eval_batch_size", "80", "--learning_rate", "5e-4", "--logging_steps", "10", "--disable_tqdm"]
+ARGS = [
+    "--dataset_name",
+    "synthetic",
+    "--num_train_clips",
+    "600",
+    "--per_device_train_batch_size",
+    "48",
+    "--per_device_eval_batch_size",
+    "80",
+    "--learning_rate",
+    "5e-4",
+    "--logging_steps",
+    "10",
+    "--disable_tqdm",
+]
 
 
 def test_pretraining_learns_the_asr_query_far_above_chance(tmp_path):
@@ -32,15 +45,34 @@ def test_finetuning_starts_from_the_pretrained_encoder(tmp_path):
     import datasets
 
     data = tmp_path / "labelled"
-    datasets.DatasetDict(train=labelled["finetune_train"], validation=labelled["finetune_validation"],
-                         test=labelled["finetune_test"]).save_to_disk(str(data))
-    metrics = train_mmt.main(["--model_name_or_path", str(pretrained), "--dataset_name", str(data), "--output_dir",
-                              str(tmp_path / "ft"), "--max_steps", "4", "--per_device_train_batch_size", "16",
-                              "--eval_steps", "2", "--select_best_metric", "t2v_R5", "--disable_tqdm"])
+    datasets.DatasetDict(
+        train=labelled["finetune_train"], validation=labelled["finetune_validation"], test=labelled["finetune_test"]
+    ).save_to_disk(str(data))
+    metrics = train_mmt.main(
+        [
+            "--model_name_or_path",
+            str(pretrained),
+            "--dataset_name",
+            str(data),
+            "--output_dir",
+            str(tmp_path / "ft"),
+            "--max_steps",
+            "4",
+            "--per_device_train_batch_size",
+            "16",
+            "--eval_steps",
+            "2",
+            "--select_best_metric",
+            "t2v_R5",
+            "--disable_tqdm",
+        ]
+    )
     assert metrics["num_queries_t2v"] == 60  # selected on the validation split
     from transformers import BertConfig, BertModel
 
-    BertModel(BertConfig(vocab_size=99, hidden_size=24, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)).save_pretrained(tmp_path / "bert")
+    BertModel(
+        BertConfig(vocab_size=99, hidden_size=24, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)
+    ).save_pretrained(tmp_path / "bert")
     with pytest.raises(ValueError, match="'bert' model, not 'mmt'"):
         train_mmt.main(["--model_name_or_path", str(tmp_path / "bert"), "--output_dir", str(tmp_path / "x")])
 
@@ -50,7 +82,11 @@ def test_collator_crops_windows_and_builds_the_asr_query(tmp_path):
     processor.feature_extractor.expert_feature_sizes = {"s3d": 48, "vggish": 24, "asr": 32}
     processor.feature_extractor.expert_max_tokens = {"asr": 7}
     rows = list(synthetic_masking_dataset(num_train_clips=4, seed=1)["train"].with_format("numpy"))
-    rows[1]["asr_text"], rows[1]["asr__features"], rows[1]["asr__times"] = "", np.zeros((0, 32), np.float32), np.zeros((0, 2), np.float32)
+    rows[1]["asr_text"], rows[1]["asr__features"], rows[1]["asr__times"] = (
+        "",
+        np.zeros((0, 32), np.float32),
+        np.zeros((0, 2), np.float32),
+    )
     collator = ModalityMaskingCollator(processor, training=True, asr_query_tokens=3, clip_duration=6.0)
     batch = collator([{**row, "sample_seed": i} for i, row in enumerate(rows)])
     assert batch["asr_query_ids"].shape == (4, 5) and batch["asr_query_attention_mask"][1].sum() == 0

@@ -7,29 +7,93 @@ from transformers import AutoModel
 
 from videozoo.scripts import evaluate_sparsesync, train_sparsesync
 
-TINY = ["--dataset_name", "synthetic", "--clip_length_sec", "1.0", "--num_offset_classes", "5", "--max_offset_sec", "0.4"]
+TINY = [
+    "--dataset_name",
+    "synthetic",
+    "--clip_length_sec",
+    "1.0",
+    "--num_offset_classes",
+    "5",
+    "--max_offset_sec",
+    "0.4",
+]
 
 
 def test_train_then_evaluate_with_probes(tmp_path):
     data = tmp_path / "data"
-    metrics = train_sparsesync.main(TINY + [
-        "--data_dir", str(data), "--output_dir", str(tmp_path / "run"), "--num_train_clips", "8", "--num_eval_clips", "4",
-        "--max_steps", "3", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4",
-        "--learning_rate", "1e-3", "--probes", "--disable_tqdm", "--s3d_batch_norm_momentum", "0.1", "--logging_steps", "1",
-    ])
-    assert {"accuracy_1", "accuracy_1_tol1", "loss", "rand_audio/accuracy_1", "rand_rgb/accuracy_1", "perm_rgb/accuracy_1"} <= set(metrics)
+    metrics = train_sparsesync.main(
+        TINY
+        + [
+            "--data_dir",
+            str(data),
+            "--output_dir",
+            str(tmp_path / "run"),
+            "--num_train_clips",
+            "8",
+            "--num_eval_clips",
+            "4",
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "4",
+            "--per_device_eval_batch_size",
+            "4",
+            "--learning_rate",
+            "1e-3",
+            "--probes",
+            "--disable_tqdm",
+            "--s3d_batch_norm_momentum",
+            "0.1",
+            "--logging_steps",
+            "1",
+        ]
+    )
+    assert {
+        "accuracy_1",
+        "accuracy_1_tol1",
+        "loss",
+        "rand_audio/accuracy_1",
+        "rand_rgb/accuracy_1",
+        "perm_rgb/accuracy_1",
+    } <= set(metrics)
     model = AutoModel.from_pretrained(tmp_path / "run")
     assert model.config.num_offset_classes == 5 and model.config.s3d_batch_norm_momentum == 0.1
     logged = [json.loads(line) for line in (tmp_path / "run" / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in logged if "train/loss" in row] == [1, 2, 3]
-    result = evaluate_sparsesync.main(TINY + ["--model_name_or_path", str(tmp_path / "run"), "--data_dir", str(data),
-                                              "--eval_split", "test", "--batch_size", "4", "--output_dir", str(tmp_path / "eval")])
+    result = evaluate_sparsesync.main(
+        TINY
+        + [
+            "--model_name_or_path",
+            str(tmp_path / "run"),
+            "--data_dir",
+            str(data),
+            "--eval_split",
+            "test",
+            "--batch_size",
+            "4",
+            "--output_dir",
+            str(tmp_path / "eval"),
+        ]
+    )
     assert result["num_examples"] == 4 and result["protocol"].startswith("fixed offsets")
     assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["accuracy_1"] == result["accuracy_1"]
-    shuffled = evaluate_sparsesync.main(TINY + ["--model_name_or_path", str(tmp_path / "run"), "--data_dir", str(data),
-                                                "--eval_split", "test", "--random_offsets", "--iter_times", "2",
-                                                "--output_dir", str(tmp_path / "eval2")])
+    shuffled = evaluate_sparsesync.main(
+        TINY
+        + [
+            "--model_name_or_path",
+            str(tmp_path / "run"),
+            "--data_dir",
+            str(data),
+            "--eval_split",
+            "test",
+            "--random_offsets",
+            "--iter_times",
+            "2",
+            "--output_dir",
+            str(tmp_path / "eval2"),
+        ]
+    )
     assert shuffled["num_examples"] == 8 and shuffled["protocol"] == "random offsets, 2 pass(es)"
 
 
@@ -41,18 +105,84 @@ def test_flash_and_click_learns_and_the_probes_stay_at_chance(tmp_path):
     from videozoo.scripts import pretrain_sparsesync_extractors as pretrain
 
     data, run = str(tmp_path / "data"), tmp_path / "run"
-    pretrain.main(["--data_dir", data, "--output_dir", str(run / "extractors"), "--clip_length_sec", "4.2", "--max_steps", "400"])
-    common = ["--dataset_name", "synthetic", "--data_dir", data, "--clip_length_sec", "4.2", "--synthetic_period_sec", "4.2",
-              "--num_train_clips", "800", "--num_eval_clips", "200", "--per_device_train_batch_size", "16",
-              "--per_device_eval_batch_size", "16", "--learning_rate", "1e-3", "--max_grad_norm", "1.0", "--logging_steps", "25",
-              "--disable_tqdm", "--cache_decoded"]
-    train_sparsesync.main(common + ["--output_dir", str(run / "warmup"), "--model_name_or_path", str(run / "extractors"),
-                                    "--crop_policy", "event_aware", "--max_steps", "600", "--warmup_steps", "50"])
-    train_sparsesync.main(common + ["--output_dir", str(run / "main"), "--model_name_or_path", str(run / "warmup"),
-                                    "--max_steps", "1200", "--eval_steps", "400", "--probes", "--select_best_metric", "accuracy_1"])
-    metrics = evaluate_sparsesync.main(["--model_name_or_path", str(run / "main"), "--dataset_name", "synthetic", "--data_dir", data,
-                                        "--eval_split", "test", "--probes", "--output_dir", str(run / "eval")])
-    print({name: round(value, 3) for name, value in metrics.items() if "accuracy_1" in name})  # the README's figures (-s)
+    pretrain.main(
+        ["--data_dir", data, "--output_dir", str(run / "extractors"), "--clip_length_sec", "4.2", "--max_steps", "400"]
+    )
+    common = [
+        "--dataset_name",
+        "synthetic",
+        "--data_dir",
+        data,
+        "--clip_length_sec",
+        "4.2",
+        "--synthetic_period_sec",
+        "4.2",
+        "--num_train_clips",
+        "800",
+        "--num_eval_clips",
+        "200",
+        "--per_device_train_batch_size",
+        "16",
+        "--per_device_eval_batch_size",
+        "16",
+        "--learning_rate",
+        "1e-3",
+        "--max_grad_norm",
+        "1.0",
+        "--logging_steps",
+        "25",
+        "--disable_tqdm",
+        "--cache_decoded",
+    ]
+    train_sparsesync.main(
+        common
+        + [
+            "--output_dir",
+            str(run / "warmup"),
+            "--model_name_or_path",
+            str(run / "extractors"),
+            "--crop_policy",
+            "event_aware",
+            "--max_steps",
+            "600",
+            "--warmup_steps",
+            "50",
+        ]
+    )
+    train_sparsesync.main(
+        common
+        + [
+            "--output_dir",
+            str(run / "main"),
+            "--model_name_or_path",
+            str(run / "warmup"),
+            "--max_steps",
+            "1200",
+            "--eval_steps",
+            "400",
+            "--probes",
+            "--select_best_metric",
+            "accuracy_1",
+        ]
+    )
+    metrics = evaluate_sparsesync.main(
+        [
+            "--model_name_or_path",
+            str(run / "main"),
+            "--dataset_name",
+            "synthetic",
+            "--data_dir",
+            data,
+            "--eval_split",
+            "test",
+            "--probes",
+            "--output_dir",
+            str(run / "eval"),
+        ]
+    )
+    print(
+        {name: round(value, 3) for name, value in metrics.items() if "accuracy_1" in name}
+    )  # the README's figures (-s)
     assert metrics["accuracy_1"] > 3 / 21 and metrics["accuracy_1_tol1"] > 0.4, metrics
     for probe in ("rand_audio", "rand_rgb", "perm_rgb"):
         assert metrics[f"{probe}/accuracy_1"] < 2 / 21 and metrics[f"{probe}/accuracy_1_tol1"] < 0.25, (probe, metrics)
@@ -63,9 +193,26 @@ def test_extractor_pretraining_writes_a_checkpoint(tmp_path):
 
     targets = pretrain.event_targets([[1.0, 2.05], [0.1]], [0.5, 0.0], 2.0, 4)
     assert targets.tolist() == [[0, 1, 0, 1], [1, 0, 0, 0]]
-    last = pretrain.main(["--data_dir", str(tmp_path / "data"), "--output_dir", str(tmp_path / "extractors"),
-                          "--clip_length_sec", "1.0", "--max_steps", "25", "--batch_size", "2", "--num_train_clips", "4",
-                          "--num_eval_clips", "2", "--synthetic_period_sec", "1.0"])
+    last = pretrain.main(
+        [
+            "--data_dir",
+            str(tmp_path / "data"),
+            "--output_dir",
+            str(tmp_path / "extractors"),
+            "--clip_length_sec",
+            "1.0",
+            "--max_steps",
+            "25",
+            "--batch_size",
+            "2",
+            "--num_train_clips",
+            "4",
+            "--num_eval_clips",
+            "2",
+            "--synthetic_period_sec",
+            "1.0",
+        ]
+    )
     assert last["step"] == 25 and last["loss"] > 0
     model = AutoModel.from_pretrained(tmp_path / "extractors")
     assert model.config.visual_grid == [3, 1, 1] and model.config.s3d_batch_norm_momentum == 0.1

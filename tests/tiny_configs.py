@@ -6,9 +6,22 @@ axis cannot pass by coincidence. `test_auto_registration` fails if a registered 
 
 TINY_CONFIGS: dict[str, dict] = {
     "avatar": dict(
-        hidden_size=32, d_model=32, encoder_layers=3, fusion_layer=1, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_intermediate_size=37, decoder_ffn_dim=41, patch_size=8, image_size=32,
-        num_frames=2, num_mel_bins=24, max_audio_frames=70, decoder_layers=2, vocab_size=99, eos_token_id=3,
+        hidden_size=32,
+        d_model=32,
+        encoder_layers=3,
+        fusion_layer=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_intermediate_size=37,
+        decoder_ffn_dim=41,
+        patch_size=8,
+        image_size=32,
+        num_frames=2,
+        num_mel_bins=24,
+        max_audio_frames=70,
+        decoder_layers=2,
+        vocab_size=99,
+        eos_token_id=3,
         max_position_embeddings=40,
     ),
     "mmt": dict(
@@ -40,8 +53,13 @@ TINY_CONFIGS: dict[str, dict] = {
             intermediate_size=37,
             max_temporal_positions=13,
             text_config=dict(
-                model_type="bert", vocab_size=99, hidden_size=24, num_hidden_layers=2, num_attention_heads=4,
-                intermediate_size=37, max_position_embeddings=40,
+                model_type="bert",
+                vocab_size=99,
+                hidden_size=24,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=37,
+                max_position_embeddings=40,
             ),
         ),
         query_av_num_hidden_layers=1,
@@ -155,21 +173,28 @@ def _tiny_avlnet_processor(directory):
 def _tiny_bmt_processor(directory):
     from videozoo.processors import BMTProcessor
 
-    return BMTProcessor.from_captions(["a dog barks loudly .", "a cat purrs quietly"], audio_feature_size=12,
-                                      video_feature_size=20)
+    return BMTProcessor.from_captions(
+        ["a dog barks loudly .", "a cat purrs quietly"], audio_feature_size=12, video_feature_size=20
+    )
 
 
 def _tiny_mdvc_processor(directory):
     from videozoo.processors import MDVCProcessor
 
-    return MDVCProcessor.from_captions(["a dog barks loudly .", "a cat purrs quietly"], ["so um the dog", "okay now"],
-                                       audio_feature_size=12, video_feature_size=20)
+    return MDVCProcessor.from_captions(
+        ["a dog barks loudly .", "a cat purrs quietly"],
+        ["so um the dog", "okay now"],
+        audio_feature_size=12,
+        video_feature_size=20,
+    )
 
 
 def _tiny_everything_at_once_processor(directory):
     from videozoo.processors import AVLnetFeatureExtractor, EverythingAtOnceProcessor
 
-    return EverythingAtOnceProcessor(AVLnetFeatureExtractor(num_mel_bins=12, max_frames=64), max_words=5, max_video_steps=6, word_embedding_size=11)
+    return EverythingAtOnceProcessor(
+        AVLnetFeatureExtractor(num_mel_bins=12, max_frames=64), max_words=5, max_video_steps=6, word_embedding_size=11
+    )
 
 
 def _tiny_avatar_processor(directory):
@@ -181,15 +206,27 @@ def _tiny_avatar_processor(directory):
     vocab = write_vocab(words, directory / "vocab.txt")
     config = TINY_CONFIGS["avatar"]
     extractor = AvatarFeatureExtractor(num_mel_bins=config["num_mel_bins"], max_frames=config["max_audio_frames"])
-    return AvatarProcessor.from_vocab_file(vocab, extractor, num_frames=config["num_frames"], shortest_edge=36,
-                                           crop_size=config["image_size"], max_target_tokens=12)
+    return AvatarProcessor.from_vocab_file(
+        vocab,
+        extractor,
+        num_frames=config["num_frames"],
+        shortest_edge=36,
+        crop_size=config["image_size"],
+        max_target_tokens=12,
+    )
 
 
 def _tiny_sparsesync_processor(directory):
     from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
 
-    return SparseSyncProcessor(SparseSyncFeatureExtractor(), clip_length_sec=0.64, crop_size=32, resize_shorter_side=32,
-                               num_offset_classes=5, max_offset_sec=0.4)
+    return SparseSyncProcessor(
+        SparseSyncFeatureExtractor(),
+        clip_length_sec=0.64,
+        crop_size=32,
+        resize_shorter_side=32,
+        num_offset_classes=5,
+        max_offset_sec=0.4,
+    )
 
 
 # model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).

@@ -218,7 +218,10 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=AvatarConfig,
-        models=((AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration), (AutoModel, AvatarForConditionalGeneration)),
+        models=(
+            (AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration),
+            (AutoModel, AvatarForConditionalGeneration),
+        ),
         processor_class=AvatarProcessor,
         feature_extractor_class=AvatarFeatureExtractor,
         paper={
@@ -242,7 +245,10 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=SparseSyncConfig,
-        models=((AutoModelForVideoClassification, SparseSyncForOffsetClassification), (AutoModel, SparseSyncForOffsetClassification)),
+        models=(
+            (AutoModelForVideoClassification, SparseSyncForOffsetClassification),
+            (AutoModel, SparseSyncForOffsetClassification),
+        ),
         processor_class=SparseSyncProcessor,
         feature_extractor_class=SparseSyncFeatureExtractor,
         paper={

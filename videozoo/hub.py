@@ -40,7 +40,9 @@ def _flat_name(module_name: str) -> str:
     `configuration_mmt`; `videozoo.modeling.losses` -> `losses`."""
     parts = module_name.split(".")
     if parts[0] != PACKAGE or len(parts) < 3:
-        raise HubExportError(f"cannot export {module_name}: only modules of the configuration, modeling and processors folders are")
+        raise HubExportError(
+            f"cannot export {module_name}: only modules of the configuration, modeling and processors folders are"
+        )
     return "_".join(parts[2:])
 
 
@@ -51,7 +53,9 @@ def _defining_module(module_name: str, name: str) -> str:
         raise HubExportError(f"{module_name} has no attribute {name!r}")
     value = getattr(module, name)
     if inspect.ismodule(value):
-        raise HubExportError(f"`from {module_name} import {name}` imports a module; import the names it defines instead")
+        raise HubExportError(
+            f"`from {module_name} import {name}` imports a module; import the names it defines instead"
+        )
     defined_in = getattr(value, "__module__", None)
     if inspect.isclass(value) or inspect.isfunction(value):
         return defined_in
@@ -69,16 +73,22 @@ def _rewrite_module(module_name: str) -> tuple[str, set[str]]:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == PACKAGE:
-                    raise HubExportError(f"{module_name}:{node.lineno}: absolute import of {alias.name}; use a relative import")
+                    raise HubExportError(
+                        f"{module_name}:{node.lineno}: absolute import of {alias.name}; use a relative import"
+                    )
             continue
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level == 0:
             if (node.module or "").split(".")[0] == PACKAGE:
-                raise HubExportError(f"{module_name}:{node.lineno}: absolute import from {node.module}; use a relative import")
+                raise HubExportError(
+                    f"{module_name}:{node.lineno}: absolute import from {node.module}; use a relative import"
+                )
             continue
         if node.module is None:
-            raise HubExportError(f"{module_name}:{node.lineno}: `from . import ...` cannot be exported; import names from modules")
+            raise HubExportError(
+                f"{module_name}:{node.lineno}: `from . import ...` cannot be exported; import names from modules"
+            )
         package = module_name if module.__file__.endswith("__init__.py") else module_name.rsplit(".", 1)[0]
         target = importlib.util.resolve_name("." * node.level + node.module, package)
         groups: dict[str, list[str]] = {}
@@ -148,7 +158,9 @@ def architecture_of(folder: str | Path) -> Architecture:
     config = _read_json(Path(folder) / "config.json")
     model_type = config.get("model_type")
     if model_type not in ARCHITECTURES_BY_TYPE:
-        raise HubExportError(f"{folder}: model_type {model_type!r} is not a videozoo architecture ({sorted(ARCHITECTURES_BY_TYPE)})")
+        raise HubExportError(
+            f"{folder}: model_type {model_type!r} is not a videozoo architecture ({sorted(ARCHITECTURES_BY_TYPE)})"
+        )
     return ARCHITECTURES_BY_TYPE[model_type]
 
 
@@ -167,7 +179,9 @@ def export_remote_code(folder: str | Path) -> list[str]:
     processor_path = folder / "processor_config.json"
     if processor_path.is_file():
         processor = _read_json(processor_path)
-        processor["auto_map"] = {k: v for k, v in mapping.items() if k in ("AutoProcessor", "AutoFeatureExtractor", "AutoVideoProcessor")}
+        processor["auto_map"] = {
+            k: v for k, v in mapping.items() if k in ("AutoProcessor", "AutoFeatureExtractor", "AutoVideoProcessor")
+        }
         for key in ("feature_extractor", "video_processor"):
             if isinstance(processor.get(key), dict):
                 processor[key]["auto_map"] = processor["auto_map"]
@@ -222,8 +236,15 @@ def model_card(
         metrics=sorted(results),
         model_name=model_name,
         eval_results=[
-            EvalResult(task_type=task.replace(" ", "-"), task_name=task, dataset_type=dataset_name, dataset_name=dataset_name,
-                       metric_type=name, metric_name=name, metric_value=value)
+            EvalResult(
+                task_type=task.replace(" ", "-"),
+                task_name=task,
+                dataset_type=dataset_name,
+                dataset_name=dataset_name,
+                metric_type=name,
+                metric_name=name,
+                metric_value=value,
+            )
             for name, value in results.items()
         ]
         or None,
@@ -240,7 +261,11 @@ def model_card(
         "",
     ]
     if paper.get("arxiv"):
-        lines += [f"Paper: https://arxiv.org/abs/{paper['arxiv']}" + (f" — original code: {paper['code']}" if paper.get("code") else ""), ""]
+        lines += [
+            f"Paper: https://arxiv.org/abs/{paper['arxiv']}"
+            + (f" — original code: {paper['code']}" if paper.get("code") else ""),
+            "",
+        ]
     lines += [
         "## How to load",
         "",
@@ -271,8 +296,7 @@ def model_card(
         "",
         "## Training data",
         "",
-        f"Dataset: `{dataset_name}`."
-        + (" Training arguments are in `training_args.json`." if training else ""),
+        f"Dataset: `{dataset_name}`." + (" Training arguments are in `training_args.json`." if training else ""),
         "",
     ]
     if results:
@@ -281,7 +305,7 @@ def model_card(
         lines += [""]
     if decisions:
         lines += ["## Implementation notes", "", decisions, ""]
-    lines += [f"## Licence", "", f"{paper.get('license', 'other')}", ""]
+    lines += ["## Licence", "", f"{paper.get('license', 'other')}", ""]
     if paper.get("bibtex"):
         lines += ["## Citation", "", "```bibtex", paper["bibtex"], "```", ""]
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))

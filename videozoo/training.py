@@ -199,10 +199,14 @@ def _check_processor_matches(processor, checkpoint: Path) -> None:
     if processor is None or not saved_folder.is_dir():
         return
     saved = type(processor).from_pretrained(saved_folder)
-    differing = [name for name, (a, b) in {
-        "settings": (processor.to_dict(), saved.to_dict()),
-        "vocabulary": (_vocabulary(processor), _vocabulary(saved)),
-    }.items() if a != b]
+    differing = [
+        name
+        for name, (a, b) in {
+            "settings": (processor.to_dict(), saved.to_dict()),
+            "vocabulary": (_vocabulary(processor), _vocabulary(saved)),
+        }.items()
+        if a != b
+    ]
     if differing:
         raise ValueError(
             f"the processor differs from the one {checkpoint} was trained with (its {' and '.join(differing)}); "
@@ -265,7 +269,9 @@ def fit(
         step_scheduler_with_optimizer=False,  # the schedule counts optimizer steps, whatever the process count
     )
     if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":
-        raise ValueError("mixed_precision='fp16' is not supported on the CPU (it would silently run in fp32); use bf16")
+        raise ValueError(
+            "mixed_precision='fp16' is not supported on the CPU (it would silently run in fp32); use bf16"
+        )
     set_seed(args.seed)
 
     seeded_train = SeededDataset(train_dataset, args.seed)
@@ -363,7 +369,10 @@ def fit(
             completed_steps += 1
             progress.update(1)
             if completed_steps % args.logging_steps == 0 or completed_steps == total_steps:
-                logged = {"train/loss": accelerator.reduce(loss.detach(), "mean").item(), "train/lr": scheduler.get_last_lr()[0]}
+                logged = {
+                    "train/loss": accelerator.reduce(loss.detach(), "mean").item(),
+                    "train/lr": scheduler.get_last_lr()[0],
+                }
                 progress.set_postfix(loss=f"{logged['train/loss']:.4f}")
                 accelerator.log(logged, step=completed_steps)
             if args.checkpointing_steps and completed_steps % args.checkpointing_steps == 0:

@@ -22,7 +22,9 @@ class ResDavenetBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_width: int, stride: int):
         super().__init__()
         padding = (0, kernel_width // 2)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, (1, kernel_width), stride=(1, stride), padding=padding, bias=False)
+        self.conv1 = nn.Conv2d(
+            in_channels, out_channels, (1, kernel_width), stride=(1, stride), padding=padding, bias=False
+        )
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, (1, kernel_width), padding=padding, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
@@ -53,7 +55,9 @@ class ResDavenet(nn.Module):
     ):
         super().__init__()
         if len(widths) != len(depths) + 1:
-            raise ValueError(f"widths must be the stem width then one per stage ({len(depths) + 1} values), got {list(widths)}")
+            raise ValueError(
+                f"widths must be the stem width then one per stage ({len(depths) + 1} values), got {list(widths)}"
+            )
         self.num_mel_bins = num_mel_bins
         self.stride = stride
         self.num_stages = len(depths)
@@ -63,7 +67,9 @@ class ResDavenet(nn.Module):
         self.relu = nn.ReLU()
         for index, depth in enumerate(depths):
             blocks = [ResDavenetBlock(widths[index], widths[index + 1], kernel_width, stride)]
-            blocks += [ResDavenetBlock(widths[index + 1], widths[index + 1], kernel_width, 1) for _ in range(depth - 1)]
+            blocks += [
+                ResDavenetBlock(widths[index + 1], widths[index + 1], kernel_width, 1) for _ in range(depth - 1)
+            ]
             setattr(self, f"layer{index + 1}", nn.Sequential(*blocks))
 
     def output_length(self, frames: int) -> int:

@@ -16,7 +16,9 @@ def lengths_to_mask(lengths: torch.Tensor, max_length: int | None = None) -> tor
     return positions[None, :] < lengths[:, None]
 
 
-def padding_mask_to_sdpa_mask(padding_mask: torch.Tensor | None, num_queries: int | None = None) -> torch.Tensor | None:
+def padding_mask_to_sdpa_mask(
+    padding_mask: torch.Tensor | None, num_queries: int | None = None
+) -> torch.Tensor | None:
     """`(batch, keys)` padding mask -> boolean `(batch, 1, 1 | queries, keys)` mask for SDPA (True = may attend)."""
     if padding_mask is None:
         return None
@@ -26,7 +28,9 @@ def padding_mask_to_sdpa_mask(padding_mask: torch.Tensor | None, num_queries: in
     return mask
 
 
-def padding_mask_to_additive(padding_mask: torch.Tensor, dtype: torch.dtype, fill: float | None = None) -> torch.Tensor:
+def padding_mask_to_additive(
+    padding_mask: torch.Tensor, dtype: torch.dtype, fill: float | None = None
+) -> torch.Tensor:
     """`(batch, keys)` padding mask -> additive `(batch, 1, 1, keys)` bias: 0 where attended, `fill` elsewhere.
 
     `fill` defaults to the dtype's minimum (transformers' convention); original BERT-style code used -10000.

@@ -76,9 +76,19 @@ def _to_dataset(rows: list[dict], features: datasets.Features) -> datasets.Datas
 
 def _media_row(clip_id, text, path, start, end, alignment=None) -> dict:
     words, starts, ends = alignment if alignment else ([], [], [])
-    return {"id": clip_id, "text": text, "media_path": str(path), "clip_start": float(start), "clip_end": float(end),
-            "words": list(words), "word_start_ms": list(starts), "word_end_ms": list(ends), "audio": [],
-            "sampling_rate": 0, "video_fps": float("nan")}
+    return {
+        "id": clip_id,
+        "text": text,
+        "media_path": str(path),
+        "clip_start": float(start),
+        "clip_end": float(end),
+        "words": list(words),
+        "word_start_ms": list(starts),
+        "word_end_ms": list(ends),
+        "audio": [],
+        "sampling_rate": 0,
+        "video_fps": float("nan"),
+    }
 
 
 def _find_media(video_dir: Path, video_id: str) -> Path:
@@ -86,14 +96,18 @@ def _find_media(video_dir: Path, video_id: str) -> Path:
         candidate = video_dir / f"{video_id}{extension}"
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"no media file for video {video_id!r} in {video_dir} (looked for {', '.join(MEDIA_EXTENSIONS)})")
+    raise FileNotFoundError(
+        f"no media file for video {video_id!r} in {video_dir} (looked for {', '.join(MEDIA_EXTENSIONS)})"
+    )
 
 
 def _finish(rows: list[dict], training: bool, source: str) -> datasets.Dataset:
     if not rows:
         raise ValueError(f"{source} lists no clip")
     if training:
-        rows = [r for r in rows if not (r["clip_end"] - r["clip_start"] >= MAX_TRAIN_SECONDS)]  # the reference's filter
+        rows = [
+            r for r in rows if not (r["clip_end"] - r["clip_start"] >= MAX_TRAIN_SECONDS)
+        ]  # the reference's filter
     else:
         seen, unique = set(), []
         for row in rows:
@@ -112,7 +126,9 @@ def read_ctm(path: str | Path) -> dict[str, tuple[list[str], list[float], list[f
             continue
         parts = line.split()
         if len(parts) < 5:
-            raise ValueError(f"{path}:{number}: a CTM line needs '<utt> <channel> <start> <duration> <word>', got {line!r}")
+            raise ValueError(
+                f"{path}:{number}: a CTM line needs '<utt> <channel> <start> <duration> <word>', got {line!r}"
+            )
         utt, start, duration, word = parts[0], float(parts[2]), float(parts[3]), parts[4]
         words, starts, ends = alignments.setdefault(utt, ([], [], []))
         words.append(word)
@@ -121,8 +137,9 @@ def read_ctm(path: str | Path) -> dict[str, tuple[list[str], list[float], list[f
     return alignments
 
 
-def load_how2_split(root: str | Path, split: str, video_dir: str | Path, training: bool = False,
-                    alignment: str | Path | None = None) -> datasets.Dataset:
+def load_how2_split(
+    root: str | Path, split: str, video_dir: str | Path, training: bool = False, alignment: str | Path | None = None
+) -> datasets.Dataset:
     """One split of the How2 layout (see the module docstring) -> rows that point into the media files."""
     folder = Path(root) / split
     text_path = next((folder / n for n in ("text", "text.en") if (folder / n).is_file()), None)
@@ -141,16 +158,26 @@ def load_how2_split(root: str | Path, split: str, video_dir: str | Path, trainin
             continue
         parts = line.split()
         if len(parts) != 4:
-            raise ValueError(f"{folder / 'segments'}:{number}: expected '<utt_id> <video_id> <start> <end>', got {line!r}")
+            raise ValueError(
+                f"{folder / 'segments'}:{number}: expected '<utt_id> <video_id> <start> <end>', got {line!r}"
+            )
         utt, video_id, start, end = parts[0], parts[1], float(parts[2]), float(parts[3])
         if utt not in texts:
             raise ValueError(f"{text_path} has no transcript for segment {utt!r}")
-        rows.append(_media_row(utt, texts[utt], _find_media(Path(video_dir), video_id), start, end, alignments.get(utt)))
+        rows.append(
+            _media_row(utt, texts[utt], _find_media(Path(video_dir), video_id), start, end, alignments.get(utt))
+        )
     return _finish(rows, training, str(folder / "segments"))
 
 
-def load_visspeech(csv_path: str | Path, video_dir: str | Path, video_column: str = "video_id", start_column: str = "start_time",
-                   end_column: str = "end_time", text_column: str = "transcript") -> datasets.Dataset:
+def load_visspeech(
+    csv_path: str | Path,
+    video_dir: str | Path,
+    video_column: str = "video_id",
+    start_column: str = "start_time",
+    end_column: str = "end_time",
+    text_column: str = "transcript",
+) -> datasets.Dataset:
     """The VisSpeech test set: a CSV of segments of HowTo100M videos (see the module docstring)."""
     rows = []
     with open(csv_path, newline="") as handle:
@@ -161,19 +188,48 @@ def load_visspeech(csv_path: str | Path, video_dir: str | Path, video_column: st
         for record in reader:
             start, end = float(record[start_column]), float(record[end_column])
             clip_id = f"{record[video_column]}_{start:.2f}_{end:.2f}"
-            rows.append(_media_row(clip_id, record[text_column], _find_media(Path(video_dir), record[video_column]), start, end))
+            rows.append(
+                _media_row(
+                    clip_id, record[text_column], _find_media(Path(video_dir), record[video_column]), start, end
+                )
+            )
     return _finish(rows, False, str(csv_path))
 
 
 # ----------------------------------------------------------------------------- synthetic task (spec §10.1)
 SYNTHETIC_STOP_WORDS = ("the", "a", "and", "then", "with", "of", "to", "in")
-SYNTHETIC_CONTENT_WORDS = ("apple", "bread", "carrot", "dough", "egg", "fish", "garlic", "honey",
-                           "knife", "lemon", "melon", "noodle", "onion", "pepper", "rice", "salt")
+SYNTHETIC_CONTENT_WORDS = (
+    "apple",
+    "bread",
+    "carrot",
+    "dough",
+    "egg",
+    "fish",
+    "garlic",
+    "honey",
+    "knife",
+    "lemon",
+    "melon",
+    "noodle",
+    "onion",
+    "pepper",
+    "rice",
+    "salt",
+)
 # one colour per content word (16 hues of a colour wheel, alternately bright and dark)
-SYNTHETIC_COLOURS = np.array([
-    [255 * max(0.0, min(1.0, abs((h * 6 + shift) % 6 - 3) - 1)) * (1.0 if k % 2 == 0 else 0.55) for shift in (0, 4, 2)]
-    for k, h in enumerate(np.arange(16) / 16)
-]).round().astype(np.uint8)
+SYNTHETIC_COLOURS = (
+    np.array(
+        [
+            [
+                255 * max(0.0, min(1.0, abs((h * 6 + shift) % 6 - 3) - 1)) * (1.0 if k % 2 == 0 else 0.55)
+                for shift in (0, 4, 2)
+            ]
+            for k, h in enumerate(np.arange(16) / 16)
+        ]
+    )
+    .round()
+    .astype(np.uint8)
+)
 SYNTHETIC_WORD_SECONDS = 0.16  # 16 log-mel frames per word, 4 words = 64 frames
 SYNTHETIC_RATE = 16000
 
@@ -193,7 +249,9 @@ def _word_templates(seed: int) -> np.ndarray:
     return np.array(chords)
 
 
-def _render_clip(word_ids: list[int], content: int, templates: np.ndarray, rng: np.random.Generator, frame_size: int = 32):
+def _render_clip(
+    word_ids: list[int], content: int, templates: np.ndarray, rng: np.random.Generator, frame_size: int = 32
+):
     """Waveform (words as tone chords with a Hann envelope, random level and pitch jitter, on background noise)
     and 2 frames (noise + an 8x8 cell of the content word's colour at grid position (content // 4, content % 4))."""
     n = int(SYNTHETIC_WORD_SECONDS * SYNTHETIC_RATE)
@@ -213,7 +271,9 @@ def _render_clip(word_ids: list[int], content: int, templates: np.ndarray, rng: 
     return wave.astype(np.float32), video
 
 
-def synthetic_avatar_dataset(num_train_clips: int = 4096, num_test_clips: int = 512, seed: int = 0) -> datasets.DatasetDict:
+def synthetic_avatar_dataset(
+    num_train_clips: int = 4096, num_test_clips: int = 512, seed: int = 0
+) -> datasets.DatasetDict:
     """SynthAV-ASR (spec §10.1, rendered as audio so that the real front end and corruptions apply): a sentence is 3
     random stop words and 1 content word at a random position ("the then onion with"); each word is 0.16 s of its
     own tone chord (so the 64 log-mel frames of a clip show 16 frames per word) with a word alignment; the 2 video
@@ -236,12 +296,22 @@ def synthetic_avatar_dataset(num_train_clips: int = 4096, num_test_clips: int = 
             ids = stops[:position] + [len(SYNTHETIC_STOP_WORDS) + content] + stops[position:]
             wave, video = _render_clip(ids, content, templates, rng)
             words = [vocabulary[i] for i in ids]
-            rows.append({
-                "id": f"{prefix}{index:05d}", "text": " ".join(words), "media_path": "", "clip_start": float("nan"),
-                "clip_end": float("nan"), "words": words, "word_start_ms": [step * j for j in range(4)],
-                "word_end_ms": [step * (j + 1) - 1000.0 / SYNTHETIC_RATE for j in range(4)], "audio": wave,
-                "sampling_rate": SYNTHETIC_RATE, "video_fps": float("nan"), "video": video,
-            })
+            rows.append(
+                {
+                    "id": f"{prefix}{index:05d}",
+                    "text": " ".join(words),
+                    "media_path": "",
+                    "clip_start": float("nan"),
+                    "clip_end": float("nan"),
+                    "words": words,
+                    "word_start_ms": [step * j for j in range(4)],
+                    "word_end_ms": [step * (j + 1) - 1000.0 / SYNTHETIC_RATE for j in range(4)],
+                    "audio": wave,
+                    "sampling_rate": SYNTHETIC_RATE,
+                    "video_fps": float("nan"),
+                    "video": video,
+                }
+            )
         return _to_dataset(rows, features)
 
     return datasets.DatasetDict(train=clips(num_train_clips, 1, "train"), test=clips(num_test_clips, 2, "test"))
@@ -256,8 +326,10 @@ def synthetic_noise_bank(num_clips: int = 16, seconds: float = 2.0, seed: int = 
     t = np.arange(chunk) / SYNTHETIC_RATE
     bank = np.zeros((num_clips, n), np.float32)
     for c in range(num_clips):
-        parts = [sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3)) for f in rng.uniform(150, 6500, 3)) * np.hanning(chunk)
-                 for _ in range(math.ceil(n / chunk))]
+        parts = [
+            sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3)) for f in rng.uniform(150, 6500, 3)) * np.hanning(chunk)
+            for _ in range(math.ceil(n / chunk))
+        ]
         babble = np.concatenate(parts)[:n]
         pink = np.cumsum(rng.standard_normal(n)) * 0.02
         pink -= np.convolve(pink, np.ones(200) / 200, mode="same")
@@ -266,8 +338,17 @@ def synthetic_noise_bank(num_clips: int = 16, seconds: float = 2.0, seed: int = 
 
 
 # ----------------------------------------------------------------------------- corruptions and batching
-CONDITION_KINDS = ("clean", "noise", "burst", "mixed", "masked_words", "masked_shuffled_frames", "masked_zeroed_frames",
-                   "shuffled_frames", "zeroed_frames")
+CONDITION_KINDS = (
+    "clean",
+    "noise",
+    "burst",
+    "mixed",
+    "masked_words",
+    "masked_shuffled_frames",
+    "masked_zeroed_frames",
+    "shuffled_frames",
+    "zeroed_frames",
+)
 
 
 def parse_condition(name: str) -> dict:
@@ -307,9 +388,18 @@ class AvatarCollator:
         max_target_tokens: label length (64 in training, 128 at evaluation, as the reference).
     """
 
-    def __init__(self, processor: AvatarProcessor, training: bool = False, word_masking: str = "none",
-                 word_mask_rate: float | None = None, spec_augment: bool = False, condition: str | dict = "clean",
-                 noise_bank=None, use_video: bool = True, max_target_tokens: int | None = None):
+    def __init__(
+        self,
+        processor: AvatarProcessor,
+        training: bool = False,
+        word_masking: str = "none",
+        word_mask_rate: float | None = None,
+        spec_augment: bool = False,
+        condition: str | dict = "clean",
+        noise_bank=None,
+        use_video: bool = True,
+        max_target_tokens: int | None = None,
+    ):
         self.processor = processor
         self.training = training
         self.word_masking = word_masking
@@ -336,8 +426,16 @@ class AvatarCollator:
         kind = self.condition["kind"]
         if self.training:
             if self.word_masking != "none" and len(row["words"]):
-                wave, _ = mask_words(wave, row["words"], row["word_start_ms"], row["word_end_ms"], rng,
-                                     self.word_masking, self.word_mask_rate, sampling_rate=rate)
+                wave, _ = mask_words(
+                    wave,
+                    row["words"],
+                    row["word_start_ms"],
+                    row["word_end_ms"],
+                    rng,
+                    self.word_masking,
+                    self.word_mask_rate,
+                    sampling_rate=rate,
+                )
             return wave
         if kind.startswith("masked"):
             if not len(row["words"]):
@@ -351,7 +449,10 @@ class AvatarCollator:
         return wave
 
     def __call__(self, rows) -> dict:
-        rngs = [np.random.default_rng(row.get("sample_seed", index)) if self.training else None for index, row in enumerate(rows)]
+        rngs = [
+            np.random.default_rng(row.get("sample_seed", index)) if self.training else None
+            for index, row in enumerate(rows)
+        ]
         waves = [self._corrupt(self._waveform(row), row, rng) for row, rng in zip(rows, rngs)]
         video, fps = None, None
         if self.use_video:
@@ -360,9 +461,18 @@ class AvatarCollator:
         starts = [None if math.isnan(row["clip_start"]) else float(row["clip_start"]) for row in rows]
         ends = [None if math.isnan(row["clip_end"]) else float(row["clip_end"]) for row in rows]
         batch = self.processor(
-            audio=waves, sampling_rate=self.processor.feature_extractor.sampling_rate, video=video, video_fps=fps,
-            text=[row["text"] for row in rows], clip_start=starts, clip_end=ends, training=self.training, rngs=rngs,
-            spec_augment=self.spec_augment, truncation=True, allow_silent=not self.training,
+            audio=waves,
+            sampling_rate=self.processor.feature_extractor.sampling_rate,
+            video=video,
+            video_fps=fps,
+            text=[row["text"] for row in rows],
+            clip_start=starts,
+            clip_end=ends,
+            training=self.training,
+            rngs=rngs,
+            spec_augment=self.spec_augment,
+            truncation=True,
+            allow_silent=not self.training,
             max_target_tokens=self.max_target_tokens,
         )
         batch = dict(batch)

@@ -43,7 +43,7 @@ def _to_dataset(rows: list[dict], num_mel_bins: int) -> datasets.Dataset:
 def synthetic_avlnet_dataset(
     num_train_clips: int = 4096, video_dim: int = 2048, frames: int = 256, seed: int = 0
 ) -> datasets.DatasetDict:
-    """"Tone band x rhythm": latent (b, p) in 8 x 8. The audio (40 mel bins, 100-200 valid frames of a 256-frame
+    """ "Tone band x rhythm": latent (b, p) in 8 x 8. The audio (40 mel bins, 100-200 valid frames of a 256-frame
     clip) is -60 dB noise with bins 4b..4b+3 at -10 dB during the "on" half of a square wave of period 6 + 4p frames;
     the video is L2norm(P2[b] + noise) || L2norm(P3[p] + noise). Recognising the clip needs the frequency axis and the
     temporal structure of the audio. The test split holds the 64 latents once (chance R@1 1.6%)."""
@@ -68,7 +68,10 @@ def synthetic_avlnet_dataset(
         }
 
     train_rng, test_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
-    train = [clip(train_rng, i, int(train_rng.integers(8)), int(train_rng.integers(8)), "train") for i in range(num_train_clips)]
+    train = [
+        clip(train_rng, i, int(train_rng.integers(8)), int(train_rng.integers(8)), "train")
+        for i in range(num_train_clips)
+    ]
     test = [clip(test_rng, i, i // 8, i % 8, "test") for i in range(64)]
     return datasets.DatasetDict(train=_to_dataset(train, 40), test=_to_dataset(test, 40))
 
@@ -86,14 +89,16 @@ def load_avlnet_pickle(path: str | Path, caption_key: str | None = None) -> data
         caption = record.get(caption_key) if caption_key else record.get("eval_caption", record.get("caption", ""))
         if isinstance(caption, (list, tuple)):
             caption = caption[0] if caption else ""
-        rows.append({
-            "id": str(record.get("id", index)),
-            "video_2d": np.asarray(record.get("2d", record.get("2d_pooled")), np.float32).reshape(-1),
-            "video_3d": np.asarray(record.get("3d", record.get("3d_pooled")), np.float32).reshape(-1),
-            "audio": audio.T,
-            "audio_num_frames": audio.shape[1],
-            "caption": caption or "",
-        })
+        rows.append(
+            {
+                "id": str(record.get("id", index)),
+                "video_2d": np.asarray(record.get("2d", record.get("2d_pooled")), np.float32).reshape(-1),
+                "video_3d": np.asarray(record.get("3d", record.get("3d_pooled")), np.float32).reshape(-1),
+                "audio": audio.T,
+                "audio_num_frames": audio.shape[1],
+                "caption": caption or "",
+            }
+        )
     if not rows:
         raise ValueError(f"{path} holds no clip")
     return _to_dataset(rows, rows[0]["audio"].shape[1])
@@ -107,7 +112,9 @@ def _read_array(path: Path, key: str) -> np.ndarray:
     return np.load(path).astype(np.float32)  # .npy as written by video_feature_extractor
 
 
-def howto100m_index(csv_path: str | Path, features_path: str | Path, audio_path: str | Path | None = None) -> datasets.Dataset:
+def howto100m_index(
+    csv_path: str | Path, features_path: str | Path, audio_path: str | Path | None = None
+) -> datasets.Dataset:
     """One row per video of the HowTo100M CSV (`path` column, `category/video_x/<id>` rows): the file paths of its
     2D/3D features (`<id>_2d.npz|npy`, `<id>_3d.npz|npy`, key `features`) and of its spectrogram
     (`<id>_spec.npz`, key `arr_0`, (40, T)). Files are read when a batch is made (`HowTo100MCollator`)."""
@@ -128,15 +135,27 @@ def howto100m_index(csv_path: str | Path, features_path: str | Path, audio_path:
                         return str(candidate)
                 raise FileNotFoundError(f"no {suffix} features for {video_id} under {root / relative}")
 
-            rows.append({"id": video_id, "path_2d": find(features_path, "2d"), "path_3d": find(features_path, "3d"),
-                         "path_spec": find(audio_path, "spec")})
+            rows.append(
+                {
+                    "id": video_id,
+                    "path_2d": find(features_path, "2d"),
+                    "path_3d": find(features_path, "3d"),
+                    "path_spec": find(audio_path, "spec"),
+                }
+            )
     if not rows:
         raise ValueError(f"{csv_path} lists no video")
     return datasets.Dataset.from_list(rows)
 
 
-def howto100m_random_clips(spectrogram: np.ndarray, features_2d: np.ndarray, features_3d: np.ndarray, num_clips: int,
-                           window_frames: int, rng: np.random.Generator) -> list[dict]:
+def howto100m_random_clips(
+    spectrogram: np.ndarray,
+    features_2d: np.ndarray,
+    features_3d: np.ndarray,
+    num_clips: int,
+    window_frames: int,
+    rng: np.random.Generator,
+) -> list[dict]:
     """AVLnet's random windows (`random_audio_windows=1`): `num_clips` start seconds drawn with replacement; audio
     frames `[100 s - 2, ... + window_frames)`, video rows of the window max-pooled per stream (2D at 1 fps, 3D at
     1/1.5 fps)."""
@@ -149,13 +168,15 @@ def howto100m_random_clips(spectrogram: np.ndarray, features_2d: np.ndarray, fea
         audio = spectrogram[:, first : first + window_frames]
         rows_2d = features_2d[int(start) : int(start + seconds) + 1]
         rows_3d = features_3d[int(1.5 * start) : int(1.5 * (start + seconds)) + 1]
-        clips.append({
-            "audio": audio.T,
-            "audio_num_frames": audio.shape[1],
-            "video_2d": rows_2d.max(axis=0) if len(rows_2d) else np.zeros(features_2d.shape[1], np.float32),
-            "video_3d": rows_3d.max(axis=0) if len(rows_3d) else np.zeros(features_3d.shape[1], np.float32),
-            "caption": "",
-        })
+        clips.append(
+            {
+                "audio": audio.T,
+                "audio_num_frames": audio.shape[1],
+                "video_2d": rows_2d.max(axis=0) if len(rows_2d) else np.zeros(features_2d.shape[1], np.float32),
+                "video_3d": rows_3d.max(axis=0) if len(rows_3d) else np.zeros(features_3d.shape[1], np.float32),
+                "caption": "",
+            }
+        )
     return clips
 
 
@@ -172,8 +193,12 @@ class HowTo100MCollator:
         for index, row in enumerate(rows):
             rng = np.random.default_rng(row.get("sample_seed", index))
             clips += howto100m_random_clips(
-                _read_array(Path(row["path_spec"]), "arr_0"), _read_array(Path(row["path_2d"]), "features"),
-                _read_array(Path(row["path_3d"]), "features"), self.num_clips, self.window_frames, rng,
+                _read_array(Path(row["path_spec"]), "arr_0"),
+                _read_array(Path(row["path_2d"]), "features"),
+                _read_array(Path(row["path_3d"]), "features"),
+                self.num_clips,
+                self.window_frames,
+                rng,
             )
         return self.clips(clips)
 
@@ -194,13 +219,22 @@ class AVLnetCollator:
         for index, row in enumerate(rows):
             spectrogram = torch.as_tensor(np.asarray(row["audio"], np.float32)).T[:, : self.max_frames]
             audio[index, :, : spectrogram.shape[1]] = spectrogram
-        video = torch.stack([
-            torch.cat([torch.nn.functional.normalize(torch.as_tensor(np.asarray(row[k], np.float32)), dim=0) for k in ("video_2d", "video_3d")])
-            for row in rows
-        ])
+        video = torch.stack(
+            [
+                torch.cat(
+                    [
+                        torch.nn.functional.normalize(torch.as_tensor(np.asarray(row[k], np.float32)), dim=0)
+                        for k in ("video_2d", "video_3d")
+                    ]
+                )
+                for row in rows
+            ]
+        )
         batch = {
             "input_features": audio,
-            "audio_lengths": torch.tensor([int(row["audio_num_frames"]) for row in rows]),  # unclipped, as the reference
+            "audio_lengths": torch.tensor(
+                [int(row["audio_num_frames"]) for row in rows]
+            ),  # unclipped, as the reference
             "video_features": video,
         }
         if self.with_text:

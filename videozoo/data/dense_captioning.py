@@ -49,7 +49,9 @@ logger = logging.getLogger(__name__)
 TIME_COLUMNS = ("event_starts", "event_ends", "speech_starts", "speech_ends")
 
 
-def video_table_features(audio_feature_size: int | None = 128, video_feature_size: int | None = 1024) -> datasets.Features:
+def video_table_features(
+    audio_feature_size: int | None = 128, video_feature_size: int | None = 1024
+) -> datasets.Features:
     """Schema of a video table; without feature sizes, the table holds no feature columns (features read lazily)."""
     columns = {
         "video_id": datasets.Value("string"),
@@ -105,8 +107,13 @@ def _check_events(video_id: str, duration: float, spans, sentences, on_invalid_e
     return kept
 
 
-def read_annotations(path: str | Path, available_ids=None, normalize: bool = True, on_invalid_event: str = "drop",
-                     subtitles: dict | None = None) -> list[dict]:
+def read_annotations(
+    path: str | Path,
+    available_ids=None,
+    normalize: bool = True,
+    on_invalid_event: str = "drop",
+    subtitles: dict | None = None,
+) -> list[dict]:
     """ActivityNet Captions JSON (`{video_id: {"duration", "timestamps", "sentences"}}`) -> video rows (no features).
 
     `available_ids`: keep only these videos (the reference's `available_mp4.txt`: BMT's tables hold the ~91% of
@@ -132,19 +139,26 @@ def read_annotations(path: str | Path, available_ids=None, normalize: bool = Tru
         sentences = [normalize_caption(s) if normalize else s for s in sentences]
         events = _check_events(video_id, duration, spans, sentences, on_invalid_event, problems)
         lines = sorted(subtitles.get(video_id, [])) if subtitles else []
-        rows.append({
-            "video_id": video_id,
-            "duration": duration,
-            "event_starts": [e[0] for e in events],
-            "event_ends": [e[1] for e in events],
-            "sentences": [e[2] for e in events],
-            "speech_starts": [float(s) for s, _, _ in lines],
-            "speech_ends": [float(e) for _, e, _ in lines],
-            "speech_texts": [str(t) for _, _, t in lines],
-        })
+        rows.append(
+            {
+                "video_id": video_id,
+                "duration": duration,
+                "event_starts": [e[0] for e in events],
+                "event_ends": [e[1] for e in events],
+                "sentences": [e[2] for e in events],
+                "speech_starts": [float(s) for s, _, _ in lines],
+                "speech_ends": [float(e) for _, e, _ in lines],
+                "speech_texts": [str(t) for _, _, t in lines],
+            }
+        )
     if problems:
-        logger.warning("%s: %d events left out: %s%s", path.name, len(problems), "; ".join(problems[:5]),
-                       " ..." if len(problems) > 5 else "")
+        logger.warning(
+            "%s: %d events left out: %s%s",
+            path.name,
+            len(problems),
+            "; ".join(problems[:5]),
+            " ..." if len(problems) > 5 else "",
+        )
     if not rows:
         raise ValueError(f"{path}: no video left (available_ids filtered everything out?)")
     return rows
@@ -196,8 +210,16 @@ class NpyFeatures:
     `load` returns None when a file of the video is missing (the reference then feeds a zero vector to the
     captioner and leaves the video out of proposal training)."""
 
-    def __init__(self, audio_dir, video_dir, audio_pattern: str = "{video_id}.npy", rgb_pattern: str = "{video_id}_rgb.npy",
-                 flow_pattern: str = "{video_id}_flow.npy", audio_feature_size: int = 128, video_feature_size: int = 1024):
+    def __init__(
+        self,
+        audio_dir,
+        video_dir,
+        audio_pattern: str = "{video_id}.npy",
+        rgb_pattern: str = "{video_id}_rgb.npy",
+        flow_pattern: str = "{video_id}_flow.npy",
+        audio_feature_size: int = 128,
+        video_feature_size: int = 1024,
+    ):
         self.audio_dir, self.video_dir = Path(audio_dir), Path(video_dir)
         for name, folder in (("audio_dir", self.audio_dir), ("video_dir", self.video_dir)):
             if not folder.is_dir():
@@ -206,7 +228,9 @@ class NpyFeatures:
         self.sizes = {"audio": audio_feature_size, "rgb": video_feature_size, "flow": video_feature_size}
 
     def _path(self, video_id: str, stream: str) -> Path:
-        return (self.audio_dir if stream == "audio" else self.video_dir) / self.patterns[stream].format(video_id=video_id)
+        return (self.audio_dir if stream == "audio" else self.video_dir) / self.patterns[stream].format(
+            video_id=video_id
+        )
 
     def exists(self, video_id: str) -> bool:
         return all(self._path(video_id, s).is_file() for s in self.patterns)
@@ -223,7 +247,9 @@ class NpyFeatures:
                 raise ValueError(f"{path}: not a readable .npy array ({error})") from error
             out[stream] = _check_array(array, self.sizes[stream], str(path))
         if out["rgb"].shape != out["flow"].shape:
-            raise ValueError(f"{video_id}: rgb {out['rgb'].shape} and flow {out['flow'].shape} must have the same shape")
+            raise ValueError(
+                f"{video_id}: rgb {out['rgb'].shape} and flow {out['flow'].shape} must have the same shape"
+            )
         return out
 
 
@@ -262,15 +288,24 @@ class HDF5Features:
             "flow": files["video"][f"{video_id}/i3d_features/flow"][()],
             "audio": files["audio"][f"{video_id}/vggish_features"][()],
         }
-        out = {k: _check_array(v, self.sizes[k], f"{self.paths['audio' if k == 'audio' else 'video']}:{video_id}/{k}")
-               for k, v in out.items()}
+        out = {
+            k: _check_array(v, self.sizes[k], f"{self.paths['audio' if k == 'audio' else 'video']}:{video_id}/{k}")
+            for k, v in out.items()
+        }
         if out["rgb"].shape != out["flow"].shape:
-            raise ValueError(f"{video_id}: rgb {out['rgb'].shape} and flow {out['flow'].shape} must have the same shape")
+            raise ValueError(
+                f"{video_id}: rgb {out['rgb'].shape} and flow {out['flow'].shape} must have the same shape"
+            )
         return out
 
 
-def load_activitynet_captions(annotation_files: dict[str, str | Path], available_ids=None, subtitles_file=None,
-                              on_invalid_event: str = "drop", features=None) -> datasets.DatasetDict:
+def load_activitynet_captions(
+    annotation_files: dict[str, str | Path],
+    available_ids=None,
+    subtitles_file=None,
+    on_invalid_event: str = "drop",
+    features=None,
+) -> datasets.DatasetDict:
     """ActivityNet Captions as video tables, e.g. `{"train": ".../train.json", "val_1": ".../val_1.json"}`.
 
     Without `features` the tables hold no arrays (give the reader to the collators); with a `NpyFeatures` /
@@ -366,7 +401,9 @@ def synthetic_dense_captioning_dataset(
             "sentences": sentences,
             "speech_starts": lines,
             "speech_ends": [min(duration, s + 4.0) for s in lines],
-            "speech_texts": [" ".join(split_rng.choice(SYNTHETIC_FILLERS, int(split_rng.integers(2, 6)))) for _ in lines],
+            "speech_texts": [
+                " ".join(split_rng.choice(SYNTHETIC_FILLERS, int(split_rng.integers(2, 6)))) for _ in lines
+            ],
             "audio": audio,
             "rgb": rgb,
             "flow": flow,
@@ -386,13 +423,26 @@ def caption_view(videos: datasets.Dataset) -> datasets.Dataset:
     """One row per event of a video table: `video_index`, `event_index`, `video_id`, `start`, `end`, `duration`,
     `sentence`, `speech` (overlapping subtitle lines) and `row_index` (the row's own position)."""
     meta = videos.select_columns([c for c in videos.column_names if c not in ("audio", "rgb", "flow")])
-    rows = {k: [] for k in ("video_index", "event_index", "video_id", "start", "end", "duration", "sentence", "speech")}
+    rows = {
+        k: [] for k in ("video_index", "event_index", "video_id", "start", "end", "duration", "sentence", "speech")
+    }
     for index, video in enumerate(meta):
-        for event, (start, end, sentence) in enumerate(zip(video["event_starts"], video["event_ends"], video["sentences"])):
-            for key, value in (("video_index", index), ("event_index", event), ("video_id", video["video_id"]),
-                               ("start", start), ("end", end), ("duration", video["duration"]), ("sentence", sentence),
-                               ("speech", speech_for_event(video["speech_starts"], video["speech_ends"],
-                                                           video["speech_texts"], start, end))):
+        for event, (start, end, sentence) in enumerate(
+            zip(video["event_starts"], video["event_ends"], video["sentences"])
+        ):
+            for key, value in (
+                ("video_index", index),
+                ("event_index", event),
+                ("video_id", video["video_id"]),
+                ("start", start),
+                ("end", end),
+                ("duration", video["duration"]),
+                ("sentence", sentence),
+                (
+                    "speech",
+                    speech_for_event(video["speech_starts"], video["speech_ends"], video["speech_texts"], start, end),
+                ),
+            ):
                 rows[key].append(value)
     if not rows["video_index"]:
         raise ValueError("the video table holds no event")
@@ -414,15 +464,23 @@ def proposal_view(videos: datasets.Dataset, features=None) -> datasets.Dataset:
     if not keep:
         raise ValueError("no video has events of positive length (and features)")
     if len(keep) < len(meta):
-        logger.warning("proposal view: %d of %d videos left out (no valid event or no features)", len(meta) - len(keep), len(meta))
+        logger.warning(
+            "proposal view: %d of %d videos left out (no valid event or no features)", len(meta) - len(keep), len(meta)
+        )
     return meta.select(keep).add_column("video_index", keep).add_column("row_index", list(range(len(keep))))
 
 
 def annotations_of(videos: datasets.Dataset) -> dict:
     """A video table's events as an ActivityNet annotation dict (references for the metric module)."""
     meta = videos.select_columns(["video_id", "duration", "event_starts", "event_ends", "sentences"])
-    return {v["video_id"]: {"duration": v["duration"], "timestamps": [[s, e] for s, e in zip(v["event_starts"], v["event_ends"])],
-                            "sentences": list(v["sentences"])} for v in meta}
+    return {
+        v["video_id"]: {
+            "duration": v["duration"],
+            "timestamps": [[s, e] for s, e in zip(v["event_starts"], v["event_ends"])],
+            "sentences": list(v["sentences"]),
+        }
+        for v in meta
+    }
 
 
 def event_lengths(videos: datasets.Dataset) -> np.ndarray:
@@ -461,7 +519,9 @@ def _video_arrays(videos, index: int, features) -> dict | None:
         return features.load(videos[int(index)]["video_id"])
     row = videos[int(index)]
     if "audio" not in row:
-        raise ValueError("this video table holds no features: give the collator a feature reader (NpyFeatures / HDF5Features)")
+        raise ValueError(
+            "this video table holds no features: give the collator a feature reader (NpyFeatures / HDF5Features)"
+        )
     return {k: np.asarray(row[k], dtype=np.float32) for k in ("audio", "rgb", "flow")}
 
 
@@ -473,7 +533,9 @@ class DenseCaptioningCollator:
     videos and empty crops become one step of zeros (BMT) or of U(0, 1) noise drawn from the row's seed (MDVC,
     `fill="random"`, as the reference). The batch also carries `row_index` (position in the caption view)."""
 
-    def __init__(self, videos: datasets.Dataset, processor, model_type: str = "bmt", features=None, fill: str | None = None):
+    def __init__(
+        self, videos: datasets.Dataset, processor, model_type: str = "bmt", features=None, fill: str | None = None
+    ):
         if model_type not in ("bmt", "mdvc"):
             raise ValueError(f"model_type must be 'bmt' or 'mdvc', got {model_type!r}")
         self.videos = videos.with_format("numpy")
@@ -485,7 +547,10 @@ class DenseCaptioningCollator:
             raise ValueError(f"fill must be 'zero' or 'random', got {self.fill!r}")
 
     def _fillers(self, rng) -> list[np.ndarray]:
-        sizes = (self.processor.feature_extractor.audio_feature_size, self.processor.feature_extractor.video_feature_size)
+        sizes = (
+            self.processor.feature_extractor.audio_feature_size,
+            self.processor.feature_extractor.video_feature_size,
+        )
         widths = (sizes[0], sizes[1], sizes[1])
         if self.fill == "random":
             return [rng.random((1, w), dtype=np.float32) for w in widths]
@@ -506,7 +571,10 @@ class DenseCaptioningCollator:
                         f"{row['video_id']}: audio ({len(arrays['audio'])} steps) and video ({len(arrays['rgb'])} steps) "
                         "are not on the same grid; MDVC needs I3D features on 0.96 s stacks (its HDF5 layout)"
                     )
-                crops = [crop_segment(arrays[k][:length], start, end, duration, empty=None) for k in ("audio", "rgb", "flow")]
+                crops = [
+                    crop_segment(arrays[k][:length], start, end, duration, empty=None)
+                    for k in ("audio", "rgb", "flow")
+                ]
                 if crops[0] is None:
                     crops = self._fillers(rng)
             else:
@@ -516,7 +584,9 @@ class DenseCaptioningCollator:
             flow.append(crops[2])
         sentences = [str(row["sentence"]) for row in rows]
         if self.model_type == "mdvc":
-            batch = self.processor(text=sentences, audio=audio, rgb=rgb, flow=flow, speech=[str(r["speech"]) for r in rows])
+            batch = self.processor(
+                text=sentences, audio=audio, rgb=rgb, flow=flow, speech=[str(r["speech"]) for r in rows]
+            )
         else:
             batch = self.processor(text=sentences, audio=audio, rgb=rgb, flow=flow)
         batch = dict(batch)
@@ -532,7 +602,9 @@ class ProposalCollator:
     (`max_audio_length` / `max_video_length` of the config), `event_targets` `[batch index, centre_s, length_s,
     event index]` over the events of positive length, `durations` and `row_index`."""
 
-    def __init__(self, videos: datasets.Dataset, processor, max_audio_length: int, max_video_length: int, features=None):
+    def __init__(
+        self, videos: datasets.Dataset, processor, max_audio_length: int, max_video_length: int, features=None
+    ):
         self.videos = videos.with_format("numpy")
         self.processor = processor
         self.lengths = (max_audio_length, max_video_length)
@@ -543,15 +615,20 @@ class ProposalCollator:
         for b, row in enumerate(rows):
             arrays = _video_arrays(self.videos, int(row["video_index"]), self.features)
             if arrays is None:
-                raise ValueError(f"{row['video_id']}: no features (build the view with proposal_view(videos, features))")
+                raise ValueError(
+                    f"{row['video_id']}: no features (build the view with proposal_view(videos, features))"
+                )
             audio.append(arrays["audio"])
             rgb.append(arrays["rgb"])
             flow.append(arrays["flow"])
             for event, (start, end) in enumerate(zip(row["event_starts"], row["event_ends"])):
                 if end > start:
                     targets.append([b, (start + end) / 2, end - start, event])
-        batch = dict(self.processor.feature_extractor(audio, rgb, flow, pad_to_audio_length=self.lengths[0],
-                                                      pad_to_video_length=self.lengths[1]))
+        batch = dict(
+            self.processor.feature_extractor(
+                audio, rgb, flow, pad_to_audio_length=self.lengths[0], pad_to_video_length=self.lengths[1]
+            )
+        )
         batch["event_targets"] = torch.tensor(targets, dtype=torch.float32).reshape(-1, 4)
         batch["durations"] = torch.tensor([float(r["duration"]) for r in rows], dtype=torch.float64)
         batch["row_index"] = torch.tensor([int(r.get("row_index", i)) for i, r in enumerate(rows)])

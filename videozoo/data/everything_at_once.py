@@ -15,15 +15,19 @@ import torch
 
 
 def eao_features(text_dim: int, video_dim: int, num_mel_bins: int) -> datasets.Features:
-    return datasets.Features({
-        "id": datasets.Value("string"),
-        "text": datasets.Array2D((None, text_dim), "float32"),
-        "video": datasets.Array2D((None, video_dim), "float32"),
-        "audio": datasets.Array2D((None, num_mel_bins), "float32"),
-    })
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "text": datasets.Array2D((None, text_dim), "float32"),
+            "video": datasets.Array2D((None, video_dim), "float32"),
+            "audio": datasets.Array2D((None, num_mel_bins), "float32"),
+        }
+    )
 
 
-def synthetic_eao_dataset(num_train: int = 8192, num_test: int = 512, frames_per_token: int = 64, seed: int = 0) -> datasets.DatasetDict:
+def synthetic_eao_dataset(
+    num_train: int = 8192, num_test: int = 512, frames_per_token: int = 64, seed: int = 0
+) -> datasets.DatasetDict:
     """Two latent concepts per clip, c1 ("seen") and c2 ("heard") in 16 x 16 (spec §10.1). Text: 2-8 word vectors
     (32-d), word 0 names c1, word 1 names c2, the others one of the two. Video: 4-12 tokens E_v[c1] + noise (64-d).
     Audio: 2-6 x `frames_per_token` frames of E_a[c2] + noise (40 bins). Text identifies (c1, c2); video only c1,
@@ -34,12 +38,19 @@ def synthetic_eao_dataset(num_train: int = 8192, num_test: int = 512, frames_per
 
     def clip(split_rng, index: int, prefix: str) -> dict:
         c1, c2 = int(split_rng.integers(16)), int(split_rng.integers(16))
-        words = [text_1[c1], text_2[c2]] + [text_1[c1] if split_rng.random() < 0.5 else text_2[c2] for _ in range(split_rng.integers(0, 7))]
+        words = [text_1[c1], text_2[c2]] + [
+            text_1[c1] if split_rng.random() < 0.5 else text_2[c2] for _ in range(split_rng.integers(0, 7))
+        ]
         text = np.stack(words) + 0.5 * split_rng.standard_normal((len(words), 32))
         video = video_table[c1] + split_rng.standard_normal((int(split_rng.integers(4, 13)), 64))
         video = video / np.linalg.norm(video, axis=1, keepdims=True)
         audio = audio_table[c2] + split_rng.standard_normal((int(split_rng.integers(2, 7)) * frames_per_token, 40))
-        return {"id": f"{prefix}{index:05d}", "text": text.astype(np.float32), "video": video.astype(np.float32), "audio": audio.astype(np.float32)}
+        return {
+            "id": f"{prefix}{index:05d}",
+            "text": text.astype(np.float32),
+            "video": video.astype(np.float32),
+            "audio": audio.astype(np.float32),
+        }
 
     features = eao_features(32, 64, 40)
 
@@ -69,7 +80,10 @@ class EverythingAtOnceCollator:
 
     def __call__(self, rows) -> dict:
         batch = {}
-        for key, feature_key, mask_key in (("text", "text_features", "text_attention_mask"), ("video", "video_features", "video_attention_mask")):
+        for key, feature_key, mask_key in (
+            ("text", "text_features", "text_attention_mask"),
+            ("video", "video_features", "video_attention_mask"),
+        ):
             arrays = [np.asarray(row[key]) for row in rows]
             width = next((a.shape[-1] for a in arrays if a.ndim == 2 and a.size), None)
             if width is None:
@@ -79,7 +93,9 @@ class EverythingAtOnceCollator:
         mel = next((a.shape[-1] for a in audio if a.ndim == 2 and a.size), None)
         if mel is not None:
             longest = max(len(a) for a in audio)
-            frames = self.max_frames or max(self.frames_per_token, -(-longest // self.frames_per_token) * self.frames_per_token)
+            frames = self.max_frames or max(
+                self.frames_per_token, -(-longest // self.frames_per_token) * self.frames_per_token
+            )
             spectrogram, mask = self._pad(audio, frames, mel)
             batch["input_features"], batch["audio_attention_mask"] = spectrogram.transpose(1, 2), mask
         return batch
@@ -101,16 +117,31 @@ def load_eao_clip_pickle(path, word_vectors: dict | None = None, max_words: int 
     for index, record in enumerate(records):
         features_2d = np.asarray(record.get("2d_full", record.get("2d")), np.float32).reshape(-1, 2048)
         features_3d = np.asarray(record.get("3d_full", record.get("3d")), np.float32).reshape(-1, 2048)
-        nearest = np.minimum((np.arange(len(features_3d)) * len(features_2d) / max(1, len(features_3d))).astype(int), len(features_2d) - 1)
-        video = np.concatenate([_l2(features_2d[nearest]), _l2(features_3d)], axis=1) if len(features_2d) else np.zeros((0, 4096), np.float32)
+        nearest = np.minimum(
+            (np.arange(len(features_3d)) * len(features_2d) / max(1, len(features_3d))).astype(int),
+            len(features_2d) - 1,
+        )
+        video = (
+            np.concatenate([_l2(features_2d[nearest]), _l2(features_3d)], axis=1)
+            if len(features_2d)
+            else np.zeros((0, 4096), np.float32)
+        )
         caption = record.get("eval_caption", record.get("caption", ""))
         caption = caption[0] if isinstance(caption, (list, tuple)) and caption else caption
         text = np.zeros((0, 300), np.float32)
         if word_vectors is not None:
-            vectors, mask = embed_words([str(caption)], word_vectors, max_words, len(next(iter(word_vectors.values()))))
+            vectors, mask = embed_words(
+                [str(caption)], word_vectors, max_words, len(next(iter(word_vectors.values())))
+            )
             text = vectors[0][mask[0].bool()].numpy()
-        rows.append({"id": str(record.get("id", index)), "text": text, "video": video.astype(np.float32),
-                     "audio": np.asarray(record["audio"], np.float32).T})
+        rows.append(
+            {
+                "id": str(record.get("id", index)),
+                "text": text,
+                "video": video.astype(np.float32),
+                "audio": np.asarray(record["audio"], np.float32).T,
+            }
+        )
     if not rows:
         raise ValueError(f"{path} holds no clip")
     features = eao_features(rows[0]["text"].shape[1], 4096, rows[0]["audio"].shape[1])
@@ -187,9 +218,13 @@ def howto100m_eao_clips(
             video = np.zeros((0, features_2d.shape[1] + features_3d.shape[1]), np.float32)
         text = np.zeros((0, 300), np.float32)
         if word_vectors is not None and words:
-            vectors, mask = embed_words([" ".join(words)], word_vectors, max_words, len(next(iter(word_vectors.values()))), lowercase=False)
+            vectors, mask = embed_words(
+                [" ".join(words)], word_vectors, max_words, len(next(iter(word_vectors.values()))), lowercase=False
+            )
             text = vectors[0][mask[0].bool()].numpy()
-        clips.append({"text": text.astype(np.float32), "video": video.astype(np.float32), "audio": audio.T.astype(np.float32)})
+        clips.append(
+            {"text": text.astype(np.float32), "video": video.astype(np.float32), "audio": audio.T.astype(np.float32)}
+        )
     return clips
 
 
@@ -197,7 +232,9 @@ class HowTo100MEAOCollator:
     """Index rows of `videozoo.data.avlnet.howto100m_index` (plus a caption pickle) -> `num_clips` clips per video,
     flattened into the batch, audio padded to `audio_frames`."""
 
-    def __init__(self, captions_pickle=None, word_vectors: dict | None = None, num_clips: int = 10, audio_frames: int = 768):
+    def __init__(
+        self, captions_pickle=None, word_vectors: dict | None = None, num_clips: int = 10, audio_frames: int = 768
+    ):
         from .pickles import load_data_pickle
 
         self.captions = load_data_pickle(captions_pickle) if captions_pickle else {}
@@ -215,11 +252,17 @@ class HowTo100MEAOCollator:
         for index, row in enumerate(rows):
             rng = np.random.default_rng(row.get("sample_seed", index))
             clips += howto100m_eao_clips(
-                _read_array(Path(row["path_spec"]), "arr_0"), _read_array(Path(row["path_2d"]), "features"),
-                _read_array(Path(row["path_3d"]), "features"), self.captions.get(str(row["id"])), self.num_clips, rng,
-                self.word_vectors, audio_frames=self.audio_frames,
+                _read_array(Path(row["path_spec"]), "arr_0"),
+                _read_array(Path(row["path_2d"]), "features"),
+                _read_array(Path(row["path_3d"]), "features"),
+                self.captions.get(str(row["id"])),
+                self.num_clips,
+                rng,
+                self.word_vectors,
+                audio_frames=self.audio_frames,
             )
         return self.batch(clips)
+
 
 __all__ = [
     "EverythingAtOnceCollator",

@@ -80,7 +80,9 @@ def synthetic_mmt_dataset(
             "duration": float(duration),
         }
         if audio_present:
-            row["vggish__features"] = (audio[sound] + rng.standard_normal((duration, audio.shape[1]))).astype(np.float32)
+            row["vggish__features"] = (audio[sound] + rng.standard_normal((duration, audio.shape[1]))).astype(
+                np.float32
+            )
             row["vggish__times"] = times
         else:
             row["vggish__features"] = np.zeros((0, audio.shape[1]), np.float32)
@@ -96,7 +98,13 @@ def synthetic_mmt_dataset(
 
     def draw(rng) -> tuple[int, int, int, int, bool]:
         v1, v2 = rng.choice(num_visual_concepts, 2, replace=False)
-        return int(v1), int(v2), int(rng.integers(num_audio_concepts)), int(rng.integers(8, 31)), rng.random() > missing_audio_rate
+        return (
+            int(v1),
+            int(v2),
+            int(rng.integers(num_audio_concepts)),
+            int(rng.integers(8, 31)),
+            rng.random() > missing_audio_rate,
+        )
 
     train_rng, test_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
     train = [make_video(train_rng, f"train{i:05d}", *draw(train_rng)) for i in range(num_train_videos)]
@@ -132,13 +140,19 @@ def read_mmt_h5(path: str | Path, expert_feature_sizes: dict[str, int]) -> dict:
     except OSError as error:
         raise OSError(f"cannot read MMT feature file {path}: {error}") from error
     with handle:
-        caption_keys = sorted((k for k in handle if k.startswith("raw_captions.") and not k.startswith("raw_captions_t")),
-                              key=lambda k: int(k.split(".")[1]))
+        caption_keys = sorted(
+            (k for k in handle if k.startswith("raw_captions.") and not k.startswith("raw_captions_t")),
+            key=lambda k: int(k.split(".")[1]),
+        )
         captions = [" ".join(_decode(w) for w in handle[k][()]) for k in caption_keys]
         row = {"video_id": path.stem, "captions": captions, "duration": 0.0}
         for name, size in expert_feature_sizes.items():
             features = handle[f"features.{name}"][()] if f"features.{name}" in handle else np.zeros((0, size))
-            features = np.asarray(features, np.float32).reshape(-1, size) if np.size(features) else np.zeros((0, size), np.float32)
+            features = (
+                np.asarray(features, np.float32).reshape(-1, size)
+                if np.size(features)
+                else np.zeros((0, size), np.float32)
+            )
             if len(features) and np.isnan(features.flat[0]):
                 features = np.zeros((0, size), np.float32)
             if f"features_t.{name}" in handle and len(features):
@@ -199,7 +213,9 @@ class MMTCollator:
         rngs = [np.random.default_rng(row.get("sample_seed", index)) for index, row in enumerate(rows)]
         features = [{name: np.asarray(row[f"{name}__features"]) for name in names} for row in rows]
         stamps = [{name: np.asarray(row[f"{name}__times"]) for name in names} for row in rows]
-        batch = dict(self.processor.feature_extractor(features, expert_timestamps=stamps, training=self.training, rngs=rngs))
+        batch = dict(
+            self.processor.feature_extractor(features, expert_timestamps=stamps, training=self.training, rngs=rngs)
+        )
         if self.training:
             captions = []
             for row, rng in zip(rows, rngs):

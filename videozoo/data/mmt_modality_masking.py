@@ -51,7 +51,12 @@ def synthetic_masking_dataset(
     concept_words = [_word(i + 600) for i in range(num_concepts)]
     fillers = [_word(i + 900, 1) for i in range(40)]
     vocabulary = concept_words + fillers
-    word_vectors = {w: v for w, v in zip(vocabulary, rng.standard_normal((len(vocabulary), SYNTHETIC_MASKING_EXPERTS["asr"])).astype(np.float32))}
+    word_vectors = {
+        w: v
+        for w, v in zip(
+            vocabulary, rng.standard_normal((len(vocabulary), SYNTHETIC_MASKING_EXPERTS["asr"])).astype(np.float32)
+        )
+    }
 
     def clip(split_rng, video_id: str, concept: int, speech: bool) -> dict:
         seconds = int(split_rng.integers(10, 21))
@@ -60,9 +65,13 @@ def synthetic_masking_dataset(
             "video_id": video_id,
             "concept": concept,
             "duration": float(seconds),
-            "s3d__features": (rgb[concept] + noise * split_rng.standard_normal((seconds, rgb.shape[1]))).astype(np.float32),
+            "s3d__features": (rgb[concept] + noise * split_rng.standard_normal((seconds, rgb.shape[1]))).astype(
+                np.float32
+            ),
             "s3d__times": times,
-            "vggish__features": (audio[concept] + noise * split_rng.standard_normal((seconds, audio.shape[1]))).astype(np.float32),
+            "vggish__features": (audio[concept] + noise * split_rng.standard_normal((seconds, audio.shape[1]))).astype(
+                np.float32
+            ),
             "vggish__times": times,
         }
         if speech:
@@ -83,7 +92,10 @@ def synthetic_masking_dataset(
 
     def split(name: str, concepts: list[int], offset: int) -> datasets.Dataset:
         split_rng = np.random.default_rng([seed, offset])
-        rows = [clip(split_rng, f"{name}{i:05d}", c, split_rng.random() >= missing_asr_rate) for i, c in enumerate(concepts)]
+        rows = [
+            clip(split_rng, f"{name}{i:05d}", c, split_rng.random() >= missing_asr_rate)
+            for i, c in enumerate(concepts)
+        ]
         return _to_dataset(rows, masking_features(SYNTHETIC_MASKING_EXPERTS))
 
     per_concept = lambda n: [c for c in range(num_concepts) for _ in range(n)]  # noqa: E731
@@ -102,7 +114,9 @@ def asr_text_from_captions(dataset: datasets.Dataset) -> datasets.Dataset:
     """For the HDF5 layout: the transcript is the first caption; adds `asr_text` (and `concept` = -1)."""
     return dataset.map(
         lambda row: {"asr_text": row["captions"][0] if len(row["captions"]) else "", "concept": -1},
-        features=masking_features({k[: -len("__features")]: v.shape[1] for k, v in dataset.features.items() if k.endswith("__features")}),
+        features=masking_features(
+            {k[: -len("__features")]: v.shape[1] for k, v in dataset.features.items() if k.endswith("__features")}
+        ),
     )
 
 
@@ -116,7 +130,9 @@ class ModalityMaskingCollator:
     without speech gets an all-zero mask.
     """
 
-    def __init__(self, processor: MMTProcessor, training: bool, asr_query_tokens: int = 30, clip_duration: float | None = None):
+    def __init__(
+        self, processor: MMTProcessor, training: bool, asr_query_tokens: int = 30, clip_duration: float | None = None
+    ):
         self.processor = processor
         self.training = training
         self.asr_query_tokens = asr_query_tokens
@@ -145,8 +161,14 @@ class ModalityMaskingCollator:
             pieces = tokenizer(str(text), add_special_tokens=False)["input_ids"] if str(text).strip() else []
             if not pieces:
                 continue
-            start = int(rng.integers(0, len(pieces) - self.asr_query_tokens + 1)) if self.training and len(pieces) > self.asr_query_tokens else 0
-            window = [tokenizer.cls_token_id] + pieces[start : start + self.asr_query_tokens] + [tokenizer.sep_token_id]
+            start = (
+                int(rng.integers(0, len(pieces) - self.asr_query_tokens + 1))
+                if self.training and len(pieces) > self.asr_query_tokens
+                else 0
+            )
+            window = (
+                [tokenizer.cls_token_id] + pieces[start : start + self.asr_query_tokens] + [tokenizer.sep_token_id]
+            )
             ids[index, : len(window)] = torch.tensor(window)
             mask[index, : len(window)] = 1
         return {"asr_query_ids": ids, "asr_query_attention_mask": mask}

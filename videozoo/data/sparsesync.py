@@ -36,6 +36,7 @@ from ..processors.processing_sparsesync import (
 )
 from ..processors.video_io import DecodedClip, MediaDecodingError, load_clip
 
+
 # ----------------------------------------------------------------------------- writing clips
 def write_clip(
     path: str | Path,
@@ -51,8 +52,9 @@ def write_clip(
     """Write RGB frames (`(T, H, W, 3)` or `(T, 3, H, W)` uint8, even sizes) and a mono float waveform to an mp4:
     H.264 (`crf`, yuv420p) and AAC mono at `sampling_rate`, as the reference's re-encoding (`reencode_videos.py`:
     libx264, crf 10, yuv420p, aac, 16 kHz, mono)."""
-    import av
     from fractions import Fraction
+
+    import av
 
     frames = np.asarray(frames.numpy() if isinstance(frames, torch.Tensor) else frames)
     if frames.ndim == 4 and frames.shape[1] == 3 and frames.shape[-1] != 3:
@@ -80,7 +82,9 @@ def write_clip(
             container.mux(packet)
         chunk = 1024
         for start in range(0, len(wave), chunk):
-            frame = av.AudioFrame.from_ndarray(np.clip(wave[None, start : start + chunk], -1, 1), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.clip(wave[None, start : start + chunk], -1, 1), format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = sampling_rate, start
             for packet in audio.encode(frame):
                 container.mux(packet)
@@ -89,11 +93,20 @@ def write_clip(
     return path
 
 
-def reencode_clip(source: str | Path, target: str | Path, fps: float = 25.0, sampling_rate: int = 16000,
-                  shorter_side: int = 256, crf: int = 10, max_duration_sec: float | None = None) -> DecodedClip:
+def reencode_clip(
+    source: str | Path,
+    target: str | Path,
+    fps: float = 25.0,
+    sampling_rate: int = 16000,
+    shorter_side: int = 256,
+    crf: int = 10,
+    max_duration_sec: float | None = None,
+) -> DecodedClip:
     """The reference's offline preparation of one clip: 25 fps, shorter side 256 (even sizes), H.264 crf 10
     yuv420p, AAC 16 kHz mono. Raises `MediaDecodingError` for a file that cannot be used."""
-    clip = load_clip(source, fps=fps, sampling_rate=sampling_rate, shorter_side=shorter_side, max_duration_sec=max_duration_sec)
+    clip = load_clip(
+        source, fps=fps, sampling_rate=sampling_rate, shorter_side=shorter_side, max_duration_sec=max_duration_sec
+    )
     write_clip(target, clip.frames, clip.waveform, fps, sampling_rate, crf)
     return clip
 
@@ -104,8 +117,13 @@ class PreparationReport:
     bad: list[tuple[str, str]]  # (file, reason)
 
 
-def prepare_clips(sources: Iterable[str | Path], source_root: str | Path, target_root: str | Path,
-                  min_duration_sec: float = 0.0, **kwargs) -> PreparationReport:
+def prepare_clips(
+    sources: Iterable[str | Path],
+    source_root: str | Path,
+    target_root: str | Path,
+    min_duration_sec: float = 0.0,
+    **kwargs,
+) -> PreparationReport:
     """Re-encode every source (keeping its path relative to `source_root`); files that cannot be decoded, lack a
     stream or are shorter than `min_duration_sec` are skipped and listed with the reason, never abort the run."""
     source_root, target_root = Path(source_root), Path(target_root)
@@ -182,8 +200,17 @@ def flash_and_click_source(
     return frames, np.clip(wave, -1, 1), np.asarray(events)
 
 
-def event_aware_crop(num_frames: int, num_samples: int, grid: list[float], crop_sec: float, fps: float,
-                     sampling_rate: int, event_times, rng: np.random.Generator, margin_sec: float = 0.12) -> tuple[float, float]:
+def event_aware_crop(
+    num_frames: int,
+    num_samples: int,
+    grid: list[float],
+    crop_sec: float,
+    fps: float,
+    sampling_rate: int,
+    event_times,
+    rng: np.random.Generator,
+    margin_sec: float = 0.12,
+) -> tuple[float, float]:
     """A warm-up crop for the synthetic task: an offset uniform over the grid and a visual start chosen so that one
     known event lies inside both crops (at least `margin_sec` from their edges). **This leaks the offset** (the
     event's position in either crop alone depends on it, the "first generator" of spec A10.3): it gives the model a
@@ -199,7 +226,9 @@ def event_aware_crop(num_frames: int, num_samples: int, grid: list[float], crop_
         if low <= high:
             start = int(rng.uniform(low, high) * fps) / fps
             return offset, start
-    raise ClipTooShortError("no event of this clip fits both crops at any offset (clip too short for the warm-up crops)")
+    raise ClipTooShortError(
+        "no event of this clip fits both crops at any offset (clip too short for the warm-up crops)"
+    )
 
 
 def write_flash_and_click_dataset(
@@ -221,8 +250,9 @@ def write_flash_and_click_dataset(
     of every clip go to `root/events.csv` (`path, event_times`), for the warm-up crops (`event_aware_crop`)."""
     root = Path(root)
     num_clips = num_clips or {"train": 1000, "valid": 200, "test": 200}
-    grid_processor = SparseSyncProcessor(clip_length_sec=crop_sec, num_offset_classes=num_offset_classes,
-                                         max_offset_sec=max_offset_sec, crop_size=size)
+    grid_processor = SparseSyncProcessor(
+        clip_length_sec=crop_sec, num_offset_classes=num_offset_classes, max_offset_sec=max_offset_sec, crop_size=size
+    )
     counts, event_rows = {}, []
     for split_index, (split, count) in enumerate(num_clips.items()):
         rng = np.random.default_rng([seed, split_index])
@@ -236,8 +266,10 @@ def write_flash_and_click_dataset(
         (root / f"lrs3_{split}.txt").write_text("".join(f"{i}\n" for i in ids))
         if split != "train":
             lengths = {i: (int(round(duration_sec * 25)), int(round(duration_sec * 16000))) for i in ids}
-            write_fixed_offsets(root / "fixed_offsets_lrs3" / fixed_offsets_name(split, grid_processor),
-                                make_fixed_offsets(lengths, grid_processor, seed=seed + 1 + split_index))
+            write_fixed_offsets(
+                root / "fixed_offsets_lrs3" / fixed_offsets_name(split, grid_processor),
+                make_fixed_offsets(lengths, grid_processor, seed=seed + 1 + split_index),
+            )
         counts[split] = count
     with (root / events_file).open("w", newline="") as handle:
         csv.writer(handle).writerows([["path", "event_times"], *event_rows])
@@ -251,7 +283,9 @@ def fixed_offsets_name(split: str, processor: SparseSyncProcessor) -> str:
     return f"{split}_size{len(grid)}_crop{processor.clip_length_sec}_min{min(grid):.2f}_max{max(grid):.2f}.csv"
 
 
-def make_fixed_offsets(lengths: dict[str, tuple[int, int]], processor: SparseSyncProcessor, seed: int = 1338) -> dict[str, tuple[float, float]]:
+def make_fixed_offsets(
+    lengths: dict[str, tuple[int, int]], processor: SparseSyncProcessor, seed: int = 1338
+) -> dict[str, tuple[float, float]]:
     """One (offset, visual start) per clip, drawn by the training sampler without jitter from the clip's
     (frames, samples) after equalisation; rounded to 2 decimals as the reference's tables."""
     rng = np.random.default_rng(seed)
@@ -259,8 +293,17 @@ def make_fixed_offsets(lengths: dict[str, tuple[int, int]], processor: SparseSyn
     rate = processor.feature_extractor.sampling_rate
     for clip_id, (frames, samples) in sorted(lengths.items()):
         frames, samples = equalize_lengths(frames, samples, processor.video_fps, rate, processor.clip_max_length_sec)
-        plan = sample_crop(frames, samples, processor.offset_grid(), processor.clip_length_sec, processor.video_fps,
-                           rate, rng, 0.0, clip_id)
+        plan = sample_crop(
+            frames,
+            samples,
+            processor.offset_grid(),
+            processor.clip_length_sec,
+            processor.video_fps,
+            rate,
+            rng,
+            0.0,
+            clip_id,
+        )
         table[clip_id] = (round(plan.offset_sec, 2), round(plan.video_start_sec, 2))
     return table
 
@@ -345,7 +388,9 @@ def sparsesync_clip_dataset(
     event_table = {}
     if events is not None:
         with Path(events).open(newline="") as handle:
-            event_table = {row["path"]: [float(t) for t in row["event_times"].split()] for row in csv.DictReader(handle)}
+            event_table = {
+                row["path"]: [float(t) for t in row["event_times"].split()] for row in csv.DictReader(handle)
+            }
     rows = {"id": [], "path": [], "offset_sec": [], "vstart_sec": [], "label": [], "event_times": []}
     missing = []
     for clip_id in ids:
@@ -366,15 +411,22 @@ def sparsesync_clip_dataset(
         raise FileNotFoundError(f"{len(missing)} clips of {split_file} are missing, e.g. {missing[:3]}")
     if not rows["id"]:
         raise ValueError(f"{split_file} lists no usable clip")
-    features = datasets.Features({
-        "id": datasets.Value("string"), "path": datasets.Value("string"), "offset_sec": datasets.Value("float32"),
-        "vstart_sec": datasets.Value("float32"), "label": datasets.Value("string"),
-        "event_times": datasets.List(datasets.Value("float32")),
-    })
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "path": datasets.Value("string"),
+            "offset_sec": datasets.Value("float32"),
+            "vstart_sec": datasets.Value("float32"),
+            "label": datasets.Value("string"),
+            "event_times": datasets.List(datasets.Value("float32")),
+        }
+    )
     return datasets.Dataset.from_dict(rows, features=features)
 
 
-def make_lrs3_split_files(ids: Sequence[str], splits_dir: str | Path, seed: int = 1337, hold_out: float = 0.1) -> dict[str, int]:
+def make_lrs3_split_files(
+    ids: Sequence[str], splits_dir: str | Path, seed: int = 1337, hold_out: float = 0.1
+) -> dict[str, int]:
     """The reference's LRS3 split: by YouTube video (the id's middle part), shuffled with `seed`, 8:1:1."""
     videos = sorted({clip_id.split("/")[-2] for clip_id in ids})
     import random
@@ -396,13 +448,21 @@ class SparseSyncCollator:
     the row's `sample_seed`), and run the processor. `training=True` adds the training transforms;
     `cache_decoded=True` keeps every decoded clip in memory (small sets, one loader process)."""
 
-    def __init__(self, processor: SparseSyncProcessor, training: bool = False, seed: int = 0, event_aware: bool = False,
-                 cache_decoded: bool = False):
+    def __init__(
+        self,
+        processor: SparseSyncProcessor,
+        training: bool = False,
+        seed: int = 0,
+        event_aware: bool = False,
+        cache_decoded: bool = False,
+    ):
         self.processor = processor
         self.training = training
         self.seed = seed
         self.event_aware = event_aware  # warm-up crops around known events (leaky, see `event_aware_crop`)
-        self.cache = {} if cache_decoded else None  # path -> DecodedClip, for sets small enough to keep decoded in memory
+        self.cache = (
+            {} if cache_decoded else None
+        )  # path -> DecodedClip, for sets small enough to keep decoded in memory
 
     def _load(self, path: str) -> DecodedClip:
         if self.cache is None:
@@ -419,15 +479,27 @@ class SparseSyncCollator:
             offsets.append(row.get("offset_sec", math.nan))
             starts.append(row.get("vstart_sec", math.nan))
             # training rows carry `sample_seed` (fit); evaluation rows draw from their id, the same at every pass
-            seeds.append(int(row["sample_seed"]) if "sample_seed" in row else zlib.crc32(f"{self.seed}:{row['id']}".encode()))
+            seeds.append(
+                int(row["sample_seed"]) if "sample_seed" in row else zlib.crc32(f"{self.seed}:{row['id']}".encode())
+            )
         if self.event_aware:
             processor, rate = self.processor, self.processor.feature_extractor.sampling_rate
             for index, (row, clip) in enumerate(zip(rows, clips)):
                 if not len(row.get("event_times", [])):
                     raise ValueError(f"{row['path']}: event-aware crops need the clip's event_times")
-                frames, samples = equalize_lengths(len(clip.frames), len(clip.waveform), processor.video_fps, rate, processor.clip_max_length_sec)
-                offsets[index], starts[index] = event_aware_crop(frames, samples, processor.offset_grid(), processor.clip_length_sec,
-                                                                 processor.video_fps, rate, row["event_times"], np.random.default_rng(seeds[index]))
+                frames, samples = equalize_lengths(
+                    len(clip.frames), len(clip.waveform), processor.video_fps, rate, processor.clip_max_length_sec
+                )
+                offsets[index], starts[index] = event_aware_crop(
+                    frames,
+                    samples,
+                    processor.offset_grid(),
+                    processor.clip_length_sec,
+                    processor.video_fps,
+                    rate,
+                    row["event_times"],
+                    np.random.default_rng(seeds[index]),
+                )
         fixed = [not (math.isnan(float(o)) or math.isnan(float(s))) for o, s in zip(offsets, starts)]
         if any(fixed) and not all(fixed):
             raise ValueError("a batch mixes clips with and without fixed offsets")

@@ -11,11 +11,16 @@ from ..processors.augmentation_avatar import ENGLISH_STOP_WORDS
 MODEL_KEYS = ("input_features", "pixel_values", "labels")
 
 
-def label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.1, pad_token_id: int = 0) -> torch.Tensor:
+def label_smoothed_loss(
+    logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.1, pad_token_id: int = 0
+) -> torch.Tensor:
     """The reference loss: cross-entropy with label smoothing (on-value 1 - eps + eps / V, off-value eps / V) over the
     target positions with label != PAD, summed and divided by their number (per device batch)."""
     return F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=pad_token_id, label_smoothing=smoothing
+        logits.float().reshape(-1, logits.shape[-1]),
+        labels.reshape(-1),
+        ignore_index=pad_token_id,
+        label_smoothing=smoothing,
     )
 
 
@@ -28,8 +33,16 @@ class AvatarSpeechRecognitionTask:
     Returns fractions (`wer`, `deletion_rate`, ...) and `wer_percent`.
     """
 
-    def __init__(self, processor, label_smoothing: float = 0.1, decoding: str = "beam", num_beams: int = 4,
-                 length_penalty: float = 0.6, max_length: int = 128, stop_words=ENGLISH_STOP_WORDS):
+    def __init__(
+        self,
+        processor,
+        label_smoothing: float = 0.1,
+        decoding: str = "beam",
+        num_beams: int = 4,
+        length_penalty: float = 0.6,
+        max_length: int = 128,
+        stop_words=ENGLISH_STOP_WORDS,
+    ):
         if decoding not in ("beam", "greedy"):
             raise ValueError(f"decoding must be 'beam' or 'greedy', got {decoding!r}")
         self.processor = processor
@@ -50,8 +63,13 @@ class AvatarSpeechRecognitionTask:
         inputs = {k: batch[k] for k in ("input_features", "pixel_values") if k in batch}
         max_length = min(self.max_length, model.config.max_position_embeddings)
         if self.decoding == "beam":
-            ids = model.generate(**inputs, num_beams=self.num_beams, length_penalty=self.length_penalty,
-                                 max_length=max_length, custom_generate=avatar_beam_search)
+            ids = model.generate(
+                **inputs,
+                num_beams=self.num_beams,
+                length_penalty=self.length_penalty,
+                max_length=max_length,
+                custom_generate=avatar_beam_search,
+            )
         else:
             ids = model.generate(**inputs, do_sample=False, num_beams=1, max_length=max_length)
         return self.processor.batch_decode(ids[:, 1:])

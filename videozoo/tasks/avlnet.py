@@ -27,8 +27,11 @@ class AVLnetRetrievalTask:
 
     def _embed(self, model, batch: dict) -> dict[str, torch.Tensor]:
         out = model(**batch)
-        names = {"av": ("audio_embeds", "video_embeds"), "text_tri": ("audio_embeds", "video_embeds", "text_embeds"),
-                 "text_fused": ("audio_text_embeds", "video_embeds")}[self.variant]
+        names = {
+            "av": ("audio_embeds", "video_embeds"),
+            "text_tri": ("audio_embeds", "video_embeds", "text_embeds"),
+            "text_fused": ("audio_text_embeds", "video_embeds"),
+        }[self.variant]
         return {name: getattr(out, name) for name in names}
 
     def training_loss(self, model, batch: dict) -> torch.Tensor:
@@ -41,7 +44,11 @@ class AVLnetRetrievalTask:
         text = embeds["text_embeds"]
         if self.fuse_audio_video:
             return mms_loss(text @ (audio + video).T, self.margin)
-        return mms_loss(audio @ video.T, self.margin) + mms_loss(audio @ text.T, self.margin) + mms_loss(text @ video.T, self.margin)
+        return (
+            mms_loss(audio @ video.T, self.margin)
+            + mms_loss(audio @ text.T, self.margin)
+            + mms_loss(text @ video.T, self.margin)
+        )
 
     def evaluate(self, model, dataloader, accelerator: Accelerator) -> dict[str, float]:
         parts: dict[str, list] = {}

@@ -15,7 +15,13 @@ from ..processors.processing_bmt import post_process_proposals, split_caption
 
 CAPTIONER_INPUTS = {
     "bmt": ("audio_features", "video_features", "audio_attention_mask", "video_attention_mask"),
-    "mdvc": ("video_features", "audio_features", "feature_attention_mask", "speech_input_ids", "speech_attention_mask"),
+    "mdvc": (
+        "video_features",
+        "audio_features",
+        "feature_attention_mask",
+        "speech_input_ids",
+        "speech_attention_mask",
+    ),
 }
 TEACHER_FORCING_INPUTS = ("decoder_input_ids", "decoder_attention_mask", "labels")
 PROPOSAL_INPUTS = ("audio_features", "video_features", "audio_attention_mask", "video_attention_mask", "event_targets")
@@ -36,8 +42,17 @@ class DenseCaptioningTask:
       module in the ground-truth-proposal setting (every event is a prediction, tIoU thresholds `tious`);
     `predictions` (after `evaluate`) holds `{video_id: [{"sentence", "timestamp"}]}` for a submission file."""
 
-    def __init__(self, processor, eval_rows, references: dict | None = None, model_type: str = "bmt",
-                 max_new_tokens: int = 30, num_beams: int = 1, tious=(0.5,), meteor: str | None = None):
+    def __init__(
+        self,
+        processor,
+        eval_rows,
+        references: dict | None = None,
+        model_type: str = "bmt",
+        max_new_tokens: int = 30,
+        num_beams: int = 1,
+        tious=(0.5,),
+        meteor: str | None = None,
+    ):
         if model_type not in CAPTIONER_INPUTS:
             raise ValueError(f"model_type must be one of {sorted(CAPTIONER_INPUTS)}, got {model_type!r}")
         self.processor = processor
@@ -66,10 +81,16 @@ class DenseCaptioningTask:
             out = model(**encoder_inputs, **self._inputs(batch, TEACHER_FORCING_INPUTS))
             valid = batch["labels"] != pad
             tokens = valid.sum()
-            sums += torch.stack([out.loss.double() * tokens, ((out.logits.argmax(-1) == batch["labels"]) & valid).sum().double(),
-                                 tokens.double()])
-            generated = generator.generate(**encoder_inputs, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams,
-                                           do_sample=False)
+            sums += torch.stack(
+                [
+                    out.loss.double() * tokens,
+                    ((out.logits.argmax(-1) == batch["labels"]) & valid).sum().double(),
+                    tokens.double(),
+                ]
+            )
+            generated = generator.generate(
+                **encoder_inputs, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams, do_sample=False
+            )
             texts = self.processor.decode(generated)
             records += [(int(i), t) for i, t in zip(batch["row_index"].tolist(), texts)]
         sums = accelerator.reduce(sums, "sum")
@@ -80,7 +101,9 @@ class DenseCaptioningTask:
         for index, caption in sorted(by_row.items()):
             row = rows[index]
             matches += normalize_sentence(caption) == normalize_sentence(row["sentence"])
-            predictions.setdefault(row["video_id"], []).append({"sentence": caption, "timestamp": [row["start"], row["end"]]})
+            predictions.setdefault(row["video_id"], []).append(
+                {"sentence": caption, "timestamp": [row["start"], row["end"]]}
+            )
         self.predictions = predictions
         metrics = {
             "loss": (sums[0] / sums[2].clamp_min(1)).item(),
@@ -88,7 +111,9 @@ class DenseCaptioningTask:
             "exact_match": 100 * matches / max(1, len(by_row)),
         }
         if self.references is not None:
-            scores = captioning_scores(predictions, [self.references], tious=self.tious, max_proposals=1000, meteor=self.meteor)
+            scores = captioning_scores(
+                predictions, [self.references], tious=self.tious, max_proposals=1000, meteor=self.meteor
+            )
             metrics.update({k: v for k, v in scores.items() if k in ("BLEU@3", "BLEU@4", "METEOR")})
         return metrics
 
@@ -100,8 +125,14 @@ class EventProposalTask:
     `max_proposals`, clipping, optional NMS, segments <= 0.2 s dropped) and scored against the video table's events
     by the metric module: `precision`, `recall`, `f1` (percent) averaged over `tious`; `predictions` keeps them."""
 
-    def __init__(self, eval_rows, references: dict, max_proposals: int = 100, tious=(0.3, 0.5, 0.7, 0.9),
-                 nms_threshold: float | None = None):
+    def __init__(
+        self,
+        eval_rows,
+        references: dict,
+        max_proposals: int = 100,
+        tious=(0.3, 0.5, 0.7, 0.9),
+        nms_threshold: float | None = None,
+    ):
         self.eval_rows = eval_rows
         self.references = references
         self.max_proposals = max_proposals
@@ -118,8 +149,9 @@ class EventProposalTask:
         for batch in dataloader:
             out = model(**{k: batch[k] for k in PROPOSAL_INPUTS})
             sums += torch.stack([out.loss.double(), torch.ones((), dtype=torch.float64, device=sums.device)])
-            kept = post_process_proposals(out.proposals, batch["durations"], max_proposals=self.max_proposals,
-                                          nms_threshold=self.nms_threshold)
+            kept = post_process_proposals(
+                out.proposals, batch["durations"], max_proposals=self.max_proposals, nms_threshold=self.nms_threshold
+            )
             records += list(zip(batch["row_index"].tolist(), kept))
         sums = accelerator.reduce(sums, "sum")
         by_row = dict(accelerator.gather_for_metrics(records, use_gather_object=True))

@@ -8,8 +8,14 @@ from ..distributed import gather_with_grad
 from ..metrics.video_retrieval.video_retrieval import retrieval_metrics
 from ..modeling.modeling_everything_at_once import combinatorial_loss
 
-EMBEDS = {"text": "text_embeds", "video": "video_embeds", "audio": "audio_embeds", "text_video": "text_video_embeds",
-          "text_audio": "text_audio_embeds", "video_audio": "video_audio_embeds"}
+EMBEDS = {
+    "text": "text_embeds",
+    "video": "video_embeds",
+    "audio": "audio_embeds",
+    "text_video": "text_video_embeds",
+    "text_audio": "text_audio_embeds",
+    "video_audio": "video_audio_embeds",
+}
 
 
 class EverythingAtOnceTask:
@@ -25,20 +31,37 @@ class EverythingAtOnceTask:
     def training_loss(self, model, batch: dict) -> torch.Tensor:
         out = model(**batch)
         embeds = {k: gather_with_grad(getattr(out, v)) for k, v in EMBEDS.items() if getattr(out, v) is not None}
-        nonempty = {m: gather_with_grad(getattr(out, f"{m}_nonempty_mask").float()).bool() for m in ("text", "video", "audio")
-                    if getattr(out, f"{m}_nonempty_mask") is not None}
+        nonempty = {
+            m: gather_with_grad(getattr(out, f"{m}_nonempty_mask").float()).bool()
+            for m in ("text", "video", "audio")
+            if getattr(out, f"{m}_nonempty_mask") is not None
+        }
         return combinatorial_loss(embeds, nonempty, self.weights, self.temperature)
 
     def evaluate(self, model, dataloader, accelerator: Accelerator) -> dict[str, float]:
         parts: dict[str, list] = {}
         for batch in dataloader:
             out = model(**batch)
-            local = {k: getattr(out, k) for k in ("text_embeds", "video_embeds", "audio_embeds", "video_audio_embeds", "video_plus_audio_embeds")}
+            local = {
+                k: getattr(out, k)
+                for k in (
+                    "text_embeds",
+                    "video_embeds",
+                    "audio_embeds",
+                    "video_audio_embeds",
+                    "video_plus_audio_embeds",
+                )
+            }
             for key, value in accelerator.gather_for_metrics(local).items():
                 parts.setdefault(key, []).append(value.float().cpu())
         embeds = {k: torch.nn.functional.normalize(torch.cat(v), dim=-1, eps=1e-8) for k, v in parts.items()}
         metrics = {}
-        for name, gallery in (("t2va", "video_audio_embeds"), ("t2v", "video_embeds"), ("t2a", "audio_embeds"), ("t2v+a", "video_plus_audio_embeds")):
+        for name, gallery in (
+            ("t2va", "video_audio_embeds"),
+            ("t2v", "video_embeds"),
+            ("t2a", "audio_embeds"),
+            ("t2v+a", "video_plus_audio_embeds"),
+        ):
             result = retrieval_metrics(embeds["text_embeds"] @ embeds[gallery].T, missing_queries=self.missing_clips)
             metrics.update({f"{name}_{k[4:]}": v for k, v in result.items() if k.startswith("t2v_")})
         return metrics

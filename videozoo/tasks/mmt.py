@@ -44,7 +44,13 @@ class MMTRetrievalTask:
     def embed(self, model, dataloader, accelerator: Accelerator) -> dict[str, torch.Tensor]:
         """Encode an evaluation set: per-video embeddings and per-caption embeddings (video-major, masked)."""
         unwrapped = accelerator.unwrap_model(model)
-        parts = {"video_embeds": [], "video_availability": [], "text_embeds": [], "text_weights": [], "caption_mask": []}
+        parts = {
+            "video_embeds": [],
+            "video_availability": [],
+            "text_embeds": [],
+            "text_weights": [],
+            "caption_mask": [],
+        }
         for batch in dataloader:
             videos = len(batch["caption_mask"])
             video_embeds, availability = unwrapped.get_video_features(**{k: batch[k] for k in VIDEO_KEYS})

@@ -22,7 +22,9 @@ class ModalityMaskingTask:
     `<mu>_concept_R1` (the top clip shares the query's concept), plus their mean over modalities.
     """
 
-    def __init__(self, schedule: dict[str, float], seed: int = 0, margin: float = 0.05, renormalize_over_present: bool = True):
+    def __init__(
+        self, schedule: dict[str, float], seed: int = 0, margin: float = 0.05, renormalize_over_present: bool = True
+    ):
         self.schedule = schedule
         self.seed = seed
         self.margin = margin
@@ -70,12 +72,20 @@ class ModalityMaskingTask:
             encoded = {key: torch.cat(values) for key, values in parts.items()}
             valid = encoded["valid"].bool()
             similarity = self.similarity(
-                encoded["query_embeds"][valid].float(), encoded["query_weights"][valid].float(),
-                encoded["video_embeds"].float(), encoded["video_availability"].float(),
+                encoded["query_embeds"][valid].float(),
+                encoded["query_weights"][valid].float(),
+                encoded["video_embeds"].float(),
+                encoded["video_availability"].float(),
             )
             targets = torch.arange(len(valid))[valid]
             result = retrieval_metrics(similarity, targets)
-            metrics.update({f"{masked}_R1": result["t2v_R1"], f"{masked}_R5": result["t2v_R5"], f"{masked}_MedR": result["t2v_MedR"]})
+            metrics.update(
+                {
+                    f"{masked}_R1": result["t2v_R1"],
+                    f"{masked}_R5": result["t2v_R5"],
+                    f"{masked}_MedR": result["t2v_MedR"],
+                }
+            )
             concepts = encoded["concept"]
             if (concepts >= 0).all():
                 top = similarity.argmax(dim=1)

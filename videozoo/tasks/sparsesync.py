@@ -49,9 +49,13 @@ class SparseSyncOffsetTask:
         self.seed = seed
 
     def training_loss(self, model, batch: dict) -> torch.Tensor:
-        return model(pixel_values=batch["pixel_values"], input_features=batch["input_features"], labels=batch["labels"]).loss
+        return model(
+            pixel_values=batch["pixel_values"], input_features=batch["input_features"], labels=batch["labels"]
+        ).loss
 
-    def predict(self, model, dataloader, accelerator: Accelerator, probe: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(
+        self, model, dataloader, accelerator: Accelerator, probe: str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits, labels) over the whole set, gathered; `probe` corrupts every batch first."""
         generator = torch.Generator().manual_seed(self.seed + accelerator.process_index)
         logits, labels = [], []

@@ -30,7 +30,25 @@ import datasets
 import evaluate
 
 GARBAGE_REFERENCE = "abc123!@#"
-_PUNCTUATION = {"''", "'", "``", "`", "-lrb-", "-rrb-", "-lcb-", "-rcb-", ".", "?", "!", ",", ":", "-", "--", "...", ";"}
+_PUNCTUATION = {
+    "''",
+    "'",
+    "``",
+    "`",
+    "-lrb-",
+    "-rrb-",
+    "-lcb-",
+    "-rcb-",
+    ".",
+    "?",
+    "!",
+    ",",
+    ":",
+    "-",
+    "--",
+    "...",
+    ";",
+}
 
 _CITATION = """\
 @inproceedings{krishna2017dense,
@@ -74,8 +92,8 @@ def coco_bleu(pairs: list[tuple[str, str]], n: int = 4) -> list[float]:
         test_len += len(h)
         ref_len += len(r)  # one reference per pair: "closest" is that reference
         for k in range(1, n + 1):
-            hc = Counter(tuple(h[i:i + k]) for i in range(len(h) - k + 1))
-            rc = Counter(tuple(r[i:i + k]) for i in range(len(r) - k + 1))
+            hc = Counter(tuple(h[i : i + k]) for i in range(len(h) - k + 1))
+            rc = Counter(tuple(r[i : i + k]) for i in range(len(r) - k + 1))
             guess[k - 1] += max(0, len(h) - k + 1)
             correct[k - 1] += sum(min(c, rc[g]) for g, c in hc.items())
     tiny, small = 1e-15, 1e-9
@@ -129,8 +147,13 @@ def _truncate(predictions, max_proposals):
     return {vid: list(preds)[:max_proposals] for vid, preds in predictions.items()}
 
 
-def captioning_scores(predictions: dict, references: list[dict], tious=(0.3, 0.5, 0.7, 0.9), max_proposals: int = 100,
-                      meteor: str | None = "auto") -> dict:
+def captioning_scores(
+    predictions: dict,
+    references: list[dict],
+    tious=(0.3, 0.5, 0.7, 0.9),
+    max_proposals: int = 100,
+    meteor: str | None = "auto",
+) -> dict:
     """`predictions`: `{video: [{"sentence", "timestamp": [s, e]}]}`; `references`: list of annotation dicts
     `{video: {"timestamps": [[s, e], ...], "sentences": [...]}}` (one per reference file). Scores in percent."""
     predictions = _truncate(predictions, max_proposals)
@@ -183,8 +206,9 @@ def captioning_scores(predictions: dict, references: list[dict], tious=(0.3, 0.5
     return result
 
 
-def proposal_scores(predictions: dict, references: list[dict], tious=(0.3, 0.5, 0.7, 0.9),
-                    max_proposals: int = 100) -> dict:
+def proposal_scores(
+    predictions: dict, references: list[dict], tious=(0.3, 0.5, 0.7, 0.9), max_proposals: int = 100
+) -> dict:
     """Precision, recall (percent) averaged over videos and thresholds, F1 of the averaged values."""
     predictions = _truncate(predictions, max_proposals)
     videos = sorted(set().union(*[set(r) for r in references]))
@@ -218,19 +242,31 @@ class DenseVideoCaptioning(evaluate.Metric):
             description="BLEU@3/4 and METEOR over tIoU thresholds, and proposal precision/recall/F1 (ActivityNet).",
             citation=_CITATION,
             inputs_description=self.__doc__,
-            features=datasets.Features({
-                "video_ids": datasets.Value("string"),
-                "predictions": datasets.Value("string"),
-                "references": datasets.Value("string"),
-            }),
+            features=datasets.Features(
+                {
+                    "video_ids": datasets.Value("string"),
+                    "predictions": datasets.Value("string"),
+                    "references": datasets.Value("string"),
+                }
+            ),
         )
 
-    def _compute(self, video_ids, predictions, references, mode: str = "captioning", tious=(0.3, 0.5, 0.7, 0.9),
-                 max_proposals: int = 100, meteor: str | None = "auto"):
+    def _compute(
+        self,
+        video_ids,
+        predictions,
+        references,
+        mode: str = "captioning",
+        tious=(0.3, 0.5, 0.7, 0.9),
+        max_proposals: int = 100,
+        meteor: str | None = "auto",
+    ):
         preds = {v: json.loads(p) for v, p in zip(video_ids, predictions)}
         refs_rows = [json.loads(r) for r in references]
         n_files = max(len(r) for r in refs_rows)
-        refs = [{v: r[i] for v, r in zip(video_ids, refs_rows) if i < len(r) and r[i] is not None} for i in range(n_files)]
+        refs = [
+            {v: r[i] for v, r in zip(video_ids, refs_rows) if i < len(r) and r[i] is not None} for i in range(n_files)
+        ]
         if mode == "captioning":
             return captioning_scores(preds, refs, tious, max_proposals, meteor)
         if mode == "proposals":

@@ -40,7 +40,9 @@ def offset_accuracy(logits, labels, topk=(1, 5)) -> dict[str, float]:
     scores = torch.as_tensor(np.asarray(logits) if not isinstance(logits, torch.Tensor) else logits).float()
     targets = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels).long()
     if scores.dim() != 2 or targets.shape != (scores.shape[0],):
-        raise ValueError(f"need (N, classes) scores and (N,) labels, got {tuple(scores.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"need (N, classes) scores and (N,) labels, got {tuple(scores.shape)} and {tuple(targets.shape)}"
+        )
     if scores.shape[0] == 0:
         raise ValueError("no example to score")
     if not torch.isfinite(scores).all():

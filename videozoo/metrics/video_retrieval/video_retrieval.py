@@ -65,7 +65,9 @@ def ranks_to_metrics(ranks: torch.Tensor, prefix: str = "", missing_queries: int
     return {f"{prefix}{k}": v for k, v in metrics.items()}
 
 
-def retrieval_metrics(similarities, caption_to_video=None, chunk_size: int = 2048, missing_queries: int = 0) -> dict[str, float]:
+def retrieval_metrics(
+    similarities, caption_to_video=None, chunk_size: int = 2048, missing_queries: int = 0
+) -> dict[str, float]:
     """Text->video and video->text metrics of a `(num_captions, num_videos)` similarity matrix.
 
     Args:
@@ -93,12 +95,17 @@ def retrieval_metrics(similarities, caption_to_video=None, chunk_size: int = 204
         raise ValueError("similarities contain NaN")
 
     positives = sims[torch.arange(num_captions, device=sims.device), gt]  # s(caption i, its video)
-    t2v = torch.cat([_rank_of(sims[s : s + chunk_size], positives[s : s + chunk_size]) for s in range(0, num_captions, chunk_size)])
+    t2v = torch.cat(
+        [_rank_of(sims[s : s + chunk_size], positives[s : s + chunk_size]) for s in range(0, num_captions, chunk_size)]
+    )
 
     # video->text: caption i's rank in the column of its video, then the minimum over each video's captions.
     columns = sims.T  # (videos, captions)
     caption_ranks = torch.cat(
-        [_rank_of(columns[gt[s : s + chunk_size]], positives[s : s + chunk_size]) for s in range(0, num_captions, chunk_size)]
+        [
+            _rank_of(columns[gt[s : s + chunk_size]], positives[s : s + chunk_size])
+            for s in range(0, num_captions, chunk_size)
+        ]
     )
     v2t = torch.full((num_videos,), float("inf"), dtype=torch.float64, device=sims.device)
     v2t = v2t.scatter_reduce(0, gt, caption_ranks, reduce="amin")

@@ -14,10 +14,27 @@ PACKAGE = "videozoo"
 ROOT_FOLDERS = ["configuration", "modeling", "processors", "scripts"]
 
 
-def _requirements() -> list[str]:
-    lines = Path(__file__).with_name("requirements.txt").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+DEVELOPMENT_ONLY = {"pytest", "ruff"}
 
+
+def _requirements() -> tuple[list[str], list[str]]:
+    """Lower bounds from requirements.txt, the one place where the tested stack is pinned exactly.
+
+    `pip install videozoo` must not downgrade a user's torch or transformers: each `name==X.Y.Z` pin becomes
+    `name>=X.Y` (the tested release series). The exact pins are installed by `make` (tools/setup_env.sh).
+    """
+    runtime, development = [], []
+    for line in Path(__file__).with_name("requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, version = line.split("==")
+        bound = f"{name}>={'.'.join(version.split('.')[:2])}"
+        (development if name in DEVELOPMENT_ONLY else runtime).append(bound)
+    return runtime, development
+
+
+RUNTIME_REQUIREMENTS, DEVELOPMENT_REQUIREMENTS = _requirements()
 
 # videozoo/ and its subpackages, then each root folder (and its subpackages) mapped under videozoo.
 packages = [PACKAGE] + [f"{PACKAGE}.{sub}" for sub in find_packages(PACKAGE)]
@@ -35,5 +52,6 @@ setup(
     package_dir=package_dir,
     package_data={PACKAGE: ["metrics/*/*.py"]},
     python_requires=">=3.11",
-    install_requires=[r for r in _requirements() if not r.startswith("pytest")],
+    install_requires=RUNTIME_REQUIREMENTS,
+    extras_require={"dev": DEVELOPMENT_REQUIREMENTS},
 )

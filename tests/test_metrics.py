@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+import torch
 
 from videozoo.metrics import load_metric
-from videozoo.metrics.video_retrieval.video_retrieval import retrieval_metrics
+from videozoo.metrics.video_retrieval.video_retrieval import retrieval_metrics, retrieval_metrics_from_embeddings
 
 
 def reference_ranks(sims: np.ndarray, caption_to_video: np.ndarray):
@@ -43,7 +44,8 @@ def test_hand_computed_case():
     # t2v ranks: caption 0 -> 0; caption 1 -> 1 (0.8 above 0.7); caption 2 -> tie of three -> 1
     assert metrics["t2v_R1"] == pytest.approx(100 / 3)
     assert metrics["t2v_MeanR"] == pytest.approx(1 + (0 + 1 + 1) / 3)
-    # v2t: video 0 column [0.9, 0.8, 0.3] -> caption 0 rank 0; video 1 [0.1, 0.7, 0.3] -> 0; video 2 [0.5, 0.2, 0.3] -> 1
+    # v2t: video 0 column [0.9, 0.8, 0.3] -> caption 0 rank 0; video 1 [0.1, 0.7, 0.3] -> 0;
+    # video 2 [0.5, 0.2, 0.3] -> 1
     assert metrics["v2t_R1"] == pytest.approx(200 / 3)
     assert metrics["v2t_MedR"] == 1
 
@@ -62,7 +64,8 @@ def test_several_captions_per_video_and_masked_captions():
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_matches_a_direct_restatement_with_ties(seed):
+@pytest.mark.parametrize("max_block_elements", [1, 13, 1 << 24])  # one row per strip, a few rows, the whole matrix
+def test_matches_a_direct_restatement_with_ties(seed, max_block_elements):
     rng = np.random.default_rng(seed)
     videos, captions = rng.integers(2, 12), rng.integers(1, 4)
     sims = np.round(rng.standard_normal((videos * captions, videos)), 1)  # rounding creates ties
@@ -70,7 +73,7 @@ def test_matches_a_direct_restatement_with_ties(seed):
     keep = rng.random(len(gt)) > 0.2
     keep[0] = True
     t2v, v2t = reference_ranks(sims[keep], gt[keep])
-    metrics = retrieval_metrics(sims[keep], gt[keep], chunk_size=3)
+    metrics = retrieval_metrics(sims[keep], gt[keep], max_block_elements=max_block_elements)
     for direction, ranks in (("t2v", t2v), ("v2t", v2t)):
         assert metrics[f"{direction}_R1"] == pytest.approx(100 * (ranks == 0).mean())
         for k in (5, 10, 50):
@@ -101,3 +104,47 @@ def test_bad_input_is_named():
 def test_missing_test_items_count_as_failures():
     metrics = retrieval_metrics(np.eye(968), missing_queries=32)
     assert metrics["t2v_R1"] == pytest.approx(96.8) and metrics["t2v_MedR"] == 1  # MedR over the present clips only
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ranks_from_embeddings_equal_the_matrix_path(seed):
+    """Blocks scored on the fly give the metrics of the whole matrix, ties included (small integer embeddings and
+    duplicated videos make many exact ties)."""
+    generator = torch.Generator().manual_seed(seed)
+    videos, captions = 23, 2
+    video_embeds = torch.randint(-2, 3, (videos, 4), generator=generator).float()
+    video_embeds[5] = video_embeds[3]  # a duplicated video
+    text_embeds = torch.randint(-2, 3, (videos * captions, 4), generator=generator).float()
+    gt = torch.arange(videos).repeat_interleave(captions)
+    shuffled = torch.randperm(len(gt), generator=generator)  # captions in any order
+    text_embeds, gt = text_embeds[shuffled], gt[shuffled]
+    expected = retrieval_metrics(text_embeds @ video_embeds.T, gt)
+    t2v, v2t = reference_ranks((text_embeds @ video_embeds.T).numpy(), gt.numpy())
+    assert expected["t2v_MeanR"] == pytest.approx(t2v.mean() + 1) and expected["v2t_R1"] == 100 * (v2t == 0).mean()
+    for budget in (1, 40, 1 << 24):
+        assert retrieval_metrics_from_embeddings(text_embeds, video_embeds, gt, max_block_elements=budget) == expected
+
+
+def test_ranks_from_embeddings_with_a_model_similarity():
+    """A per-expert weighted similarity (MMT's form) scored block by block equals the whole matrix."""
+    generator = torch.Generator().manual_seed(0)
+    text, weights = torch.randn(30, 3, 8, generator=generator), torch.rand(30, 3, generator=generator)
+    video = torch.randn(30, 3, 8, generator=generator)
+
+    def similarity(c, v):
+        return torch.einsum("ced,ce,ved->cv", text[c], weights[c], video[v])
+
+    expected = retrieval_metrics(similarity(torch.arange(30), torch.arange(30)))
+    got = retrieval_metrics_from_embeddings(text, video, similarity=similarity, max_block_elements=50)
+    assert got == pytest.approx(expected)
+
+
+def test_ranks_from_embeddings_refuse_bad_input():
+    with pytest.raises(ValueError, match="differ in width"):
+        retrieval_metrics_from_embeddings(torch.randn(3, 4), torch.randn(3, 5))
+    with pytest.raises(ValueError, match="text_embeds contain NaN"):
+        retrieval_metrics_from_embeddings(torch.full((3, 4), float("nan")), torch.randn(3, 4))
+    with pytest.raises(ValueError, match="caption_to_video"):
+        retrieval_metrics_from_embeddings(torch.randn(4, 4), torch.randn(3, 4))
+    with pytest.raises(ValueError, match="integer video indices"):
+        retrieval_metrics_from_embeddings(torch.randn(3, 4), torch.randn(3, 4), torch.tensor([0.0, 1.0, 2.0]))

@@ -131,6 +131,18 @@ TINY_CONFIGS: dict[str, dict] = {
         num_offset_classes=5,
         max_offset_sec=0.4,
     ),
+    # 2 ** 3 * 5 = 40 channels after the first conv, hop 3 * 2 * 2 = 12 samples per frame
+    "melgan": dict(
+        num_mel_bins=12,
+        generator_width=5,
+        num_residual_layers=2,
+        upsample_ratios=[3, 2, 2],
+        num_discriminators=2,
+        discriminator_width=8,
+        discriminator_layers=2,
+        discriminator_downsampling=2,
+        discriminator_max_channels=24,
+    ),
 }
 
 

@@ -143,6 +143,15 @@ TINY_CONFIGS: dict[str, dict] = {
         discriminator_downsampling=2,
         discriminator_max_channels=24,
     ),
+    # Inception-v3 widths / 16 (2048 -> 128 pool features); 24 bands (the smallest input is 23 x 23)
+    "melception": dict(
+        num_classes=7,
+        num_mel_bins=24,
+        width_divisor=16,
+        aux_logits=False,
+        spectrogram_mean=[0.5 - 0.01 * i for i in range(24)],
+        spectrogram_std=[0.08 + 0.001 * i for i in range(24)],
+    ),
 }
 
 

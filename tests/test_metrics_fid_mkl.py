@@ -11,6 +11,7 @@ from videozoo.metrics import load_metric
 from videozoo.metrics.melception_fid_mkl.melception_fid_mkl import (
     frechet_distance,
     mean_kl_divergence,
+    melception_outputs,
     video_index_from_paths,
 )
 
@@ -153,3 +154,20 @@ def test_reference_values_of_the_parity_fixture():
     # every fake compared with video 0 instead of its own: the value moves far beyond the tolerance
     wrong = mean_kl_divergence(inputs["kl.logits_real"], inputs["kl.logits_fake"], torch.zeros(12, dtype=torch.long))
     assert abs(wrong - kl) > 1e-3
+
+
+def test_melception_outputs_in_batches_match_one_forward():
+    from videozoo.modeling import MelceptionModel
+
+    from .tiny_configs import tiny_config
+
+    model = MelceptionModel(tiny_config("melception")).train()
+    spectrograms = torch.rand(5, 24, 30)
+    features, logits = melception_outputs(model, spectrograms, batch_size=2)
+    assert model.training  # the mode is restored
+    with torch.no_grad():
+        out = model.eval()(spectrograms)
+    assert features.shape == (5, 128) and logits.shape == (5, 7)
+    # batches of 2 vs one batch of 5: float32 kernel paths only (measured <= 1e-7 here)
+    np.testing.assert_allclose(features, out.pooler_output.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(logits, out.logits.numpy(), atol=1e-5, rtol=0)

@@ -1,9 +1,10 @@
 """FID and MKL of SpecVQGAN (Iashin and Rahtu, BMVC 2021) on Melception outputs, as an `evaluate` module.
 
 Loaded offline from its path: `videozoo.metrics.load_metric("melception_fid_mkl")`. The plain functions
-`frechet_distance`, `mean_kl_divergence` and `video_index_from_paths` work on tensors or arrays. The inputs are the
-outputs of `MelceptionModel` (`pooler_output` for FID, `logits` for MKL) on [0, 1] log-mels: generated samples as
-the sampler writes them, real spectrograms after (x + 1) / 2 when they come in [-1, 1].
+`frechet_distance`, `mean_kl_divergence` and `video_index_from_paths` work on tensors or arrays;
+`melception_outputs(model, spectrograms)` runs a `MelceptionModel` over a set of spectrograms in batches. The
+inputs are the outputs of `MelceptionModel` (`pooler_output` for FID, `logits` for MKL) on [0, 1] log-mels:
+generated samples as the sampler writes them, real spectrograms after (x + 1) / 2 when they come in [-1, 1].
 
 - **FID** (fidelity; reference `evaluation/metrics/fid.py` `calculate_fid`): the Frechet distance between Gaussians
   fitted to the pool features of *all* generated samples and of *all* real clips:
@@ -125,6 +126,27 @@ def video_index_from_paths(generated_paths: list[str], real_paths: list[str]) ->
     if missing:
         raise ValueError(f"{len(missing)} generated files have no real clip, e.g. {missing[0]!r}")
     return [rows[key(path)] for path in generated_paths]
+
+
+def melception_outputs(model, spectrograms, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(pool features, logits) of a `MelceptionModel` on [0, 1] log-mels `(N, bands, frames)`, in eval mode and in
+    batches of `batch_size` (float32 numpy arrays, `(N, D)` and `(N, classes)`)."""
+    spectrograms = (
+        spectrograms if isinstance(spectrograms, torch.Tensor) else torch.as_tensor(np.asarray(spectrograms))
+    )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    features, logits = [], []
+    with torch.no_grad():
+        for start in range(0, len(spectrograms), batch_size):
+            out = model(spectrograms[start : start + batch_size].to(device))
+            features.append(out.pooler_output.float().cpu().numpy())
+            logits.append(out.logits.float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(features), np.concatenate(logits)
 
 
 def melception_fid_mkl(predictions: list[dict], references: list[dict]) -> dict[str, float]:

@@ -294,7 +294,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "  year={2021}\n"
                 "}"
             ),
-            "task": "spectrogram-to-waveform vocoding (the MelGAN vocoder of SpecVQGAN)",
+            "task": "spectrogram-to-waveform vocoding",
         },
     ),
     Architecture(
@@ -316,7 +316,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "  year={2021}\n"
                 "}"
             ),
-            "task": "spectrogram classification and the FID / MKL features of SpecVQGAN (Melception)",
+            "task": "spectrogram classification",
         },
     ),
 )

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
-    AutoModelForAudioClassification,
     AutoModel,
+    AutoModelForAudioClassification,
     AutoModelForSeq2SeqLM,
     AutoModelForSpeechSeq2Seq,
     AutoModelForVideoClassification,

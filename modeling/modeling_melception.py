@@ -20,8 +20,9 @@ gives the authors' features:
 - Outputs: `pooler_output` (batch, 2048), the global average pool of Mixed_7c (the reference's '2048', the FID
   features; taken before the training-only dropout, which the reference applies first); `logits_unbiased` =
   pooler_output @ fc.weight^T (its IS input); `logits` = logits_unbiased + fc.bias (the MKL input), computed in
-  this order so that the values match the reference's; `loss` = cross-entropy when `labels` are given (the reference trains only this head: its auxiliary-logits term is overwritten in its
-  training code, so `AuxLogits` is kept for weight loading but never run).
+  this order so that the values match the reference's; `loss` = cross-entropy when `labels` are given (the
+  reference trains only this head: its auxiliary-logits term is overwritten in its training code, so `AuxLogits`
+  is kept for weight loading but never run).
 - Initialisation as torchvision's `Inception3(init_weights=True)`: truncated normal (std 0.1, or the block's
   `stddev`) for convolutions and linear weights, BatchNorm 1 / 0; the replaced stem keeps PyTorch's default
   convolution init, as in the reference (it is created after torchvision's init).

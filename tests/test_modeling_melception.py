@@ -150,6 +150,16 @@ def test_converter_refuses_an_rgb_inception():
         load_converter().config_from_weights(state)
 
 
+def test_fixture_weights_load_strictly_under_their_own_names():
+    """Fast part of the conversion check (no forward): the unpacked reference state dict has exactly our keys."""
+    convert = load_converter()
+    weights = convert.load_packed_state_dict(parity_fixture("specvqgan_melception") / "original_weights.safetensors")
+    assert len(weights) == 580 and weights["Conv2d_1a_3x3.conv.weight"].dtype == torch.float32
+    model = convert.load_model(weights)
+    assert model.config.num_classes == 309 and model.config.aux_logits
+    assert torch.equal(model.Mixed_7c.branch3x3dbl_3b.conv.weight, weights["Mixed_7c.branch3x3dbl_3b.conv.weight"])
+
+
 @pytest.mark.slow
 def test_conversion_reproduces_the_authors_features(capsys):
     """Unpack the fixture, load it strictly, run the 80 x 848 forward (~20 s on one core) and recompute FID / MKL."""

@@ -185,3 +185,19 @@ def test_conversion_fails_loudly_on_a_wrong_mapping(tmp_path):
         tensors[a], tensors[b] = tensors[b], tensors[a]
     save_file(tensors, tmp_path / "original_weights.safetensors", metadata)
     assert load_converter().main(["--fixture", str(tmp_path)]) == 1
+
+
+def test_classifier_memorises_a_small_batch():
+    """The training path (BatchNorm in train mode, dropout, cross-entropy) fits 8 labelled spectrograms."""
+    torch.manual_seed(0)
+    model = MelceptionModel(tiny_config("melception", dropout=0.0)).train()
+    inputs, labels = torch.rand(8, 24, 30), torch.arange(8) % 7
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)  # the reference's Adam (lr 3e-4 at full size)
+    for _ in range(40):
+        loss = model(inputs, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05  # 2.4 at the start; measured 0.008 after 40 steps
+    with torch.no_grad():  # in train mode: the running statistics still lag the moving weights after 40 steps
+        assert torch.equal(model(inputs).logits.argmax(1), labels)

@@ -12,6 +12,8 @@ from .modeling_bmt import (
 )
 from .modeling_everything_at_once import EverythingAtOnceModel, EverythingAtOnceOutput, EverythingAtOncePreTrainedModel
 from .modeling_mdvc import MDVCEncoderOutput, MDVCForConditionalGeneration, MDVCPreTrainedModel
+from .modeling_melception import MelceptionModel, MelceptionOutput, MelceptionPreTrainedModel
+from .modeling_melgan import MelGANDiscriminator, MelGANOutput, MelGANPreTrainedModel, MelGANVocoder
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
     MMTForModalityMaskingPretraining,
@@ -39,6 +41,13 @@ __all__ = [
     "EverythingAtOnceModel",
     "EverythingAtOnceOutput",
     "EverythingAtOncePreTrainedModel",
+    "MelceptionModel",
+    "MelceptionOutput",
+    "MelceptionPreTrainedModel",
+    "MelGANDiscriminator",
+    "MelGANOutput",
+    "MelGANPreTrainedModel",
+    "MelGANVocoder",
     "MMTModel",
     "MMTOutput",
     "MMTPreTrainedModel",

@@ -131,6 +131,27 @@ TINY_CONFIGS: dict[str, dict] = {
         num_offset_classes=5,
         max_offset_sec=0.4,
     ),
+    # 2 ** 3 * 5 = 40 channels after the first conv, hop 3 * 2 * 2 = 12 samples per frame
+    "melgan": dict(
+        num_mel_bins=12,
+        generator_width=5,
+        num_residual_layers=2,
+        upsample_ratios=[3, 2, 2],
+        num_discriminators=2,
+        discriminator_width=8,
+        discriminator_layers=2,
+        discriminator_downsampling=2,
+        discriminator_max_channels=24,
+    ),
+    # Inception-v3 widths / 16 (2048 -> 128 pool features); 24 bands (the smallest input is 23 x 23)
+    "melception": dict(
+        num_classes=7,
+        num_mel_bins=24,
+        width_divisor=16,
+        aux_logits=False,
+        spectrogram_mean=[0.5 - 0.01 * i for i in range(24)],
+        spectrogram_std=[0.08 + 0.001 * i for i in range(24)],
+    ),
 }
 
 

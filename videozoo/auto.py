@@ -10,6 +10,7 @@ from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
     AutoModel,
+    AutoModelForAudioClassification,
     AutoModelForSeq2SeqLM,
     AutoModelForSpeechSeq2Seq,
     AutoModelForVideoClassification,
@@ -23,6 +24,8 @@ from .configuration.configuration_avlnet import AVLnetConfig
 from .configuration.configuration_bmt import BMTConfig
 from .configuration.configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration.configuration_mdvc import MDVCConfig
+from .configuration.configuration_melception import MelceptionConfig
+from .configuration.configuration_melgan import MelGANConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .configuration.configuration_sparsesync import SparseSyncConfig
@@ -31,6 +34,8 @@ from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
 from .modeling.modeling_everything_at_once import EverythingAtOnceModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
+from .modeling.modeling_melception import MelceptionModel
+from .modeling.modeling_melgan import MelGANVocoder
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
 from .modeling.modeling_sparsesync import SparseSyncForOffsetClassification
@@ -268,6 +273,50 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-visual synchronisation",
+        },
+    ),
+    Architecture(
+        config_class=MelGANConfig,
+        models=((AutoModel, MelGANVocoder),),
+        paper={
+            "title": "Taming Visually Guided Sound Generation",
+            "authors": "Vladimir Iashin, Esa Rahtu",
+            "venue": "BMVC",
+            "year": 2021,
+            "arxiv": "2110.08791",
+            "code": "https://github.com/v-iashin/SpecVQGAN",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{iashin2021taming,\n"
+                "  title={Taming Visually Guided Sound Generation},\n"
+                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
+                "  booktitle={British Machine Vision Conference (BMVC)},\n"
+                "  year={2021}\n"
+                "}"
+            ),
+            "task": "spectrogram-to-waveform vocoding",
+        },
+    ),
+    Architecture(
+        config_class=MelceptionConfig,
+        models=((AutoModel, MelceptionModel), (AutoModelForAudioClassification, MelceptionModel)),
+        paper={
+            "title": "Taming Visually Guided Sound Generation",
+            "authors": "Vladimir Iashin, Esa Rahtu",
+            "venue": "BMVC",
+            "year": 2021,
+            "arxiv": "2110.08791",
+            "code": "https://github.com/v-iashin/SpecVQGAN",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{iashin2021taming,\n"
+                "  title={Taming Visually Guided Sound Generation},\n"
+                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
+                "  booktitle={British Machine Vision Conference (BMVC)},\n"
+                "  year={2021}\n"
+                "}"
+            ),
+            "task": "spectrogram classification",
         },
     ),
 )

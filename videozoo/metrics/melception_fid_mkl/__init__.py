@@ -1,0 +1,1 @@
+"""FID and MKL of SpecVQGAN on Melception outputs (evaluate module)."""

@@ -57,7 +57,10 @@ class Architecture:
         models: `(auto_class, model_class)` pairs, e.g. `(AutoModel, MMTModel)`.
         processor_class: the `ProcessorMixin` subclass `AutoProcessor` returns for this `model_type`.
         feature_extractor_class / video_processor_class: registered with `AutoFeatureExtractor` / `AutoVideoProcessor`.
-        paper: metadata for model cards: title, authors, venue, year, arxiv id, url, bibtex, licence.
+        paper: metadata for model cards: title, authors, venue, year, arxiv id, url, bibtex, licence, and
+            `pipeline_tag`, the closest Hub task (embedding models for retrieval: `feature-extraction`; dense
+            captioning: `video-text-to-text`; AVATAR: `automatic-speech-recognition`; SparseSync's offset classes:
+            `video-classification`).
     """
 
     config_class: type[PreTrainedConfig]
@@ -95,6 +98,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "text-video retrieval",
+            "pipeline_tag": "feature-extraction",
         },
     ),
     Architecture(
@@ -118,6 +122,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "video representation pre-training",
+            "pipeline_tag": "feature-extraction",
         },
     ),
     Architecture(
@@ -142,6 +147,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-video retrieval",
+            "pipeline_tag": "feature-extraction",
         },
     ),
     Architecture(
@@ -166,6 +172,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "dense video captioning",
+            "pipeline_tag": "video-text-to-text",
         },
     ),
     Architecture(
@@ -190,6 +197,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "dense video captioning",
+            "pipeline_tag": "video-text-to-text",
         },
     ),
     Architecture(
@@ -214,6 +222,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "text-video retrieval",
+            "pipeline_tag": "feature-extraction",
         },
     ),
     Architecture(
@@ -241,6 +250,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-visual speech recognition",
+            "pipeline_tag": "automatic-speech-recognition",
         },
     ),
     Architecture(
@@ -268,6 +278,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-visual synchronisation",
+            "pipeline_tag": "video-classification",
         },
     ),
 )

@@ -1,6 +1,5 @@
 """Configuration of AVATAR, audio-visual speech recognition (Gabeur et al., Interspeech 2022)."""
 
-
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
@@ -17,8 +16,11 @@ class AvatarConfig(PreTrainedConfig):
         patch_size: spatial patch (height, width) of both modalities; for audio height = time frames, width = mel bins.
         tubelet_size: temporal extent of a video tubelet.
         num_channels: input channels (the log-mel is tiled to 3 channels).
-        num_frames: video frames per clip (2 in the paper, 8 in the released config).
-        image_size: side of the square video frames.
+        num_frames: video frames per clip (2 in the paper, 8 in the released config); any number of at least
+            `tubelet_size` (the tubelet convolution keeps whole tubelets, `num_frames // tubelet_size`, as the
+            reference's VALID convolution does).
+        image_size: frame size: one int for square frames (older configs), or `[height, width]`. The token grid is
+            `(height // patch_size, width // patch_size)` per tubelet.
         num_mel_bins: log-mel bins.
         max_audio_frames: log-mel frames per clip (2500 = 25 s).
         modalities: encoder streams; ("rgb", "audio") or ("audio",) for the audio-only baseline.
@@ -52,7 +54,7 @@ class AvatarConfig(PreTrainedConfig):
     tubelet_size: int = 2
     num_channels: int = 3
     num_frames: int = 2
-    image_size: int = 224
+    image_size: int | list[int] | tuple[int, ...] = 224
     num_mel_bins: int = 80
     max_audio_frames: int = 2500
     modalities: list[str] | tuple[str, ...] = ("rgb", "audio")
@@ -87,18 +89,49 @@ class AvatarConfig(PreTrainedConfig):
             raise ValueError("hidden sizes must be divisible by the number of heads")
         if not 0 <= self.fusion_layer <= self.encoder_layers:
             raise ValueError(f"fusion_layer must be in [0, {self.encoder_layers}], got {self.fusion_layer}")
-        if self.num_frames % self.tubelet_size:
+        if self.num_frames < self.tubelet_size:
             raise ValueError(
-                f"num_frames ({self.num_frames}) must be a multiple of tubelet_size ({self.tubelet_size})"
+                f"num_frames ({self.num_frames}) must be at least tubelet_size ({self.tubelet_size}): one tubelet"
+            )
+        size = [self.image_size] if isinstance(self.image_size, int) else list(self.image_size)
+        if len(size) not in (1, 2) or not all(isinstance(v, int) and v >= self.patch_size for v in size):
+            raise ValueError(
+                f"image_size must be an int or [height, width], each at least patch_size ({self.patch_size}); "
+                f"got {self.image_size!r}"
+            )
+        if self.max_audio_frames < self.patch_size or self.num_mel_bins < self.patch_size:
+            raise ValueError(
+                f"max_audio_frames ({self.max_audio_frames}) and num_mel_bins ({self.num_mel_bins}) must be at least "
+                f"patch_size ({self.patch_size})"
             )
 
     @property
+    def frame_size(self) -> tuple[int, int]:
+        """`(height, width)` of the video frames."""
+        if isinstance(self.image_size, int):
+            return self.image_size, self.image_size
+        return tuple(self.image_size) if len(self.image_size) == 2 else (self.image_size[0],) * 2
+
+    @property
+    def video_grid(self) -> tuple[int, int, int]:
+        """Tubelet grid `(time, height, width)` the video positional embedding covers (CLS slot aside)."""
+        height, width = self.frame_size
+        return self.num_frames // self.tubelet_size, height // self.patch_size, width // self.patch_size
+
+    @property
+    def audio_grid(self) -> tuple[int, int]:
+        """Patch grid `(time frames, mel bins)` the audio positional embedding covers (CLS slot aside)."""
+        return self.max_audio_frames // self.patch_size, self.num_mel_bins // self.patch_size
+
+    @property
     def num_video_tokens(self) -> int:
-        return (self.num_frames // self.tubelet_size) * (self.image_size // self.patch_size) ** 2
+        t, h, w = self.video_grid
+        return t * h * w
 
     @property
     def num_audio_tokens(self) -> int:
-        return (self.max_audio_frames // self.patch_size) * (self.num_mel_bins // self.patch_size)
+        rows, columns = self.audio_grid
+        return rows * columns
 
     @property
     def num_bottlenecks(self) -> int:

@@ -12,6 +12,15 @@ with a token classifier); no encoder padding mask (zero-padded spectrogram frame
 reference); decoder start token 0 (= PAD); sinusoid with divisor (D/2 - 1), sines then cosines, no embedding scaling.
 
 Decisions from the specification's open list (recommendations followed):
+- frames of any size and number: `image_size` is one int (square frames; older configs) or `[height, width]`;
+  `num_frames` is any count of at least one tubelet (whole tubelets are kept, `num_frames // tubelet_size`, as the
+  reference's VALID tubelet convolution does). The learned positional embeddings cover the grids the config fixes,
+  `config.video_grid` = (frames // tubelet, height // patch, width // patch) and `config.audio_grid`. Inputs giving
+  another grid raise a `ValueError` naming the sizes: the reference (scenic `mbt/model.py`, `AddPositionEmbs`)
+  builds its positional parameters from the input shape and never interpolates them at run time. It interpolates
+  only when initialising from an image ViT (scenic `mbt/model_utils.py`, `init_posemb`: bilinear resize of the
+  square grid to the per-frame grid, tiled over time), which `vit_to_avatar_encoder_state_dict` does for
+  rectangular frames too. The conversion script reads the grids from the checkpoint's positional embeddings.
 - frames: 2 frames by default (`num_frames`), 8 kept as a config option for converted checkpoints;
 - bottlenecks: 4 + 1 extra (`bottleneck_extra_cls_token=True`) for checkpoint compatibility;
 - decoder self-attention mask: causal only (identical to the reference at every non-pad position);
@@ -207,23 +216,41 @@ class AvatarEncoder(AvatarPreTrainedModel):
             raise ValueError(
                 f"input_features has {input_features.shape[-1]} mel bins, config expects {c.num_mel_bins}"
             )
+        frames = input_features.shape[-2]
+        if frames // c.patch_size != c.audio_grid[0]:
+            raise ValueError(
+                f"input_features has {frames} frames, a grid of {frames // c.patch_size} patch rows; the audio "
+                f"positional embedding covers {c.audio_grid[0]} (max_audio_frames={c.max_audio_frames}, patch_size="
+                f"{c.patch_size}): pad or crop the log-mel to max_audio_frames (the processor does); positional grids "
+                "are fixed when the model is built, as in the reference"
+            )
         if not torch.isfinite(input_features).all():
             raise ValueError("input_features contains NaN or infinite values")
         return input_features
 
     def forward(self, input_features=None, pixel_values=None, return_dict=True, **kwargs) -> AvatarEncoderOutput:
-        audio = self.audio_embeddings(self._check_audio(input_features))
-        video = None
+        c = self.config
+        input_features = self._check_audio(input_features)  # every input is checked before anything runs
         if self.use_video:
             if pixel_values is None:
                 raise ValueError("this AVATAR model uses the rgb stream: pass pixel_values [B, 3, T, H, W]")
             if pixel_values.dim() != 5 or pixel_values.shape[1] != self.config.num_channels:
                 raise ValueError(f"pixel_values must be [B, 3, T, H, W], got {tuple(pixel_values.shape)}")
-            if pixel_values.shape[0] != audio.shape[0]:
+            grid = tuple(n // k for n, k in zip(pixel_values.shape[2:], (c.tubelet_size, c.patch_size, c.patch_size)))
+            if grid != c.video_grid:
+                raise ValueError(
+                    f"pixel_values of {tuple(pixel_values.shape[2:])} (frames, height, width) give a tubelet grid "
+                    f"{grid}; the video positional embedding covers {c.video_grid} (num_frames={c.num_frames}, "
+                    f"image_size={c.image_size}, tubelet_size={c.tubelet_size}, patch_size={c.patch_size}): resize "
+                    "the frames, or use a config of that size (positional grids are fixed when the model is built, "
+                    "as in the reference; they are not interpolated at run time)"
+                )
+            if pixel_values.shape[0] != input_features.shape[0]:
                 raise ValueError("pixel_values and input_features have different batch sizes")
             if not torch.isfinite(pixel_values).all():
                 raise ValueError("pixel_values contains NaN or infinite values")
-            video = self.video_embeddings(pixel_values)
+        audio = self.audio_embeddings(input_features)
+        video = self.video_embeddings(pixel_values) if self.use_video else None
         bottleneck = self.bottleneck_tokens.expand(audio.shape[0], -1, -1)
         nb = bottleneck.shape[1]
         for l in range(self.config.encoder_layers):
@@ -568,7 +595,7 @@ def vit_to_avatar_encoder_state_dict(
                 for stream in streams:
                     out[f"encoder.{stream}_layers.{l}.{name}.{suffix}"] = state[vit_name]
 
-    audio_grid = _resize_grid(grid, (config.max_audio_frames // p, config.num_mel_bins // p)).reshape(-1, d)
+    audio_grid = _resize_grid(grid, config.audio_grid).reshape(-1, d)
     out["encoder.audio_embeddings.patch_embedding.weight"] = kernel
     out["encoder.audio_embeddings.patch_embedding.bias"] = bias
     out["encoder.audio_embeddings.cls_token"] = cls_token
@@ -577,8 +604,9 @@ def vit_to_avatar_encoder_state_dict(
         t = config.tubelet_size
         inflated = kernel.new_zeros(d, config.num_channels, t, p, p)
         inflated[:, :, t // 2] = kernel
-        frame_grid = _resize_grid(grid, (config.image_size // p,) * 2).reshape(-1, d)
-        tiled = frame_grid.repeat(config.num_frames // t, 1)
+        frames, height, width = config.video_grid
+        frame_grid = _resize_grid(grid, (height, width)).reshape(-1, d)
+        tiled = frame_grid.repeat(frames, 1)
         out["encoder.video_embeddings.patch_embedding.weight"] = inflated
         out["encoder.video_embeddings.patch_embedding.bias"] = bias
         out["encoder.video_embeddings.cls_token"] = cls_token

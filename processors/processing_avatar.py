@@ -2,6 +2,7 @@
 WordPiece targets with the reference's text normalisation and detokenisation."""
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -137,38 +138,51 @@ def sample_frame_indices(
     return np.clip(np.round(positions), 0, num_available - 1).astype(np.int64)
 
 
+def _crop_shape(crop_size: int | Sequence[int]) -> tuple[int, int]:
+    """`crop_size` (one side, or `(height, width)`) as `(height, width)`; raises on anything else."""
+    size = [crop_size] if isinstance(crop_size, int) else list(crop_size)
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise ValueError(f"crop_size must be a positive int or (height, width), got {crop_size!r}")
+    return size[0], size[1]
+
+
 def resize_and_crop(
     frames: torch.Tensor,
     shortest_edge: int,
-    crop_size: int,
+    crop_size: int | Sequence[int],
     training: bool = False,
     rng: np.random.Generator | None = None,
     random_flip: bool = True,
     scale_jitter: tuple[float, float] | None = None,
 ) -> torch.Tensor:
-    """`(T, H, W, 3)` 0..255 -> `(3, T, crop, crop)` in [-1, 1]: bilinear resize of the short side to `shortest_edge`,
-    central crop (in training: scale jitter of height and width by independent `U(scale_jitter)` factors when given,
-    random crop and horizontal flip), then `x * 2 / 255 - 1`."""
+    """`(T, H, W, 3)` 0..255 -> `(3, T, crop_h, crop_w)` in [-1, 1]: bilinear resize of the short side to
+    `shortest_edge` (never below the crop), central crop of `crop_size` (one side, or `(height, width)`; in
+    training: scale jitter of height and width by independent `U(scale_jitter)` factors when given, random crop and
+    horizontal flip), then `x * 2 / 255 - 1`."""
+    crop_h, crop_w = _crop_shape(crop_size)
     video = frames.permute(0, 3, 1, 2).float()  # (T, 3, H, W)
     height, width = video.shape[-2:]
     if min(height, width) != shortest_edge:
         scale = shortest_edge / min(height, width)
-        size = (max(crop_size, round(height * scale)), max(crop_size, round(width * scale)))
+        size = (max(crop_h, round(height * scale)), max(crop_w, round(width * scale)))
         video = F.interpolate(video, size=size, mode="bilinear", align_corners=False, antialias=False)
     height, width = video.shape[-2:]
-    if min(height, width) < crop_size:
-        raise ValueError(f"frames of {height}x{width} are smaller than the {crop_size} crop")
+    if height < crop_h or width < crop_w:
+        raise ValueError(f"frames of {height}x{width} are smaller than the {crop_h}x{crop_w} crop")
     if training:
         rng = rng if rng is not None else np.random.default_rng()
         if scale_jitter is not None:
-            size = scale_jitter_size(height, width, rng, scale_jitter, minimum=crop_size)
+            jittered = scale_jitter_size(height, width, rng, scale_jitter)
+            size = (max(crop_h, jittered[0]), max(crop_w, jittered[1]))  # never below the crop
             if size != (height, width):
                 video = F.interpolate(video, size=size, mode="bilinear", align_corners=False, antialias=False)
                 height, width = size
-        top, left = int(rng.integers(0, height - crop_size + 1)), int(rng.integers(0, width - crop_size + 1))
+        top, left = int(rng.integers(0, height - crop_h + 1)), int(rng.integers(0, width - crop_w + 1))
     else:
-        top, left = (height - crop_size) // 2, (width - crop_size) // 2
-    video = video[:, :, top : top + crop_size, left : left + crop_size]
+        top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    video = video[:, :, top : top + crop_h, left : left + crop_w]
     if training and random_flip and rng.random() < 0.5:
         video = video.flip(-1)
     return (video * (2.0 / 255.0) - 1.0).permute(1, 0, 2, 3).contiguous()
@@ -180,7 +194,7 @@ class AvatarProcessor(ProcessorMixin):
 
     - audio -> `input_features` `(batch, max_frames, 80)` through [`AvatarFeatureExtractor`] (waveforms with their
       `sampling_rate`, or media file paths);
-    - video -> `pixel_values` `(batch, 3, num_frames, crop_size, crop_size)` in [-1, 1]: `num_frames` full frames
+    - video -> `pixel_values` `(batch, 3, num_frames, crop_h, crop_w)` in [-1, 1]: `num_frames` full frames
       `1 / frames_per_second` seconds apart around the clip centre (random window, random crop and flip with
       `training=True`), short side resized to `shortest_edge`, central crop. Videos are `(T, H, W, 3)` arrays
       (uint8 or 0..255 floats; give `video_fps` to sample in time, otherwise consecutive array frames are used) or
@@ -196,7 +210,8 @@ class AvatarProcessor(ProcessorMixin):
     Args:
         feature_extractor ([`AvatarFeatureExtractor`]), tokenizer ([`BertTokenizerFast`], uncased, from a local
         vocabulary), num_frames (2), frames_per_second (2.5: the paper's 2 frames at 2.5 fps), shortest_edge (256),
-        crop_size (224), max_target_tokens (128: the evaluation length; training uses 64), max_duration_mismatch (1.0),
+        crop_size (224; one side, or `[height, width]` to match the model's `image_size`), max_target_tokens (128: the
+        evaluation length; training uses 64), max_duration_mismatch (1.0),
         random_flip (`True`: horizontal flips in training; off where left and right carry meaning),
         scale_jitter / prob_color_augment / prob_color_drop (training only; off by default: `None`, 0, 0; the
         reference's training values are `augmentation_avatar.REFERENCE_VIDEO_AUGMENTATION`, (0.9, 1.33), 0.8, 0.1),
@@ -211,7 +226,7 @@ class AvatarProcessor(ProcessorMixin):
         num_frames: int = 2,
         frames_per_second: float = 2.5,
         shortest_edge: int = 256,
-        crop_size: int = 224,
+        crop_size: int | list[int] | tuple[int, int] = 224,
         max_target_tokens: int = 128,
         max_duration_mismatch: float = 1.0,
         random_flip: bool = True,
@@ -238,7 +253,8 @@ class AvatarProcessor(ProcessorMixin):
         self.num_frames = num_frames
         self.frames_per_second = frames_per_second
         self.shortest_edge = shortest_edge
-        self.crop_size = crop_size
+        _crop_shape(crop_size)  # validated before anything is stored
+        self.crop_size = crop_size if isinstance(crop_size, int) else [int(v) for v in crop_size]
         self.max_target_tokens = max_target_tokens
         self.max_duration_mismatch = max_duration_mismatch
         super().__init__(feature_extractor, tokenizer, **kwargs)
@@ -293,7 +309,7 @@ class AvatarProcessor(ProcessorMixin):
 
     # ------------------------------------------------------------------ video
     def video_to_pixels(self, video, video_fps: float | None = None, training: bool = False, rng=None) -> torch.Tensor:
-        """One clip's frames `(T, H, W, 3)` -> `(3, num_frames, crop, crop)`."""
+        """One clip's frames `(T, H, W, 3)` -> `(3, num_frames, crop_h, crop_w)`."""
         frames = torch.as_tensor(np.asarray(video))
         if frames.dim() != 4 or frames.shape[-1] != 3:
             raise ValueError(f"a video must be (frames, height, width, 3) RGB, got shape {tuple(frames.shape)}")

@@ -1,13 +1,24 @@
 """Processor for MDVC: caption vocabulary and ASR subtitle (speech) vocabulary, both word level with the reference
-tokenisation, and audio / video features truncated to their common length with one shared mask."""
+tokenisation, and audio / video features truncated to their common length with one shared mask.
+
+Loading: the subtitle vocabulary lives in the `speech_tokenizer/` subfolder of a saved processor. transformers'
+generic loader reads it with `AutoTokenizer`, which also looks for a `config.json` in that subfolder; offline (from
+the cache of a normal download, or after `snapshot_download`) that look-up fails, and transformers then falls back
+to the root tokenizer with only a warning, so subtitles would be encoded with the caption vocabulary. This processor
+loads `speech_tokenizer/tokenizer.json` itself, with the tokenizer class it always saves, and raises when it cannot.
+"""
 
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from transformers import BatchFeature
+from transformers import BatchFeature, PreTrainedTokenizerFast
+from transformers.utils import cached_file
 
 from .feature_extraction_bmt import BMTFeatureExtractor
 from .processing_bmt import BMTProcessor, build_caption_vocab, split_caption, word_tokenizer
+
+# Arguments of `from_pretrained` that say where and how to fetch files (the rest are processor settings).
+_DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only")
 
 
 class MDVCProcessor(BMTProcessor):
@@ -38,6 +49,33 @@ class MDVCProcessor(BMTProcessor):
         self.max_speech_tokens = max_speech_tokens
         self.max_caption_tokens = max_caption_tokens
         super(BMTProcessor, self).__init__(feature_extractor, tokenizer, speech_tokenizer, **kwargs)
+
+    @classmethod
+    def _load_tokenizer_from_pretrained(
+        cls, sub_processor_type, pretrained_model_name_or_path, subfolder="", **kwargs
+    ):
+        """The caption tokenizer as transformers loads it; the subtitle tokenizer exactly from its subfolder, or an
+        error (never the root tokenizer in its place)."""
+        if sub_processor_type == "tokenizer":
+            return super()._load_tokenizer_from_pretrained(
+                sub_processor_type, pretrained_model_name_or_path, subfolder=subfolder, **kwargs
+            )
+        folder = f"{subfolder}/{sub_processor_type}" if subfolder else sub_processor_type
+        download = {key: kwargs[key] for key in _DOWNLOAD_KWARGS if key in kwargs}
+        found = cached_file(
+            pretrained_model_name_or_path,
+            "tokenizer.json",
+            subfolder=folder,
+            _raise_exceptions_for_missing_entries=False,
+            **download,
+        )
+        if found is None:
+            raise OSError(
+                f"{pretrained_model_name_or_path}: the {cls.__name__} needs `{folder}/tokenizer.json` (its "
+                f"`{sub_processor_type}`), which is neither in the folder or cache nor downloadable; refusing to "
+                "encode subtitles with the caption vocabulary"
+            )
+        return PreTrainedTokenizerFast.from_pretrained(pretrained_model_name_or_path, subfolder=folder, **download)
 
     @classmethod
     def from_captions(

@@ -8,11 +8,20 @@ tolerance.
 
     python scripts/convert_avatar_original_checkpoint.py --fixture PARITY_DIR
     python scripts/convert_avatar_original_checkpoint.py --config original_config.json \
-        --weights original_weights.safetensors --num_frames 2 --output_dir OUT
+        --weights original_weights.safetensors --output_dir OUT [--num_frames T] [--image_size H [W]] [--mel_bins M]
+
+Input sizes are read from what the checkpoint fixes: its learned positional embeddings hold one row per token of the
+video tubelet grid and of the audio patch grid (plus the CLS row). The audio grid's width comes from the mel bins
+(`--mel_bins`, else the original config's `dataset_configs.spec_num_features`) and its length from the embedding;
+the video grid needs one of `--num_frames` (square frames are then derived), `--image_size` (the frame count is then
+derived) or the original config's `dataset_configs.num_frames`. Sizes given that do not match the embeddings are an
+error: the reference never interpolates the positional embeddings of a trained model (see the model file's header).
+Derived sizes are the smallest that give the grid (a multiple of the patch or tubelet size).
 """
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -144,8 +153,94 @@ def convert_state_dict(flax_params: dict[str, torch.Tensor]) -> dict[str, torch.
     return out
 
 
+def _positional_rows(flax_params: dict[str, torch.Tensor], pattern: str) -> int | None:
+    """Patch positions of the positional embedding whose name matches `pattern` (its CLS row left out)."""
+    for name, value in flax_params.items():
+        if re.match(pattern, name.removeprefix("optimizer/target/").removeprefix("params/")):
+            if value.dim() != 3 or value.shape[0] != 1:
+                raise ValueError(
+                    f"{name}: expected a [1, 1 + tokens, D] positional embedding, got {tuple(value.shape)}"
+                )
+            return value.shape[1] - 1
+    return None
+
+
+def input_sizes_from_checkpoint(
+    original: dict,
+    flax_params: dict[str, torch.Tensor],
+    num_frames: int | None = None,
+    image_size: int | list[int] | None = None,
+    audio_frames: int | None = None,
+    mel_bins: int | None = None,
+) -> dict:
+    """`num_frames`, `image_size`, `max_audio_frames`, `num_mel_bins` that give the checkpoint's positional grids.
+
+    Sizes passed are checked against the grids; the others are derived (see the module docstring). Raises a
+    `ValueError` naming the size when a grid cannot be matched or is ambiguous."""
+    mbt = original["mbt"]["model"]
+    ph, pw, pt = mbt["patches"]["size"]
+    dataset = original.get("dataset_configs", {})
+    audio_tokens = _positional_rows(flax_params, r"^video_encoder/Transformer/posembed_input_(?:spectrogram|spec)/")
+    if audio_tokens is None:
+        raise ValueError("the checkpoint has no spectrogram positional embedding (posembed_input_spectrogram)")
+    mel_bins = mel_bins if mel_bins is not None else dataset.get("spec_num_features")
+    if mel_bins is None:
+        raise ValueError("pass --mel_bins: the original config has no dataset_configs.spec_num_features")
+    columns = mel_bins // pw
+    if columns == 0 or audio_tokens % columns:
+        raise ValueError(
+            f"the audio positional embedding has {audio_tokens} positions, not a whole number of rows of "
+            f"{columns} patches ({mel_bins} mel bins // patch width {pw}): pass the --mel_bins the model was "
+            "trained with"
+        )
+    rows = audio_tokens // columns
+    if audio_frames is not None and audio_frames // ph != rows:
+        raise ValueError(
+            f"--audio_frames {audio_frames} gives {audio_frames // ph} patch rows; the checkpoint's audio positional "
+            f"embedding has {rows} ({rows * ph} frames)"
+        )
+    sizes = {"max_audio_frames": audio_frames or rows * ph, "num_mel_bins": mel_bins}
+    if "rgb" not in mbt["modality_fusion"]:
+        return {**sizes, "num_frames": num_frames or pt, "image_size": image_size or 224}
+
+    video_tokens = _positional_rows(flax_params, r"^video_encoder/Transformer/posembed_input/")
+    if video_tokens is None:
+        raise ValueError("the checkpoint has no video positional embedding (posembed_input)")
+    num_frames = num_frames if num_frames is not None else dataset.get("num_frames")
+    if image_size is not None:
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+        per_frame = (height // ph) * (width // pw)
+        if per_frame == 0 or video_tokens % per_frame:
+            raise ValueError(
+                f"--image_size {height} x {width} gives {per_frame} patches per tubelet, which does not divide the "
+                f"{video_tokens} positions of the checkpoint's video positional embedding"
+            )
+        tubelets = video_tokens // per_frame
+        if num_frames is not None and num_frames // pt != tubelets:
+            raise ValueError(
+                f"num_frames {num_frames} gives {num_frames // pt} tubelets; with {height} x {width} frames the "
+                f"checkpoint's video positional embedding holds {tubelets}"
+            )
+        num_frames = num_frames if num_frames is not None else tubelets * pt
+        size = height if height == width else [height, width]
+        return {**sizes, "num_frames": num_frames, "image_size": size}
+    if num_frames is None:
+        raise ValueError(
+            f"the video positional embedding has {video_tokens} positions (tubelets x patches per frame): pass "
+            "--num_frames or --image_size to say how they split"
+        )
+    tubelets = num_frames // pt
+    side = math.isqrt(video_tokens // tubelets) if tubelets and video_tokens % tubelets == 0 else 0
+    if side == 0 or tubelets * side * side != video_tokens or ph != pw:
+        raise ValueError(
+            f"{num_frames} frames ({tubelets} tubelets) do not split the {video_tokens} positions of the video "
+            "positional embedding into square frames: pass --image_size HEIGHT WIDTH"
+        )
+    return {**sizes, "num_frames": num_frames, "image_size": side * ph}
+
+
 def config_from_original(
-    original: dict, num_frames: int, image_size: int, audio_frames: int, mel_bins: int
+    original: dict, num_frames: int, image_size: int | list[int], audio_frames: int, mel_bins: int
 ) -> AvatarConfig:
     mbt, vd = original["mbt"]["model"], original["vd"]["model"]
     ph, pw, pt = mbt["patches"]["size"]
@@ -198,8 +293,15 @@ def run_fixture(fixture: Path) -> int:
     inputs = load_file(fixture / "inputs.safetensors")
     ref = load_file(fixture / "outputs.safetensors")
     rgb, spec, targets = inputs["rgb"], inputs["spectrogram"], inputs["targets"].long()
-    config = config_from_original(original, rgb.shape[1], rgb.shape[2], spec.shape[1], spec.shape[2])
-    model = load_converted(config, load_file(fixture / "original_weights.safetensors"))
+    weights = load_file(fixture / "original_weights.safetensors")
+    height, width = rgb.shape[2:4]
+    sizes = input_sizes_from_checkpoint(
+        original, weights, rgb.shape[1], height if height == width else [height, width], spec.shape[1], spec.shape[2]
+    )
+    config = config_from_original(
+        original, sizes["num_frames"], sizes["image_size"], sizes["max_audio_frames"], sizes["num_mel_bins"]
+    )
+    model = load_converted(config, weights)
     pixel_values = rgb.permute(0, 4, 1, 2, 3)
     features = spec.permute(0, 3, 1, 2)
     failures = 0
@@ -252,20 +354,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixture", type=Path)
     parser.add_argument("--config", type=Path)
     parser.add_argument("--weights", type=Path)
-    parser.add_argument("--num_frames", type=int, default=2)
-    parser.add_argument("--image_size", type=int, default=224)
-    parser.add_argument("--audio_frames", type=int, default=2500)
-    parser.add_argument("--mel_bins", type=int, default=80)
+    parser.add_argument("--num_frames", type=int, help="video frames per clip (default: from the checkpoint)")
+    parser.add_argument(
+        "--image_size", type=int, nargs="+", help="frame side, or HEIGHT WIDTH (default: from the checkpoint)"
+    )
+    parser.add_argument("--audio_frames", type=int, help="log-mel frames per clip (default: from the checkpoint)")
+    parser.add_argument("--mel_bins", type=int, help="log-mel bins (default: the original config's)")
     parser.add_argument("--output_dir", type=Path)
     args = parser.parse_args(argv)
     if args.fixture is not None:
         return run_fixture(args.fixture)
     if not (args.config and args.weights and args.output_dir):
         parser.error("pass --fixture DIR, or --config, --weights and --output_dir")
-    config = config_from_original(
-        json.loads(args.config.read_text()), args.num_frames, args.image_size, args.audio_frames, args.mel_bins
+    if args.image_size is not None and len(args.image_size) not in (1, 2):
+        parser.error("--image_size takes one value (square frames) or two (HEIGHT WIDTH)")
+    for path in (args.config, args.weights):
+        if not path.is_file():
+            parser.error(f"{path} does not exist")
+    original = json.loads(args.config.read_text())
+    weights = load_file(args.weights)
+    image_size = (
+        None if args.image_size is None else (args.image_size[0] if len(args.image_size) == 1 else args.image_size)
     )
-    model = load_converted(config, load_file(args.weights))
+    try:
+        sizes = input_sizes_from_checkpoint(
+            original, weights, args.num_frames, image_size, args.audio_frames, args.mel_bins
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    config = config_from_original(
+        original, sizes["num_frames"], sizes["image_size"], sizes["max_audio_frames"], sizes["num_mel_bins"]
+    )
+    model = load_converted(config, weights)
     model.save_pretrained(args.output_dir)
     print(f"saved to {args.output_dir}")
     return 0

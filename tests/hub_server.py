@@ -63,6 +63,17 @@ class FakeHub:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def add_folder(self, repo_id: str, folder, repo_type: str = "model") -> None:
+        """Put every file under `folder` into a repository (created or replaced) in one commit, without the upload
+        protocol: for tests about downloading, where pushing is not what is checked."""
+        from pathlib import Path
+
+        repo = self.repos[(repo_type, repo_id)] = _Repo()
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                repo.files[path.relative_to(folder).as_posix()] = path.read_bytes()
+        repo.commit()
+
 
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 
@@ -90,8 +101,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not head:
             self.wfile.write(data)
 
-    def _not_found(self, code: str = "RepoNotFound", head=False):
-        self._send(404, {"error": code}, {"X-Error-Code": code, "X-Error-Message": code}, head=head)
+    def _not_found(self, code: str = "RepoNotFound", head=False, commit: str | None = None):
+        headers = {"X-Error-Code": code, "X-Error-Message": code}
+        if commit is not None:  # as the Hub does for a missing file, so the client records it in `.no_exist`
+            headers["X-Repo-Commit"] = commit
+        self._send(404, {"error": code}, headers, head=head)
 
     def _repo(self, repo_type: str, repo_id: str) -> _Repo | None:
         return self.server_state.repos.get((repo_type, repo_id))
@@ -270,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
         if repo is None:
             return self._not_found(head=head)
         if path not in repo.files:
-            return self._not_found("EntryNotFound", head)
+            return self._not_found("EntryNotFound", head, commit=repo.sha)
         data = repo.files[path]
         etag = hashlib.sha256(data).hexdigest() if path.endswith(LFS_SUFFIXES) else hashlib.sha1(data).hexdigest()
         headers = {"X-Repo-Commit": repo.sha, "ETag": f'"{etag}"'}

@@ -1,21 +1,30 @@
 """Push to a Hub-API-compatible server on 127.0.0.1 with the real huggingface_hub client, then load the checkpoint
-in fresh processes: with videozoo, without it (remote code), and offline from the cache."""
+in fresh processes: with videozoo, without it (remote code), and offline from the cache. For every registered
+architecture: offline reloads (from the cache of a normal load and after `snapshot_download`) give what the online
+load gave, and the generated model card's snippets run."""
 
+import ast
 import hashlib
+import importlib
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from huggingface_hub import ModelCard
 
-from videozoo.hub import HubExportError, model_card, push_checkpoint
+from videozoo.auto import ARCHITECTURES
+from videozoo.hub import HubExportError, model_card, push_checkpoint, stage_checkpoint
 
 from .conftest import REPO_ROOT
 from .hub_server import FakeHub
-from .test_remote_code import run_client, save_tiny_checkpoint
+from .test_remote_code import CLIENT, run_client, save_tiny_checkpoint
 
 METRICS = {"t2v_R1": 12.5, "t2v_R5": 40.0, "t2v_MedR": 7.0, "v2t_R1": 10.0}
 
@@ -181,3 +190,164 @@ def test_training_pushes_with_its_evaluation_results(hub, tmp_path):
     pushed = json.loads(files["eval_results.json"])
     assert pushed == pytest.approx(json.loads((tmp_path / "run" / "eval_results.json").read_text()))
     assert b"t2v_R1" in files["README.md"] and b"dataset_name" not in files["README.md"].split(b"---")[1]
+
+
+# ----------------------------------------------------------------------------- every architecture
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory) -> dict:
+    """`{model_type: (staged folder with remote code and card, saved model inputs)}` for every architecture."""
+    root = tmp_path_factory.mktemp("staged")
+    result = {}
+    for arch in ARCHITECTURES:
+        folder = root / f"{arch.model_type}-saved"
+        inputs = save_tiny_checkpoint(arch.model_type, folder)
+        torch.save(inputs, root / f"{arch.model_type}-inputs.pt")
+        staging = stage_checkpoint(folder, f"tester/{arch.model_type}-tiny")
+        shutil.copytree(staging, root / arch.model_type)
+        shutil.rmtree(staging)
+        result[arch.model_type] = (root / arch.model_type, root / f"{arch.model_type}-inputs.pt")
+    return result
+
+
+def python_blocks(card_text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", card_text, flags=re.S)
+
+
+def test_every_card_has_a_pipeline_tag_and_runnable_snippets(staged, capsys):
+    """The card's installed-path snippet runs here (videozoo is imported) against the exported folder; the
+    fine-tuning command names a script that exists and accepts every option it passes."""
+    for arch in ARCHITECTURES:
+        folder, _ = staged[arch.model_type]
+        repo_id = f"tester/{arch.model_type}-tiny"
+        card = ModelCard.load(folder / "README.md")
+        assert card.data.pipeline_tag == arch.paper["pipeline_tag"], arch.model_type
+        blocks = python_blocks(card.text)
+        assert len(blocks) == 2 and all(f'"{repo_id}"' in block for block in blocks), arch.model_type
+        assert all("from transformers import AutoModel, AutoProcessor" in block for block in blocks)
+        namespace = {}
+        exec(blocks[0].replace(f'"{repo_id}"', repr(str(folder))), namespace)  # noqa: S102
+        assert type(namespace["model"]).__module__.startswith("videozoo."), arch.model_type
+        assert type(namespace["processor"]).__name__ == arch.processor_class.__name__
+
+        commands = re.findall(r"```bash\n(.*?)```", card.text, flags=re.S)
+        assert len(commands) == 1, arch.model_type
+        words = shlex.split(commands[0])
+        script = words[words.index("accelerate") + 2]
+        assert (REPO_ROOT / script).is_file(), f"{arch.model_type}: the card names {script}, which does not exist"
+        module = importlib.import_module(f"videozoo.scripts.{Path(script).stem}")
+        with pytest.raises(SystemExit) as done:
+            module.main(["--help"])
+        assert done.value.code == 0
+        usage = capsys.readouterr().out
+        for option in (word for word in words if word.startswith("--")):
+            assert option in usage, f"{arch.model_type}: {script} has no {option}"
+
+
+@pytest.mark.slow
+def test_every_card_remote_snippet_runs_without_videozoo(staged, tmp_path):
+    """The cards' "without videozoo" snippets, in one fresh process where videozoo cannot be imported."""
+    runner = [
+        "import sys",
+        "sys.modules['videozoo'] = None",
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]",
+        "loaded = {}",
+    ]
+    for arch in ARCHITECTURES:
+        folder, _ = staged[arch.model_type]
+        block = python_blocks(ModelCard.load(folder / "README.md").text)[1]
+        code = block.replace(f'"tester/{arch.model_type}-tiny"', repr(str(folder)))
+        runner += ["namespace = {}", f"exec({code!r}, namespace)"]
+        runner += [f"loaded[{arch.model_type!r}] = [type(namespace[k]).__module__ for k in ('model', 'processor')]"]
+    runner += ["print(repr(loaded))"]
+    (tmp_path / "runner.py").write_text("\n".join(runner) + "\n")
+    env = {**os.environ, "HF_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "runner.py")], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert sorted(loaded) == sorted(a.model_type for a in ARCHITECTURES)
+    for model_type, modules in loaded.items():
+        assert all(m.startswith("transformers_modules.") for m in modules), (model_type, modules)
+
+
+def run_jobs(mode: str, jobs: list[dict], env: dict, folder: Path) -> None:
+    (folder / f"jobs-{mode}.json").write_text(json.dumps(jobs))
+    done = subprocess.run(
+        [sys.executable, str(CLIENT), mode, str(folder / f"jobs-{mode}.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_offline_reloads_of_every_architecture(hub, staged, tmp_path):
+    """Each architecture's repository loads offline exactly as online (same outputs, same processor settings and
+    vocabularies): from the cache of a normal load, and after `snapshot_download` (with and without videozoo)."""
+    for arch in ARCHITECTURES:
+        hub.add_folder(f"tester/{arch.model_type}-tiny", staged[arch.model_type][0])
+
+    def jobs(tag: str) -> list[dict]:
+        return [
+            {
+                "source": f"tester/{a.model_type}-tiny",
+                "inputs": str(staged[a.model_type][1]),
+                "outputs": str(tmp_path / f"{a.model_type}-{tag}.pt"),
+                "processor": a.processor_class is not None,
+            }
+            for a in ARCHITECTURES
+        ]
+
+    online = hub_env(hub, tmp_path / "home-normal")
+    offline = {**online, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}  # nothing listens there
+    run_jobs("installed", jobs("online"), online, tmp_path)
+    run_jobs("installed", jobs("cache"), offline, tmp_path)
+
+    snapshot_env = hub_env(hub, tmp_path / "home-snapshot")
+    download = "\n".join(
+        ["from huggingface_hub import snapshot_download"]
+        + [f"snapshot_download('tester/{a.model_type}-tiny')" for a in ARCHITECTURES]
+    )
+    done = subprocess.run([sys.executable, "-c", download], env=snapshot_env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    snapshot_offline = {**snapshot_env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    run_jobs("installed", jobs("snapshot"), snapshot_offline, tmp_path)
+    run_jobs("remote", jobs("snapshot-remote"), snapshot_offline, tmp_path)
+
+    drop = lambda d: {k: v for k, v in d.items() if k != "auto_map"} if d else d  # noqa: E731
+    for arch in ARCHITECTURES:
+        reference = torch.load(tmp_path / f"{arch.model_type}-online.pt", weights_only=True)
+        assert reference["model_module"].startswith("videozoo.")
+        for tag in ("cache", "snapshot", "snapshot-remote"):
+            other = torch.load(tmp_path / f"{arch.model_type}-{tag}.pt", weights_only=True)
+            where = f"{arch.model_type}, {tag}"
+            assert other["outputs"].keys() == reference["outputs"].keys(), where
+            for name, value in reference["outputs"].items():
+                assert torch.equal(value, other["outputs"][name]), f"{where}: {name}"
+            assert drop(other["processor"]) == drop(reference["processor"]), where
+            assert other["tokenizers"] == reference["tokenizers"], where
+        if arch.model_type == "mdvc":  # two different vocabularies, each where it belongs
+            vocabularies = reference["tokenizers"]
+            assert vocabularies["speech_tokenizer"]["vocab"] != vocabularies["tokenizer"]["vocab"]
+
+
+def test_mdvc_processor_never_substitutes_the_caption_vocabulary(tmp_path):
+    """Its subtitle tokenizer loads from `speech_tokenizer/` exactly; without that folder loading fails (transformers'
+    generic loader would fall back to the root caption tokenizer with only a warning)."""
+    from videozoo.processors import MDVCProcessor
+
+    from .tiny_configs import TINY_PROCESSORS
+
+    original = TINY_PROCESSORS["mdvc"](tmp_path)
+    original.save_pretrained(tmp_path / "saved")
+    loaded = MDVCProcessor.from_pretrained(tmp_path / "saved")
+    assert loaded.speech_tokenizer.get_vocab() == original.speech_tokenizer.get_vocab()
+    assert loaded.tokenizer.get_vocab() == original.tokenizer.get_vocab()
+    assert loaded.speech_tokenizer.get_vocab() != loaded.tokenizer.get_vocab()
+    shutil.rmtree(tmp_path / "saved" / "speech_tokenizer")
+    with pytest.raises(OSError, match="speech_tokenizer/tokenizer.json"):
+        MDVCProcessor.from_pretrained(tmp_path / "saved")

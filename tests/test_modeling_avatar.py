@@ -22,9 +22,7 @@ def make_inputs(config, batch_size, seed=0):
     labels[0, 4] = config.eos_token_id
     return {
         "input_features": torch.randn(batch_size, config.max_audio_frames, config.num_mel_bins, generator=g),
-        "pixel_values": torch.rand(batch_size, 3, config.num_frames, config.image_size, config.image_size, generator=g)
-        * 2
-        - 1,
+        "pixel_values": torch.rand(batch_size, 3, config.num_frames, *config.frame_size, generator=g) * 2 - 1,
         "labels": labels,
     }
 
@@ -362,3 +360,153 @@ def test_from_vit_pretrained_refuses_another_shape(tmp_path):
     )
     with pytest.raises(ValueError, match="4 attention heads"):
         AvatarForConditionalGeneration.from_vit_pretrained(vit, wrong_heads)
+
+
+# ----------------------------------------------------------------------------- frame sizes and counts
+def test_rectangular_frames_and_any_frame_count(tmp_path):
+    """`image_size=[height, width]` and a frame count that is not a multiple of the tubelet: the grid is
+    (frames // tubelet, height // patch, width // patch), and the frames past the last whole tubelet are ignored, as
+    the reference's VALID tubelet convolution does."""
+    model = build(image_size=[32, 48], num_frames=5)
+    assert model.config.video_grid == (2, 4, 6) and model.config.frame_size == (32, 48)
+    assert model.encoder.video_embeddings.position_embedding.shape == (1, 1 + 2 * 4 * 6, 32)
+    inputs = make_inputs(model.config, 2)
+    assert inputs["pixel_values"].shape == (2, 3, 5, 32, 48)
+    with torch.no_grad():
+        out = model(**inputs)
+        four_frames = model(**{**inputs, "pixel_values": inputs["pixel_values"][:, :, :4]})
+    assert out.encoder_last_hidden_state.shape == (2, (1 + 48) + (1 + 8 * 3), 32)
+    torch.testing.assert_close(out.logits, four_frames.logits, rtol=0, atol=0)
+
+    model.save_pretrained(tmp_path)
+    again = AutoModelForSpeechSeq2Seq.from_pretrained(tmp_path).eval()
+    assert again.config.image_size == [32, 48] and again.config.video_grid == (2, 4, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(again(**inputs).logits, out.logits, rtol=0, atol=0)
+
+
+def test_configs_with_one_image_size_still_load(tmp_path):
+    """A config saved before `[height, width]` existed (one int) loads with square frames."""
+    import json
+
+    from videozoo.configuration.configuration_avatar import AvatarConfig
+
+    old = {"model_type": "avatar", **{k: v for k, v in tiny_config("avatar").to_dict().items() if k != "image_size"}}
+    (tmp_path / "config.json").write_text(json.dumps({**old, "image_size": 32}))
+    config = AvatarConfig.from_pretrained(tmp_path)
+    assert config.image_size == 32 and config.frame_size == (32, 32) and config.video_grid == (1, 4, 4)
+    assert config.num_video_tokens == 16
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"image_size": [32, 48, 5]}, "image_size must be an int or"),
+        ({"image_size": [4, 48]}, "at least patch_size"),
+        ({"num_frames": 1}, "at least tubelet_size"),
+    ],
+)
+def test_bad_frame_sizes_in_the_config(overrides, message):
+    with pytest.raises(Exception, match=message):
+        tiny_config("avatar", **overrides)
+
+
+def test_inputs_of_another_grid_are_refused_before_running():
+    """The reference fixes its positional parameters when the model is built and never interpolates them at run
+    time: frames giving another grid are an error that names the sizes."""
+    model = build(image_size=[32, 48])
+    inputs = make_inputs(model.config, 2)
+    for pixels in (inputs["pixel_values"][..., :40], inputs["pixel_values"].transpose(-1, -2)):
+        with pytest.raises(ValueError, match=r"pixel_values .* tubelet grid .* covers \(1, 4, 6\)"):
+            model(**{**inputs, "pixel_values": pixels})
+    same_grid = torch.nn.functional.pad(inputs["pixel_values"], (0, 3, 0, 7))  # 39 x 51: still 4 x 6 patches
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(**{**inputs, "pixel_values": same_grid}).encoder_last_hidden_state,
+            model(**inputs).encoder_last_hidden_state,
+            rtol=0,
+            atol=0,
+        )
+
+
+def test_from_vit_pretrained_rectangular_frames(tmp_path):
+    """MBT's ViT initialisation for rectangular frames: the square ViT grid resized to height x width patches, tiled
+    over the tubelets."""
+    vit = _tiny_vit(tmp_path)
+    config = tiny_config(
+        "avatar",
+        hidden_size=64,
+        d_model=64,
+        encoder_layers=2,
+        encoder_intermediate_size=128,
+        encoder_attention_heads=4,
+        image_size=[32, 56],
+        num_frames=4,
+    )
+    model = AvatarForConditionalGeneration.from_vit_pretrained(vit, config)
+    grid = vit.state_dict()["embeddings.position_embeddings"][0, 1:].reshape(4, 4, 64)
+    video = model.encoder.video_embeddings.position_embedding[0, 1:].reshape(2, 4, 7, 64)
+    torch.testing.assert_close(video[0], video[1], rtol=0, atol=0)
+    torch.testing.assert_close(video[0, :, 0], grid[:, 0])  # 4 rows kept, the columns 4 -> 7 resized
+    torch.testing.assert_close(video[0, :, -1], grid[:, -1])
+    torch.testing.assert_close(video[0, 1, 3], (grid[1, 1] + grid[1, 2]) / 2)  # column 3 of 7 = halfway of 1 and 2
+
+
+# ----------------------------------------------------------------------------- conversion: sizes from the checkpoint
+def _fake_original(num_video: int, num_audio: int, dataset: dict) -> tuple[dict, dict]:
+    """A minimal original config and the two positional embeddings (with their CLS rows) of a checkpoint."""
+    original = {
+        "mbt": {"model": {"patches": {"size": [8, 8, 2]}, "modality_fusion": ["rgb", "spectrogram"]}},
+        "dataset_configs": dataset,
+    }
+    params = {
+        "video_encoder/Transformer/posembed_input/pos_embedding": torch.zeros(1, 1 + num_video, 4),
+        "video_encoder/Transformer/posembed_input_spectrogram/pos_embedding": torch.zeros(1, 1 + num_audio, 4),
+    }
+    return original, params
+
+
+def test_conversion_reads_the_grids_from_the_checkpoint():
+    from videozoo.scripts.convert_avatar_original_checkpoint import input_sizes_from_checkpoint
+
+    original, params = _fake_original(2 * 4 * 6, 9 * 4, {"spec_num_features": 32})
+    sizes = input_sizes_from_checkpoint(original, params, image_size=[32, 48])
+    assert sizes == {"num_frames": 4, "image_size": [32, 48], "max_audio_frames": 72, "num_mel_bins": 32}
+    assert input_sizes_from_checkpoint(original, params, num_frames=4, image_size=[39, 55])["num_frames"] == 4
+    original_square, params_square = _fake_original(3 * 5 * 5, 9 * 4, {"spec_num_features": 32, "num_frames": 6})
+    assert input_sizes_from_checkpoint(original_square, params_square)["image_size"] == 40  # from the config's frames
+    errors = [
+        ({}, "pass --num_frames or --image_size"),
+        ({"num_frames": 4}, "into square frames: pass --image_size"),
+        ({"image_size": [32, 40]}, "does not divide"),
+        ({"image_size": 32, "num_frames": 2}, "holds 3"),
+        ({"image_size": [32, 48], "mel_bins": 40}, "pass the --mel_bins"),
+        ({"image_size": [32, 48], "audio_frames": 64}, "has 9"),
+    ]
+    for kwargs, message in errors:
+        with pytest.raises(ValueError, match=message):
+            input_sizes_from_checkpoint(original, params, **kwargs)
+    with pytest.raises(ValueError, match="--mel_bins"):
+        input_sizes_from_checkpoint({**original, "dataset_configs": {}}, params, image_size=[32, 48])
+
+
+@pytest.mark.skipif(not (SHARED / "parity" / "avatar").is_dir(), reason="parity fixtures absent")
+def test_conversion_command_derives_sizes(tmp_path, capsys):
+    """The command line converts the parity checkpoint with the frame size read from its positional embedding and
+    refuses sizes that contradict it (the fixture's config names 80 mel bins; its weights were built for 32)."""
+    from videozoo.configuration.configuration_avatar import AvatarConfig
+    from videozoo.scripts.convert_avatar_original_checkpoint import main
+
+    fixture = SHARED / "parity" / "avatar"
+    base = [
+        "--config",
+        str(fixture / "original_config.json"),
+        "--weights",
+        str(fixture / "original_weights.safetensors"),
+    ]
+    with pytest.raises(SystemExit) as refused:
+        main([*base, "--output_dir", str(tmp_path / "bad"), "--num_frames", "2"])
+    assert refused.value.code == 2 and "--mel_bins" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main([*base, "--output_dir", str(tmp_path / "out"), "--num_frames", "2", "--mel_bins", "32"]) == 0
+    config = AvatarConfig.from_pretrained(tmp_path / "out")
+    assert (config.num_frames, config.image_size, config.max_audio_frames, config.num_mel_bins) == (2, 32, 64, 32)

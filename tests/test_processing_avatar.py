@@ -431,3 +431,34 @@ def test_unreadable_media_file(tmp_path):
     processor = TINY_PROCESSORS["avatar"](tmp_path)
     with pytest.raises(ValueError, match="cannot open media file"):
         processor(audio=[broken])
+
+
+def test_rectangular_crop_for_rectangular_model_frames(tmp_path):
+    """`crop_size=[height, width]` gives the frames of a model with `image_size=[height, width]`; the crop is the
+    central window of the same resized frames as a square crop's."""
+    from transformers import AutoModelForSpeechSeq2Seq
+
+    from .tiny_configs import tiny_config
+
+    processor = TINY_PROCESSORS["avatar"](tmp_path)  # shortest_edge 36
+    video = np.random.default_rng(1).integers(0, 256, (25, 40, 60, 3), dtype=np.uint8)  # resized to 36 x 54
+    square = processor(video=video, video_fps=25.0)["pixel_values"]
+    processor.crop_size = [32, 48]
+    wide = processor(video=video, video_fps=25.0)["pixel_values"]
+    assert square.shape == (1, 3, 2, 32, 32) and wide.shape == (1, 3, 2, 32, 48)
+    torch.testing.assert_close(wide[..., 8:40], square, rtol=0, atol=0)  # square window starts 11 px in, wide 3 px
+    for name, value in REFERENCE_VIDEO_AUGMENTATION.items():
+        setattr(processor, name, value)
+    trained = processor(video=video, video_fps=25.0, training=True, rngs=[np.random.default_rng(3)])["pixel_values"]
+    assert trained.shape == (1, 3, 2, 32, 48)
+    processor.save_pretrained(tmp_path / "saved")
+    assert AvatarProcessor.from_pretrained(tmp_path / "saved").crop_size == [32, 48]
+
+    torch.manual_seed(0)
+    model = AutoModelForSpeechSeq2Seq.from_config(tiny_config("avatar", image_size=[32, 48])).eval()
+    batch = processor(audio=_tone(0.5, 16000), sampling_rate=16000, video=video, video_fps=25.0)
+    ids = model.generate(**batch, max_new_tokens=3, min_new_tokens=3, eos_token_id=None)
+    assert ids.shape == (1, 4)
+    for bad in ([32, 48, 3], [0, 32], "32"):
+        with pytest.raises(ValueError, match="crop_size"):
+            AvatarProcessor(processor.feature_extractor, processor.tokenizer, crop_size=bad)

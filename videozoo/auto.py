@@ -62,7 +62,10 @@ class Architecture:
         models: `(auto_class, model_class)` pairs, e.g. `(AutoModel, MMTModel)`.
         processor_class: the `ProcessorMixin` subclass `AutoProcessor` returns for this `model_type`.
         feature_extractor_class / video_processor_class: registered with `AutoFeatureExtractor` / `AutoVideoProcessor`.
-        paper: metadata for model cards: title, authors, venue, year, arxiv id, url, bibtex, licence.
+        paper: metadata for model cards: title, authors, venue, year, arxiv id, url, bibtex, licence, and
+            `pipeline_tag`, the closest Hub task (embedding models for retrieval: `feature-extraction`; dense
+            captioning: `video-text-to-text`; AVATAR: `automatic-speech-recognition`; SparseSync's offset classes:
+            `video-classification`).
     """
 
     config_class: type[PreTrainedConfig]
@@ -100,6 +103,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "text-video retrieval",
+            "pipeline_tag": "feature-extraction",
         },
     ),
     Architecture(
@@ -123,6 +127,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "video representation pre-training",
+            "pipeline_tag": "feature-extraction",
         },
     ),
     Architecture(
@@ -147,6 +152,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-video retrieval",
+            "pipeline_tag": "feature-extraction",
         },
     ),
     Architecture(
@@ -171,6 +177,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "dense video captioning",
+            "pipeline_tag": "video-text-to-text",
         },
     ),
     Architecture(
@@ -195,6 +202,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "dense video captioning",
+            "pipeline_tag": "video-text-to-text",
         },
     ),
     Architecture(
@@ -219,6 +227,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "text-video retrieval",
+            "pipeline_tag": "feature-extraction",
         },
     ),
     Architecture(
@@ -246,6 +255,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-visual speech recognition",
+            "pipeline_tag": "automatic-speech-recognition",
         },
     ),
     Architecture(
@@ -273,6 +283,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-visual synchronisation",
+            "pipeline_tag": "video-classification",
         },
     ),
     Architecture(

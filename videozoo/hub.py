@@ -209,6 +209,16 @@ def _numeric_results(eval_results: str | Path | dict | None) -> dict[str, float]
     return {k: float(v) for k, v in eval_results.items()}
 
 
+def training_script(arch: Architecture) -> str | None:
+    """File name of the script in videozoo's `scripts/` that trains (or, failing that, pre-trains) the
+    architecture, or None when it has none."""
+    folder = Path(importlib.import_module(f"{PACKAGE}.scripts").__file__).parent
+    for name in (f"train_{arch.model_type}.py", f"pretrain_{arch.model_type}.py"):
+        if (folder / name).is_file():
+            return name
+    return None
+
+
 def model_card(
     folder: str | Path,
     repo_id: str,
@@ -227,10 +237,13 @@ def model_card(
     training = _read_json(folder / "training_args.json") if (folder / "training_args.json").is_file() else {}
     dataset_name = dataset_name or training.get("dataset_name") or "unspecified"
     task = paper.get("task", "feature-extraction")
+    if not paper.get("pipeline_tag"):
+        raise HubExportError(f"the registry's paper entry of {arch.model_type} has no pipeline_tag")
     model_name = repo_id.split("/")[-1]
     data = ModelCardData(
         license=paper.get("license", "other"),
         library_name="transformers",
+        pipeline_tag=paper["pipeline_tag"],
         tags=["videozoo", arch.model_type, "video", "multimodal"],
         datasets=[dataset_name],
         metrics=sorted(results),
@@ -282,18 +295,29 @@ def model_card(
         "Without videozoo, the code shipped in this repository is used:",
         "",
         "```python",
+        "from transformers import AutoModel, AutoProcessor",
+        "",
         f'model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True)',
         f'processor = AutoProcessor.from_pretrained("{repo_id}", trust_remote_code=True)',
         "```",
         "",
-        "## How to fine-tune",
-        "",
-        "```bash",
-        f"accelerate launch scripts/train_{arch.model_type}.py --model_name_or_path {repo_id} --output_dir runs/finetuned ...",
-        "```",
-        "",
-        f"The training loop is videozoo's (`videozoo.training.fit`); `{first_model}` computes its loss with `return_loss=True`.",
-        "",
+    ]
+    script = training_script(arch)
+    if script is not None:
+        lines += [
+            "## How to fine-tune",
+            "",
+            "From a videozoo checkout, with the data arguments the script lists under `--help`:",
+            "",
+            "```bash",
+            f"accelerate launch scripts/{script} --model_name_or_path {repo_id} --output_dir runs/finetuned",
+            "```",
+            "",
+            f"The training loop is videozoo's (`videozoo.training.fit`); `{first_model}` computes its loss with "
+            "`return_loss=True`.",
+            "",
+        ]
+    lines += [
         "## Training data",
         "",
         f"Dataset: `{dataset_name}`." + (" Training arguments are in `training_args.json`." if training else ""),
@@ -374,5 +398,6 @@ __all__ = [
     "push_checkpoint",
     "remote_code_files",
     "stage_checkpoint",
+    "training_script",
     "validate_checkpoint",
 ]

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = AvatarForConditionalGeneration(config).to(device)
     b = args.batch_size
     features = torch.randn(b, config.max_audio_frames, config.num_mel_bins, device=device)
-    pixels = torch.rand(b, 3, config.num_frames, config.image_size, config.image_size, device=device) * 2 - 1
+    pixels = torch.rand(b, 3, config.num_frames, *config.frame_size, device=device) * 2 - 1
     labels = torch.randint(1000, config.vocab_size, (b, 64), device=device)
     figures = {}
 

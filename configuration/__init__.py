@@ -8,6 +8,7 @@ from .configuration_mdvc import MDVCConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .configuration_sparsesync import SparseSyncConfig
+from .configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig
 
 __all__ = [
     "AvatarConfig",
@@ -18,4 +19,6 @@ __all__ = [
     "MMTConfig",
     "MMTModalityMaskingConfig",
     "SparseSyncConfig",
+    "SpecVQGANConfig",
+    "SpecVQGANSamplerConfig",
 ]

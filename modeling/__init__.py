@@ -19,6 +19,14 @@ from .modeling_mmt_modality_masking import (
     MMTModalityMaskingPreTrainedModel,
 )
 from .modeling_sparsesync import SparseSyncForOffsetClassification, SparseSyncPreTrainedModel
+from .modeling_specvqgan import (
+    SpecVQGANForConditionalGeneration,
+    SpecVQGANGenerationOutput,
+    SpecVQGANModel,
+    SpecVQGANOutput,
+    SpecVQGANPreTrainedModel,
+    SpecVQGANTrainingLoss,
+)
 
 __all__ = [
     "AvatarEncoder",
@@ -47,4 +55,10 @@ __all__ = [
     "MMTModalityMaskingPreTrainedModel",
     "SparseSyncForOffsetClassification",
     "SparseSyncPreTrainedModel",
+    "SpecVQGANForConditionalGeneration",
+    "SpecVQGANGenerationOutput",
+    "SpecVQGANModel",
+    "SpecVQGANOutput",
+    "SpecVQGANPreTrainedModel",
+    "SpecVQGANTrainingLoss",
 ]

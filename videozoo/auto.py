@@ -10,6 +10,7 @@ from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
     AutoModel,
+    AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
     AutoModelForSpeechSeq2Seq,
     AutoModelForVideoClassification,
@@ -26,6 +27,7 @@ from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .configuration.configuration_sparsesync import SparseSyncConfig
+from .configuration.configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig
 from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
@@ -34,11 +36,13 @@ from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
 from .modeling.modeling_sparsesync import SparseSyncForOffsetClassification
+from .modeling.modeling_specvqgan import SpecVQGANForConditionalGeneration, SpecVQGANModel
 from .processors.feature_extraction_avatar import AvatarFeatureExtractor
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
 from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
 from .processors.feature_extraction_sparsesync import SparseSyncFeatureExtractor
+from .processors.feature_extraction_specvqgan import SpecVQGANFeatureExtractor
 from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
@@ -46,6 +50,7 @@ from .processors.processing_everything_at_once import EverythingAtOnceProcessor
 from .processors.processing_mdvc import MDVCProcessor
 from .processors.processing_mmt import MMTProcessor
 from .processors.processing_sparsesync import SparseSyncProcessor
+from .processors.processing_specvqgan import SpecVQGANProcessor
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,57 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-visual synchronisation",
+        },
+    ),
+    Architecture(
+        config_class=SpecVQGANConfig,
+        models=((AutoModel, SpecVQGANModel),),
+        processor_class=SpecVQGANProcessor,
+        feature_extractor_class=SpecVQGANFeatureExtractor,
+        paper={
+            "title": "Taming Visually Guided Sound Generation",
+            "authors": "Vladimir Iashin, Esa Rahtu",
+            "venue": "BMVC",
+            "year": 2021,
+            "arxiv": "2110.08791",
+            "code": "https://github.com/v-iashin/SpecVQGAN",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{iashin2021taming,\n"
+                "  title={Taming Visually Guided Sound Generation},\n"
+                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
+                "  booktitle={British Machine Vision Conference (BMVC)},\n"
+                "  year={2021}\n"
+                "}"
+            ),
+            "task": "spectrogram codebook (visually guided sound generation, stage I)",
+        },
+    ),
+    Architecture(
+        config_class=SpecVQGANSamplerConfig,
+        models=(
+            (AutoModelForCausalLM, SpecVQGANForConditionalGeneration),
+            (AutoModel, SpecVQGANForConditionalGeneration),
+        ),
+        processor_class=SpecVQGANProcessor,
+        feature_extractor_class=SpecVQGANFeatureExtractor,
+        paper={
+            "title": "Taming Visually Guided Sound Generation",
+            "authors": "Vladimir Iashin, Esa Rahtu",
+            "venue": "BMVC",
+            "year": 2021,
+            "arxiv": "2110.08791",
+            "code": "https://github.com/v-iashin/SpecVQGAN",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{iashin2021taming,\n"
+                "  title={Taming Visually Guided Sound Generation},\n"
+                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
+                "  booktitle={British Machine Vision Conference (BMVC)},\n"
+                "  year={2021}\n"
+                "}"
+            ),
+            "task": "visually guided sound generation",
         },
     ),
 )

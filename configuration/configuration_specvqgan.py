@@ -89,7 +89,7 @@ class SpecVQGANConfig(CheckedModelTypeMixin, PreTrainedConfig):
             raise ValueError("num_res_blocks >= 1, num_embeddings >= 2 and embed_dim >= 1 are needed")
         if self.num_mel_bins < self.downsampling_factor:
             raise ValueError(
-                f"num_mel_bins ({self.num_mel_bins}) is smaller than the downsampling factor {self.downsampling_factor}"
+                f"num_mel_bins ({self.num_mel_bins}) is below the downsampling factor {self.downsampling_factor}"
             )
 
     @property
@@ -196,7 +196,7 @@ class SpecVQGANSamplerConfig(CheckedModelTypeMixin, PreTrainedConfig):
     def validate_sizes(self):
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})"
+                f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads {self.num_attention_heads}"
             )
         if len(self.latent_grid) != 2 or min(self.latent_grid) < 1:
             raise ValueError(f"latent_grid must be (rows, columns) with positive sizes, got {list(self.latent_grid)}")

@@ -257,7 +257,7 @@ class SpecVQGANVectorQuantizer(nn.Module):
         self.embedding = nn.Embedding(num_embeddings, embed_dim)
 
     def forward(self, latents: torch.Tensor):
-        """`(B, C, h, w)` -> (quantised `(B, C, h, w)`, codebook loss `()`, indices `(B, h*w)` row-major, perplexity)."""
+        """`(B, C, h, w)` -> (quantised `(B, C, h, w)`, codebook loss, indices `(B, h*w)` row-major, perplexity)."""
         batch, channels, height, width = latents.shape
         z = latents.permute(0, 2, 3, 1).reshape(-1, channels)
         codebook = self.embedding.weight
@@ -337,7 +337,7 @@ def check_spectrogram(input_features, config: SpecVQGANConfig, name: str = "inpu
         raise ValueError(f"{name} has {input_features.shape[2]} mel bins, the model takes {config.num_mel_bins}")
     if input_features.shape[3] < config.downsampling_factor:
         raise ValueError(
-            f"{name} has {input_features.shape[3]} frames, fewer than the downsampling factor {config.downsampling_factor}"
+            f"{name} has {input_features.shape[3]} frames, below the downsampling factor {config.downsampling_factor}"
         )
     _check_finite(name, input_features)
     low, high = input_features.min().item(), input_features.max().item()

@@ -1,13 +1,14 @@
 """Convert a SpecVQGAN checkpoint of the authors' code (v-iashin/SpecVQGAN) into `SpecVQGANModel` (Stage I, a
 `VQModel` codebook) or `SpecVQGANForConditionalGeneration` (Stage II, a `Net2NetTransformer` with its Stage I).
 
-    python scripts/convert_specvqgan_original_checkpoint.py --checkpoint 2021-05-19T22-16-54_vggsound_specs_vqgan/checkpoints/epoch_39.ckpt \
-        --config 2021-05-19T22-16-54_vggsound_specs_vqgan/configs/2021-05-19T22-16-54-project.yaml --output_dir specvqgan-vggsound-codebook
+    RUN=2021-05-19T22-16-54_vggsound_specs_vqgan
+    python scripts/convert_specvqgan_original_checkpoint.py --checkpoint $RUN/checkpoints/epoch_39.ckpt \
+        --config $RUN/configs/2021-05-19T22-16-54-project.yaml --output_dir specvqgan-vggsound-codebook
 
     # prove the conversion on the parity fixtures (authors' weights + inputs + recorded outputs):
-    python scripts/convert_specvqgan_original_checkpoint.py --fixture ../shared/parity/specvqgan_codebook      # Stage I
-    python scripts/convert_specvqgan_original_checkpoint.py --fixture ../shared/parity/specvqgan_transformer   # Stage II
-    python scripts/convert_specvqgan_original_checkpoint.py --fixture ../shared/parity/specvqgan_frontend      # processor
+    python scripts/convert_specvqgan_original_checkpoint.py --fixture ../shared/parity/specvqgan_codebook
+    python scripts/convert_specvqgan_original_checkpoint.py --fixture ../shared/parity/specvqgan_transformer
+    python scripts/convert_specvqgan_original_checkpoint.py --fixture ../shared/parity/specvqgan_frontend
 
 The authors' checkpoints are PyTorch Lightning `.ckpt` files (`state_dict` plus training state); they are read by the
 restricted unpickler of the SparseSync converter (tensors and plain containers load, any other class becomes an
@@ -89,11 +90,9 @@ def first_stage_config_from_weights(
     )
     from videozoo.configuration.configuration_specvqgan import attention_levels
 
-    if attention_levels(config.resolution, levels, config.attn_resolutions) != attention:
-        raise ValueError(
-            f"the config puts attention at levels {attention_levels(config.resolution, levels, config.attn_resolutions)}"
-            f", the weights have it at {attention}"
-        )
+    configured = attention_levels(config.resolution, levels, config.attn_resolutions)
+    if configured != attention:
+        raise ValueError(f"the config puts attention at levels {configured}, the weights have it at {attention}")
     return config
 
 
@@ -405,9 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         model = load_first_stage(state_dict, params, data.get("mel_num", 80))
     model.save_pretrained(args.output_dir)
-    print(
-        f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters) to {args.output_dir}"
-    )
+    millions = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"saved {type(model).__name__} ({millions:.2f}M parameters) to {args.output_dir}")
     return 0
 
 

@@ -485,6 +485,18 @@ class SpecVQGANModel(SpecVQGANPreTrainedModel):
             perplexity=encoded.perplexity,
         )
 
+    @torch.no_grad()
+    def init_codebook_from(self, input_features: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Set the codebook to encoder outputs (after `quant_conv`) at random positions of `input_features`, a
+        data-dependent start against the collapse of a U(-1/K, 1/K) codebook onto a few codes when training from
+        scratch (not in the reference; the synthetic task uses it). Needs at least K positions."""
+        latents = self.quant_conv(self.encoder(check_spectrogram(input_features, self.config)))
+        vectors = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])
+        count = self.config.num_embeddings
+        if len(vectors) < count:
+            raise ValueError(f"input_features give {len(vectors)} latent vectors, fewer than the {count} codes")
+        self.quantize.embedding.weight.copy_(vectors[torch.randperm(len(vectors), generator=generator)[:count]])
+
     def get_last_layer(self) -> torch.Tensor:
         """The decoder's last weight, where the adaptive GAN weight compares gradients."""
         return self.decoder.conv_out.weight
@@ -807,13 +819,21 @@ class SpecVQGANForConditionalGeneration(SpecVQGANPreTrainedModel, GenerationMixi
         super().__init__(config)
         self.first_stage_model = SpecVQGANModel(config.first_stage_config)
         self.transformer = SpecVQGANTransformer(config)
-        self.register_buffer("column_major", column_major_order(*config.latent_grid), persistent=False)
         self.post_init()
         self.first_stage_model.requires_grad_(False)  # frozen, as the reference's `init_first_stage_from_ckpt`
         if self.generation_config is not None:
             self.generation_config.bos_token_id = config.bos_token_id
             self.generation_config.pad_token_id = None
             self.generation_config.eos_token_id = None
+
+    @classmethod
+    def from_first_stage(cls, first_stage_model: SpecVQGANModel, config: SpecVQGANSamplerConfig):
+        """A new sampler on a trained Stage I (its config replaces `config.first_stage_config`), as the reference's
+        `first_stage_config.params.ckpt_path`; the transformer starts from its initialisation."""
+        config.first_stage_config = first_stage_model.config
+        model = cls(config)
+        model.first_stage_model.load_state_dict(first_stage_model.state_dict())
+        return model
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -828,10 +848,11 @@ class SpecVQGANForConditionalGeneration(SpecVQGANPreTrainedModel, GenerationMixi
 
     # ---- order and Stage I
     def to_column_major(self, indices: torch.Tensor) -> torch.Tensor:
-        return indices[:, self.column_major]
+        # computed on use, not a buffer: a non-persistent buffer is left uninitialised by `from_pretrained`
+        return indices[:, column_major_order(*self.config.latent_grid).to(indices.device)]
 
     def to_row_major(self, indices: torch.Tensor) -> torch.Tensor:
-        return indices[:, torch.argsort(self.column_major)]
+        return indices[:, torch.argsort(column_major_order(*self.config.latent_grid)).to(indices.device)]
 
     @torch.no_grad()
     def encode_to_indices(self, input_features: torch.Tensor) -> torch.Tensor:

@@ -229,6 +229,25 @@ class TestSpecVQGANSampler(ModelTesterMixin):
         assert torch.equal(target, row_major[:, column_major_order(8, 5)])
         torch.testing.assert_close(out.loss, F.cross_entropy(out.logits.reshape(-1, 19), target.reshape(-1)))
 
+    def test_teacher_forcing_and_generation_survive_save_and_load(self, tmp_path):
+        from transformers import AutoModel
+
+        model = self.build()
+        x, features = spectrograms(2), torch.randn(2, 3, 20)
+        model.save_pretrained(tmp_path)
+        reloaded = AutoModel.from_pretrained(tmp_path).eval()
+        with torch.no_grad():
+            for name in ("encode_to_indices",):
+                assert torch.equal(getattr(reloaded, name)(x), getattr(model, name)(x))
+            torch.testing.assert_close(
+                reloaded(input_features=x, visual_features=features).loss,
+                model(input_features=x, visual_features=features).loss,
+                atol=0,
+                rtol=0,
+            )
+            half = dict(input_features=x, priming="half", do_sample=False)
+            assert torch.equal(reloaded.generate(features, **half).indices, model.generate(features, **half).indices)
+
     def test_causality_including_the_condition_prefix(self):
         model = self.build()
         inputs = sampler_inputs(model.config, 2)

@@ -77,4 +77,68 @@ def load_example(clip: SpecVQGANClip, processor: SpecVQGANProcessor, labels: lis
     return example
 
 
-__all__ = ["SpecVQGANClip", "list_clips", "load_example", "load_feature_pickle"]
+# ----------------------------------------------------------------------------- synthetic task
+SYNTHETIC_PITCHES_HZ = (330.0, 1320.0)  # two octaves apart: different mel rows
+SYNTHETIC_BEATS_HZ = (2.0, 8.0)  # slow and fast rhythm
+
+
+def synthetic_tone(class_id: int, seconds: float, sampling_rate: int = 22050, phase: float = 0.0) -> torch.Tensor:
+    """The synthetic task's sound: class `c` decides the pitch (`SYNTHETIC_PITCHES_HZ[c % 2]`) and the rhythm
+    (`SYNTHETIC_BEATS_HZ[c // 2]`: the tone is on for the first half of every beat)."""
+    if not 0 <= class_id < len(SYNTHETIC_PITCHES_HZ) * len(SYNTHETIC_BEATS_HZ):
+        raise ValueError(f"class_id must be in [0, 4), got {class_id}")
+    time = torch.arange(round(seconds * sampling_rate), dtype=torch.float64) / sampling_rate
+    pitch, beat = SYNTHETIC_PITCHES_HZ[class_id % 2], SYNTHETIC_BEATS_HZ[class_id // 2]
+    gate = ((time * beat) % 1.0 < 0.5).double()
+    return (0.5 * gate * torch.sin(2 * torch.pi * pitch * time + phase)).float()
+
+
+def synthetic_visual_features(
+    class_id: int, num_frames: int, feature_size: int, generator: torch.Generator, noise: float = 0.1
+) -> torch.Tensor:
+    """The "video" of the synthetic task: `num_frames` vectors whose first four channels one-hot the class, plus
+    Gaussian noise on every channel."""
+    features = torch.randn(num_frames, feature_size, generator=generator) * noise
+    features[:, class_id] += 1.0
+    return features
+
+
+def make_synthetic_dataset(
+    processor: SpecVQGANProcessor, num_examples: int, seconds: float, seed: int = 0
+) -> list[dict]:
+    """Rows {"input_features", "visual_features", "class_ids"} of the synthetic task: the visual condition decides
+    the pitch and the rhythm of a tone (classes cycle 0, 1, 2, 3, ...; random tone phase and feature noise)."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for index in range(num_examples):
+        class_id = index % 4
+        phase = float(torch.rand((), generator=generator)) * 2 * torch.pi
+        wave = synthetic_tone(class_id, seconds, processor.feature_extractor.sampling_rate, phase)
+        audio = processor.feature_extractor(wave, sampling_rate=processor.feature_extractor.sampling_rate)
+        features = synthetic_visual_features(class_id, processor.feature_length, processor.feature_size, generator)
+        rows.append(
+            {
+                "input_features": audio["input_features"][0],
+                "visual_features": processor.prepare_visual_features(features),
+                "class_ids": torch.tensor(class_id),
+            }
+        )
+    return rows
+
+
+def collate(rows: list[dict]) -> dict:
+    """Stack the tensor fields of rows (extra fields such as `sample_seed` are dropped)."""
+    keys = ("input_features", "visual_features", "class_ids")
+    return {key: torch.stack([row[key] for row in rows]) for key in keys if key in rows[0]}
+
+
+__all__ = [
+    "SpecVQGANClip",
+    "collate",
+    "list_clips",
+    "load_example",
+    "load_feature_pickle",
+    "make_synthetic_dataset",
+    "synthetic_tone",
+    "synthetic_visual_features",
+]

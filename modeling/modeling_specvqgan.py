@@ -383,16 +383,13 @@ class SpecVQGANPreTrainedModel(PreTrainedModel):
             if module.bias is not None:
                 bound = 1 / math.sqrt(module.weight[0].numel())
                 init.uniform_(module.bias, -bound, bound)
-        elif isinstance(module, SpecVQGANVectorQuantizer):
-            size = module.embedding.num_embeddings
-            init.uniform_(module.embedding.weight, -1.0 / size, 1.0 / size)
         elif isinstance(module, SpecVQGANTransformer):
             init.zeros_(module.pos_emb)
-            if module.cls_embedder is not None:
-                init.normal_(module.cls_embedder.weight, 0.0, 1.0)
+        elif isinstance(module, nn.Embedding) and getattr(module, "_is_codebook", False):
+            init.uniform_(module.weight, -1.0 / module.num_embeddings, 1.0 / module.num_embeddings)
+        elif isinstance(module, nn.Embedding) and getattr(module, "unit_normal_init", False):
+            init.normal_(module.weight, 0.0, 1.0)  # the class embedding: PyTorch's default N(0, 1)
         elif isinstance(module, (nn.Linear, nn.Embedding)):
-            if isinstance(module, nn.Embedding) and getattr(module, "_is_codebook", False):
-                return
             init.normal_(module.weight, 0.0, getattr(self.config, "initializer_range", 0.02))
             if isinstance(module, nn.Linear) and module.bias is not None:
                 init.zeros_(module.bias)
@@ -766,6 +763,8 @@ class SpecVQGANTransformer(nn.Module):
         self.embedder = nn.Linear(config.feature_size, config.hidden_size)
         self.embedder.keeps_default_init = True
         self.cls_embedder = nn.Embedding(config.num_classes, config.hidden_size) if config.num_classes > 0 else None
+        if self.cls_embedder is not None:
+            self.cls_embedder.unit_normal_init = True
         self.tok_emb = nn.Embedding(config.codebook_size, config.hidden_size)
         self.pos_emb = nn.Parameter(torch.zeros(1, config.max_position_embeddings, config.hidden_size))
         self.drop = nn.Dropout(config.embedding_dropout)

@@ -412,3 +412,39 @@ def test_conversion_mutations_are_caught():
         assert (model(inputs["spectrogram"]).reconstruction - expected["x_rec"]).abs().max() > 0.1
     weights["loss.discriminator.main.0.weight"] = torch.zeros(1)  # training-loss keys are dropped
     converter.load_first_stage(weights)
+
+
+def test_conversion_command_on_a_lightning_checkpoint_and_project_yaml(tmp_path):
+    """The command-line path: a Lightning-style `.ckpt` (state_dict + training state, read by the restricted
+    unpickler) and the authors' project yaml (nested `data.params`) -> a saved model with the fixture's outputs."""
+    import json
+
+    import yaml
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
+    converter = load_converter()
+    fixture = parity_fixture("specvqgan_transformer")
+    original = json.loads((fixture / "original_config.json").read_text())
+    weights = load_file(fixture / "original_weights.safetensors")
+    torch.save({"state_dict": weights, "epoch": 3, "global_step": 10, "optimizer_states": []}, tmp_path / "last.ckpt")
+    project = {
+        "model": original["model"],
+        "data": {"params": {"train": {"params": {"condition_dataset_cfg": {"feat_sample_size": 5}}}}},
+    }
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump(project))
+    code = converter.main(
+        ["--checkpoint", str(tmp_path / "last.ckpt"), "--config", str(tmp_path / "project.yaml"),
+         "--output_dir", str(tmp_path / "out")]
+    )  # fmt: skip
+    assert code == 0
+    model = AutoModel.from_pretrained(tmp_path / "out").eval()
+    assert isinstance(model, SpecVQGANForConditionalGeneration) and model.config.num_features == 5
+    inputs, expected = load_file(fixture / "inputs.safetensors"), load_file(fixture / "outputs.safetensors")
+    with torch.no_grad():
+        out = model(input_features=inputs["spectrogram"], visual_features=inputs["features"].transpose(1, 2))
+        greedy = model.generate(inputs["features"].transpose(1, 2), do_sample=False)
+    assert (out.logits - expected["logits"]).abs().max() < 1e-5
+    assert torch.equal(greedy.indices, expected["greedy_indices"])
+    with pytest.raises(ValueError, match="attention-head count"):
+        converter.load_sampler(weights, {}, {"feat_sample_size": 5})

@@ -10,6 +10,7 @@ from .configuration_melgan import MelGANConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .configuration_sparsesync import SparseSyncConfig
+from .configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig
 
 __all__ = [
     "AvatarConfig",
@@ -22,4 +23,6 @@ __all__ = [
     "MMTConfig",
     "MMTModalityMaskingConfig",
     "SparseSyncConfig",
+    "SpecVQGANConfig",
+    "SpecVQGANSamplerConfig",
 ]

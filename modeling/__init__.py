@@ -21,6 +21,14 @@ from .modeling_mmt_modality_masking import (
     MMTModalityMaskingPreTrainedModel,
 )
 from .modeling_sparsesync import SparseSyncForOffsetClassification, SparseSyncPreTrainedModel
+from .modeling_specvqgan import (
+    SpecVQGANForConditionalGeneration,
+    SpecVQGANGenerationOutput,
+    SpecVQGANModel,
+    SpecVQGANOutput,
+    SpecVQGANPreTrainedModel,
+    SpecVQGANTrainingLoss,
+)
 
 __all__ = [
     "AvatarEncoder",
@@ -56,4 +64,10 @@ __all__ = [
     "MMTModalityMaskingPreTrainedModel",
     "SparseSyncForOffsetClassification",
     "SparseSyncPreTrainedModel",
+    "SpecVQGANForConditionalGeneration",
+    "SpecVQGANGenerationOutput",
+    "SpecVQGANModel",
+    "SpecVQGANOutput",
+    "SpecVQGANPreTrainedModel",
+    "SpecVQGANTrainingLoss",
 ]

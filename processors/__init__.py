@@ -5,6 +5,7 @@ from .feature_extraction_avlnet import AVLnetFeatureExtractor
 from .feature_extraction_bmt import BMTFeatureExtractor
 from .feature_extraction_mmt import MMTFeatureExtractor
 from .feature_extraction_sparsesync import SparseSyncFeatureExtractor
+from .feature_extraction_specvqgan import SpecVQGANFeatureExtractor
 from .processing_avatar import AvatarProcessor
 from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
@@ -12,6 +13,7 @@ from .processing_everything_at_once import EverythingAtOnceProcessor
 from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
 from .processing_sparsesync import SparseSyncProcessor
+from .processing_specvqgan import SpecVQGANProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
 
 __all__ = [
@@ -29,5 +31,7 @@ __all__ = [
     "MMTProcessor",
     "SparseSyncFeatureExtractor",
     "SparseSyncProcessor",
+    "SpecVQGANFeatureExtractor",
+    "SpecVQGANProcessor",
     "load_clip",
 ]

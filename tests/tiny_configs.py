@@ -152,6 +152,40 @@ TINY_CONFIGS: dict[str, dict] = {
         spectrogram_mean=[0.5 - 0.01 * i for i in range(24)],
         spectrogram_std=[0.08 + 0.001 * i for i in range(24)],
     ),
+    # 16 mel bins x 10 frames -> a latent grid of 8 x 5 (one downsampling); attention at the second level
+    "specvqgan": dict(
+        num_mel_bins=16,
+        base_channels=32,
+        channel_multipliers=[1, 2],
+        num_res_blocks=1,
+        attn_resolutions=[8],
+        resolution=16,
+        z_channels=32,
+        embed_dim=12,
+        num_embeddings=19,
+        lpaps_channels=[8, 12, 16, 16, 16],
+        disc_base_channels=8,
+    ),
+    "specvqgan_sampler": dict(
+        first_stage_config=dict(
+            num_mel_bins=16,
+            base_channels=32,
+            channel_multipliers=[1, 2],
+            num_res_blocks=1,
+            attn_resolutions=[8],
+            resolution=16,
+            z_channels=32,
+            embed_dim=12,
+            num_embeddings=19,
+        ),
+        latent_grid=[8, 5],
+        feature_size=20,
+        num_features=3,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+    ),
 }
 
 
@@ -250,6 +284,13 @@ def _tiny_sparsesync_processor(directory):
     )
 
 
+def _tiny_specvqgan_processor(directory):
+    from videozoo.processors import SpecVQGANFeatureExtractor, SpecVQGANProcessor
+
+    extractor = SpecVQGANFeatureExtractor(feature_size=16, pad_to_seconds=0.5, max_frames=40, crop_frames=10)
+    return SpecVQGANProcessor(extractor, num_features=3, feature_length=11, feature_crop_length=9, feature_size=20)
+
+
 # model_type -> function(directory: Path) building a small processor (tokenizer files may be written there).
 TINY_PROCESSORS = {
     "mmt": _tiny_mmt_processor,
@@ -260,4 +301,6 @@ TINY_PROCESSORS = {
     "everything_at_once": _tiny_everything_at_once_processor,
     "avatar": _tiny_avatar_processor,
     "sparsesync": _tiny_sparsesync_processor,
+    "specvqgan": _tiny_specvqgan_processor,
+    "specvqgan_sampler": _tiny_specvqgan_processor,
 }

@@ -11,6 +11,7 @@ from transformers import (
     AutoFeatureExtractor,
     AutoModel,
     AutoModelForAudioClassification,
+    AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
     AutoModelForSpeechSeq2Seq,
     AutoModelForVideoClassification,
@@ -29,6 +30,7 @@ from .configuration.configuration_melgan import MelGANConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .configuration.configuration_sparsesync import SparseSyncConfig
+from .configuration.configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig
 from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
@@ -39,11 +41,13 @@ from .modeling.modeling_melgan import MelGANVocoder
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
 from .modeling.modeling_sparsesync import SparseSyncForOffsetClassification
+from .modeling.modeling_specvqgan import SpecVQGANForConditionalGeneration, SpecVQGANModel
 from .processors.feature_extraction_avatar import AvatarFeatureExtractor
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
 from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
 from .processors.feature_extraction_sparsesync import SparseSyncFeatureExtractor
+from .processors.feature_extraction_specvqgan import SpecVQGANFeatureExtractor
 from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
@@ -51,6 +55,7 @@ from .processors.processing_everything_at_once import EverythingAtOnceProcessor
 from .processors.processing_mdvc import MDVCProcessor
 from .processors.processing_mmt import MMTProcessor
 from .processors.processing_sparsesync import SparseSyncProcessor
+from .processors.processing_specvqgan import SpecVQGANProcessor
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,25 @@ class Architecture:
     def model_type(self) -> str:
         return self.config_class.model_type
 
+
+# The SpecVQGAN paper, shared by its four rows (codebook, sampler, vocoder, Melception).
+SPECVQGAN_PAPER = {
+    "title": "Taming Visually Guided Sound Generation",
+    "authors": "Vladimir Iashin, Esa Rahtu",
+    "venue": "BMVC",
+    "year": 2021,
+    "arxiv": "2110.08791",
+    "code": "https://github.com/v-iashin/SpecVQGAN",
+    "license": "mit",
+    "bibtex": (
+        "@inproceedings{iashin2021taming,\n"
+        "  title={Taming Visually Guided Sound Generation},\n"
+        "  author={Iashin, Vladimir and Rahtu, Esa},\n"
+        "  booktitle={British Machine Vision Conference (BMVC)},\n"
+        "  year={2021}\n"
+        "}"
+    ),
+}
 
 ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
@@ -290,44 +314,43 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=MelGANConfig,
         models=((AutoModel, MelGANVocoder),),
         paper={
-            "title": "Taming Visually Guided Sound Generation",
-            "authors": "Vladimir Iashin, Esa Rahtu",
-            "venue": "BMVC",
-            "year": 2021,
-            "arxiv": "2110.08791",
-            "code": "https://github.com/v-iashin/SpecVQGAN",
-            "license": "mit",
-            "bibtex": (
-                "@inproceedings{iashin2021taming,\n"
-                "  title={Taming Visually Guided Sound Generation},\n"
-                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
-                "  booktitle={British Machine Vision Conference (BMVC)},\n"
-                "  year={2021}\n"
-                "}"
-            ),
+            **SPECVQGAN_PAPER,
             "task": "spectrogram-to-waveform vocoding",
+            "pipeline_tag": "audio-to-audio",
         },
     ),
     Architecture(
         config_class=MelceptionConfig,
         models=((AutoModel, MelceptionModel), (AutoModelForAudioClassification, MelceptionModel)),
         paper={
-            "title": "Taming Visually Guided Sound Generation",
-            "authors": "Vladimir Iashin, Esa Rahtu",
-            "venue": "BMVC",
-            "year": 2021,
-            "arxiv": "2110.08791",
-            "code": "https://github.com/v-iashin/SpecVQGAN",
-            "license": "mit",
-            "bibtex": (
-                "@inproceedings{iashin2021taming,\n"
-                "  title={Taming Visually Guided Sound Generation},\n"
-                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
-                "  booktitle={British Machine Vision Conference (BMVC)},\n"
-                "  year={2021}\n"
-                "}"
-            ),
+            **SPECVQGAN_PAPER,
             "task": "spectrogram classification",
+            "pipeline_tag": "audio-classification",
+        },
+    ),
+    Architecture(
+        config_class=SpecVQGANConfig,
+        models=((AutoModel, SpecVQGANModel),),
+        processor_class=SpecVQGANProcessor,
+        feature_extractor_class=SpecVQGANFeatureExtractor,
+        paper={
+            **SPECVQGAN_PAPER,
+            "task": "spectrogram codebook (visually guided sound generation, stage I)",
+            "pipeline_tag": "audio-to-audio",
+        },
+    ),
+    Architecture(
+        config_class=SpecVQGANSamplerConfig,
+        models=(
+            (AutoModelForCausalLM, SpecVQGANForConditionalGeneration),
+            (AutoModel, SpecVQGANForConditionalGeneration),
+        ),
+        processor_class=SpecVQGANProcessor,
+        feature_extractor_class=SpecVQGANFeatureExtractor,
+        paper={
+            **SPECVQGAN_PAPER,
+            "task": "visually guided sound generation",
+            "pipeline_tag": "video-to-audio",
         },
     ),
 )

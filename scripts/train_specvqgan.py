@@ -1,0 +1,132 @@
+"""Train SpecVQGAN through `videozoo.training.fit`: Stage I (the spectrogram codebook), then Stage II (the sampler)
+on the frozen Stage I.
+
+    # the synthetic task (the visual condition decides pitch and rhythm of a tone; 0.5 s, 16 mel bands):
+    python scripts/train_specvqgan.py --stage codebook --dataset_name synthetic --max_steps 60 --learning_rate 2e-3 \
+        --per_device_train_batch_size 4 --output_dir runs/synthetic-codebook
+    python scripts/train_specvqgan.py --stage sampler --first_stage runs/synthetic-codebook --dataset_name synthetic \
+        --max_steps 150 --learning_rate 3e-3 --per_device_train_batch_size 4 --output_dir runs/synthetic-sampler
+
+    # the authors' VAS layout (their spectrograms and ResNet-50 features; split lists next to the folder):
+    python scripts/train_specvqgan.py --stage sampler --first_stage converted-vas-codebook --dataset_name vas \
+        --data_dir data/vas --num_features 212 ... --output_dir runs/vas-sampler
+
+Stage I trains with L1 + codebook loss only (the adversarial and perceptual terms of `SpecVQGANTrainingLoss` need
+two alternating optimizers, which the shared loop does not drive). A fresh codebook starts from encoder outputs
+of up to 64 training spectrograms (`init_codebook_from`; the reference's U(-1/K, 1/K) start collapses onto a few
+codes in short runs). The reference's sampler optimiser (AdamW, betas 0.9 / 0.95, weight decay 0.01) is set with
+the flags (`--adam_beta2 0.95 --weight_decay 0.01`); note that the shared loop decays every weight matrix.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers import AutoModel, HfArgumentParser
+
+import videozoo  # noqa: F401
+from videozoo.configuration import SpecVQGANConfig, SpecVQGANSamplerConfig
+from videozoo.data.specvqgan import collate, list_clips, load_example, make_synthetic_dataset
+from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
+from videozoo.processors import SpecVQGANFeatureExtractor, SpecVQGANProcessor
+from videozoo.tasks.specvqgan import SpecVQGANCodebookTask, SpecVQGANSamplerTask
+from videozoo.training import TrainerArguments, fit
+
+
+@dataclass
+class SpecVQGANArguments:
+    stage: Literal["codebook", "sampler"] = "codebook"
+    dataset_name: Literal["synthetic", "vas"] = "synthetic"
+    data_dir: str | None = field(default=None, metadata={"help": "vas: the folder with videos/ and features/."})
+    num_train_examples: int = field(default=16, metadata={"help": "synthetic: training rows."})
+    num_eval_examples: int = field(default=8, metadata={"help": "synthetic: evaluation rows."})
+    first_stage: str | None = field(default=None, metadata={"help": "sampler: a trained / converted Stage I."})
+    num_features: int = field(default=2, metadata={"help": "sampler: conditioning vectors N (212, 5, 1 for VAS)."})
+    hidden_size: int = 32
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+
+
+def synthetic_processor() -> SpecVQGANProcessor:
+    extractor = SpecVQGANFeatureExtractor(feature_size=16, pad_to_seconds=0.5, max_frames=None, crop_frames=40)
+    return SpecVQGANProcessor(extractor, num_features=2, feature_length=11, feature_crop_length=9, feature_size=8)
+
+
+def datasets(args: SpecVQGANArguments, processor: SpecVQGANProcessor):
+    if args.dataset_name == "synthetic":
+        return (
+            make_synthetic_dataset(processor, args.num_train_examples, 0.5, seed=0),
+            make_synthetic_dataset(processor, args.num_eval_examples, 0.5, seed=1),
+        )
+    if args.data_dir is None:
+        raise ValueError("--dataset_name vas needs --data_dir (the folder with videos/ and features/)")
+    root = Path(args.data_dir)
+    splits = [root.parent / "vas_train.txt", root.parent / "vas_valid.txt"]
+    rows = []
+    for split in splits:
+        clips = list_clips(root, split if split.is_file() else None)
+        if not clips:
+            raise ValueError(f"no complete clip (video, spectrogram, features) under {root} for {split.name}")
+        rows.append([load_example(clip, processor) for clip in clips])
+    return rows[0], rows[1]
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args, training_args = HfArgumentParser((SpecVQGANArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
+    if args.dataset_name == "synthetic":
+        processor = synthetic_processor()
+    else:
+        processor = SpecVQGANProcessor(num_features=args.num_features)
+    train, evaluation = datasets(args, processor)
+    torch.manual_seed(training_args.seed)
+    if args.stage == "codebook":
+        if args.dataset_name == "synthetic":
+            config = SpecVQGANConfig(
+                num_mel_bins=16,
+                base_channels=32,
+                channel_multipliers=[1, 1, 2],
+                num_res_blocks=1,
+                attn_resolutions=[4],
+                resolution=16,
+                z_channels=32,
+                embed_dim=8,
+                num_embeddings=16,
+            )
+        else:
+            config = SpecVQGANConfig(num_embeddings=128)  # the VAS codebook
+        model = SpecVQGANModel(config)
+        model.init_codebook_from(collate(train[:64])["input_features"])  # up to 64 training spectrograms
+        task = SpecVQGANCodebookTask()
+    else:
+        if args.first_stage is None:
+            raise ValueError("--stage sampler needs --first_stage (a trained or converted Stage I folder)")
+        first_stage = AutoModel.from_pretrained(args.first_stage)
+        if not isinstance(first_stage, SpecVQGANModel):
+            raise ValueError(f"{args.first_stage} is not a SpecVQGAN Stage I checkpoint")
+        frames = train[0]["input_features"].shape[-1]
+        config = SpecVQGANSamplerConfig(
+            latent_grid=list(first_stage.config.latent_size(frames)),
+            feature_size=processor.feature_size,
+            num_features=processor.num_features,
+            hidden_size=args.hidden_size,
+            num_hidden_layers=args.num_hidden_layers,
+            num_attention_heads=args.num_attention_heads,
+            intermediate_size=4 * args.hidden_size,
+        )
+        model = SpecVQGANForConditionalGeneration.from_first_stage(first_stage, config)
+        task = SpecVQGANSamplerTask()
+    return fit(
+        model,
+        task,
+        train,
+        training_args,
+        collate_fn=collate,
+        eval_dataset=evaluation,
+        processor=processor,
+        hparams=vars(args),
+    )
+
+
+if __name__ == "__main__":
+    print(main())

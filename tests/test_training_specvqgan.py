@@ -1,0 +1,64 @@
+"""SpecVQGAN trains through the shared loop (`videozoo.training.fit`): Stage I, then Stage II on its indices, on the
+synthetic task where the visual condition decides the pitch and the rhythm of a tone."""
+
+import pytest
+import torch
+from transformers import AutoModel
+
+from videozoo.data.specvqgan import collate, make_synthetic_dataset, synthetic_tone
+from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
+from videozoo.scripts import train_specvqgan
+from videozoo.scripts.train_specvqgan import synthetic_processor
+
+
+def test_synthetic_tone_classes_differ_in_pitch_and_rhythm():
+    extractor = synthetic_processor().feature_extractor
+    spectra = [extractor(synthetic_tone(c, 0.5), sampling_rate=22050)["input_features"][0] for c in range(4)]
+    assert spectra[0].mean(1).argmax() < spectra[1].mean(1).argmax()  # pitch: class 1 is two octaves higher
+    changes = [(s.max(0).values > 0).float().diff().abs().sum() for s in spectra]
+    assert changes[2] > changes[0]  # rhythm: class 2 switches on and off more often than class 0
+
+
+def train_both_stages(tmp_path, codebook_steps: int, sampler_steps: int):
+    """`scripts/train_specvqgan.py` on the synthetic task: Stage I, then the sampler on it."""
+    common = ["--dataset_name", "synthetic", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "8"]
+    common += ["--cpu", "--disable_tqdm", "--report_to", "none"]
+    codebook_metrics = train_specvqgan.main(
+        common + ["--stage", "codebook", "--max_steps", str(codebook_steps), "--learning_rate", "2e-3"]
+        + ["--output_dir", str(tmp_path / "codebook")]
+    )  # fmt: skip
+    sampler_metrics = train_specvqgan.main(
+        common + ["--stage", "sampler", "--first_stage", str(tmp_path / "codebook"), "--max_steps", str(sampler_steps)]
+        + ["--learning_rate", "3e-3", "--output_dir", str(tmp_path / "sampler")]
+    )  # fmt: skip
+    stage1 = AutoModel.from_pretrained(tmp_path / "codebook").eval()
+    sampler = AutoModel.from_pretrained(tmp_path / "sampler").eval()
+    assert isinstance(stage1, SpecVQGANModel) and isinstance(sampler, SpecVQGANForConditionalGeneration)
+    assert torch.equal(sampler.first_stage_model.quantize.embedding.weight, stage1.quantize.embedding.weight)
+    evaluation = make_synthetic_dataset(synthetic_processor(), 8, 0.5, seed=1)
+    return stage1, sampler, codebook_metrics, sampler_metrics, evaluation
+
+
+def test_training_path_of_both_stages(tmp_path):
+    _, _, codebook_metrics, sampler_metrics, _ = train_both_stages(tmp_path, 2, 2)
+    assert {"l1", "codebook_loss", "codes_used"} <= set(codebook_metrics)
+    assert {"loss", "token_accuracy"} <= set(sampler_metrics)
+
+
+@pytest.mark.slow
+def test_the_visual_condition_decides_the_generated_sound(tmp_path):
+    """Measured (CPU, 1 thread, ~27 s): held-out codebook L1 0.218 after 60 steps (13 of 16 codes used); held-out
+    teacher-forced token accuracy 0.944 after 150 sampler steps; every class's greedy generation decodes nearest its
+    own reconstruction (pitch and rhythm follow the visual condition)."""
+    stage1, sampler, codebook_metrics, sampler_metrics, evaluation = train_both_stages(tmp_path, 60, 150)
+    print(codebook_metrics, sampler_metrics)
+    assert codebook_metrics["l1"] < 0.3, codebook_metrics
+    assert sampler_metrics["token_accuracy"] > 0.8, sampler_metrics
+    # greedy generation from each class's features decodes to the spectrogram closest to that class's own
+    # reconstruction: the condition decides pitch and rhythm
+    batch = collate(evaluation[:4])
+    with torch.no_grad():
+        generated = sampler.generate(batch["visual_features"], do_sample=False).spectrogram
+        references = stage1(batch["input_features"]).reconstruction
+    distances = torch.cdist(generated.flatten(1), references.flatten(1))
+    assert torch.equal(distances.argmin(dim=1), torch.arange(4)), distances

@@ -22,12 +22,12 @@ import json
 import pickle
 import re
 import sys
-import types
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
+from videozoo.checkpoints import plain, restricted_pickle
 from videozoo.configuration import SparseSyncConfig
 from videozoo.modeling import SparseSyncForOffsetClassification
 from videozoo.modeling.modeling_sparsesync import resnet_output_grid, s3d_output_grid
@@ -208,74 +208,6 @@ def load_model(
     return model.eval()
 
 
-# ----------------------------------------------------------------------------- reading the authors' .pt safely
-class _Inert:
-    """Stand-in for a class pickled in a checkpoint (OmegaConf's containers and nodes): keeps state, runs nothing."""
-
-    def __init__(self, *args, **kwargs):
-        self.args = args
-
-    def __setstate__(self, state):
-        self.__dict__.update(state if isinstance(state, dict) else {"state": state})
-
-    def __call__(self, *args, **kwargs):
-        return _Inert(*args)
-
-
-_TORCH_ALLOWED = re.compile(
-    r"^(_rebuild_\w+|\w*Storage|Size|float\d*|half|bfloat16|int\d*|uint8|bool|long|double|device)$"
-)
-_ALLOWED = {
-    ("collections", "OrderedDict"),
-    ("collections", "defaultdict"),
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "slice"),
-    ("builtins", "complex"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("torch._tensor", "_rebuild_from_type_v2"),
-    ("torch.nn.parameter", "Parameter"),
-}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)  # protocol-2 names
-        if module.split(".")[0] in ("omegaconf", "typing", "enum") or module == "pathlib":
-            return _Inert
-        if (module, name) in _ALLOWED or (module in ("torch", "torch._utils") and _TORCH_ALLOWED.match(name)):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"refusing to load {module}.{name} from a checkpoint (only tensors and configs are read)"
-        )
-
-
-_restricted_pickle = types.SimpleNamespace(
-    Unpickler=_RestrictedUnpickler, load=pickle.load, __name__="restricted_pickle"
-)
-
-
-def _plain(value):
-    """An OmegaConf stand-in tree -> plain dicts, lists and values."""
-    if isinstance(value, _Inert):
-        state = value.__dict__
-        if "_content" in state:
-            return _plain(state["_content"])
-        if "_val" in state:
-            return _plain(state["_val"])
-        return None
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def load_original_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """The authors' checkpoint -> (model state dict, their config as a plain dict, or {})."""
     path = Path(path)
@@ -284,7 +216,7 @@ def load_original_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
     if path.suffix == ".safetensors":
         return load_file(path), {}
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=restricted_pickle)
     except pickle.UnpicklingError as error:
         raise ValueError(f"{path}: {error}") from error
     if not isinstance(checkpoint, dict):
@@ -292,7 +224,7 @@ def load_original_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
     state_dict = checkpoint.get("model", checkpoint)
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise ValueError(f"{path}: 'model' is not a state dict of tensors")
-    original = _plain(checkpoint.get("args")) or {}
+    original = plain(checkpoint.get("args")) or {}
     return dict(state_dict), original if isinstance(original, dict) else {}
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from videozoo.checkpoints import restricted_pickle
 from videozoo.configuration import SpecVQGANConfig, SpecVQGANSamplerConfig
 from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
 from videozoo.modeling.modeling_specvqgan import column_major_order
@@ -195,10 +196,8 @@ def load_original_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"no checkpoint at {path}")
     if path.suffix == ".safetensors":
         return load_file(path)
-    from videozoo.scripts.convert_sparsesync_original_checkpoint import _restricted_pickle
-
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=restricted_pickle)
     except Exception as error:  # noqa: BLE001 - any unpickling refusal is reported with the path
         raise ValueError(f"{path}: {error}") from error
     state_dict = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None

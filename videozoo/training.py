@@ -46,20 +46,13 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from .arguments import output_folder_problem, positive_problem, raise_if_any
+from .outputs import FINAL_STAGING, PARTIAL_SUFFIX, move_in
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "step_"
 CHECKPOINT_STATE = "trainer_state.json"  # written last into a checkpoint
-PARTIAL_SUFFIX = ".partial"  # a folder still being written
 PROCESSOR_FOLDER = "processor"
-FINAL_STAGING = ".final" + PARTIAL_SUFFIX  # the final model, until it is complete
-FINAL_PREVIOUS = ".final.previous"  # the earlier final model while the new one is moved in
-# files of a final model that a new one of another layout (sharded or not, with or without metrics) would not
-# overwrite by name; they leave with the earlier model
-_FINAL_MODEL_FILE = re.compile(
-    r"^(pytorch_)?model(-\d+-of-\d+)?\.(safetensors|bin)(\.index\.json)?$|^eval_results\.json$"
-)
 
 
 @dataclass
@@ -533,7 +526,7 @@ def fit(
 
 def _save_final_model(accelerator: Accelerator, model, output_dir: Path, processor, config: dict, metrics: dict):
     """Write the model, processor, training arguments and metrics into a staging folder, then move them into
-    `output_dir` (see `_move_in`): until everything is written, `output_dir` keeps what it held."""
+    `output_dir` (see `videozoo.outputs.move_in`): until everything is written, `output_dir` keeps what it held."""
     staging = output_dir / FINAL_STAGING
     if accelerator.is_main_process:
         shutil.rmtree(staging, ignore_errors=True)  # left by a run killed while saving
@@ -548,26 +541,8 @@ def _save_final_model(accelerator: Accelerator, model, output_dir: Path, process
         (staging / "training_args.json").write_text(json.dumps(config, indent=2, default=str))
         if metrics:
             (staging / "eval_results.json").write_text(json.dumps(metrics, indent=2))
-        _move_in(staging, output_dir)
+        move_in(staging, output_dir)
     accelerator.wait_for_everyone()
-
-
-def _move_in(staging: Path, output_dir: Path) -> None:
-    """Replace the final model in `output_dir` by the complete one in `staging`, by renames only (each atomic):
-    the earlier model's files (those the new model has too, and stale weight shards or metrics) move aside into
-    `.final.previous`, the new files move in, then the earlier ones are deleted. Checkpoints, logs and anything
-    else in `output_dir` stay. A crash during these few renames leaves the earlier files in `.final.previous`."""
-    previous = output_dir / FINAL_PREVIOUS
-    shutil.rmtree(previous, ignore_errors=True)
-    previous.mkdir()
-    new = sorted(p.name for p in staging.iterdir())
-    for entry in sorted(output_dir.iterdir()):
-        if entry.name in new or _FINAL_MODEL_FILE.match(entry.name):
-            os.replace(entry, previous / entry.name)
-    for name in new:
-        os.replace(staging / name, output_dir / name)
-    staging.rmdir()
-    shutil.rmtree(previous)
 
 
 def _keep_if_best(best, metrics: dict, args: TrainerArguments, accelerator: Accelerator, model, step: int):

@@ -532,15 +532,21 @@ def _save_final_model(accelerator: Accelerator, model, output_dir: Path, process
         shutil.rmtree(staging, ignore_errors=True)  # left by a run killed while saving
         staging.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.unwrap_model(model).save_pretrained(
-        staging, is_main_process=accelerator.is_main_process, state_dict=accelerator.get_state_dict(model)
-    )
+    try:
+        accelerator.unwrap_model(model).save_pretrained(
+            staging, is_main_process=accelerator.is_main_process, state_dict=accelerator.get_state_dict(model)
+        )
+        if accelerator.is_main_process:
+            if processor is not None:
+                processor.save_pretrained(staging)
+            (staging / "training_args.json").write_text(json.dumps(config, indent=2, default=str))
+            if metrics:
+                (staging / "eval_results.json").write_text(json.dumps(metrics, indent=2))
+    except BaseException:
+        if accelerator.is_main_process:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     if accelerator.is_main_process:
-        if processor is not None:
-            processor.save_pretrained(staging)
-        (staging / "training_args.json").write_text(json.dumps(config, indent=2, default=str))
-        if metrics:
-            (staging / "eval_results.json").write_text(json.dumps(metrics, indent=2))
         move_in(staging, output_dir)
     accelerator.wait_for_everyone()
 

@@ -55,7 +55,7 @@ TRAINING_SCRIPTS = {
 }
 TRAINER_MISTAKES = {
     "push without a repository": (["--push_to_hub"], "--push_to_hub needs --hub_model_id"),
-    "no steps": (["--max_steps", "0"], "--max_steps must be > 0"),
+    "negative epochs": (["--num_train_epochs", "-1"], "--num_train_epochs must be >= 0"),
     "keep no checkpoint": (["--save_total_limit", "0"], "--save_total_limit must be > 0"),
     "resume from nothing": (["--resume_from_checkpoint", "nowhere"], "--resume_from_checkpoint: no checkpoint folder"),
     "unknown tracker": (["--report_to", "jsonl,nonsense"], "--report_to: unknown tracker 'nonsense'"),

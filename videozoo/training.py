@@ -129,10 +129,8 @@ class TrainerArguments:
         for flag, beta in (("--adam_beta1", self.adam_beta1), ("--adam_beta2", self.adam_beta2)):
             if not 0.0 <= beta < 1.0:
                 found.append(f"{flag} must be in [0, 1) (got {beta})")
-        if self.max_steps == 0 or self.max_steps < -1:
-            found.append(f"--max_steps must be > 0, or -1 to train for --num_train_epochs (got {self.max_steps})")
-        if self.max_steps <= 0 and self.num_train_epochs < 1:
-            found.append(f"--num_train_epochs must be >= 1 without --max_steps (got {self.num_train_epochs})")
+        # 0 epochs is allowed: evaluate and save the model as it starts (an untrained baseline)
+        found.append(positive_problem("--num_train_epochs", self.num_train_epochs, allow_zero=True))
         if self.lr_scheduler_type == "step":
             found.append(positive_problem("--lr_step_size", self.lr_step_size))
             found.append(positive_problem("--lr_gamma", self.lr_gamma))

@@ -4,7 +4,10 @@ The runs are tiny MMT trainings through `scripts/train_mmt.py`, in this process 
 captions is then the same in every run, and a resumed run takes the checkpoint's processor anyway)."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from videozoo.outputs import FINAL_PREVIOUS, FINAL_STAGING, move_in
 from videozoo.scripts import train_mmt
 from videozoo.training import TrainerArguments, checkpoint_to_resume, complete_checkpoints
 
+from .conftest import REPO_ROOT
 from .test_scripts_arguments import earlier_run, snapshot
 from .test_training_mmt import SMALL
 
@@ -74,6 +78,52 @@ def test_crash_inside_save_state_resumes_from_the_newest_complete_checkpoint(tmp
     names = sorted(p.name for p in (crashed / "checkpoints").iterdir())
     assert names == ["step_3", "step_6", "step_7"]  # step 6 written anew, complete
     assert not (crashed / FINAL_STAGING).exists() and not (crashed / FINAL_PREVIOUS).exists()
+
+
+KILLED_MID_SAVE = """
+import os, signal, sys
+from pathlib import Path
+from accelerate import Accelerator
+from videozoo.scripts import train_mmt
+
+save_state = Accelerator.save_state
+
+
+def save_then_die(self, output_dir=None, **kwargs):
+    save_state(self, output_dir, **kwargs)
+    if "step_4" in str(output_dir):  # SIGKILL with the weights half written: no handler, no cleanup runs
+        weights = sorted(Path(output_dir).glob("*.safetensors"))[0]
+        weights.write_bytes(weights.read_bytes()[:100])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+Accelerator.save_state = save_then_die
+train_mmt.main(sys.argv[1:])
+"""
+
+
+def test_sigkill_mid_save_leaves_the_earlier_checkpoints_and_model_usable(tmp_path):
+    out = earlier_run(tmp_path / "run")
+    shutil.rmtree(out / "checkpoints" / "step_2")
+    earlier = final_files(out)
+    args = RUN + ["--max_steps", "5", "--checkpointing_steps", "2", "--output_dir", str(out)]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_SAVE, *args],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert final_files(out) == earlier
+    assert complete_checkpoints(out) == [out / "checkpoints" / "step_2"]
+    train_mmt.main(args + ["--resume_from_checkpoint", "latest"])
+    logged = [json.loads(line) for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
+    # the killed run logged steps 1-4; the resumed one starts after step 2 and runs to 5
+    assert [r["step"] for r in logged if "train/loss" in r][-3:] == [3, 4, 5]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_2", "step_4"]
+    assert type(train_mmt.MMTModel.from_pretrained(out)).__name__ == "MMTModel"
 
 
 def test_save_total_limit_keeps_the_newest(tmp_path):

@@ -21,8 +21,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem
 from videozoo.configuration import AVLnetConfig
 from videozoo.modeling import AVLnetModel
+from videozoo.outputs import staged_output
 
 RENAME_RULES: list[tuple[str, str]] = [
     (r"^DAVEnet_projection\.", "audio_projection."),
@@ -240,6 +242,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", type=Path)
     parser.add_argument("--fixture", type=Path, help="a parity folder (model or front end)")
     args = parser.parse_args(argv)
+    exit_if_any(
+        parser,
+        [
+            folder_problem("--fixture", args.fixture),
+        ]
+        if args.fixture
+        else [
+            file_problem("--checkpoint", args.checkpoint, required=True),
+            output_folder_problem("--output_dir", args.output_dir),
+        ],
+    )
     if args.fixture is not None:
         frontend = not (args.fixture / "original_config.json").is_file() or "mel_basis" in load_file(
             args.fixture / "original_weights.safetensors"
@@ -252,13 +265,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{'PASS' if verdict else 'FAIL'}: worst {max(worst.values()):.3f} of the tolerance over {len(worst)} tensors"
         )
         return 0 if verdict else 1
-    if args.checkpoint is None or args.output_dir is None:
-        parser.error("give --checkpoint and --output_dir (or --fixture)")
     model = load_model(load_original_checkpoint(args.checkpoint))
-    model.save_pretrained(args.output_dir)
     from videozoo.processors import AVLnetProcessor
 
-    AVLnetProcessor.default(model.config).save_pretrained(args.output_dir)
+    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
+        model.save_pretrained(staging)
+        AVLnetProcessor.default(model.config).save_pretrained(staging)
     print(f"saved AVLnet ({model.config.variant}, D={model.config.embed_dim}) to {args.output_dir}")
     return 0
 

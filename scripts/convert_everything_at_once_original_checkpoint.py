@@ -20,9 +20,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
 from videozoo.configuration import EverythingAtOnceConfig
 from videozoo.modeling import EverythingAtOnceModel
 from videozoo.modeling.renaming import rename_key
+from videozoo.outputs import staged_output
 
 RENAME_RULES = [(r"^davenet\.", "audio_encoder.")]  # every other name is the reference's
 V2_DAVENET = {
@@ -132,6 +134,19 @@ def main(argv: list[str] | None = None) -> int:
         "--tolerance", type=float, default=1e-5, help="the fixture's: max |difference| of float outputs"
     )
     args = parser.parse_args(argv)
+    exit_if_any(
+        parser,
+        [
+            folder_problem("--fixture", args.fixture),
+            positive_problem("--tolerance", args.tolerance),
+        ]
+        if args.fixture
+        else [
+            file_problem("--checkpoint", args.checkpoint, required=True),
+            output_folder_problem("--output_dir", args.output_dir),
+            file_problem("--config_json", args.config_json, required=True),
+        ],
+    )
     if args.fixture is not None:
         differences = check_fixture(args.fixture)
         for name, difference in differences.items():
@@ -141,17 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{'PASS' if worst <= args.tolerance else 'FAIL'}: max abs difference {worst:.3e} (tolerance {args.tolerance:.0e})"
         )
         return 0 if worst <= args.tolerance else 1
-    if args.checkpoint is None or args.config_json is None or args.output_dir is None:
-        parser.error("give --checkpoint, --config_json and --output_dir (or --fixture)")
     checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     state_dict = checkpoint.get("state_dict", checkpoint)
     model = load_model(state_dict, convert_config(json.loads(args.config_json.read_text())))
-    model.save_pretrained(args.output_dir)
     from videozoo.processors import EverythingAtOnceProcessor
 
-    EverythingAtOnceProcessor.default(word_embedding_size=model.config.text_feature_size).save_pretrained(
-        args.output_dir
-    )
+    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
+        model.save_pretrained(staging)
+        EverythingAtOnceProcessor.default(word_embedding_size=model.config.text_feature_size).save_pretrained(staging)
     print(f"saved EverythingAtOnceModel to {args.output_dir}")
     return 0
 

@@ -22,9 +22,11 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertConfig
 
+from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
 from videozoo.configuration import MMTConfig
 from videozoo.configuration.configuration_mmt import MMT_EXPERT_TABLE
 from videozoo.modeling import MMTModel
+from videozoo.outputs import staged_output
 
 # Ordered rename rules: the first matching pattern wins; a replacement of None drops the tensor.
 RENAME_RULES: list[tuple[str, str | None]] = [
@@ -237,6 +239,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
     parser.add_argument("--tolerance", type=float, default=1e-5)
     args = parser.parse_args(argv)
+    exit_if_any(
+        parser,
+        [
+            folder_problem("--fixture", args.fixture),
+            positive_problem("--tolerance", args.tolerance),
+        ]
+        if args.fixture
+        else [
+            file_problem("--checkpoint", args.checkpoint, required=True),
+            output_folder_problem("--output_dir", args.output_dir),
+            file_problem("--config_json", args.config_json),
+            file_problem("--vocab_file", args.vocab_file),
+        ],
+    )
 
     if args.fixture is not None:
         differences = check_fixture(args.fixture)
@@ -247,8 +263,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{verdict}: max abs difference {worst:.3e} (tolerance {args.tolerance:.0e})")
         return 0 if worst <= args.tolerance else 1
 
-    if args.checkpoint is None or args.output_dir is None:
-        parser.error("give --checkpoint and --output_dir (or --fixture)")
     state_dict, original = load_original_checkpoint(args.checkpoint)
     if args.config_json is not None:
         original = json.loads(args.config_json.read_text())
@@ -256,13 +270,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the checkpoint holds no config; give --config_json")
     config = convert_config(original, text_config_from_weights(state_dict))
     model = load_model(state_dict, config)
-    model.save_pretrained(args.output_dir)
-    if args.vocab_file is not None:
-        from videozoo.processors import MMTProcessor
+    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
+        model.save_pretrained(staging)
+        if args.vocab_file is not None:
+            from videozoo.processors import MMTProcessor
 
-        MMTProcessor.from_vocab_file(
-            args.vocab_file, expert_names=config.expert_names, lowercase=True
-        ).save_pretrained(args.output_dir)
+            MMTProcessor.from_vocab_file(
+                args.vocab_file, expert_names=config.expert_names, lowercase=True
+            ).save_pretrained(staging)
     print(
         f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters) to {args.output_dir}"
     )

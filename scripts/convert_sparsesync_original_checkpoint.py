@@ -27,10 +27,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
 from videozoo.checkpoints import plain, restricted_pickle
 from videozoo.configuration import SparseSyncConfig
 from videozoo.modeling import SparseSyncForOffsetClassification
 from videozoo.modeling.modeling_sparsesync import resnet_output_grid, s3d_output_grid
+from videozoo.outputs import staged_output
 
 # Ordered rename rules: the first matching pattern wins.
 _S3D_RULES: list[tuple[str, str]] = [
@@ -429,6 +431,19 @@ def main(argv: list[str] | None = None) -> int:
         "--max_offset_sec", type=float, help="if the checkpoint holds no config (default 2; 1 for 3 classes)"
     )
     args = parser.parse_args(argv)
+    exit_if_any(
+        parser,
+        [
+            folder_problem("--fixture", args.fixture),
+        ]
+        if args.fixture
+        else [
+            file_problem("--checkpoint", args.checkpoint, required=True),
+            output_folder_problem("--output_dir", args.output_dir),
+            positive_problem("--num_attention_heads", args.num_attention_heads),
+            positive_problem("--max_offset_sec", args.max_offset_sec),
+        ],
+    )
 
     if args.fixture is not None:
         results = check_fixture(args.fixture)
@@ -443,8 +458,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if failed else 0
 
-    if args.checkpoint is None or args.output_dir is None:
-        parser.error("give --checkpoint and --output_dir (or --fixture)")
     state_dict, original = load_original_checkpoint(args.checkpoint)
     fields = config_from_original(original)
     if args.num_attention_heads is not None:
@@ -452,10 +465,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_offset_sec is not None:
         fields["max_offset_sec"] = args.max_offset_sec
     model = load_model(state_dict, config_from_weights(state_dict, **fields))
-    model.save_pretrained(args.output_dir)
     from videozoo.processors import SparseSyncProcessor
 
-    SparseSyncProcessor.default(model.config).save_pretrained(args.output_dir)
+    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
+        model.save_pretrained(staging)
+        SparseSyncProcessor.default(model.config).save_pretrained(staging)
     print(
         f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
         f"{model.config.num_offset_classes} classes over +-{model.config.max_offset_sec} s) to {args.output_dir}"

@@ -28,6 +28,15 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor, HfArgumentParser
 
 import videozoo  # noqa: F401
+from videozoo.arguments import (
+    checkpoint_problem,
+    dataset_problem,
+    file_problem,
+    folder_problem,
+    output_folder_problem,
+    positive_problem,
+    raise_if_any,
+)
 from videozoo.data.avatar import (
     AvatarCollator,
     load_how2_split,
@@ -68,6 +77,41 @@ class EvaluationArguments:
 def _split_conditions(text: str) -> list[str]:
     """Comma-separated names; the comma inside `mixed@<dB>dB,<rate>` belongs to the name."""
     return [c for c in re.split(r",(?![0-9.]+(?:,|$))", text) if c]
+
+
+def argument_problems(args: EvaluationArguments, conditions: list[str]) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    found = [checkpoint_problem("--model_name_or_path", path, ("avatar",)) for path in args.model_name_or_path]
+    if not args.model_name_or_path:
+        found.append("--model_name_or_path is required")
+    found += [
+        dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "how2", "visspeech")),
+        file_problem("--noise_bank", args.noise_bank),
+        positive_problem("--num_test_clips", args.num_test_clips),
+        positive_problem("--batch_size", args.batch_size),
+        output_folder_problem("--output_dir", args.output_dir) if args.output_dir else None,
+    ]
+    if args.decoding not in ("beam", "greedy"):
+        found.append(f"--decoding must be 'beam' or 'greedy' (got {args.decoding!r})")
+    if args.dataset_name == "how2":
+        found += [
+            folder_problem("--data_dir", args.data_dir, required=True),
+            folder_problem("--video_dir", args.video_dir, required=True),
+        ]
+    if args.dataset_name == "visspeech":
+        found += [
+            file_problem("--visspeech_csv", args.visspeech_csv, required=True),
+            folder_problem("--video_dir", args.video_dir, required=True),
+        ]
+    kinds = []
+    for name in conditions:
+        try:
+            kinds.append(parse_condition(name)["kind"])
+        except ValueError as error:
+            found.append(f"--conditions: {error}")
+    if not args.noise_bank and args.dataset_name != "synthetic" and {"noise", "mixed"} & set(kinds):
+        found.append("--conditions: noise conditions need --noise_bank (a [n_clips, n_samples] .npy of 16 kHz noise)")
+    return found
 
 
 def load_test_split(args: EvaluationArguments):
@@ -117,10 +161,11 @@ def plot_wer_vs_snr(results: dict, path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> dict:
     (args,) = HfArgumentParser((EvaluationArguments,)).parse_args_into_dataclasses(argv)
-    split = load_test_split(args)
     names = _split_conditions(
         args.conditions or (SYNTHETIC_CONDITIONS if args.dataset_name == "synthetic" else REAL_CONDITIONS)
     )
+    raise_if_any(argument_problems(args, names))
+    split = load_test_split(args)
     conditions = [parse_condition(name) for name in names]
     if args.noise_bank:
         noise_bank = np.load(args.noise_bank).astype(np.float32)

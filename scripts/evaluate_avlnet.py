@@ -14,8 +14,9 @@ from torch.utils.data import DataLoader
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
 import videozoo  # noqa: F401
+from videozoo.arguments import checkpoint_problem, output_folder_problem, positive_problem, raise_if_any
 from videozoo.data.avlnet import AVLnetCollator
-from videozoo.scripts.train_avlnet import AVLnetArguments, load_splits
+from videozoo.scripts.train_avlnet import AVLnetArguments, argument_problems, load_splits
 from videozoo.tasks.avlnet import AVLnetRetrievalTask
 
 
@@ -28,8 +29,15 @@ class EvaluationArguments:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, eval_args = HfArgumentParser((AVLnetArguments, EvaluationArguments)).parse_args_into_dataclasses(argv)
-    if not args.model_name_or_path:
-        raise ValueError("--model_name_or_path is required")
+    raise_if_any(
+        [
+            checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("avlnet",)),
+            output_folder_problem("--output_dir", eval_args.output_dir) if eval_args.output_dir else None,
+            positive_problem("--batch_size", eval_args.batch_size),
+            positive_problem("--num_missing_clips", eval_args.num_missing_clips, allow_zero=True),
+            *argument_problems(args),
+        ]
+    )
     model = AutoModel.from_pretrained(args.model_name_or_path).eval()
     processor = AutoProcessor.from_pretrained(args.model_name_or_path)
     if model.config.model_type != "avlnet":

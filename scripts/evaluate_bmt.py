@@ -32,6 +32,13 @@ from torch.utils.data import DataLoader
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
 import videozoo  # noqa: F401
+from videozoo.arguments import (
+    checkpoint_problem,
+    file_problem,
+    output_folder_problem,
+    positive_problem,
+    raise_if_any,
+)
 from videozoo.data.dense_captioning import (
     DenseCaptioningCollator,
     ProposalCollator,
@@ -73,6 +80,38 @@ class EvaluationArguments:
     output_dir: str = field(
         default="", metadata={"help": "Where the submission and metrics.json go (default: <model>/eval)."}
     )
+
+
+def argument_problems(data_args: DenseCaptioningDataArguments, args: EvaluationArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    found = [
+        checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("bmt", "mdvc"), required=False),
+        checkpoint_problem("--proposal_model_name_or_path", args.proposal_model_name_or_path, ("bmt",), False),
+        file_problem("--proposals_file", args.proposals_file),
+        file_problem("--predictions_file", args.predictions_file),
+        *[file_problem("--reference_files", f) for f in (args.reference_files or "").split(",") if f],
+        positive_problem("--max_proposals", args.max_proposals),
+        positive_problem("--num_beams", args.num_beams),
+        positive_problem("--max_new_tokens", args.max_new_tokens),
+        positive_problem("--batch_size", args.batch_size),
+        output_folder_problem("--output_dir", args.output_dir) if args.output_dir else None,
+    ]
+    try:
+        if any(not 0 < t <= 1 for t in float_list(args.tious)):
+            found.append(f"--tious: {args.tious!r} needs values in (0, 1]")
+    except ValueError:
+        found.append(f"--tious: {args.tious!r} is not a comma-separated list of numbers")
+    if args.predictions_file:
+        if not args.reference_files:
+            found.append("--predictions_file needs --reference_files")
+        return found
+    found += data_args.problems()
+    if args.mode != "captioning" and not args.proposal_model_name_or_path:
+        if not (args.mode == "learned" and args.proposals_file):
+            found.append(f"--mode {args.mode} needs --proposal_model_name_or_path (or --proposals_file for learned)")
+    if args.mode in ("captioning", "learned") and not args.model_name_or_path:
+        found.append(f"--mode {args.mode} needs --model_name_or_path (a BMT or MDVC captioner)")
+    return found
 
 
 def submission(results: dict) -> dict:
@@ -161,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
     data_args, args = HfArgumentParser(
         (DenseCaptioningDataArguments, EvaluationArguments)
     ).parse_args_into_dataclasses(argv)
+    raise_if_any(argument_problems(data_args, args))
     meteor = None if args.meteor == "none" else args.meteor
     default_tious = (0.5,) if args.mode == "captioning" else (0.3, 0.5, 0.7, 0.9)
     tious = tuple(float_list(args.tious)) if args.tious else default_tious

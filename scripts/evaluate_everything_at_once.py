@@ -17,6 +17,14 @@ from torch.utils.data import DataLoader
 from transformers import AutoModel, HfArgumentParser
 
 import videozoo  # noqa: F401
+from videozoo.arguments import (
+    checkpoint_problem,
+    dataset_problem,
+    file_problem,
+    output_folder_problem,
+    positive_problem,
+    raise_if_any,
+)
 from videozoo.data.everything_at_once import EverythingAtOnceCollator, load_eao_clip_pickle, synthetic_eao_dataset
 from videozoo.processors.word_vectors import load_word_vectors
 from videozoo.tasks.everything_at_once import EverythingAtOnceTask
@@ -36,6 +44,18 @@ class EAOEvaluationArguments:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     (args,) = HfArgumentParser(EAOEvaluationArguments).parse_args_into_dataclasses(argv)
+    raise_if_any(
+        [
+            checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("everything_at_once",)),
+            dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "pickle")),
+            file_problem("--eval_pickle", args.eval_pickle, required=args.dataset_name == "pickle"),
+            file_problem("--word_vectors", args.word_vectors),
+            positive_problem("--max_frames", args.max_frames),
+            positive_problem("--num_missing_clips", args.num_missing_clips, allow_zero=True),
+            positive_problem("--batch_size", args.batch_size),
+            output_folder_problem("--output_dir", args.output_dir) if args.output_dir else None,
+        ]
+    )
     model = AutoModel.from_pretrained(args.model_name_or_path).eval()
     if model.config.model_type != "everything_at_once":
         raise ValueError(

@@ -19,10 +19,11 @@ from torch.utils.data import DataLoader
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
 import videozoo  # noqa: F401  (registers the architectures)
+from videozoo.arguments import checkpoint_problem, output_folder_problem, positive_problem, raise_if_any
 from videozoo.data.mmt import MMTCollator
 from videozoo.metrics import load_metric
 from videozoo.processors import MMTProcessor
-from videozoo.scripts.train_mmt import MMTArguments, load_splits
+from videozoo.scripts.train_mmt import MMTArguments, argument_problems, load_splits
 from videozoo.tasks.mmt import MMTRetrievalTask
 
 
@@ -63,8 +64,14 @@ def plot_recall_at_k(metrics: dict[str, float], path: Path, title: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     data_args, eval_args = HfArgumentParser((MMTArguments, EvaluationArguments)).parse_args_into_dataclasses(argv)
-    if not data_args.model_name_or_path:
-        raise ValueError("--model_name_or_path is required")
+    raise_if_any(
+        [
+            checkpoint_problem("--model_name_or_path", data_args.model_name_or_path, ("mmt",)),
+            output_folder_problem("--output_dir", eval_args.output_dir) if eval_args.output_dir else None,
+            positive_problem("--batch_size", eval_args.batch_size),
+            *argument_problems(data_args),
+        ]
+    )
     model = AutoModel.from_pretrained(data_args.model_name_or_path).eval()  # any videozoo checkpoint; must be MMT
     processor = AutoProcessor.from_pretrained(data_args.model_name_or_path)
     if model.config.model_type != "mmt" or not isinstance(processor, MMTProcessor):

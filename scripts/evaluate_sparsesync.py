@@ -20,10 +20,11 @@ from torch.utils.data import DataLoader
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
 import videozoo  # noqa: F401
+from videozoo.arguments import checkpoint_problem, output_folder_problem, positive_problem, raise_if_any
 from videozoo.data.sparsesync import SparseSyncCollator, fixed_offsets_name, sparsesync_clip_dataset
 from videozoo.metrics import load_metric
 from videozoo.metrics.offset_accuracy.offset_accuracy import confusion_matrix, offset_accuracy
-from videozoo.scripts.train_sparsesync import SparseSyncArguments
+from videozoo.scripts.train_sparsesync import SparseSyncArguments, argument_problems
 from videozoo.tasks.sparsesync import PROBES, SparseSyncOffsetTask
 
 
@@ -61,8 +62,15 @@ def plot_confusion(matrix, grid: list[float], path: Path, title: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, eval_args = HfArgumentParser((SparseSyncArguments, EvaluationArguments)).parse_args_into_dataclasses(argv)
-    if not args.model_name_or_path:
-        raise ValueError("--model_name_or_path is required")
+    raise_if_any(
+        [
+            checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("sparsesync",)),
+            output_folder_problem("--output_dir", eval_args.output_dir) if eval_args.output_dir else None,
+            positive_problem("--batch_size", eval_args.batch_size),
+            positive_problem("--iter_times", eval_args.iter_times),
+            *argument_problems(args),
+        ]
+    )
     model = AutoModel.from_pretrained(args.model_name_or_path).eval()
     processor = AutoProcessor.from_pretrained(args.model_name_or_path)
     if model.config.model_type != "sparsesync":

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import videozoo  # noqa: F401
+from videozoo.arguments import exit_if_any, folder_problem, output_folder_problem, positive_problem
 from videozoo.data.sparsesync import (
     fixed_offsets_name,
     make_fixed_offsets,
@@ -54,6 +55,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max_offset_sec", type=float, default=2.0)
     parser.add_argument("--clip_length_sec", type=float, default=5.0)
     args = parser.parse_args(argv)
+    problems = [
+        folder_problem("--source_dir", args.source_dir, required=True),
+        output_folder_problem("--target_dir", args.target_dir),
+        positive_problem("--min_duration_sec", args.min_duration_sec, allow_zero=True),
+        positive_problem("--max_duration_sec", args.max_duration_sec),
+        positive_problem("--shorter_side", args.shorter_side),
+        positive_problem("--max_offset_sec", args.max_offset_sec),
+        positive_problem("--clip_length_sec", args.clip_length_sec),
+    ]
+    if not 0 <= args.crf <= 51:
+        problems.append(f"--crf must be in [0, 51] (x264's range; got {args.crf})")
+    if args.num_offset_classes < 2:
+        problems.append(f"--num_offset_classes must be >= 2 (got {args.num_offset_classes})")
+    if args.source_dir.resolve() == args.target_dir.resolve():
+        problems.append("--target_dir must differ from --source_dir (the re-encoded clips would replace the sources)")
+    exit_if_any(parser, problems)
 
     sources = sorted(glob.glob(str(args.source_dir / args.pattern), recursive=True))
     if not sources:

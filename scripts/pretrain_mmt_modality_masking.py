@@ -23,6 +23,7 @@ import datasets
 from transformers import AutoModel, AutoProcessor, BertConfig, HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401  (registers the architectures)
+from videozoo.arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import MMTConfig, MMTModalityMaskingConfig
 from videozoo.configuration.configuration_mmt_modality_masking import MASKING_EXPERT_TABLE
 from videozoo.data.mmt import load_mmt_features
@@ -65,6 +66,34 @@ class MaskingArguments:
     max_asr_tokens: int = 128
     vocab_file: str | None = None
     vocab_size: int = 300
+
+
+def argument_problems(args: MaskingArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    found = [
+        dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "features")),
+        file_problem("--vocab_file", args.vocab_file),
+        positive_problem("--num_train_clips", args.num_train_clips),
+        positive_problem("--asr_query_tokens", args.asr_query_tokens),
+        positive_problem("--clip_duration", args.clip_duration),
+        positive_problem("--max_rgb_tokens", args.max_rgb_tokens),
+        positive_problem("--max_audio_tokens", args.max_audio_tokens),
+        positive_problem("--max_asr_tokens", args.max_asr_tokens),
+        positive_problem("--vocab_size", args.vocab_size),
+    ]
+    for flag, value in (
+        ("--mask_probability_asr", args.mask_probability_asr),
+        ("--mask_fraction", args.mask_fraction),
+    ):
+        if not 0.0 <= value <= 1.0:
+            found.append(f"{flag} must be in [0, 1] (got {value})")
+    if args.dataset_name == "features":
+        found += [
+            folder_problem("--data_dir", args.data_dir, required=True),
+            file_problem("--train_split_file", args.train_split_file, required=True),
+            file_problem("--eval_split_file", args.eval_split_file, required=True),
+        ]
+    return found
 
 
 def load_splits(args: MaskingArguments, sizes: dict[str, int]) -> datasets.DatasetDict:
@@ -143,6 +172,7 @@ def build_model_and_processor(args: MaskingArguments, splits, sizes: dict[str, i
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, training_args = HfArgumentParser((MaskingArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     if args.model_name_or_path:
         model = AutoModel.from_pretrained(args.model_name_or_path)

@@ -21,8 +21,10 @@ import torch
 from torch import nn
 
 import videozoo  # noqa: F401
+from videozoo.arguments import exit_if_any, output_folder_problem, positive_problem
 from videozoo.data.sparsesync import SparseSyncCollator, sparsesync_clip_dataset
 from videozoo.modeling import SparseSyncForOffsetClassification
+from videozoo.outputs import staged_output
 from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
 from videozoo.scripts.train_sparsesync import SparseSyncArguments, build_datasets, small_config
 
@@ -53,6 +55,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--num_eval_clips", type=int, default=200)
     parser.add_argument("--synthetic_period_sec", type=float, default=4.2)
     args = parser.parse_args(argv)
+    exit_if_any(
+        parser,
+        [
+            output_folder_problem("--data_dir", args.data_dir),
+            output_folder_problem("--output_dir", args.output_dir),
+            positive_problem("--clip_length_sec", args.clip_length_sec),
+            positive_problem("--crop_size", args.crop_size),
+            positive_problem("--max_steps", args.max_steps),
+            positive_problem("--batch_size", args.batch_size),
+            positive_problem("--learning_rate", args.learning_rate),
+            positive_problem("--position_initializer_range", args.position_initializer_range),
+            positive_problem("--num_train_clips", args.num_train_clips),
+            positive_problem("--num_eval_clips", args.num_eval_clips),
+            positive_problem("--synthetic_period_sec", args.synthetic_period_sec),
+        ],
+    )
     torch.manual_seed(args.seed)
     processor = SparseSyncProcessor(
         SparseSyncFeatureExtractor(),
@@ -115,9 +133,10 @@ def main(argv: list[str] | None = None) -> dict:
         if step % 25 == 0:
             log.append({"step": step, "loss": loss.item()})
             print(f"step {step}: event-detection loss {loss.item():.4f}", flush=True)
-    model.save_pretrained(args.output_dir)
-    processor.save_pretrained(args.output_dir)
-    (args.output_dir / "extractor_pretraining.json").write_text(json.dumps(log, indent=2))
+    with staged_output(args.output_dir) as staging:  # the output folder keeps an earlier model until this is done
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        (staging / "extractor_pretraining.json").write_text(json.dumps(log, indent=2))
     return log[-1] if log else {}
 
 

@@ -28,6 +28,7 @@ import torch
 from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor, HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401
+from videozoo.arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import AvatarConfig
 from videozoo.data.avatar import (
     SYNTHETIC_CONTENT_WORDS,
@@ -87,11 +88,15 @@ class AvatarArguments:
     max_target_tokens: int = 64
 
 
-def synthetic_processor(output_dir: str) -> AvatarProcessor:
+def synthetic_processor(folder: str | None = None) -> AvatarProcessor:
+    """The synthetic task's processor; its vocabulary file is written into `folder` (default: a new temporary
+    folder, never the run's output folder, which only the final save writes to)."""
+    import tempfile
     from pathlib import Path
 
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    vocab = write_vocab(SYNTHETIC_STOP_WORDS + SYNTHETIC_CONTENT_WORDS, Path(output_dir) / "synthetic_vocab.txt")
+    folder = Path(folder if folder is not None else tempfile.mkdtemp())
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = write_vocab(SYNTHETIC_STOP_WORDS + SYNTHETIC_CONTENT_WORDS, folder / "synthetic_vocab.txt")
     extractor = AvatarFeatureExtractor(num_mel_bins=32, max_frames=64)
     return AvatarProcessor.from_vocab_file(
         vocab, extractor, num_frames=2, shortest_edge=32, crop_size=32, max_target_tokens=16, random_flip=False
@@ -124,6 +129,30 @@ def synthetic_config(vocab_size: int, modalities: tuple[str, ...]) -> AvatarConf
     )
 
 
+def argument_problems(args: AvatarArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    found = [
+        dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "how2")),
+        file_problem("--vocab_file", args.vocab_file),
+        folder_problem("--vit_name_or_path", args.vit_name_or_path),
+        positive_problem("--label_smoothing", args.label_smoothing, allow_zero=True),
+        positive_problem("--momentum", args.momentum, allow_zero=True),
+        positive_problem("--max_target_tokens", args.max_target_tokens),
+        positive_problem("--num_train_clips", args.num_train_clips),
+        positive_problem("--num_eval_clips", args.num_eval_clips),
+    ]
+    if args.word_mask_rate is not None and not 0.0 <= args.word_mask_rate <= 1.0:
+        found.append(f"--word_mask_rate must be in [0, 1] (got {args.word_mask_rate})")
+    if args.dataset_name == "how2":
+        found += [
+            folder_problem("--data_dir", args.data_dir, required=True),
+            folder_problem("--video_dir", args.video_dir, required=True),
+        ]
+    if not args.model_name_or_path and args.model_size == "paper" and not args.vocab_file:
+        found.append("--vocab_file (a local BERT-uncased vocab.txt) is required for a new paper-size model")
+    return found
+
+
 def load_splits(args: AvatarArguments) -> datasets.DatasetDict:
     if args.dataset_name == "synthetic":
         return synthetic_avatar_dataset(args.num_train_clips, args.num_eval_clips).with_format("numpy")
@@ -137,7 +166,7 @@ def load_splits(args: AvatarArguments) -> datasets.DatasetDict:
     return datasets.load_from_disk(args.dataset_name).with_format("numpy")
 
 
-def build(args: AvatarArguments, output_dir: str):
+def build(args: AvatarArguments):
     """(model, processor) from a checkpoint, or new at the requested size."""
     if args.model_name_or_path:
         model = AutoModelForSpeechSeq2Seq.from_pretrained(args.model_name_or_path)
@@ -147,7 +176,7 @@ def build(args: AvatarArguments, output_dir: str):
         return model, processor
     modalities = tuple(args.modalities.split(","))
     if args.model_size == "synthetic":
-        processor = synthetic_processor(output_dir)
+        processor = synthetic_processor()
         config = synthetic_config(len(processor.tokenizer), modalities)
     else:
         if not args.vocab_file:
@@ -183,9 +212,10 @@ def configure_video_augmentation(processor: AvatarProcessor, args: AvatarArgumen
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, training_args = HfArgumentParser((AvatarArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     splits = load_splits(args)
-    model, processor = build(args, training_args.output_dir)
+    model, processor = build(args)
     configure_video_augmentation(processor, args)
     processor.spec_augment_policy = args.spec_augment_policy
     use_video = "rgb" in model.config.modalities

@@ -18,6 +18,7 @@ import datasets
 from transformers import AutoModel, AutoProcessor, HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401
+from videozoo.arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import AVLnetConfig
 from videozoo.data.avlnet import (
     AVLnetCollator,
@@ -52,6 +53,31 @@ class AVLnetArguments:
     fuse_audio_video: bool = field(default=False, metadata={"help": "Tri fine-tuning: text against audio + video."})
 
 
+def argument_problems(args: AVLnetArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    found = [
+        dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "pickle", "howto100m")),
+        file_problem("--word_vectors", args.word_vectors),
+        positive_problem("--max_frames", args.max_frames),
+        positive_problem("--clips_per_video", args.clips_per_video),
+        positive_problem("--num_train_clips", args.num_train_clips),
+    ]
+    if args.dataset_name == "howto100m":
+        found += [
+            file_problem("--train_csv", args.train_csv, required=True),
+            folder_problem("--features_path", args.features_path, required=True),
+            file_problem("--eval_pickle", args.eval_pickle, required=True),
+        ]
+    elif args.dataset_name == "pickle":
+        found += [
+            file_problem("--train_pickle", args.train_pickle, required=True),
+            file_problem("--eval_pickle", args.eval_pickle, required=True),
+        ]
+    if not args.model_name_or_path and args.variant != "av" and not args.word_vectors:
+        found.append(f"--variant {args.variant} needs --word_vectors (a local word2vec or GloVe file)")
+    return found
+
+
 def load_splits(args: AVLnetArguments) -> datasets.DatasetDict:
     if args.dataset_name == "synthetic":
         splits = synthetic_avlnet_dataset(args.num_train_clips, frames=args.max_frames)
@@ -75,6 +101,7 @@ def load_splits(args: AVLnetArguments) -> datasets.DatasetDict:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, training_args = HfArgumentParser((AVLnetArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     splits = load_splits(args)
     if args.model_name_or_path:

@@ -32,6 +32,7 @@ import torch
 from transformers import HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401  (registers the architectures)
+from videozoo.arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import BMTConfig
 from videozoo.data.dense_captioning import (
     DenseCaptioningCollator,
@@ -79,6 +80,42 @@ class DenseCaptioningDataArguments:
     on_invalid_event: Literal["drop", "error"] = "drop"
     max_train_videos: int | None = None
     max_eval_videos: int | None = None
+
+    def problems(self) -> list[str | None]:
+        """What is wrong with these data arguments, found before anything is loaded."""
+        found = [
+            dataset_problem("--dataset_name", self.dataset_name, ("synthetic", "activitynet")),
+            positive_problem("--num_train_videos", self.num_train_videos),
+            positive_problem("--num_test_videos", self.num_test_videos),
+            positive_problem("--max_train_videos", self.max_train_videos),
+            positive_problem("--max_eval_videos", self.max_eval_videos),
+        ]
+        if self.dataset_name != "activitynet":
+            return found
+        found += [
+            folder_problem("--annotations_dir", self.annotations_dir, required=True),
+            file_problem("--available_ids_file", self.available_ids_file),
+            file_problem("--subtitles_file", self.subtitles_file),
+        ]
+        if self.annotations_dir and Path(self.annotations_dir).is_dir():
+            root = Path(self.annotations_dir)
+            found += [
+                file_problem("--train_file", root / self.train_file),
+                file_problem("--eval_file", root / self.eval_file),
+            ]
+        if self.video_hdf5 or self.audio_hdf5:
+            found += [file_problem("--video_hdf5", self.video_hdf5), file_problem("--audio_hdf5", self.audio_hdf5)]
+        elif self.audio_features_dir and self.video_features_dir:
+            found += [
+                folder_problem("--audio_features_dir", self.audio_features_dir),
+                folder_problem("--video_features_dir", self.video_features_dir),
+            ]
+        else:
+            found.append(
+                "--dataset_name activitynet needs --audio_features_dir and --video_features_dir (BMT .npy "
+                "layout) or --video_hdf5 and --audio_hdf5 (MDVC layout)"
+            )
+        return found
 
 
 def load_dense_captioning_data(args: DenseCaptioningDataArguments, video_stride: float = 2.56):
@@ -213,6 +250,35 @@ SMALL_PROPOSALS = dict(
 )
 
 
+def argument_problems(args: BMTArguments) -> list[str | None]:
+    """What is wrong with these model arguments, found before anything is loaded."""
+    found = [
+        file_problem("--glove_file", args.glove_file),
+        positive_problem("--label_smoothing", args.label_smoothing, allow_zero=True),
+        positive_problem("--num_audio_anchors", args.num_audio_anchors),
+        positive_problem("--num_video_anchors", args.num_video_anchors),
+        positive_problem("--max_audio_length", args.max_audio_length),
+        positive_problem("--max_video_length", args.max_video_length),
+        positive_problem("--generation_max_new_tokens", args.generation_max_new_tokens),
+        positive_problem("--generation_num_beams", args.generation_num_beams),
+        positive_problem("--max_proposals", args.max_proposals),
+    ]
+    for flag in ("audio_kernel_sizes", "video_kernel_sizes", "proposal_hidden_sizes", "eval_tious"):
+        value = getattr(args, flag)
+        try:
+            numbers = (float_list if flag == "eval_tious" else int_list)(value or "")
+        except ValueError:
+            found.append(f"--{flag}: {value!r} is not a comma-separated list of numbers")
+            continue
+        if any(n <= 0 for n in numbers) or (flag == "eval_tious" and any(n > 1 for n in numbers)):
+            found.append(f"--{flag}: {value!r} has a value out of range")
+    if args.stage == "captioning" and args.captioner_name_or_path:
+        found.append("--captioner_name_or_path is for --stage proposals (it copies a trained captioner's encoder)")
+    if args.model_name_or_path and args.captioner_name_or_path:
+        found.append("--model_name_or_path and --captioner_name_or_path exclude each other")
+    return found
+
+
 def new_processor(splits, reader) -> BMTProcessor:
     """Caption vocabulary from the training captions (reference tokenisation), feature widths of the data."""
     audio_size, video_size = feature_sizes(splits["train"], reader)
@@ -310,6 +376,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     data_args, args, training_args = HfArgumentParser(
         (DenseCaptioningDataArguments, BMTArguments, TrainerArguments)
     ).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *data_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     splits, reader = load_dense_captioning_data(data_args)
     hparams = {**vars(data_args), **vars(args)}

@@ -15,6 +15,7 @@ import datasets
 from transformers import AutoModel, AutoProcessor, HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401
+from videozoo.arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import EverythingAtOnceConfig
 from videozoo.data.avlnet import howto100m_index
 from videozoo.data.everything_at_once import (
@@ -51,8 +52,33 @@ class EAOArguments:
     finetune_weights: bool = field(default=False, metadata={"help": "All six loss terms weighted 1 (fine-tuning)."})
 
 
+def argument_problems(args: EAOArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    found = [
+        dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "howto100m", "pickle")),
+        file_problem("--word_vectors", args.word_vectors),
+        positive_problem("--clips_per_video", args.clips_per_video),
+        positive_problem("--num_missing_clips", args.num_missing_clips, allow_zero=True),
+        positive_problem("--num_train_clips", args.num_train_clips),
+    ]
+    if args.max_frames is not None and (args.max_frames <= 0 or args.max_frames % 64):
+        found.append(f"--max_frames must be a positive multiple of 64 (got {args.max_frames})")
+    if args.dataset_name in ("howto100m", "pickle"):
+        found.append(file_problem("--eval_pickle", args.eval_pickle, required=True))
+    if args.dataset_name == "howto100m":
+        found += [
+            file_problem("--train_csv", args.train_csv, required=True),
+            folder_problem("--features_path", args.features_path, required=True),
+            file_problem("--captions_pickle", args.captions_pickle),
+        ]
+    elif args.dataset_name == "pickle":
+        found.append(file_problem("--train_pickle", args.train_pickle, required=True))
+    return found
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, training_args = HfArgumentParser((EAOArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     vectors = load_word_vectors(args.word_vectors) if args.word_vectors else None
     train_collator = None

@@ -20,6 +20,7 @@ from typing import Literal
 from transformers import HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401  (registers the architectures)
+from videozoo.arguments import positive_problem, raise_if_any
 from videozoo.configuration import MDVCConfig
 from videozoo.data.dense_captioning import DenseCaptioningCollator, annotations_of, caption_view
 from videozoo.modeling import MDVCForConditionalGeneration
@@ -58,6 +59,22 @@ SMALL_MDVC = dict(
 )
 
 
+def argument_problems(args: MDVCArguments) -> list[str | None]:
+    """What is wrong with these model arguments, found before anything is loaded."""
+    found = [
+        positive_problem("--label_smoothing", args.label_smoothing, allow_zero=True),
+        positive_problem("--generation_max_new_tokens", args.generation_max_new_tokens),
+        positive_problem("--generation_num_beams", args.generation_num_beams),
+    ]
+    try:
+        tious = float_list(args.eval_tious)
+        if not tious or any(not 0 < t <= 1 for t in tious):
+            found.append(f"--eval_tious: {args.eval_tious!r} needs values in (0, 1]")
+    except ValueError:
+        found.append(f"--eval_tious: {args.eval_tious!r} is not a comma-separated list of numbers")
+    return found
+
+
 def mdvc_model(args: MDVCArguments, splits, reader):
     if args.model_name_or_path:
         return (
@@ -88,6 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     data_args, args, training_args = HfArgumentParser(
         (DenseCaptioningDataArguments, MDVCArguments, TrainerArguments)
     ).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *data_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     splits, reader = load_dense_captioning_data(data_args, video_stride=0.96)
     model, processor = mdvc_model(args, splits, reader)

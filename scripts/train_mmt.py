@@ -24,6 +24,7 @@ import datasets
 from transformers import AutoModel, AutoProcessor, BertConfig, HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401  (registers the architectures)
+from videozoo.arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import MMTConfig
 from videozoo.data.mmt import MMTCollator, load_mmt_features, synthetic_mmt_dataset
 from videozoo.modeling import MMTModel
@@ -63,6 +64,36 @@ class MMTArguments:
     max_text_tokens: int = 30
     max_feature_tokens: int = 30
     eval_captions_per_video: int = field(default=0, metadata={"help": "Captions ranked per test video; 0 = all."})
+
+
+def argument_problems(args: MMTArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    from videozoo.configuration.configuration_mmt import MMT_EXPERT_TABLE
+    from videozoo.data.mmt import SYNTHETIC_EXPERTS
+
+    found = [
+        dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "features")),
+        file_problem("--vocab_file", args.vocab_file),
+        folder_problem("--text_model_name_or_path", args.text_model_name_or_path),
+        positive_problem("--vocab_size", args.vocab_size),
+        positive_problem("--max_text_tokens", args.max_text_tokens),
+        positive_problem("--max_feature_tokens", args.max_feature_tokens),
+        positive_problem("--eval_captions_per_video", args.eval_captions_per_video, allow_zero=True),
+    ]
+    if args.model_name_or_path and args.config_name:
+        found.append("--model_name_or_path and --config_name exclude each other (fine-tune, or train anew)")
+    if args.dataset_name == "features":
+        found += [
+            folder_problem("--data_dir", args.data_dir, required=True),
+            file_problem("--train_split_file", args.train_split_file, required=True),
+            file_problem("--eval_split_file", args.eval_split_file, required=True),
+        ]
+    if not (args.model_name_or_path or args.config_name):
+        table = SYNTHETIC_EXPERTS if args.dataset_name == "synthetic" else MMT_EXPERT_TABLE
+        unknown = [name for name in args.experts.split(",") if name not in table]
+        if unknown:
+            found.append(f"--experts: unknown experts {unknown} (known: {sorted(table)})")
+    return found
 
 
 def load_splits(args: MMTArguments, expert_feature_sizes: dict[str, int] | None = None) -> datasets.DatasetDict:
@@ -146,6 +177,7 @@ def new_model_and_processor(args: MMTArguments, splits: datasets.DatasetDict, si
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = HfArgumentParser((MMTArguments, TrainerArguments))
     args, training_args = parser.parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)  # a new model's initialisation is part of the run
     if args.model_name_or_path or args.config_name:
         # an MMT checkpoint, or a modality-masking one (MMTModel then loads its video encoder and caption side)

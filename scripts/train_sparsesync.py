@@ -31,6 +31,7 @@ from typing import Literal
 from transformers import AutoModel, AutoProcessor, HfArgumentParser, set_seed
 
 import videozoo  # noqa: F401
+from videozoo.arguments import file_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import SparseSyncConfig
 from videozoo.data.sparsesync import (
     SparseSyncCollator,
@@ -109,6 +110,32 @@ class SparseSyncArguments:
     cache_decoded: bool = field(default=False, metadata={"help": "Keep decoded clips in memory (small sets)."})
 
 
+def argument_problems(args: SparseSyncArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded (or any synthetic clip written)."""
+    synthetic = args.dataset_name == "synthetic"
+    found = [
+        folder_problem("--data_dir", None if synthetic else args.data_dir, required=not synthetic),
+        folder_problem("--splits_dir", args.splits_dir),
+        file_problem("--vggsound_meta", args.vggsound_meta),
+        file_problem("--sparse_classes", args.sparse_classes),
+        positive_problem("--num_train_clips", args.num_train_clips),
+        positive_problem("--num_eval_clips", args.num_eval_clips),
+        positive_problem("--synthetic_size", args.synthetic_size),
+        positive_problem("--synthetic_events_per_sec", args.synthetic_events_per_sec),
+        positive_problem("--synthetic_period_sec", args.synthetic_period_sec),
+        positive_problem("--clip_length_sec", args.clip_length_sec),
+        positive_problem("--crop_size", args.crop_size),
+        positive_problem("--max_offset_sec", args.max_offset_sec),
+    ]
+    if args.num_offset_classes < 2:
+        found.append(f"--num_offset_classes must be >= 2 (got {args.num_offset_classes})")
+    if args.crop_policy == "event_aware" and not synthetic:
+        found.append("--crop_policy event_aware needs the synthetic task's known events (--dataset_name synthetic)")
+    if synthetic and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
+        found.append(f"--data_dir: {args.data_dir} is a file, not a folder")
+    return found
+
+
 def small_config(args: SparseSyncArguments, clip_sec: float, crop: int, **overrides) -> SparseSyncConfig:
     """The scaled-down model of the synthetic task: width 64, one layer per stack, S3D at 1/8 width."""
     frames, samples = round(clip_sec * 25), round(clip_sec * 16000)
@@ -165,6 +192,7 @@ def build_datasets(args: SparseSyncArguments, processor: SparseSyncProcessor):
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, training_args = HfArgumentParser((SparseSyncArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     synthetic = args.dataset_name == "synthetic"
     if args.model_name_or_path:

@@ -326,7 +326,7 @@ def test_training_starts_from_a_local_vit(tmp_path):
         add_pooling_layer=False,
     )
     vit.save_pretrained(tmp_path / "vit")
-    model, _ = build(AvatarArguments(vit_name_or_path=str(tmp_path / "vit")), str(tmp_path / "run"))
+    model, _ = build(AvatarArguments(vit_name_or_path=str(tmp_path / "vit")))
     for stream in (model.encoder.audio_layers, model.encoder.video_layers):
         torch.testing.assert_close(
             stream[2].mlp.fc1.weight, vit.state_dict()["layers.2.mlp.fc1.weight"], rtol=0, atol=0
@@ -336,7 +336,7 @@ def test_training_starts_from_a_local_vit(tmp_path):
 def test_video_augmentation_choice(tmp_path):
     from videozoo.scripts.train_avatar import AvatarArguments, build, configure_video_augmentation
 
-    _, processor = build(AvatarArguments(), str(tmp_path / "run"))
+    _, processor = build(AvatarArguments())
     assert (
         configure_video_augmentation(processor, AvatarArguments()).prob_color_augment == 0.0
     )  # synthetic: colours are words

@@ -2,7 +2,7 @@
 
 import torch
 import torch.distributed as dist
-from torch.distributed import _functional_collectives as funcol
+import torch.distributed.nn.functional as dist_fn
 
 
 def world_size() -> int:
@@ -12,10 +12,11 @@ def world_size() -> int:
 def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     """All-gather along dim 0 from every process, differentiably: `(batch, ...) -> (world * batch, ...)`.
 
-    The backward pass reduce-scatters the gradients, so a loss computed on the gathered tensor sends each process
-    the gradient for its own rows. Plain `dist.all_gather` (and `Accelerator.gather`) would cut the graph.
-    Every process must contribute the same batch size. With a single process this is the identity.
+    `torch.distributed.nn.functional.all_gather` sends back to each process the sum over processes of the
+    gradients of its rows, so a loss computed on the gathered tensor trains each process's rows as one process
+    on the whole batch would (DDP then averages). Plain `dist.all_gather` (and `Accelerator.gather`) would cut the
+    graph. Every process must contribute the same batch size. With a single process this is the identity.
     """
     if world_size() == 1:
         return tensor
-    return funcol.all_gather_single(tensor.contiguous(), 0, dist.group.WORLD)
+    return torch.cat(dist_fn.all_gather(tensor.contiguous()), dim=0)

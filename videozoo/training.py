@@ -15,12 +15,23 @@ random state. Together with the restored model/optimizer/scheduler/RNG state and
 resumed from a checkpoint ends with the same weights as an uninterrupted one. Checkpoints also hold the processor
 the weights were trained with; a script resuming a run takes it from there (`processor_for_resume`), and `fit`
 refuses a processor that differs from it.
+
+Arguments are checked before anything else happens (`TrainerArguments.validate`, which every training script
+runs together with its own checks before it loads a model or data): a command that cannot succeed fails at once.
+
+Crash safety (see docs/training.md): a checkpoint is written into a hidden `checkpoints/.step_N.partial` folder
+and renamed to `checkpoints/step_N` only once complete, so `--resume_from_checkpoint latest` takes the newest
+*complete* checkpoint whatever killed an earlier run; `--save_total_limit` keeps the newest N. The final model
+is written into a hidden staging folder and moved into `output_dir` only after everything in it was written, so
+a run that fails leaves the model of an earlier run in `output_dir` as it was.
 """
 
 import json
 import logging
 import math
+import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,15 +39,19 @@ from typing import Any, Literal, Protocol
 
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
-from accelerate.state import AcceleratorState, GradientState
-from accelerate.tracking import GeneralTracker
-from accelerate.utils import set_seed
+from accelerate.tracking import GeneralTracker, get_available_trackers
+from accelerate.utils import LoggerType, ProjectConfiguration, set_seed
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from .arguments import output_folder_problem, positive_problem, raise_if_any
+from .outputs import FINAL_STAGING, PARTIAL_SUFFIX, move_in
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "step_"
+CHECKPOINT_STATE = "trainer_state.json"  # written last into a checkpoint
 PROCESSOR_FOLDER = "processor"
 
 
@@ -65,10 +80,20 @@ class TrainerArguments:
     logging_steps: int = 10
     eval_steps: int = field(default=0, metadata={"help": "Evaluate every N optimizer steps; 0: only at the end."})
     checkpointing_steps: int = field(default=0, metadata={"help": "save_state every N optimizer steps; 0: never."})
-    resume_from_checkpoint: str | None = field(
-        default=None, metadata={"help": "A checkpoint folder written by save_state, or 'latest' in output_dir."}
+    save_total_limit: int | None = field(
+        default=None, metadata={"help": "Keep only the newest N checkpoints in output_dir/checkpoints; None: all."}
     )
-    report_to: Literal["jsonl", "none"] = "jsonl"
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={"help": "A checkpoint folder written by save_state, or 'latest' (the newest complete one)."},
+    )
+    report_to: str = field(
+        default="jsonl",
+        metadata={
+            "help": "Comma-separated trackers: 'jsonl' (output_dir/logs/metrics.jsonl), any Accelerate tracker "
+            "that is installed (e.g. 'tensorboard'), 'all' (jsonl and every installed one) or 'none'."
+        },
+    )
     dataloader_num_workers: int = 0
     cpu: bool = field(default=False, metadata={"help": "Train on the CPU even when an accelerator is present."})
     push_to_hub: bool = False
@@ -82,6 +107,85 @@ class TrainerArguments:
     sync_batch_norm: bool = field(
         default=True, metadata={"help": "Several GPU processes: batch-norm statistics over the global batch."}
     )
+
+    def problems(self) -> list[str]:
+        """Every problem of these arguments, each naming its argument (empty when they can run)."""
+        found = [
+            output_folder_problem("--output_dir", self.output_dir),
+            positive_problem("--learning_rate", self.learning_rate, allow_zero=True),
+            positive_problem("--weight_decay", self.weight_decay, allow_zero=True),
+            positive_problem("--adam_epsilon", self.adam_epsilon),
+            positive_problem("--per_device_train_batch_size", self.per_device_train_batch_size),
+            positive_problem("--per_device_eval_batch_size", self.per_device_eval_batch_size),
+            positive_problem("--gradient_accumulation_steps", self.gradient_accumulation_steps),
+            positive_problem("--max_grad_norm", self.max_grad_norm, allow_zero=True),
+            positive_problem("--warmup_steps", self.warmup_steps, allow_zero=True),
+            positive_problem("--logging_steps", self.logging_steps),
+            positive_problem("--eval_steps", self.eval_steps, allow_zero=True),
+            positive_problem("--checkpointing_steps", self.checkpointing_steps, allow_zero=True),
+            positive_problem("--save_total_limit", self.save_total_limit),
+            positive_problem("--dataloader_num_workers", self.dataloader_num_workers, allow_zero=True),
+        ]
+        for flag, beta in (("--adam_beta1", self.adam_beta1), ("--adam_beta2", self.adam_beta2)):
+            if not 0.0 <= beta < 1.0:
+                found.append(f"{flag} must be in [0, 1) (got {beta})")
+        # 0 epochs is allowed: evaluate and save the model as it starts (an untrained baseline)
+        found.append(positive_problem("--num_train_epochs", self.num_train_epochs, allow_zero=True))
+        if self.lr_scheduler_type == "step":
+            found.append(positive_problem("--lr_step_size", self.lr_step_size))
+            found.append(positive_problem("--lr_gamma", self.lr_gamma))
+        if self.push_to_hub and not self.hub_model_id:
+            found.append("--push_to_hub needs --hub_model_id (the Hub repository to push to)")
+        if self.mixed_precision == "fp16" and _trains_on_cpu(self):
+            found.append(
+                "--mixed_precision fp16 is not supported on the CPU (it would silently run in fp32); use bf16"
+            )
+        if self.resume_from_checkpoint not in (None, "latest"):
+            path = Path(self.resume_from_checkpoint)
+            if not path.is_dir():
+                found.append(f"--resume_from_checkpoint: no checkpoint folder at {path}")
+            elif not _is_complete(path) and not re.search(rf"{CHECKPOINT_PREFIX}\d+$", path.name):
+                found.append(f"--resume_from_checkpoint: {path} has no {CHECKPOINT_STATE} (an interrupted save?)")
+        try:
+            self.trackers()
+        except ValueError as error:
+            found.append(str(error))
+        return [p for p in found if p]
+
+    def validate(self) -> None:
+        """Raise a `ValueError` naming every problem of these arguments (see `problems`)."""
+        raise_if_any(self.problems())
+
+    def trackers(self) -> list:
+        """The trackers `--report_to` asks for, for `Accelerator(log_with=...)` (JSONL as a `JSONLTracker`)."""
+        names = [n.strip() for n in self.report_to.split(",") if n.strip()]
+        if not names or names == ["none"]:
+            return []
+        if "none" in names:
+            raise ValueError(f"--report_to: 'none' cannot be combined with other trackers ({self.report_to!r})")
+        installed = [str(t.value) if isinstance(t, LoggerType) else str(t) for t in get_available_trackers()]
+        chosen = []
+        for name in names:
+            if name == "all":
+                chosen += ["jsonl", *installed]
+            elif name == "jsonl" or name in installed:
+                chosen.append(name)
+            elif name in {t.value for t in LoggerType}:
+                raise ValueError(
+                    f"--report_to: the {name!r} tracker is not installed (installed: {['jsonl', *installed]})"
+                )
+            else:
+                raise ValueError(f"--report_to: unknown tracker {name!r} (known: jsonl, all, none, {installed})")
+        chosen = list(dict.fromkeys(chosen))
+        logs = Path(self.output_dir) / "logs"
+        return [JSONLTracker(logs) if name == "jsonl" else name for name in chosen]
+
+
+def _trains_on_cpu(args: TrainerArguments) -> bool:
+    """Whether Accelerate will put this run on the CPU (its rule: `cpu`, ACCELERATE_USE_CPU, or no accelerator)."""
+    from accelerate.utils import parse_flag_from_env
+
+    return args.cpu or parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.accelerator.is_available()
 
 
 class Task(Protocol):
@@ -145,19 +249,20 @@ class SeededDataset(Dataset):
 
 
 def _build_scheduler(optimizer: torch.optim.Optimizer, args: TrainerArguments, total_steps: int):
-    def factor(step: int) -> float:
-        if args.warmup_steps and step < args.warmup_steps:
-            return (step + 1) / args.warmup_steps
-        if args.lr_scheduler_type == "step":
-            return args.lr_gamma ** (step // args.lr_step_size)
-        progress = (step - args.warmup_steps) / max(1, total_steps - args.warmup_steps)
-        if args.lr_scheduler_type == "linear":
-            return max(0.0, 1.0 - progress)
-        if args.lr_scheduler_type == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-        return 1.0
+    """`transformers.get_scheduler` for the standard schedules (linear warm-up over `warmup_steps` first, the
+    step index counting optimizer steps). 'step' has no transformers equivalent: the learning rate times
+    `lr_gamma ** (step // lr_step_size)`, counted from step 0 (MMT's and modality masking's decay,
+    Gabeur et al. 2020 Sec. 4.1), after the same linear warm-up; a `LambdaLR`."""
+    if args.lr_scheduler_type == "step":
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        def factor(step: int) -> float:
+            if step < args.warmup_steps:
+                return step / args.warmup_steps
+            return args.lr_gamma ** (step // args.lr_step_size)
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    name = "constant_with_warmup" if args.lr_scheduler_type == "constant" else args.lr_scheduler_type
+    return get_scheduler(name, optimizer, num_warmup_steps=args.warmup_steps, num_training_steps=total_steps)
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -169,19 +274,36 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def _is_complete(folder: Path) -> bool:
+    return (folder / CHECKPOINT_STATE).is_file()
+
+
+def complete_checkpoints(output_dir: str | Path) -> list[Path]:
+    """The complete `save_state` folders of `output_dir/checkpoints`, oldest first. A folder a crash left half
+    written is not among them: it is either still named `.step_N.partial`, or (written by an earlier version of
+    this loop, which wrote in place) has no trainer_state.json."""
+    folders = []
+    for path in (Path(output_dir) / "checkpoints").glob(f"{CHECKPOINT_PREFIX}*"):
+        match = re.fullmatch(rf"{CHECKPOINT_PREFIX}(\d+)", path.name)
+        if match and path.is_dir():
+            if _is_complete(path):
+                folders.append((int(match.group(1)), path))
+            else:
+                logger.warning("skipping %s: it has no %s (an interrupted save)", path, CHECKPOINT_STATE)
+    return [path for _, path in sorted(folders)]
+
+
 def checkpoint_to_resume(args: TrainerArguments) -> Path | None:
-    """The `save_state` folder `args.resume_from_checkpoint` names ('latest': the newest in `output_dir`), or None."""
+    """The `save_state` folder `args.resume_from_checkpoint` names ('latest': the newest complete one in
+    `output_dir`, None if there is none yet), or None."""
     if args.resume_from_checkpoint is None:
         return None
     if args.resume_from_checkpoint != "latest":
         path = Path(args.resume_from_checkpoint)
         if not path.is_dir():
-            raise FileNotFoundError(f"resume_from_checkpoint: no checkpoint folder at {path}")
+            raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint folder at {path}")
         return path
-    folders = sorted(
-        (p for p in (Path(args.output_dir) / "checkpoints").glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir()),
-        key=lambda p: int(p.name[len(CHECKPOINT_PREFIX) :]),
-    )
+    folders = complete_checkpoints(args.output_dir)
     return folders[-1] if folders else None
 
 
@@ -220,7 +342,7 @@ def _vocabulary(processor) -> dict | None:
 
 
 def _steps_done(checkpoint: Path) -> int:
-    state = checkpoint / "trainer_state.json"
+    state = checkpoint / CHECKPOINT_STATE
     if state.is_file():
         return int(json.loads(state.read_text())["completed_steps"])
     match = re.search(rf"{CHECKPOINT_PREFIX}(\d+)$", checkpoint.name)
@@ -253,25 +375,20 @@ def fit(
         optimizer: defaults to AdamW with decay / no-decay groups (Adam when `weight_decay` is 0).
         hparams: extra values stored by the tracker and in `training_args.json` (e.g. the script's arguments).
     """
+    args.validate()  # the scripts did so before loading anything; callers of `fit` from Python get it here
     output_dir = Path(args.output_dir)
-    # `fit` may run several times in one process (sweeps, tests) with other precision settings; the process
-    # group (PartialState) is kept.
-    AcceleratorState._reset_state(reset_partial_state=False)
-    GradientState._reset_state()
-    trackers = [JSONLTracker(output_dir / "logs")] if args.report_to == "jsonl" else None
+    # Accelerate keeps its state per process: a second `fit` in one process must use the same precision and
+    # device (Accelerate raises otherwise); run other settings in a new process.
     accelerator = Accelerator(
         cpu=args.cpu,
         mixed_precision=args.mixed_precision,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
-        log_with=trackers,
+        log_with=args.trackers() or None,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         step_scheduler_with_optimizer=False,  # the schedule counts optimizer steps, whatever the process count
     )
-    if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":
-        raise ValueError(
-            "mixed_precision='fp16' is not supported on the CPU (it would silently run in fp32); use bf16"
-        )
     set_seed(args.seed)
 
     seeded_train = SeededDataset(train_dataset, args.seed)
@@ -376,7 +493,7 @@ def fit(
                 progress.set_postfix(loss=f"{logged['train/loss']:.4f}")
                 accelerator.log(logged, step=completed_steps)
             if args.checkpointing_steps and completed_steps % args.checkpointing_steps == 0:
-                _save_checkpoint(accelerator, output_dir, completed_steps, processor)
+                _save_checkpoint(accelerator, output_dir, completed_steps, processor, args.save_total_limit)
             if eval_loader is not None and args.eval_steps and completed_steps % args.eval_steps == 0:
                 metrics = _evaluate(task, model, eval_loader, accelerator, completed_steps)
                 best = _keep_if_best(best, metrics, args, accelerator, model, completed_steps)
@@ -394,27 +511,42 @@ def fit(
         accelerator.unwrap_model(model).load_state_dict(best[1]["state_dict"])
         accelerator.print(f"kept the weights of step {best[1]['step']} ({args.select_best_metric} = {best[0]:.4f})")
 
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped.save_pretrained(
-        output_dir, is_main_process=accelerator.is_main_process, state_dict=accelerator.get_state_dict(model)
-    )
-    if accelerator.is_main_process:
-        if processor is not None:
-            processor.save_pretrained(output_dir)
-        (output_dir / "training_args.json").write_text(json.dumps(config, indent=2, default=str))
-        if metrics:
-            (output_dir / "eval_results.json").write_text(json.dumps(metrics, indent=2))
-        if args.push_to_hub:
-            if not args.hub_model_id:
-                raise ValueError("push_to_hub needs hub_model_id")
-            from .hub import push_checkpoint
+    _save_final_model(accelerator, model, output_dir, processor, config, metrics)
+    if accelerator.is_main_process and args.push_to_hub:
+        from .hub import push_checkpoint
 
-            eval_path = output_dir / "eval_results.json"
-            push_checkpoint(output_dir, repo_id=args.hub_model_id, eval_results=eval_path if metrics else None)
+        eval_path = output_dir / "eval_results.json"
+        push_checkpoint(output_dir, repo_id=args.hub_model_id, eval_results=eval_path if metrics else None)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return metrics
+
+
+def _save_final_model(accelerator: Accelerator, model, output_dir: Path, processor, config: dict, metrics: dict):
+    """Write the model, processor, training arguments and metrics into a staging folder, then move them into
+    `output_dir` (see `videozoo.outputs.move_in`): until everything is written, `output_dir` keeps what it held."""
+    staging = output_dir / FINAL_STAGING
+    if accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)  # left by a run killed while saving
+        staging.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    try:
+        accelerator.unwrap_model(model).save_pretrained(
+            staging, is_main_process=accelerator.is_main_process, state_dict=accelerator.get_state_dict(model)
+        )
+        if accelerator.is_main_process:
+            if processor is not None:
+                processor.save_pretrained(staging)
+            (staging / "training_args.json").write_text(json.dumps(config, indent=2, default=str))
+            if metrics:
+                (staging / "eval_results.json").write_text(json.dumps(metrics, indent=2))
+    except BaseException:
+        if accelerator.is_main_process:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if accelerator.is_main_process:
+        move_in(staging, output_dir)
+    accelerator.wait_for_everyone()
 
 
 def _keep_if_best(best, metrics: dict, args: TrainerArguments, accelerator: Accelerator, model, step: int):
@@ -437,13 +569,35 @@ def _loggable(value) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
-def _save_checkpoint(accelerator: Accelerator, output_dir: Path, completed_steps: int, processor=None) -> None:
-    folder = output_dir / "checkpoints" / f"{CHECKPOINT_PREFIX}{completed_steps}"
-    accelerator.save_state(str(folder))
+def _save_checkpoint(
+    accelerator: Accelerator, output_dir: Path, completed_steps: int, processor=None, total_limit: int | None = None
+) -> None:
+    """`save_state` into `checkpoints/.step_N.partial`, then (complete, trainer_state.json last) rename it to
+    `checkpoints/step_N`; with `total_limit`, delete the oldest complete checkpoints beyond it."""
+    final = output_dir / "checkpoints" / f"{CHECKPOINT_PREFIX}{completed_steps}"
+    partial = final.with_name(f".{final.name}{PARTIAL_SUFFIX}")
+    if accelerator.is_main_process:
+        shutil.rmtree(partial, ignore_errors=True)  # left by a run killed while saving this step
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(partial))  # every process writes its random states into it
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         if processor is not None:  # what the weights were trained with: a resumed run must tokenise the same way
-            processor.save_pretrained(folder / PROCESSOR_FOLDER)
-        (folder / "trainer_state.json").write_text(json.dumps({"completed_steps": completed_steps}))
+            processor.save_pretrained(partial / PROCESSOR_FOLDER)
+        (partial / CHECKPOINT_STATE).write_text(json.dumps({"completed_steps": completed_steps}))
+        if final.exists():  # a checkpoint of this step from a run resumed from an earlier one
+            replaced = final.with_name(f".{final.name}.replaced")
+            shutil.rmtree(replaced, ignore_errors=True)
+            os.replace(final, replaced)
+            os.replace(partial, final)
+            shutil.rmtree(replaced)
+        else:
+            os.replace(partial, final)
+        if total_limit:  # the newest by step number, and always the one just written
+            others = [c for c in complete_checkpoints(output_dir) if c != final]
+            for old in others[: max(0, len(others) - (total_limit - 1))]:
+                shutil.rmtree(old)
+    accelerator.wait_for_everyone()
 
 
 def _evaluate(task: Task, model, eval_loader, accelerator: Accelerator, step: int) -> dict[str, float]:

@@ -11,6 +11,7 @@ from .modeling_bmt import (
     BMTProposalOutput,
 )
 from .modeling_everything_at_once import EverythingAtOnceModel, EverythingAtOnceOutput, EverythingAtOncePreTrainedModel
+from .modeling_expert_features import ExpertFeaturesOutput, ExpertFeaturesPreTrainedModel
 from .modeling_mdvc import MDVCEncoderOutput, MDVCForConditionalGeneration, MDVCPreTrainedModel
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
@@ -18,9 +19,15 @@ from .modeling_mmt_modality_masking import (
     MMTModalityMaskingOutput,
     MMTModalityMaskingPreTrainedModel,
 )
+from .modeling_resnet_frames import ResNetFramesModel
+from .modeling_s3d import S3DModel
 from .modeling_sparsesync import SparseSyncForOffsetClassification, SparseSyncPreTrainedModel
 
 __all__ = [
+    "ExpertFeaturesOutput",
+    "ExpertFeaturesPreTrainedModel",
+    "ResNetFramesModel",
+    "S3DModel",
     "AvatarEncoder",
     "AvatarForConditionalGeneration",
     "AvatarPreTrainedModel",

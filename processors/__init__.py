@@ -9,12 +9,18 @@ from .processing_avatar import AvatarProcessor
 from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
+from .processing_expert_features import ExpertFeaturesProcessor
 from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
+from .processing_resnet_frames import ResNetFramesProcessor
+from .processing_s3d import S3DProcessor
 from .processing_sparsesync import SparseSyncProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
 
 __all__ = [
+    "ExpertFeaturesProcessor",
+    "ResNetFramesProcessor",
+    "S3DProcessor",
     "AvatarFeatureExtractor",
     "AvatarProcessor",
     "AVLnetFeatureExtractor",

@@ -25,6 +25,8 @@ from .configuration.configuration_everything_at_once import EverythingAtOnceConf
 from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .configuration.configuration_resnet_frames import ResNetFramesConfig
+from .configuration.configuration_s3d import S3DConfig
 from .configuration.configuration_sparsesync import SparseSyncConfig
 from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
@@ -33,6 +35,8 @@ from .modeling.modeling_everything_at_once import EverythingAtOnceModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
+from .modeling.modeling_resnet_frames import ResNetFramesModel
+from .modeling.modeling_s3d import S3DModel
 from .modeling.modeling_sparsesync import SparseSyncForOffsetClassification
 from .processors.feature_extraction_avatar import AvatarFeatureExtractor
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
@@ -45,6 +49,8 @@ from .processors.processing_bmt import BMTProcessor
 from .processors.processing_everything_at_once import EverythingAtOnceProcessor
 from .processors.processing_mdvc import MDVCProcessor
 from .processors.processing_mmt import MMTProcessor
+from .processors.processing_resnet_frames import ResNetFramesProcessor
+from .processors.processing_s3d import S3DProcessor
 from .processors.processing_sparsesync import SparseSyncProcessor
 
 
@@ -268,6 +274,54 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "audio-visual synchronisation",
+        },
+    ),
+    # ---- expert feature extractors (raw media -> the feature files the systems above read); sampling and
+    # transforms of v-iashin/video_features, see docs/feature_extractors.md
+    Architecture(
+        config_class=ResNetFramesConfig,
+        models=((AutoModel, ResNetFramesModel),),
+        feature_extractor_class=ResNetFramesProcessor,
+        paper={
+            "title": "Deep Residual Learning for Image Recognition",
+            "authors": "Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun",
+            "venue": "CVPR",
+            "year": 2016,
+            "arxiv": "1512.03385",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "bsd-3-clause",
+            "bibtex": (
+                "@inproceedings{he2016deep,\n"
+                "  title={Deep Residual Learning for Image Recognition},\n"
+                "  author={He, Kaiming and Zhang, Xiangyu and Ren, Shaoqing and Sun, Jian},\n"
+                "  booktitle={Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
+                "  year={2016}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
+        },
+    ),
+    Architecture(
+        config_class=S3DConfig,
+        models=((AutoModel, S3DModel),),
+        feature_extractor_class=S3DProcessor,
+        paper={
+            "title": "Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video Classification",
+            "authors": "Saining Xie, Chen Sun, Jonathan Huang, Zhuowen Tu, Kevin Murphy",
+            "venue": "ECCV",
+            "year": 2018,
+            "arxiv": "1712.04851",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{xie2018rethinking,\n"
+                "  title={Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video Classification},\n"
+                "  author={Xie, Saining and Sun, Chen and Huang, Jonathan and Tu, Zhuowen and Murphy, Kevin},\n"
+                "  booktitle={European Conference on Computer Vision (ECCV)},\n"
+                "  year={2018}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
         },
     ),
 )

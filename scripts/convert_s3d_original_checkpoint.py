@@ -1,7 +1,7 @@
 """Convert the Kinetics-400 S3D checkpoint of v-iashin/video_features (`S3D_kinetics400_torchified.pt`, kylemin's
 port) into `S3DModel`, or prove the conversion on the parity fixture.
 
-    python scripts/convert_s3d_original_checkpoint.py --checkpoint S3D_kinetics400.safetensors --output_dir s3d-kinetics
+    python scripts/convert_s3d_original_checkpoint.py --checkpoint S3D_kinetics400.safetensors --output_dir s3d
     python scripts/convert_s3d_original_checkpoint.py --fixture ../shared/parity/video_features_s3d
 
 The checkpoint is given as safetensors (`.safetensors.xz` too). Names are the port's (`base.N.…`); they are mapped

@@ -315,7 +315,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "license": "mit",
             "bibtex": (
                 "@inproceedings{xie2018rethinking,\n"
-                "  title={Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video Classification},\n"
+                "  title={Rethinking Spatiotemporal Feature Learning:\n"
+                "    Speed-Accuracy Trade-offs in Video Classification},\n"
                 "  author={Xie, Saining and Sun, Chen and Huang, Jonathan and Tu, Zhuowen and Murphy, Kevin},\n"
                 "  booktitle={European Conference on Computer Vision (ECCV)},\n"
                 "  year={2018}\n"

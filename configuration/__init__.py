@@ -11,8 +11,10 @@ from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
 from .configuration_resnet_frames import ResNetFramesConfig
 from .configuration_s3d import S3DConfig
 from .configuration_sparsesync import SparseSyncConfig
+from .configuration_vggish import VGGishConfig
 
 __all__ = [
+    "VGGishConfig",
     "ExpertFeaturesConfig",
     "ResNetFramesConfig",
     "S3DConfig",

@@ -22,8 +22,11 @@ from .modeling_mmt_modality_masking import (
 from .modeling_resnet_frames import ResNetFramesModel
 from .modeling_s3d import S3DModel
 from .modeling_sparsesync import SparseSyncForOffsetClassification, SparseSyncPreTrainedModel
+from .modeling_vggish import VGGishModel, VGGishOutput
 
 __all__ = [
+    "VGGishModel",
+    "VGGishOutput",
     "ExpertFeaturesOutput",
     "ExpertFeaturesPreTrainedModel",
     "ResNetFramesModel",

@@ -15,9 +15,11 @@ from .processing_mmt import MMTProcessor
 from .processing_resnet_frames import ResNetFramesProcessor
 from .processing_s3d import S3DProcessor
 from .processing_sparsesync import SparseSyncProcessor
+from .processing_vggish import VGGishProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
 
 __all__ = [
+    "VGGishProcessor",
     "ExpertFeaturesProcessor",
     "ResNetFramesProcessor",
     "S3DProcessor",

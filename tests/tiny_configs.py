@@ -7,6 +7,7 @@ axis cannot pass by coincidence. `test_auto_registration` fails if a registered 
 TINY_CONFIGS: dict[str, dict] = {
     "resnet_frames": dict(depths=[1, 2, 1, 1], widths=[8, 12, 16, 20], extraction_fps=5.0),
     "s3d": dict(width_divisor=8, stack_size=16, step_size=8),
+    "vggish": dict(conv_widths=[4, 6, 8, 8, 10, 12], hidden_sizes=[24, 20], embedding_size=16),
     "avatar": dict(
         hidden_size=32,
         d_model=32,

@@ -28,6 +28,7 @@ from .configuration.configuration_mmt_modality_masking import MMTModalityMasking
 from .configuration.configuration_resnet_frames import ResNetFramesConfig
 from .configuration.configuration_s3d import S3DConfig
 from .configuration.configuration_sparsesync import SparseSyncConfig
+from .configuration.configuration_vggish import VGGishConfig
 from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
@@ -38,6 +39,7 @@ from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretrai
 from .modeling.modeling_resnet_frames import ResNetFramesModel
 from .modeling.modeling_s3d import S3DModel
 from .modeling.modeling_sparsesync import SparseSyncForOffsetClassification
+from .modeling.modeling_vggish import VGGishModel
 from .processors.feature_extraction_avatar import AvatarFeatureExtractor
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
 from .processors.feature_extraction_bmt import BMTFeatureExtractor
@@ -52,6 +54,7 @@ from .processors.processing_mmt import MMTProcessor
 from .processors.processing_resnet_frames import ResNetFramesProcessor
 from .processors.processing_s3d import S3DProcessor
 from .processors.processing_sparsesync import SparseSyncProcessor
+from .processors.processing_vggish import VGGishProcessor
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,29 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "  author={Xie, Saining and Sun, Chen and Huang, Jonathan and Tu, Zhuowen and Murphy, Kevin},\n"
                 "  booktitle={European Conference on Computer Vision (ECCV)},\n"
                 "  year={2018}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
+        },
+    ),
+    Architecture(
+        config_class=VGGishConfig,
+        models=((AutoModel, VGGishModel),),
+        feature_extractor_class=VGGishProcessor,
+        paper={
+            "title": "CNN Architectures for Large-Scale Audio Classification",
+            "authors": "Shawn Hershey, Sourish Chaudhuri, Daniel P. W. Ellis, et al.",
+            "venue": "ICASSP",
+            "year": 2017,
+            "arxiv": "1609.09430",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "apache-2.0",
+            "bibtex": (
+                "@inproceedings{hershey2017cnn,\n"
+                "  title={CNN Architectures for Large-Scale Audio Classification},\n"
+                "  author={Hershey, Shawn and Chaudhuri, Sourish and Ellis, Daniel P. W. and others},\n"
+                "  booktitle={International Conference on Acoustics, Speech and Signal Processing (ICASSP)},\n"
+                "  year={2017}\n"
                 "}"
             ),
             "task": "feature-extraction",

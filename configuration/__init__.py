@@ -8,12 +8,14 @@ from .configuration_expert_features import ExpertFeaturesConfig
 from .configuration_mdvc import MDVCConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .configuration_raft import RAFTConfig
 from .configuration_resnet_frames import ResNetFramesConfig
 from .configuration_s3d import S3DConfig
 from .configuration_sparsesync import SparseSyncConfig
 from .configuration_vggish import VGGishConfig
 
 __all__ = [
+    "RAFTConfig",
     "VGGishConfig",
     "ExpertFeaturesConfig",
     "ResNetFramesConfig",

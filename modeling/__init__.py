@@ -19,12 +19,15 @@ from .modeling_mmt_modality_masking import (
     MMTModalityMaskingOutput,
     MMTModalityMaskingPreTrainedModel,
 )
+from .modeling_raft import OpticalFlowOutput, RAFTModel
 from .modeling_resnet_frames import ResNetFramesModel
 from .modeling_s3d import S3DModel
 from .modeling_sparsesync import SparseSyncForOffsetClassification, SparseSyncPreTrainedModel
 from .modeling_vggish import VGGishModel, VGGishOutput
 
 __all__ = [
+    "OpticalFlowOutput",
+    "RAFTModel",
     "VGGishModel",
     "VGGishOutput",
     "ExpertFeaturesOutput",

@@ -12,6 +12,7 @@ from .processing_everything_at_once import EverythingAtOnceProcessor
 from .processing_expert_features import ExpertFeaturesProcessor
 from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
+from .processing_raft import RAFTProcessor
 from .processing_resnet_frames import ResNetFramesProcessor
 from .processing_s3d import S3DProcessor
 from .processing_sparsesync import SparseSyncProcessor
@@ -19,6 +20,7 @@ from .processing_vggish import VGGishProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
 
 __all__ = [
+    "RAFTProcessor",
     "VGGishProcessor",
     "ExpertFeaturesProcessor",
     "ResNetFramesProcessor",

@@ -17,7 +17,7 @@ class ExpertFeaturesTesterMixin(ModelTesterMixin):
         """No loss of their own: a loss on the features must reach every parameter (they can be fine-tuned)."""
         model = self.build().train()
         inputs = self.prepare_inputs(model.config, self.batch_size)
-        features = model(**inputs).features
+        features = next(iter(self.comparable_outputs(model(**inputs)).values()))
         assert torch.isfinite(features).all()
         (features * torch.linspace(-1, 1, features.shape[-1])).sum().backward()
         missing = [

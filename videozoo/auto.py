@@ -25,6 +25,7 @@ from .configuration.configuration_everything_at_once import EverythingAtOnceConf
 from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .configuration.configuration_raft import RAFTConfig
 from .configuration.configuration_resnet_frames import ResNetFramesConfig
 from .configuration.configuration_s3d import S3DConfig
 from .configuration.configuration_sparsesync import SparseSyncConfig
@@ -36,6 +37,7 @@ from .modeling.modeling_everything_at_once import EverythingAtOnceModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
+from .modeling.modeling_raft import RAFTModel
 from .modeling.modeling_resnet_frames import ResNetFramesModel
 from .modeling.modeling_s3d import S3DModel
 from .modeling.modeling_sparsesync import SparseSyncForOffsetClassification
@@ -51,6 +53,7 @@ from .processors.processing_bmt import BMTProcessor
 from .processors.processing_everything_at_once import EverythingAtOnceProcessor
 from .processors.processing_mdvc import MDVCProcessor
 from .processors.processing_mmt import MMTProcessor
+from .processors.processing_raft import RAFTProcessor
 from .processors.processing_resnet_frames import ResNetFramesProcessor
 from .processors.processing_s3d import S3DProcessor
 from .processors.processing_sparsesync import SparseSyncProcessor
@@ -349,6 +352,29 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "feature-extraction",
+        },
+    ),
+    Architecture(
+        config_class=RAFTConfig,
+        models=((AutoModel, RAFTModel),),
+        feature_extractor_class=RAFTProcessor,
+        paper={
+            "title": "RAFT: Recurrent All-Pairs Field Transforms for Optical Flow",
+            "authors": "Zachary Teed, Jia Deng",
+            "venue": "ECCV",
+            "year": 2020,
+            "arxiv": "2003.12039",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "bsd-3-clause",
+            "bibtex": (
+                "@inproceedings{teed2020raft,\n"
+                "  title={RAFT: Recurrent All-Pairs Field Transforms for Optical Flow},\n"
+                "  author={Teed, Zachary and Deng, Jia},\n"
+                "  booktitle={European Conference on Computer Vision (ECCV)},\n"
+                "  year={2020}\n"
+                "}"
+            ),
+            "task": "optical-flow",
         },
     ),
 )

@@ -5,6 +5,7 @@ from .configuration_avlnet import AVLnetConfig
 from .configuration_bmt import BMTConfig
 from .configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration_expert_features import ExpertFeaturesConfig
+from .configuration_i3d import I3DConfig
 from .configuration_mdvc import MDVCConfig
 from .configuration_mmt import MMTConfig
 from .configuration_mmt_modality_masking import MMTModalityMaskingConfig
@@ -15,6 +16,7 @@ from .configuration_sparsesync import SparseSyncConfig
 from .configuration_vggish import VGGishConfig
 
 __all__ = [
+    "I3DConfig",
     "RAFTConfig",
     "VGGishConfig",
     "ExpertFeaturesConfig",

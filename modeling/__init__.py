@@ -12,6 +12,7 @@ from .modeling_bmt import (
 )
 from .modeling_everything_at_once import EverythingAtOnceModel, EverythingAtOnceOutput, EverythingAtOncePreTrainedModel
 from .modeling_expert_features import ExpertFeaturesOutput, ExpertFeaturesPreTrainedModel
+from .modeling_i3d import I3DModel
 from .modeling_mdvc import MDVCEncoderOutput, MDVCForConditionalGeneration, MDVCPreTrainedModel
 from .modeling_mmt import MMTModel, MMTOutput, MMTPreTrainedModel
 from .modeling_mmt_modality_masking import (
@@ -26,6 +27,7 @@ from .modeling_sparsesync import SparseSyncForOffsetClassification, SparseSyncPr
 from .modeling_vggish import VGGishModel, VGGishOutput
 
 __all__ = [
+    "I3DModel",
     "OpticalFlowOutput",
     "RAFTModel",
     "VGGishModel",

@@ -10,6 +10,7 @@ from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
 from .processing_expert_features import ExpertFeaturesProcessor
+from .processing_i3d import I3DProcessor
 from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
 from .processing_raft import RAFTProcessor
@@ -20,6 +21,7 @@ from .processing_vggish import VGGishProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
 
 __all__ = [
+    "I3DProcessor",
     "RAFTProcessor",
     "VGGishProcessor",
     "ExpertFeaturesProcessor",

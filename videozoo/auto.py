@@ -22,6 +22,7 @@ from .configuration.configuration_avatar import AvatarConfig
 from .configuration.configuration_avlnet import AVLnetConfig
 from .configuration.configuration_bmt import BMTConfig
 from .configuration.configuration_everything_at_once import EverythingAtOnceConfig
+from .configuration.configuration_i3d import I3DConfig
 from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
@@ -34,6 +35,7 @@ from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
 from .modeling.modeling_everything_at_once import EverythingAtOnceModel
+from .modeling.modeling_i3d import I3DModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
@@ -51,6 +53,7 @@ from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
 from .processors.processing_everything_at_once import EverythingAtOnceProcessor
+from .processors.processing_i3d import I3DProcessor
 from .processors.processing_mdvc import MDVCProcessor
 from .processors.processing_mmt import MMTProcessor
 from .processors.processing_raft import RAFTProcessor
@@ -375,6 +378,29 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                 "}"
             ),
             "task": "optical-flow",
+        },
+    ),
+    Architecture(
+        config_class=I3DConfig,
+        models=((AutoModel, I3DModel),),
+        feature_extractor_class=I3DProcessor,
+        paper={
+            "title": "Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset",
+            "authors": "Joao Carreira, Andrew Zisserman",
+            "venue": "CVPR",
+            "year": 2017,
+            "arxiv": "1705.07750",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "apache-2.0",
+            "bibtex": (
+                "@inproceedings{carreira2017quo,\n"
+                "  title={Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset},\n"
+                "  author={Carreira, Joao and Zisserman, Andrew},\n"
+                "  booktitle={Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
+                "  year={2017}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
         },
     ),
 )

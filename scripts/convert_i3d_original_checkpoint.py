@@ -1,8 +1,8 @@
 """Convert the I3D checkpoints v-iashin/video_features loads (hassony2's port: `i3d_rgb.pt`, `i3d_flow.pt`) into
 two `I3DModel`s, or prove the conversion on the parity fixture.
 
-    python scripts/convert_i3d_original_checkpoint.py --checkpoint i3d_rgb.safetensors --modality rgb --output_dir i3d-rgb
-    python scripts/convert_i3d_original_checkpoint.py --checkpoint i3d_flow.safetensors --modality flow --output_dir i3d-flow
+    python scripts/convert_i3d_original_checkpoint.py --checkpoint i3d_rgb.safetensors --output_dir i3d-rgb
+    python scripts/convert_i3d_original_checkpoint.py --checkpoint i3d_flow.safetensors --output_dir i3d-flow
     python scripts/convert_i3d_original_checkpoint.py --fixture ../shared/parity/video_features_i3d
 
 The checkpoints are given as safetensors (`.safetensors.xz` too). Names are the port's and ours; the 400-way

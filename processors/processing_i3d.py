@@ -10,13 +10,24 @@
   cropped back: the reference never unpads it, so its window is shifted by the padder's left/top pad), centre crop
   224 (floor) of the padded flow, clamp to [-20, 20], `round(128 + 255 / 40 * f)` with round half to even (levels
   0...256, not a uint8 cast), then 2 q / 255 - 1.
+- `last_stack="cycle"` reproduces the older extraction behind the features BMT and MDVC distribute
+  (v-iashin/video_features commit 662ec51, `form_iter_list`): the frames after the last full stack form one more
+  stack, repeated cyclically (`np.resize`) to full length, when there are at least `0.2 x (stack_size + 1)` of them
+  (the remainder is counted as `num_frames % (stack_size + 1)`, as there). The default "drop" is the current
+  extractor's (full stacks only).
 """
 
 import numpy as np
 import torch
 from transformers import BatchFeature
 
-from .processing_expert_features import ExpertFeaturesProcessor, as_frames, center_crop_offsets, resize_shorter_pil
+from .processing_expert_features import (
+    ExpertFeaturesProcessor,
+    VideoTooShortError,
+    as_frames,
+    center_crop_offsets,
+    resize_shorter_pil,
+)
 
 
 class I3DProcessor(ExpertFeaturesProcessor):
@@ -34,6 +45,7 @@ class I3DProcessor(ExpertFeaturesProcessor):
         resize_size: int = 256,
         crop_size: int = 224,
         flow_clamp: float = 20.0,
+        last_stack: str = "drop",
         extraction_fps: float | None = None,
         stack_size: int | None = 64,
         step_size: int | None = 64,
@@ -43,6 +55,9 @@ class I3DProcessor(ExpertFeaturesProcessor):
         self.resize_size = int(resize_size)
         self.crop_size = int(crop_size)
         self.flow_clamp = float(flow_clamp)
+        if last_stack not in ("drop", "cycle"):
+            raise ValueError(f"last_stack must be 'drop' or 'cycle', got {last_stack!r}")
+        self.last_stack = last_stack
 
     def __call__(self, frames, return_tensors: str | None = "pt", **kwargs) -> BatchFeature:
         frames = as_frames(frames)
@@ -50,9 +65,23 @@ class I3DProcessor(ExpertFeaturesProcessor):
         pixel_values = torch.from_numpy(resized).permute(0, 3, 1, 2).to(torch.float32)
         return BatchFeature({"pixel_values": pixel_values}, tensor_type=return_tensors)
 
-    def stack_slices(self, num_frames: int, source: str = "the video") -> list[tuple[int, int]]:
-        """`(start, end)` of every stack of `stack_size + 1` frames (the last frame only feeds the last flow)."""
-        return [(start, end + 1) for start, end in self.slices(num_frames - 1, source)]
+    def stack_indices(self, num_frames: int, source: str = "the video") -> list[np.ndarray]:
+        """Frame indices of every stack of `stack_size + 1` frames (the last frame only feeds the last flow)."""
+        length = self.stack_size + 1
+        if self.last_stack == "drop" or num_frames >= length:
+            stacks = [np.arange(start, end + 1) for start, end in self.slices(num_frames - 1, source)]
+        else:
+            stacks = []
+        if self.last_stack == "cycle" and num_frames % length >= 0.2 * length:
+            rest = np.arange(len(stacks) * self.step_size, num_frames)
+            if num_frames < length:
+                rest = np.arange(num_frames)
+            stacks.append(np.resize(rest, length))
+        if not stacks:
+            raise VideoTooShortError(
+                f"{source}: {num_frames} frames at the extraction rate, fewer than one stack of {self.stack_size} + 1"
+            )
+        return stacks
 
     def _crop(self, tensor: torch.Tensor) -> torch.Tensor:
         top, left = center_crop_offsets(*tensor.shape[-2:], self.crop_size, self.crop_size, "floor")

@@ -44,9 +44,20 @@ def test_flow_quantisation_levels_reach_256_and_round_half_to_even():
 
 def test_stacks_read_one_extra_frame():
     processor = I3DProcessor(stack_size=4, step_size=2)
-    assert processor.stack_slices(9) == [(0, 5), (2, 7), (4, 9)]
+    assert [s.tolist() for s in processor.stack_indices(9)] == [[0, 1, 2, 3, 4], [2, 3, 4, 5, 6], [4, 5, 6, 7, 8]]
     with pytest.raises(VideoTooShortError, match="fewer than one stack of 4"):
-        processor.stack_slices(4, "tiny.mp4")
+        processor.stack_indices(4, "tiny.mp4")
+
+
+def test_cycled_last_stack_of_the_older_extraction():
+    """876 frames at 25 fps, stacks of 64 + 1 every 64: 13 full stacks and the 44 remaining frames cycled into a
+    14th (the BMT sample's count); a remainder under 0.2 x 65 frames is dropped."""
+    processor = I3DProcessor(stack_size=64, step_size=64, last_stack="cycle")
+    stacks = processor.stack_indices(876)
+    assert len(stacks) == 14 and all(len(s) == 65 for s in stacks)
+    assert stacks[-1][:44].tolist() == list(range(832, 876)) and stacks[-1][44:].tolist() == list(range(832, 853))
+    assert len(processor.stack_indices(65 * 13 + 5)) == 13
+    assert len(I3DProcessor(stack_size=64, step_size=64).stack_indices(876)) == 13
 
 
 def test_conversion_reproduces_the_reference_features():

@@ -5,7 +5,8 @@ two `I3DModel`s, or prove the conversion on the parity fixture.
     python scripts/convert_i3d_original_checkpoint.py --checkpoint i3d_flow.safetensors --output_dir i3d-flow
     python scripts/convert_i3d_original_checkpoint.py --fixture ../shared/parity/video_features_i3d
 
-The checkpoints are given as safetensors (`.safetensors.xz` too). Names are the port's and ours; the 400-way
+The checkpoints are given as safetensors (`.safetensors.xz` too) or as the released `.pt` files (read with
+`torch.load(weights_only=True)`). Names are the port's and ours; the 400-way
 logits unit `conv3d_0c_1x1` is dropped; the released files have no `num_batches_tracked` (accepted with or
 without); BatchNorm scales are loaded (1 in the released files). The modality is read from the first kernel's
 input channels. The fixture run checks both streams with the processor's transforms (the RAFT step of the flow
@@ -65,7 +66,7 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="I3D weights of one stream (.safetensors or .safetensors.xz)")
+    parser.add_argument("--checkpoint", help="I3D weights of one stream (.safetensors, .safetensors.xz, .pt, .pth)")
     parser.add_argument("--output_dir")
     parser.add_argument("--stack_size", type=int, default=64)
     parser.add_argument("--step_size", type=int, default=64)

@@ -4,8 +4,9 @@
     python scripts/convert_raft_original_checkpoint.py --checkpoint raft-sintel.safetensors --output_dir raft-sintel
     python scripts/convert_raft_original_checkpoint.py --fixture ../shared/parity/video_features_raft
 
-The checkpoint is given as safetensors (`.safetensors.xz` too). As the reference's loader (`dp_state_to_normal`)
-the `module.` prefix is stripped and keys without it are dropped. The residual blocks' `norm3` is the same module as
+The checkpoint is given as safetensors (`.safetensors.xz` too) or as the released `.pth`, read with
+`torch.load(weights_only=True)`. As the reference's loader (`dp_state_to_normal`) the `module.` prefix is stripped
+and keys without it are dropped. The residual blocks' `norm3` is the same module as
 `downsample.1` in the reference (both names are saved); it is checked equal and dropped. The rest is a renaming to
 torchvision's RAFT modules (`_RULES`).
 """
@@ -94,7 +95,7 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="RAFT weights (.safetensors or .safetensors.xz)")
+    parser.add_argument("--checkpoint", help="RAFT weights (.safetensors, .safetensors.xz, or the released .pt/.pth)")
     parser.add_argument("--output_dir")
     parser.add_argument("--pad_mode", default="sintel", choices=["sintel", "kitti"])
     parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")

@@ -91,7 +91,7 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="torchvision ResNet weights (.safetensors or .safetensors.xz)")
+    parser.add_argument("--checkpoint", help="torchvision ResNet weights (.safetensors, .safetensors.xz, .pt, .pth)")
     parser.add_argument("--output_dir")
     parser.add_argument("--extraction_fps", type=float, default=None, help="e.g. 21.5 for SpecVQGAN's features")
     parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")

@@ -4,8 +4,8 @@ port) into `S3DModel`, or prove the conversion on the parity fixture.
     python scripts/convert_s3d_original_checkpoint.py --checkpoint S3D_kinetics400.safetensors --output_dir s3d
     python scripts/convert_s3d_original_checkpoint.py --fixture ../shared/parity/video_features_s3d
 
-The checkpoint is given as safetensors (`.safetensors.xz` too). Names are the port's (`base.N.…`); they are mapped
-with the same rules as SparseSync's S3D trunk (`convert_sparsesync_original_checkpoint._S3D_RULES`); `fc.*` is
+The checkpoint is given as safetensors (`.safetensors.xz` too) or as the released `.pt`, read with
+`torch.load(weights_only=True)`. Names are the port's (`base.N.…`); they are mapped with the same rules as SparseSync's S3D trunk (`convert_sparsesync_original_checkpoint._S3D_RULES`); `fc.*` is
 dropped; `num_batches_tracked` is accepted with or without.
 """
 
@@ -73,7 +73,7 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="the S3D weights (.safetensors or .safetensors.xz)")
+    parser.add_argument("--checkpoint", help="the S3D weights (.safetensors, .safetensors.xz, .pt, .pth)")
     parser.add_argument("--output_dir")
     parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")
     args = parser.parse_args(argv)

@@ -85,7 +85,7 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="VGGish weights (.safetensors or .safetensors.xz)")
+    parser.add_argument("--checkpoint", help="VGGish weights (.safetensors, .safetensors.xz, .pt, .pth)")
     parser.add_argument("--pca_params", help="vggish_pca_params.npz (AudioSet's PCA)")
     parser.add_argument("--output_dir")
     parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")

@@ -10,8 +10,9 @@ from safetensors.torch import load, load_file
 
 
 def load_original_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """An authors' checkpoint as `{name: tensor}`: `.safetensors`, or `.safetensors.xz` (decompressed in memory).
-    Pickled `.pt` / `.pth` files are refused (convert them to safetensors first with a trusted tool)."""
+    """An authors' checkpoint as `{name: tensor}`: `.safetensors`, `.safetensors.xz` (decompressed in memory), or a
+    released `.pt` / `.pth` state dict read with `torch.load(weights_only=True)` (PyTorch's restricted unpickler:
+    tensors and plain containers only, no code from the file runs)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file")
@@ -19,7 +20,15 @@ def load_original_weights(path: str | Path) -> dict[str, torch.Tensor]:
         return load(lzma.decompress(path.read_bytes()))
     if path.suffix == ".safetensors":
         return load_file(path)
-    raise ValueError(f"{path}: give the weights as .safetensors or .safetensors.xz (pickles are not executed)")
+    if path.suffix in (".pt", ".pth"):
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        for key in ("state_dict", "model"):
+            if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+        if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+            raise ValueError(f"{path}: not a state dict of tensors")
+        return dict(checkpoint)
+    raise ValueError(f"{path}: give the weights as .safetensors, .safetensors.xz, .pt or .pth")
 
 
 class FixtureCheck:

@@ -11,7 +11,9 @@
     # S3D: <out>/<id>_s3d.npy (stacks, 1024); RAFT: <out>/<id>_raft.npy (frames - 1, 2, H, W)
 
 Sampling (fps, stacks, steps), transforms, padding and channel order are those of v-iashin/video_features (see
-docs/feature_extractors.md); `--extraction_fps`, `--stack_size`, `--step_size` override the checkpoint's config.
+docs/feature_extractors.md). The sampling comes from the checkpoint's config (`--extraction_fps`, `--stack_size`,
+`--step_size`, `--last_stack` override it); the transforms from the processor saved with the checkpoint (the
+default processor when there is none).
 `--save_timestamps` also writes `<id>_timestamps_ms.npy` (the time of each feature: the frame's time for frame-wise
 features, the end of the stack for I3D as the reference's `timestamps_ms`, the start of the window for S3D and
 VGGish).
@@ -135,11 +137,13 @@ class FeatureExtraction:
             )
         self.models = {}
         expected = {"resnet_frames": "resnet_frames", "s3d": "s3d", "vggish": "vggish", "i3d": "i3d", "raft": "raft"}
+        saved = None
         if extractor == "i3d":
             if "rgb" in self.streams:
-                self.models["rgb"] = _load(model, "model")[0]
+                self.models["rgb"], saved = _load(model, "model")
             if "flow" in self.streams:
-                self.models["flow"] = _load(flow_model, "flow_model")[0]
+                self.models["flow"], flow_saved = _load(flow_model, "flow_model")
+                saved = saved if "rgb" in self.streams else flow_saved
                 self.models["raft"] = _load(raft_model, "raft_model")[0]
                 if self.models["flow"].config.modality != "flow":
                     raise ArgumentError(
@@ -149,7 +153,8 @@ class FeatureExtraction:
                 raise ArgumentError(f"--model {model}: an I3D {self.models['rgb'].config.modality} model, not rgb")
             main = self.models.get("rgb", self.models.get("flow"))
         else:
-            main = self.models[self.streams[0]] = _load(model, "model")[0]
+            main, saved = _load(model, "model")
+            self.models[self.streams[0]] = main
         for name, loaded in self.models.items():
             want = "raft" if name == "raft" else expected[extractor]
             if loaded.config.model_type != want:
@@ -166,7 +171,7 @@ class FeatureExtraction:
             "raft": RAFTProcessor,
         }.get(extractor)
         if extractor == "vggish":
-            self.processor = VGGishProcessor()
+            self.processor = saved if isinstance(saved, VGGishProcessor) else VGGishProcessor()
         else:
             if processor_class in (ResNetFramesProcessor, RAFTProcessor):
                 sampling = {"extraction_fps": sampling["extraction_fps"]}
@@ -174,7 +179,12 @@ class FeatureExtraction:
                 raise ArgumentError("this extractor needs --stack_size and --step_size (or a config that has them)")
             if extractor == "i3d" and last_stack is not None:
                 sampling["last_stack"] = last_stack
-            self.processor = processor_class(**sampling)
+            if isinstance(saved, processor_class):  # the checkpoint's transforms, with the sampling chosen here
+                for key, value in sampling.items():
+                    setattr(saved, key, value)
+                self.processor = saved
+            else:
+                self.processor = processor_class(**sampling)
 
     # -- one video
     @torch.no_grad()

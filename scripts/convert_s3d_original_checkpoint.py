@@ -5,8 +5,9 @@ port) into `S3DModel`, or prove the conversion on the parity fixture.
     python scripts/convert_s3d_original_checkpoint.py --fixture ../shared/parity/video_features_s3d
 
 The checkpoint is given as safetensors (`.safetensors.xz` too) or as the released `.pt`, read with
-`torch.load(weights_only=True)`. Names are the port's (`base.N.…`); they are mapped with the same rules as SparseSync's S3D trunk (`convert_sparsesync_original_checkpoint._S3D_RULES`); `fc.*` is
-dropped; `num_batches_tracked` is accepted with or without.
+`torch.load(weights_only=True)`. Names are the port's (`base.N.…`); they are mapped with the same rules as
+SparseSync's S3D trunk (`convert_sparsesync_original_checkpoint._S3D_RULES`); `fc.*` is dropped;
+`num_batches_tracked` is accepted with or without.
 """
 
 import argparse

@@ -94,11 +94,6 @@ class RAFTModel(ExpertFeaturesPreTrainedModel):
         )
         self.post_init()
 
-    def _init_weights(self, module):
-        super()._init_weights(module)
-        if isinstance(module, torch.nn.InstanceNorm2d) and module.running_mean is not None:  # pragma: no cover
-            module.reset_running_stats()
-
     def forward(
         self,
         image1: torch.Tensor,

@@ -35,6 +35,22 @@ def _write_video_only(path, frames=30):
             container.mux(packet)
 
 
+def _write_audio_only(path, seconds=1.5, rate=22050):
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        tone = (0.3 * np.sin(2 * np.pi * 330 * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+        for start in range(0, len(tone), 1024):
+            frame = av.AudioFrame.from_ndarray(tone[None, start : start + 1024].copy(), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
     folder = tmp_path_factory.mktemp("media")
@@ -42,6 +58,7 @@ def media(tmp_path_factory):
     _write_counter_clip(folder / "short.mp4", 25, 0.32)  # 8 frames, 0.32 s: shorter than a stack and an example
     (folder / "corrupt.mp4").write_bytes(b"this is not a video" * 64)
     _write_video_only(folder / "silent.mp4")
+    _write_audio_only(folder / "speech.m4a")
     return folder
 
 
@@ -90,17 +107,21 @@ def test_vggish_resnet_pkl_and_s3d_layouts(media, checkpoints, tmp_path):
     import pickle
 
     listing = tmp_path / "videos.txt"
-    listing.write_text(f"{media / 'good.mp4'}\n{media / 'silent.mp4'}\n\n")
+    listing.write_text(f"{media / 'good.mp4'}\n{media / 'silent.mp4'}\n{media / 'speech.m4a'}\n\n")
     out = tmp_path / "vggish"
     assert main(["--extractor", "vggish", "--model", checkpoints["vggish"], "--video_list", str(listing),
                  "--output_dir", str(out)]) == 2  # fmt: skip
     assert np.load(out / "good_vggish.npy").shape == (2, 16)  # 2.4 s -> two 0.96 s examples
+    assert np.load(out / "speech_vggish.npy").shape == (1, 16)  # an audio file (22.05 kHz mono): one example
     assert "silent.mp4\tMediaDecodingError" in (out / "failed_videos.txt").read_text()
     assert "no audio stream" in (out / "failed_videos.txt").read_text()
 
     out = tmp_path / "resnet"
     assert main(["--extractor", "resnet_frames", "--model", checkpoints["resnet"], "--videos", str(media / "good.mp4"),
-                 "--output_dir", str(out), "--format", "pkl", "--name_pattern", "{video_id}.pkl"]) == 0  # fmt: skip
+                 str(media / "speech.m4a"), "--output_dir", str(out), "--format", "pkl",
+                 "--name_pattern", "{video_id}.pkl"]) == 2  # fmt: skip
+    assert "speech.m4a\tMediaDecodingError" in (out / "failed_videos.txt").read_text()
+    assert "has no video stream" in (out / "failed_videos.txt").read_text()
     with open(out / "good.pkl", "rb") as handle:
         frames = pickle.load(handle)  # written by this test: a plain numpy array
     assert frames.shape == (12, 80)  # 2.4 s at 5 fps

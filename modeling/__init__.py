@@ -11,6 +11,8 @@ from .modeling_bmt import (
     BMTProposalOutput,
 )
 from .modeling_everything_at_once import EverythingAtOnceModel, EverythingAtOnceOutput, EverythingAtOncePreTrainedModel
+from .modeling_expert_features import ExpertFeaturesOutput, ExpertFeaturesPreTrainedModel
+from .modeling_i3d import I3DModel
 from .modeling_mdvc import MDVCEncoderOutput, MDVCForConditionalGeneration, MDVCPreTrainedModel
 from .modeling_melception import MelceptionModel, MelceptionOutput, MelceptionPreTrainedModel
 from .modeling_melgan import MelGANDiscriminator, MelGANOutput, MelGANPreTrainedModel, MelGANVocoder
@@ -20,6 +22,9 @@ from .modeling_mmt_modality_masking import (
     MMTModalityMaskingOutput,
     MMTModalityMaskingPreTrainedModel,
 )
+from .modeling_raft import OpticalFlowOutput, RAFTModel
+from .modeling_resnet_frames import ResNetFramesModel
+from .modeling_s3d import S3DModel
 from .modeling_sparsesync import SparseSyncForOffsetClassification, SparseSyncPreTrainedModel
 from .modeling_specvqgan import (
     SpecVQGANForConditionalGeneration,
@@ -29,8 +34,18 @@ from .modeling_specvqgan import (
     SpecVQGANPreTrainedModel,
     SpecVQGANTrainingLoss,
 )
+from .modeling_vggish import VGGishModel, VGGishOutput
 
 __all__ = [
+    "I3DModel",
+    "OpticalFlowOutput",
+    "RAFTModel",
+    "VGGishModel",
+    "VGGishOutput",
+    "ExpertFeaturesOutput",
+    "ExpertFeaturesPreTrainedModel",
+    "ResNetFramesModel",
+    "S3DModel",
     "AvatarEncoder",
     "AvatarForConditionalGeneration",
     "AvatarPreTrainedModel",

@@ -10,13 +10,25 @@ from .processing_avatar import AvatarProcessor
 from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
+from .processing_expert_features import ExpertFeaturesProcessor
+from .processing_i3d import I3DProcessor
 from .processing_mdvc import MDVCProcessor
 from .processing_mmt import MMTProcessor
+from .processing_raft import RAFTProcessor
+from .processing_resnet_frames import ResNetFramesProcessor
+from .processing_s3d import S3DProcessor
 from .processing_sparsesync import SparseSyncProcessor
 from .processing_specvqgan import SpecVQGANProcessor
+from .processing_vggish import VGGishProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
 
 __all__ = [
+    "I3DProcessor",
+    "RAFTProcessor",
+    "VGGishProcessor",
+    "ExpertFeaturesProcessor",
+    "ResNetFramesProcessor",
+    "S3DProcessor",
     "AvatarFeatureExtractor",
     "AvatarProcessor",
     "AVLnetFeatureExtractor",

@@ -204,4 +204,104 @@ def load_clip(
     )
 
 
-__all__ = ["DecodedClip", "MediaDecodingError", "load_clip"]
+# ----------------------------------------------------------------------------- single streams (feature extractors)
+@dataclass
+class DecodedVideo:
+    """Frames of one file: `frames` `(T, 3, H, W)` uint8 RGB on the `fps` grid (the file's own frames when no
+    rate was asked), `timestamps_sec` of each returned frame from the first one, `source_fps` the file's rate."""
+
+    frames: torch.Tensor
+    fps: float
+    timestamps_sec: np.ndarray
+    path: str = ""
+    source_fps: float = 0.0
+
+
+def load_video(path: str | Path, fps: float | None = None, max_duration_sec: float | None = None) -> DecodedVideo:
+    """Decode the video stream of `path` (audio is not needed), optionally brought to `fps` with the same rule as
+    `load_clip` (FFmpeg's `fps` filter: output slot k takes the last source frame whose time, rounded to the output
+    grid, is <= k; slots run to the end of the last source frame). Errors name the file and the problem."""
+    av = _import_av()
+    path = Path(path)
+    if not path.is_file():
+        raise MediaDecodingError(f"{path}: no such file")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as error:
+        raise MediaDecodingError(f"{path}: unreadable media file ({error})") from error
+    frames, times = [], []
+    with container:
+        if not container.streams.video:
+            raise MediaDecodingError(f"{path}: the file has no video stream")
+        stream = container.streams.video[0]
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                time = float(frame.pts * frame.time_base)
+                if max_duration_sec is not None and times and time - min(times) > max_duration_sec + 1.0:
+                    break
+                frames.append(frame.to_ndarray(format="rgb24"))
+                times.append(time)
+        except av.error.FFmpegError as error:
+            raise MediaDecodingError(f"{path}: decoding failed, the file is corrupt or truncated ({error})") from error
+        source_fps = float(stream.average_rate) if stream.average_rate else 0.0
+    if not frames:
+        raise MediaDecodingError(f"{path}: no video frame could be decoded (empty or truncated video stream)")
+    order = np.argsort(times, kind="stable")
+    times = np.asarray(times)[order] - min(times)
+    stacked = np.stack(frames)[order]
+    if fps is None:
+        rate = source_fps if source_fps > 0 else (1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 1.0)
+        chosen = np.arange(len(times))
+        if max_duration_sec is not None:
+            chosen = chosen[times < max_duration_sec - 1e-9]
+        grid = times[chosen]
+    else:
+        period = 1.0 / source_fps if source_fps > 0 else float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+        count = int(np.floor((times[-1] + period) * fps + 1e-6))
+        if max_duration_sec is not None:
+            count = min(count, int(np.floor(max_duration_sec * fps + 1e-6)))
+        slots = np.floor(times * fps + 0.5).astype(np.int64)
+        chosen = np.clip(np.searchsorted(slots, np.arange(count), side="right") - 1, 0, len(times) - 1)
+        rate, grid = float(fps), np.arange(count) / float(fps)
+    return DecodedVideo(
+        frames=torch.from_numpy(np.ascontiguousarray(stacked[chosen])).permute(0, 3, 1, 2).contiguous(),
+        fps=float(rate),
+        timestamps_sec=np.asarray(grid, dtype=np.float64),
+        path=str(path),
+        source_fps=source_fps,
+    )
+
+
+def load_audio(path: str | Path) -> tuple[torch.Tensor, int]:
+    """Decode every channel of the audio stream of `path` as float, at the file's own rate: `((C, N), rate)`.
+    Errors name the file and the problem (no such file, unreadable, no audio stream, no decodable audio)."""
+    av = _import_av()
+    path = Path(path)
+    if not path.is_file():
+        raise MediaDecodingError(f"{path}: no such file")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as error:
+        raise MediaDecodingError(f"{path}: unreadable media file ({error})") from error
+    chunks = []
+    with container:
+        if not container.streams.audio:
+            raise MediaDecodingError(f"{path}: the file has no audio stream")
+        stream = container.streams.audio[0]
+        try:
+            for frame in container.decode(stream):
+                samples = frame.to_ndarray()
+                if not frame.format.is_planar:
+                    samples = samples.reshape(-1, len(frame.layout.channels)).T
+                chunks.append(samples.astype(np.float32))
+        except av.error.FFmpegError as error:
+            raise MediaDecodingError(f"{path}: decoding failed, the file is corrupt or truncated ({error})") from error
+        rate = int(stream.rate or 0)
+    if not chunks or rate <= 0:
+        raise MediaDecodingError(f"{path}: no audio could be decoded (empty or truncated audio stream)")
+    return torch.from_numpy(np.ascontiguousarray(np.concatenate(chunks, axis=1))), rate
+
+
+__all__ = ["DecodedClip", "DecodedVideo", "MediaDecodingError", "load_audio", "load_clip", "load_video"]

@@ -5,6 +5,22 @@ axis cannot pass by coincidence. `test_auto_registration` fails if a registered 
 """
 
 TINY_CONFIGS: dict[str, dict] = {
+    "resnet_frames": dict(depths=[1, 2, 1, 1], widths=[8, 12, 16, 20], extraction_fps=5.0),
+    "s3d": dict(width_divisor=8, stack_size=16, step_size=8),
+    "i3d": dict(width_divisor=8, stack_size=10, step_size=10),
+    "raft": dict(
+        feature_encoder_layers=[8, 8, 12, 16, 24],
+        context_encoder_layers=[8, 8, 12, 16, 20],
+        corr_levels=2,
+        corr_radius=2,
+        motion_encoder_corr_layers=[16, 12],
+        motion_encoder_flow_layers=[8, 6],
+        motion_encoder_out_channels=14,
+        hidden_size=12,
+        flow_head_hidden_size=16,
+        num_flow_updates=3,
+    ),
+    "vggish": dict(conv_widths=[4, 6, 8, 8, 10, 12], hidden_sizes=[24, 20], embedding_size=16),
     "avatar": dict(
         hidden_size=32,
         d_model=32,

@@ -24,24 +24,34 @@ from .configuration.configuration_avatar import AvatarConfig
 from .configuration.configuration_avlnet import AVLnetConfig
 from .configuration.configuration_bmt import BMTConfig
 from .configuration.configuration_everything_at_once import EverythingAtOnceConfig
+from .configuration.configuration_i3d import I3DConfig
 from .configuration.configuration_mdvc import MDVCConfig
 from .configuration.configuration_melception import MelceptionConfig
 from .configuration.configuration_melgan import MelGANConfig
 from .configuration.configuration_mmt import MMTConfig
 from .configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .configuration.configuration_raft import RAFTConfig
+from .configuration.configuration_resnet_frames import ResNetFramesConfig
+from .configuration.configuration_s3d import S3DConfig
 from .configuration.configuration_sparsesync import SparseSyncConfig
 from .configuration.configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig
+from .configuration.configuration_vggish import VGGishConfig
 from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
 from .modeling.modeling_everything_at_once import EverythingAtOnceModel
+from .modeling.modeling_i3d import I3DModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
 from .modeling.modeling_melception import MelceptionModel
 from .modeling.modeling_melgan import MelGANVocoder
 from .modeling.modeling_mmt import MMTModel
 from .modeling.modeling_mmt_modality_masking import MMTForModalityMaskingPretraining
+from .modeling.modeling_raft import RAFTModel
+from .modeling.modeling_resnet_frames import ResNetFramesModel
+from .modeling.modeling_s3d import S3DModel
 from .modeling.modeling_sparsesync import SparseSyncForOffsetClassification
 from .modeling.modeling_specvqgan import SpecVQGANForConditionalGeneration, SpecVQGANModel
+from .modeling.modeling_vggish import VGGishModel
 from .processors.feature_extraction_avatar import AvatarFeatureExtractor
 from .processors.feature_extraction_avlnet import AVLnetFeatureExtractor
 from .processors.feature_extraction_bmt import BMTFeatureExtractor
@@ -52,10 +62,15 @@ from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
 from .processors.processing_everything_at_once import EverythingAtOnceProcessor
+from .processors.processing_i3d import I3DProcessor
 from .processors.processing_mdvc import MDVCProcessor
 from .processors.processing_mmt import MMTProcessor
+from .processors.processing_raft import RAFTProcessor
+from .processors.processing_resnet_frames import ResNetFramesProcessor
+from .processors.processing_s3d import S3DProcessor
 from .processors.processing_sparsesync import SparseSyncProcessor
 from .processors.processing_specvqgan import SpecVQGANProcessor
+from .processors.processing_vggish import VGGishProcessor
 
 
 @dataclass(frozen=True)
@@ -351,6 +366,129 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             **SPECVQGAN_PAPER,
             "task": "visually guided sound generation",
             "pipeline_tag": "video-to-audio",
+        },
+    ),
+    # ---- expert feature extractors (raw media -> the feature files the systems above read); sampling and
+    # transforms of v-iashin/video_features, see docs/feature_extractors.md
+    Architecture(
+        config_class=ResNetFramesConfig,
+        models=((AutoModel, ResNetFramesModel),),
+        feature_extractor_class=ResNetFramesProcessor,
+        paper={
+            "title": "Deep Residual Learning for Image Recognition",
+            "authors": "Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun",
+            "venue": "CVPR",
+            "year": 2016,
+            "arxiv": "1512.03385",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "bsd-3-clause",
+            "bibtex": (
+                "@inproceedings{he2016deep,\n"
+                "  title={Deep Residual Learning for Image Recognition},\n"
+                "  author={He, Kaiming and Zhang, Xiangyu and Ren, Shaoqing and Sun, Jian},\n"
+                "  booktitle={Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
+                "  year={2016}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
+            "pipeline_tag": "feature-extraction",
+        },
+    ),
+    Architecture(
+        config_class=S3DConfig,
+        models=((AutoModel, S3DModel),),
+        feature_extractor_class=S3DProcessor,
+        paper={
+            "title": "Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video Classification",
+            "authors": "Saining Xie, Chen Sun, Jonathan Huang, Zhuowen Tu, Kevin Murphy",
+            "venue": "ECCV",
+            "year": 2018,
+            "arxiv": "1712.04851",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{xie2018rethinking,\n"
+                "  title={Rethinking Spatiotemporal Feature Learning:\n"
+                "    Speed-Accuracy Trade-offs in Video Classification},\n"
+                "  author={Xie, Saining and Sun, Chen and Huang, Jonathan and Tu, Zhuowen and Murphy, Kevin},\n"
+                "  booktitle={European Conference on Computer Vision (ECCV)},\n"
+                "  year={2018}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
+            "pipeline_tag": "feature-extraction",
+        },
+    ),
+    Architecture(
+        config_class=VGGishConfig,
+        models=((AutoModel, VGGishModel),),
+        feature_extractor_class=VGGishProcessor,
+        paper={
+            "title": "CNN Architectures for Large-Scale Audio Classification",
+            "authors": "Shawn Hershey, Sourish Chaudhuri, Daniel P. W. Ellis, et al.",
+            "venue": "ICASSP",
+            "year": 2017,
+            "arxiv": "1609.09430",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "apache-2.0",
+            "bibtex": (
+                "@inproceedings{hershey2017cnn,\n"
+                "  title={CNN Architectures for Large-Scale Audio Classification},\n"
+                "  author={Hershey, Shawn and Chaudhuri, Sourish and Ellis, Daniel P. W. and others},\n"
+                "  booktitle={International Conference on Acoustics, Speech and Signal Processing (ICASSP)},\n"
+                "  year={2017}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
+            "pipeline_tag": "feature-extraction",
+        },
+    ),
+    Architecture(
+        config_class=RAFTConfig,
+        models=((AutoModel, RAFTModel),),
+        feature_extractor_class=RAFTProcessor,
+        paper={
+            "title": "RAFT: Recurrent All-Pairs Field Transforms for Optical Flow",
+            "authors": "Zachary Teed, Jia Deng",
+            "venue": "ECCV",
+            "year": 2020,
+            "arxiv": "2003.12039",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "bsd-3-clause",
+            "bibtex": (
+                "@inproceedings{teed2020raft,\n"
+                "  title={RAFT: Recurrent All-Pairs Field Transforms for Optical Flow},\n"
+                "  author={Teed, Zachary and Deng, Jia},\n"
+                "  booktitle={European Conference on Computer Vision (ECCV)},\n"
+                "  year={2020}\n"
+                "}"
+            ),
+            "task": "optical-flow",
+            "pipeline_tag": "feature-extraction",
+        },
+    ),
+    Architecture(
+        config_class=I3DConfig,
+        models=((AutoModel, I3DModel),),
+        feature_extractor_class=I3DProcessor,
+        paper={
+            "title": "Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset",
+            "authors": "Joao Carreira, Andrew Zisserman",
+            "venue": "CVPR",
+            "year": 2017,
+            "arxiv": "1705.07750",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "apache-2.0",
+            "bibtex": (
+                "@inproceedings{carreira2017quo,\n"
+                "  title={Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset},\n"
+                "  author={Carreira, Joao and Zisserman, Andrew},\n"
+                "  booktitle={Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
+                "  year={2017}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
+            "pipeline_tag": "feature-extraction",
         },
     ),
 )

@@ -1,0 +1,185 @@
+"""scripts/extract_features.py: raw media in, feature files out (tiny random extractors, synthetic clips), and the
+time grid of the authors' BMT features on a real ActivityNet video."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel
+
+from videozoo.processors import I3DProcessor, RAFTProcessor, ResNetFramesProcessor, S3DProcessor, VGGishProcessor
+from videozoo.scripts.extract_features import main
+
+from .test_processing_sparsesync import _write_counter_clip
+from .tiny_configs import tiny_config
+
+
+def _save(folder, model_type, processor, **overrides):
+    torch.manual_seed(0)
+    model = AutoModel.from_config(tiny_config(model_type, **overrides)).eval()
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return str(folder)
+
+
+def _write_video_only(path, frames=30):
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            image = np.full((48, 64, 3), (i * 8) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _write_audio_only(path, seconds=1.5, rate=22050):
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        tone = (0.3 * np.sin(2 * np.pi * 330 * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+        for start in range(0, len(tone), 1024):
+            frame = av.AudioFrame.from_ndarray(tone[None, start : start + 1024].copy(), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("media")
+    _write_counter_clip(folder / "good.mp4", 25, 2.4)  # 60 frames, 2.4 s of stereo 44.1 kHz audio
+    _write_counter_clip(folder / "short.mp4", 25, 0.32)  # 8 frames, 0.32 s: shorter than a stack and an example
+    (folder / "corrupt.mp4").write_bytes(b"this is not a video" * 64)
+    _write_video_only(folder / "silent.mp4")
+    _write_audio_only(folder / "speech.m4a")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("checkpoints")
+    sampling = {"stack_size": 10, "step_size": 10}
+    return {
+        "rgb": _save(folder / "rgb", "i3d", I3DProcessor(**sampling), **sampling),
+        "flow": _save(folder / "flow", "i3d", I3DProcessor(**sampling), modality="flow", **sampling),
+        "raft": _save(folder / "raft", "raft", RAFTProcessor()),
+        "vggish": _save(folder / "vggish", "vggish", VGGishProcessor()),
+        "resnet": _save(folder / "resnet", "resnet_frames", ResNetFramesProcessor(extraction_fps=5.0)),
+        "s3d": _save(folder / "s3d", "s3d", S3DProcessor(stack_size=16, step_size=8), stack_size=16, step_size=8),
+    }
+
+
+def test_i3d_two_streams_resume_and_bad_files(media, checkpoints, tmp_path, capsys):
+    out = tmp_path / "i3d"
+    args = ["--extractor", "i3d", "--model", checkpoints["rgb"], "--flow_model", checkpoints["flow"]]
+    args += ["--raft_model", checkpoints["raft"], "--output_dir", str(out), "--batch_size", "8", "--save_timestamps"]
+    videos = ["--videos", str(media / "good.mp4"), str(media / "short.mp4"), str(media / "corrupt.mp4")]
+    assert main(args + videos) == 2  # some videos failed, the run went on
+    rgb, flow = np.load(out / "good_rgb.npy"), np.load(out / "good_flow.npy")
+    assert rgb.shape == flow.shape == (5, 128) and rgb.dtype == np.float32  # (60 - 1 - 10) // 10 + 1 stacks
+    assert not np.allclose(rgb, flow)
+    assert np.allclose(np.load(out / "good_timestamps_ms.npy"), [400, 800, 1200, 1600, 2000])  # stack ends
+    failed = (out / "failed_videos.txt").read_text()
+    assert "short.mp4\tVideoTooShortError" in failed and "fewer than one stack of 10" in failed
+    assert "corrupt.mp4\tMediaDecodingError" in failed and "unreadable" in failed
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "failed_videos.txt",
+        "good_flow.npy",
+        "good_rgb.npy",
+        "good_timestamps_ms.npy",
+    ]
+    before = (out / "good_rgb.npy").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args + ["--videos", str(media / "good.mp4")]) == 0
+    assert "skipped (already done) 1" in capsys.readouterr().out
+    assert (out / "good_rgb.npy").stat().st_mtime_ns == before and not (out / "failed_videos.txt").exists()
+
+
+def test_vggish_resnet_pkl_and_s3d_layouts(media, checkpoints, tmp_path):
+    import pickle
+
+    listing = tmp_path / "videos.txt"
+    listing.write_text(f"{media / 'good.mp4'}\n{media / 'silent.mp4'}\n{media / 'speech.m4a'}\n\n")
+    out = tmp_path / "vggish"
+    assert main(["--extractor", "vggish", "--model", checkpoints["vggish"], "--video_list", str(listing),
+                 "--output_dir", str(out)]) == 2  # fmt: skip
+    assert np.load(out / "good_vggish.npy").shape == (2, 16)  # 2.4 s -> two 0.96 s examples
+    assert np.load(out / "speech_vggish.npy").shape == (1, 16)  # an audio file (22.05 kHz mono): one example
+    assert "silent.mp4\tMediaDecodingError" in (out / "failed_videos.txt").read_text()
+    assert "no audio stream" in (out / "failed_videos.txt").read_text()
+
+    out = tmp_path / "resnet"
+    assert main(["--extractor", "resnet_frames", "--model", checkpoints["resnet"], "--videos", str(media / "good.mp4"),
+                 str(media / "speech.m4a"), "--output_dir", str(out), "--format", "pkl",
+                 "--name_pattern", "{video_id}.pkl"]) == 2  # fmt: skip
+    assert "speech.m4a\tMediaDecodingError" in (out / "failed_videos.txt").read_text()
+    assert "has no video stream" in (out / "failed_videos.txt").read_text()
+    with open(out / "good.pkl", "rb") as handle:
+        frames = pickle.load(handle)  # written by this test: a plain numpy array
+    assert frames.shape == (12, 80)  # 2.4 s at 5 fps
+
+    out = tmp_path / "s3d"
+    assert main(["--extractor", "s3d", "--model", checkpoints["s3d"], "--videos", str(media / "good.mp4"),
+                 "--output_dir", str(out)]) == 0  # fmt: skip
+    assert np.load(out / "good_s3d.npy").shape == (6, 128)  # (60 - 16) // 8 + 1 stacks at 25 fps
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model", "/nonexistent/model"], "no such checkpoint folder"),
+        (["--name_pattern", "{video_id}.npy"], "must contain {stream}"),
+        (["--flow_model", "RGB"], "an I3D rgb model"),
+    ],
+)
+def test_bad_arguments_fail_before_anything_is_written(media, checkpoints, tmp_path, capsys, extra, message):
+    out = tmp_path / "never"
+    args = {"--model": checkpoints["rgb"], "--flow_model": checkpoints["flow"], "--raft_model": checkpoints["raft"]}
+    for key, value in zip(extra[::2], extra[1::2]):
+        args[key] = checkpoints["rgb"] if value == "RGB" else value
+    argv = ["--extractor", "i3d", "--videos", str(media / "good.mp4"), "--output_dir", str(out)]
+    argv += [item for pair in args.items() for item in pair if pair[0] != "--name_pattern"]
+    if "--name_pattern" in args:
+        argv += ["--name_pattern", args["--name_pattern"]]
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_features_of_a_real_video_have_the_authors_shapes_and_time_grid(shared_dir, tmp_path):
+    """women_long_jump.mp4 through I3D and VGGish with BMT's sampling (25 fps, stacks of 64 every 64, the older
+    extraction's cycled last stack; 0.96 s audio examples) gives the number of steps of the authors' files beside
+    it and their 2.56 s / 0.96 s grids. The networks are the tiny random ones (the widths do not change the time
+    axis); the authors' feature sizes are those of the full configs. Only the RGB stream runs here: the flow stream
+    uses the same stacks (checked on the synthetic clip above), and RAFT over the video's 896 frame pairs takes
+    half an hour on this CPU."""
+    from videozoo.configuration import I3DConfig, VGGishConfig
+
+    media = shared_dir / "data" / "media" / "activitynet"
+    authors = {name: np.load(media / f"women_long_jump_{name}.npy") for name in ("rgb", "flow", "vggish")}
+    sampling = {"stack_size": 64, "step_size": 64, "extraction_fps": 25.0}
+    rgb = _save(tmp_path / "rgb", "i3d", I3DProcessor(last_stack="cycle", **sampling), **sampling)
+    vggish = _save(tmp_path / "vggish", "vggish", VGGishProcessor())
+    video = str(media / "women_long_jump.mp4")
+    out = tmp_path / "out"
+    assert main(["--extractor", "i3d", "--streams", "rgb", "--model", rgb, "--videos", video,
+                 "--output_dir", str(out / "i3d"), "--last_stack", "cycle", "--save_timestamps"]) == 0  # fmt: skip
+    assert main(["--extractor", "vggish", "--model", vggish, "--videos", video, "--output_dir", str(out / "vggish"),
+                 "--save_timestamps"]) == 0  # fmt: skip
+    ours = {"rgb": np.load(out / "i3d" / "women_long_jump_rgb.npy")}
+    ours["vggish"] = np.load(out / "vggish" / "women_long_jump_vggish.npy")
+    assert authors["rgb"].shape == authors["flow"].shape == (ours["rgb"].shape[0], I3DConfig().feature_size)
+    assert authors["rgb"].shape == (14, 1024)
+    assert authors["vggish"].shape == (ours["vggish"].shape[0], VGGishConfig().embedding_size) == (36, 128)
+    ends = np.load(out / "i3d" / "women_long_jump_timestamps_ms.npy") / 1000
+    assert np.allclose(ends[:13], np.arange(13) * 2.56 + 2.56)  # 64 frames at 25 fps per step
+    assert np.allclose(np.load(out / "vggish" / "women_long_jump_timestamps_ms.npy") / 1000, np.arange(36) * 0.96)

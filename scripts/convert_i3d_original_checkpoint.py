@@ -18,10 +18,17 @@ import sys
 
 import torch
 
+from videozoo.arguments import positive_problem
 from videozoo.configuration.configuration_i3d import I3DConfig
+from videozoo.conversion import (
+    FixtureCheck,
+    add_conversion_arguments,
+    check_conversion_arguments,
+    load_original_weights,
+    save_converted,
+)
 from videozoo.modeling.modeling_i3d import I3DModel
 from videozoo.processors.processing_i3d import I3DProcessor
-from videozoo.scripts.expert_features_parity import FixtureCheck, load_original_weights
 
 
 def convert(state_dict: dict[str, torch.Tensor], **overrides) -> I3DModel:
@@ -66,22 +73,23 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="I3D weights of one stream (.safetensors, .safetensors.xz, .pt, .pth)")
-    parser.add_argument("--output_dir")
+    add_conversion_arguments(parser, "I3D weights of one stream (.safetensors, .safetensors.xz, .pt, .pth)")
     parser.add_argument("--stack_size", type=int, default=64)
     parser.add_argument("--step_size", type=int, default=64)
     parser.add_argument("--extraction_fps", type=float, default=None)
-    parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")
     args = parser.parse_args(argv)
+    check_conversion_arguments(
+        parser,
+        args,
+        positive_problem("--stack_size", args.stack_size),
+        positive_problem("--step_size", args.step_size),
+        positive_problem("--extraction_fps", args.extraction_fps),
+    )
     if args.fixture:
         return check_fixture(args.fixture)
-    if not (args.checkpoint and args.output_dir):
-        parser.error("give --checkpoint and --output_dir, or --fixture")
     sampling = {"stack_size": args.stack_size, "step_size": args.step_size, "extraction_fps": args.extraction_fps}
     model = convert(load_original_weights(args.checkpoint), **sampling)
-    model.save_pretrained(args.output_dir)
-    I3DProcessor.from_model_config(model.config).save_pretrained(args.output_dir)
-    print(f"saved {args.output_dir}")
+    save_converted(args.output_dir, model, I3DProcessor.from_model_config(model.config))
     return 0
 
 

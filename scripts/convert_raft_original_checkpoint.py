@@ -18,10 +18,16 @@ import sys
 import torch
 
 from videozoo.configuration.configuration_raft import RAFTConfig
+from videozoo.conversion import (
+    FixtureCheck,
+    add_conversion_arguments,
+    check_conversion_arguments,
+    load_original_weights,
+    save_converted,
+)
 from videozoo.modeling.modeling_raft import RAFTModel, input_padding
 from videozoo.modeling.renaming import rename_key
 from videozoo.processors.processing_raft import RAFTProcessor
-from videozoo.scripts.expert_features_parity import FixtureCheck, load_original_weights
 
 _RULES = [
     (r"^fnet\.", "raft.feature_encoder."),
@@ -95,19 +101,14 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="RAFT weights (.safetensors, .safetensors.xz, or the released .pt/.pth)")
-    parser.add_argument("--output_dir")
+    add_conversion_arguments(parser, "RAFT weights (.safetensors, .safetensors.xz, or the released .pt/.pth)")
     parser.add_argument("--pad_mode", default="sintel", choices=["sintel", "kitti"])
-    parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")
     args = parser.parse_args(argv)
+    check_conversion_arguments(parser, args)
     if args.fixture:
         return check_fixture(args.fixture)
-    if not (args.checkpoint and args.output_dir):
-        parser.error("give --checkpoint and --output_dir, or --fixture")
     model = convert(load_original_weights(args.checkpoint), pad_mode=args.pad_mode)
-    model.save_pretrained(args.output_dir)
-    RAFTProcessor.from_model_config(model.config).save_pretrained(args.output_dir)
-    print(f"saved {args.output_dir}")
+    save_converted(args.output_dir, model, RAFTProcessor.from_model_config(model.config))
     return 0
 
 

@@ -17,10 +17,17 @@ import sys
 
 import torch
 
+from videozoo.arguments import positive_problem
 from videozoo.configuration.configuration_resnet_frames import ResNetFramesConfig
+from videozoo.conversion import (
+    FixtureCheck,
+    add_conversion_arguments,
+    check_conversion_arguments,
+    load_original_weights,
+    save_converted,
+)
 from videozoo.modeling.modeling_resnet_frames import ResNetFramesModel
 from videozoo.processors.processing_resnet_frames import ResNetFramesProcessor
-from videozoo.scripts.expert_features_parity import FixtureCheck, load_original_weights
 
 
 def convert_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -91,19 +98,14 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="torchvision ResNet weights (.safetensors, .safetensors.xz, .pt, .pth)")
-    parser.add_argument("--output_dir")
+    add_conversion_arguments(parser, "torchvision ResNet weights (.safetensors, .safetensors.xz, .pt, .pth)")
     parser.add_argument("--extraction_fps", type=float, default=None, help="e.g. 21.5 for SpecVQGAN's features")
-    parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")
     args = parser.parse_args(argv)
+    check_conversion_arguments(parser, args, positive_problem("--extraction_fps", args.extraction_fps))
     if args.fixture:
         return check_fixture(args.fixture)
-    if not (args.checkpoint and args.output_dir):
-        parser.error("give --checkpoint and --output_dir, or --fixture")
     model = convert(load_original_weights(args.checkpoint), extraction_fps=args.extraction_fps)
-    model.save_pretrained(args.output_dir)
-    ResNetFramesProcessor.from_model_config(model.config).save_pretrained(args.output_dir)
-    print(f"saved {args.output_dir}")
+    save_converted(args.output_dir, model, ResNetFramesProcessor.from_model_config(model.config))
     return 0
 
 

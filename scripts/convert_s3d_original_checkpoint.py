@@ -16,11 +16,17 @@ import sys
 import torch
 
 from videozoo.configuration.configuration_s3d import S3DConfig
+from videozoo.conversion import (
+    FixtureCheck,
+    add_conversion_arguments,
+    check_conversion_arguments,
+    load_original_weights,
+    save_converted,
+)
 from videozoo.modeling.modeling_s3d import S3DModel
 from videozoo.modeling.renaming import rename_key
 from videozoo.processors.processing_s3d import S3DProcessor
 from videozoo.scripts.convert_sparsesync_original_checkpoint import _S3D_RULES
-from videozoo.scripts.expert_features_parity import FixtureCheck, load_original_weights
 
 _RULES = [
     (pattern.replace(r"^vfeat_extractor\.base\.", r"^base\."), new.replace("visual_encoder.", "trunk."))
@@ -74,18 +80,13 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="the S3D weights (.safetensors, .safetensors.xz, .pt, .pth)")
-    parser.add_argument("--output_dir")
-    parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")
+    add_conversion_arguments(parser, "the S3D weights (.safetensors, .safetensors.xz, .pt, .pth)")
     args = parser.parse_args(argv)
+    check_conversion_arguments(parser, args)
     if args.fixture:
         return check_fixture(args.fixture)
-    if not (args.checkpoint and args.output_dir):
-        parser.error("give --checkpoint and --output_dir, or --fixture")
     model = convert(load_original_weights(args.checkpoint))
-    model.save_pretrained(args.output_dir)
-    S3DProcessor.from_model_config(model.config).save_pretrained(args.output_dir)
-    print(f"saved {args.output_dir}")
+    save_converted(args.output_dir, model, S3DProcessor.from_model_config(model.config))
     return 0
 
 

@@ -17,10 +17,17 @@ import sys
 import numpy as np
 import torch
 
+from videozoo.arguments import file_problem
 from videozoo.configuration.configuration_vggish import VGGishConfig
+from videozoo.conversion import (
+    FixtureCheck,
+    add_conversion_arguments,
+    check_conversion_arguments,
+    load_original_weights,
+    save_converted,
+)
 from videozoo.modeling.modeling_vggish import VGGishModel
 from videozoo.processors.processing_vggish import VGGishProcessor
-from videozoo.scripts.expert_features_parity import FixtureCheck, load_original_weights
 
 
 def convert(state_dict: dict[str, torch.Tensor], pca: dict | None = None) -> VGGishModel:
@@ -85,23 +92,18 @@ def check_fixture(fixture) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="VGGish weights (.safetensors, .safetensors.xz, .pt, .pth)")
+    add_conversion_arguments(parser, "VGGish weights (.safetensors, .safetensors.xz, .pt, .pth)")
     parser.add_argument("--pca_params", help="vggish_pca_params.npz (AudioSet's PCA)")
-    parser.add_argument("--output_dir")
-    parser.add_argument("--fixture", help="a parity fixture folder to check the conversion on")
     args = parser.parse_args(argv)
+    check_conversion_arguments(parser, args, file_problem("--pca_params", args.pca_params))
     if args.fixture:
         return check_fixture(args.fixture)
-    if not (args.checkpoint and args.output_dir):
-        parser.error("give --checkpoint and --output_dir, or --fixture")
     pca = None
     if args.pca_params:
         with np.load(args.pca_params, allow_pickle=False) as npz:
             pca = {name: npz[name] for name in ("pca_eigen_vectors", "pca_means")}
     model = convert(load_original_weights(args.checkpoint), pca)
-    model.save_pretrained(args.output_dir)
-    VGGishProcessor().save_pretrained(args.output_dir)
-    print(f"saved {args.output_dir}")
+    save_converted(args.output_dir, model, VGGishProcessor())
     return 0
 
 

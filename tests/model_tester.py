@@ -222,6 +222,13 @@ class ModelTesterMixin:
             for implementation in ("eager", "sdpa"):
                 assert_close(outputs[implementation][name], reference, self.attention_atol, f"{name} {implementation}")
             assert_close(outputs["sdpa"][name], outputs["eager"][name], self.attention_atol, f"{name} sdpa vs eager")
+        model.set_attn_implementation("eager")  # switching a built model reaches every attending module
+        used = {m.config._attn_implementation for m in self._attending_modules(model)}
+        assert used == {"eager"}, f"set_attn_implementation('eager') left {used}"
+        with torch.no_grad():
+            switched = self.comparable_outputs(model(**copy.deepcopy(inputs)))
+        for name in switched:
+            assert_close(switched[name], outputs["eager"][name], self.attention_atol, f"{name} after switching")
 
     def test_output_attentions(self):
         """`output_attentions=True` returns, in `attention_output_fields`, one `(batch, heads, queries, keys)`
@@ -250,6 +257,8 @@ class ModelTesterMixin:
                 torch.testing.assert_close(w.sum(-1), torch.ones_like(w.sum(-1)), atol=1e-5, rtol=0)
         as_tuple = model(**copy.deepcopy(inputs), output_attentions=True, return_dict=False)
         assert isinstance(as_tuple, tuple)
+        used = {m.config._attn_implementation for m in self._attending_modules(model)}
+        assert used == {"sdpa"}, f"recording left the attention implementations at {used}"
 
     def test_model_is_small(self):
         assert self.model_type in TINY_CONFIGS

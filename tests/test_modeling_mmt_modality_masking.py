@@ -35,7 +35,6 @@ def masking_inputs(config, batch_size: int, seed: int = 0, masked_modality: str 
 
 class TestModalityMaskingModel(ModelTesterMixin):
     model_type = "mmt_modality_masking"
-    check_output_attentions = False  # the BERT video encoder returns no attention weights yet
 
     def get_config(self, **overrides):
         return tiny_config(self.model_type, **overrides)

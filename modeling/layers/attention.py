@@ -88,7 +88,10 @@ _RECORDER: contextvars.ContextVar[dict[int, list] | None] = contextvars.ContextV
 
 @contextmanager
 def recording_attentions(
-    model: nn.Module, groups: dict[str, Callable[[str], bool]], enabled: bool = True
+    model: nn.Module,
+    groups: dict[str, Callable[[str], bool]],
+    enabled: bool = True,
+    also: tuple[type[nn.Module], ...] = (),
 ) -> Iterator[dict[str, list[torch.Tensor]]]:
     """Collect the attention weights of `model`'s `MultiHeadAttention` modules during the `with` block.
 
@@ -96,6 +99,11 @@ def recording_attentions(
     yielded dict maps each field to the list of weights of its modules, in call order. While recording, the recorded
     modules run the eager path (SDPA kernels do not return weights). With `enabled=False` nothing is recorded and the
     dict stays empty. Context-local (a `ContextVar`), so concurrent forwards do not mix their records.
+
+    `also`: transformers attention classes used inside the model (e.g. `BertSelfAttention` in MMT) that return
+    `(output, weights)` and dispatch on `module.config._attn_implementation`; they are recorded through forward
+    hooks, and their configs are switched to `"eager"` for the duration of the block (restored afterwards; a
+    forward of the same model running concurrently in another thread would also run eager meanwhile).
     """
     recorded: dict[str, list[torch.Tensor]] = {}
     if not enabled:
@@ -104,17 +112,29 @@ def recording_attentions(
     by_module: dict[int, list] = {}
     for field in groups:
         recorded[field] = []
+    hooks, configs = [], {}
     for name, module in model.named_modules():
+        if not isinstance(module, (MultiHeadAttention, *also)):
+            continue
+        target = next((recorded[field] for field, predicate in groups.items() if predicate(name)), None)
+        if target is None:
+            continue
         if isinstance(module, MultiHeadAttention):
-            for field, predicate in groups.items():
-                if predicate(name):
-                    by_module[id(module)] = recorded[field]
-                    break
+            by_module[id(module)] = target
+        else:
+            configs.setdefault(id(module.config), (module.config, module.config._attn_implementation))
+            hooks.append(module.register_forward_hook(lambda _m, _a, out, target=target: target.append(out[1])))
     token = _RECORDER.set(by_module)
     try:
+        for config, _ in configs.values():
+            config._attn_implementation = "eager"
         yield recorded
     finally:
         _RECORDER.reset(token)
+        for hook in hooks:
+            hook.remove()
+        for config, implementation in configs.values():
+            config._attn_implementation = implementation
 
 
 def attentions_by_prefix(*prefixes: str) -> Callable[[str], bool]:
@@ -122,17 +142,18 @@ def attentions_by_prefix(*prefixes: str) -> Callable[[str], bool]:
     return lambda name: name.startswith(prefixes)
 
 
-def returns_attentions(**groups: Callable[[str], bool]):
+def returns_attentions(*, also: tuple[type[nn.Module], ...] = (), **groups: Callable[[str], bool]):
     """Decorator for a model's `forward`: accepts `output_attentions` (default `config.output_attentions`) and, when
     set, returns the recorded weights in the output fields named by `groups` (see `recording_attentions`), each a
-    tuple of `(batch, heads, queries, keys)` tensors in call order. Put it under `@can_return_tuple`."""
+    tuple of `(batch, heads, queries, keys)` tensors in call order; `also` as in `recording_attentions`. Put it
+    under `@can_return_tuple`."""
 
     def decorate(forward):
         @functools.wraps(forward)
         def wrapper(self, *args, output_attentions: bool | None = None, **kwargs):
             if output_attentions is None:
                 output_attentions = bool(getattr(self.config, "output_attentions", False))
-            with recording_attentions(self, groups, enabled=output_attentions) as recorded:
+            with recording_attentions(self, groups, enabled=output_attentions, also=also) as recorded:
                 output = forward(self, *args, **kwargs)
             for field, weights in recorded.items():
                 output[field] = tuple(weights)

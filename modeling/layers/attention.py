@@ -16,8 +16,9 @@ Conventions:
   the layer index `cache_index`: self-attention appends this step's keys/values and attends to all stored ones;
   `static_key_value=True` (cross-attention over fixed encoder outputs) projects the keys/values on the first call and
   reuses the stored ones on every later call.
-- Attention weights are only materialised on request: inside `recording_attentions(...)` the recorded modules run
-  the eager path (whatever the configured implementation) and append their `(batch, heads, queries, keys)` weights.
+- Attention weights: SDPA returns none; inside `recording_attentions(...)` (what `output_attentions=True` uses) the
+  recorded modules run the eager path whatever the configured implementation and append their
+  `(batch, heads, queries, keys)` weights.
 
 Parameter names are part of each model's state dict: separate projections are `q_proj`, `k_proj`, `v_proj` and the
 output projection `out_proj` (or the name given as `out_proj_name`); `fused_qkv=True` gives one `qkv` projection

@@ -25,7 +25,9 @@ Decisions from the specification's open list (recommendations followed):
 - bottlenecks: 4 + 1 extra (`bottleneck_extra_cls_token=True`) for checkpoint compatibility;
 - decoder self-attention mask: causal only (identical to the reference at every non-pad position);
 - stochastic depth without rescaling (faithful);
-- masked attention uses boolean masks in SDPA; rows are never fully masked here (causal only).
+- attention is the shared `MultiHeadAttention` (eager / SDPA by `attn_implementation`); the only mask is the
+  decoder's causal one, so no row is ever fully masked. `output_attentions=True` returns the encoder's (per layer:
+  video stream then audio stream), the decoder self- and the cross-attention weights.
 - decoding: greedy and sampling go through the standard `generate()`; the reference beam search (top 2k candidates,
   GNMT length penalty ((5 + n) / 6)^alpha, its finishing and stopping rules, live beams returned when nothing
   finished) is `avatar_beam_search`, used as `generate(..., custom_generate=avatar_beam_search)` or
@@ -68,6 +70,7 @@ from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_avatar import AvatarConfig
 from .generation_avatar import AvatarBeamSearchOutput, avatar_beam_search, gnmt_length_penalty
+from .layers.attention import MultiHeadAttention, attentions_by_prefix, causal_mask, returns_attentions
 from .vit_weights_avatar import vit_to_avatar_encoder_state_dict
 
 
@@ -77,19 +80,6 @@ def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
         return x
     keep = torch.rand(x.shape[0], 1, 1, device=x.device, dtype=x.dtype) >= rate
     return x * keep.to(x.dtype)
-
-
-class AvatarEncoderAttention(nn.Module):
-    def __init__(self, dim: int, heads: int, dropout: float):
-        super().__init__()
-        self.heads, self.dropout = heads, dropout
-        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim) for _ in range(4))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, d = x.shape
-        q, k, v = (p(x).view(b, n, self.heads, -1).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
-        return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
 
 
 class AvatarEncoderMLP(nn.Module):
@@ -109,14 +99,18 @@ class AvatarEncoderLayer(nn.Module):
         super().__init__()
         d = config.hidden_size
         self.layernorm_before = nn.LayerNorm(d, eps=config.layer_norm_eps)
-        self.attention = AvatarEncoderAttention(d, config.encoder_attention_heads, config.encoder_attention_dropout)
+        self.attention = MultiHeadAttention(
+            config, d, config.encoder_attention_heads, dropout=config.encoder_attention_dropout
+        )
         self.layernorm_after = nn.LayerNorm(d, eps=config.layer_norm_eps)
         self.mlp = AvatarEncoderMLP(d, config.encoder_intermediate_size, config.encoder_dropout)
         self.dropout = nn.Dropout(config.encoder_dropout)
         self.drop_path_rate = drop_path_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + drop_path(self.dropout(self.attention(self.layernorm_before(x))), self.drop_path_rate, self.training)
+        x = x + drop_path(
+            self.dropout(self.attention(self.layernorm_before(x))[0]), self.drop_path_rate, self.training
+        )
         return x + drop_path(self.mlp(self.layernorm_after(x)), self.drop_path_rate, self.training)
 
 
@@ -279,43 +273,6 @@ def sinusoid_table(start: int, length: int, dim: int, device=None) -> torch.Tens
     return table.float()
 
 
-class AvatarDecoderAttention(nn.Module):
-    """Multi-head attention without biases (decoder self- and cross-attention)."""
-
-    def __init__(self, dim: int, heads: int, dropout: float, layer_idx: int, is_cross: bool):
-        super().__init__()
-        self.heads, self.dropout, self.layer_idx, self.is_cross = heads, dropout, layer_idx, is_cross
-        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim, bias=False) for _ in range(4))
-
-    def _split(self, x):
-        return x.view(x.shape[0], x.shape[1], self.heads, -1).transpose(1, 2)
-
-    def forward(self, x, memory=None, cache: EncoderDecoderCache | None = None, past_length: int = 0):
-        b, n, d = x.shape
-        q = self._split(self.q_proj(x))
-        mask = None
-        if self.is_cross:
-            # The memory is fixed during decoding: its keys/values are projected once and kept in the cross cache.
-            if cache is not None and cache.is_updated.get(self.layer_idx):
-                layer = cache.cross_attention_cache.layers[self.layer_idx]
-                k, v = layer.keys, layer.values
-            else:
-                k, v = self._split(self.k_proj(memory)), self._split(self.v_proj(memory))
-                if cache is not None:
-                    k, v = cache.cross_attention_cache.update(k, v, self.layer_idx)
-                    cache.is_updated[self.layer_idx] = True
-        else:
-            k, v = self._split(self.k_proj(x)), self._split(self.v_proj(x))
-            if cache is not None:
-                k, v = cache.self_attention_cache.update(k, v, self.layer_idx)
-            if n > 1:
-                qi = torch.arange(n, device=x.device)[:, None] + past_length
-                mask = torch.arange(k.shape[2], device=x.device)[None, :] <= qi
-        p = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
-
-
 class AvatarDecoderLayer(nn.Module):
     """Pre-LN decoder block of the reference (`EncoderDecoder1DBlock`)."""
 
@@ -324,16 +281,24 @@ class AvatarDecoderLayer(nn.Module):
         d, h = config.d_model, config.decoder_attention_heads
         eps = config.layer_norm_eps
         self.self_attn_layer_norm = nn.LayerNorm(d, eps=eps)
-        self.self_attn = AvatarDecoderAttention(d, h, config.decoder_attention_dropout, layer_idx, False)
+        # decoder attention has no biases; the memory's keys/values are projected once per generation (static)
+        p = config.decoder_attention_dropout
+        self.self_attn = MultiHeadAttention(config, d, h, bias=False, dropout=p, cache_index=layer_idx)
         self.encoder_attn_layer_norm = nn.LayerNorm(d, eps=eps)
-        self.encoder_attn = AvatarDecoderAttention(d, h, config.decoder_attention_dropout, layer_idx, True)
+        self.encoder_attn = MultiHeadAttention(
+            config, d, h, bias=False, dropout=p, cache_index=layer_idx, static_key_value=True
+        )
         self.final_layer_norm = nn.LayerNorm(d, eps=eps)
         self.fc1, self.fc2 = nn.Linear(d, config.decoder_ffn_dim), nn.Linear(config.decoder_ffn_dim, d)
         self.dropout = nn.Dropout(config.decoder_dropout)
 
-    def forward(self, x, memory, cache=None, past_length=0):
-        x = x + self.dropout(self.self_attn(self.self_attn_layer_norm(x), cache=cache, past_length=past_length))
-        x = x + self.dropout(self.encoder_attn(self.encoder_attn_layer_norm(x), memory=memory, cache=cache))
+    def forward(self, x, memory, self_mask=None, cache: EncoderDecoderCache | None = None):
+        self_cache = cache.self_attention_cache if cache is not None else None
+        cross_cache = cache.cross_attention_cache if cache is not None else None
+        h = self.self_attn_layer_norm(x)
+        x = x + self.dropout(self.self_attn(h, attention_mask=self_mask, past_key_values=self_cache)[0])
+        h = self.encoder_attn_layer_norm(x)
+        x = x + self.dropout(self.encoder_attn(h, key_value_states=memory, past_key_values=cross_cache)[0])
         h = self.dropout(F.relu(self.fc1(self.final_layer_norm(x))))
         return x + self.dropout(self.fc2(h))
 
@@ -354,8 +319,9 @@ class AvatarDecoder(nn.Module):
             raise ValueError(f"decoder length {past + n} exceeds max_position_embeddings ({self.max_positions})")
         x = self.embed_tokens(input_ids)
         x = self.dropout(x + sinusoid_table(past, n, x.shape[-1], device=x.device).to(x.dtype))
+        mask = causal_mask(n, past + n, device=x.device) if n > 1 else None  # a single new step sees everything
         for layer in self.layers:
-            x = layer(x, memory, cache=cache, past_length=past)
+            x = layer(x, memory, mask, cache=cache)
         x = self.layer_norm(x)
         return F.linear(x, self.embed_tokens.weight) / math.sqrt(x.shape[-1])
 
@@ -427,6 +393,11 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
         self.decoder.embed_tokens = value
 
     @can_return_tuple
+    @returns_attentions(
+        encoder_attentions=attentions_by_prefix("encoder."),
+        decoder_attentions=lambda name: name.endswith(".self_attn"),
+        cross_attentions=lambda name: name.endswith(".encoder_attn"),
+    )
     def forward(
         self,
         input_features: torch.Tensor | None = None,

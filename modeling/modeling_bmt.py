@@ -8,7 +8,9 @@ Decisions (kept from the reference code so released weights reproduce; see the i
 - Positional encoding uses the channel's own index in the exponent (`p / 10000^(i/d)`), not the pair index; the
   table is built in float64 and cast to the input dtype; it is added to audio, video and caption streams separately.
 - Every attention projects its query and key inputs to `attention_hidden_size` (1024 by default) whatever their
-  widths, and dropout is applied to the attention output (not to the probabilities).
+  widths, and dropout is applied to the attention output (not to the probabilities). It is the shared
+  `MultiHeadAttention` (eager / SDPA by `attn_implementation`); `output_attentions=True` returns the encoder's
+  (per layer: audio self, video self, audio cross, video cross), the decoder self- and cross-attention weights.
 - The decoder "bridge" is `ReLU(Dropout(Linear(LayerNorm([x_audio; x_video]))))` with no residual.
 - Pre-norm residual blocks, LayerNorm eps 1e-5, no final LayerNorm after any stack.
 - Video input is `rgb + flow` summed element-wise (the caller or the processor sums them).
@@ -43,6 +45,13 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_bmt import BMTConfig
+from .layers.attention import (
+    MultiHeadAttention,
+    attentions_by_prefix,
+    causal_mask,
+    padding_mask_to_bool,
+    returns_attentions,
+)
 
 
 def sinusoidal_table(length: int, width: int, offset: int = 0, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -70,46 +79,21 @@ class BMTPositionalEncoding(nn.Module):
         return self.dropout(x + table)
 
 
-class BMTAttention(nn.Module):
-    """Multi-head attention with unequal query / key widths and a separate inner width."""
-
-    def __init__(self, config: BMTConfig, query_size: int, key_size: int):
-        super().__init__()
-        inner = config.attention_hidden_size
-        self.num_heads = config.num_attention_heads
-        self.head_dim = inner // self.num_heads
-        self.q_proj = nn.Linear(query_size, inner)
-        self.k_proj = nn.Linear(key_size, inner)
-        self.v_proj = nn.Linear(key_size, inner)
-        self.out_proj = nn.Linear(inner, query_size)
-        self.dropout = nn.Dropout(config.attention_dropout)
-
-    def _split(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
-
-    def forward(
-        self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None, static: bool = False
-    ):
-        """`mask`: boolean, broadcastable to (B, 1, S_q, S_k), True where a key may be attended. With a `cache`, the
-        keys/values of layer `layer_idx` are appended to it (self-attention), or, with `static=True`
-        (cross-attention over fixed encoder outputs), computed on the first call and reused afterwards."""
-        q = self._split(self.q_proj(query))
-        if (
-            static
-            and cache is not None
-            and len(cache.layers) > layer_idx
-            and cache.layers[layer_idx].get_seq_length() > 0
-        ):
-            k, v = cache.layers[layer_idx].keys, cache.layers[layer_idx].values
-        else:
-            k = self._split(self.k_proj(key_value))
-            v = self._split(self.v_proj(key_value))
-            if cache is not None:
-                k, v = cache.update(k, v, layer_idx)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        out = self.dropout(out)
-        out = out.transpose(1, 2).reshape(query.shape[0], query.shape[1], -1)
-        return self.out_proj(out)
+def bmt_attention(
+    config: BMTConfig, query_size: int, key_size: int, cache_index: int | None = None, static: bool = False
+) -> MultiHeadAttention:
+    """The reference attention: query and key inputs of any widths projected to `attention_hidden_size`, dropout
+    on the attention output before the output projection (not on the probabilities), back to `query_size`."""
+    return MultiHeadAttention(
+        config,
+        query_size,
+        config.num_attention_heads,
+        key_size=key_size,
+        inner_size=config.attention_hidden_size,
+        output_dropout=config.attention_dropout,
+        cache_index=cache_index,
+        static_key_value=static,
+    )
 
 
 class BMTFeedForward(nn.Module):
@@ -127,10 +111,10 @@ class BMTEncoderLayer(nn.Module):
     def __init__(self, config: BMTConfig):
         super().__init__()
         da, dv, eps = config.audio_feature_size, config.video_feature_size, config.layer_norm_eps
-        self.audio_self_attn = BMTAttention(config, da, da)
-        self.video_self_attn = BMTAttention(config, dv, dv)
-        self.audio_cross_attn = BMTAttention(config, da, dv)
-        self.video_cross_attn = BMTAttention(config, dv, da)
+        self.audio_self_attn = bmt_attention(config, da, da)
+        self.video_self_attn = bmt_attention(config, dv, dv)
+        self.audio_cross_attn = bmt_attention(config, da, dv)
+        self.video_cross_attn = bmt_attention(config, dv, da)
         self.audio_ffn = BMTFeedForward(da, config.audio_intermediate_size, config.hidden_dropout_prob)
         self.video_ffn = BMTFeedForward(dv, config.video_intermediate_size, config.hidden_dropout_prob)
         self.audio_norms = nn.ModuleList([nn.LayerNorm(da, eps=eps) for _ in range(3)])
@@ -139,12 +123,12 @@ class BMTEncoderLayer(nn.Module):
 
     def forward(self, audio, video, audio_mask, video_mask):
         a = self.audio_norms[0](audio)
-        audio = audio + self.dropout(self.audio_self_attn(a, a, audio_mask))
+        audio = audio + self.dropout(self.audio_self_attn(a, attention_mask=audio_mask)[0])
         v = self.video_norms[0](video)
-        video = video + self.dropout(self.video_self_attn(v, v, video_mask))
+        video = video + self.dropout(self.video_self_attn(v, attention_mask=video_mask)[0])
         # each cross-attention reads the other stream after its self-attention, un-normalised
-        new_audio = audio + self.dropout(self.audio_cross_attn(self.audio_norms[1](audio), video, video_mask))
-        new_video = video + self.dropout(self.video_cross_attn(self.video_norms[1](video), audio, audio_mask))
+        new_audio = audio + self.dropout(self.audio_cross_attn(self.audio_norms[1](audio), video, video_mask)[0])
+        new_video = video + self.dropout(self.video_cross_attn(self.video_norms[1](video), audio, audio_mask)[0])
         new_audio = new_audio + self.dropout(self.audio_ffn(self.audio_norms[2](new_audio)))
         new_video = new_video + self.dropout(self.video_ffn(self.video_norms[2](new_video)))
         return new_audio, new_video
@@ -156,11 +140,12 @@ class BMTDecoderLayer(nn.Module):
         dc, eps = config.decoder_hidden_size, config.layer_norm_eps
         self.layer_idx = layer_idx
         self.self_attn_norm = nn.LayerNorm(dc, eps=eps)
-        self.self_attn = BMTAttention(config, dc, dc)
+        self.self_attn = bmt_attention(config, dc, dc, cache_index=layer_idx)
+        # cross-attention keys/values of layer l sit at 2l (audio) and 2l + 1 (video) of the cross cache
         self.audio_cross_norm = nn.LayerNorm(dc, eps=eps)
-        self.audio_cross_attn = BMTAttention(config, dc, config.audio_feature_size)
+        self.audio_cross_attn = bmt_attention(config, dc, config.audio_feature_size, 2 * layer_idx, static=True)
         self.video_cross_norm = nn.LayerNorm(dc, eps=eps)
-        self.video_cross_attn = BMTAttention(config, dc, config.video_feature_size)
+        self.video_cross_attn = bmt_attention(config, dc, config.video_feature_size, 2 * layer_idx + 1, static=True)
         self.bridge_norm = nn.LayerNorm(2 * dc, eps=eps)
         self.bridge_proj = nn.Linear(2 * dc, dc)
         self.ffn_norm = nn.LayerNorm(dc, eps=eps)
@@ -169,12 +154,9 @@ class BMTDecoderLayer(nn.Module):
 
     def forward(self, x, audio, video, self_mask, audio_mask, video_mask, cache=None, cross_cache=None):
         h = self.self_attn_norm(x)
-        x = x + self.dropout(self.self_attn(h, h, self_mask, cache, self.layer_idx))
-        i = 2 * self.layer_idx
-        xa = x + self.dropout(self.audio_cross_attn(self.audio_cross_norm(x), audio, audio_mask, cross_cache, i, True))
-        xv = x + self.dropout(
-            self.video_cross_attn(self.video_cross_norm(x), video, video_mask, cross_cache, i + 1, True)
-        )
+        x = x + self.dropout(self.self_attn(h, attention_mask=self_mask, past_key_values=cache)[0])
+        xa = x + self.dropout(self.audio_cross_attn(self.audio_cross_norm(x), audio, audio_mask, cross_cache)[0])
+        xv = x + self.dropout(self.video_cross_attn(self.video_cross_norm(x), video, video_mask, cross_cache)[0])
         x = F.relu(self.dropout(self.bridge_proj(self.bridge_norm(torch.cat([xa, xv], dim=-1)))))
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
@@ -312,8 +294,7 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
             key_valid = decoder_attention_mask.bool()
             if key_valid.shape[1] != past + length:
                 key_valid = key_valid[:, -(past + length) :]
-        causal = torch.ones(length, past + length, dtype=torch.bool, device=device).tril(past)
-        self_mask = causal[None, None] & key_valid[:, None, None, :]
+        self_mask = causal_mask(length, past + length, device) & padding_mask_to_bool(key_valid)
         x = self.word_embeddings(decoder_input_ids) * math.sqrt(self.config.decoder_hidden_size)
         x = self.positional(x, offset=past)
         am = encoder_outputs.audio_attention_mask[:, None, None, :]
@@ -324,6 +305,11 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
         return F.log_softmax(self.lm_head(x), dim=-1)
 
     @can_return_tuple
+    @returns_attentions(
+        encoder_attentions=attentions_by_prefix("encoder."),
+        decoder_attentions=lambda name: name.startswith("decoder_layers.") and name.endswith(".self_attn"),
+        cross_attentions=lambda name: name.startswith("decoder_layers.") and name.endswith("_cross_attn"),
+    )
     def forward(
         self,
         audio_features: torch.FloatTensor | None = None,

@@ -18,7 +18,8 @@ Decisions (spec §11), following the code for checkpoint parity:
 - feature variants are configurations (`EverythingAtOnceConfig.from_variant("tva" | "s3d" | "clip")`); the CLIP
   variant's text tokens come from a frozen local CLIP text model in the processor (every position of the final
   LayerNorm times the text projection, start token dropped, mask up to the end-of-text token), not from the model.
-Other differences: attention runs through `scaled_dot_product_attention`; `forward` never modifies its inputs (the
+Other differences: attention runs through the shared `MultiHeadAttention` (eager / SDPA by `attn_implementation`;
+`output_attentions=True` returns the weights of every pass in call order); `forward` never modifies its inputs (the
 reference wrote into the caller's masks).
 """
 
@@ -33,7 +34,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_everything_at_once import EverythingAtOnceConfig
-from .layers.attention import attention
+from .layers.attention import MultiHeadAttention, padding_mask_to_bool, returns_attentions
 from .layers.audio import ResDavenet, init_resdavenet_weights
 from .layers.gating import GatedEmbeddingUnit
 from .layers.pooling import masked_mean
@@ -51,6 +52,8 @@ class EverythingAtOnceOutput(ModelOutput):
     text_plus_video_embeds, text_plus_audio_embeds, video_plus_audio_embeds (`(batch, projection_dim)`): late fusion
         of the single-modality embeddings.
     text_nonempty_mask, video_nonempty_mask, audio_nonempty_mask (`(batch,)` bool): False where that input was empty.
+    attentions (with `output_attentions=True`): `(batch, heads, tokens, tokens)` weights of every fusion layer, for
+        every pass (single modalities, then pairs) in call order.
     """
 
     loss: torch.Tensor | None = None
@@ -66,6 +69,7 @@ class EverythingAtOnceOutput(ModelOutput):
     text_nonempty_mask: torch.Tensor | None = None
     video_nonempty_mask: torch.Tensor | None = None
     audio_nonempty_mask: torch.Tensor | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -106,24 +110,6 @@ def combinatorial_loss(
     return total / weight_sum
 
 
-class EverythingAtOnceAttention(nn.Module):
-    """Multi-head self-attention with a fused qkv projection (timm layout), through SDPA."""
-
-    def __init__(self, hidden_size: int, num_heads: int):
-        super().__init__()
-        self.num_heads = num_heads
-        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
-        self.proj = nn.Linear(hidden_size, hidden_size)
-
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        batch, length, width = hidden.shape
-        q, k, v = (
-            self.qkv(hidden).view(batch, length, 3, self.num_heads, width // self.num_heads).permute(2, 0, 3, 1, 4)
-        )
-        out = attention(q, k, v, mask.bool()[:, None, None, :])
-        return self.proj(out.transpose(1, 2).reshape(batch, length, width))
-
-
 class EverythingAtOnceMlp(nn.Module):
     def __init__(self, hidden_size: int, intermediate_size: int):
         super().__init__()
@@ -140,12 +126,15 @@ class EverythingAtOnceBlock(nn.Module):
     def __init__(self, config: EverythingAtOnceConfig):
         super().__init__()
         self.norm1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.attn = EverythingAtOnceAttention(config.hidden_size, config.num_attention_heads)
+        # timm's layout: one fused `qkv` projection and the output projection `proj`
+        self.attn = MultiHeadAttention(
+            config, config.hidden_size, config.num_attention_heads, fused_qkv=True, out_proj_name="proj"
+        )
         self.norm2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.mlp = EverythingAtOnceMlp(config.hidden_size, int(config.hidden_size * config.mlp_ratio))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = hidden + self.attn(self.norm1(hidden), mask)
+        hidden = hidden + self.attn(self.norm1(hidden), attention_mask=padding_mask_to_bool(mask))[0]
         return hidden + self.mlp(self.norm2(hidden))
 
 
@@ -264,6 +253,7 @@ class EverythingAtOnceModel(EverythingAtOncePreTrainedModel):
         return outputs
 
     @can_return_tuple
+    @returns_attentions(attentions=lambda name: name.startswith("fusion."))
     def forward(
         self,
         text_features: torch.Tensor | None = None,

@@ -8,7 +8,9 @@ Decisions (reference behaviour kept as default so released weights reproduce):
   embedding scaled by sqrt(width); late fusion `[speech; audio; video]` -> Linear -> ReLU -> Dropout -> Linear(V, V)
   -> log_softmax.
 - Same positional-encoding quirk as BMT (channel's own index in the exponent, float64 table).
-- Textbook attention (q, k, v, out all d x d), no dropout inside attention or feed-forward, no final LayerNorm.
+- Textbook attention (q, k, v, out all d x d), no dropout inside attention or feed-forward, no final LayerNorm. It is
+  the shared `MultiHeadAttention` (eager / SDPA by `attn_implementation`); `output_attentions=True` returns the
+  encoders', the decoders' self- and cross-attention weights, each in the order speech, audio, video stream.
 - Audio and video share one mask (`feature_attention_mask`): the reference truncates both to a common length.
   Masks are explicit booleans instead of the reference's "channel 0 == 1" sentinel; the reference's random-noise
   features for missing videos are a data-loading concern, not done by the model.
@@ -33,6 +35,7 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_mdvc import MDVCConfig
+from .layers.attention import MultiHeadAttention, causal_mask, padding_mask_to_bool, returns_attentions
 from .modeling_bmt import (
     BMTFeedForward,
     BMTPositionalEncoding,
@@ -42,82 +45,50 @@ from .modeling_bmt import (
 )
 
 
-class MDVCAttention(nn.Module):
-    def __init__(self, size: int, num_heads: int):
-        super().__init__()
-        self.num_heads, self.head_dim = num_heads, size // num_heads
-        self.q_proj = nn.Linear(size, size)
-        self.k_proj = nn.Linear(size, size)
-        self.v_proj = nn.Linear(size, size)
-        self.out_proj = nn.Linear(size, size)
-
-    def _split(self, x):
-        return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
-
-    def forward(
-        self, query, key_value, mask, cache: Cache | None = None, layer_idx: int | None = None, static: bool = False
-    ):
-        """With a `cache`: self-attention appends this step's keys/values; `static=True` (cross-attention over fixed
-        encoder outputs) projects them on the first call and reuses them afterwards."""
-        q = self._split(self.q_proj(query))
-        if (
-            static
-            and cache is not None
-            and len(cache.layers) > layer_idx
-            and cache.layers[layer_idx].get_seq_length() > 0
-        ):
-            k, v = cache.layers[layer_idx].keys, cache.layers[layer_idx].values
-        else:
-            k, v = self._split(self.k_proj(key_value)), self._split(self.v_proj(key_value))
-            if cache is not None:
-                k, v = cache.update(k, v, layer_idx)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.out_proj(out.transpose(1, 2).reshape(query.shape[0], query.shape[1], -1))
-
-
 class MDVCEncoderLayer(nn.Module):
     def __init__(self, size, intermediate, config: MDVCConfig):
         super().__init__()
         self.self_attn_norm = nn.LayerNorm(size, eps=config.layer_norm_eps)
-        self.self_attn = MDVCAttention(size, config.num_attention_heads)
+        self.self_attn = MultiHeadAttention(config, size, config.num_attention_heads)
         self.ffn_norm = nn.LayerNorm(size, eps=config.layer_norm_eps)
         self.ffn = BMTFeedForward(size, intermediate, 0.0)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x, mask):
         h = self.self_attn_norm(x)
-        x = x + self.dropout(self.self_attn(h, h, mask))
+        x = x + self.dropout(self.self_attn(h, attention_mask=mask)[0])
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
 
 class MDVCDecoderLayer(nn.Module):
-    def __init__(self, size, intermediate, config: MDVCConfig):
+    """`cache_index`: this layer's index in the self- and in the cross-attention cache (the three streams' decoders
+    share one `EncoderDecoderCache`: speech layers first, then audio, then video)."""
+
+    def __init__(self, size, intermediate, config: MDVCConfig, cache_index: int = 0):
         super().__init__()
-        eps = config.layer_norm_eps
+        eps, heads = config.layer_norm_eps, config.num_attention_heads
         self.self_attn_norm = nn.LayerNorm(size, eps=eps)
-        self.self_attn = MDVCAttention(size, config.num_attention_heads)
+        self.self_attn = MultiHeadAttention(config, size, heads, cache_index=cache_index)
         self.cross_attn_norm = nn.LayerNorm(size, eps=eps)
-        self.cross_attn = MDVCAttention(size, config.num_attention_heads)
+        self.cross_attn = MultiHeadAttention(config, size, heads, cache_index=cache_index, static_key_value=True)
         self.ffn_norm = nn.LayerNorm(size, eps=eps)
         self.ffn = BMTFeedForward(size, intermediate, 0.0)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, memory, self_mask, memory_mask, cache=None, layer_idx=None):
+    def forward(self, x, memory, self_mask, memory_mask, cache: EncoderDecoderCache | None = None):
         self_cache, cross_cache = (
             (cache.self_attention_cache, cache.cross_attention_cache) if cache is not None else (None, None)
         )
         h = self.self_attn_norm(x)
-        x = x + self.dropout(self.self_attn(h, h, self_mask, self_cache, layer_idx))
-        x = x + self.dropout(
-            self.cross_attn(self.cross_attn_norm(x), memory, memory_mask, cross_cache, layer_idx, True)
-        )
+        x = x + self.dropout(self.self_attn(h, attention_mask=self_mask, past_key_values=self_cache)[0])
+        x = x + self.dropout(self.cross_attn(self.cross_attn_norm(x), memory, memory_mask, cross_cache)[0])
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
 
 class MDVCStream(nn.Module):
     """One modality's encoder-decoder transformer with its own caption embedding."""
 
-    def __init__(self, size: int, intermediate: int, config: MDVCConfig):
+    def __init__(self, size: int, intermediate: int, config: MDVCConfig, first_cache_index: int = 0):
         super().__init__()
         self.size = size
         self.caption_embeddings = nn.Embedding(config.vocab_size, size)
@@ -126,7 +97,10 @@ class MDVCStream(nn.Module):
             [MDVCEncoderLayer(size, intermediate, config) for _ in range(config.num_hidden_layers)]
         )
         self.decoder_layers = nn.ModuleList(
-            [MDVCDecoderLayer(size, intermediate, config) for _ in range(config.num_hidden_layers)]
+            [
+                MDVCDecoderLayer(size, intermediate, config, first_cache_index + i)
+                for i in range(config.num_hidden_layers)
+            ]
         )
 
     def encode(self, source, mask):
@@ -135,10 +109,10 @@ class MDVCStream(nn.Module):
             x = layer(x, mask)
         return x
 
-    def decode(self, ids, memory, self_mask, memory_mask, cache=None, first_layer_idx: int = 0, past: int = 0):
+    def decode(self, ids, memory, self_mask, memory_mask, cache=None, past: int = 0):
         x = self.positional(self.caption_embeddings(ids) * math.sqrt(self.size), offset=past)
-        for i, layer in enumerate(self.decoder_layers):
-            x = layer(x, memory, self_mask, memory_mask, cache, first_layer_idx + i)
+        for layer in self.decoder_layers:
+            x = layer(x, memory, self_mask, memory_mask, cache)
         return x
 
 
@@ -172,9 +146,10 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
     def __init__(self, config: MDVCConfig):
         super().__init__(config)
         self.speech_embeddings = nn.Embedding(config.speech_vocab_size, config.speech_hidden_size)
-        self.speech_stream = MDVCStream(config.speech_hidden_size, config.speech_intermediate_size, config)
-        self.audio_stream = MDVCStream(config.audio_hidden_size, config.audio_intermediate_size, config)
-        self.video_stream = MDVCStream(config.video_hidden_size, config.video_intermediate_size, config)
+        n = config.num_hidden_layers  # cache layers: speech 0 .. n-1, audio n .. 2n-1, video 2n .. 3n-1
+        self.speech_stream = MDVCStream(config.speech_hidden_size, config.speech_intermediate_size, config, 0)
+        self.audio_stream = MDVCStream(config.audio_hidden_size, config.audio_intermediate_size, config, n)
+        self.video_stream = MDVCStream(config.video_hidden_size, config.video_intermediate_size, config, 2 * n)
         fused = config.speech_hidden_size + config.audio_hidden_size + config.video_hidden_size
         self.fusion_proj = nn.Linear(fused, config.vocab_size)
         self.fusion_dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -225,6 +200,11 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         )
 
     @can_return_tuple
+    @returns_attentions(
+        encoder_attentions=lambda name: ".encoder_layers." in name,
+        decoder_attentions=lambda name: ".decoder_layers." in name and name.endswith(".self_attn"),
+        cross_attentions=lambda name: ".decoder_layers." in name and name.endswith(".cross_attn"),
+    )
     def forward(
         self,
         video_features: torch.FloatTensor | None = None,
@@ -280,21 +260,19 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
             key_valid = decoder_attention_mask.bool()
             if key_valid.shape[1] != past + length:
                 key_valid = key_valid[:, -(past + length) :]
-        causal = torch.ones(length, past + length, dtype=torch.bool, device=device).tril(past)
-        self_mask = causal[None, None] & key_valid[:, None, None, :]
+        self_mask = causal_mask(length, past + length, device) & padding_mask_to_bool(key_valid)
         fm = encoder_outputs.feature_attention_mask[:, None, None]
         sm = encoder_outputs.speech_attention_mask[:, None, None]
-        n = cfg.num_hidden_layers
         fused = torch.cat(
             [
                 self.speech_stream.decode(
-                    decoder_input_ids, encoder_outputs.speech_hidden_state, self_mask, sm, cache, 0, past
+                    decoder_input_ids, encoder_outputs.speech_hidden_state, self_mask, sm, cache, past
                 ),
                 self.audio_stream.decode(
-                    decoder_input_ids, encoder_outputs.audio_hidden_state, self_mask, fm, cache, n, past
+                    decoder_input_ids, encoder_outputs.audio_hidden_state, self_mask, fm, cache, past
                 ),
                 self.video_stream.decode(
-                    decoder_input_ids, encoder_outputs.last_hidden_state, self_mask, fm, cache, 2 * n, past
+                    decoder_input_ids, encoder_outputs.last_hidden_state, self_mask, fm, cache, past
                 ),
             ],
             dim=-1,

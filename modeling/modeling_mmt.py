@@ -29,11 +29,12 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import AutoModel, BertConfig, PreTrainedModel
 from transformers import initialization as init
-from transformers.models.bert.modeling_bert import BertEncoder
+from transformers.models.bert.modeling_bert import BertEncoder, BertSelfAttention
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_mmt import MMTConfig
+from .layers.attention import attentions_by_prefix, returns_attentions
 from .layers.gating import GatedEmbeddingUnit
 from .layers.masks import padding_mask_to_additive
 from .layers.pooling import masked_max, masked_mean
@@ -57,6 +58,8 @@ class MMTOutput(ModelOutput):
         L2-normalised outputs of the [AGG] tokens.
     video_availability (`torch.Tensor` of shape `(num_videos, num_experts)`):
         1 where the expert has at least one real feature.
+    text_attentions, video_attentions (with `output_attentions=True`): per layer, the `(batch, heads, tokens,
+        tokens)` self-attention weights of the caption encoder and of the video encoder.
     """
 
     loss: torch.Tensor | None = None
@@ -66,6 +69,8 @@ class MMTOutput(ModelOutput):
     text_weights: torch.Tensor | None = None
     video_embeds: torch.Tensor | None = None
     video_availability: torch.Tensor | None = None
+    text_attentions: tuple[torch.Tensor, ...] | None = None
+    video_attentions: tuple[torch.Tensor, ...] | None = None
 
 
 def init_expert_projection(module: nn.Module) -> bool:
@@ -143,6 +148,14 @@ class MMTVideoEncoder(nn.Module):
         hidden = self.embeddings(features, temporal_ids, expert_ids)
         bias = padding_mask_to_additive(attention_mask, hidden.dtype)
         return self.encoder(hidden, attention_mask=bias).last_hidden_state
+
+
+def follow_attn_implementation(model: PreTrainedModel) -> None:
+    """Give the private BERT configs of `model`'s video encoders the model's attention implementation (transformers'
+    `set_attn_implementation` only reaches the configs of `PreTrainedModel` submodules and declared sub-configs)."""
+    for module in model.modules():
+        if isinstance(module, MMTVideoEncoder):
+            module.encoder.config._attn_implementation = model.config._attn_implementation
 
 
 def _check_experts(expert_names: list[str], **dicts: dict[str, torch.Tensor] | None) -> int:
@@ -258,6 +271,10 @@ class MMTPreTrainedModel(PreTrainedModel):
         if not init_expert_projection(module):
             super()._init_weights(module)
 
+    def set_attn_implementation(self, attn_implementation):
+        super().set_attn_implementation(attn_implementation)
+        follow_attn_implementation(self)
+
 
 class MMTModel(MMTPreTrainedModel):
     """MMT dual encoder. Inputs are token ids for captions and, per expert, padded feature tokens:
@@ -370,6 +387,11 @@ class MMTModel(MMTPreTrainedModel):
         return numerator / torch.where(denominator == 0, torch.full_like(denominator, 1e-5), denominator)
 
     @can_return_tuple
+    @returns_attentions(
+        also=(BertSelfAttention,),
+        text_attentions=attentions_by_prefix("text_model."),
+        video_attentions=attentions_by_prefix("video_model."),
+    )
     def forward(
         self,
         input_ids: torch.Tensor,

@@ -26,15 +26,24 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.models.bert.modeling_bert import BertSelfAttention
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_mmt import MMTConfig
 from ..configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from .layers.attention import returns_attentions
 from .layers.gating import GatedEmbeddingUnit
 from .layers.pooling import masked_max, masked_mean
 from .losses import max_margin_ranking_loss
-from .modeling_mmt import MMTModel, MMTReduceDim, MMTVideoEncoder, encode_experts, init_expert_projection
+from .modeling_mmt import (
+    MMTModel,
+    MMTReduceDim,
+    MMTVideoEncoder,
+    encode_experts,
+    follow_attn_implementation,
+    init_expert_projection,
+)
 
 
 @dataclass
@@ -47,6 +56,8 @@ class MMTModalityMaskingOutput(ModelOutput):
     video_embeds (`torch.Tensor` of shape `(batch, num_experts, hidden_size)`): Psi of the clip without mu.
     video_availability (`torch.Tensor` of shape `(batch, num_experts)`): 1 where Psi's input has the modality.
     query_valid (`torch.Tensor` of shape `(batch,)`): True for clips that carry the masked modality.
+    attentions (with `output_attentions=True`): the `(batch, heads, tokens, tokens)` self-attention weights of every
+        BERT layer that ran (Psi, then the query encoder), in call order.
     """
 
     loss: torch.Tensor | None = None
@@ -56,6 +67,7 @@ class MMTModalityMaskingOutput(ModelOutput):
     video_embeds: torch.Tensor | None = None
     video_availability: torch.Tensor | None = None
     query_valid: torch.Tensor | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 def sample_masked_modality(schedule: dict[str, float], seed: int, step: int) -> str:
@@ -146,6 +158,10 @@ class MMTModalityMaskingPreTrainedModel(PreTrainedModel):
         if not init_expert_projection(module):
             super()._init_weights(module)
 
+    def set_attn_implementation(self, attn_implementation):
+        super().set_attn_implementation(attn_implementation)
+        follow_attn_implementation(self)
+
 
 class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
     """Psi + Phi_text (`self.mmt`, an `MMTModel`) and Phi_av (`self.query_av`).
@@ -191,6 +207,7 @@ class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
         return pool(features, keep)
 
     @can_return_tuple
+    @returns_attentions(also=(BertSelfAttention,), attentions=lambda name: True)
     def forward(
         self,
         expert_features: dict[str, torch.Tensor],

@@ -37,8 +37,9 @@ Decisions (spec Part C), kept from the reference code so that converted checkpoi
   initialisation is made to shorten that plateau.
 - Whole-token dropout (`token_dropout`, 0 by default) is explicit (the reference's Dropout2d on (B, S, D)); in the
   no-selector ablation it drops whole time steps of the feature maps, as the reference's Dropout3d / Dropout2d.
-- Attention goes through `scaled_dot_product_attention`; no masks anywhere (no padding exists: the data pipeline
-  never pads a stream).
+- Attention goes through the shared `MultiHeadAttention` (eager / SDPA by `attn_implementation`; with
+  `output_attentions=True` the selectors' then the fusion's weights, in call order); no masks anywhere (no padding
+  exists: the data pipeline never pads a stream).
 - Data and training (processor, `videozoo/data/sparsesync.py`, `scripts/train_sparsesync.py`): decoding with PyAV;
   streams cut to at most the first 10 s (the code; the paper says 9 s); evaluation at the fixed-offset tables or
   with random offsets over several passes (both available; the paper does not say which gave 44.3); the best
@@ -65,7 +66,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_sparsesync import S3D_INCEPTION_WIDTHS, S3D_STEM_WIDTHS, SparseSyncConfig
-from .layers.attention import MultiHeadAttention
+from .layers.attention import MultiHeadAttention, attentions_by_prefix, returns_attentions
 
 
 # ----------------------------------------------------------------------------- grid arithmetic
@@ -230,13 +231,13 @@ class SparseSyncEncoderLayer(nn.Module):
         super().__init__()
         size, eps = config.hidden_size, config.layer_norm_eps
         self.norm1 = nn.LayerNorm(size, eps=eps)
-        self.self_attn = MultiHeadAttention(size, config.num_attention_heads, dropout=config.attention_dropout)
+        self.self_attn = MultiHeadAttention(config, size, config.num_attention_heads, dropout=config.attention_dropout)
         self.norm2 = nn.LayerNorm(size, eps=eps)
         self.mlp = SparseSyncMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        hidden = hidden + self.dropout(self.self_attn(self.norm1(hidden)))
+        hidden = hidden + self.dropout(self.self_attn(self.norm1(hidden))[0])
         return hidden + self.mlp(self.norm2(hidden))
 
 
@@ -248,16 +249,16 @@ class SparseSyncSelectorLayer(nn.Module):
         super().__init__()
         size, eps, heads = config.hidden_size, config.layer_norm_eps, config.num_attention_heads
         self.norm1 = nn.LayerNorm(size, eps=eps)
-        self.self_attn = MultiHeadAttention(size, heads, dropout=config.attention_dropout)
+        self.self_attn = MultiHeadAttention(config, size, heads, dropout=config.attention_dropout)
         self.norm2 = nn.LayerNorm(size, eps=eps)
-        self.cross_attn = MultiHeadAttention(size, heads, dropout=config.attention_dropout)
+        self.cross_attn = MultiHeadAttention(config, size, heads, dropout=config.attention_dropout)
         self.norm3 = nn.LayerNorm(size, eps=eps)
         self.mlp = SparseSyncMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        queries = queries + self.dropout(self.self_attn(self.norm1(queries)))
-        queries = queries + self.dropout(self.cross_attn(self.norm2(queries), context))
+        queries = queries + self.dropout(self.self_attn(self.norm1(queries))[0])
+        queries = queries + self.dropout(self.cross_attn(self.norm2(queries), context)[0])
         return queries + self.mlp(self.norm3(queries))
 
 
@@ -474,6 +475,7 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
         return self.classifier(self.fusion(visual, audio)[:, 0])
 
     @can_return_tuple
+    @returns_attentions(attentions=attentions_by_prefix("visual_selector.", "audio_selector.", "fusion."))
     def forward(
         self,
         pixel_values: torch.Tensor,

@@ -10,7 +10,7 @@ import copy
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig, AutoModel, PreTrainedModel
 
 from .tiny_configs import TINY_CONFIGS, tiny_config
 
@@ -21,6 +21,15 @@ def slice_batch(inputs, index: int, batch_size: int):
         return {k: slice_batch(v, index, batch_size) for k, v in inputs.items()}
     if isinstance(inputs, torch.Tensor) and inputs.dim() > 0 and inputs.shape[0] == batch_size:
         return inputs[index : index + 1]
+    return inputs
+
+
+def to_float64(inputs):
+    """Floating tensors of `inputs` (recursing into dicts) in float64; other values unchanged."""
+    if isinstance(inputs, dict):
+        return {k: to_float64(v) for k, v in inputs.items()}
+    if isinstance(inputs, torch.Tensor) and inputs.is_floating_point():
+        return inputs.double()
     return inputs
 
 
@@ -35,6 +44,12 @@ class ModelTesterMixin:
     test_padding_invariance = True
     test_batch_independence = True
     test_attention_implementations = True
+    check_output_attentions = True  # (a flag named like the test would hide it)
+    # eager vs SDPA vs float64 (`test_attention_implementations_agree`). Largest gap measured on the tiny configs
+    # (this CPU, 1 and 2 threads): 2.0e-6 (MDVC log-probabilities, |x| <= 10; AVATAR 2.1e-6, BMT 1.1e-6, the
+    # retrieval models <= 1.2e-7), so 1e-5 leaves a factor 5 for other CPUs.
+    attention_atol = 1e-5
+    attention_output_fields: tuple[str, ...] = ("attentions",)
     max_parameters = 1_000_000
     unused_parameters: tuple[str, ...] = ()  # prefixes of parameters the architecture keeps but never applies
 
@@ -171,19 +186,79 @@ class ModelTesterMixin:
                         alone[name][0], batched[name][index], what=f"{name} of item {index} alone vs in batch"
                     )
 
+    def _attending_modules(self, model) -> list[torch.nn.Module]:
+        """Modules that dispatch on `config._attn_implementation` (the shared `MultiHeadAttention`, BERT's)."""
+        return [
+            m
+            for m in model.modules()
+            if not isinstance(m, PreTrainedModel) and hasattr(getattr(m, "config", None), "_attn_implementation")
+        ]
+
     def test_attention_implementations_agree(self, tmp_path):
+        """Same weights, eager vs SDPA: both float32 results within `attention_atol` of a float64 eager run and of
+        each other. Every attending module must really run the requested implementation."""
         if not self.test_attention_implementations:
             pytest.skip("not applicable")
         model = self.build()
+        self._randomize_norm_statistics(model)
         model.save_pretrained(tmp_path)
         inputs = self.prepare_inputs(model.config, self.batch_size)
         outputs = {}
-        for implementation in ("eager", "sdpa"):
-            loaded = AutoModel.from_pretrained(tmp_path, attn_implementation=implementation).eval()
+        for implementation in ("eager", "sdpa", "float64"):
+            requested = "eager" if implementation == "float64" else implementation
+            loaded = AutoModel.from_pretrained(tmp_path, attn_implementation=requested).eval()
+            attending = self._attending_modules(loaded)
+            assert attending, "no module dispatches on config._attn_implementation"
+            used = {m.config._attn_implementation for m in attending}
+            assert used == {requested}, f"asked for {requested}, modules use {used}"
+            run_inputs = copy.deepcopy(inputs)
+            if implementation == "float64":
+                loaded = loaded.double()
+                run_inputs = to_float64(run_inputs)
             with torch.no_grad():
-                outputs[implementation] = self.comparable_outputs(loaded(**copy.deepcopy(inputs)))
-        for name in outputs["eager"]:
-            assert_close(outputs["sdpa"][name], outputs["eager"][name], what=f"{name} sdpa vs eager")
+                outputs[implementation] = self.comparable_outputs(loaded(**run_inputs))
+        for name, reference in outputs["float64"].items():
+            reference = reference.float() if reference.is_floating_point() else reference
+            for implementation in ("eager", "sdpa"):
+                assert_close(outputs[implementation][name], reference, self.attention_atol, f"{name} {implementation}")
+            assert_close(outputs["sdpa"][name], outputs["eager"][name], self.attention_atol, f"{name} sdpa vs eager")
+        model.set_attn_implementation("eager")  # switching a built model reaches every attending module
+        used = {m.config._attn_implementation for m in self._attending_modules(model)}
+        assert used == {"eager"}, f"set_attn_implementation('eager') left {used}"
+        with torch.no_grad():
+            switched = self.comparable_outputs(model(**copy.deepcopy(inputs)))
+        for name in switched:
+            assert_close(switched[name], outputs["eager"][name], self.attention_atol, f"{name} after switching")
+
+    def test_output_attentions(self):
+        """`output_attentions=True` returns, in `attention_output_fields`, one `(batch, heads, queries, keys)`
+        softmax per attention call (rows sum to 1), also when the model is configured for SDPA, and leaves the
+        outputs unchanged; without it the fields stay empty."""
+        if not (self.test_attention_implementations and self.check_output_attentions):
+            pytest.skip("not applicable")
+        model = self.build()
+        self._randomize_norm_statistics(model)
+        assert model.config._attn_implementation == "sdpa"  # the default: weights must still come back
+        inputs = self.prepare_inputs(model.config, self.batch_size)
+        with torch.no_grad():
+            plain = model(**copy.deepcopy(inputs))
+            recorded = model(**copy.deepcopy(inputs), output_attentions=True)
+        expected = self.comparable_outputs(plain)
+        actual = self.comparable_outputs(recorded)
+        for name in expected:
+            assert_close(actual[name], expected[name], self.attention_atol, f"{name} with output_attentions")
+        for field in self.attention_output_fields:
+            assert getattr(plain, field, None) is None, f"{field} returned without output_attentions"
+            weights = recorded[field]
+            assert isinstance(weights, tuple) and len(weights) > 0, f"{field} is empty"
+            for w in weights:
+                assert w.dim() == 4 and w.shape[0] == self.batch_size, f"{field}: shape {tuple(w.shape)}"
+                assert (w >= 0).all()
+                torch.testing.assert_close(w.sum(-1), torch.ones_like(w.sum(-1)), atol=1e-5, rtol=0)
+        as_tuple = model(**copy.deepcopy(inputs), output_attentions=True, return_dict=False)
+        assert isinstance(as_tuple, tuple)
+        used = {m.config._attn_implementation for m in self._attending_modules(model)}
+        assert used == {"sdpa"}, f"recording left the attention implementations at {used}"
 
     def test_model_is_small(self):
         assert self.model_type in TINY_CONFIGS

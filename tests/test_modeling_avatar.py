@@ -29,8 +29,7 @@ def make_inputs(config, batch_size, seed=0):
 
 class TestAvatarModel(ModelTesterMixin):
     model_type = "avatar"
-    # Only the SDPA path exists (boolean masks); there is no eager attention to compare with.
-    test_attention_implementations = False
+    attention_output_fields = ("encoder_attentions", "decoder_attentions", "cross_attentions")
 
     def prepare_inputs(self, config, batch_size):
         return make_inputs(config, batch_size)

@@ -35,7 +35,7 @@ def bmt_inputs(config, batch_size: int, seed: int = 0) -> dict:
 class TestBMTModel(ModelTesterMixin):
     model_type = "bmt"
     model_class = BMTForConditionalGeneration
-    test_attention_implementations = False  # attention always goes through scaled_dot_product_attention
+    attention_output_fields = ("encoder_attentions", "decoder_attentions", "cross_attentions")
     unused_parameters = ("word_embeddings.",)  # frozen by default (GloVe table), see test_unfrozen_embeddings
 
     def prepare_inputs(self, config, batch_size):

@@ -40,7 +40,6 @@ def eao_inputs(config, batch_size: int, seed: int = 0) -> dict:
 class TestEverythingAtOnceModel(ModelTesterMixin):
     model_type = "everything_at_once"
     unused_parameters = ("audio_encoder.batchnorm1.", "fusion.norm.", "fusion.masking_token")  # kept for checkpoints
-    test_attention_implementations = False  # attention goes through SDPA directly
 
     def prepare_inputs(self, config, batch_size):
         return eao_inputs(config, batch_size)

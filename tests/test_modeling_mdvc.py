@@ -36,7 +36,7 @@ def mdvc_inputs(config, batch_size: int, seed: int = 0) -> dict:
 class TestMDVCModel(ModelTesterMixin):
     model_type = "mdvc"
     model_class = MDVCForConditionalGeneration
-    test_attention_implementations = False  # attention always goes through scaled_dot_product_attention
+    attention_output_fields = ("encoder_attentions", "decoder_attentions", "cross_attentions")
 
     def prepare_inputs(self, config, batch_size):
         return mdvc_inputs(config, batch_size)

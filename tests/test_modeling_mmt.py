@@ -40,6 +40,7 @@ def mmt_inputs(config, batch_size: int, seed: int = 0, text_length: int = 7) -> 
 
 class TestMMTModel(ModelTesterMixin):
     model_type = "mmt"
+    attention_output_fields = ("text_attentions", "video_attentions")
 
     def prepare_inputs(self, config, batch_size):
         return mmt_inputs(config, batch_size)

@@ -1,87 +1,302 @@
-"""Multi-head attention through `torch.nn.functional.scaled_dot_product_attention`.
+"""The one multi-head attention of videozoo, dispatched through transformers' attention interface.
 
-`MultiHeadAttention` covers self- and cross-attention with separate query/key/value/output projections
-(`q_proj`, `k_proj`, `v_proj`, `out_proj`). Masks follow the videozoo convention: a `(batch, keys)` padding mask
-with 1 at real keys, and/or a boolean `(batch | 1, 1 | heads, queries, keys)` mask with True where attention is
-allowed (e.g. causal).
+`MultiHeadAttention` is used by every architecture that attends (AVATAR, BMT, MDVC, Everything at Once, SparseSync;
+MMT runs transformers' own `BertEncoder`, which dispatches the same way). It reads `config._attn_implementation` at
+call time, so `from_pretrained(..., attn_implementation=...)` and `model.set_attn_implementation(...)` both take
+effect: `"eager"` runs `eager_attention_forward` below, `"sdpa"` transformers' `sdpa_attention_forward`.
+
+Conventions:
+- `attention_mask` is boolean (True = the key may be attended) or an additive float bias, broadcastable to
+  `(batch, heads, queries, keys)`; a boolean mask becomes an additive bias (0 / dtype minimum) before dispatch, so
+  every implementation receives the same float mask. `padding_mask_to_bool` and `causal_mask` build the common ones.
+  A query row with no allowed key gets uniform weights (finite, never NaN); such rows are padding and are never read.
+- No implicit causality: `is_causal` is False on the module, so SDPA never applies its own causal flag; a causal
+  decoder passes its (cache-aware) causal mask explicitly.
+- Two cache hooks, both on a transformers `Cache` (a `DynamicCache`, e.g. one half of an `EncoderDecoderCache`) with
+  the layer index `cache_index`: self-attention appends this step's keys/values and attends to all stored ones;
+  `static_key_value=True` (cross-attention over fixed encoder outputs) projects the keys/values on the first call and
+  reuses the stored ones on every later call.
+- Attention weights: SDPA returns none; inside `recording_attentions(...)` (what `output_attentions=True` uses) the
+  recorded modules run the eager path whatever the configured implementation and append their
+  `(batch, heads, queries, keys)` weights.
+
+Parameter names are part of each model's state dict: separate projections are `q_proj`, `k_proj`, `v_proj` and the
+output projection `out_proj` (or the name given as `out_proj_name`); `fused_qkv=True` gives one `qkv` projection
+laid out as `[q; k; v]` (timm's layout, Everything at Once).
 """
+
+import contextvars
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+from transformers.cache_utils import Cache
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 
-def combine_masks(key_padding_mask: torch.Tensor | None, attn_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """Merge a `(batch, keys)` padding mask and a boolean attention mask into one SDPA boolean mask."""
-    mask = None if key_padding_mask is None else key_padding_mask.to(torch.bool)[:, None, None, :]
-    if attn_mask is not None:
-        attn_mask = attn_mask.to(torch.bool)
-        mask = attn_mask if mask is None else mask & attn_mask
-    return mask
-
-
-def attention(
+def eager_attention_forward(
+    module: nn.Module,
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
-    mask: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
     dropout: float = 0.0,
-    scale: float | None = None,
-) -> torch.Tensor:
-    """SDPA on `(batch, heads, length, head_dim)` tensors.
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Explicit softmax attention on `(batch, heads, length, head_dim)` tensors with an additive float mask.
 
-    Query rows whose every key is masked would produce NaN in SDPA; they get zeros instead (they are padding).
+    Returns the output as `(batch, queries, heads, head_dim)` (the layout of transformers' implementations) and the
+    weights `(batch, heads, queries, keys)`. The softmax runs in float32 at least, as transformers' eager paths do.
     """
-    if mask is not None:
-        fully_masked = ~mask.any(dim=-1, keepdim=True)  # (batch, 1|heads, queries, 1)
-        if fully_masked.any():
-            mask = mask | fully_masked
-            out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale)
-            return out.masked_fill(fully_masked, 0.0)
-    return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale)
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
+    weights = weights.to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return output, weights
+
+
+def padding_mask_to_bool(padding_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """`(batch, keys)` padding mask (1 = real) -> boolean `(batch, 1, 1, keys)` attention mask (True = attend)."""
+    return None if padding_mask is None else padding_mask.to(torch.bool)[:, None, None, :]
+
+
+def causal_mask(num_queries: int, num_keys: int, device=None) -> torch.Tensor:
+    """Boolean `(1, 1, queries, keys)` mask for queries that are the last `num_queries` of `num_keys` positions
+    (the earlier ones come from a cache): query i may attend to keys 0 .. num_keys - num_queries + i."""
+    past = num_keys - num_queries
+    return torch.ones(num_queries, num_keys, dtype=torch.bool, device=device).tril(past)[None, None]
+
+
+def additive_mask(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """A boolean mask (True = attend) as an additive bias in `dtype` (0 where allowed, the dtype's minimum
+    elsewhere); a float mask is returned as it is (cast to `dtype`)."""
+    if mask is None:
+        return None
+    if mask.dtype != torch.bool:
+        return mask.to(dtype)
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+
+
+# ---- attention-weight recording (`output_attentions=True`)
+_RECORDER: contextvars.ContextVar[dict[int, list] | None] = contextvars.ContextVar("videozoo_attention_recorder")
+
+
+@contextmanager
+def recording_attentions(
+    model: nn.Module,
+    groups: dict[str, Callable[[str], bool]],
+    enabled: bool = True,
+    also: tuple[type[nn.Module], ...] = (),
+) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """Collect the attention weights of `model`'s `MultiHeadAttention` modules during the `with` block.
+
+    `groups` maps an output field (e.g. `"decoder_attentions"`) to a predicate on the module's qualified name; the
+    yielded dict maps each field to the list of weights of its modules, in call order. While recording, the recorded
+    modules run the eager path (SDPA kernels do not return weights). With `enabled=False` nothing is recorded and the
+    dict stays empty. Context-local (a `ContextVar`), so concurrent forwards do not mix their records.
+
+    `also`: transformers attention classes used inside the model (e.g. `BertSelfAttention` in MMT) that return
+    `(output, weights)` and dispatch on `module.config._attn_implementation`; they are recorded through forward
+    hooks, and their configs are switched to `"eager"` for the duration of the block (restored afterwards; a
+    forward of the same model running concurrently in another thread would also run eager meanwhile).
+    """
+    recorded: dict[str, list[torch.Tensor]] = {}
+    if not enabled:
+        yield recorded
+        return
+    by_module: dict[int, list] = {}
+    for field in groups:
+        recorded[field] = []
+    hooks, configs = [], {}
+    for name, module in model.named_modules():
+        if not isinstance(module, (MultiHeadAttention, *also)):
+            continue
+        target = next((recorded[field] for field, predicate in groups.items() if predicate(name)), None)
+        if target is None:
+            continue
+        if isinstance(module, MultiHeadAttention):
+            by_module[id(module)] = target
+        else:
+            configs.setdefault(id(module.config), (module.config, module.config._attn_implementation))
+            hooks.append(module.register_forward_hook(lambda _m, _a, out, target=target: target.append(out[1])))
+    token = _RECORDER.set(by_module)
+    try:
+        for config, _ in configs.values():
+            config._attn_implementation = "eager"
+        yield recorded
+    finally:
+        _RECORDER.reset(token)
+        for hook in hooks:
+            hook.remove()
+        for config, implementation in configs.values():
+            config._attn_implementation = implementation
+
+
+def attentions_by_prefix(*prefixes: str) -> Callable[[str], bool]:
+    """Predicate for `recording_attentions`: the module's qualified name starts with one of `prefixes`."""
+    return lambda name: name.startswith(prefixes)
+
+
+def returns_attentions(*, also: tuple[type[nn.Module], ...] = (), **groups: Callable[[str], bool]):
+    """Decorator for a model's `forward`: accepts `output_attentions` (default `config.output_attentions`) and, when
+    set, returns the recorded weights in the output fields named by `groups` (see `recording_attentions`), each a
+    tuple of `(batch, heads, queries, keys)` tensors in call order; `also` as in `recording_attentions`. Put it
+    under `@can_return_tuple`."""
+
+    def decorate(forward):
+        @functools.wraps(forward)
+        def wrapper(self, *args, output_attentions: bool | None = None, **kwargs):
+            if output_attentions is None:
+                output_attentions = bool(getattr(self.config, "output_attentions", False))
+            with recording_attentions(self, groups, enabled=output_attentions, also=also) as recorded:
+                output = forward(self, *args, **kwargs)
+            for field, weights in recorded.items():
+                output[field] = tuple(weights)
+            return output
+
+        return wrapper
+
+    return decorate
 
 
 class MultiHeadAttention(nn.Module):
-    """`(batch, queries, embed_dim)` x `(batch, keys, kdim)` -> `(batch, queries, embed_dim)`."""
+    """`(batch, queries, hidden_size)` x `(batch, keys, key_size)` -> `(batch, queries, output_size)`.
+
+    Args:
+        config: the model config; only its `_attn_implementation` is read, at call time.
+        hidden_size: width of the queries (and of the keys/values for self-attention).
+        num_heads: number of heads; `inner_size` must be divisible by it.
+        key_size: width of the key/value input of cross-attention (default `hidden_size`).
+        inner_size: width of the projected queries/keys/values (default `hidden_size`; BMT uses a separate one).
+        output_size: width of the output projection (default `hidden_size`).
+        bias: biases on the four projections.
+        dropout: dropout on the attention weights (training only).
+        output_dropout: dropout on the concatenated head outputs before the output projection (BMT's placement).
+        fused_qkv: one `qkv` projection instead of `q_proj`/`k_proj`/`v_proj` (self-attention only).
+        out_proj_name: attribute (state-dict) name of the output projection.
+        cache_index: default layer index in a `Cache` (overridable per call).
+        static_key_value: cross-attention whose keys/values are projected once and then reused from the cache.
+    """
+
+    is_causal = False  # read by transformers' sdpa_attention_forward: never infer causality
 
     def __init__(
         self,
-        embed_dim: int,
+        config,
+        hidden_size: int,
         num_heads: int,
-        dropout: float = 0.0,
+        *,
+        key_size: int | None = None,
+        inner_size: int | None = None,
+        output_size: int | None = None,
         bias: bool = True,
-        kdim: int | None = None,
-        vdim: int | None = None,
+        dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        fused_qkv: bool = False,
+        out_proj_name: str = "out_proj",
+        cache_index: int | None = None,
+        static_key_value: bool = False,
     ):
         super().__init__()
-        if embed_dim % num_heads:
-            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        inner_size = inner_size or hidden_size
+        if inner_size % num_heads:
+            raise ValueError(f"the attention width {inner_size} is not divisible by num_heads {num_heads}")
+        if fused_qkv and key_size not in (None, hidden_size):
+            raise ValueError("fused_qkv projects one input: it cannot have a separate key_size")
+        self.config = config
         self.num_heads = num_heads
-        self.head_dim = embed_dim // num_heads
+        self.head_dim = inner_size // num_heads
+        self.scaling = self.head_dim**-0.5
         self.dropout = dropout
-        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
-        self.k_proj = nn.Linear(kdim or embed_dim, embed_dim, bias=bias)
-        self.v_proj = nn.Linear(vdim or embed_dim, embed_dim, bias=bias)
-        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.output_dropout = nn.Dropout(output_dropout) if output_dropout else None
+        self.fused_qkv = fused_qkv
+        self.out_proj_name = out_proj_name
+        self.cache_index = cache_index
+        self.static_key_value = static_key_value
+        if fused_qkv:
+            self.qkv = nn.Linear(hidden_size, 3 * inner_size, bias=bias)
+        else:
+            self.q_proj = nn.Linear(hidden_size, inner_size, bias=bias)
+            self.k_proj = nn.Linear(key_size or hidden_size, inner_size, bias=bias)
+            self.v_proj = nn.Linear(key_size or hidden_size, inner_size, bias=bias)
+        setattr(self, out_proj_name, nn.Linear(inner_size, output_size or hidden_size, bias=bias))
 
-    def _split_heads(self, hidden: torch.Tensor) -> torch.Tensor:
-        batch, length, _ = hidden.shape
-        return hidden.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+    @property
+    def implementation(self) -> str:
+        """The configured attention implementation (`config._attn_implementation`, `"eager"` when unset)."""
+        return getattr(self.config, "_attn_implementation", None) or "eager"
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], x.shape[1], -1, self.head_dim).transpose(1, 2)
+
+    def _project(self, hidden_states, key_value_states, past_key_values, cache_index):
+        if self.fused_qkv:
+            if key_value_states is not None:
+                raise ValueError("a fused qkv projection attends to its own input: key_value_states must be None")
+            batch, length, _ = hidden_states.shape
+            qkv = self.qkv(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
+            query, key, value = qkv.permute(2, 0, 3, 1, 4)
+        else:
+            query = self._heads(self.q_proj(hidden_states))
+            source = hidden_states if key_value_states is None else key_value_states
+            reuse = (
+                self.static_key_value
+                and past_key_values is not None
+                and len(past_key_values.layers) > cache_index
+                and past_key_values.layers[cache_index].get_seq_length() > 0
+            )
+            if reuse:  # cross-attention keys/values stored on the first decoding step
+                layer = past_key_values.layers[cache_index]
+                return query, layer.keys, layer.values
+            key, value = self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+        if past_key_values is not None:
+            key, value = past_key_values.update(key, value, cache_index)
+        return query, key, value
 
     def forward(
         self,
-        query: torch.Tensor,
-        key: torch.Tensor | None = None,
-        value: torch.Tensor | None = None,
-        key_padding_mask: torch.Tensor | None = None,
-        attn_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        key = query if key is None else key
-        value = key if value is None else value
-        q = self._split_heads(self.q_proj(query))
-        k = self._split_heads(self.k_proj(key))
-        v = self._split_heads(self.v_proj(value))
-        mask = combine_masks(key_padding_mask, attn_mask)
-        out = attention(q, k, v, mask, dropout=self.dropout if self.training else 0.0)
-        batch, _, queries, _ = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(batch, queries, -1))
+        hidden_states: torch.Tensor,
+        key_value_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        cache_index: int | None = None,
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns `(output, weights)`; `weights` `(batch, heads, queries, keys)` from the eager path (recorded or
+        configured), None from SDPA.
+
+        `key_value_states`: the cross-attention input (None for self-attention). `attention_mask`: boolean (True =
+        attend) or additive, broadcastable to `(batch, heads, queries, keys)` (keys include cached ones).
+        `past_key_values`: the `Cache` holding this module's keys/values at layer `cache_index` (default: the
+        constructor's)."""
+        cache_index = self.cache_index if cache_index is None else cache_index
+        if past_key_values is not None and cache_index is None:
+            raise ValueError("a cache was given but this attention has no cache_index")
+        query, key, value = self._project(hidden_states, key_value_states, past_key_values, cache_index)
+        records = _RECORDER.get(None)
+        record = records.get(id(self)) if records else None
+        implementation = "eager" if record is not None else self.implementation
+        interface = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+        output, weights = interface(
+            self,
+            query,
+            key,
+            value,
+            additive_mask(attention_mask, query.dtype),
+            scaling=self.scaling,
+            dropout=self.dropout if self.training else 0.0,
+            is_causal=False,
+            **kwargs,
+        )
+        if record is not None:
+            record.append(weights)
+        output = output.reshape(hidden_states.shape[0], hidden_states.shape[1], -1)
+        if self.output_dropout is not None:
+            output = self.output_dropout(output)
+        return getattr(self, self.out_proj_name)(output), weights

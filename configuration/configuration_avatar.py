@@ -1,10 +1,12 @@
 """Configuration of AVATAR, audio-visual speech recognition (Gabeur et al., Interspeech 2022)."""
 
-
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from .configuration_common import config_value_errors
 
+
+@config_value_errors
 @strict
 class AvatarConfig(PreTrainedConfig):
     r"""Configuration of [`AvatarForConditionalGeneration`]. Defaults are the paper's headline model.

@@ -58,6 +58,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_avatar import AvatarConfig
+from ..processors.validation import check_finite, check_float_features, check_ids
 from .renaming import rename_key
 
 
@@ -197,6 +198,7 @@ class AvatarEncoder(AvatarPreTrainedModel):
         c = self.config
         if input_features is None:
             raise ValueError("input_features (log-mel [B, frames, mel] or [B, 3, frames, mel]) is required")
+        check_float_features("input_features", input_features, check_values=False)
         if input_features.dim() == 3:
             input_features = input_features.unsqueeze(1).expand(-1, c.num_channels, -1, -1)
         if input_features.dim() != 4 or input_features.shape[1] != c.num_channels:
@@ -207,8 +209,7 @@ class AvatarEncoder(AvatarPreTrainedModel):
             raise ValueError(
                 f"input_features has {input_features.shape[-1]} mel bins, config expects {c.num_mel_bins}"
             )
-        if not torch.isfinite(input_features).all():
-            raise ValueError("input_features contains NaN or infinite values")
+        check_finite("input_features", input_features)
         return input_features
 
     def forward(self, input_features=None, pixel_values=None, return_dict=True, **kwargs) -> AvatarEncoderOutput:
@@ -221,8 +222,7 @@ class AvatarEncoder(AvatarPreTrainedModel):
                 raise ValueError(f"pixel_values must be [B, 3, T, H, W], got {tuple(pixel_values.shape)}")
             if pixel_values.shape[0] != audio.shape[0]:
                 raise ValueError("pixel_values and input_features have different batch sizes")
-            if not torch.isfinite(pixel_values).all():
-                raise ValueError("pixel_values contains NaN or infinite values")
+            check_float_features("pixel_values", pixel_values)
             video = self.video_embeddings(pixel_values)
         bottleneck = self.bottleneck_tokens.expand(audio.shape[0], -1, -1)
         nb = bottleneck.shape[1]
@@ -678,19 +678,29 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
         if encoder_outputs is None:
             encoder_outputs = self.encoder(input_features=input_features, pixel_values=pixel_values)
         memory = encoder_outputs[0] if isinstance(encoder_outputs, tuple) else encoder_outputs.last_hidden_state
+        if labels is not None:
+            check_ids("labels", labels, self.config.vocab_size, ignore_index=-100)
+            labels = labels.masked_fill(labels == -100, self.config.pad_token_id)  # transformers' ignore index
         if decoder_input_ids is None:
             if labels is None:
                 raise ValueError("pass decoder_input_ids or labels")
             decoder_input_ids = shift_tokens_right(labels, self.config.decoder_start_token_id)
+        if past_key_values is None or past_key_values.get_seq_length() == 0:  # once per generation, not per step
+            check_ids("decoder_input_ids", decoder_input_ids, self.config.vocab_size)
         if use_cache and past_key_values is None:
             past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
         cache = past_key_values if use_cache or past_key_values is not None else None
         logits = self.decoder(decoder_input_ids, memory, cache=cache)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=self.config.pad_token_id
+            # mean over non-pad targets; a batch whose labels are all padding has no target: loss 0, not 0 / 0 = NaN
+            token_losses = F.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]),
+                labels.reshape(-1),
+                ignore_index=self.config.pad_token_id,
+                reduction="none",
             )
+            loss = token_losses.sum() / (labels != self.config.pad_token_id).sum().clamp_min(1)
         return Seq2SeqLMOutput(loss=loss, logits=logits, past_key_values=cache, encoder_last_hidden_state=memory)
 
 

@@ -33,6 +33,7 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_mdvc import MDVCConfig
+from ..processors.validation import check_ids
 from .modeling_bmt import (
     BMTFeedForward,
     BMTPositionalEncoding,
@@ -203,8 +204,7 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
             )
         if speech_input_ids is None:
             raise ValueError("speech_input_ids is missing: MDVC needs the ASR subtitle ids (use [BOS, EOS] if none)")
-        if speech_input_ids.min() < 0 or speech_input_ids.max() >= cfg.speech_vocab_size:
-            raise ValueError(f"speech_input_ids must lie in [0, {cfg.speech_vocab_size})")
+        check_ids("speech_input_ids", speech_input_ids, cfg.speech_vocab_size)
         if feature_attention_mask is None:
             feature_attention_mask = torch.ones(
                 video_features.shape[:2], dtype=torch.bool, device=video_features.device
@@ -254,14 +254,14 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         elif not isinstance(encoder_outputs, MDVCEncoderOutput):
             encoder_outputs = MDVCEncoderOutput(*encoder_outputs)
         if labels is not None:
+            check_ids("labels", labels, cfg.vocab_size, ignore_index=-100)
             labels = labels.masked_fill(labels == -100, cfg.pad_token_id)
             if decoder_input_ids is None:
                 bos = labels.new_full((labels.shape[0], 1), cfg.decoder_start_token_id)
                 decoder_input_ids = torch.cat([bos, labels[:, :-1]], dim=1)
         if decoder_input_ids is None:
             raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
-        if decoder_input_ids.min() < 0 or decoder_input_ids.max() >= cfg.vocab_size:
-            raise ValueError(f"decoder_input_ids must lie in [0, {cfg.vocab_size})")
+        check_ids("decoder_input_ids", decoder_input_ids, cfg.vocab_size)
         cache = None
         if use_cache and not self.training:
             if not isinstance(past_key_values, EncoderDecoderCache) or past_key_values.get_seq_length() == 0:

@@ -34,6 +34,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_mmt import MMTConfig
+from ..processors.validation import check_finite, check_float_features, check_ids
 from .layers.gating import GatedEmbeddingUnit
 from .layers.masks import padding_mask_to_additive
 from .layers.pooling import masked_max, masked_mean
@@ -207,6 +208,8 @@ def encode_experts(
     for name in expert_names:
         tokens, times, mask = expert_features[name], expert_times[name], expert_attention_mask[name]
         size = config.expert_feature_sizes[name]
+        check_float_features(f"expert_features[{name!r}]", tokens, check_values=False)
+        check_float_features(f"expert_times[{name!r}]", times, check_values=False)
         if tokens.dim() != 3 or tokens.shape[-1] != size:
             raise ValueError(f"expert_features[{name!r}] must be (batch, tokens, {size}), got {tuple(tokens.shape)}")
         if mask.shape != tokens.shape[:2] or times.shape != tokens.shape[:2]:
@@ -214,16 +217,15 @@ def encode_experts(
                 f"expert {name!r}: mask {tuple(mask.shape)} and times {tuple(times.shape)} must match the features' "
                 f"(batch, tokens) {tuple(tokens.shape[:2])}"
             )
-        if not torch.isfinite(tokens).all():
-            raise ValueError(f"expert_features[{name!r}] contains NaN or inf")
+        check_finite(f"expert_features[{name!r}]", tokens)
+        check_finite(f"expert_times[{name!r}]", times)  # unknown timings are a code (1.0), never NaN
         projection = expert_projections[name]
         available = mask.bool().any(dim=1)
         if needs_pooled:
             pooled = expert_pooled[name]
             if pooled.shape != (batch, size):
                 raise ValueError(f"expert_pooled[{name!r}] must be ({batch}, {size}), got {tuple(pooled.shape)}")
-            if not torch.isfinite(pooled).all():
-                raise ValueError(f"expert_pooled[{name!r}] contains NaN or inf")
+            check_float_features(f"expert_pooled[{name!r}]", pooled)
         else:
             pooled = tokens.new_zeros(batch, size)
         agg_positions.append(sum(t.shape[1] for t in features))
@@ -306,6 +308,7 @@ class MMTModel(MMTPreTrainedModel):
         mixture weights `(num_captions, num_experts)`)."""
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be (num_captions, length), got shape {tuple(input_ids.shape)}")
+        check_ids("input_ids", input_ids, self.text_model.config.vocab_size)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if attention_mask.shape != input_ids.shape:

@@ -31,6 +31,7 @@ from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_mmt import MMTConfig
 from ..configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from ..processors.validation import check_ids
 from .layers.gating import GatedEmbeddingUnit
 from .layers.pooling import masked_max, masked_mean
 from .losses import max_margin_ranking_loss
@@ -204,6 +205,8 @@ class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
         **kwargs,
     ) -> MMTModalityMaskingOutput:
         experts = list(self.config.video_config.expert_names)
+        if asr_query_ids is not None:
+            check_ids("asr_query_ids", asr_query_ids, self.mmt.text_model.config.vocab_size)
         if masked_modality is None:
             schedule = self.config.schedule
             masked_modality = experts[int(torch.multinomial(torch.tensor([schedule[n] for n in experts]), 1))]

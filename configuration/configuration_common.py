@@ -73,7 +73,12 @@ def config_value_errors(cls):
             _check_ranges(self)
         except InvalidConfigError:
             raise
-        except (StrictDataclassError, ValueError, TypeError) as error:
+        except (StrictDataclassError, ValueError, TypeError, ArithmeticError) as error:
+            # a validator may trip over a zero size (`x % 0`): name the field rather than the arithmetic
+            try:
+                _check_ranges(self)
+            except ValueError as range_error:
+                _reraise(range_error)
             _reraise(error)
 
     @functools.wraps(setattr_)

@@ -126,9 +126,8 @@ class EverythingAtOnceProcessor(ProcessorMixin):
                 check_finite(f"video[{index}]", array)
                 arrays.append(array)
             if any(a.dim() != 2 for a in arrays) or len({a.shape[1] for a in arrays}) != 1:
-                raise ValueError(
-                    f"video features must be (steps, dim) arrays of one width, got shapes {[tuple(a.shape) for a in arrays]}"
-                )
+                shapes = [tuple(a.shape) for a in arrays]
+                raise ValueError(f"video features must be (steps, dim) arrays of one width, got shapes {shapes}")
             features = torch.zeros(len(arrays), self.max_video_steps, arrays[0].shape[1])
             mask = torch.zeros(len(arrays), self.max_video_steps, dtype=torch.long)
             for row, array in enumerate(arrays):

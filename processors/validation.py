@@ -127,7 +127,7 @@ def as_mono_waveform(name: str, waveform, dtype=torch.float64) -> torch.Tensor:
                 f"{name} has shape {tuple(wave.shape)}; waveforms are (samples,) or (channels, samples) with at most "
                 f"{MAX_CHANNELS} channels{hint}"
             )
-        wave = wave.mean(dim=0)
+        wave = wave.to(torch.float64).mean(dim=0)  # the down-mix, in float64 whatever the input precision
     elif wave.dim() != 1:
         raise ValueError(f"{name} must be (samples,) or (channels, samples), got shape {tuple(wave.shape)}")
     check_finite(name, wave)

@@ -302,7 +302,7 @@ def test_non_finite_waveforms_are_refused(model_type, tmp_path):
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_one_channel_layout_and_down_mix(model_type, tmp_path):
-    """(channels, samples) is averaged, exactly like the mono mean; (samples, channels) is refused, in a list or bare."""
+    """(channels, samples) is averaged like the float64 channel mean; (samples, channels) is refused, listed or bare."""
     case = _audio_case(model_type)
     processor = case.build(tmp_path)
     left, right = _tone(case.audio_samples, case.audio_rate, 1), _tone(case.audio_samples, case.audio_rate, 2)
@@ -421,3 +421,102 @@ def test_shared_checks():
     assert len(waveform_list("a", np.zeros((3, 100)))) == 3 and len(waveform_list("a", np.zeros(100))) == 1
     with pytest.raises(ValueError, match="empty"):
         waveform_list("a", [])
+
+
+# ----------------------------------------------------------------------------- files
+def _truncated(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_corrupt_files_name_the_file_and_the_problem(tmp_path):
+    import h5py
+    from safetensors.torch import save_file
+
+    from videozoo.data.files import (
+        CorruptFileError,
+        open_hdf5,
+        read_hdf5_dataset,
+        read_json,
+        read_npy,
+        read_npz,
+        read_safetensors,
+    )
+    from videozoo.data.pickles import load_data_pickle
+
+    json_path = tmp_path / "annotations.json"
+    json_path.write_text('{"v1": {"duration": 3.0, "timestamps": [[0, 1]], "sentences": ["a dog"]}')
+    with pytest.raises(CorruptFileError, match=r"annotations.json: annotation file is not valid JSON .*line 1"):
+        read_json(json_path, "annotation file")
+    json_path.write_text("")
+    with pytest.raises(ValueError, match="annotations.json: JSON file is empty"):
+        read_json(json_path)
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        read_json(tmp_path / "missing.json")
+
+    npy = tmp_path / "v1_rgb.npy"
+    np.save(npy, np.ones((5, 4), np.float32))
+    with pytest.raises(CorruptFileError, match=r"v1_rgb.npy: feature file is not a readable .npy array"):
+        read_npy(_truncated(npy))
+    np.save(npy, np.array([{"a": 1}], dtype=object))
+    with pytest.raises(CorruptFileError, match="pickled objects"):
+        read_npy(npy)
+    npz = tmp_path / "v1.npz"
+    np.savez(npz, a=np.ones(3), b=np.zeros(3))
+    with pytest.raises(CorruptFileError, match=r"v1.npz: .* no array 'c'"):
+        read_npz(npz, "c")
+    assert read_npz(npz, "b").sum() == 0
+
+    h5 = tmp_path / "features.h5"
+    h5.write_bytes(b"not an hdf5 file at all")
+    with pytest.raises(CorruptFileError, match="features.h5: HDF5 feature file is not a readable HDF5 file"):
+        open_hdf5(h5)
+    with h5py.File(h5, "w") as handle:
+        handle["x"] = np.ones(3)
+    with open_hdf5(h5) as handle, pytest.raises(CorruptFileError, match=r"features.h5:y: no such dataset"):
+        read_hdf5_dataset(handle, "y")
+
+    weights = tmp_path / "model.safetensors"
+    save_file({"w": torch.ones(64, 64)}, str(weights))
+    with pytest.raises(CorruptFileError, match="model.safetensors: weights file is not a readable safetensors file"):
+        read_safetensors(_truncated(weights))
+
+    pickled = tmp_path / "clips.pkl"
+    import pickle
+
+    pickled.write_bytes(pickle.dumps([{"audio": np.ones((4, 3))}] * 3))
+    with pytest.raises(ValueError, match="clips.pkl is not a readable data pickle"):
+        load_data_pickle(_truncated(pickled))
+
+
+def test_feature_files_in_another_layout_are_refused_not_reshaped(tmp_path):
+    import h5py
+
+    from videozoo.data.dense_captioning import NpyFeatures
+    from videozoo.data.mmt import read_mmt_h5
+
+    for name, shape in (("v1.npy", (7, 12)), ("v1_rgb.npy", (20, 3)), ("v1_flow.npy", (20, 3))):
+        np.save(tmp_path / name, np.ones(shape, np.float32))  # video stored transposed: (width, time)
+    features = NpyFeatures(tmp_path, tmp_path, audio_feature_size=12, video_feature_size=20)
+    with pytest.raises(
+        ValueError, match=r"v1_rgb.npy: expected features of shape \(time, 20\), got \(20, 3\).*transposed"
+    ):
+        features.load("v1")
+    np.save(tmp_path / "v1.npy", np.full((7, 12), np.inf, np.float32))
+    np.save(tmp_path / "v1_rgb.npy", np.ones((3, 20), np.float32))
+    np.save(tmp_path / "v1_flow.npy", np.ones((3, 20), np.float32))
+    with pytest.raises(ValueError, match=r"v1.npy: 84 non-finite"):
+        features.load("v1")
+
+    path = tmp_path / "video7.h5"
+    with h5py.File(path, "w") as handle:
+        handle["raw_captions.0"] = np.array([b"a", b"dog"])
+        handle["features.s3d"] = np.ones((10, 4), np.float32)  # 40 values: reshape(-1, 20) would give 2 rows
+    with pytest.raises(ValueError, match=r"video7.h5:features.s3d: expected features of shape \(time, 20\)"):
+        read_mmt_h5(path, {"s3d": 20})
+    with h5py.File(path, "w") as handle:
+        handle["raw_captions.0"] = np.array([b"a", b"dog"])
+        handle["features.s3d"] = np.full((2, 20), np.nan, np.float32)  # the reference's "missing expert" mark
+    row = read_mmt_h5(path, {"s3d": 20})
+    assert row["s3d__features"].shape == (0, 20)  # missing: no rows, never NaN-filled rows

@@ -65,6 +65,19 @@ def ranks_to_metrics(ranks: torch.Tensor, prefix: str = "", missing_queries: int
     return {f"{prefix}{k}": v for k, v in metrics.items()}
 
 
+def _as_matrix(values, name: str):
+    """A tensor as is; nested lists must be rectangular (a ragged row is named, not an inhomogeneous-shape error)."""
+    if torch.is_tensor(values) or isinstance(values, np.ndarray):
+        return values
+    rows = list(values)
+    lengths = {len(row) for row in rows} if all(hasattr(row, "__len__") for row in rows) else None
+    if lengths is not None and len(lengths) > 1:
+        first = len(rows[0])
+        ragged = next(i for i, row in enumerate(rows) if len(row) != first)
+        raise ValueError(f"{name}: row {ragged} has {len(rows[ragged])} values, row 0 has {first} (ragged rows)")
+    return np.asarray(rows, dtype=np.float64)
+
+
 def retrieval_metrics(
     similarities, caption_to_video=None, chunk_size: int = 2048, missing_queries: int = 0
 ) -> dict[str, float]:
@@ -78,7 +91,11 @@ def retrieval_metrics(
         missing_queries: test items absent from the data, counted as failures in every R@K denominator (e.g.
             MSR-VTT 1k-A: 1,000 clips, 968 with audio features).
     """
-    sims = torch.as_tensor(similarities)
+    if isinstance(missing_queries, bool) or not isinstance(missing_queries, (int, np.integer)) or missing_queries < 0:
+        raise ValueError(f"missing_queries must be a non-negative integer, got {missing_queries!r}")
+    sims = torch.as_tensor(_as_matrix(similarities, "similarities"))
+    if not sims.is_floating_point():
+        sims = sims.to(torch.float64)
     if sims.dim() != 2:
         raise ValueError(f"similarities must be a (num_captions, num_videos) matrix, got shape {tuple(sims.shape)}")
     num_captions, num_videos = sims.shape
@@ -86,13 +103,17 @@ def retrieval_metrics(
         if num_captions != num_videos:
             raise ValueError("a non-square similarity matrix needs caption_to_video")
         caption_to_video = torch.arange(num_videos)
-    gt = torch.as_tensor(caption_to_video, dtype=torch.long, device=sims.device)
+    gt = torch.as_tensor(np.asarray(caption_to_video) if not torch.is_tensor(caption_to_video) else caption_to_video)
+    if gt.is_floating_point() or gt.dtype == torch.bool:
+        raise ValueError(f"caption_to_video must hold integer video indices, got {gt.dtype}")
+    gt = gt.to(device=sims.device, dtype=torch.long)
     if gt.shape != (num_captions,):
         raise ValueError(f"caption_to_video must have one entry per caption ({num_captions}), got {tuple(gt.shape)}")
     if num_captions == 0 or gt.min() < 0 or gt.max() >= num_videos:
         raise ValueError(f"caption_to_video must index the {num_videos} videos")
-    if torch.isnan(sims).any():
-        raise ValueError("similarities contain NaN")
+    if not torch.isfinite(sims).all():
+        bad = int((~torch.isfinite(sims)).sum())
+        raise ValueError(f"similarities contain {bad} non-finite value(s) (NaN or ±inf)")
 
     positives = sims[torch.arange(num_captions, device=sims.device), gt]  # s(caption i, its video)
     t2v = torch.cat(
@@ -129,4 +150,4 @@ class VideoRetrieval(evaluate.Metric):
         )
 
     def _compute(self, predictions, references):
-        return retrieval_metrics(np.asarray(predictions, dtype=np.float32), np.asarray(references, dtype=np.int64))
+        return retrieval_metrics(_as_matrix(predictions, "predictions"), np.asarray(references))

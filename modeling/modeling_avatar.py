@@ -198,7 +198,7 @@ class AvatarEncoder(AvatarPreTrainedModel):
         c = self.config
         if input_features is None:
             raise ValueError("input_features (log-mel [B, frames, mel] or [B, 3, frames, mel]) is required")
-        check_float_features("input_features", input_features, check_values=False)
+        check_float_features("input_features", input_features, check_values=False, model_dtype=self.dtype)
         if input_features.dim() == 3:
             input_features = input_features.unsqueeze(1).expand(-1, c.num_channels, -1, -1)
         if input_features.dim() != 4 or input_features.shape[1] != c.num_channels:
@@ -222,7 +222,7 @@ class AvatarEncoder(AvatarPreTrainedModel):
                 raise ValueError(f"pixel_values must be [B, 3, T, H, W], got {tuple(pixel_values.shape)}")
             if pixel_values.shape[0] != audio.shape[0]:
                 raise ValueError("pixel_values and input_features have different batch sizes")
-            check_float_features("pixel_values", pixel_values)
+            check_float_features("pixel_values", pixel_values, model_dtype=self.dtype)
             video = self.video_embeddings(pixel_values)
         bottleneck = self.bottleneck_tokens.expand(audio.shape[0], -1, -1)
         nb = bottleneck.shape[1]

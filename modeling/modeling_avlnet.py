@@ -150,7 +150,7 @@ class AVLnetModel(AVLnetPreTrainedModel):
         return masked_mean(features.transpose(1, 2), mask)
 
     def _check_audio(self, input_features: torch.Tensor, audio_lengths: torch.Tensor | None) -> None:
-        check_float_features("input_features", input_features, check_values=False)
+        check_float_features("input_features", input_features, check_values=False, model_dtype=self.dtype)
         if input_features.dim() != 3:
             raise ValueError(f"input_features must be (batch, mel_bins, frames), got rank {input_features.dim()}")
         if input_features.shape[2] == 0:
@@ -184,7 +184,7 @@ class AVLnetModel(AVLnetPreTrainedModel):
     # ------------------------------------------------------------------ video and text
     def get_video_features(self, video_features: torch.Tensor) -> torch.Tensor:
         """`(batch, video_feature_size)` -> `(batch, embed_dim)`."""
-        check_float_features("video_features", video_features, check_values=False)
+        check_float_features("video_features", video_features, check_values=False, model_dtype=self.dtype)
         if video_features.dim() != 2 or video_features.shape[1] != self.config.video_feature_size:
             raise ValueError(
                 f"video_features must be (batch, {self.config.video_feature_size}), got {tuple(video_features.shape)}"
@@ -199,7 +199,7 @@ class AVLnetModel(AVLnetPreTrainedModel):
             raise ValueError(
                 f"the {self.config.variant} variant needs text_features (batch, words, {self.config.word_embedding_size})"
             )
-        check_float_features("text_features", text_features, check_values=False)
+        check_float_features("text_features", text_features, check_values=False, model_dtype=self.dtype)
         if text_features.dim() != 3 or text_features.shape[2] != self.config.word_embedding_size:
             raise ValueError(
                 f"text_features must be (batch, words, {self.config.word_embedding_size}), got {tuple(text_features.shape)}"

@@ -195,10 +195,10 @@ class BMTEncoderOutput(ModelOutput):
     video_attention_mask: torch.BoolTensor | None = None
 
 
-def _check_features(name, features, size, mask):
+def _check_features(name, features, size, mask, model_dtype=None):
     if features is None:
         raise ValueError(f"{name} is missing: BMT needs both audio_features and video_features")
-    check_float_features(name, features, check_values=False)
+    check_float_features(name, features, check_values=False, model_dtype=model_dtype)
     if features.dim() != 3 or features.shape[-1] != size:
         raise ValueError(f"{name} must have shape (batch, time, {size}), got {tuple(features.shape)}")
     if mask is not None and tuple(mask.shape) != tuple(features.shape[:2]):
@@ -244,8 +244,9 @@ class BMTEncoder(BMTPreTrainedModel):
     def forward(
         self, audio_features=None, video_features=None, audio_attention_mask=None, video_attention_mask=None, **kwargs
     ) -> BMTEncoderOutput:
-        _check_features("audio_features", audio_features, self.config.audio_feature_size, audio_attention_mask)
-        _check_features("video_features", video_features, self.config.video_feature_size, video_attention_mask)
+        cfg = self.config
+        _check_features("audio_features", audio_features, cfg.audio_feature_size, audio_attention_mask, self.dtype)
+        _check_features("video_features", video_features, cfg.video_feature_size, video_attention_mask, self.dtype)
         if audio_features.shape[0] != video_features.shape[0]:
             raise ValueError("audio_features and video_features must have the same batch size")
         if audio_attention_mask is None:

@@ -218,7 +218,7 @@ class EverythingAtOnceModel(EverythingAtOncePreTrainedModel):
         self, name: str, features: torch.Tensor, mask: torch.Tensor | None, size: int, feature_axis: int
     ) -> torch.Tensor:
         argument = {"text": "text_features", "video": "video_features", "audio": "input_features"}[name]
-        check_float_features(argument, features, check_values=False)
+        check_float_features(argument, features, check_values=False, model_dtype=self.dtype)
         if features.dim() != 3 or features.shape[feature_axis] != size:
             layout = "(batch, mel_bins, frames)" if name == "audio" else f"(batch, length, {size})"
             raise ValueError(

@@ -195,8 +195,8 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         **kwargs,
     ) -> MDVCEncoderOutput:
         cfg = self.config
-        _check_features("video_features", video_features, cfg.video_hidden_size, feature_attention_mask)
-        _check_features("audio_features", audio_features, cfg.audio_hidden_size, feature_attention_mask)
+        _check_features("video_features", video_features, cfg.video_hidden_size, feature_attention_mask, self.dtype)
+        _check_features("audio_features", audio_features, cfg.audio_hidden_size, feature_attention_mask, self.dtype)
         if audio_features.shape[:2] != video_features.shape[:2]:
             raise ValueError(
                 "MDVC needs audio_features and video_features of the same length (both 0.96 s steps, truncated to a "

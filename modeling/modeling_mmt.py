@@ -197,6 +197,7 @@ def encode_experts(
     batch = _check_experts(expert_names, **check)
     first = expert_features[expert_names[0]]
     device, dtype = first.device, video_model.embeddings.LayerNorm.weight.dtype
+    model_dtype = dtype
     hidden_size, max_temporal = config.hidden_size, config.max_temporal_positions
 
     # [CLS]: zero feature, temporal id 0, expert row 0, always attended.
@@ -208,8 +209,8 @@ def encode_experts(
     for name in expert_names:
         tokens, times, mask = expert_features[name], expert_times[name], expert_attention_mask[name]
         size = config.expert_feature_sizes[name]
-        check_float_features(f"expert_features[{name!r}]", tokens, check_values=False)
-        check_float_features(f"expert_times[{name!r}]", times, check_values=False)
+        check_float_features(f"expert_features[{name!r}]", tokens, check_values=False, model_dtype=model_dtype)
+        check_float_features(f"expert_times[{name!r}]", times, check_values=False, model_dtype=model_dtype)
         if tokens.dim() != 3 or tokens.shape[-1] != size:
             raise ValueError(f"expert_features[{name!r}] must be (batch, tokens, {size}), got {tuple(tokens.shape)}")
         if mask.shape != tokens.shape[:2] or times.shape != tokens.shape[:2]:
@@ -225,7 +226,7 @@ def encode_experts(
             pooled = expert_pooled[name]
             if pooled.shape != (batch, size):
                 raise ValueError(f"expert_pooled[{name!r}] must be ({batch}, {size}), got {tuple(pooled.shape)}")
-            check_float_features(f"expert_pooled[{name!r}]", pooled)
+            check_float_features(f"expert_pooled[{name!r}]", pooled, model_dtype=model_dtype)
         else:
             pooled = tokens.new_zeros(batch, size)
         agg_positions.append(sum(t.shape[1] for t in features))

@@ -394,7 +394,7 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
             raise ValueError(
                 "pixel_values must be float frames normalised with the ImageNet mean/std (use SparseSyncProcessor), got integers"
             )
-        check_float_features("pixel_values", pixel_values)
+        check_float_features("pixel_values", pixel_values, model_dtype=self.dtype)
         _, frames, _, height, width = pixel_values.shape
         expected = tuple(self.config.visual_grid)
         if s3d_output_grid(frames, height, width) != expected:
@@ -412,7 +412,7 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
                 f"input_features must be (batch, {self.config.num_frequency_bins} frequency bins, frames), "
                 f"got {tuple(input_features.shape)}"
             )
-        check_float_features("input_features", input_features)
+        check_float_features("input_features", input_features, model_dtype=self.dtype)
         grid = resnet_output_grid(input_features.shape[1], input_features.shape[2], self.audio_encoder.num_stages)
         if grid != tuple(self.config.audio_grid):
             raise ValueError(

@@ -47,10 +47,13 @@ def check_finite(name: str, values) -> None:
         raise ValueError(f"{name} contains {_describe_non_finite(array)}")
 
 
-def check_float_features(name: str, features, ndim: int | None = None, check_values: bool = True) -> None:
+def check_float_features(
+    name: str, features, ndim: int | None = None, check_values: bool = True, model_dtype: torch.dtype | None = None
+) -> None:
     """A model's feature input: a floating tensor (float32, float16 or bfloat16) of rank `ndim`, all finite.
 
-    float64 is refused (the weights are float32: convert with `.float()`), and so are integer tensors (features are
+    float64 is refused unless the model itself is float64 (`model_dtype`, e.g. after `model.double()` to measure a
+    float64 reference): the weights are float32, convert with `.float()`. Integer tensors are refused (features are
     never integers; an integer tensor is usually ids or uint8 frames given to the wrong argument)."""
     if not isinstance(features, torch.Tensor):
         raise ValueError(f"{name} must be a torch tensor, got {type(features).__name__}")
@@ -58,7 +61,7 @@ def check_float_features(name: str, features, ndim: int | None = None, check_val
         raise ValueError(
             f"{name} must hold float features, got {features.dtype} (ids or raw frames in the wrong place?)"
         )
-    if features.dtype == torch.float64:
+    if features.dtype == torch.float64 and model_dtype != torch.float64:
         raise ValueError(f"{name} is float64; the model computes in float32 or lower: pass {name}.float()")
     if ndim is not None and features.dim() != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(features.shape)}")

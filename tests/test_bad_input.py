@@ -228,6 +228,21 @@ def test_float64_and_integer_features_are_refused(model_type, built):
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_float64_features_are_accepted_by_a_float64_model(model_type, built):
+    """`model.double()` with float64 inputs stays possible (how float64 reference figures are measured)."""
+    model, inputs = built(model_type)
+    double = copy.deepcopy(model).double()
+
+    def to_double(value):
+        if isinstance(value, dict):
+            return {k: to_double(v) for k, v in value.items()}
+        return value.double() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
+
+    with torch.no_grad():
+        double(**to_double(inputs))
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_ids_outside_the_vocabulary_or_of_float_dtype_are_refused(model_type, built):
     model, inputs = built(model_type)
     for path, value in _leaves(inputs):

@@ -59,6 +59,7 @@ from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_avatar import AvatarConfig
 from ..processors.validation import check_finite, check_float_features, check_ids
+from .loading import CheckedLoadingMixin
 from .renaming import rename_key
 
 
@@ -143,7 +144,7 @@ class AvatarEncoderOutput(ModelOutput):
     last_hidden_state: torch.FloatTensor | None = None
 
 
-class AvatarPreTrainedModel(PreTrainedModel):
+class AvatarPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config_class = AvatarConfig
     base_model_prefix = "model"
     main_input_name = "input_features"

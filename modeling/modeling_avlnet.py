@@ -33,6 +33,7 @@ from ..processors.validation import check_finite, check_float_features
 from .layers.audio import ResDavenet, init_resdavenet_weights
 from .layers.gating import ContextGating, GatedEmbeddingUnit
 from .layers.pooling import masked_mean
+from .loading import CheckedLoadingMixin
 from .losses import mms_loss
 
 
@@ -83,7 +84,7 @@ class AVLnetFusionGate(nn.Module):
         return self.cg(self.fc_audio(audio) + self.fc_text(text))
 
 
-class AVLnetPreTrainedModel(PreTrainedModel):
+class AVLnetPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: AVLnetConfig
     base_model_prefix = "avlnet"
     main_input_name = "input_features"

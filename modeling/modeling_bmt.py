@@ -44,6 +44,7 @@ from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_bmt import BMTConfig
 from ..processors.validation import check_finite, check_float_features, check_ids
+from .loading import CheckedLoadingMixin
 
 
 def sinusoidal_table(length: int, width: int, offset: int = 0, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -220,7 +221,7 @@ def init_reference_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class BMTPreTrainedModel(PreTrainedModel):
+class BMTPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config_class = BMTConfig
     base_model_prefix = "bmt"
     main_input_name = "audio_features"

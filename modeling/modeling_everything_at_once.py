@@ -38,6 +38,7 @@ from .layers.attention import attention
 from .layers.audio import ResDavenet, init_resdavenet_weights
 from .layers.gating import GatedEmbeddingUnit
 from .layers.pooling import masked_mean
+from .loading import CheckedLoadingMixin
 
 MODALITIES = ("text", "video", "audio")  # the reference's token order in joint passes
 
@@ -163,7 +164,7 @@ class EverythingAtOnceFusion(nn.Module):
         return tokens
 
 
-class EverythingAtOncePreTrainedModel(PreTrainedModel):
+class EverythingAtOncePreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: EverythingAtOnceConfig
     base_model_prefix = "everything_at_once"
     main_input_name = "video_features"

@@ -34,6 +34,7 @@ from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_mdvc import MDVCConfig
 from ..processors.validation import check_ids
+from .loading import CheckedLoadingMixin
 from .modeling_bmt import (
     BMTFeedForward,
     BMTPositionalEncoding,
@@ -159,7 +160,7 @@ class MDVCEncoderOutput(ModelOutput):
     speech_attention_mask: torch.BoolTensor | None = None
 
 
-class MDVCPreTrainedModel(PreTrainedModel):
+class MDVCPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config_class = MDVCConfig
     base_model_prefix = "mdvc"
     main_input_name = "video_features"

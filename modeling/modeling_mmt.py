@@ -38,6 +38,7 @@ from ..processors.validation import check_finite, check_float_features, check_id
 from .layers.gating import GatedEmbeddingUnit
 from .layers.masks import padding_mask_to_additive
 from .layers.pooling import masked_max, masked_mean
+from .loading import CheckedLoadingMixin
 from .losses import max_margin_ranking_loss
 
 
@@ -248,7 +249,7 @@ def encode_experts(
     return video_embeds, torch.stack(availability, dim=1).to(video_embeds.dtype)
 
 
-class MMTPreTrainedModel(PreTrainedModel):
+class MMTPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: MMTConfig
     base_model_prefix = "mmt"
     main_input_name = "input_ids"

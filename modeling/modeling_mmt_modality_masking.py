@@ -34,6 +34,7 @@ from ..configuration.configuration_mmt_modality_masking import MMTModalityMaskin
 from ..processors.validation import check_ids
 from .layers.gating import GatedEmbeddingUnit
 from .layers.pooling import masked_max, masked_mean
+from .loading import CheckedLoadingMixin
 from .losses import max_margin_ranking_loss
 from .modeling_mmt import MMTModel, MMTReduceDim, MMTVideoEncoder, encode_experts, init_expert_projection
 
@@ -134,7 +135,7 @@ class MMTQueryAVEncoder(nn.Module):
         return query, weights
 
 
-class MMTModalityMaskingPreTrainedModel(PreTrainedModel):
+class MMTModalityMaskingPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: MMTModalityMaskingConfig
     base_model_prefix = "mmt"
     main_input_name = "expert_features"

@@ -67,6 +67,7 @@ from transformers.utils.generic import can_return_tuple
 from ..configuration.configuration_sparsesync import S3D_INCEPTION_WIDTHS, S3D_STEM_WIDTHS, SparseSyncConfig
 from ..processors.validation import check_float_features
 from .layers.attention import MultiHeadAttention
+from .loading import CheckedLoadingMixin
 
 
 # ----------------------------------------------------------------------------- grid arithmetic
@@ -314,7 +315,7 @@ class SparseSyncFusion(nn.Module):
 
 
 # ----------------------------------------------------------------------------- the model
-class SparseSyncPreTrainedModel(PreTrainedModel):
+class SparseSyncPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: SparseSyncConfig
     base_model_prefix = "sparsesync"
     main_input_name = "pixel_values"

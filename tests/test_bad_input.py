@@ -267,6 +267,18 @@ def test_labels_all_padding_give_a_defined_loss(model_type, built):
         assert torch.isfinite(loss) and loss == 0, f"labels all {pad}: loss {loss}"
 
 
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_truncated_weights_name_the_file(model_type, built, tmp_path):
+    from transformers import AutoModel
+
+    model, _ = built(model_type)
+    model.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"corrupt or truncated safetensors weights: .*model.safetensors"):
+        AutoModel.from_pretrained(tmp_path)
+
+
 # ----------------------------------------------------------------------------- configurations
 def _own_int_fields(config):
     annotations = type(config).__annotations__

@@ -134,6 +134,9 @@ def read_annotations(
             raise ValueError(f"{path}: {video_id} lacks 'duration', 'timestamps' or 'sentences'") from error
         if not duration > 0:
             raise ValueError(f"{path}: {video_id} has a non-positive duration {duration}")
+        for index, sentence in enumerate(sentences):
+            if not isinstance(sentence, str):  # a null caption is never kept as the word "None"
+                raise ValueError(f"{path}: {video_id} sentence {index} is {sentence!r}, not a string")
         sentences = [normalize_caption(s) if normalize else s for s in sentences]
         events = _check_events(video_id, duration, spans, sentences, on_invalid_event, problems)
         lines = sorted(subtitles.get(video_id, [])) if subtitles else []

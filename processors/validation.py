@@ -101,7 +101,8 @@ def require_sampling_rate(name: str, sampling_rate, target: int | None = None) -
 
 
 def as_mono_waveform(name: str, waveform, dtype=torch.float64) -> torch.Tensor:
-    """One clip -> a finite 1-D float tensor: `(samples,)` as is, `(channels, samples)` averaged over channels.
+    """One clip -> a finite 1-D `dtype` tensor: `(samples,)` as is, `(channels, samples)` averaged over channels
+    in `dtype` (float64 for AVLnet and AVATAR, float32 for SparseSync: each as its reference computes it).
 
     Refused: other ranks, a first axis longer than `MAX_CHANNELS` (a `(samples, channels)` array: transpose it),
     integer samples (PCM must be scaled to [-1, 1] floats first), NaN or ±inf."""
@@ -130,7 +131,7 @@ def as_mono_waveform(name: str, waveform, dtype=torch.float64) -> torch.Tensor:
                 f"{name} has shape {tuple(wave.shape)}; waveforms are (samples,) or (channels, samples) with at most "
                 f"{MAX_CHANNELS} channels{hint}"
             )
-        wave = wave.to(torch.float64).mean(dim=0)  # the down-mix, in float64 whatever the input precision
+        wave = wave.to(dtype).mean(dim=0)  # the down-mix, in the processor's working precision
     elif wave.dim() != 1:
         raise ValueError(f"{name} must be (samples,) or (channels, samples), got shape {tuple(wave.shape)}")
     check_finite(name, wave)

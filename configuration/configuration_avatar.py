@@ -3,7 +3,10 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from .configuration_common import config_value_errors
 
+
+@config_value_errors
 @strict
 class AvatarConfig(PreTrainedConfig):
     r"""Configuration of [`AvatarForConditionalGeneration`]. Defaults are the paper's headline model.

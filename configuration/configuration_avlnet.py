@@ -5,9 +5,10 @@ from typing import Literal
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
 
+@config_value_errors
 @strict
 class AVLnetConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""

@@ -1,5 +1,8 @@
 """What every videozoo configuration shares."""
 
+import functools
+import re
+
 
 class CheckedModelTypeMixin:
     """Refuse a config of another `model_type` instead of transformers' warning-and-continue.
@@ -23,3 +26,75 @@ class CheckedModelTypeMixin:
                 f"(or `AutoModel`), or give a {cls.model_type!r} checkpoint"
             )
         return super().from_dict(config_dict, **kwargs)
+
+
+class InvalidConfigError(ValueError, TypeError):
+    """A configuration value is wrong (type, range or consistency). A `ValueError` (and, for the type errors of
+    strict dataclass fields, also a `TypeError`), so `except ValueError` catches every configuration error."""
+
+
+_POSITIVE = re.compile(r"(^|_)(size|dim|heads|bins|classes|selectors|widths|sizes)$")
+_NON_NEGATIVE = re.compile(r"(^|_)layers$")
+
+
+def _check_ranges(config) -> None:
+    """Sizes, widths, dimensions and head counts of a config's own fields are positive; layer counts are >= 0."""
+    own = {}
+    for klass in reversed(type(config).__mro__):
+        own.update(getattr(klass, "__annotations__", {}))
+    for name in own:
+        if name.startswith("_") or not hasattr(config, name):
+            continue
+        value = getattr(config, name)
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            continue
+        if _POSITIVE.search(name) and any(v <= 0 for v in values):
+            raise ValueError(f"{name} must be positive, got {value!r}")
+        if _NON_NEGATIVE.search(name) and any(v < 0 for v in values):
+            raise ValueError(f"{name} must not be negative, got {value!r}")
+
+
+def config_value_errors(cls):
+    """Class decorator, placed above `@strict`: every error of building or changing the config (a field of the wrong
+    type, a failed class validator, a non-positive size) is raised as `InvalidConfigError`, a `ValueError` that names
+    the config class and the field. `huggingface_hub`'s strict-dataclass errors derive from `Exception` only."""
+    from huggingface_hub.errors import StrictDataclassError
+
+    init, setattr_, validate = cls.__init__, cls.__setattr__, cls.validate
+
+    def _reraise(error):
+        raise InvalidConfigError(f"{cls.__name__}: {error}") from error
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+            _check_ranges(self)
+        except InvalidConfigError:
+            raise
+        except (StrictDataclassError, ValueError, TypeError, ArithmeticError) as error:
+            # a validator may trip over a zero size (`x % 0`): name the field rather than the arithmetic
+            try:
+                _check_ranges(self)
+            except ValueError as range_error:
+                _reraise(range_error)
+            _reraise(error)
+
+    @functools.wraps(setattr_)
+    def __setattr__(self, name, value):
+        try:
+            setattr_(self, name, value)
+        except StrictDataclassError as error:
+            _reraise(error)
+
+    @functools.wraps(validate)
+    def validate_(self):
+        try:
+            validate(self)
+        except StrictDataclassError as error:
+            _reraise(error)
+
+    validate_.__is_defined_by_strict_decorator__ = True  # a subclass decorated with @strict may replace it
+    cls.__init__, cls.__setattr__, cls.validate = __init__, __setattr__, validate_
+    return cls

@@ -4,7 +4,7 @@ video, audio and text."""
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
 # the paper's feature variants (spec §2.8): the fields in which they differ from the defaults
 VARIANTS: dict[str, dict] = {
@@ -14,6 +14,7 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+@config_value_errors
 @strict
 class EverythingAtOnceConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""

@@ -3,9 +3,10 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
 
+@config_value_errors
 @strict
 class MDVCConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""

@@ -6,7 +6,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
 # The reference's fixed expert table (gabeur/mmt utils/util.py `compute_dims`): raw feature size and the row of
 # the expert-embedding table. Names are the reference's expert keys.
@@ -37,6 +37,7 @@ _BERT_BASE_CASED = dict(
 )
 
 
+@config_value_errors
 @strict
 class MMTConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""

@@ -1,16 +1,16 @@
 """Configuration of modality-masking pre-training of the MMT video encoder (Gabeur, Nagrani, Sun, Alahari, Schmid,
 "Masking Modalities for Cross-modal Video Retrieval", WACV 2022)."""
 
-
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 from .configuration_mmt import MMT_EXPERT_TABLE, MMTConfig
 
 MASKING_EXPERT_TABLE = {"s3d": MMT_EXPERT_TABLE["s3d"], "vggish": MMT_EXPERT_TABLE["vggish"], "asr": (768, 10)}
 
 
+@config_value_errors
 @strict
 class MMTModalityMaskingConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""

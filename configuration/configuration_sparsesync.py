@@ -5,7 +5,7 @@ from typing import Literal
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
 # Widths of torchvision's S3D trunk (`s3d().features`), layer by layer: the two stems, then the inception blocks
 # as (in, branch0, branch1 mid, branch1 out, branch2 mid, branch2 out, branch3). `s3d_width_divisor` divides them.
@@ -53,6 +53,7 @@ def offset_label_name(value: float) -> str:
     return text + "0" if text.endswith(".") else text
 
 
+@config_value_errors
 @strict
 class SparseSyncConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""

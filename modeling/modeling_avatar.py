@@ -69,8 +69,10 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_avatar import AvatarConfig
+from ..processors.validation import check_finite, check_float_features, check_ids
 from .generation_avatar import AvatarBeamSearchOutput, avatar_beam_search, gnmt_length_penalty
 from .layers.attention import MultiHeadAttention, attentions_by_prefix, causal_mask, returns_attentions
+from .loading import CheckedLoadingMixin
 from .vit_weights_avatar import vit_to_avatar_encoder_state_dict
 
 
@@ -146,7 +148,7 @@ class AvatarEncoderOutput(ModelOutput):
     last_hidden_state: torch.FloatTensor | None = None
 
 
-class AvatarPreTrainedModel(PreTrainedModel):
+class AvatarPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config_class = AvatarConfig
     base_model_prefix = "model"
     main_input_name = "input_features"
@@ -201,6 +203,7 @@ class AvatarEncoder(AvatarPreTrainedModel):
         c = self.config
         if input_features is None:
             raise ValueError("input_features (log-mel [B, frames, mel] or [B, 3, frames, mel]) is required")
+        check_float_features("input_features", input_features, check_values=False, model_dtype=self.dtype)
         if input_features.dim() == 3:
             input_features = input_features.unsqueeze(1).expand(-1, c.num_channels, -1, -1)
         if input_features.dim() != 4 or input_features.shape[1] != c.num_channels:
@@ -219,8 +222,7 @@ class AvatarEncoder(AvatarPreTrainedModel):
                 f"{c.patch_size}): pad or crop the log-mel to max_audio_frames (the processor does); positional grids "
                 "are fixed when the model is built, as in the reference"
             )
-        if not torch.isfinite(input_features).all():
-            raise ValueError("input_features contains NaN or infinite values")
+        check_finite("input_features", input_features)
         return input_features
 
     def forward(self, input_features=None, pixel_values=None, return_dict=True, **kwargs) -> AvatarEncoderOutput:
@@ -242,8 +244,7 @@ class AvatarEncoder(AvatarPreTrainedModel):
                 )
             if pixel_values.shape[0] != input_features.shape[0]:
                 raise ValueError("pixel_values and input_features have different batch sizes")
-            if not torch.isfinite(pixel_values).all():
-                raise ValueError("pixel_values contains NaN or infinite values")
+            check_float_features("pixel_values", pixel_values, model_dtype=self.dtype)
         audio = self.audio_embeddings(input_features)
         video = self.video_embeddings(pixel_values) if self.use_video else None
         bottleneck = self.bottleneck_tokens.expand(audio.shape[0], -1, -1)
@@ -422,19 +423,29 @@ class AvatarForConditionalGeneration(AvatarPreTrainedModel, GenerationMixin):
         if encoder_outputs is None:
             encoder_outputs = self.encoder(input_features=input_features, pixel_values=pixel_values)
         memory = encoder_outputs[0] if isinstance(encoder_outputs, tuple) else encoder_outputs.last_hidden_state
+        if labels is not None:
+            check_ids("labels", labels, self.config.vocab_size, ignore_index=-100)
+            labels = labels.masked_fill(labels == -100, self.config.pad_token_id)  # transformers' ignore index
         if decoder_input_ids is None:
             if labels is None:
                 raise ValueError("pass decoder_input_ids or labels")
             decoder_input_ids = shift_tokens_right(labels, self.config.decoder_start_token_id)
+        if past_key_values is None or past_key_values.get_seq_length() == 0:  # once per generation, not per step
+            check_ids("decoder_input_ids", decoder_input_ids, self.config.vocab_size)
         if use_cache and past_key_values is None:
             past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
         cache = past_key_values if use_cache or past_key_values is not None else None
         logits = self.decoder(decoder_input_ids, memory, cache=cache)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=self.config.pad_token_id
+            # mean over non-pad targets; a batch whose labels are all padding has no target: loss 0, not 0 / 0 = NaN
+            token_losses = F.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]),
+                labels.reshape(-1),
+                ignore_index=self.config.pad_token_id,
+                reduction="none",
             )
+            loss = token_losses.sum() / (labels != self.config.pad_token_id).sum().clamp_min(1)
         return Seq2SeqLMOutput(loss=loss, logits=logits, past_key_values=cache, encoder_last_hidden_state=memory)
 
 

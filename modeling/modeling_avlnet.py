@@ -29,9 +29,11 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_avlnet import AVLnetConfig
+from ..processors.validation import check_finite, check_float_features
 from .layers.audio import ResDavenet, init_resdavenet_weights
 from .layers.gating import ContextGating, GatedEmbeddingUnit
 from .layers.pooling import masked_mean
+from .loading import CheckedLoadingMixin
 from .losses import mms_loss
 
 
@@ -82,7 +84,7 @@ class AVLnetFusionGate(nn.Module):
         return self.cg(self.fc_audio(audio) + self.fc_text(text))
 
 
-class AVLnetPreTrainedModel(PreTrainedModel):
+class AVLnetPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: AVLnetConfig
     base_model_prefix = "avlnet"
     main_input_name = "input_features"
@@ -149,12 +151,12 @@ class AVLnetModel(AVLnetPreTrainedModel):
         return masked_mean(features.transpose(1, 2), mask)
 
     def _check_audio(self, input_features: torch.Tensor, audio_lengths: torch.Tensor | None) -> None:
+        check_float_features("input_features", input_features, check_values=False, model_dtype=self.dtype)
         if input_features.dim() != 3:
             raise ValueError(f"input_features must be (batch, mel_bins, frames), got rank {input_features.dim()}")
         if input_features.shape[2] == 0:
             raise ValueError("input_features has no frame (empty audio)")
-        if not torch.isfinite(input_features).all():
-            raise ValueError("input_features contains NaN or inf")
+        check_finite("input_features", input_features)
         if audio_lengths is not None:
             if audio_lengths.shape != (input_features.shape[0],):
                 raise ValueError(
@@ -183,12 +185,12 @@ class AVLnetModel(AVLnetPreTrainedModel):
     # ------------------------------------------------------------------ video and text
     def get_video_features(self, video_features: torch.Tensor) -> torch.Tensor:
         """`(batch, video_feature_size)` -> `(batch, embed_dim)`."""
+        check_float_features("video_features", video_features, check_values=False, model_dtype=self.dtype)
         if video_features.dim() != 2 or video_features.shape[1] != self.config.video_feature_size:
             raise ValueError(
                 f"video_features must be (batch, {self.config.video_feature_size}), got {tuple(video_features.shape)}"
             )
-        if not torch.isfinite(video_features).all():
-            raise ValueError("video_features contains NaN or inf")
+        check_finite("video_features", video_features)
         return self.video_gate(video_features)
 
     def _text_pooled(self, text_features: torch.Tensor) -> torch.Tensor:
@@ -198,14 +200,14 @@ class AVLnetModel(AVLnetPreTrainedModel):
             raise ValueError(
                 f"the {self.config.variant} variant needs text_features (batch, words, {self.config.word_embedding_size})"
             )
+        check_float_features("text_features", text_features, check_values=False, model_dtype=self.dtype)
         if text_features.dim() != 3 or text_features.shape[2] != self.config.word_embedding_size:
             raise ValueError(
                 f"text_features must be (batch, words, {self.config.word_embedding_size}), got {tuple(text_features.shape)}"
             )
         if text_features.shape[1] == 0:
             raise ValueError("text_features has no word slot")
-        if not torch.isfinite(text_features).all():
-            raise ValueError("text_features contains NaN or inf")
+        check_finite("text_features", text_features)
         return self.text_pooler(text_features)
 
     def get_text_features(self, text_features: torch.Tensor) -> torch.Tensor:

@@ -45,6 +45,7 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_bmt import BMTConfig
+from ..processors.validation import check_finite, check_float_features, check_ids
 from .layers.attention import (
     MultiHeadAttention,
     attentions_by_prefix,
@@ -52,6 +53,7 @@ from .layers.attention import (
     padding_mask_to_bool,
     returns_attentions,
 )
+from .loading import CheckedLoadingMixin
 
 
 def sinusoidal_table(length: int, width: int, offset: int = 0, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -176,15 +178,15 @@ class BMTEncoderOutput(ModelOutput):
     video_attention_mask: torch.BoolTensor | None = None
 
 
-def _check_features(name, features, size, mask):
+def _check_features(name, features, size, mask, model_dtype=None):
     if features is None:
         raise ValueError(f"{name} is missing: BMT needs both audio_features and video_features")
+    check_float_features(name, features, check_values=False, model_dtype=model_dtype)
     if features.dim() != 3 or features.shape[-1] != size:
         raise ValueError(f"{name} must have shape (batch, time, {size}), got {tuple(features.shape)}")
     if mask is not None and tuple(mask.shape) != tuple(features.shape[:2]):
         raise ValueError(f"the mask of {name} must have shape {tuple(features.shape[:2])}, got {tuple(mask.shape)}")
-    if torch.isnan(features).any():
-        raise ValueError(f"{name} contains NaN")
+    check_finite(name, features)
 
 
 @torch.no_grad()
@@ -201,7 +203,7 @@ def init_reference_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class BMTPreTrainedModel(PreTrainedModel):
+class BMTPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config_class = BMTConfig
     base_model_prefix = "bmt"
     main_input_name = "audio_features"
@@ -225,8 +227,9 @@ class BMTEncoder(BMTPreTrainedModel):
     def forward(
         self, audio_features=None, video_features=None, audio_attention_mask=None, video_attention_mask=None, **kwargs
     ) -> BMTEncoderOutput:
-        _check_features("audio_features", audio_features, self.config.audio_feature_size, audio_attention_mask)
-        _check_features("video_features", video_features, self.config.video_feature_size, video_attention_mask)
+        cfg = self.config
+        _check_features("audio_features", audio_features, cfg.audio_feature_size, audio_attention_mask, self.dtype)
+        _check_features("video_features", video_features, cfg.video_feature_size, video_attention_mask, self.dtype)
         if audio_features.shape[0] != video_features.shape[0]:
             raise ValueError("audio_features and video_features must have the same batch size")
         if audio_attention_mask is None:
@@ -282,8 +285,7 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
         past = past_key_values.get_seq_length() if past_key_values is not None else 0
         length = decoder_input_ids.shape[1]
         device = decoder_input_ids.device
-        if decoder_input_ids.min() < 0 or decoder_input_ids.max() >= self.config.vocab_size:
-            raise ValueError(f"decoder_input_ids must lie in [0, {self.config.vocab_size})")
+        check_ids("decoder_input_ids", decoder_input_ids, self.config.vocab_size)
         if decoder_attention_mask is None:
             key_valid = decoder_input_ids != self.config.pad_token_id
             if past:
@@ -338,6 +340,7 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
         elif not isinstance(encoder_outputs, BMTEncoderOutput):
             encoder_outputs = BMTEncoderOutput(*encoder_outputs)
         if labels is not None:
+            check_ids("labels", labels, self.config.vocab_size, ignore_index=-100)
             labels = labels.masked_fill(labels == -100, self.config.pad_token_id)
             if decoder_input_ids is None:
                 bos = labels.new_full((labels.shape[0], 1), self.config.decoder_start_token_id)

@@ -34,10 +34,12 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_everything_at_once import EverythingAtOnceConfig
+from ..processors.validation import check_finite, check_float_features
 from .layers.attention import MultiHeadAttention, padding_mask_to_bool, returns_attentions
 from .layers.audio import ResDavenet, init_resdavenet_weights
 from .layers.gating import GatedEmbeddingUnit
 from .layers.pooling import masked_mean
+from .loading import CheckedLoadingMixin
 
 MODALITIES = ("text", "video", "audio")  # the reference's token order in joint passes
 
@@ -151,7 +153,7 @@ class EverythingAtOnceFusion(nn.Module):
         return tokens
 
 
-class EverythingAtOncePreTrainedModel(PreTrainedModel):
+class EverythingAtOncePreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: EverythingAtOnceConfig
     base_model_prefix = "everything_at_once"
     main_input_name = "video_features"
@@ -205,11 +207,14 @@ class EverythingAtOnceModel(EverythingAtOncePreTrainedModel):
     def _check(
         self, name: str, features: torch.Tensor, mask: torch.Tensor | None, size: int, feature_axis: int
     ) -> torch.Tensor:
+        argument = {"text": "text_features", "video": "video_features", "audio": "input_features"}[name]
+        check_float_features(argument, features, check_values=False, model_dtype=self.dtype)
         if features.dim() != 3 or features.shape[feature_axis] != size:
             layout = "(batch, mel_bins, frames)" if name == "audio" else f"(batch, length, {size})"
-            raise ValueError(f"{name} input must be {layout} with {size} features, got shape {tuple(features.shape)}")
-        if not torch.isfinite(features).all():
-            raise ValueError(f"{name} input contains NaN or inf")
+            raise ValueError(
+                f"{argument} ({name}) must be {layout} with {size} features, got shape {tuple(features.shape)}"
+            )
+        check_finite(argument, features)
         length = features.shape[2] if name == "audio" else features.shape[1]
         if mask is None:
             return features.new_ones(features.shape[0], length)

@@ -35,7 +35,9 @@ from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
 from ..configuration.configuration_mdvc import MDVCConfig
+from ..processors.validation import check_ids
 from .layers.attention import MultiHeadAttention, causal_mask, padding_mask_to_bool, returns_attentions
+from .loading import CheckedLoadingMixin
 from .modeling_bmt import (
     BMTFeedForward,
     BMTPositionalEncoding,
@@ -132,7 +134,7 @@ class MDVCEncoderOutput(ModelOutput):
     speech_attention_mask: torch.BoolTensor | None = None
 
 
-class MDVCPreTrainedModel(PreTrainedModel):
+class MDVCPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config_class = MDVCConfig
     base_model_prefix = "mdvc"
     main_input_name = "video_features"
@@ -169,8 +171,8 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         **kwargs,
     ) -> MDVCEncoderOutput:
         cfg = self.config
-        _check_features("video_features", video_features, cfg.video_hidden_size, feature_attention_mask)
-        _check_features("audio_features", audio_features, cfg.audio_hidden_size, feature_attention_mask)
+        _check_features("video_features", video_features, cfg.video_hidden_size, feature_attention_mask, self.dtype)
+        _check_features("audio_features", audio_features, cfg.audio_hidden_size, feature_attention_mask, self.dtype)
         if audio_features.shape[:2] != video_features.shape[:2]:
             raise ValueError(
                 "MDVC needs audio_features and video_features of the same length (both 0.96 s steps, truncated to a "
@@ -178,8 +180,7 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
             )
         if speech_input_ids is None:
             raise ValueError("speech_input_ids is missing: MDVC needs the ASR subtitle ids (use [BOS, EOS] if none)")
-        if speech_input_ids.min() < 0 or speech_input_ids.max() >= cfg.speech_vocab_size:
-            raise ValueError(f"speech_input_ids must lie in [0, {cfg.speech_vocab_size})")
+        check_ids("speech_input_ids", speech_input_ids, cfg.speech_vocab_size)
         if feature_attention_mask is None:
             feature_attention_mask = torch.ones(
                 video_features.shape[:2], dtype=torch.bool, device=video_features.device
@@ -234,14 +235,14 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
         elif not isinstance(encoder_outputs, MDVCEncoderOutput):
             encoder_outputs = MDVCEncoderOutput(*encoder_outputs)
         if labels is not None:
+            check_ids("labels", labels, cfg.vocab_size, ignore_index=-100)
             labels = labels.masked_fill(labels == -100, cfg.pad_token_id)
             if decoder_input_ids is None:
                 bos = labels.new_full((labels.shape[0], 1), cfg.decoder_start_token_id)
                 decoder_input_ids = torch.cat([bos, labels[:, :-1]], dim=1)
         if decoder_input_ids is None:
             raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
-        if decoder_input_ids.min() < 0 or decoder_input_ids.max() >= cfg.vocab_size:
-            raise ValueError(f"decoder_input_ids must lie in [0, {cfg.vocab_size})")
+        check_ids("decoder_input_ids", decoder_input_ids, cfg.vocab_size)
         cache = None
         if use_cache and not self.training:
             if not isinstance(past_key_values, EncoderDecoderCache) or past_key_values.get_seq_length() == 0:

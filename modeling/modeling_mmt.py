@@ -34,10 +34,12 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_mmt import MMTConfig
+from ..processors.validation import check_finite, check_float_features, check_ids
 from .layers.attention import attentions_by_prefix, returns_attentions
 from .layers.gating import GatedEmbeddingUnit
 from .layers.masks import padding_mask_to_additive
 from .layers.pooling import masked_max, masked_mean
+from .loading import CheckedLoadingMixin
 from .losses import max_margin_ranking_loss
 
 
@@ -209,6 +211,7 @@ def encode_experts(
     batch = _check_experts(expert_names, **check)
     first = expert_features[expert_names[0]]
     device, dtype = first.device, video_model.embeddings.LayerNorm.weight.dtype
+    model_dtype = dtype
     hidden_size, max_temporal = config.hidden_size, config.max_temporal_positions
 
     # [CLS]: zero feature, temporal id 0, expert row 0, always attended.
@@ -220,6 +223,8 @@ def encode_experts(
     for name in expert_names:
         tokens, times, mask = expert_features[name], expert_times[name], expert_attention_mask[name]
         size = config.expert_feature_sizes[name]
+        check_float_features(f"expert_features[{name!r}]", tokens, check_values=False, model_dtype=model_dtype)
+        check_float_features(f"expert_times[{name!r}]", times, check_values=False, model_dtype=model_dtype)
         if tokens.dim() != 3 or tokens.shape[-1] != size:
             raise ValueError(f"expert_features[{name!r}] must be (batch, tokens, {size}), got {tuple(tokens.shape)}")
         if mask.shape != tokens.shape[:2] or times.shape != tokens.shape[:2]:
@@ -227,16 +232,15 @@ def encode_experts(
                 f"expert {name!r}: mask {tuple(mask.shape)} and times {tuple(times.shape)} must match the features' "
                 f"(batch, tokens) {tuple(tokens.shape[:2])}"
             )
-        if not torch.isfinite(tokens).all():
-            raise ValueError(f"expert_features[{name!r}] contains NaN or inf")
+        check_finite(f"expert_features[{name!r}]", tokens)
+        check_finite(f"expert_times[{name!r}]", times)  # unknown timings are a code (1.0), never NaN
         projection = expert_projections[name]
         available = mask.bool().any(dim=1)
         if needs_pooled:
             pooled = expert_pooled[name]
             if pooled.shape != (batch, size):
                 raise ValueError(f"expert_pooled[{name!r}] must be ({batch}, {size}), got {tuple(pooled.shape)}")
-            if not torch.isfinite(pooled).all():
-                raise ValueError(f"expert_pooled[{name!r}] contains NaN or inf")
+            check_float_features(f"expert_pooled[{name!r}]", pooled, model_dtype=model_dtype)
         else:
             pooled = tokens.new_zeros(batch, size)
         agg_positions.append(sum(t.shape[1] for t in features))
@@ -258,7 +262,7 @@ def encode_experts(
     return video_embeds, torch.stack(availability, dim=1).to(video_embeds.dtype)
 
 
-class MMTPreTrainedModel(PreTrainedModel):
+class MMTPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: MMTConfig
     base_model_prefix = "mmt"
     main_input_name = "input_ids"
@@ -323,6 +327,7 @@ class MMTModel(MMTPreTrainedModel):
         mixture weights `(num_captions, num_experts)`)."""
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be (num_captions, length), got shape {tuple(input_ids.shape)}")
+        check_ids("input_ids", input_ids, self.text_model.config.vocab_size)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if attention_mask.shape != input_ids.shape:

@@ -32,9 +32,11 @@ from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_mmt import MMTConfig
 from ..configuration.configuration_mmt_modality_masking import MMTModalityMaskingConfig
+from ..processors.validation import check_ids
 from .layers.attention import returns_attentions
 from .layers.gating import GatedEmbeddingUnit
 from .layers.pooling import masked_max, masked_mean
+from .loading import CheckedLoadingMixin
 from .losses import max_margin_ranking_loss
 from .modeling_mmt import (
     MMTModel,
@@ -145,7 +147,7 @@ class MMTQueryAVEncoder(nn.Module):
         return query, weights
 
 
-class MMTModalityMaskingPreTrainedModel(PreTrainedModel):
+class MMTModalityMaskingPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: MMTModalityMaskingConfig
     base_model_prefix = "mmt"
     main_input_name = "expert_features"
@@ -221,6 +223,8 @@ class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
         **kwargs,
     ) -> MMTModalityMaskingOutput:
         experts = list(self.config.video_config.expert_names)
+        if asr_query_ids is not None:
+            check_ids("asr_query_ids", asr_query_ids, self.mmt.text_model.config.vocab_size)
         if masked_modality is None:
             schedule = self.config.schedule
             masked_modality = experts[int(torch.multinomial(torch.tensor([schedule[n] for n in experts]), 1))]

@@ -66,7 +66,9 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_sparsesync import S3D_INCEPTION_WIDTHS, S3D_STEM_WIDTHS, SparseSyncConfig
+from ..processors.validation import check_float_features
 from .layers.attention import MultiHeadAttention, attentions_by_prefix, returns_attentions
+from .loading import CheckedLoadingMixin
 
 
 # ----------------------------------------------------------------------------- grid arithmetic
@@ -314,7 +316,7 @@ class SparseSyncFusion(nn.Module):
 
 
 # ----------------------------------------------------------------------------- the model
-class SparseSyncPreTrainedModel(PreTrainedModel):
+class SparseSyncPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: SparseSyncConfig
     base_model_prefix = "sparsesync"
     main_input_name = "pixel_values"
@@ -394,8 +396,7 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
             raise ValueError(
                 "pixel_values must be float frames normalised with the ImageNet mean/std (use SparseSyncProcessor), got integers"
             )
-        if not torch.isfinite(pixel_values).all():
-            raise ValueError("pixel_values contains NaN or inf")
+        check_float_features("pixel_values", pixel_values, model_dtype=self.dtype)
         _, frames, _, height, width = pixel_values.shape
         expected = tuple(self.config.visual_grid)
         if s3d_output_grid(frames, height, width) != expected:
@@ -413,8 +414,7 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
                 f"input_features must be (batch, {self.config.num_frequency_bins} frequency bins, frames), "
                 f"got {tuple(input_features.shape)}"
             )
-        if not torch.isfinite(input_features).all():
-            raise ValueError("input_features contains NaN or inf")
+        check_float_features("input_features", input_features, model_dtype=self.dtype)
         grid = resnet_output_grid(input_features.shape[1], input_features.shape[2], self.audio_encoder.num_stages)
         if grid != tuple(self.config.audio_grid):
             raise ValueError(

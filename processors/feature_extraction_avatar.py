@@ -4,12 +4,13 @@ reference pipeline (scenic `avatar/datasets/dataset_utils.py::add_spectrogram_fr
 
 import math
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 from transformers import BatchFeature
 from transformers.feature_extraction_sequence_utils import SequenceFeatureExtractor
+
+from .validation import as_mono_waveform, require_sampling_rate, waveform_list
 
 
 def htk_mel(hertz: np.ndarray | float) -> np.ndarray:
@@ -104,28 +105,10 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
 
     def to_mono_16k(self, waveform, sampling_rate: int | None) -> torch.Tensor:
         """One clip `(samples,)` or `(channels, samples)` at `sampling_rate` -> float64 mono at the extractor's rate."""
-        if sampling_rate is None:
-            raise ValueError(
-                "sampling_rate is required: pass the rate of the given samples (they are resampled to "
-                f"{self.sampling_rate} Hz); without it the features would be silently wrong"
-            )
-        if not isinstance(sampling_rate, (int, np.integer)) or sampling_rate <= 0:
-            raise ValueError(f"invalid sampling rate {sampling_rate!r}")
-        wave = torch.as_tensor(
-            np.asarray(waveform.cpu() if isinstance(waveform, torch.Tensor) else waveform), dtype=torch.float64
-        )
-        if wave.dim() == 2:
-            if wave.shape[0] > 8:
-                raise ValueError(
-                    f"a waveform must be (samples,) or (channels, samples) with <= 8 channels, got {tuple(wave.shape)}"
-                )
-            wave = wave.mean(dim=0)
-        elif wave.dim() != 1:
-            raise ValueError(f"a waveform must be (samples,) or (channels, samples), got shape {tuple(wave.shape)}")
+        sampling_rate = require_sampling_rate("sampling_rate", sampling_rate, self.sampling_rate)
+        wave = as_mono_waveform("raw_audio", waveform)  # (channels, samples) is averaged: the down-mix
         if wave.numel() == 0:
             raise ValueError("the audio is empty (zero samples)")
-        if not torch.isfinite(wave).all():
-            raise ValueError("the waveform contains NaN or inf")
         if sampling_rate != self.sampling_rate:
             import torchaudio
 
@@ -176,17 +159,16 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
         """
         if kwargs:
             warnings.warn(f"AvatarFeatureExtractor ignores {sorted(kwargs)}")
-        if isinstance(raw_audio, (np.ndarray, torch.Tensor)) and np.ndim(raw_audio) == 1:
-            raw_audio = [raw_audio]
-        if isinstance(raw_audio, (np.ndarray, torch.Tensor)) and np.ndim(raw_audio) == 2:
-            raw_audio = list(raw_audio)  # a batch of equal-length mono clips
-        if not isinstance(raw_audio, Sequence) or len(raw_audio) == 0:
-            raise ValueError("no audio given")
+        sampling_rate = require_sampling_rate("sampling_rate", sampling_rate, self.sampling_rate)
+        raw_audio = waveform_list("raw_audio", raw_audio)  # a 2-D array is a batch of equal-length mono clips
         target = max_frames or self.max_frames
         features = torch.full((len(raw_audio), target, self.num_mel_bins), float(self.padding_value))
         mask = torch.zeros(len(raw_audio), target, dtype=torch.long)
         for index, wave in enumerate(raw_audio):
-            spectrogram = self.log_mel(self.to_mono_16k(wave, sampling_rate), allow_silent)
+            try:
+                spectrogram = self.log_mel(self.to_mono_16k(wave, sampling_rate), allow_silent)
+            except ValueError as error:
+                raise ValueError(f"clip {index}: {error}") from error
             if len(spectrogram) > target and not truncation:
                 seconds = len(spectrogram) * self.hop_length / self.sampling_rate
                 raise ValueError(

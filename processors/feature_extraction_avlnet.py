@@ -8,6 +8,8 @@ import torch
 import torchaudio
 from transformers import BatchFeature, FeatureExtractionMixin
 
+from .validation import as_mono_waveform, check_finite, require_sampling_rate, waveform_list
+
 
 class AVLnetFeatureExtractor(FeatureExtractionMixin):
     r"""
@@ -61,15 +63,8 @@ class AVLnetFeatureExtractor(FeatureExtractionMixin):
         self, waveform: np.ndarray | torch.Tensor, sampling_rate: int, allow_empty: bool = False
     ) -> torch.Tensor:
         """One clip `(samples,)` or `(channels, samples)` -> `(num_mel_bins, 1 + samples // hop)` in dB."""
-        wave = torch.as_tensor(np.asarray(waveform), dtype=torch.float64)
-        if wave.dim() == 2:
-            wave = wave.mean(dim=0)  # down-mix
-        elif wave.dim() != 1:
-            raise ValueError(f"a waveform must be (samples,) or (channels, samples), got shape {tuple(wave.shape)}")
-        if not torch.isfinite(wave).all():
-            raise ValueError("the waveform contains NaN or inf")
-        if sampling_rate <= 0:
-            raise ValueError(f"invalid sampling rate {sampling_rate}")
+        wave = as_mono_waveform("raw_audio", waveform)  # (channels, samples) is averaged: the down-mix
+        sampling_rate = require_sampling_rate("sampling_rate", sampling_rate, self.sampling_rate)
         if wave.numel() and sampling_rate != self.sampling_rate:
             wave = torchaudio.functional.resample(wave, sampling_rate, self.sampling_rate)
         if wave.numel() == 0 or not wave.abs().max() > 0:
@@ -121,13 +116,14 @@ class AVLnetFeatureExtractor(FeatureExtractionMixin):
             sampling_rate: their sample rate (required: the recipe resamples to 16 kHz).
             max_frames: crop/pad length (defaults to the extractor's); `use_raw_length` pads to the longest clip.
         """
-        if sampling_rate is None:
-            raise ValueError("sampling_rate is required (the front end resamples to 16 kHz)")
-        if isinstance(raw_audio, (np.ndarray, torch.Tensor)) and np.ndim(raw_audio) == 1:
-            raw_audio = [raw_audio]
-        if len(raw_audio) == 0:
-            raise ValueError("no audio given")
-        spectrograms = [self.log_mel(wave, sampling_rate, allow_empty) for wave in raw_audio]
+        sampling_rate = require_sampling_rate("sampling_rate", sampling_rate, self.sampling_rate)
+        raw_audio = waveform_list("raw_audio", raw_audio)
+        spectrograms = []
+        for index, wave in enumerate(raw_audio):
+            try:
+                spectrograms.append(self.log_mel(wave, sampling_rate, allow_empty))
+            except ValueError as error:
+                raise ValueError(f"clip {index}: {error}") from error
         target = max(s.shape[1] for s in spectrograms) if use_raw_length else (max_frames or self.max_frames)
         features = torch.full((len(spectrograms), self.num_mel_bins, target), self.padding_value)
         lengths = torch.zeros(len(spectrograms), dtype=torch.long)
@@ -143,11 +139,12 @@ def pool_video_features(streams: Sequence[np.ndarray | torch.Tensor | None]) -> 
     L2-normalised, then concatenated; an empty stream gives zeros of its width (pass an empty `(0, dim)` array)."""
     parts = []
     for stream in streams:
+        if stream is None:
+            raise ValueError("a video feature stream is None; pass an empty (0, dim) array for a missing one")
         values = torch.as_tensor(np.asarray(stream), dtype=torch.float32)
         if values.dim() != 2:
             raise ValueError(f"video features must be (time, dim), got shape {tuple(values.shape)}")
-        if not torch.isfinite(values).all():
-            raise ValueError("video features contain NaN or inf")
+        check_finite("video features", values)
         pooled = values.max(dim=0).values if len(values) else torch.zeros(values.shape[1])
         parts.append(torch.nn.functional.normalize(pooled, dim=0))
     return torch.cat(parts)

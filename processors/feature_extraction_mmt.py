@@ -70,6 +70,8 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
                 raise ValueError(
                     f"timestamps of expert {name!r} must be ({count}, 2) start/end seconds, got {timestamps.shape}"
                 )
+            if np.isinf(timestamps).any():
+                raise ValueError(f"timestamps of expert {name!r} contain ±inf (a NaN row marks an unknown timing)")
             centres = timestamps.mean(axis=1)
         elif name in self.synthetic_timing_widths:
             width = self.synthetic_timing_widths[name]
@@ -117,6 +119,12 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         out = {key: {} for key in self.model_input_names}
         arrays = {name: [] for name in self.expert_names}
         for video, features in enumerate(expert_features):
+            if not isinstance(features, Mapping):
+                raise ValueError(
+                    f"expert_features[{video}] must map expert names to arrays, got {type(features).__name__}"
+                )
+            if window_starts is not None and not np.isfinite(float(window_starts[video])):
+                raise ValueError(f"window_starts[{video}] is {window_starts[video]}, not a finite number of seconds")
             unknown = set(features) - set(self.expert_names)
             if unknown:
                 raise ValueError(

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from transformers import BatchFeature, FeatureExtractionMixin
 
+from .validation import as_mono_waveform, require_sampling_rate, waveform_list
+
 
 class SparseSyncFeatureExtractor(FeatureExtractionMixin):
     r"""
@@ -56,15 +58,7 @@ class SparseSyncFeatureExtractor(FeatureExtractionMixin):
         return torch.hann_window(self.win_length, periodic=True)
 
     def _waveform(self, waveform) -> torch.Tensor:
-        wave = torch.as_tensor(np.asarray(waveform) if not isinstance(waveform, torch.Tensor) else waveform)
-        if wave.dim() == 2 and wave.shape[0] <= 8:
-            wave = wave.mean(dim=0)  # (channels, samples): down-mix
-        if wave.dim() != 1:
-            raise ValueError(f"a waveform must be (samples,) or (channels, samples), got shape {tuple(wave.shape)}")
-        if not wave.is_floating_point():
-            raise ValueError(f"the waveform must hold float samples in [-1, 1], got {wave.dtype}")
-        if not torch.isfinite(wave).all():
-            raise ValueError("the waveform contains NaN or inf")
+        wave = as_mono_waveform("the waveform", waveform, dtype=torch.float32)  # (channels, samples): down-mix
         if wave.numel() <= self.n_fft // 2:
             raise ValueError(
                 f"the waveform has {wave.numel()} samples; the centred STFT needs more than {self.n_fft // 2}"
@@ -113,16 +107,12 @@ class SparseSyncFeatureExtractor(FeatureExtractionMixin):
             raw_audio: one mono waveform `(samples,)` or a list of them (equal lengths), float in [-1, 1].
             sampling_rate: their sample rate; must equal the extractor's (16 kHz).
         """
-        if sampling_rate is None:
-            raise ValueError(f"sampling_rate is required (SparseSync's front end expects {self.sampling_rate} Hz)")
+        sampling_rate = require_sampling_rate("sampling_rate", sampling_rate)
         if sampling_rate != self.sampling_rate:
             raise ValueError(
                 f"audio at {sampling_rate} Hz; SparseSync needs {self.sampling_rate} Hz (decode with load_clip, which resamples)"
             )
-        if isinstance(raw_audio, (np.ndarray, torch.Tensor)) and np.ndim(raw_audio) == 1:
-            raw_audio = [raw_audio]
-        if len(raw_audio) == 0:
-            raise ValueError("no audio given")
+        raw_audio = waveform_list("raw_audio", raw_audio)
         lengths = {int(np.shape(wave)[-1]) for wave in raw_audio}
         if len(lengths) > 1:
             raise ValueError(

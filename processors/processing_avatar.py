@@ -19,6 +19,7 @@ from .augmentation_avatar import (
     spec_augment as apply_spec_augment,
 )
 from .feature_extraction_avatar import AvatarFeatureExtractor
+from .validation import as_mono_waveform, require_sampling_rate, require_text, waveform_list
 
 # The reference's `custom_standardization`: lower-case, then delete these characters (the apostrophe is kept).
 PUNCTUATION = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'
@@ -283,6 +284,7 @@ class AvatarProcessor(ProcessorMixin):
             raise ValueError(
                 f"the vocabulary must have [PAD] at id 0 (the model's start and pad id), got {tokenizer.pad_token_id}"
             )
+        texts = require_text("text", texts)
         ids = [
             (tokenizer(normalize_text(t), add_special_tokens=False)["input_ids"] + [tokenizer.sep_token_id])[:limit]
             for t in texts
@@ -376,9 +378,11 @@ class AvatarProcessor(ProcessorMixin):
         single = lambda x: (
             isinstance(x, (str, Path)) or (isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim in (1, 4))
         )  # noqa: E731
+        if isinstance(audio, (np.ndarray, torch.Tensor)) and audio.ndim != 1:
+            audio = waveform_list("audio", audio)  # refuses the (samples, channels) layout
         audio = [audio] if audio is not None and single(audio) else audio
         video = [video] if video is not None and single(video) else video
-        text = [text] if isinstance(text, str) else text
+        text = require_text("text", text) if text is not None else None
         count = len(audio if audio is not None else video if video is not None else text)
         for name, items in (("audio", audio), ("video", video), ("text", text)):
             if items is not None and len(items) != count:
@@ -400,11 +404,8 @@ class AvatarProcessor(ProcessorMixin):
                 if isinstance(item, (str, Path)):
                     wave, rate, audio_seconds[i] = decode_audio(item, starts[i], ends[i])
                 else:
-                    if sampling_rate is None:
-                        raise ValueError(
-                            "sampling_rate is required with waveform arrays (they are resampled to 16 kHz)"
-                        )
-                    wave, rate = item, sampling_rate
+                    rate = require_sampling_rate("sampling_rate", sampling_rate, self.feature_extractor.sampling_rate)
+                    wave = as_mono_waveform(f"audio[{i}]", item)
                     audio_seconds[i] = np.shape(item)[-1] / sampling_rate
                 waves.append(wave)
                 rates.append(rate)

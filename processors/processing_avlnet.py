@@ -7,6 +7,7 @@ import torch
 from transformers import BatchFeature, ProcessorMixin
 
 from .feature_extraction_avlnet import AVLnetFeatureExtractor, pool_video_features
+from .validation import require_text
 from .word_vectors import embed_words, load_word_vectors
 
 
@@ -61,7 +62,7 @@ class AVLnetProcessor(ProcessorMixin):
         if video is not None:
             data["video_features"] = torch.stack([pool_video_features(streams) for streams in video])
         if text is not None:
-            data["text_features"] = self.embed_text([text] if isinstance(text, str) else list(text))
+            data["text_features"] = self.embed_text(require_text("text", text))
         return BatchFeature(data)
 
 

@@ -8,6 +8,7 @@ import torch
 from transformers import BatchFeature, PreTrainedTokenizerFast, ProcessorMixin
 
 from .feature_extraction_bmt import BMTFeatureExtractor
+from .validation import require_text
 from .word_vectors import word_vector_matrix
 
 SPECIAL_TOKENS = [" UNK ", "<blank>", "<s>", "</s>"]  # ids 0 UNK, 1 PAD, 2 BOS, 3 EOS (torchtext order)
@@ -82,7 +83,7 @@ class BMTProcessor(ProcessorMixin):
             raise ValueError("give captions (`text`), features (`audio`, `rgb`, `flow`), or both")
         data = {}
         if text is not None:
-            texts = [text] if isinstance(text, str) else list(text)
+            texts = require_text("text", text)
             enc = self.tokenizer(
                 texts,
                 padding=True,
@@ -106,7 +107,7 @@ class BMTProcessor(ProcessorMixin):
 
     def unknown_words(self, texts: str | Sequence[str]) -> list[list[str]]:
         """The words of each text that are not in the vocabulary (they are encoded as UNK, id 0)."""
-        texts = [texts] if isinstance(texts, str) else list(texts)
+        texts = require_text("texts", texts)
         vocab = self.tokenizer.get_vocab()
         return [[w for w in split_caption(t) if w not in vocab] for t in texts]
 

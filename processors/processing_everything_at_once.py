@@ -8,6 +8,7 @@ import torch
 from transformers import BatchFeature, ProcessorMixin
 
 from .feature_extraction_avlnet import AVLnetFeatureExtractor
+from .validation import check_finite, require_text
 from .word_vectors import embed_words, load_word_vectors
 
 
@@ -82,7 +83,7 @@ class EverythingAtOnceProcessor(ProcessorMixin):
         if self.clip_text is None:
             raise ValueError("no CLIP text model loaded: call processor.load_clip_text_model(<local folder>)")
         tokenizer, model = self.clip_text
-        words = [" ".join(re.findall(r"[\w']+", str(text).lower())) for text in texts]
+        words = [" ".join(re.findall(r"[\w']+", text.lower())) for text in require_text("text", texts)]
         context = model.config.max_position_embeddings
         encoded = tokenizer(words, padding="max_length", truncation=True, max_length=context, return_tensors="pt")
         hidden = model.text_model(
@@ -107,7 +108,7 @@ class EverythingAtOnceProcessor(ProcessorMixin):
             raise ValueError("give text, video or audio")
         data = {}
         if text is not None:
-            texts = [text] if isinstance(text, str) else list(text)
+            texts = require_text("text", text)
             if self.clip_text is not None:
                 data["text_features"], data["text_attention_mask"] = self.clip_text_tokens(texts)
             else:
@@ -115,9 +116,18 @@ class EverythingAtOnceProcessor(ProcessorMixin):
                     texts, self.word_vectors, self.max_words, self.word_embedding_size
                 )
         if video is not None:
-            arrays = [torch.as_tensor(np.asarray(v), dtype=torch.float32) for v in video]
+            if isinstance(video, (np.ndarray, torch.Tensor)) and video.ndim == 2:
+                video = [video]
+            arrays = []
+            for index, item in enumerate(video):
+                if item is None:
+                    raise ValueError(f"video[{index}] is None; omit `video` for text/audio-only inputs")
+                array = torch.as_tensor(np.asarray(item), dtype=torch.float32)
+                check_finite(f"video[{index}]", array)
+                arrays.append(array)
             if any(a.dim() != 2 for a in arrays) or len({a.shape[1] for a in arrays}) != 1:
-                raise ValueError("video features must be (steps, dim) arrays of one width")
+                shapes = [tuple(a.shape) for a in arrays]
+                raise ValueError(f"video features must be (steps, dim) arrays of one width, got shapes {shapes}")
             features = torch.zeros(len(arrays), self.max_video_steps, arrays[0].shape[1])
             mask = torch.zeros(len(arrays), self.max_video_steps, dtype=torch.long)
             for row, array in enumerate(arrays):

@@ -16,6 +16,7 @@ from transformers.utils import cached_file
 
 from .feature_extraction_bmt import BMTFeatureExtractor
 from .processing_bmt import BMTProcessor, build_caption_vocab, split_caption, word_tokenizer
+from .validation import require_text
 
 # Arguments of `from_pretrained` that say where and how to fetch files (the rest are processor settings).
 _DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only")
@@ -103,7 +104,7 @@ class MDVCProcessor(BMTProcessor):
         if text is not None:
             data.update(BMTProcessor.__call__(self, text=text, return_tensors=return_tensors))
         if speech is not None:
-            texts = [speech] if isinstance(speech, str) else [str(s) for s in speech]
+            texts = require_text("speech", speech)  # "" is an event without speech; None is refused
             enc = self.speech_tokenizer(
                 texts,
                 padding=True,
@@ -131,7 +132,7 @@ class MDVCProcessor(BMTProcessor):
 
     def unknown_speech_words(self, texts: str | Sequence[str]) -> list[list[str]]:
         """The subtitle words of each text that are not in the speech vocabulary (encoded as UNK)."""
-        texts = [texts] if isinstance(texts, str) else list(texts)
+        texts = require_text("texts", texts)
         vocab = self.speech_tokenizer.get_vocab()
         return [[w for w in split_caption(t) if w not in vocab] for t in texts]
 

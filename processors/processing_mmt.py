@@ -8,12 +8,13 @@ from pathlib import Path
 from transformers import BatchFeature, BertTokenizer, ProcessorMixin
 
 from .feature_extraction_mmt import MMTFeatureExtractor
+from .validation import require_text
 
 
 def normalize_caption(caption: str | Sequence[str], capitalize: bool = True) -> str:
     """The reference's caption normalisation (gabeur/mmt `tokenize_caption`): join words, strip, end with a full
     stop unless already punctuated, then `str.capitalize()` (which also lower-cases the rest)."""
-    text = caption if isinstance(caption, str) else " ".join(caption)
+    text = caption if isinstance(caption, str) else " ".join(require_text("caption words", caption))
     text = text.strip()
     if not text:
         raise ValueError("empty caption")
@@ -156,7 +157,14 @@ class MMTProcessor(ProcessorMixin):
             raise ValueError("give captions (`text`), expert features, or both")
         data = {}
         if text is not None:
-            data.update(self.tokenize([text] if isinstance(text, str) else text, return_tensors=return_tensors))
+            if isinstance(text, str):
+                text = [text]
+            elif text is None or not isinstance(text, (list, tuple)) or not text:
+                raise ValueError(f"text must be a caption or a non-empty list of captions, got {type(text).__name__}")
+            for index, caption in enumerate(text):  # a caption may also be a list of words
+                if not isinstance(caption, str):
+                    require_text(f"text[{index}]", caption)
+            data.update(self.tokenize(text, return_tensors=return_tensors))
         if expert_features is not None:
             data.update(self.feature_extractor(expert_features, return_tensors=return_tensors, **kwargs))
         return BatchFeature(data)

@@ -22,6 +22,7 @@ from transformers import BatchFeature, ProcessorMixin
 from ..configuration.configuration_sparsesync import offset_grid
 from .audio_effects import pitch_shift, sox_reverb
 from .feature_extraction_sparsesync import SparseSyncFeatureExtractor
+from .validation import waveform_list
 from .video_io import DecodedClip, load_clip
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -438,6 +439,8 @@ class SparseSyncProcessor(ProcessorMixin):
             audios = [v.waveform for v in videos]
             sampling_rate = sampling_rate or videos[0].sampling_rate
             video_fps = video_fps or videos[0].fps
+        if isinstance(audios, (np.ndarray, torch.Tensor)):
+            audios = waveform_list("audios", audios)
         if len(audios) != len(videos):
             raise ValueError(f"{len(videos)} videos but {len(audios)} audios")
         if not videos:
@@ -469,7 +472,10 @@ class SparseSyncProcessor(ProcessorMixin):
         for index in range(count):
             name = names[index]
             frames = _as_frames(videos[index], name)
-            wave = self.feature_extractor._waveform(audios[index])
+            try:
+                wave = self.feature_extractor._waveform(audios[index])
+            except ValueError as error:
+                raise ValueError(f"{name}: audios[{index}]: {error}") from error
             num_frames, num_samples = equalize_lengths(
                 len(frames), len(wave), video_fps, sampling_rate, self.clip_max_length_sec
             )

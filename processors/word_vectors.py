@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .validation import require_text
+
 
 def load_word_vectors(path: str | Path) -> dict[str, np.ndarray]:
     """word2vec / GloVe vectors from a local file, text (`word v1 ... vD`, optional `count dim` header) or word2vec
@@ -55,9 +57,10 @@ def embed_words(
     otherwise) found in the vocabulary, in order, zero rows after; `(batch, max_words)` mask)."""
     if vectors is None:
         raise ValueError("no word vectors loaded: call processor.load_word_vectors(<local word2vec or GloVe file>)")
+    texts = require_text("text", texts)
     out, mask = torch.zeros(len(texts), max_words, dim), torch.zeros(len(texts), max_words, dtype=torch.long)
     for row, text in enumerate(texts):
-        text = str(text).lower() if lowercase else str(text)
+        text = text.lower() if lowercase else text
         words = [w for w in re.findall(r"[\w']+", text) if w in vectors][:max_words]
         for slot, word in enumerate(words):
             out[row, slot] = torch.from_numpy(vectors[word])

@@ -248,3 +248,16 @@ def test_anchors_from_the_training_annotations(shared_dir):
     positive = [x for x in lengths if x > 0]
     assert len(anchors) == 48 and len(set(anchors)) == 48 and min(positive) <= anchors[0] < 3
     assert 150 < anchors[-1] <= max(positive)
+
+
+def test_annotation_files_with_bad_content_name_the_file(tmp_path):
+    """Truncated JSON and null sentences are named with the file (docs/bad_input.md)."""
+    from videozoo.data.dense_captioning import read_annotations
+
+    path = tmp_path / "val.json"
+    path.write_text('{"v1": {"duration": 5.0, "timestamps": [[0, 1]], "sentences": ["a dog"]}')
+    with pytest.raises(ValueError, match=r"val.json: annotation file is not valid JSON"):
+        read_annotations(path)
+    path.write_text('{"v1": {"duration": 5.0, "timestamps": [[0, 1]], "sentences": [null]}}')
+    with pytest.raises(ValueError, match=r"val.json: v1 sentence 0 is None, not a string"):
+        read_annotations(path)

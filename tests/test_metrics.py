@@ -148,3 +148,75 @@ def test_ranks_from_embeddings_refuse_bad_input():
         retrieval_metrics_from_embeddings(torch.randn(4, 4), torch.randn(3, 4))
     with pytest.raises(ValueError, match="integer video indices"):
         retrieval_metrics_from_embeddings(torch.randn(3, 4), torch.randn(3, 4), torch.tensor([0.0, 1.0, 2.0]))
+
+
+# ----------------------------------------------------------------------------- bad input (docs/bad_input.md)
+def test_retrieval_inputs_are_validated():
+    sims = np.eye(4)
+    for bad in (np.nan, np.inf, -np.inf):
+        poisoned = sims.copy()
+        poisoned[1, 2] = bad
+        with pytest.raises(ValueError, match="non-finite"):
+            retrieval_metrics(poisoned)
+    with pytest.raises(ValueError, match=r"row 2 has 3 values, row 0 has 4 \(ragged rows\)"):
+        retrieval_metrics([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1], [0, 0, 0, 1]])
+    with pytest.raises(ValueError, match="integer video indices"):
+        retrieval_metrics(sims, [0.0, 1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="missing_queries"):
+        retrieval_metrics(sims, missing_queries=-1)
+    assert retrieval_metrics(sims.tolist())["t2v_R1"] == 100.0  # a rectangular list is fine
+
+
+def test_offset_accuracy_inputs_are_validated():
+    from videozoo.metrics.offset_accuracy.offset_accuracy import confusion_matrix, offset_accuracy
+
+    with pytest.raises(ValueError, match="integer offset classes"):
+        offset_accuracy(np.eye(3), np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="rows of different lengths"):
+        offset_accuracy([[0.1, 0.2, 0.7], [0.5, 0.5]], [2, 0])
+    with pytest.raises(ValueError, match=r"labels must be classes in \[0, 3\)"):
+        confusion_matrix(np.eye(3), [0, 1, 3])
+    assert offset_accuracy(np.eye(3), [0, 1, 2])["accuracy_1"] == 1.0
+
+
+def test_wer_refuses_none_transcripts():
+    pytest.importorskip("jiwer")
+    from videozoo.metrics.avatar_wer.avatar_wer import word_error_rate
+
+    with pytest.raises(ValueError, match=r"predictions\[1\] must be a string, got NoneType"):
+        word_error_rate(["a cat", None], ["a cat", "none"])
+    with pytest.raises(ValueError, match=r"references\[0\] must be a string"):
+        word_error_rate(["a cat"], [3])
+
+
+def test_dense_captioning_inputs_are_validated():
+    from videozoo.metrics.dense_video_captioning.dense_video_captioning import captioning_scores, proposal_scores
+
+    reference = {"v1": {"timestamps": [[0.0, 2.0], [1.0, 3.0]], "sentences": ["a dog runs", "a man cooks"]}}
+    good = {"v1": [{"sentence": "a dog runs", "timestamp": [0.0, 2.0]}]}
+    assert proposal_scores(good, [reference])["precision"] == 100.0
+    cases = [
+        (
+            {"v1": [{"sentence": "a dog", "timestamp": [2.0, 1.0]}]},
+            [reference],
+            r"predictions\['v1'\]\[0\]: the event starts after it ends",
+        ),
+        (
+            {"v1": [{"sentence": None, "timestamp": [0.0, 1.0]}]},
+            [reference],
+            r"'sentence' must be a string, got NoneType",
+        ),
+        ({"v1": [{"sentence": "a", "timestamp": [0.0, float("nan")]}]}, [reference], "two finite numbers"),
+        (good, [], "non-empty list"),
+        (good, [{}], "hold no video"),
+        (good, [{"v1": {"timestamps": [], "sentences": []}}], "no reference event"),
+        (
+            good,
+            [{"v1": {"timestamps": [[3.0, 1.0]], "sentences": ["x"]}}],
+            r"references\[0\]\['v1'\] event 0: the event starts after it ends",
+        ),
+        (good, [{"v1": {"timestamps": [[0.0, 1.0]], "sentences": ["x", "y"]}}], "1 timestamps but 2 sentences"),
+    ]
+    for predictions, references, message in cases:
+        with pytest.raises(ValueError, match=message):
+            captioning_scores(predictions, references, meteor=None)

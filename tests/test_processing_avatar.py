@@ -99,7 +99,7 @@ def test_bad_audio_gets_clear_errors():
     wave = _tone(0.5, 16000)
     with pytest.raises(ValueError, match="sampling_rate is required"):
         extractor(wave)
-    with pytest.raises(ValueError, match="invalid sampling rate"):
+    with pytest.raises(ValueError, match="sampling_rate must be a positive integer"):
         extractor(wave, sampling_rate=0)
     with pytest.raises(ValueError, match="empty"):
         extractor(np.zeros(0, np.float32), sampling_rate=16000)

@@ -18,6 +18,8 @@ import datasets
 import numpy as np
 import torch
 
+from ..processors.validation import check_finite
+from .files import read_npy, read_npz
 from .pickles import load_data_pickle
 
 
@@ -77,6 +79,20 @@ def synthetic_avlnet_dataset(
 
 
 # ----------------------------------------------------------------------------- the authors' pickles (spec §6.1, §6.2)
+def _pooled_vector(record: dict, keys: tuple[str, ...], path, index: int) -> np.ndarray:
+    """A clip's pooled video feature, `(D,)` or `(1, D)`; per-step features `(T, D)` are refused, not flattened."""
+    key = next((k for k in keys if record.get(k) is not None), None)
+    if key is None:
+        raise ValueError(f"{path}: clip {index} has no video feature (keys {list(keys)}); a missing one is not zeros")
+    values = np.asarray(record[key], np.float32)
+    if values.ndim == 2 and values.shape[0] == 1:
+        values = values[0]
+    if values.ndim != 1:
+        raise ValueError(f"{path}: clip {index} '{key}' has shape {values.shape}, expected a pooled (D,) vector")
+    check_finite(f"{path}: clip {index} '{key}'", values)
+    return values
+
+
 def load_avlnet_pickle(path: str | Path, caption_key: str | None = None) -> datasets.Dataset:
     """A clip-level pickle of the reference (YouCook2 / CrossTask keys `2d`, `3d`; MSR-VTT `2d_pooled`, `3d_pooled`;
     `audio` a (40, frames) spectrogram; `caption`, a list of captions, or `eval_caption`)."""
@@ -92,8 +108,8 @@ def load_avlnet_pickle(path: str | Path, caption_key: str | None = None) -> data
         rows.append(
             {
                 "id": str(record.get("id", index)),
-                "video_2d": np.asarray(record.get("2d", record.get("2d_pooled")), np.float32).reshape(-1),
-                "video_3d": np.asarray(record.get("3d", record.get("3d_pooled")), np.float32).reshape(-1),
+                "video_2d": _pooled_vector(record, ("2d", "2d_pooled"), path, index),
+                "video_3d": _pooled_vector(record, ("3d", "3d_pooled"), path, index),
                 "audio": audio.T,
                 "audio_num_frames": audio.shape[1],
                 "caption": caption or "",
@@ -107,9 +123,8 @@ def load_avlnet_pickle(path: str | Path, caption_key: str | None = None) -> data
 # ----------------------------------------------------------------------------- HowTo100M (spec §4.2, §6.3)
 def _read_array(path: Path, key: str) -> np.ndarray:
     if path.suffix == ".npz":
-        with np.load(path) as archive:
-            return np.asarray(archive[key] if key in archive else archive[archive.files[0]], np.float32)
-    return np.load(path).astype(np.float32)  # .npy as written by video_feature_extractor
+        return np.asarray(read_npz(path, key), np.float32)
+    return read_npy(path).astype(np.float32)  # .npy as written by video_feature_extractor
 
 
 def howto100m_index(

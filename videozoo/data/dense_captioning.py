@@ -32,7 +32,6 @@ Annotation problems are handled when a table is built, never deep in a batch (`o
   reference) and excluded from the proposal targets (the reference drops such videos; here only the event).
 """
 
-import json
 import logging
 import math
 import re
@@ -43,6 +42,7 @@ import numpy as np
 import torch
 
 from ..processors.feature_extraction_bmt import crop_segment
+from .files import check_feature_array, open_hdf5, read_hdf5_dataset, read_json, read_npy
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +119,7 @@ def read_annotations(
     `available_ids`: keep only these videos (the reference's `available_mp4.txt`: BMT's tables hold the ~91% of
     videos still downloadable). `subtitles`: `{video_id: [(start, end, text), ...]}` from `read_subtitles`."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
-    data = json.loads(path.read_text())
+    data = read_json(path, "annotation file")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object {{video_id: annotation}}")
     available = set(available_ids) if available_ids is not None else None
@@ -136,6 +134,9 @@ def read_annotations(
             raise ValueError(f"{path}: {video_id} lacks 'duration', 'timestamps' or 'sentences'") from error
         if not duration > 0:
             raise ValueError(f"{path}: {video_id} has a non-positive duration {duration}")
+        for index, sentence in enumerate(sentences):
+            if not isinstance(sentence, str):  # a null caption is never kept as the word "None"
+                raise ValueError(f"{path}: {video_id} sentence {index} is {sentence!r}, not a string")
         sentences = [normalize_caption(s) if normalize else s for s in sentences]
         events = _check_events(video_id, duration, spans, sentences, on_invalid_event, problems)
         lines = sorted(subtitles.get(video_id, [])) if subtitles else []
@@ -196,12 +197,7 @@ def speech_for_event(starts, ends, texts, start: float, end: float) -> str:
 
 # ----------------------------------------------------------------------------- feature files (spec §7.3)
 def _check_array(array: np.ndarray, width: int, where: str) -> np.ndarray:
-    array = np.asarray(array, dtype=np.float32)
-    if array.ndim != 2 or array.shape[1] != width:
-        raise ValueError(f"{where}: expected features of shape (time, {width}), got {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{where}: contains NaN or infinite values")
-    return array
+    return check_feature_array(array, where, width)
 
 
 class NpyFeatures:
@@ -241,11 +237,7 @@ class NpyFeatures:
         out = {}
         for stream in self.patterns:
             path = self._path(video_id, stream)
-            try:
-                array = np.load(path, allow_pickle=False)
-            except ValueError as error:
-                raise ValueError(f"{path}: not a readable .npy array ({error})") from error
-            out[stream] = _check_array(array, self.sizes[stream], str(path))
+            out[stream] = _check_array(read_npy(path, f"{stream} feature file"), self.sizes[stream], str(path))
         if out["rgb"].shape != out["flow"].shape:
             raise ValueError(
                 f"{video_id}: rgb {out['rgb'].shape} and flow {out['flow'].shape} must have the same shape"
@@ -270,9 +262,7 @@ class HDF5Features:
 
     def _open(self):
         if self._files is None:
-            import h5py
-
-            self._files = {k: h5py.File(p, "r") for k, p in self.paths.items()}
+            self._files = {k: open_hdf5(p, f"{k} HDF5 feature file") for k, p in self.paths.items()}
         return self._files
 
     def exists(self, video_id: str) -> bool:
@@ -284,9 +274,9 @@ class HDF5Features:
             return None
         files = self._open()
         out = {
-            "rgb": files["video"][f"{video_id}/i3d_features/rgb"][()],
-            "flow": files["video"][f"{video_id}/i3d_features/flow"][()],
-            "audio": files["audio"][f"{video_id}/vggish_features"][()],
+            "rgb": read_hdf5_dataset(files["video"], f"{video_id}/i3d_features/rgb", self.paths["video"]),
+            "flow": read_hdf5_dataset(files["video"], f"{video_id}/i3d_features/flow", self.paths["video"]),
+            "audio": read_hdf5_dataset(files["audio"], f"{video_id}/vggish_features", self.paths["audio"]),
         }
         out = {
             k: _check_array(v, self.sizes[k], f"{self.paths['audio' if k == 'audio' else 'video']}:{video_id}/{k}")

@@ -105,6 +105,22 @@ def _l2(rows: np.ndarray) -> np.ndarray:
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
+def _steps(record: dict, keys: tuple[str, ...], width: int, where: str) -> np.ndarray:
+    """Per-step features `(T, width)` of a clip (an empty entry is `(0, width)`); another layout is an error, never
+    reshaped to fit."""
+    from .files import check_feature_array
+
+    key = next((k for k in keys if record.get(k) is not None), None)
+    if key is None:
+        raise ValueError(f"{where} has none of the feature keys {list(keys)}")
+    values = np.asarray(record[key], np.float32)
+    return (
+        np.zeros((0, width), np.float32)
+        if values.size == 0
+        else check_feature_array(values, f"{where} '{key}'", width)
+    )
+
+
 def load_eao_clip_pickle(path, word_vectors: dict | None = None, max_words: int = 20) -> datasets.Dataset:
     """The EAO release's YouCook2 / MSR-VTT pickles (`2d_full`/`3d_full` or `2d`/`3d` per-step features, `audio`
     (40, frames), `caption` / `eval_caption`): video tokens = the 2D rows nearest-resampled onto the 3D rows, each
@@ -115,8 +131,9 @@ def load_eao_clip_pickle(path, word_vectors: dict | None = None, max_words: int 
     records = load_data_pickle(path)
     rows = []
     for index, record in enumerate(records):
-        features_2d = np.asarray(record.get("2d_full", record.get("2d")), np.float32).reshape(-1, 2048)
-        features_3d = np.asarray(record.get("3d_full", record.get("3d")), np.float32).reshape(-1, 2048)
+        features_2d, features_3d = (
+            _steps(record, (f"{kind}_full", kind), 2048, f"{path}: clip {index}") for kind in ("2d", "3d")
+        )
         nearest = np.minimum(
             (np.arange(len(features_3d)) * len(features_2d) / max(1, len(features_3d))).astype(int),
             len(features_2d) - 1,

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..processors.processing_mmt import MMTProcessor
+from .files import check_feature_array, open_hdf5, read_hdf5_dataset
 
 
 def mmt_features(expert_feature_sizes: dict[str, int]) -> datasets.Features:
@@ -132,31 +133,34 @@ def read_mmt_h5(path: str | Path, expert_feature_sizes: dict[str, int]) -> dict:
     Datasets read: `raw_captions.<i>` (arrays of words), `features.<expert>` (n, D) and `features_t.<expert>`
     (n, 2). An expert that is absent, empty or whose first value is NaN is missing (the reference's rule).
     """
-    import h5py
-
     path = Path(path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as error:
-        raise OSError(f"cannot read MMT feature file {path}: {error}") from error
+    handle = open_hdf5(path, "MMT feature file")
     with handle:
         caption_keys = sorted(
             (k for k in handle if k.startswith("raw_captions.") and not k.startswith("raw_captions_t")),
             key=lambda k: int(k.split(".")[1]),
         )
-        captions = [" ".join(_decode(w) for w in handle[k][()]) for k in caption_keys]
+        captions = [" ".join(_decode(w) for w in read_hdf5_dataset(handle, k, path)) for k in caption_keys]
         row = {"video_id": path.stem, "captions": captions, "duration": 0.0}
         for name, size in expert_feature_sizes.items():
-            features = handle[f"features.{name}"][()] if f"features.{name}" in handle else np.zeros((0, size))
-            features = (
-                np.asarray(features, np.float32).reshape(-1, size)
-                if np.size(features)
-                else np.zeros((0, size), np.float32)
-            )
-            if len(features) and np.isnan(features.flat[0]):
+            key = f"features.{name}"
+            features = read_hdf5_dataset(handle, key, path) if key in handle else np.zeros((0, size))
+            features = np.asarray(features, np.float32)
+            if features.ndim == 1 and features.size == size:  # one vector for the whole video
+                features = features[None]
+            if not features.size:
                 features = np.zeros((0, size), np.float32)
+            elif np.isnan(features.flat[0]):  # the reference marks a missing expert by a NaN first value
+                features = np.zeros((0, size), np.float32)
+            features = check_feature_array(features, f"{path}:{key}", size)  # no reshape to fit
             if f"features_t.{name}" in handle and len(features):
-                times = np.asarray(handle[f"features_t.{name}"][()], np.float32).reshape(-1, 2)
+                times = np.asarray(read_hdf5_dataset(handle, f"features_t.{name}", path), np.float32)
+                if times.ndim == 1 and times.size == 2:
+                    times = times[None]
+                if times.ndim != 2 or times.shape[1] != 2:
+                    raise ValueError(f"{path}: features_t.{name} must be (n, 2) start/end seconds, got {times.shape}")
+                if np.isinf(times).any():
+                    raise ValueError(f"{path}: features_t.{name} contains ±inf (NaN rows mark unknown timings)")
                 if len(times) != len(features):
                     raise ValueError(f"{path}: features_t.{name} has {len(times)} rows for {len(features)} features")
             else:

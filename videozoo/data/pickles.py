@@ -39,7 +39,15 @@ def load_data_pickle(path: str | Path):
     with path.open("rb") as handle:
         try:
             return _RestrictedUnpickler(handle).load()
-        except (pickle.UnpicklingError, EOFError, AttributeError) as error:
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+        ) as error:
             raise ValueError(f"{path} is not a readable data pickle: {error}") from error
 
 

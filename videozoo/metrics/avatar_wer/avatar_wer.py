@@ -38,15 +38,18 @@ Returns:
 """
 
 
-def _collapse(text: str) -> str:
-    return " ".join(str(text).split())
+def _collapse(text: str, name: str, index: int) -> str:
+    if not isinstance(text, str):  # never score a missing transcript as the word "None"
+        raise ValueError(f"{name}[{index}] must be a string, got {type(text).__name__} ({text!r:.40})")
+    return " ".join(text.split())
 
 
 def word_error_rate(predictions, references, stop_words=None) -> dict[str, float]:
     """Corpus WER of `predictions` against `references` (see the module docstring)."""
     import jiwer
 
-    predictions, references = [_collapse(p) for p in predictions], [_collapse(r) for r in references]
+    predictions = [_collapse(p, "predictions", i) for i, p in enumerate(predictions)]
+    references = [_collapse(r, "references", i) for i, r in enumerate(references)]
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     if not references:

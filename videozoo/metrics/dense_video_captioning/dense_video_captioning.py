@@ -143,6 +143,53 @@ class _Meteor:
         return sum(self.scorer([r.split()], h.split()) for h, r in pairs) / len(pairs)
 
 
+def _check_segment(segment, where: str) -> None:
+    if not isinstance(segment, (list, tuple)) or len(segment) != 2:
+        raise ValueError(f"{where}: a timestamp must be [start, end] seconds, got {segment!r}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in segment):
+        raise ValueError(f"{where}: timestamp {segment!r} must hold two finite numbers")
+    if segment[0] > segment[1]:
+        raise ValueError(f"{where}: the event starts after it ends ({segment[0]} > {segment[1]})")
+
+
+def validate_inputs(predictions: dict, references: list[dict], need_sentences: bool = True) -> None:
+    """Refuse what would be scored silently wrong: empty references, events that start after they end, missing
+    or non-string sentences, timestamps and sentences of different counts."""
+    if not isinstance(predictions, dict):
+        raise ValueError(f"predictions must be {{video_id: [events]}}, got {type(predictions).__name__}")
+    if isinstance(references, dict) or not references or not all(isinstance(r, dict) for r in references):
+        raise ValueError("references must be a non-empty list of {video_id: annotation} dicts (one per file)")
+    if not any(references):
+        raise ValueError("the references hold no video: nothing to score against")
+    for number, reference in enumerate(references):
+        for video, annotation in reference.items():
+            where = f"references[{number}][{video!r}]"
+            spans, sentences = annotation.get("timestamps"), annotation.get("sentences")
+            if not spans:
+                raise ValueError(f"{where}: no reference event (empty references make recall undefined)")
+            if need_sentences and (sentences is None or len(sentences) != len(spans)):
+                count = "no" if sentences is None else len(sentences)
+                raise ValueError(f"{where}: {len(spans)} timestamps but {count} sentences")
+            for index, span in enumerate(spans):
+                _check_segment(span, f"{where} event {index}")
+            for index, sentence in enumerate(sentences or []):
+                if not isinstance(sentence, str):
+                    raise ValueError(f"{where} sentence {index} must be a string, got {type(sentence).__name__}")
+    for video, events in predictions.items():
+        if not isinstance(events, (list, tuple)):
+            raise ValueError(f"predictions[{video!r}] must be a list of events, got {type(events).__name__}")
+        for index, event in enumerate(events):
+            where = f"predictions[{video!r}][{index}]"
+            if not isinstance(event, dict) or "timestamp" not in event:
+                raise ValueError(f"{where} must be a dict with 'timestamp' (and 'sentence'), got {event!r:.60}")
+            _check_segment(event["timestamp"], where)
+            if need_sentences and not isinstance(event.get("sentence"), str):
+                raise ValueError(
+                    f"{where}: 'sentence' must be a string, got {type(event.get('sentence')).__name__} "
+                    '(never scored as the word "None")'
+                )
+
+
 def _truncate(predictions, max_proposals):
     return {vid: list(preds)[:max_proposals] for vid, preds in predictions.items()}
 
@@ -156,6 +203,7 @@ def captioning_scores(
 ) -> dict:
     """`predictions`: `{video: [{"sentence", "timestamp": [s, e]}]}`; `references`: list of annotation dicts
     `{video: {"timestamps": [[s, e], ...], "sentences": [...]}}` (one per reference file). Scores in percent."""
+    validate_inputs(predictions, references)
     predictions = _truncate(predictions, max_proposals)
     videos = sorted(set().union(*[set(r) for r in references]))
     kind, ptb = _tokenizer()
@@ -210,6 +258,7 @@ def proposal_scores(
     predictions: dict, references: list[dict], tious=(0.3, 0.5, 0.7, 0.9), max_proposals: int = 100
 ) -> dict:
     """Precision, recall (percent) averaged over videos and thresholds, F1 of the averaged values."""
+    validate_inputs(predictions, references, need_sentences=False)
     predictions = _truncate(predictions, max_proposals)
     videos = sorted(set().union(*[set(r) for r in references]))
     precisions, recalls = [], []
@@ -261,8 +310,16 @@ class DenseVideoCaptioning(evaluate.Metric):
         max_proposals: int = 100,
         meteor: str | None = "auto",
     ):
-        preds = {v: json.loads(p) for v, p in zip(video_ids, predictions)}
-        refs_rows = [json.loads(r) for r in references]
+        def parse(text, what, video):
+            try:
+                return json.loads(text)
+            except (TypeError, json.JSONDecodeError) as error:
+                raise ValueError(f"{what} of video {video!r} is not valid JSON ({error})") from error
+
+        preds = {v: parse(p, "the predictions", v) for v, p in zip(video_ids, predictions)}
+        refs_rows = [parse(r, "the references", v) for v, r in zip(video_ids, references)]
+        if not refs_rows:
+            raise ValueError("no video to score")
         n_files = max(len(r) for r in refs_rows)
         refs = [
             {v: r[i] for v, r in zip(video_ids, refs_rows) if i < len(r) and r[i] is not None} for i in range(n_files)

@@ -35,10 +35,24 @@ Returns:
 """
 
 
+def _scores_and_targets(logits, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(N, classes)` float scores (ragged rows named) and `(N,)` integer labels (float labels are refused, never
+    truncated to a class)."""
+    if not isinstance(logits, (torch.Tensor, np.ndarray)):
+        rows = list(logits)
+        widths = {len(row) for row in rows if hasattr(row, "__len__")}
+        if len(widths) > 1:
+            raise ValueError(f"predictions: rows of different lengths {sorted(widths)} (one score per offset class)")
+    scores = torch.as_tensor(np.asarray(logits) if not isinstance(logits, torch.Tensor) else logits).float()
+    targets = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    if targets.is_floating_point() or targets.dtype == torch.bool:
+        raise ValueError(f"labels must be integer offset classes, got {targets.dtype}")
+    return scores, targets.long()
+
+
 def offset_accuracy(logits, labels, topk=(1, 5)) -> dict[str, float]:
     """Top-k accuracy with and without the +-1-class tolerance, from `(N, classes)` scores and `(N,)` labels."""
-    scores = torch.as_tensor(np.asarray(logits) if not isinstance(logits, torch.Tensor) else logits).float()
-    targets = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels).long()
+    scores, targets = _scores_and_targets(logits, labels)
     if scores.dim() != 2 or targets.shape != (scores.shape[0],):
         raise ValueError(
             f"need (N, classes) scores and (N,) labels, got {tuple(scores.shape)} and {tuple(targets.shape)}"
@@ -65,9 +79,14 @@ def offset_accuracy(logits, labels, topk=(1, 5)) -> dict[str, float]:
 
 def confusion_matrix(logits, labels, num_classes: int | None = None) -> np.ndarray:
     """`(classes, classes)` counts: row = true class, column = predicted (arg-max) class."""
-    scores = torch.as_tensor(np.asarray(logits) if not isinstance(logits, torch.Tensor) else logits)
-    targets = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels).long()
+    scores, targets = _scores_and_targets(logits, labels)
+    if scores.dim() != 2 or targets.shape != (scores.shape[0],):
+        raise ValueError(
+            f"need (N, classes) scores and (N,) labels, got {tuple(scores.shape)} and {tuple(targets.shape)}"
+        )
     classes = num_classes or scores.shape[1]
+    if (targets < 0).any() or (targets >= classes).any():
+        raise ValueError(f"labels must be classes in [0, {classes})")
     matrix = torch.zeros(classes, classes, dtype=torch.long)
     matrix.index_put_((targets, scores.argmax(dim=1)), torch.ones_like(targets), accumulate=True)
     return matrix.numpy()
@@ -86,4 +105,4 @@ class OffsetAccuracy(evaluate.Metric):
         )
 
     def _compute(self, predictions, references):
-        return offset_accuracy(np.asarray(predictions, dtype=np.float32), np.asarray(references, dtype=np.int64))
+        return offset_accuracy(predictions, np.asarray(references))

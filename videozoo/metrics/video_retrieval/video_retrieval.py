@@ -147,12 +147,18 @@ def chunked_retrieval_ranks(
     return torch.empty_like(t2v).scatter_(0, order, t2v), v2t
 
 
+def _check_missing_queries(missing_queries) -> None:
+    if isinstance(missing_queries, bool) or not isinstance(missing_queries, (int, np.integer)) or missing_queries < 0:
+        raise ValueError(f"missing_queries must be a non-negative integer, got {missing_queries!r}")
+
+
 def _validated_ground_truth(caption_to_video, num_captions: int, num_videos: int, device) -> torch.Tensor:
     if caption_to_video is None:
         if num_captions != num_videos:
             raise ValueError("caption_to_video is needed when captions and videos differ in number")
         return torch.arange(num_videos, device=device)
-    gt = torch.as_tensor(caption_to_video, device=device)
+    gt = torch.as_tensor(caption_to_video if torch.is_tensor(caption_to_video) else np.asarray(caption_to_video))
+    gt = gt.to(device)
     if gt.dtype.is_floating_point or gt.dtype == torch.bool:
         raise ValueError(f"caption_to_video must hold integer video indices, got {gt.dtype}")
     gt = gt.long()
@@ -167,6 +173,19 @@ def _metrics_from_ranks(t2v: torch.Tensor, v2t: torch.Tensor, missing_queries: i
     metrics = {**ranks_to_metrics(t2v, "t2v_", missing_queries), **ranks_to_metrics(v2t, "v2t_", missing_queries)}
     metrics["num_queries_t2v"], metrics["num_queries_v2t"] = int(t2v.numel()), int(v2t.numel())
     return metrics
+
+
+def _as_matrix(values, name: str):
+    """A tensor as is; nested lists must be rectangular (a ragged row is named, not an inhomogeneous-shape error)."""
+    if torch.is_tensor(values) or isinstance(values, np.ndarray):
+        return values
+    rows = list(values)
+    lengths = {len(row) for row in rows} if all(hasattr(row, "__len__") for row in rows) else None
+    if lengths is not None and len(lengths) > 1:
+        first = len(rows[0])
+        ragged = next(i for i, row in enumerate(rows) if len(row) != first)
+        raise ValueError(f"{name}: row {ragged} has {len(rows[ragged])} values, row 0 has {first} (ragged rows)")
+    return np.asarray(rows, dtype=np.float64)
 
 
 def retrieval_metrics(
@@ -184,11 +203,15 @@ def retrieval_metrics(
 
     For galleries too large for one matrix, `retrieval_metrics_from_embeddings` scores blocks on the fly.
     """
-    sims = torch.as_tensor(similarities)
+    _check_missing_queries(missing_queries)
+    sims = torch.as_tensor(_as_matrix(similarities, "similarities"))
+    if not sims.is_floating_point():
+        sims = sims.to(torch.float64)
     if sims.dim() != 2:
         raise ValueError(f"similarities must be a (num_captions, num_videos) matrix, got shape {tuple(sims.shape)}")
     if not torch.isfinite(sims).all():
-        raise ValueError("similarities contain NaN or infinite values")
+        bad = int((~torch.isfinite(sims)).sum())
+        raise ValueError(f"similarities contain {bad} non-finite value(s) (NaN or ±inf)")
     gt = _validated_ground_truth(caption_to_video, *sims.shape, sims.device)
     t2v, v2t = chunked_retrieval_ranks(lambda c, v: sims[c][:, v], gt, sims.shape[1], max_block_elements)
     return _metrics_from_ranks(t2v, v2t, missing_queries)
@@ -209,6 +232,7 @@ def retrieval_metrics_from_embeddings(
     `text_embeds[c] @ video_embeds[v].T`. Models with their own similarity pass it, e.g. MMT's per-expert
     weighted similarity: `lambda c, v: model.compute_similarity(t[c], w[c], e[v], a[v])`.
     """
+    _check_missing_queries(missing_queries)
     num_captions, num_videos = len(text_embeds), len(video_embeds)
     if similarity is None:
         if text_embeds.shape[-1] != video_embeds.shape[-1]:
@@ -241,4 +265,4 @@ class VideoRetrieval(evaluate.Metric):
         )
 
     def _compute(self, predictions, references):
-        return retrieval_metrics(np.asarray(predictions, dtype=np.float32), np.asarray(references, dtype=np.int64))
+        return retrieval_metrics(_as_matrix(predictions, "predictions"), np.asarray(references))

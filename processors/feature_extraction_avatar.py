@@ -158,7 +158,7 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
                 reference model does not use it.
         """
         if kwargs:
-            warnings.warn(f"AvatarFeatureExtractor ignores {sorted(kwargs)}")
+            warnings.warn(f"AvatarFeatureExtractor ignores {sorted(kwargs)}", stacklevel=2)
         sampling_rate = require_sampling_rate("sampling_rate", sampling_rate, self.sampling_rate)
         raw_audio = waveform_list("raw_audio", raw_audio)  # a 2-D array is a batch of equal-length mono clips
         target = max_frames or self.max_frames

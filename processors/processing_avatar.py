@@ -375,9 +375,9 @@ class AvatarProcessor(ProcessorMixin):
         """
         if audio is None and video is None and text is None:
             raise ValueError("give audio, video or text")
-        single = lambda x: (
-            isinstance(x, (str, Path)) or (isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim in (1, 4))
-        )  # noqa: E731
+        def single(x) -> bool:  # one clip (a path, a waveform or a (T, H, W, C) video) rather than a list
+            return isinstance(x, (str, Path)) or (isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim in (1, 4))
+
         if isinstance(audio, (np.ndarray, torch.Tensor)) and audio.ndim != 1:
             audio = waveform_list("audio", audio)  # refuses the (samples, channels) layout
         audio = [audio] if audio is not None and single(audio) else audio

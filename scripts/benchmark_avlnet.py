@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         benchmark_training_step(
             f"{name}: {args.frames} frames",
             model,
-            lambda: model(**inputs, return_loss=True).loss,
+            lambda model=model, inputs=inputs: model(**inputs, return_loss=True).loss,
             args.batch_size,
             device,
             dtype,

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         benchmark_training_step(
             name,
             model,
-            lambda: model(**inputs, return_loss=True).loss,
+            lambda model=model, inputs=inputs: model(**inputs, return_loss=True).loss,
             batch,
             device,
             dtype,

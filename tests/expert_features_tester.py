@@ -8,7 +8,7 @@ from .model_tester import ModelTesterMixin
 class ExpertFeaturesTesterMixin(ModelTesterMixin):
     # feature extractors have no attention layers and take no padded inputs
     test_attention_implementations = False
-    test_padding_invariance = False
+    check_padding_invariance = False
 
     def comparable_outputs(self, output) -> dict[str, torch.Tensor]:
         return {"features": output.features}

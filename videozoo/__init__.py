@@ -6,7 +6,8 @@ and transformers; training, data and metrics (`videozoo.training`, `videozoo.dat
 accelerate, datasets and evaluate when they are used.
 """
 
-from .auto import ARCHITECTURES, register_all
+from .auto import ARCHITECTURES as ARCHITECTURES
+from .auto import register_all
 from .configuration import *  # noqa: F403
 from .modeling import *  # noqa: F403
 from .processors import *  # noqa: F403

@@ -143,7 +143,7 @@ def howto100m_index(
             relative = record["path"].removeprefix("None/")
             video_id = Path(relative).name
 
-            def find(root: Path, suffix: str) -> str:
+            def find(root: Path, suffix: str, relative=relative, video_id=video_id) -> str:
                 for extension in (".npz", ".npy"):
                     candidate = root / relative / f"{video_id}_{suffix}{extension}"
                     if candidate.is_file():

@@ -473,7 +473,7 @@ class SparseSyncCollator:
 
     def __call__(self, rows: list[dict]) -> dict:
         clips, offsets, starts, seeds = [], [], [], []
-        for index, row in enumerate(rows):
+        for row in rows:
             clip = self._load(row["path"])
             clips.append(clip)
             offsets.append(row.get("offset_sec", math.nan))

@@ -21,8 +21,10 @@ demo: setup
 		--lr_scheduler_type step --lr_step_size 500 --lr_gamma 0.95 --logging_steps 100 --checkpointing_steps 500
 	$(PYTHON) scripts/evaluate_mmt.py --model_name_or_path $(RUN_DIR) --dataset_name synthetic --num_train_videos 0
 
-# The whole test suite (heavy checks are marked `slow` and run with `make test-slow`).
+# The lint and the whole test suite (heavy checks are marked `slow` and run with `make test-slow`).
 test: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -m "not slow" tests
 
 test-slow: setup

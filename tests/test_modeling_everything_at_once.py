@@ -176,10 +176,11 @@ def test_conversion_reproduces_the_authors_outputs():
     convert = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(convert)
     differences = convert.check_fixture(fixture)
-    # Every output within the fixture's 1e-5, except audio_embed: its 6-stage CNN's float32 rounding on this CPU
-    # (recomputing the whole model in float64 differs from the recorded float32 outputs by 1.4e-5 there too).
+    # Every output within the fixture's 1e-5 (measured on AMD, 1 or 2 threads: <= 1.9e-6; a float64 run is 2.4e-6
+    # from the fixture), except audio_embed: its 6-stage CNN's float32 rounding (1.6e-5 here; the fixture itself is
+    # 1.4e-5 from float64), hence 1e-4 (the converter's OUTPUT_TOLERANCES).
     assert max(v for k, v in differences.items() if k != "audio_embed") <= 1e-5, differences
-    assert differences["audio_embed"] <= 2.5e-5, differences
+    assert differences["audio_embed"] <= convert.OUTPUT_TOLERANCES["audio_embed"], differences
 
 
 def test_reference_clip_pickles(tmp_path):

@@ -57,6 +57,8 @@ def test_front_end_matches_the_reference():
         padded = (ref == 0).all(dim=1)
         assert (ours[padded] == 0).all()
         linear = (ours.exp() - ref.exp()).abs()[~padded] / ref.exp()[~padded].max(dim=1, keepdim=True).values
+        # the fixture README's tolerances; measured on AMD (1 or 2 threads) against the Intel recording: 7.6e-6 and
+        # 1.3e-4 (the reference's own FFT is a different float32 library, about 1e-6 of a frame's peak apart)
         assert linear.max() <= 1e-4, index
         loud = (ref >= -6) & ~padded[:, None]
         assert (ours - ref).abs()[loud].max() <= 1e-3, index

@@ -32,7 +32,11 @@ from safetensors.torch import load_file
 from videozoo.configuration.configuration_avatar import AvatarConfig
 from videozoo.modeling.modeling_avatar import AvatarForConditionalGeneration
 
+# Measured on an AMD EPYC (1 and 2 threads) against the fixture (recorded on Intel): encoded 2.5e-6 (values to 3.0),
+# logits 1.9e-6 (to 1.7), beam scores 7.6e-6 (sums of about ten float32 log-probabilities, divided by the length
+# penalty). The fixture README's 1e-5 is 4x the first two; the beam scores get 5e-5 (6.6x).
 TOLERANCE = 1e-5
+BEAM_SCORE_TOLERANCE = 5e-5
 
 _ENC_BLOCK = {
     "LayerNorm_0": "layernorm_before",
@@ -344,7 +348,7 @@ def run_fixture(fixture: Path) -> int:
         print(f"beam sequences identical (all {expected.shape[1]} beams): {same}")
         print(f"beam scores max abs diff: {score:.3e}")
         failures += not same
-        failures += score > TOLERANCE
+        failures += score > BEAM_SCORE_TOLERANCE
     print("PASS" if not failures else "FAIL")
     return int(bool(failures))
 

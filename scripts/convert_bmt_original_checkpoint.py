@@ -204,7 +204,8 @@ def check_proposal_fixture(folder: Path, cfg: dict) -> int:
         diff = (got - ref).abs()
         bound = atol * ref.abs().clamp_min(1) if scaled else atol + rtol * ref.abs()
         ok = bool((diff <= bound).all())
-        print(f"{name:>28}: max abs diff {diff.max().item():.3e}  {'ok' if ok else 'FAIL'}")
+        ratio = (diff / bound).max().item()
+        print(f"{name:>28}: max abs diff {diff.max().item():.3e} ({ratio:.2f} of tolerance)  {'ok' if ok else 'FAIL'}")
         if not ok:
             failures.append(name)
 
@@ -212,8 +213,12 @@ def check_proposal_fixture(folder: Path, cfg: dict) -> int:
         report(f"raw_audio_heads.{i}", raw, expected[f"raw_audio_heads.{i}"], 1e-5, 0)
     for i, raw in enumerate(out.video_head_logits):
         report(f"raw_video_heads.{i}", raw, expected[f"raw_video_heads.{i}"], 1e-5, 0)
-    report("encoder_audio_out", out.encoder_audio_hidden_state, expected["encoder_audio_out"], 1e-5, 0)
-    report("encoder_video_out", out.encoder_video_hidden_state, expected["encoder_video_out"], 1e-5, 0)
+    # Measured on an AMD EPYC (1 and 2 threads) against the fixture (Intel) / a float64 run against the fixture:
+    # raw heads 8.3e-7 / 9.3e-7; encoder outputs (values to 11.5) 2.9e-6 / 4.2e-6, which the fixture README's 1e-5
+    # covers only 2.4x: 3e-5 there; predictions 1.5e-5 / 8.9e-6 absolute at values to 40.5; loss terms <= 2.4e-7 /
+    # 6.9e-7.
+    report("encoder_audio_out", out.encoder_audio_hidden_state, expected["encoder_audio_out"], 3e-5, 0)
+    report("encoder_video_out", out.encoder_video_hidden_state, expected["encoder_video_out"], 3e-5, 0)
     ref = expected["predictions"]
     # seconds pass through exp(): |diff| <= 1e-5 * max(1, |reference|)
     report("predictions (centre, length)", out.proposals[..., :2], ref[..., :2], 1e-5, 0, scaled=True)
@@ -226,7 +231,11 @@ def check_proposal_fixture(folder: Path, cfg: dict) -> int:
     return 1 if failures else 0
 
 
-def check_fixture(folder: Path, tolerance: float = 1e-5) -> int:
+def check_fixture(folder: Path, tolerance: float = 2e-5) -> int:
+    """Captioning fixture. Measured on an AMD EPYC (1 and 2 threads) against the fixture (Intel) / a float64 run
+    against the fixture: log_probs 2.9e-6 / 1.9e-6 (values to 8.1), encoder outputs 2.4e-6 / 2.4e-6, loss 2.4e-7 /
+    3.3e-8. The fixture README's 1e-5 is 3.5x the worst, hence 2e-5 (7x); the README's mistake that moves the
+    outputs by about 5e-5 stays above it."""
     cfg = json.loads((folder / "original_config.json").read_text())
     if "kernel_sizes" in cfg or "anchors" in cfg:
         return check_proposal_fixture(folder, cfg)

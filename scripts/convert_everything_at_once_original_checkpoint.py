@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 
 from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
 from videozoo.configuration import EverythingAtOnceConfig
+from videozoo.conversion import report_differences
 from videozoo.modeling import EverythingAtOnceModel
 from videozoo.modeling.renaming import rename_key
 from videozoo.outputs import staged_output
@@ -100,6 +101,13 @@ def load_model(state_dict: dict[str, torch.Tensor], config: EverythingAtOnceConf
     return model.eval()
 
 
+# Tolerances of the fixture check, measured on an AMD EPYC (1 and 2 threads) against the fixture (recorded on Intel)
+# and for a float64 run of the same weights: every output within 1.9e-6 (float64: 2.4e-6, video_embed), so the
+# fixture README's 1e-5 holds at 4x; audio_embed (values to 4.5, a 6-stage CNN) 1.6e-5, and the fixture itself is
+# 1.4e-5 from float64: below its README's 1e-5, hence 1e-4 there.
+OUTPUT_TOLERANCES = {"audio_embed": 1e-4}
+
+
 def check_fixture(fixture: Path) -> dict[str, float]:
     original = json.loads((fixture / "original_config.json").read_text())
     model = load_model(load_file(fixture / "original_weights.safetensors"), convert_config(original))
@@ -131,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", type=Path)
     parser.add_argument("--fixture", type=Path)
     parser.add_argument(
-        "--tolerance", type=float, default=1e-5, help="the fixture's: max |difference| of float outputs"
+        "--tolerance", type=float, default=1e-5, help="max |difference| of float outputs (audio_embed: 1e-4)"
     )
     args = parser.parse_args(argv)
     exit_if_any(
@@ -149,13 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.fixture is not None:
         differences = check_fixture(args.fixture)
-        for name, difference in differences.items():
-            print(f"{name:28s} max abs diff {difference:.3e}")
-        worst = max(differences.values())
-        print(
-            f"{'PASS' if worst <= args.tolerance else 'FAIL'}: max abs difference {worst:.3e} (tolerance {args.tolerance:.0e})"
-        )
-        return 0 if worst <= args.tolerance else 1
+        tolerances = {name: OUTPUT_TOLERANCES.get(name, args.tolerance) for name in differences}
+        return report_differences({name: (d, tolerances[name]) for name, d in differences.items()})
     checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     state_dict = checkpoint.get("state_dict", checkpoint)
     model = load_model(state_dict, convert_config(json.loads(args.config_json.read_text())))

@@ -284,10 +284,12 @@ def check_head_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
         hook.remove()
     if set(ours) != set(expected):
         raise RuntimeError(f"fixture outputs not compared: {sorted(set(expected) - set(ours))}")
-    return {
-        name: (_difference(value, expected[name]), 1e-4 if name.startswith("debug.") else 1e-5)
-        for name, value in ours.items()
-    }
+    # Measured here (AMD EPYC, 1 and 2 threads alike) against the fixture (Intel, 2 threads): logits 3.2e-6, loss
+    # 4.8e-7, debug tensors <= 3.1e-6; a float64 run of the same weights is 1.8e-6 from the fixture's logits. The
+    # fixture README's 1e-5 on the logits is only 3x the worst of these, hence 2e-5 (its smallest listed mistake,
+    # LayerNorm eps 1e-6, moves them by 3.7e-5).
+    tolerances = {"logits": 2e-5, "loss": 1e-5}
+    return {name: (_difference(value, expected[name]), tolerances.get(name, 1e-4)) for name, value in ours.items()}
 
 
 def _run_trunk(
@@ -314,7 +316,11 @@ def check_s3d_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     )
     model = load_model(weights, config, only="visual_encoder.")
     probes = {"debug.base_7": model.visual_encoder[7], "debug.base_13": model.visual_encoder[13]}
-    return _run_trunk(model, "visual_features", lambda: model.get_visual_features(pixels), probes, expected, 2e-3)
+    # values reach 19.5; measured here (AMD EPYC) against the fixture (Intel): 9.1e-4 with 1 thread, 7.2e-4 with 2
+    # (base_13 2.2e-4, base_7 3.0e-5), and a float64 run is 7.1e-4 from the fixture: the deep stack amplifies float32
+    # summation order. The fixture README's 2e-3 is 2.2x the worst of these, hence 5e-3 (its smallest listed mistake,
+    # one BatchNorm variance x 1.01, moves the output by 0.37)
+    return _run_trunk(model, "visual_features", lambda: model.get_visual_features(pixels), probes, expected, 5e-3)
 
 
 def check_audio_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
@@ -332,6 +338,8 @@ def check_audio_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     )
     model = load_model(weights, config, only="audio_encoder.")
     probes = {"debug.layer2": model.audio_encoder.layer2, "debug.layer3": model.audio_encoder.layer3}
+    # values reach 13.6; measured here (AMD EPYC, 1 and 2 threads alike) against the fixture (Intel): 5.0e-5 (layer3
+    # 2.9e-5), and a float64 run is 3.2e-5 from the fixture: the fixture README's 2e-4 is 4x the worst of these
     return _run_trunk(model, "audio_features", lambda: model.get_audio_features(spectrogram), probes, expected, 2e-4)
 
 
@@ -346,31 +354,38 @@ def check_frontend_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     results: dict[str, tuple[float, float]] = {
         "spec.window": (_difference(extractor.hann_window(), weights["spec.window"]), 0.0),
     }
-    # part A: audio steps
+    # part A: audio steps. Tolerances (../shared/parity/sparsesync_frontend/README.md, re-measured on an AMD EPYC
+    # against the fixture's Intel recording, 1 and 2 threads alike, and against a float64 run of the same code):
+    # the float32 STFT rounds differently per CPU and library, and the log magnifies it in the quietest bins.
     steps = extractor.spectrogram_steps(inputs["waveform"])
     features = extractor(inputs["waveform"], sampling_rate=16000)["input_features"]
-    power = steps["power"]
-    results["input_features"] = (_difference(features, expected["input_features"]), 1e-5)
+    power, reference = steps["power"].double(), expected["debug.power_spectrogram"].double()
+    # features: AMD vs Intel 1.0e-4, float32 vs float64 1.3e-4 (the fixture itself 1.2e-4)
+    results["input_features"] = (_difference(features, expected["input_features"]), 5e-4)
+    # power: relative, the denominator floored at 1e-3 of the array's maximum (an absolute 1e-6 x max, as the
+    # AVLnet front end's fixture): elementwise, bins 1e-11 of the maximum are 5.5e-3 relative from float64 in both
+    # recordings; floored, AMD vs Intel 4.8e-6, float64 vs the fixture 3.3e-6 (unfloored |diff| <= 2.1e-7 x max)
+    floor = reference.abs().max().clamp_min(1e-30) * 1e-3
     results["debug.power_spectrogram (relative)"] = (
-        (
-            (power.double() - expected["debug.power_spectrogram"].double()).abs()
-            / expected["debug.power_spectrogram"].double().abs().clamp_min(1e-12)
-        )
-        .max()
-        .item(),
-        1e-5,
+        ((power - reference).abs() / reference.abs().clamp_min(floor)).max().item(),
+        1e-3,
     )
-    results["debug.log_spectrogram"] = (_difference(steps["log"], expected["debug.log_spectrogram"]), 1e-5)
+    # log(power + 1e-6): AMD vs Intel 2.1e-4, float64 vs the fixture 3.2e-4 (bins near the 1e-6 floor)
+    results["debug.log_spectrogram"] = (_difference(steps["log"], expected["debug.log_spectrogram"]), 2e-3)
+    # per-frequency means / stds over 251 frames: AMD vs Intel 9.5e-7 / 4.1e-6, float64 vs the fixture 1.1e-6 / 7.1e-6
     results["debug.spec_means"] = (_difference(steps["mean"], expected["debug.spec_means"]), 1e-5)
-    results["debug.spec_stds"] = (_difference(steps["std"], expected["debug.spec_stds"]), 1e-5)
-    # part B: frames (centre crop of the fixture's input_size, /255, ImageNet normalisation)
+    results["debug.spec_stds"] = (_difference(steps["std"], expected["debug.spec_stds"]), 5e-5)
+    # part B: frames (centre crop of the fixture's input_size, /255, ImageNet normalisation). Bit-exact against the
+    # fixture here; float32 vs float64 3.4e-7 (the rounding of outputs up to 2.6), so 2e-6 leaves room for another
+    # order of the same elementwise operations
     crop = original["fixture_visual_steps"][0]["params"]["input_size"]
     processor = SparseSyncProcessor(extractor, crop_size=crop)
     results["pixel_values"] = (
         _difference(processor.transform_frames(inputs["frames"]), expected["pixel_values"]),
-        1e-6,
+        2e-6,
     )
-    # part C: the whole test-time chain at fixed (offset, visual start)
+    # part C: the whole test-time chain at fixed (offset, visual start); features AMD vs Intel 5.2e-5 / 1.0e-4 and
+    # float64 vs the fixture 1.1e-4 / 6.6e-5 (cases 0 / 1), frames as part B
     data = original["data"]
     grid_size = original["model"]["params"]["transformer"]["params"]["num_offset_cls"]
     processor = SparseSyncProcessor(
@@ -389,8 +404,8 @@ def check_frontend_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
             video_starts=[float(inputs[f"clip{case}.v_start_sec"])],
         )
         for name, ours, tolerance in (
-            ("pixel_values", out["pixel_values"][0], 1e-6),
-            ("input_features", out["input_features"][0:1], 1e-5),
+            ("pixel_values", out["pixel_values"][0], 2e-6),
+            ("input_features", out["input_features"][0:1], 5e-4),
             ("offset_target", out["labels"][0], 0.0),
             ("offset_label", out["offset_sec"][0], 0.0),
         ):

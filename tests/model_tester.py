@@ -33,8 +33,15 @@ def to_float64(inputs):
     return inputs
 
 
-def assert_close(actual, expected, atol=1e-5, what=""):
-    torch.testing.assert_close(actual, expected, atol=atol, rtol=0, msg=lambda m: f"{what}: {m}")
+def assert_close(actual, expected, atol=None, what=""):
+    """Two float32 computations of the same outputs (padded vs plain, alone vs in a batch, SDPA vs eager): by
+    default within 5e-6 x max(1, the largest |expected|). Measured (AMD EPYC, 1 and 2 threads; every tiny model,
+    float64 runs of the same weights): the float32 paths differ by up to 5.5e-7 of that scale (AVLnet alone vs in a
+    batch 4.8e-6 at outputs up to 8.7, MDVC padded 2.9e-6 at 10.2), each is up to 4.9e-7 of it from float64, and
+    the same comparisons in float64 agree to 5e-15."""
+    if atol is None and expected.is_floating_point() and expected.numel():
+        atol = 5e-6 * max(1.0, expected.detach().abs().max().item())
+    torch.testing.assert_close(actual, expected, atol=atol or 0.0, rtol=0, msg=lambda m: f"{what}: {m}")
 
 
 class ModelTesterMixin:

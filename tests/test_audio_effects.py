@@ -32,9 +32,11 @@ def test_reverb_matches_the_sox_binary(tmp_path, rate, level):
     expected = np.fromfile(target, dtype=np.float32).reshape(-1, 2).T
     ours = sox_reverb(torch.from_numpy(x), rate, mean_channels=False).numpy()
     assert ours.shape == expected.shape
-    np.testing.assert_allclose(ours, expected, rtol=0, atol=2e-7)
+    # sox's float32 output is itself up to 1.2e-7 from our float64 run (outputs up to 0.76; 5e-8 at level 0.05);
+    # our float32 run is 3e-8 from our float64 one, on 1 or 2 threads: 1e-6 is 8x the largest of these
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(
-        sox_reverb(torch.from_numpy(x), rate), torch.from_numpy(expected.mean(0)), rtol=0, atol=2e-7
+        sox_reverb(torch.from_numpy(x), rate), torch.from_numpy(expected.mean(0)), rtol=0, atol=1e-6
     )
 
 

@@ -202,6 +202,9 @@ def test_corrupted_validation_probes():
         batch["pixel_values"].sum(dim=(1, 2, 3, 4)).tolist()
     )
     assert torch.equal(permuted["labels"], batch["labels"])
+    for _ in range(20):  # no clip keeps its own video (randperm would, once per batch on average)
+        sums = corrupt_batch(batch, "perm_rgb", generator)["pixel_values"].sum(dim=(1, 2, 3, 4))
+        assert not (sums == batch["pixel_values"].sum(dim=(1, 2, 3, 4))).any()
     with pytest.raises(ValueError, match="unknown probe"):
         corrupt_batch(batch, "other", generator)
 

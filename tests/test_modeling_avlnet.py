@@ -116,10 +116,10 @@ def test_bad_input_is_named(mutate, message):
 
 
 def test_mms_loss_values():
-    assert mms_loss(torch.full((8, 8), 0.3)).item() == pytest.approx(4.1606, abs=1e-4)
+    assert mms_loss(torch.full((8, 8), 0.3)).item() == pytest.approx(4.1606, abs=1e-4)  # 4.16063: 3.3e-5 off
     assert mms_loss(50 * torch.eye(4)).item() == pytest.approx(0.0, abs=1e-6)
     s = torch.randn(5, 5)
-    assert mms_loss(s).item() == pytest.approx(mms_loss(s.T).item(), abs=1e-6)
+    assert mms_loss(s).item() == pytest.approx(mms_loss(s.T).item(), abs=1e-6)  # 0 over 200 draws
 
 
 @pytest.mark.parametrize("name", ["avlnet", "avlnet_tri", "avlnet_fused", "avlnet_frontend"])

@@ -125,7 +125,7 @@ def test_label_smoothing_closed_form():
     labels = torch.tensor([[5, 7, 1]])
     loss = label_smoothed_kl(log_probs.log_softmax(-1), labels, gamma, pad_id=1)
     expected = (1 - gamma) * math.log((1 - gamma) * (vocab - 1)) + gamma * math.log(gamma * (vocab - 1) / (vocab - 2))
-    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)  # float32: 4.7e-7 relative
 
 
 @pytest.mark.parametrize("num_beams", [1, 3])

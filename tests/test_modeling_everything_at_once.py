@@ -175,10 +175,11 @@ def test_conversion_reproduces_the_authors_outputs():
     convert = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(convert)
     differences = convert.check_fixture(fixture)
-    # Every output within the fixture's 1e-5, except audio_embed: its 6-stage CNN's float32 rounding on this CPU
-    # (recomputing the whole model in float64 differs from the recorded float32 outputs by 1.4e-5 there too).
+    # Every output within the fixture's 1e-5 (measured on AMD, 1 or 2 threads: <= 1.9e-6; a float64 run is 2.4e-6
+    # from the fixture), except audio_embed: its 6-stage CNN's float32 rounding (1.6e-5 here; the fixture itself is
+    # 1.4e-5 from float64), hence 1e-4 (the converter's OUTPUT_TOLERANCES).
     assert max(v for k, v in differences.items() if k != "audio_embed") <= 1e-5, differences
-    assert differences["audio_embed"] <= 2.5e-5, differences
+    assert differences["audio_embed"] <= convert.OUTPUT_TOLERANCES["audio_embed"], differences
 
 
 def test_reference_clip_pickles(tmp_path):
@@ -203,7 +204,7 @@ def test_reference_clip_pickles(tmp_path):
     )
     row = dataset.with_format("numpy")[0]
     assert row["video"].shape == (4, 4096) and row["text"].shape == (2, 300) and row["audio"].shape == (100, 40)
-    np.testing.assert_allclose(np.linalg.norm(row["video"][:, :2048], axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(row["video"][:, :2048], axis=1), 1.0, rtol=1e-5)  # measured 6e-8
     batch = EverythingAtOnceCollator(max_frames=128)([row])
     assert batch["input_features"].shape == (1, 40, 128) and batch["audio_attention_mask"].sum() == 100
 
@@ -227,7 +228,7 @@ def test_howto100m_clip_sampling_grows_windows_to_whole_captions():
     assert len(clips) == 8
     for clip in clips:
         assert clip["audio"].shape[0] <= 768 and clip["video"].shape[1] == 4096 and len(clip["video"]) <= 12
-        np.testing.assert_allclose(np.linalg.norm(clip["video"], axis=1), np.sqrt(2), rtol=1e-5)
+        np.testing.assert_allclose(np.linalg.norm(clip["video"], axis=1), np.sqrt(2), rtol=1e-5)  # 1.7e-8
     batch = EverythingAtOnceCollator(max_frames=768)(clips)
     assert batch["input_features"].shape == (8, 40, 768) and batch["text_features"].shape[0] == 8
     untold = howto100m_eao_clips(spectrogram, np.random.rand(60, 2048), np.random.rand(90, 2048), None, 2, rng)

@@ -198,6 +198,7 @@ def test_loading_another_model_type_fails(tmp_path):
 def test_ranking_loss_values():
     margin = 0.05
     assert max_margin_ranking_loss(torch.eye(4), margin).item() == 0.0
+    # float32 rounds 0.05 + 0.3 - 0.3 to 0.05 (1 + 2.4e-7), inside approx's 1e-6
     assert max_margin_ranking_loss(torch.full((4, 4), 0.3), margin).item() == pytest.approx(margin)
     s = torch.tensor([[0.5, 0.2, 0.6], [0.1, 0.4, 0.45], [0.0, 0.7, 0.3]])
     terms = []
@@ -240,7 +241,7 @@ def test_conversion_reproduces_the_authors_outputs(capsys):
     assert convert.main(["--fixture", str(fixture)]) == 0
     assert "PASS" in capsys.readouterr().out
     differences = convert.check_fixture(fixture)
-    assert max(differences.values()) < 1e-5, differences
+    assert max(differences.values()) < 1e-5, differences  # AMD, 1 or 2 threads: 2.8e-7; float64 run: 2.8e-7
 
 
 def test_authors_pth_with_pickled_config_loads_without_their_code(tmp_path, monkeypatch):

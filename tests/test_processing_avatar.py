@@ -57,6 +57,8 @@ def test_front_end_matches_the_reference():
         padded = (ref == 0).all(dim=1)
         assert (ours[padded] == 0).all()
         linear = (ours.exp() - ref.exp()).abs()[~padded] / ref.exp()[~padded].max(dim=1, keepdim=True).values
+        # the fixture README's tolerances; measured on AMD (1 or 2 threads) against the Intel recording: 7.6e-6 and
+        # 1.3e-4 (the reference's own FFT is a different float32 library, about 1e-6 of a frame's peak apart)
         assert linear.max() <= 1e-4, index
         loud = (ref >= -6) & ~padded[:, None]
         assert (ours - ref).abs()[loud].max() <= 1e-3, index
@@ -310,18 +312,19 @@ def test_spec_augment_policies():
 
 def test_colour_augmentation_ops():
     x = torch.rand(3, 2, 5, 7)
-    torch.testing.assert_close(hsv_to_rgb(rgb_to_hsv(x)), x, rtol=0, atol=1e-6)
+    # float32 round trip: up to 6.6e-7 over 300 draws (1 or 2 threads); the same in float64 1.2e-15
+    torch.testing.assert_close(hsv_to_rgb(rgb_to_hsv(x)), x, rtol=0, atol=4e-6)
     import colorsys
 
     for pixel in x.reshape(3, -1).T[:10].tolist():
-        torch.testing.assert_close(
+        torch.testing.assert_close(  # float32 vs colorsys (float64): 3e-8
             rgb_to_hsv(torch.tensor(pixel)), torch.tensor(colorsys.rgb_to_hsv(*pixel)), rtol=0, atol=1e-6
         )
     clip = x * 2 - 1
     assert torch.equal(colour_augment(clip, np.random.default_rng(0), 0.0, 0.0), clip)
     # brightness alone: +delta in [0, 1] = +2 delta in [-1, 1], then clipped
     bright = colour_augment(clip, _Scripted(0.0, 0.1, 1.0, 1.0, 0.0, 1.0), 0.8, 0.1)
-    torch.testing.assert_close(bright, (clip + 0.2).clamp(max=1.0), rtol=0, atol=1e-5)
+    torch.testing.assert_close(bright, (clip + 0.2).clamp(max=1.0), rtol=0, atol=1e-5)  # measured 7.8e-7
     # hue + 1/3: red -> green, green -> blue
     red = torch.tensor([1.0, -1.0, -1.0]).view(3, 1, 1, 1).expand(3, 2, 4, 4)
     turned = colour_augment(red, _Scripted(0.0, 0.0, 1.0, 1.0, 0.2, 1.0), 0.8, 0.1)
@@ -329,7 +332,7 @@ def test_colour_augmentation_ops():
     assert turned[0].max() < 1 and turned[1].min() > -1 and hue[2].min() > -1  # the hue moved both ways
     # contrast keeps each frame's channel means
     flat = colour_augment(clip, _Scripted(0.0, 0.0, 1.0, 0.6, 0.0, 1.0), 0.8, 0.1)
-    torch.testing.assert_close(flat.mean(dim=(-2, -1)), clip.mean(dim=(-2, -1)), rtol=0, atol=1e-5)
+    torch.testing.assert_close(flat.mean(dim=(-2, -1)), clip.mean(dim=(-2, -1)), rtol=0, atol=1e-5)  # 5.6e-8
     assert flat.std() < clip.std()
     # saturation 0.6 brings colours toward grey; grey-scale drop gives equal channels
     dull = colour_augment(clip, _Scripted(0.0, 0.0, 0.6, 1.0, 0.0, 1.0), 0.8, 0.1)

@@ -60,7 +60,7 @@ def test_sampling_rate_is_required():
 
 def test_window_is_symmetric_hamming():
     window = torch.hamming_window(400, periodic=False, dtype=torch.float64)
-    torch.testing.assert_close(window, window.flip(0), atol=1e-12, rtol=0)
+    torch.testing.assert_close(window, window.flip(0), atol=1e-12, rtol=0)  # float64 window
     periodic = torch.hamming_window(400, periodic=True, dtype=torch.float64)
     assert (periodic - periodic.flip(0)).abs().max() > 1e-3  # the periodic window would fail the check above
 

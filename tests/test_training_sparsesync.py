@@ -184,8 +184,16 @@ def test_flash_and_click_learns_and_the_probes_stay_at_chance(tmp_path):
         {name: round(value, 3) for name, value in metrics.items() if "accuracy_1" in name}
     )  # the README's figures (-s)
     assert metrics["accuracy_1"] > 3 / 21 and metrics["accuracy_1_tol1"] > 0.4, metrics
+    # A probe at chance is binomial over the test clips: top-1 chance 1/21, +-1 class 61/441 (the two edge classes
+    # accept two labels, the others three). Bounds at chance + 4 standard errors: on 200 clips 10.8 % (a false alarm
+    # once in 4,000 per probe) and 23.6 %. Measured (docs/sparsesync_probes.md): on this test set the worst rule
+    # that reads one stream alone (a fixed guess for the other stream's event) scores 9.5 % / 20.0 %; a model
+    # that predicts one class 6.5 % / 17.5 %; permuted frames with an ideal synchroniser 4.9 % +- 1.4.
+    count = metrics["num_examples"]
     for probe in ("rand_audio", "rand_rgb", "perm_rgb"):
-        assert metrics[f"{probe}/accuracy_1"] < 2 / 21 and metrics[f"{probe}/accuracy_1_tol1"] < 0.25, (probe, metrics)
+        for name, chance in (("accuracy_1", 1 / 21), ("accuracy_1_tol1", 61 / 441)):
+            bound = chance + 4 * (chance * (1 - chance) / count) ** 0.5
+            assert metrics[f"{probe}/{name}"] < bound, (probe, name, bound, metrics)
 
 
 def test_extractor_pretraining_writes_a_checkpoint(tmp_path):

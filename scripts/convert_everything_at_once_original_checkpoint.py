@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:28s} max abs diff {difference:.3e}")
         worst = max(differences.values())
         print(
-            f"{'PASS' if worst <= args.tolerance else 'FAIL'}: max abs difference {worst:.3e} (tolerance {args.tolerance:.0e})"
+            f"{'PASS' if worst <= args.tolerance else 'FAIL'}: max abs difference {worst:.3e} "
+            f"(tolerance {args.tolerance:.0e})"
         )
         return 0 if worst <= args.tolerance else 1
     checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=True)

@@ -378,6 +378,7 @@ class AvatarProcessor(ProcessorMixin):
         """
         if audio is None and video is None and text is None:
             raise ValueError("give audio, video or text")
+
         def single(x) -> bool:  # one clip (a path, a waveform or a (T, H, W, C) video) rather than a list
             return isinstance(x, (str, Path)) or (isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim in (1, 4))
 

@@ -32,7 +32,8 @@ class AvatarConfig(PreTrainedConfig):
         bottleneck_extra_cls_token: the reference adds one more bottleneck token (5 parameters in total).
         encoder_attention_dropout: dropout on encoder attention probabilities.
         encoder_dropout: dropout on encoder branch outputs.
-        encoder_drop_path_rate: stochastic depth rate of the last encoder layer (linear in the layer index, no rescaling).
+        encoder_drop_path_rate: stochastic depth rate of the last encoder layer (linear in the layer index, no
+            rescaling).
         layer_norm_eps: LayerNorm epsilon everywhere.
         decoder_layers: decoder blocks.
         decoder_attention_heads: decoder heads.

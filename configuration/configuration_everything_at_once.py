@@ -22,7 +22,8 @@ class EverythingAtOnceConfig(CheckedModelTypeMixin, PreTrainedConfig):
     ResNeXt-101 video features, word2vec text, ResDAVEnet v2 audio, one fusion block of width 4096, 6144-d space).
 
     Args:
-        video_feature_size (`int`, defaults to 4096): per-time-step video features (1024 for the S3D variant, 512 CLIP).
+        video_feature_size (`int`, defaults to 4096): per-time-step video features (1024 for the S3D variant, 512
+            CLIP).
         text_feature_size (`int`, defaults to 300): word vectors (512 for the CLIP-text variant).
         num_mel_bins (`int`, defaults to 40): log-mel bins of the audio.
         audio_stage_depths (`list[int]`, defaults to `[2, 2, 1, 1, 1, 1]`): ResDAVEnet v2 blocks per stage.

@@ -146,8 +146,8 @@ class MMTConfig(CheckedModelTypeMixin, PreTrainedConfig):
         for name, type_id in self.expert_type_ids.items():
             if not 0 < type_id < self.type_vocab_size:
                 raise ValueError(
-                    f"expert_type_ids[{name!r}] = {type_id} is outside the expert table (1..{self.type_vocab_size - 1};"
-                    " row 0 is the [CLS] token)"
+                    f"expert_type_ids[{name!r}] = {type_id} is outside the expert table"
+                    f" (1..{self.type_vocab_size - 1}; row 0 is the [CLS] token)"
                 )
 
     def validate_sizes(self):

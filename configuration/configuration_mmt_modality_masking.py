@@ -19,9 +19,9 @@ class MMTModalityMaskingConfig(CheckedModelTypeMixin, PreTrainedConfig):
     ASR (Phi_text, the MMT caption side) or by a temporal-free MMT over its features when it is RGB or audio (Phi_av).
 
     Args:
-        video_config (`dict` or [`MMTConfig`], *optional*): Psi and Phi_text. Defaults to the paper's sizes with experts
-            `s3d` (RGB, 1024-d, expert row 1), `vggish` (audio, 128-d, row 2) and `asr` (768-d wordpiece features,
-            row 10), BERT-base captions.
+        video_config (`dict` or [`MMTConfig`], *optional*): Psi and Phi_text. Defaults to the paper's sizes with
+            experts `s3d` (RGB, 1024-d, expert row 1), `vggish` (audio, 128-d, row 2) and `asr` (768-d wordpiece
+            features, row 10), BERT-base captions.
         asr_modality (`str`, defaults to `"asr"`): the expert that is speech; its query encoder is Phi_text.
         query_av_num_hidden_layers (`int`, defaults to 4): layers of Phi_av (heads and width follow `video_config`).
         query_av_num_attention_heads (`int`, defaults to 4): heads of Phi_av.
@@ -87,7 +87,8 @@ class MMTModalityMaskingConfig(CheckedModelTypeMixin, PreTrainedConfig):
             )
         if any(p < 0 for p in schedule.values()) or abs(sum(schedule.values()) - 1.0) > 1e-6:
             raise ValueError(
-                f"the masking schedule must be non-negative and sum to 1, got {schedule} (sum {sum(schedule.values()):.6f})"
+                f"the masking schedule must be non-negative and sum to 1, got {schedule} "
+                f"(sum {sum(schedule.values()):.6f})"
             )
         if not 0.0 < self.mask_fraction <= 1.0:
             raise ValueError(f"mask_fraction must be in (0, 1], got {self.mask_fraction}")

@@ -65,7 +65,8 @@ class SparseSyncConfig(CheckedModelTypeMixin, PreTrainedConfig):
     holds the grid values ("-2.0" ... "+2.0").
 
     Args:
-        num_offset_classes (`int`, defaults to 21): size of the offset grid (3 for the "lags / in sync / leads" models).
+        num_offset_classes (`int`, defaults to 21): size of the offset grid (3 for the "lags / in sync / leads"
+            models).
         max_offset_sec (`float`, defaults to 2.0): the grid spans [-max, +max] seconds (1.0 for the 3-class models).
         offset_grid_type (`"linspace"` or `"uniform"`, defaults to `"linspace"`): see [`offset_grid`].
         hidden_size (`int`, defaults to 512): width d of the selectors and the synchronisation transformer; it must
@@ -139,7 +140,8 @@ class SparseSyncConfig(CheckedModelTypeMixin, PreTrainedConfig):
     def validate_sizes(self):
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})"
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads})"
             )
         if len(self.audio_backbone_widths) != len(self.audio_backbone_depths) or not self.audio_backbone_widths:
             raise ValueError("audio_backbone_widths and audio_backbone_depths need one entry per stage")

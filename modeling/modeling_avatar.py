@@ -265,7 +265,8 @@ class AvatarEncoder(AvatarPreTrainedModel):
 
 def sinusoid_table(start: int, length: int, dim: int, device=None) -> torch.Tensor:
     """Rows `start .. start+length-1` of the reference (Flax WMT) table: sines in the first half, cosines in the
-    second, frequency divisor (dim/2 - 1). Computed on the fly (no buffer, so loading never leaves it uninitialised)."""
+    second, frequency divisor (dim/2 - 1). Computed on the fly (no buffer, so loading never leaves it
+    uninitialised)."""
     half = dim // 2
     freqs = torch.exp(torch.arange(half, dtype=torch.float64, device=device) * -(math.log(10000.0) / (half - 1)))
     angles = torch.arange(start, start + length, dtype=torch.float64, device=device)[:, None] * freqs[None]

@@ -198,12 +198,14 @@ class AVLnetModel(AVLnetPreTrainedModel):
             raise ValueError("the audio-video variant has no text branch (use variant='text_tri' or 'text_fused')")
         if text_features is None:
             raise ValueError(
-                f"the {self.config.variant} variant needs text_features (batch, words, {self.config.word_embedding_size})"
+                f"the {self.config.variant} variant needs text_features "
+                f"(batch, words, {self.config.word_embedding_size})"
             )
         check_float_features("text_features", text_features, check_values=False, model_dtype=self.dtype)
         if text_features.dim() != 3 or text_features.shape[2] != self.config.word_embedding_size:
             raise ValueError(
-                f"text_features must be (batch, words, {self.config.word_embedding_size}), got {tuple(text_features.shape)}"
+                f"text_features must be (batch, words, {self.config.word_embedding_size}), "
+                f"got {tuple(text_features.shape)}"
             )
         if text_features.shape[1] == 0:
             raise ValueError("text_features has no word slot")

@@ -17,8 +17,8 @@ Decisions (reference behaviour kept as default so released weights reproduce):
 - Loss: the reference label-smoothed KL (see `label_smoothed_kl` in the BMT module).
 - `generate()` (greedy or beam search) runs the three encoders once and caches the decoders' self- and
   cross-attention keys/values (an `EncoderDecoderCache` of 3 x num_hidden_layers layers each: speech, audio, video;
-  the cross-attention keys/values are projected once from the encoder outputs). Without the cache, the fusion MLP (a V x V layer) would be re-applied to the
-  whole prefix at every step. The reference decodes greedily only.
+  the cross-attention keys/values are projected once from the encoder outputs). Without the cache, the fusion MLP
+  (a V x V layer) would be re-applied to the whole prefix at every step. The reference decodes greedily only.
 - Learned proposals are an input (the Bi-SST proposal file is not distributed); BMT's generator may be used, as a
   labelled deviation.
 """
@@ -124,7 +124,8 @@ class MDVCEncoderOutput(ModelOutput):
     last_hidden_state (`(B, T, video_hidden_size)`): video encoder memory.
     audio_hidden_state (`(B, T, audio_hidden_size)`): audio encoder memory.
     speech_hidden_state (`(B, S, speech_hidden_size)`): speech encoder memory.
-    feature_attention_mask (`(B, T)`): valid audio/video steps; speech_attention_mask (`(B, S)`): valid subtitle tokens.
+    feature_attention_mask (`(B, T)`): valid audio/video steps; speech_attention_mask (`(B, S)`): valid subtitle
+        tokens.
     """
 
     last_hidden_state: torch.FloatTensor | None = None

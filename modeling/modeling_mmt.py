@@ -357,7 +357,8 @@ class MMTModel(MMTPreTrainedModel):
         expert_attention_mask: dict[str, torch.Tensor],
         expert_pooled: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Expert features -> (embeddings `(num_videos, num_experts, hidden_size)`, availability `(num_videos, num_experts)`)."""
+        """Expert features -> (embeddings `(num_videos, num_experts, hidden_size)`, availability
+        `(num_videos, num_experts)`)."""
         return encode_experts(
             self.config,
             self.video_model,
@@ -377,7 +378,8 @@ class MMTModel(MMTPreTrainedModel):
         video_availability: torch.Tensor | None = None,
         renormalize_missing_modalities: bool = False,
     ) -> torch.Tensor:
-        """s_ij = sum_e W_ij,e <phi_i,e, psi_j,e>: `(captions, experts, d)` x `(videos, experts, d)` -> `(captions, videos)`.
+        """s_ij = sum_e W_ij,e <phi_i,e, psi_j,e>: `(captions, experts, d)` x `(videos, experts, d)` ->
+        `(captions, videos)`.
 
         Without renormalisation W = w(c) and the whole matrix is one matrix product. With it, the weights of
         experts missing from video j are zeroed and the rest renormalised per pair (all missing gives 0).

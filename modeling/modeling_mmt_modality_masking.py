@@ -262,8 +262,8 @@ class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):
             keep = valid.nonzero().squeeze(1)
             if keep.numel() < 2:
                 raise ValueError(
-                    f"only {keep.numel()} clip(s) of the batch carry the masked modality {masked_modality!r}; the ranking "
-                    "loss needs at least two"
+                    f"only {keep.numel()} clip(s) of the batch carry the masked modality {masked_modality!r}; "
+                    "the ranking loss needs at least two"
                 )
             loss = max_margin_ranking_loss(logits[keep][:, keep], self.config.ranking_margin)
         return MMTModalityMaskingOutput(

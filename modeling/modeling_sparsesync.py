@@ -394,15 +394,16 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
             )
         if not pixel_values.is_floating_point():
             raise ValueError(
-                "pixel_values must be float frames normalised with the ImageNet mean/std (use SparseSyncProcessor), got integers"
+                "pixel_values must be float frames normalised with the ImageNet mean/std (use SparseSyncProcessor), "
+                "got integers"
             )
         check_float_features("pixel_values", pixel_values, model_dtype=self.dtype)
         _, frames, _, height, width = pixel_values.shape
         expected = tuple(self.config.visual_grid)
         if s3d_output_grid(frames, height, width) != expected:
             raise ValueError(
-                f"{frames} frames of {height}x{width} give an S3D grid {s3d_output_grid(frames, height, width)}, but the "
-                f"positional tables of this model are for {expected} (125 frames of 224 px for {(16, 7, 7)}); "
+                f"{frames} frames of {height}x{width} give an S3D grid {s3d_output_grid(frames, height, width)}, "
+                f"but the positional tables of this model are for {expected} (125 frames of 224 px for {(16, 7, 7)}); "
                 f"use clips of the model's length and crop size, or a config with visual_grid for these inputs"
             )
         return self.visual_encoder(pixel_values.transpose(1, 2)).transpose(1, 2)
@@ -432,7 +433,8 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
         audio `(B, f*t, D)` (frequency-major)."""
         if visual_features.dim() != 5 or visual_features.shape[2] != self.config.visual_feature_size:
             raise ValueError(
-                f"visual features must be (batch, t, {self.config.visual_feature_size}, h, w), got {tuple(visual_features.shape)}"
+                f"visual features must be (batch, t, {self.config.visual_feature_size}, h, w), "
+                f"got {tuple(visual_features.shape)}"
             )
         if audio_features.dim() != 4 or audio_features.shape[1] != self.config.hidden_size:
             raise ValueError(
@@ -447,8 +449,8 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
             self.config.audio_grid
         ):
             raise ValueError(
-                f"feature grids visual {visual_grid} / audio {tuple(audio_features.shape[2:])} differ from the positional "
-                f"tables' {tuple(self.config.visual_grid)} / {tuple(self.config.audio_grid)}"
+                f"feature grids visual {visual_grid} / audio {tuple(audio_features.shape[2:])} differ from the "
+                f"positional tables' {tuple(self.config.visual_grid)} / {tuple(self.config.audio_grid)}"
             )
         batch, size = visual_features.shape[0], self.config.hidden_size
         visual = F.gelu(self.visual_proj(visual_features.permute(0, 1, 3, 4, 2)))  # (B, t, h, w, D)
@@ -485,7 +487,8 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
     ) -> SequenceClassifierOutput:
         if pixel_values.shape[0] != input_features.shape[0]:
             raise ValueError(
-                f"pixel_values and input_features disagree on the batch size: {pixel_values.shape[0]} vs {input_features.shape[0]}"
+                f"pixel_values and input_features disagree on the batch size: {pixel_values.shape[0]} "
+                f"vs {input_features.shape[0]}"
             )
         logits = self.classify_features(
             self.get_visual_features(pixel_values), self.get_audio_features(input_features)
@@ -494,7 +497,8 @@ class SparseSyncForOffsetClassification(SparseSyncPreTrainedModel):
         if labels is not None:
             if labels.shape != (logits.shape[0],) or labels.is_floating_point():
                 raise ValueError(
-                    f"labels must be ({logits.shape[0]},) integer offset classes, got {tuple(labels.shape)} {labels.dtype}"
+                    f"labels must be ({logits.shape[0]},) integer offset classes, "
+                    f"got {tuple(labels.shape)} {labels.dtype}"
                 )
             if (labels < 0).any() or (labels >= self.config.num_offset_classes).any():
                 raise ValueError(f"labels must be offset classes in [0, {self.config.num_offset_classes})")

@@ -24,7 +24,8 @@ _STEREO_SPREAD = 12
 
 
 def _delay_lengths(rate: float, scale: float, offset: float) -> tuple[list[int], list[int]]:
-    """sox's comb and all-pass delays for one channel (`offset` 0 or the stereo depth, its sign flipping per filter)."""
+    """sox's comb and all-pass delays for one channel (`offset` 0 or the stereo depth, its sign flipping per
+    filter)."""
     r = rate / 44100.0
     combs, allpasses = [], []
     for length in _COMB_LENGTHS:

@@ -209,8 +209,8 @@ SPEC_AUGMENT_POLICIES = ("reference", "park")
 def time_warp(
     features: torch.Tensor, rng: np.random.Generator, max_warp: int = 80, valid_frames: int | None = None
 ) -> torch.Tensor:
-    """SpecAugment time warping on one log-mel `(frames, mel)`: a point `s` drawn uniformly in `[W, n - W)` of the first
-    `n = valid_frames` frames moves to `s + U[-W, W]`, and both sides are stretched linearly to fit (linear
+    """SpecAugment time warping on one log-mel `(frames, mel)`: a point `s` drawn uniformly in `[W, n - W)` of the
+    first `n = valid_frames` frames moves to `s + U[-W, W]`, and both sides are stretched linearly to fit (linear
     interpolation between frames); the frames after `n` (padding) are left alone. Clips of `n <= 2W` frames use
     `W = n // 2 - 1`, and clips under 4 frames are returned unchanged."""
     out = torch.as_tensor(features).clone()

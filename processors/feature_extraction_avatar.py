@@ -104,7 +104,8 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
         return self.feature_size
 
     def to_mono_16k(self, waveform, sampling_rate: int | None) -> torch.Tensor:
-        """One clip `(samples,)` or `(channels, samples)` at `sampling_rate` -> float64 mono at the extractor's rate."""
+        """One clip `(samples,)` or `(channels, samples)` at `sampling_rate` -> float64 mono at the extractor's
+        rate."""
         sampling_rate = require_sampling_rate("sampling_rate", sampling_rate, self.sampling_rate)
         wave = as_mono_waveform("raw_audio", waveform)  # (channels, samples) is averaged: the down-mix
         if wave.numel() == 0:
@@ -122,7 +123,8 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
             raise ValueError(f"log_mel takes a non-empty mono waveform, got shape {tuple(wave.shape)}")
         if not wave.max() > wave.min() and not allow_silent:
             raise ValueError(
-                "the audio is all silent (constant samples); pass allow_silent=True to get the reference's features for it"
+                "the audio is all silent (constant samples); pass allow_silent=True to get the reference's features "
+                "for it"
             )
         wave = peak_normalize(wave, self.normalization_floor)
         frames = math.ceil(wave.numel() / self.hop_length)
@@ -173,7 +175,8 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
                 seconds = len(spectrogram) * self.hop_length / self.sampling_rate
                 raise ValueError(
                     f"clip {index} is {seconds:.1f} s long ({len(spectrogram)} frames), longer than the "
-                    f"{target}-frame input; pass truncation=True to keep its first {target} frames as the reference does"
+                    f"{target}-frame input; pass truncation=True to keep its first {target} frames as the "
+                    "reference does"
                 )
             frames = min(len(spectrogram), target)
             features[index, :frames] = spectrogram[:frames]

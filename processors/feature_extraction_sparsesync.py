@@ -110,7 +110,8 @@ class SparseSyncFeatureExtractor(FeatureExtractionMixin):
         sampling_rate = require_sampling_rate("sampling_rate", sampling_rate)
         if sampling_rate != self.sampling_rate:
             raise ValueError(
-                f"audio at {sampling_rate} Hz; SparseSync needs {self.sampling_rate} Hz (decode with load_clip, which resamples)"
+                f"audio at {sampling_rate} Hz; SparseSync needs {self.sampling_rate} Hz "
+                "(decode with load_clip, which resamples)"
             )
         raw_audio = waveform_list("raw_audio", raw_audio)
         lengths = {int(np.shape(wave)[-1]) for wave in raw_audio}

@@ -34,13 +34,15 @@ def normalize_text(text: str) -> str:
 
 
 def detokenize(tokens: list[str]) -> str:
-    """Reference detokenisation of wordpieces: join with spaces, glue `##` pieces, `" ' "` -> `"'"`, collapse spaces."""
+    """Reference detokenisation of wordpieces: join with spaces, glue `##` pieces, `" ' "` -> `"'"`, collapse
+    spaces."""
     text = " ".join(tokens).replace(" ##", "")
     return " ".join(text.replace(" ' ", "'").split())
 
 
 def write_vocab(words, path: str | Path) -> Path:
-    """A WordPiece `vocab.txt` made of the BERT special tokens then `words` (whole words, for small offline vocabularies)."""
+    """A WordPiece `vocab.txt` made of the BERT special tokens then `words` (whole words, for small offline
+    vocabularies)."""
     path = Path(path)
     entries = list(SPECIAL_TOKENS) + [w for w in dict.fromkeys(words) if w not in SPECIAL_TOKENS]
     path.write_text("\n".join(entries) + "\n")
@@ -66,7 +68,8 @@ def _open_stream(path: str | Path, kind: str):
 def decode_audio(
     path: str | Path, start: float | None = None, end: float | None = None
 ) -> tuple[np.ndarray, int, float]:
-    """Audio of a media file (optionally the [start, end] seconds) -> (`(channels, samples)` float32, rate, seconds)."""
+    """Audio of a media file (optionally the [start, end] seconds) -> (`(channels, samples)` float32, rate,
+    seconds)."""
     import av
 
     container, stream = _open_stream(path, "audio")
@@ -375,6 +378,7 @@ class AvatarProcessor(ProcessorMixin):
         """
         if audio is None and video is None and text is None:
             raise ValueError("give audio, video or text")
+
         def single(x) -> bool:  # one clip (a path, a waveform or a (T, H, W, C) video) rather than a list
             return isinstance(x, (str, Path)) or (isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim in (1, 4))
 

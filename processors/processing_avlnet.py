@@ -48,7 +48,8 @@ class AVLnetProcessor(ProcessorMixin):
         return self
 
     def embed_text(self, texts: list[str]) -> torch.Tensor:
-        """Captions -> `(batch, max_words, word_embedding_size)`: lower-cased words found in the vocabulary, in order."""
+        """Captions -> `(batch, max_words, word_embedding_size)`: lower-cased words found in the vocabulary, in
+        order."""
         return embed_words(texts, self.word_vectors, self.max_words, self.word_embedding_size)[0]
 
     def __call__(self, audio=None, sampling_rate: int | None = None, video=None, text=None, **kwargs) -> BatchFeature:

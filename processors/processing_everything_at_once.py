@@ -47,7 +47,8 @@ class EverythingAtOnceProcessor(ProcessorMixin):
         super().__init__(feature_extractor, **kwargs)
         if self.feature_extractor.max_frames % 64:
             raise ValueError(
-                f"max_frames must be a multiple of 64 (one audio token per 64 frames), got {self.feature_extractor.max_frames}"
+                "max_frames must be a multiple of 64 (one audio token per 64 frames), "
+                f"got {self.feature_extractor.max_frames}"
             )
 
     @classmethod

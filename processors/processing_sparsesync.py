@@ -171,7 +171,8 @@ def _as_frames(video, name: str) -> torch.Tensor:
         frames = frames.permute(0, 3, 1, 2)  # (T, H, W, 3) -> (T, 3, H, W)
     if frames.dim() != 4 or frames.shape[1] != 3:
         raise ValueError(
-            f"{name}: frames must be (frames, 3, height, width) or (frames, height, width, 3) RGB, got {tuple(frames.shape)}"
+            f"{name}: frames must be (frames, 3, height, width) or (frames, height, width, 3) RGB, "
+            f"got {tuple(frames.shape)}"
         )
     if frames.dtype != torch.uint8:
         raise ValueError(f"{name}: frames must be uint8 RGB (0-255), got {frames.dtype}")
@@ -261,7 +262,8 @@ class SparseSyncProcessor(ProcessorMixin):
         grid = self.offset_grid()
         if len(grid) > 1 and self.audio_jitter_sec > (grid[1] - grid[0]) / 2 + 1e-9:
             raise ValueError(
-                f"audio_jitter_sec {self.audio_jitter_sec} exceeds half a grid step ({(grid[1] - grid[0]) / 2:.3f} s): it would change labels"
+                f"audio_jitter_sec {self.audio_jitter_sec} exceeds half a grid step "
+                f"({(grid[1] - grid[0]) / 2:.3f} s): it would change labels"
             )
         super().__init__(feature_extractor, **kwargs)
 
@@ -449,7 +451,8 @@ class SparseSyncProcessor(ProcessorMixin):
         video_fps = float(video_fps if video_fps is not None else self.video_fps)
         if sampling_rate != self.feature_extractor.sampling_rate:
             raise ValueError(
-                f"audio at {sampling_rate} Hz; SparseSync needs {self.feature_extractor.sampling_rate} Hz (decode with load_clip)"
+                f"audio at {sampling_rate} Hz; SparseSync needs {self.feature_extractor.sampling_rate} Hz "
+                "(decode with load_clip)"
             )
         if abs(video_fps - self.video_fps) > 1e-6:
             raise ValueError(

@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         memory = model.encoder(input_features=features, pixel_values=pixels)
     figures["encoder_clips_per_s"] = b / seconds
     print(
-        f"[encoder, paper config] {memory.last_hidden_state.shape[1]} tokens, batch {b}, {args.dtype} on {device.type}: "
-        f"{1e3 * seconds:.0f} ms/batch, {figures['encoder_clips_per_s']:.2f} clips/s"
+        f"[encoder, paper config] {memory.last_hidden_state.shape[1]} tokens, batch {b}, "
+        f"{args.dtype} on {device.type}: {1e3 * seconds:.0f} ms/batch, {figures['encoder_clips_per_s']:.2f} clips/s"
     )
 
     if not args.skip_training:
@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     cached, uncached = b * n / results[True][1], b * n / results[False][1]
     figures.update(cached_tokens_per_s=cached, uncached_tokens_per_s=uncached, cache_speedup=cached / uncached)
     print(
-        f"[generate, greedy, {n} tokens, batch {b}] with cache {cached:.1f} tokens/s, without {uncached:.1f} tokens/s: "
-        f"{cached / uncached:.1f}x (identical tokens)"
+        f"[generate, greedy, {n} tokens, batch {b}] with cache {cached:.1f} tokens/s, "
+        f"without {uncached:.1f} tokens/s: {cached / uncached:.1f}x (identical tokens)"
     )
 
     with torch.no_grad(), autocast():
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         beam_seconds = time.perf_counter() - start
     figures["beam_tokens_per_s"] = b * n / beam_seconds
     print(
-        f"[generate, reference beam search, 4 beams, {n} steps, batch {b}] {figures['beam_tokens_per_s']:.1f} tokens/s "
-        f"(per clip; x4 beam hypotheses)"
+        f"[generate, reference beam search, 4 beams, {n} steps, batch {b}] "
+        f"{figures['beam_tokens_per_s']:.1f} tokens/s (per clip; x4 beam hypotheses)"
     )
     return figures
 

@@ -109,7 +109,8 @@ def benchmark_front_end(clips: int) -> None:
                 fn()
             rate = clips / (time.perf_counter() - start)
             print(
-                f"front end: {label}: {rate:.1f} clips/s (10-s 44.1 kHz stereo AAC clips, {torch.get_num_threads()} threads)"
+                f"front end: {label}: {rate:.1f} clips/s "
+                f"(10-s 44.1 kHz stereo AAC clips, {torch.get_num_threads()} threads)"
             )
 
 

@@ -62,7 +62,8 @@ def reference_decoding(model, encoder_inputs: dict, new_tokens: int, bos: int, e
 
 def benchmark_generation(label, model, encoder_inputs, new_tokens, device, dtype, repeats):
     """Seconds (best of `repeats`, the three variants interleaved so that a busy machine affects them alike) and
-    FLOPs (counted, independent of the machine) of `generate()` with the cache, without it, and of the reference loop."""
+    FLOPs (counted, independent of the machine) of `generate()` with the cache, without it, and of the reference
+    loop."""
     model.eval()
     cfg = model.config
     kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, num_beams=1)
@@ -85,8 +86,8 @@ def benchmark_generation(label, model, encoder_inputs, new_tokens, device, dtype
     print(
         f"[{label}] generate {new_tokens} tokens, batch {batch}: {1e3 * seconds['cached']:.0f} ms with the cache "
         f"({flops['cached'] / 1e9:.0f} GFLOP), {1e3 * seconds['no_cache']:.0f} ms without it (encoder once, "
-        f"{flops['no_cache'] / 1e9:.0f} GFLOP), {1e3 * seconds['naive']:.0f} ms re-running the encoder for every token "
-        f"({flops['naive'] / 1e9:.0f} GFLOP) -> {seconds['naive'] / seconds['cached']:.1f}x faster, "
+        f"{flops['no_cache'] / 1e9:.0f} GFLOP), {1e3 * seconds['naive']:.0f} ms re-running the encoder for every "
+        f"token ({flops['naive'] / 1e9:.0f} GFLOP) -> {seconds['naive'] / seconds['cached']:.1f}x faster, "
         f"{flops['naive'] / flops['cached']:.1f}x fewer FLOPs (ids identical: {same})"
     )
     return {

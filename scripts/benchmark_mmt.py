@@ -61,7 +61,8 @@ def benchmark_metrics(args) -> None:
     metrics = timed(lambda: retrieval_metrics(similarity), device, repeats=3)
     print(
         f"[metrics] {count} x {count} similarity matrix on {device.type}: matrix product ({width}-d) "
-        f"{product * 1e3:.0f} ms, retrieval metrics (both directions) {metrics * 1e3:.0f} ms = {metrics / product:.2f}x"
+        f"{product * 1e3:.0f} ms, retrieval metrics (both directions) {metrics * 1e3:.0f} ms "
+        f"= {metrics / product:.2f}x"
     )
 
 

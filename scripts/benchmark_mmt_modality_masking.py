@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     inputs = make_batch(config, args.batch_size, device)
     reference = matmul_rate(device, dtype)
     print(
-        f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters; {args.dtype} {reference / 1e12:.3f} TFLOP/s "
-        f"for a 4096^3 matmul on {device.type}"
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters; "
+        f"{args.dtype} {reference / 1e12:.3f} TFLOP/s for a 4096^3 matmul on {device.type}"
     )
     for masked in ("asr", "s3d", "vggish"):
         benchmark_training_step(

@@ -67,7 +67,8 @@ def benchmark_pipeline(files: list[str], repeats: int) -> dict[str, float]:
     }
     print(
         f"[media pipeline] {clips} clips from {len(files)} files, one process: {figures['clips_per_s']:.2f} clips/s "
-        f"(decode + resize {figures['decode_ms']:.0f} ms, crops + transforms + spectrogram {figures['transform_ms']:.0f} ms per clip)"
+        f"(decode + resize {figures['decode_ms']:.0f} ms, crops + transforms + spectrogram "
+        f"{figures['transform_ms']:.0f} ms per clip)"
     )
     return figures
 
@@ -121,8 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     if clips_per_s is not None:
         ratio = pipeline["clips_per_s"] / clips_per_s
         print(
-            f"[balance] the model trains on {clips_per_s:.2f} clips/s; one loader process supplies {pipeline['clips_per_s']:.2f} "
-            f"clips/s ({ratio:.1f}x): {max(1, int(np.ceil(1 / ratio)))} loader process(es) keep it fed"
+            f"[balance] the model trains on {clips_per_s:.2f} clips/s; one loader process supplies "
+            f"{pipeline['clips_per_s']:.2f} clips/s ({ratio:.1f}x): {max(1, int(np.ceil(1 / ratio)))} loader "
+            "process(es) keep it fed"
         )
 
 

@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> dict:
     for run in [r for r in results if r.startswith("pretrain")]:
         m = results[run]
         print(
-            f"  {run}: ASR {m['asr_concept_R1']:.1f}  RGB {m['s3d_concept_R1']:.1f}  audio {m['vggish_concept_R1']:.1f}"
+            f"  {run}: ASR {m['asr_concept_R1']:.1f}  RGB {m['s3d_concept_R1']:.1f}  "
+            f"audio {m['vggish_concept_R1']:.1f}"
         )
     print("text -> video on 60 labelled test clips (chance R@1 1.7%):")
     for run in ("finetuned_from_pretraining", "trained_from_scratch"):

@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:60s} {ratio:.3f} of tolerance")
         verdict = max(worst.values()) <= 1.0
         print(
-            f"{'PASS' if verdict else 'FAIL'}: worst {max(worst.values()):.3f} of the tolerance over {len(worst)} tensors"
+            f"{'PASS' if verdict else 'FAIL'}: worst {max(worst.values()):.3f} of the tolerance "
+            f"over {len(worst)} tensors"
         )
         return 0 if verdict else 1
     model = load_model(load_original_checkpoint(args.checkpoint))

@@ -279,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.vocab_file, expert_names=config.expert_names, lowercase=True
             ).save_pretrained(staging)
     print(
-        f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters) to {args.output_dir}"
+        f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters) "
+        f"to {args.output_dir}"
     )
     return 0
 

@@ -1,13 +1,14 @@
 """Convert a SparseSync checkpoint of the authors' code (v-iashin/SparseSync, `AVSyncModel`) into
 `SparseSyncForOffsetClassification`.
 
-    python scripts/convert_sparsesync_original_checkpoint.py --checkpoint 22-07-28T15-49-45.pt --output_dir sparsesync-lrs3
+    python scripts/convert_sparsesync_original_checkpoint.py --checkpoint 22-07-28T15-49-45.pt \
+        --output_dir sparsesync-lrs3
 
     # prove the conversion on the parity fixtures (authors' weights + inputs + recorded outputs):
-    python scripts/convert_sparsesync_original_checkpoint.py --fixture ../shared/parity/sparsesync           # head
-    python scripts/convert_sparsesync_original_checkpoint.py --fixture ../shared/parity/sparsesync_s3d       # S3D
+    python scripts/convert_sparsesync_original_checkpoint.py --fixture ../shared/parity/sparsesync          # head
+    python scripts/convert_sparsesync_original_checkpoint.py --fixture ../shared/parity/sparsesync_s3d      # S3D
     python scripts/convert_sparsesync_original_checkpoint.py --fixture ../shared/parity/sparsesync_audio_resnet18
-    python scripts/convert_sparsesync_original_checkpoint.py --fixture ../shared/parity/sparsesync_frontend  # processor
+    python scripts/convert_sparsesync_original_checkpoint.py --fixture ../shared/parity/sparsesync_frontend # processor
 
 The authors' `.pt` is a `torch.save` dict (`model`, `optimizer`, `scaler`, `lr_scheduler`, `epoch`, `metrics`,
 `args`), where `args` is a pickled OmegaConf `DictConfig`. It is read by a restricted unpickler: tensors, storages,

@@ -47,7 +47,10 @@ from videozoo.data.avatar import (
 )
 from videozoo.tasks.avatar import AvatarSpeechRecognitionTask
 
-REAL_CONDITIONS = "clean,burst@0.1,burst@0.2,burst@0.3,noise@0dB,noise@-3dB,noise@-4.8dB,mixed@0dB,0.1,mixed@-3dB,0.2,mixed@-4.8dB,0.3,shuffled_frames"
+REAL_CONDITIONS = (
+    "clean,burst@0.1,burst@0.2,burst@0.3,noise@0dB,noise@-3dB,noise@-4.8dB,mixed@0dB,0.1,mixed@-3dB,0.2,"
+    "mixed@-4.8dB,0.3,shuffled_frames"
+)
 SYNTHETIC_CONDITIONS = (
     "clean,masked_words,masked_shuffled_frames,masked_zeroed_frames,burst@0.1,burst@0.3,"
     "noise@10dB,noise@5dB,noise@0dB,noise@-5dB,noise@-10dB,noise@-15dB"

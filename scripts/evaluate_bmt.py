@@ -4,7 +4,8 @@ submission file and metrics.json, and prints the metrics.
     # captions of the ground-truth events (BMT tables: tIoU 0.5 only; a BMT or an MDVC captioner):
     python scripts/evaluate_bmt.py --mode captioning --model_name_or_path runs/bmt-cap --dataset_name synthetic
     # proposals alone (precision / recall / F1 over tIoU 0.3, 0.5, 0.7, 0.9, 100 per video):
-    python scripts/evaluate_bmt.py --mode proposals --proposal_model_name_or_path runs/bmt-prop --dataset_name synthetic
+    python scripts/evaluate_bmt.py --mode proposals --proposal_model_name_or_path runs/bmt-prop \
+        --dataset_name synthetic
     # the full system: the captioner describes the generator's proposals:
     python scripts/evaluate_bmt.py --mode learned --model_name_or_path runs/bmt-cap \
         --proposal_model_name_or_path runs/bmt-prop --dataset_name synthetic
@@ -275,8 +276,8 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"{key:8s} {metrics[key]:.4f}")
         if metrics.get("tokenizer") == "python":
             print(
-                "(PTB tokenizer approximated in Python: BLEU close to (not identical with) the reference evaluator; pycocoevalcap==1.2 "
-                "and Java give the exact tokenizer and METEOR 1.5)"
+                "(PTB tokenizer approximated in Python: BLEU close to (not identical with) the reference evaluator; "
+                "pycocoevalcap==1.2 and Java give the exact tokenizer and METEOR 1.5)"
             )
         if metrics.get("meteor_backend") == "nltk":
             print("(METEOR from NLTK: not comparable with the papers' METEOR 1.5)")

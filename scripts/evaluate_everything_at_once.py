@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         for name in ("t2va", "t2v", "t2a", "t2v+a"):
             print(
-                f"{name:6s} R@1 {metrics[f'{name}_R1']:.1f}  R@5 {metrics[f'{name}_R5']:.1f}  R@10 {metrics[f'{name}_R10']:.1f}  MedR {metrics[f'{name}_MedR']:.1f}"
+                f"{name:6s} R@1 {metrics[f'{name}_R1']:.1f}  R@5 {metrics[f'{name}_R5']:.1f}  "
+                f"R@10 {metrics[f'{name}_R10']:.1f}  MedR {metrics[f'{name}_MedR']:.1f}"
             )
     return metrics
 

@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             confusion_matrix(logits, labels, len(grid)),
             grid,
             output_dir / "confusion_matrix.png",
-            f"{args.eval_split}: top-1 {100 * metrics['accuracy_1']:.1f}%, +-1 class {100 * metrics['accuracy_1_tol1']:.1f}%",
+            f"{args.eval_split}: top-1 {100 * metrics['accuracy_1']:.1f}%, "
+            f"+-1 class {100 * metrics['accuracy_1_tol1']:.1f}%",
         )
         for key, value in metrics.items():
             print(f"{key:32s} {value:.4f}" if isinstance(value, float) else f"{key:32s} {value}")

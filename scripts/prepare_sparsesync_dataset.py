@@ -6,7 +6,8 @@ halfway. Optionally writes the LRS3 split files (by YouTube video, 8:1:1, seed 1
 offsets of the valid / test splits.
 
     python scripts/prepare_sparsesync_dataset.py --source_dir data/lrs3/pretrain_originals \
-        --target_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac --min_duration_sec 9 --lrs3_splits --fixed_offsets
+        --target_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac --min_duration_sec 9 --lrs3_splits \
+        --fixed_offsets
 
 Sources must not be MPEG-4 Part 2: its key-frame artefacts survive re-encoding and tell the crop position
 (re-download H.264 / VP9 originals instead); such files are reported.

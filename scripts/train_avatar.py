@@ -76,7 +76,8 @@ class AvatarArguments:
     video_augmentation: Literal["auto", "reference", "none"] = field(
         default="auto",
         metadata={
-            "help": "reference: scale jitter U(0.9, 1.33) + colour augmentation (p 0.8) + grey-scale (p 0.1) in training; "
+            "help": "reference: scale jitter U(0.9, 1.33) + colour augmentation (p 0.8) + grey-scale (p 0.1) in "
+            "training; "
             "auto: reference for a new paper-size model, none for the synthetic task (whose words are colours), "
             "a checkpoint's own setting when fine-tuning."
         },

@@ -6,7 +6,8 @@
 
     # ActivityNet Captions with the authors' HDF5 features and ASR subtitles (paper configuration, spec §4.4):
     accelerate launch scripts/train_mdvc.py --model_size paper --dataset_name activitynet \
-        --annotations_dir data/activitynet_captions --video_hdf5 sub_activitynet_v1-3.i3d_25fps_stack24step24_2stream.hdf5 \
+        --annotations_dir data/activitynet_captions \
+        --video_hdf5 sub_activitynet_v1-3.i3d_25fps_stack24step24_2stream.hdf5 \
         --audio_hdf5 sub_activitynet_v1-3.vggish.hdf5 --subtitles_file asr_en.csv --per_device_train_batch_size 28 \
         --learning_rate 1e-5 --adam_beta2 0.98 --num_train_epochs 30 --output_dir runs/mdvc-anet
 

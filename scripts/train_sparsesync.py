@@ -3,18 +3,20 @@
     # the embedded flash-and-click task (mp4 files written to --data_dir on first use), a small model, in two stages
     # (a warm-up on event-aware crops, then the leak-free sampler): scripts/reproduce_sparsesync_synthetic.sh
     accelerate launch scripts/train_sparsesync.py --dataset_name synthetic --data_dir data/flash_and_click \
-        --clip_length_sec 4.2 --synthetic_period_sec 4.2 --crop_policy event_aware --max_steps 600 ... --output_dir runs/warmup
+        --clip_length_sec 4.2 --synthetic_period_sec 4.2 --crop_policy event_aware --max_steps 600 ... \
+        --output_dir runs/warmup
 
     # LRS3 "no face crop" pre-training at the paper configuration (spec A6.2; 8 GPUs: lr 5e-6 x 8):
-    accelerate launch scripts/train_sparsesync.py --dataset_name lrs3 --data_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac \
-        --splits_dir data --model_size paper --per_device_train_batch_size 10 --learning_rate 5e-6 --scale_learning_rate \
+    accelerate launch scripts/train_sparsesync.py --dataset_name lrs3 \
+        --data_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac --splits_dir data --model_size paper \
+        --per_device_train_batch_size 10 --learning_rate 5e-6 --scale_learning_rate \
         --adam_epsilon 1e-7 --mixed_precision bf16 --warmup_steps 1000 --max_grad_norm 1.0 --num_train_epochs 10000 \
         --select_best_metric accuracy_1 --eval_steps 1000 --output_dir runs/sparsesync-lrs3
 
     # fine-tuning on VGGSound-Sparse from that checkpoint, with the fine-tuning augmentations:
     accelerate launch scripts/train_sparsesync.py --model_name_or_path runs/sparsesync-lrs3 --dataset_name vggsound \
-        --data_dir data/vggsound/h264_video_25fps_256side_16000hz_aac --splits_dir data --vggsound_meta data/vggsound.csv \
-        --sparse_classes data/picked_sparse_classes.csv --augmentations finetune ...
+        --data_dir data/vggsound/h264_video_25fps_256side_16000hz_aac --splits_dir data \
+        --vggsound_meta data/vggsound.csv --sparse_classes data/picked_sparse_classes.csv --augmentations finetune ...
 
 Clips are decoded and cropped when batches are made; the offset sampler never pads. Evaluation uses the fixed
 offset tables (`<splits_dir>/fixed_offsets_<layout>/<split>_size..._crop..._min..._max....csv`, the reference's

@@ -160,7 +160,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "bibtex": (
                 "@inproceedings{gabeur2022masking,\n"
                 "  title={Masking Modalities for Cross-modal Video Retrieval},\n"
-                "  author={Gabeur, Valentin and Nagrani, Arsha and Sun, Chen and Alahari, Karteek and Schmid, Cordelia},\n"
+                "  author={Gabeur, Valentin and Nagrani, Arsha and Sun, Chen and Alahari, Karteek and "
+                "Schmid, Cordelia},\n"
                 "  booktitle={Winter Conference on Applications of Computer Vision (WACV)},\n"
                 "  year={2022}\n"
                 "}"
@@ -288,7 +289,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "bibtex": (
                 "@inproceedings{gabeur2022avatar,\n"
                 "  title={AVATAR: Unconstrained Audiovisual Speech Recognition},\n"
-                "  author={Gabeur, Valentin and Seo, Paul Hongsuck and Nagrani, Arsha and Sun, Chen and Alahari, Karteek and Schmid, Cordelia},\n"
+                "  author={Gabeur, Valentin and Seo, Paul Hongsuck and Nagrani, Arsha and Sun, Chen and Alahari, "
+                "Karteek and Schmid, Cordelia},\n"
                 "  booktitle={Interspeech},\n"
                 "  year={2022}\n"
                 "}"

@@ -76,8 +76,8 @@ def benchmark_training_step(
     name = {torch.float32: "fp32", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
     print(
         f"[{label}] {figures['parameters_m']:.1f}M params, batch {batch_size}, {name} on {device.type}: "
-        f"{figures['ms_per_step']:.0f} ms/step, {figures['samples_per_s']:.1f} samples/s, peak memory {peak:.2f} GiB{peak_kind}, "
-        f"{figures['gflop_per_step']:.1f} GFLOP/step, {100 * figures['fraction_of_matmul']:.0f}% of a {name} 4096^3 matmul "
-        f"({reference_rate / 1e12:.3f} TFLOP/s)"
+        f"{figures['ms_per_step']:.0f} ms/step, {figures['samples_per_s']:.1f} samples/s, "
+        f"peak memory {peak:.2f} GiB{peak_kind}, {figures['gflop_per_step']:.1f} GFLOP/step, "
+        f"{100 * figures['fraction_of_matmul']:.0f}% of a {name} 4096^3 matmul ({reference_rate / 1e12:.3f} TFLOP/s)"
     )
     return figures

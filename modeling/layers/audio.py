@@ -80,7 +80,8 @@ class ResDavenet(nn.Module):
     def forward(self, input_features: torch.Tensor) -> torch.Tensor:
         if input_features.dim() != 3 or input_features.shape[1] != self.num_mel_bins:
             raise ValueError(
-                f"input_features must be (batch, {self.num_mel_bins} mel bins, frames), got {tuple(input_features.shape)}"
+                f"input_features must be (batch, {self.num_mel_bins} mel bins, frames), "
+                f"got {tuple(input_features.shape)}"
             )
         hidden = self.relu(self.bn1(self.conv1(input_features[:, None])))  # (batch, C0, 1, frames)
         for index in range(self.num_stages):

@@ -558,8 +558,9 @@ class DenseCaptioningCollator:
                 length = min(len(arrays["audio"]), len(arrays["rgb"]))
                 if 3 * length < 2 * max(len(arrays["audio"]), len(arrays["rgb"])):
                     raise ValueError(
-                        f"{row['video_id']}: audio ({len(arrays['audio'])} steps) and video ({len(arrays['rgb'])} steps) "
-                        "are not on the same grid; MDVC needs I3D features on 0.96 s stacks (its HDF5 layout)"
+                        f"{row['video_id']}: audio ({len(arrays['audio'])} steps) and video "
+                        f"({len(arrays['rgb'])} steps) are not on the same grid; MDVC needs I3D features on 0.96 s "
+                        "stacks (its HDF5 layout)"
                     )
                 crops = [
                     crop_segment(arrays[k][:length], start, end, duration, empty=None)

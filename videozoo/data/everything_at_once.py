@@ -31,7 +31,8 @@ def synthetic_eao_dataset(
     """Two latent concepts per clip, c1 ("seen") and c2 ("heard") in 16 x 16 (spec §10.1). Text: 2-8 word vectors
     (32-d), word 0 names c1, word 1 names c2, the others one of the two. Video: 4-12 tokens E_v[c1] + noise (64-d).
     Audio: 2-6 x `frames_per_token` frames of E_a[c2] + noise (40 bins). Text identifies (c1, c2); video only c1,
-    audio only c2: text -> video+audio has an R@1 ceiling near 43% on 512 test clips, text -> video or audio near 3%."""
+    audio only c2: text -> video+audio has an R@1 ceiling near 43% on 512 test clips, text -> video or audio near
+    3%."""
     rng = np.random.default_rng(seed)
     text_1, text_2 = rng.standard_normal((16, 32)), rng.standard_normal((16, 32))
     video_table, audio_table = rng.standard_normal((16, 64)), rng.standard_normal((16, 40))

@@ -41,7 +41,8 @@ class ModalityMaskingTask:
         valid = gather_with_grad(out.query_valid.to(out.query_embeds.dtype)).bool()
         if int(valid.sum()) < 2:
             raise ValueError(
-                f"step {self.current_step}: fewer than two clips of the global batch carry the masked modality {masked!r}"
+                f"step {self.current_step}: fewer than two clips of the global batch carry the masked modality "
+                f"{masked!r}"
             )
         similarity = self.similarity(
             gather_with_grad(out.query_embeds)[valid],

@@ -20,7 +20,8 @@ import evaluate
 _CITATION = """\
 @inproceedings{gabeur2022avatar,
   title={AVATAR: Unconstrained Audiovisual Speech Recognition},
-  author={Gabeur, Valentin and Seo, Paul Hongsuck and Nagrani, Arsha and Sun, Chen and Alahari, Karteek and Schmid, Cordelia},
+  author={Gabeur, Valentin and Seo, Paul Hongsuck and Nagrani, Arsha and Sun, Chen and Alahari, Karteek and \
+Schmid, Cordelia},
   booktitle={Interspeech},
   year={2022}
 }

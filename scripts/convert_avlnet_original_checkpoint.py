@@ -21,10 +21,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem
 from videozoo.configuration import AVLnetConfig
+from videozoo.conversion import add_conversion_arguments, check_conversion_arguments, save_converted
 from videozoo.modeling import AVLnetModel
-from videozoo.outputs import staged_output
 
 RENAME_RULES: list[tuple[str, str]] = [
     (r"^DAVEnet_projection\.", "audio_projection."),
@@ -242,21 +241,9 @@ def check_frontend_fixture(fixture: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path)
-    parser.add_argument("--output_dir", type=Path)
-    parser.add_argument("--fixture", type=Path, help="a parity folder (model or front end)")
+    add_conversion_arguments(parser, "the authors' AVLnet.pth (or an apex amp_checkpoint.pt)")
     args = parser.parse_args(argv)
-    exit_if_any(
-        parser,
-        [
-            folder_problem("--fixture", args.fixture),
-        ]
-        if args.fixture
-        else [
-            file_problem("--checkpoint", args.checkpoint, required=True),
-            output_folder_problem("--output_dir", args.output_dir),
-        ],
-    )
+    check_conversion_arguments(parser, args)
     if args.fixture is not None:
         frontend = not (args.fixture / "original_config.json").is_file() or "mel_basis" in load_file(
             args.fixture / "original_weights.safetensors"
@@ -273,9 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(load_original_checkpoint(args.checkpoint))
     from videozoo.processors import AVLnetProcessor
 
-    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
-        model.save_pretrained(staging)
-        AVLnetProcessor.default(model.config).save_pretrained(staging)
+    save_converted(args.output_dir, model, AVLnetProcessor.default(model.config))
     print(f"saved AVLnet ({model.config.variant}, D={model.config.embed_dim}) to {args.output_dir}")
     return 0
 

@@ -18,12 +18,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem
 from videozoo.configuration.configuration_mdvc import MDVCConfig
+from videozoo.conversion import add_conversion_arguments, check_conversion_arguments, save_converted
 from videozoo.modeling.modeling_bmt import label_smoothed_kl
 from videozoo.modeling.modeling_mdvc import MDVCForConditionalGeneration
 from videozoo.modeling.renaming import rename_key
-from videozoo.outputs import staged_output
 from videozoo.scripts.convert_bmt_original_checkpoint import load_original_checkpoint
 
 STREAMS = {"subs": "speech", "audio": "audio", "video": "video"}
@@ -134,28 +133,14 @@ def check_fixture(folder: Path, tolerance: float = 1e-5) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="the authors' best_model.pt")
-    parser.add_argument("--output_dir", help="where to save_pretrained the converted model")
-    parser.add_argument("--fixture", help="a parity folder to check instead of converting a checkpoint")
+    add_conversion_arguments(parser, "the authors' best_model.pt")
     args = parser.parse_args(argv)
-    exit_if_any(
-        parser,
-        [
-            folder_problem("--fixture", args.fixture),
-        ]
-        if args.fixture
-        else [
-            file_problem("--checkpoint", args.checkpoint, required=True),
-            output_folder_problem("--output_dir", args.output_dir),
-        ],
-    )
+    check_conversion_arguments(parser, args)
     if args.fixture:
-        return check_fixture(Path(args.fixture))
+        return check_fixture(args.fixture)
     checkpoint = load_original_checkpoint(args.checkpoint)
     model = build_model(vars(checkpoint["config"]), checkpoint["trg_voc_size"], checkpoint["model_state_dict"])
-    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
-        model.save_pretrained(staging)
-    print(f"saved {sum(p.numel() for p in model.parameters()):,} parameters to {args.output_dir}")
+    save_converted(args.output_dir, model)
     return 0
 
 

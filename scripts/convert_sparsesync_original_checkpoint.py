@@ -28,12 +28,17 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
+from videozoo.arguments import positive_problem
 from videozoo.checkpoints import plain, restricted_pickle
 from videozoo.configuration import SparseSyncConfig
+from videozoo.conversion import (
+    add_conversion_arguments,
+    check_conversion_arguments,
+    report_differences,
+    save_converted,
+)
 from videozoo.modeling import SparseSyncForOffsetClassification
 from videozoo.modeling.modeling_sparsesync import resnet_output_grid, s3d_output_grid
-from videozoo.outputs import staged_output
 
 # Ordered rename rules: the first matching pattern wins.
 _S3D_RULES: list[tuple[str, str]] = [
@@ -439,40 +444,20 @@ def check_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, help="the authors' .pt (or a .safetensors of its 'model')")
-    parser.add_argument("--output_dir", type=Path)
-    parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
+    add_conversion_arguments(parser, "the authors' .pt (or a .safetensors of its 'model')")
     parser.add_argument("--num_attention_heads", type=int, help="if the checkpoint holds no config (default 8)")
     parser.add_argument(
         "--max_offset_sec", type=float, help="if the checkpoint holds no config (default 2; 1 for 3 classes)"
     )
     args = parser.parse_args(argv)
-    exit_if_any(
+    check_conversion_arguments(
         parser,
-        [
-            folder_problem("--fixture", args.fixture),
-        ]
-        if args.fixture
-        else [
-            file_problem("--checkpoint", args.checkpoint, required=True),
-            output_folder_problem("--output_dir", args.output_dir),
-            positive_problem("--num_attention_heads", args.num_attention_heads),
-            positive_problem("--max_offset_sec", args.max_offset_sec),
-        ],
+        args,
+        positive_problem("--num_attention_heads", args.num_attention_heads),
+        positive_problem("--max_offset_sec", args.max_offset_sec),
     )
-
     if args.fixture is not None:
-        results = check_fixture(args.fixture)
-        for name, (difference, tolerance) in results.items():
-            flag = "" if difference <= tolerance else "   <-- above tolerance"
-            print(f"{name:40s} max abs diff {difference:.3e} (tolerance {tolerance:.0e}){flag}")
-        failed = [name for name, (difference, tolerance) in results.items() if difference > tolerance]
-        worst = max(d for d, _ in results.values())
-        print(
-            f"{'FAIL' if failed else 'PASS'}: max abs difference {worst:.3e} over {len(results)} tensors"
-            + (f"; above tolerance: {failed}" if failed else "")
-        )
-        return 1 if failed else 0
+        return report_differences(check_fixture(args.fixture))
 
     state_dict, original = load_original_checkpoint(args.checkpoint)
     fields = config_from_original(original)
@@ -483,9 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(state_dict, config_from_weights(state_dict, **fields))
     from videozoo.processors import SparseSyncProcessor
 
-    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
-        model.save_pretrained(staging)
-        SparseSyncProcessor.default(model.config).save_pretrained(staging)
+    save_converted(args.output_dir, model, SparseSyncProcessor.default(model.config))
     print(
         f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
         f"{model.config.num_offset_classes} classes over +-{model.config.max_offset_sec} s) to {args.output_dir}"

@@ -62,6 +62,17 @@ def _import_av():
     return av
 
 
+def _open_media(path: Path):
+    """The PyAV container of `path`; a missing or unreadable file is a `MediaDecodingError` naming it."""
+    av = _import_av()
+    if not path.is_file():
+        raise MediaDecodingError(f"{path}: no such file")
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError) as error:
+        raise MediaDecodingError(f"{path}: unreadable media file ({error})") from error
+
+
 def _resized_size(height: int, width: int, shorter_side: int) -> tuple[int, int, int, int]:
     """(scaled height, scaled width, even height, even width) for min(H, W) -> shorter_side."""
     scale = shorter_side / min(height, width)
@@ -87,12 +98,7 @@ def load_clip(
     """
     av = _import_av()
     path = Path(path)
-    if not path.is_file():
-        raise MediaDecodingError(f"{path}: no such file")
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:
-        raise MediaDecodingError(f"{path}: unreadable media file ({error})") from error
+    container = _open_media(path)
     with container:
         if not container.streams.video:
             raise MediaDecodingError(f"{path}: the file has no video stream (SparseSync needs frames and audio)")
@@ -223,12 +229,7 @@ def load_video(path: str | Path, fps: float | None = None, max_duration_sec: flo
     grid, is <= k; slots run to the end of the last source frame). Errors name the file and the problem."""
     av = _import_av()
     path = Path(path)
-    if not path.is_file():
-        raise MediaDecodingError(f"{path}: no such file")
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:
-        raise MediaDecodingError(f"{path}: unreadable media file ({error})") from error
+    container = _open_media(path)
     frames, times = [], []
     with container:
         if not container.streams.video:
@@ -279,12 +280,7 @@ def load_audio(path: str | Path) -> tuple[torch.Tensor, int]:
     Errors name the file and the problem (no such file, unreadable, no audio stream, no decodable audio)."""
     av = _import_av()
     path = Path(path)
-    if not path.is_file():
-        raise MediaDecodingError(f"{path}: no such file")
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:
-        raise MediaDecodingError(f"{path}: unreadable media file ({error})") from error
+    container = _open_media(path)
     chunks = []
     with container:
         if not container.streams.audio:

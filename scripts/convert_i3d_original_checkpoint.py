@@ -25,6 +25,7 @@ from videozoo.conversion import (
     add_conversion_arguments,
     check_conversion_arguments,
     load_original_weights,
+    load_strictly,
     save_converted,
 )
 from videozoo.modeling.modeling_i3d import I3DModel
@@ -39,11 +40,7 @@ def convert(state_dict: dict[str, torch.Tensor], **overrides) -> I3DModel:
     if modality is None:
         raise ValueError(f"the first kernel has {first.shape[1]} input channels: neither RGB (3) nor flow (2)")
     model = I3DModel(I3DConfig(modality=modality, width_divisor=64 // first.shape[0], **overrides))
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise ValueError(f"weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return model.eval()
+    return load_strictly(model, sd)
 
 
 def check_fixture(fixture) -> int:

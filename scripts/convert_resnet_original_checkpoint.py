@@ -24,6 +24,7 @@ from videozoo.conversion import (
     add_conversion_arguments,
     check_conversion_arguments,
     load_original_weights,
+    load_strictly,
     save_converted,
 )
 from videozoo.modeling.modeling_resnet_frames import ResNetFramesModel
@@ -53,11 +54,7 @@ def config_from_weights(state_dict: dict[str, torch.Tensor], **overrides) -> Res
 def convert(state_dict: dict[str, torch.Tensor], **overrides) -> ResNetFramesModel:
     converted = convert_state_dict(state_dict)
     model = ResNetFramesModel(config_from_weights(converted, **overrides))
-    missing, unexpected = model.load_state_dict(converted, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise ValueError(f"weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return model.eval()
+    return load_strictly(model, converted)
 
 
 def check_fixture(fixture) -> int:

@@ -21,6 +21,7 @@ from videozoo.conversion import (
     add_conversion_arguments,
     check_conversion_arguments,
     load_original_weights,
+    load_strictly,
     save_converted,
 )
 from videozoo.modeling.modeling_s3d import S3DModel
@@ -51,11 +52,7 @@ def convert(state_dict: dict[str, torch.Tensor], **overrides) -> S3DModel:
     converted = convert_state_dict(state_dict)
     width = converted["trunk.0.0.0.weight"].shape[0]
     model = S3DModel(S3DConfig(width_divisor=64 // width, **overrides))
-    missing, unexpected = model.load_state_dict(converted, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise ValueError(f"weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return model.eval()
+    return load_strictly(model, converted)
 
 
 def check_fixture(fixture) -> int:

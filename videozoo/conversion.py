@@ -46,6 +46,16 @@ def check_conversion_arguments(parser: argparse.ArgumentParser, args: argparse.N
     )
 
 
+def load_strictly(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """Load converted weights; any missing or unexpected name is an error (BatchNorm's `num_batches_tracked`
+    counters, which many original checkpoints omit, aside). Returns the model in eval mode."""
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise ValueError(f"weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model.eval()
+
+
 def save_converted(output_dir: str | Path, *parts) -> None:
     """`save_pretrained` of each part (model, processor) into `output_dir`, atomically."""
     with staged_output(output_dir) as staging:

@@ -48,6 +48,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_melception import MelceptionConfig
+from .loading import CheckedLoadingMixin
 
 # the smallest number of frames (and bands) that survives the stride-2 stem, two valid 3x3 convs and the two
 # stride-2 reductions (Mixed_6a, Mixed_7a) without max-pools
@@ -83,7 +84,7 @@ def _conv_block(divisor: int):
     return conv_block
 
 
-class MelceptionPreTrainedModel(PreTrainedModel):
+class MelceptionPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: MelceptionConfig
     base_model_prefix = "melception"
     main_input_name = "input_features"

@@ -44,6 +44,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_melgan import MelGANConfig
+from .loading import CheckedLoadingMixin
 
 
 @dataclass
@@ -152,7 +153,7 @@ class MelGANScaleDiscriminator(nn.Module):
         return outputs
 
 
-class MelGANPreTrainedModel(PreTrainedModel):
+class MelGANPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: MelGANConfig
     base_model_prefix = "melgan"
     main_input_name = "input_features"

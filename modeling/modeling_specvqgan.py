@@ -59,6 +59,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig, attention_levels
+from .loading import CheckedLoadingMixin
 
 
 # ----------------------------------------------------------------------------- attention through the interface
@@ -361,7 +362,7 @@ def check_indices(indices, num_embeddings: int, name: str = "indices") -> torch.
 
 
 # ----------------------------------------------------------------------------- pre-trained base
-class SpecVQGANPreTrainedModel(PreTrainedModel):
+class SpecVQGANPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: SpecVQGANConfig | SpecVQGANSamplerConfig
     base_model_prefix = "specvqgan"
     input_modalities = ("audio",)

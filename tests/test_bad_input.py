@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from videozoo.auto import ARCHITECTURES
+from videozoo.configuration.configuration_common import _POSITIVE
 from videozoo.processors.validation import (
     as_mono_waveform,
     check_finite,
@@ -45,6 +46,15 @@ MODEL_TESTERS = {
     "everything_at_once": ("test_modeling_everything_at_once", "TestEverythingAtOnceModel"),
     "avatar": ("test_modeling_avatar", "TestAvatarModel"),
     "sparsesync": ("test_modeling_sparsesync", "TestSparseSyncModel"),
+    "melgan": ("test_modeling_melgan", "TestMelGANVocoder"),
+    "melception": ("test_modeling_melception", "TestMelceptionModel"),
+    "specvqgan": ("test_modeling_specvqgan", "TestSpecVQGANModel"),
+    "specvqgan_sampler": ("test_modeling_specvqgan", "TestSpecVQGANSampler"),
+    "resnet_frames": ("test_modeling_resnet_frames", "TestResNetFrames"),
+    "s3d": ("test_modeling_s3d", "TestS3D"),
+    "vggish": ("test_modeling_vggish", "TestVGGish"),
+    "raft": ("test_modeling_raft", "TestRAFT"),
+    "i3d": ("test_modeling_i3d", "TestI3D"),
 }
 
 
@@ -294,7 +304,8 @@ def test_configuration_errors_are_value_errors(model_type):
         tiny_config(model_type, **{fields[0]: "two"})
     with pytest.raises(ValueError, match=fields[0]):
         setattr(config, fields[0], "two")
-    sizes = [name for name in fields if re.search(r"(^|_)(size|dim|heads)$", name)]
+    zero_allowed = getattr(type(config), "zero_allowed_fields", ())
+    sizes = [name for name in fields if _POSITIVE.search(name) and name not in zero_allowed]
     assert sizes, "the config declares no size field"
     with pytest.raises(ValueError, match="positive|divisible|must"):
         tiny_config(model_type, **{sizes[0]: 0})

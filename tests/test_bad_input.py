@@ -480,6 +480,79 @@ def test_non_finite_feature_files_content_is_refused(model_type, tmp_path):
                     processor(**{**valid, key: poisoned})
 
 
+# ----------------------------------------------------------------------------- expert extractors: frames and files
+def _media_case(model_type):
+    case = PROCESSOR_CASES[model_type]
+    if case.media is None:
+        pytest.skip("not an expert feature extractor (reads no media file)")
+    return case
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_frames_of_another_dtype_or_layout_are_refused(model_type, tmp_path):
+    case = _media_case(model_type)
+    if case.media != "video":
+        pytest.skip("takes audio, not frames")
+    processor = case.build(tmp_path)
+    frames = np.random.default_rng(0).integers(0, 256, (16, 3, 36, 48), dtype=np.uint8)
+    processor(frames)  # valid
+    for bad, message in (
+        (frames.astype(np.float32), "uint8"),  # already scaled or normalised frames
+        (frames[:, :2], "3 RGB channels"),
+        (frames[0], r"\(T, 3, H, W\)"),
+        (frames[:0], "no frame"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            processor(bad)
+
+
+@pytest.fixture(scope="module")
+def media_files(tmp_path_factory):
+    from .test_extract_features import _write_audio_only, _write_video_only
+    from .test_processing_sparsesync import _write_counter_clip
+
+    folder = tmp_path_factory.mktemp("media")
+    _write_counter_clip(folder / "short.mp4", 25, 0.32)  # 8 frames, 0.32 s: shorter than a stack and an example
+    (folder / "corrupt.mp4").write_bytes(b"this is not a video" * 64)
+    _write_video_only(folder / "silent.mp4")
+    _write_audio_only(folder / "speech.m4a")
+    return folder
+
+
+def _read_like_extract_features(processor, case, path):
+    """What scripts/extract_features.py does with one file before any model runs."""
+    from videozoo.processors.video_io import load_audio
+
+    if case.media == "audio":
+        waveform, rate = load_audio(path)
+        return processor(waveform.numpy(), rate, source=str(path))
+    video = processor.load_video(path)
+    if hasattr(processor, "stack_indices"):  # I3D (its last stack may be cycled)
+        return processor.stack_indices(len(video.frames), str(path))
+    if processor.stack_size is not None:
+        return processor.slices(len(video.frames), str(path))
+    return video
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_media_files_that_cannot_give_features_are_named(model_type, media_files, tmp_path):
+    """A corrupt file, a file without the stream the extractor reads, and (for the extractors that need a stack
+    of frames or an example of audio) a file shorter than one: a ValueError naming the file and the problem."""
+    case = _media_case(model_type)
+    processor = case.build(tmp_path)
+    cases = [("corrupt.mp4", "unreadable media file|corrupt")]
+    if case.media == "audio":
+        cases += [("silent.mp4", "no audio stream"), ("short.mp4", "fewer than one")]
+    else:
+        cases.append(("speech.m4a", "no video stream"))
+        if processor.stack_size is not None:
+            cases.append(("short.mp4", f"stack of {processor.stack_size}|fewer than|shorter"))
+    for name, problem in cases:
+        with pytest.raises(ValueError, match=problem) as caught:
+            _read_like_extract_features(processor, case, media_files / name)
+        assert name in str(caught.value), f"the error for {name} does not name it: {caught.value}"
+
+
 # ----------------------------------------------------------------------------- the shared checks themselves
 def test_shared_checks():
     check_finite("x", np.ones(3))

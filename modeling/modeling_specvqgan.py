@@ -454,9 +454,10 @@ class SpecVQGANModel(SpecVQGANPreTrainedModel):
             else:
                 raise ValueError(f"indices must be (B, h, w) or (B, h*w), got {tuple(indices.shape)}")
             quantized = self.quantize.get_codebook_entry(indices, latent_grid)
-        elif quantized.dim() != 4 or quantized.shape[1] != self.config.embed_dim:
-            raise ValueError(f"quantized must be (B, {self.config.embed_dim}, h, w), got {tuple(quantized.shape)}")
         else:
+            check_float_features("quantized", quantized, check_values=False, model_dtype=self.dtype)
+            if quantized.dim() != 4 or quantized.shape[1] != self.config.embed_dim:
+                raise ValueError(f"quantized must be (B, {self.config.embed_dim}, h, w), got {tuple(quantized.shape)}")
             _check_finite("quantized", quantized)
         spectrogram = self.decoder(self.post_quant_conv(quantized))
         return spectrogram[:, 0] if spectrogram.shape[1] == 1 else spectrogram

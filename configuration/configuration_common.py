@@ -33,12 +33,15 @@ class InvalidConfigError(ValueError, TypeError):
     strict dataclass fields, also a `TypeError`), so `except ValueError` catches every configuration error."""
 
 
-_POSITIVE = re.compile(r"(^|_)(size|dim|heads|bins|classes|selectors|widths|sizes)$")
+_POSITIVE = re.compile(r"(^|_)(size|dim|heads|bins|classes|selectors|width|widths|sizes|channels|divisor)$")
 _NON_NEGATIVE = re.compile(r"(^|_)layers$")
 
 
 def _check_ranges(config) -> None:
-    """Sizes, widths, dimensions and head counts of a config's own fields are positive; layer counts are >= 0."""
+    """Sizes, widths, dimensions and head counts of a config's own fields are positive; layer counts are >= 0.
+    A class lists in `zero_allowed_fields` the fields where 0 means "none" (e.g. no class condition): those
+    must not be negative."""
+    zero_allowed = getattr(type(config), "zero_allowed_fields", ())
     own = {}
     for klass in reversed(type(config).__mro__):
         own.update(getattr(klass, "__annotations__", {}))
@@ -49,7 +52,9 @@ def _check_ranges(config) -> None:
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             continue
-        if _POSITIVE.search(name) and any(v <= 0 for v in values):
+        if name in zero_allowed and any(v < 0 for v in values):
+            raise ValueError(f"{name} must not be negative, got {value!r}")
+        if _POSITIVE.search(name) and name not in zero_allowed and any(v <= 0 for v in values):
             raise ValueError(f"{name} must be positive, got {value!r}")
         if _NON_NEGATIVE.search(name) and any(v < 0 for v in values):
             raise ValueError(f"{name} must not be negative, got {value!r}")
@@ -71,14 +76,14 @@ def config_value_errors(cls):
         try:
             init(self, *args, **kwargs)
             _check_ranges(self)
-        except InvalidConfigError:
-            raise
         except (StrictDataclassError, ValueError, TypeError, ArithmeticError) as error:
-            # a validator may trip over a zero size (`x % 0`): name the field rather than the arithmetic
+            # a validator may trip over a zero size (`x % 0`) or name several fields: name the zero field
             try:
                 _check_ranges(self)
             except ValueError as range_error:
                 _reraise(range_error)
+            if isinstance(error, InvalidConfigError):
+                raise
             _reraise(error)
 
     @functools.wraps(setattr_)

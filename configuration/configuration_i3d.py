@@ -5,9 +5,11 @@ from typing import Literal
 
 from huggingface_hub.dataclasses import strict
 
+from .configuration_common import config_value_errors
 from .configuration_expert_features import ExpertFeaturesConfig
 
 
+@config_value_errors
 @strict
 class I3DConfig(ExpertFeaturesConfig):
     r"""

@@ -3,7 +3,7 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
 # Per-mel-band mean and std of the [0, 1]-scaled VGGSound train log-mels (80 x 848, 22 050 Hz), row 0 the lowest
 # band: the statistics SpecVQGAN's evaluation standardises every spectrogram with (reference repository file
@@ -174,6 +174,7 @@ VGGSOUND_MEL_STDS = (
 )
 
 
+@config_value_errors
 @strict
 class MelceptionConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""

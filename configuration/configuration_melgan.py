@@ -5,9 +5,10 @@ import math
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
 
+@config_value_errors
 @strict
 class MelGANConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""

@@ -3,11 +3,13 @@ classifier replaced by the identity: one 2048-d feature per sampled frame)."""
 
 from huggingface_hub.dataclasses import strict
 
+from .configuration_common import config_value_errors
 from .configuration_expert_features import ExpertFeaturesConfig
 
 RESNET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
+@config_value_errors
 @strict
 class ResNetFramesConfig(ExpertFeaturesConfig):
     r"""

@@ -2,9 +2,11 @@
 
 from huggingface_hub.dataclasses import strict
 
+from .configuration_common import config_value_errors
 from .configuration_expert_features import ExpertFeaturesConfig
 
 
+@config_value_errors
 @strict
 class S3DConfig(ExpertFeaturesConfig):
     r"""

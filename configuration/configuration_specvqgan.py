@@ -8,7 +8,7 @@ reference's `Net2NetTransformer` with `GPTFeats` / `GPTFeatsClass`), which holds
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import CheckedModelTypeMixin
+from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
 
 def attention_levels(resolution: int, num_levels: int, attn_resolutions) -> list[int]:
@@ -17,6 +17,7 @@ def attention_levels(resolution: int, num_levels: int, attn_resolutions) -> list
     return [level for level in range(num_levels) if resolution // 2**level in set(attn_resolutions)]
 
 
+@config_value_errors
 @strict
 class SpecVQGANConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""
@@ -111,6 +112,7 @@ class SpecVQGANConfig(CheckedModelTypeMixin, PreTrainedConfig):
         return sizes[0], sizes[1]
 
 
+@config_value_errors
 @strict
 class SpecVQGANSamplerConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""
@@ -143,6 +145,7 @@ class SpecVQGANSamplerConfig(CheckedModelTypeMixin, PreTrainedConfig):
 
     model_type = "specvqgan_sampler"
     sub_configs = {"first_stage_config": SpecVQGANConfig}
+    zero_allowed_fields = ("num_classes",)  # 0: no class condition token (see `num_classes` above)
 
     first_stage_config: dict | PreTrainedConfig | None = None
     latent_grid: list[int] | tuple[int, ...] = (5, 53)

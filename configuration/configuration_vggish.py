@@ -3,9 +3,11 @@ non-overlapping 0.96 s log-mel examples, with AudioSet's released PCA + 8-bit qu
 
 from huggingface_hub.dataclasses import strict
 
+from .configuration_common import config_value_errors
 from .configuration_expert_features import ExpertFeaturesConfig
 
 
+@config_value_errors
 @strict
 class VGGishConfig(ExpertFeaturesConfig):
     r"""

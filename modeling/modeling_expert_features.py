@@ -7,6 +7,8 @@ import torch
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
+from .loading import CheckedLoadingMixin
+
 
 @dataclass
 class ExpertFeaturesOutput(ModelOutput):
@@ -22,7 +24,7 @@ class ExpertFeaturesOutput(ModelOutput):
     hidden_states: torch.FloatTensor | None = None
 
 
-class ExpertFeaturesPreTrainedModel(PreTrainedModel):
+class ExpertFeaturesPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     """Base of the extractors: float32 inputs, no attention, PyTorch's own initialisation of every layer."""
 
     main_input_name = "pixel_values"

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from ..configuration.configuration_i3d import I3DConfig
 from ..configuration.configuration_sparsesync import S3D_INCEPTION_WIDTHS
+from ..processors.validation import check_float_features
 from .modeling_expert_features import ExpertFeaturesOutput, ExpertFeaturesPreTrainedModel
 from .modeling_s3d import pool_time_windows
 
@@ -100,6 +101,7 @@ class I3DModel(ExpertFeaturesPreTrainedModel):
     def forward(
         self, pixel_values: torch.Tensor, output_hidden_states: bool | None = None, return_dict: bool | None = None
     ) -> ExpertFeaturesOutput | tuple:
+        check_float_features("pixel_values", pixel_values, model_dtype=self.dtype)
         channels = self.config.num_channels
         if pixel_values.dim() != 5 or pixel_values.shape[1] != channels:
             raise ValueError(

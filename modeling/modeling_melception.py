@@ -48,6 +48,8 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_melception import MelceptionConfig
+from ..processors.validation import check_finite, check_float_features, check_ids
+from .loading import CheckedLoadingMixin
 
 # the smallest number of frames (and bands) that survives the stride-2 stem, two valid 3x3 convs and the two
 # stride-2 reductions (Mixed_6a, Mixed_7a) without max-pools
@@ -83,7 +85,7 @@ def _conv_block(divisor: int):
     return conv_block
 
 
-class MelceptionPreTrainedModel(PreTrainedModel):
+class MelceptionPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: MelceptionConfig
     base_model_prefix = "melception"
     main_input_name = "input_features"
@@ -138,8 +140,7 @@ class MelceptionModel(MelceptionPreTrainedModel):
         self.post_init()
 
     def _check_input(self, input_features: torch.Tensor) -> None:
-        if not isinstance(input_features, torch.Tensor) or not input_features.is_floating_point():
-            raise ValueError("input_features must be a float tensor (batch, num_mel_bins, frames)")
+        check_float_features("input_features", input_features, check_values=False, model_dtype=self.dtype)
         bins = self.config.num_mel_bins
         if input_features.dim() != 3 or input_features.shape[1] != bins:
             raise ValueError(
@@ -149,8 +150,7 @@ class MelceptionModel(MelceptionPreTrainedModel):
             raise ValueError(
                 f"input_features has {input_features.shape[2]} frames; Melception needs at least {MIN_INPUT_SIZE}"
             )
-        if not torch.isfinite(input_features).all():
-            raise ValueError("input_features contains NaN or inf")
+        check_finite("input_features", input_features)
 
     def standardize(self, input_features: torch.Tensor) -> torch.Tensor:
         """(x - mean) / std per mel band, in float64, rounded back to the input dtype (identity without stats)."""
@@ -202,13 +202,10 @@ class MelceptionModel(MelceptionPreTrainedModel):
             log-mel spectrograms scaled to [0, 1] (standardised inside; see the module docstring).
         labels (`torch.LongTensor` of shape `(batch,)`, *optional*): class indices for the cross-entropy loss.
         """
-        if labels is not None and (
-            labels.shape != (input_features.shape[0],) or labels.min() < 0 or labels.max() >= self.config.num_classes
-        ):
-            raise ValueError(
-                f"labels must be (batch,) class indices in [0, {self.config.num_classes}), got shape "
-                f"{tuple(labels.shape)}"
-            )
+        if labels is not None:
+            check_ids("labels", labels, self.config.num_classes)
+            if labels.shape != (input_features.shape[0],):
+                raise ValueError(f"labels must be (batch,) class indices, got shape {tuple(labels.shape)}")
         features = self.get_features(input_features)
         logits_unbiased = self.dropout(features).mm(self.fc.weight.T)
         logits = logits_unbiased + self.fc.bias.unsqueeze(0)

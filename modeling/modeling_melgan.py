@@ -44,6 +44,8 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_melgan import MelGANConfig
+from ..processors.validation import check_finite, check_float_features
+from .loading import CheckedLoadingMixin
 
 
 @dataclass
@@ -152,7 +154,7 @@ class MelGANScaleDiscriminator(nn.Module):
         return outputs
 
 
-class MelGANPreTrainedModel(PreTrainedModel):
+class MelGANPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: MelGANConfig
     base_model_prefix = "melgan"
     main_input_name = "input_features"
@@ -201,8 +203,7 @@ class MelGANVocoder(MelGANPreTrainedModel):
         self.post_init()
 
     def _check_input(self, input_features: torch.Tensor) -> None:
-        if not isinstance(input_features, torch.Tensor) or not input_features.is_floating_point():
-            raise ValueError("input_features must be a float tensor (batch, num_mel_bins, frames)")
+        check_float_features("input_features", input_features, check_values=False, model_dtype=self.dtype)
         if input_features.dim() != 3 or input_features.shape[1] != self.config.num_mel_bins:
             raise ValueError(
                 f"input_features must be (batch, {self.config.num_mel_bins} mel bins, frames), "
@@ -213,8 +214,7 @@ class MelGANVocoder(MelGANPreTrainedModel):
                 f"input_features has {input_features.shape[2]} frames; the vocoder needs at least 4 (reflection "
                 "padding of 3 at the first convolution)"
             )
-        if not torch.isfinite(input_features).all():
-            raise ValueError("input_features contains NaN or inf")
+        check_finite("input_features", input_features)
 
     @can_return_tuple
     def forward(self, input_features: torch.Tensor, return_dict: bool | None = None, **kwargs) -> MelGANOutput:

@@ -32,6 +32,7 @@ from torchvision.models.optical_flow.raft import (
 from transformers.utils import ModelOutput
 
 from ..configuration.configuration_raft import RAFTConfig
+from ..processors.validation import check_float_features
 from .modeling_expert_features import ExpertFeaturesPreTrainedModel
 
 
@@ -103,6 +104,8 @@ class RAFTModel(ExpertFeaturesPreTrainedModel):
         return_dict: bool | None = None,
     ) -> OpticalFlowOutput | tuple:
         """`image1`, `image2`: `(batch, 3, H, W)` RGB in 0...255 (float); flow from image1 to image2."""
+        check_float_features("image1", image1, model_dtype=self.dtype)
+        check_float_features("image2", image2, model_dtype=self.dtype)
         if image1.dim() != 4 or image1.shape[1] != 3 or image1.shape != image2.shape:
             raise ValueError(
                 f"image1 and image2 must both be (batch, 3, H, W), got {tuple(image1.shape)} and {tuple(image2.shape)}"

@@ -16,6 +16,7 @@ from torch import nn
 from torchvision.models.resnet import Bottleneck
 
 from ..configuration.configuration_resnet_frames import ResNetFramesConfig
+from ..processors.validation import check_float_features
 from .modeling_expert_features import ExpertFeaturesOutput, ExpertFeaturesPreTrainedModel
 
 
@@ -53,6 +54,7 @@ class ResNetFramesModel(ExpertFeaturesPreTrainedModel):
     def forward(
         self, pixel_values: torch.Tensor, output_hidden_states: bool | None = None, return_dict: bool | None = None
     ) -> ExpertFeaturesOutput | tuple:
+        check_float_features("pixel_values", pixel_values, model_dtype=self.dtype)
         if pixel_values.dim() != 4 or pixel_values.shape[1] != self.config.num_channels:
             raise ValueError(
                 f"pixel_values must be (batch, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"

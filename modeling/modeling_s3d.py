@@ -16,6 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from ..configuration.configuration_s3d import S3DConfig
+from ..processors.validation import check_float_features
 from .modeling_expert_features import ExpertFeaturesOutput, ExpertFeaturesPreTrainedModel
 from .modeling_sparsesync import build_s3d_trunk
 
@@ -42,6 +43,7 @@ class S3DModel(ExpertFeaturesPreTrainedModel):
     def forward(
         self, pixel_values: torch.Tensor, output_hidden_states: bool | None = None, return_dict: bool | None = None
     ) -> ExpertFeaturesOutput | tuple:
+        check_float_features("pixel_values", pixel_values, model_dtype=self.dtype)
         if pixel_values.dim() != 5 or pixel_values.shape[1] != 3:
             raise ValueError(f"pixel_values must be (batch, 3, T, H, W), got {tuple(pixel_values.shape)}")
         if pixel_values.shape[2] < 13:

@@ -59,6 +59,8 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig, attention_levels
+from ..processors.validation import check_finite, check_float_features, check_ids
+from .loading import CheckedLoadingMixin
 
 
 # ----------------------------------------------------------------------------- attention through the interface
@@ -317,15 +319,15 @@ class SpecVQGANGenerationOutput(ModelOutput):
 
 
 # ----------------------------------------------------------------------------- input checks
-def _check_finite(name: str, value: torch.Tensor):
-    if value.is_floating_point() and not torch.isfinite(value).all():
-        raise ValueError(f"{name} contains NaN or inf")
+_check_finite = check_finite  # the shared check (docs/bad_input.md): NaN, +inf and -inf counted and named
 
 
-def check_spectrogram(input_features, config: SpecVQGANConfig, name: str = "input_features") -> torch.Tensor:
-    """`(B, F, T)` or `(B, 1, F, T)` log-mel in [-1, 1] -> `(B, 1, F, T)`; a clear error otherwise."""
-    if not isinstance(input_features, torch.Tensor) or not input_features.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor (B, {config.num_mel_bins}, frames)")
+def check_spectrogram(
+    input_features, config: SpecVQGANConfig, name: str = "input_features", model_dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """`(B, F, T)` or `(B, 1, F, T)` log-mel in [-1, 1] -> `(B, 1, F, T)`; a clear error otherwise. float64 only
+    for a float64 model (`model_dtype`)."""
+    check_float_features(name, input_features, check_values=False, model_dtype=model_dtype)
     if input_features.dim() == 3:
         input_features = input_features[:, None]
     if input_features.dim() != 4 or input_features.shape[1] != config.in_channels:
@@ -350,18 +352,13 @@ def check_spectrogram(input_features, config: SpecVQGANConfig, name: str = "inpu
 
 
 def check_indices(indices, num_embeddings: int, name: str = "indices") -> torch.Tensor:
-    if not isinstance(indices, torch.Tensor) or indices.is_floating_point() or indices.dtype == torch.bool:
-        raise ValueError(f"{name} must be an integer tensor of codebook indices")
-    if indices.numel() and (indices.min() < 0 or indices.max() >= num_embeddings):
-        raise ValueError(
-            f"{name} must be codebook indices in [0, {num_embeddings}), got values in "
-            f"[{indices.min().item()}, {indices.max().item()}]"
-        )
+    """Codebook indices: an integer tensor in [0, num_embeddings) (the shared id check), returned as long."""
+    check_ids(name, indices, num_embeddings)
     return indices.long()
 
 
 # ----------------------------------------------------------------------------- pre-trained base
-class SpecVQGANPreTrainedModel(PreTrainedModel):
+class SpecVQGANPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
     config: SpecVQGANConfig | SpecVQGANSamplerConfig
     base_model_prefix = "specvqgan"
     input_modalities = ("audio",)
@@ -422,7 +419,7 @@ class SpecVQGANModel(SpecVQGANPreTrainedModel):
 
     def encode(self, input_features: torch.Tensor) -> SpecVQGANEncoderOutput:
         """Spectrogram -> codebook indices `(B, h*w)` (row-major over the `(h, w)` grid) and quantised latents."""
-        spectrogram = check_spectrogram(input_features, self.config)
+        spectrogram = check_spectrogram(input_features, self.config, model_dtype=self.dtype)
         latents = self.quant_conv(self.encoder(spectrogram))
         quantized, loss, indices, perplexity = self.quantize(latents)
         return SpecVQGANEncoderOutput(
@@ -457,9 +454,10 @@ class SpecVQGANModel(SpecVQGANPreTrainedModel):
             else:
                 raise ValueError(f"indices must be (B, h, w) or (B, h*w), got {tuple(indices.shape)}")
             quantized = self.quantize.get_codebook_entry(indices, latent_grid)
-        elif quantized.dim() != 4 or quantized.shape[1] != self.config.embed_dim:
-            raise ValueError(f"quantized must be (B, {self.config.embed_dim}, h, w), got {tuple(quantized.shape)}")
         else:
+            check_float_features("quantized", quantized, check_values=False, model_dtype=self.dtype)
+            if quantized.dim() != 4 or quantized.shape[1] != self.config.embed_dim:
+                raise ValueError(f"quantized must be (B, {self.config.embed_dim}, h, w), got {tuple(quantized.shape)}")
             _check_finite("quantized", quantized)
         spectrogram = self.decoder(self.post_quant_conv(quantized))
         return spectrogram[:, 0] if spectrogram.shape[1] == 1 else spectrogram
@@ -487,7 +485,7 @@ class SpecVQGANModel(SpecVQGANPreTrainedModel):
         """Set the codebook to encoder outputs (after `quant_conv`) at random positions of `input_features`, a
         data-dependent start against the collapse of a U(-1/K, 1/K) codebook onto a few codes when training from
         scratch (not in the reference; the synthetic task uses it). Needs at least K positions."""
-        latents = self.quant_conv(self.encoder(check_spectrogram(input_features, self.config)))
+        latents = self.quant_conv(self.encoder(check_spectrogram(input_features, self.config, model_dtype=self.dtype)))
         vectors = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])
         count = self.config.num_embeddings
         if len(vectors) < count:
@@ -874,10 +872,7 @@ class SpecVQGANForConditionalGeneration(SpecVQGANPreTrainedModel, GenerationMixi
     # ---- inputs
     def _check_condition(self, visual_features, class_ids) -> None:
         config = self.config
-        if not isinstance(visual_features, torch.Tensor) or not visual_features.is_floating_point():
-            raise ValueError(
-                f"visual_features must be a float tensor (B, {config.num_features}, {config.feature_size})"
-            )
+        check_float_features("visual_features", visual_features, check_values=False, model_dtype=self.dtype)
         if visual_features.dim() != 3 or visual_features.shape[2] != config.feature_size:
             raise ValueError(
                 f"visual_features must be (B, {config.num_features}, {config.feature_size}), "
@@ -924,6 +919,10 @@ class SpecVQGANForConditionalGeneration(SpecVQGANPreTrainedModel, GenerationMixi
             raise ValueError("pass either input_ids or input_features, not both")
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be (B, L), got {tuple(input_ids.shape)}")
+        if labels is not None:
+            check_ids("labels", labels, config.codebook_size, ignore_index=-100)
+            if labels.shape != input_ids.shape:
+                raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}")
         if attention_mask is not None and not bool(attention_mask.all()):
             raise ValueError("attention_mask must be all ones: the sampler has no padding")
         past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
@@ -947,9 +946,11 @@ class SpecVQGANForConditionalGeneration(SpecVQGANPreTrainedModel, GenerationMixi
         logits = self.transformer.head(hidden[:, skip:])
         loss = None
         if labels is not None:
-            if labels.shape != input_ids.shape:
-                raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}")
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+            # mean over the scored targets; labels all -100 score nothing: loss 0, not 0 / 0 = NaN
+            token_losses = F.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="none"
+            )
+            loss = token_losses.sum() / (labels != -100).sum().clamp_min(1)
         return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=past_key_values if use_cache else None)
 
     def prepare_inputs_for_generation(self, input_ids, past_key_values=None, **kwargs):

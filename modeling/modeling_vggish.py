@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..configuration.configuration_vggish import VGGishConfig
+from ..processors.validation import check_float_features
 from .modeling_expert_features import ExpertFeaturesOutput, ExpertFeaturesPreTrainedModel
 
 _POOL_AFTER = (0, 1, 3, 5)  # indices of the convolutions followed by a max-pool
@@ -63,6 +64,7 @@ class VGGishModel(ExpertFeaturesPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> VGGishOutput | tuple:
+        check_float_features("input_features", input_features, model_dtype=self.dtype)
         expected = (1, self.config.num_frames, self.config.num_mel_bins)
         if input_features.dim() != 4 or tuple(input_features.shape[1:]) != expected:
             raise ValueError(

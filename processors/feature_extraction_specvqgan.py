@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from transformers import BatchFeature, SequenceFeatureExtractor
 
+from .validation import as_mono_waveform, require_sampling_rate, waveform_list
+
 
 def _hz_to_mel(frequencies: np.ndarray) -> np.ndarray:
     """Slaney's mel scale (librosa's default, not HTK): linear below 1 kHz (200/3 Hz per mel), logarithmic above."""
@@ -97,15 +99,9 @@ class SpecVQGANFeatureExtractor(SequenceFeatureExtractor):
         )
 
     def _waveform(self, waveform, sampling_rate: int, name: str = "raw_audio") -> torch.Tensor:
-        wave = waveform if isinstance(waveform, torch.Tensor) else torch.as_tensor(np.asarray(waveform))
-        if not wave.is_floating_point():
-            raise ValueError(f"{name} must hold float samples in [-1, 1], got {wave.dtype}")
-        if wave.dim() == 2 and wave.shape[0] <= 8:
-            wave = wave.mean(dim=0)  # (channels, samples): librosa's mono down-mix
-        if wave.dim() != 1:
-            raise ValueError(f"{name} must be (samples,) or (channels <= 8, samples), got shape {tuple(wave.shape)}")
-        if not torch.isfinite(wave).all():
-            raise ValueError(f"{name} contains NaN or inf")
+        # (channels, samples) -> librosa's mono down-mix, a mean in the samples' precision (float32 unless float64)
+        precision = torch.float64 if str(getattr(waveform, "dtype", "")).endswith("float64") else torch.float32
+        wave = as_mono_waveform(name, waveform, dtype=precision)
         if sampling_rate != self.sampling_rate:
             import torchaudio.functional as AF
 
@@ -158,18 +154,15 @@ class SpecVQGANFeatureExtractor(SequenceFeatureExtractor):
     ) -> BatchFeature:
         """
         Args:
-            raw_audio: a waveform `(samples,)` / `(channels, samples)` or a list of them, float in [-1, 1].
+            raw_audio: a waveform `(samples,)`, a list of waveforms `(samples,)` / `(channels, samples)`, or a
+                batch `(clips, samples)` / `(clips, channels, samples)`; float in [-1, 1] (docs/bad_input.md).
             sampling_rate: their sample rate (resampled to 22 050 Hz when it differs).
             dtype: "float32" (default) or "float64" for `input_features`.
         """
-        if sampling_rate is None:
-            raise ValueError(f"sampling_rate is required (SpecVQGAN's front end works at {self.sampling_rate} Hz)")
+        sampling_rate = require_sampling_rate("sampling_rate", sampling_rate, target=self.sampling_rate)
         if dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-        if isinstance(raw_audio, (np.ndarray, torch.Tensor)) and np.ndim(raw_audio) in (1, 2):
-            raw_audio = [raw_audio]
-        if len(raw_audio) == 0:
-            raise ValueError("no audio given")
+        raw_audio = waveform_list("raw_audio", raw_audio)
         spectrograms = [
             self.model_input(self.log_mel(self._waveform(wave, sampling_rate, f"raw_audio[{i}]").double()))
             for i, wave in enumerate(raw_audio)

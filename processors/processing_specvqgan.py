@@ -9,6 +9,7 @@ import torch
 from transformers import BatchFeature, ProcessorMixin
 
 from .feature_extraction_specvqgan import SpecVQGANFeatureExtractor
+from .validation import check_finite
 from .video_io import load_clip
 
 
@@ -74,8 +75,9 @@ class SpecVQGANProcessor(ProcessorMixin):
         array = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
         if array.ndim != 2 or array.shape[1] != self.feature_size:
             raise ValueError(f"{name} must be (frames, {self.feature_size}), got shape {tuple(array.shape)}")
-        if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
-            raise ValueError(f"{name} must hold finite float values")
+        if not np.issubdtype(array.dtype, np.floating):
+            raise ValueError(f"{name} must hold float features, got {array.dtype}")
+        check_finite(name, array)
         if self.tile_features and 0 < len(array) < self.feature_length:
             array = np.tile(array, (self.feature_length // len(array) + 1, 1))
         padded = np.zeros((self.feature_length, self.feature_size), dtype=np.float32)
@@ -135,7 +137,10 @@ class SpecVQGANProcessor(ProcessorMixin):
             if len(data["input_features"]) != len(data["visual_features"]):
                 raise ValueError("audio and visual_features give different numbers of clips")
         if class_ids is not None:
-            data["class_ids"] = torch.as_tensor(class_ids, dtype=torch.long).reshape(-1)
+            class_ids = torch.as_tensor(class_ids)
+            if class_ids.is_floating_point() or class_ids.dtype == torch.bool:
+                raise ValueError(f"class_ids must be integer class indices, got {class_ids.dtype}")
+            data["class_ids"] = class_ids.long().reshape(-1)
         return BatchFeature(data, tensor_type=return_tensors)
 
     def post_process(self, spectrogram: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Waveforms -> VGGish's log-mel examples, as v-iashin/video_features computes them (`vggish_input.py`,
 `mel_features.py` of the VGGish release), in float64 numpy like the reference, cast to float32 at the end.
 
-Steps: int16 PCM / 32768 (decoded float audio is first quantised to int16 as FFmpeg's WAV export does: round half
-to even, clipped); multi-channel audio averaged over channels *before* resampling; resampling to 16 kHz with
+Steps: float audio `(channels, samples)` quantised to int16 per channel as FFmpeg's WAV export does (round half
+to even, clipped), / 32768; multi-channel audio averaged over channels *before* resampling; resampling to 16 kHz with
 resampy's `kaiser_best` filter (re-derived here: a Kaiser-windowed sinc with 50 zero crossings, 2^13 table entries
 per crossing, roll-off 0.917347371260876, beta 12.984585247040012, linear interpolation in the table; equal to the
 published table to the last bit), output length int(N * 16000 / sr), skipped at 16 kHz; STFT frames of 400
@@ -16,6 +16,8 @@ import math
 import numpy as np
 import torch
 from transformers import BatchFeature, FeatureExtractionMixin
+
+from .validation import as_mono_waveform, check_finite, require_sampling_rate
 
 # resampy's kaiser_best filter, re-derived (see the module docstring)
 KAISER_BEST = {"num_zeros": 50, "precision": 13, "rolloff": 0.9173473712608761, "beta": 12.984585247040012}
@@ -94,7 +96,7 @@ def mel_matrix(num_mel_bins: int, num_bins: int, sampling_rate: int, lower_hz: f
 
 class VGGishProcessor(FeatureExtractionMixin):
     r"""
-    A waveform (int16 PCM or float in [-1, 1], `(N,)` or `(N, channels)`) and its sampling rate ->
+    A waveform (float in [-1, 1], `(N,)` or `(channels, N)`) and its sampling rate (required) ->
     `input_features` `(examples, 1, 96, 64)` float32.
 
     Args:
@@ -134,27 +136,19 @@ class VGGishProcessor(FeatureExtractionMixin):
         self.quantize_to_int16 = bool(quantize_to_int16)
 
     def mono_waveform(self, waveform, sampling_rate: int, source: str = "waveform") -> np.ndarray:
-        """float64 mono at the network's rate (int16 scaling, channel mean, kaiser_best resampling)."""
-        array = waveform.numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
-        if array.ndim not in (1, 2) or array.size == 0:
-            raise ValueError(f"{source}: expected (samples,) or (samples, channels) audio, got shape {array.shape}")
-        if array.dtype == np.int16:
-            data = array / 32768.0
-        elif np.issubdtype(array.dtype, np.floating):
-            if not np.isfinite(array).all():
-                raise ValueError(f"{source}: the waveform holds NaN or infinite values")
-            data = (
-                np.clip(np.round(array.astype(np.float64) * 32768.0), -32768, 32767) / 32768.0
-                if self.quantize_to_int16
-                else array.astype(np.float64)
-            )
-        else:
-            raise ValueError(f"{source}: waveform must be int16 PCM or float, got {array.dtype}")
-        if data.ndim == 2:
-            data = data.mean(axis=1)
-        if int(sampling_rate) <= 0:
-            raise ValueError(f"{source}: invalid sampling rate {sampling_rate}")
-        return resample_kaiser_best(data, int(sampling_rate), self.sampling_rate)
+        """float64 mono at the network's rate (int16 quantisation per channel, channel mean, kaiser_best
+        resampling). The layout is the project's (docs/bad_input.md): `(samples,)` or `(channels, samples)`, float
+        samples in [-1, 1] (int16 PCM is refused: give `pcm / 32768`, which quantises back to the same PCM)."""
+        sampling_rate = require_sampling_rate("sampling_rate", sampling_rate, target=self.sampling_rate)
+        array = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
+        if array.size == 0:
+            raise ValueError(f"{source}: the waveform is empty")
+        if np.issubdtype(array.dtype, np.floating):
+            check_finite(source, array)  # before quantising, which would clip inf to a valid sample
+            if self.quantize_to_int16:  # each channel, as FFmpeg's 16-bit WAV export does, before the mean
+                array = np.clip(np.round(array.astype(np.float64) * 32768.0), -32768, 32767) / 32768.0
+        data = as_mono_waveform(source, array, dtype=torch.float64).numpy()
+        return resample_kaiser_best(data, sampling_rate, self.sampling_rate)
 
     def log_mel(self, mono: np.ndarray) -> np.ndarray:
         """`(frames, num_mel_bins)` float64 log-mel spectrogram of a mono waveform at the network's rate."""
@@ -187,7 +181,12 @@ class VGGishProcessor(FeatureExtractionMixin):
         return np.stack([log_mel[i * hop : i * hop + window] for i in range(count)])[:, None]
 
     def __call__(
-        self, waveform, sampling_rate: int, return_tensors: str | None = "pt", source: str = "waveform", **kwargs
+        self,
+        waveform,
+        sampling_rate: int | None = None,
+        return_tensors: str | None = "pt",
+        source: str = "waveform",
+        **kwargs,
     ) -> BatchFeature:
         mono = self.mono_waveform(waveform, sampling_rate, source)
         examples = self.examples(self.log_mel(mono), source).astype(np.float32)

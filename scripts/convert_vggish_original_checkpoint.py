@@ -62,7 +62,9 @@ def check_fixture(fixture) -> int:
     # tolerances and measured float32-vs-float64 gaps from the fixture's README
     tolerances = {"input_features": 5e-5, "embeddings": 2e-5}  # gaps 1.9e-6, 1.8e-6
     for item, pca_tolerance in (("a", 2e-4), ("b", 1e-3)):  # pca_applied gaps 1.5e-5, 5.8e-5
-        waveform, rate = check.inputs[f"{item}.waveform"], int(check.inputs[f"{item}.sample_rate"])
+        # the fixture holds soundfile's int16 (samples, channels); the processor takes floats (channels, samples)
+        waveform = check.inputs[f"{item}.waveform"].t().double() / 32768.0
+        rate = int(check.inputs[f"{item}.sample_rate"])
         mono = processor.mono_waveform(waveform, rate)
         check.compare(f"debug.{item}.waveform_16k", torch.from_numpy(mono), 5e-6)  # gap <= 1.5e-8
         check.compare(f"debug.{item}.log_mel", torch.from_numpy(processor.log_mel(mono)), 5e-5)  # gap <= 1.9e-6

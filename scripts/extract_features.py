@@ -213,7 +213,7 @@ class FeatureExtraction:
         from videozoo.processors.video_io import load_audio
 
         waveform, rate = load_audio(path)
-        examples = self.processor(waveform.T.numpy(), rate, source=str(path))["input_features"]
+        examples = self.processor(waveform.numpy(), rate, source=str(path))["input_features"]
         features = [
             self._run("vggish", examples[i : i + self.batch_size]) for i in range(0, len(examples), self.batch_size)
         ]

@@ -109,9 +109,9 @@ def test_dropout_only_in_training():
         (torch.rand(2, 20, 30), None, r"\(batch, 24 mel bins, frames\)"),
         (torch.rand(24, 30), None, r"\(batch, 24 mel bins, frames\)"),
         (torch.rand(2, 24, 22), None, "at least 23"),
-        (torch.zeros(2, 24, 30, dtype=torch.long), None, "float tensor"),
-        (torch.rand(2, 24, 30).index_fill_(2, torch.tensor([3]), float("nan")), None, "NaN or inf"),
-        (torch.rand(2, 24, 30), torch.tensor([0, 7]), r"class indices in \[0, 7\)"),
+        (torch.zeros(2, 24, 30, dtype=torch.long), None, "must hold float features"),
+        (torch.rand(2, 24, 30).index_fill_(2, torch.tensor([3]), float("nan")), None, "non-finite"),
+        (torch.rand(2, 24, 30), torch.tensor([0, 7]), r"labels must lie in \[0, 7\)"),
         (torch.rand(2, 24, 30), torch.tensor([0]), "labels must be"),
     ],
 )

@@ -105,7 +105,7 @@ class TestSpecVQGANModel(ModelTesterMixin):
             (torch.zeros(2, 2, 16, 10), r"\(B, 16, frames\)"),
             (torch.full((2, 16, 10), 3.0), r"\[-1, 1\]"),
             (torch.full((2, 16, 10), float("nan")), "NaN"),
-            (torch.zeros(2, 16, 10, dtype=torch.long), "float tensor"),
+            (torch.zeros(2, 16, 10, dtype=torch.long), "must hold float features"),
             (torch.zeros(2, 16, 1), "downsampling factor"),
         ],
     )
@@ -116,9 +116,9 @@ class TestSpecVQGANModel(ModelTesterMixin):
 
     def test_bad_indices_are_refused(self):
         model = self.build()
-        with pytest.raises(ValueError, match=r"codebook indices in \[0, 19\)"):
+        with pytest.raises(ValueError, match=r"indices must lie in \[0, 19\)"):
             model.decode(torch.full((1, 8, 5), 19))
-        with pytest.raises(ValueError, match="integer tensor"):
+        with pytest.raises(ValueError, match="indices must hold integer ids"):
             model.decode(torch.zeros(1, 8, 5))
         with pytest.raises(ValueError, match="do not fit"):
             model.decode(torch.zeros(1, 40, dtype=torch.long), latent_grid=(8, 4))

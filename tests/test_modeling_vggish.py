@@ -55,14 +55,17 @@ def test_mel_matrix_zeroes_dc_and_spans_the_band():
 
 def test_examples_and_bad_audio():
     processor = VGGishProcessor()
-    wave = (np.random.default_rng(0).standard_normal((44100 * 2, 2)) * 3000).astype(np.int16)
+    pcm = (np.random.default_rng(0).standard_normal((2, 44100 * 2)) * 3000).astype(np.int16)
+    wave = pcm / 32768.0  # (channels, samples) floats (docs/bad_input.md)
     assert processor(wave, 44100)["input_features"].shape == (2, 1, 96, 64)
     with pytest.raises(AudioTooShortError, match="fewer than one 0.96 s example"):
-        processor(wave[:20000], 44100, source="short.wav")
+        processor(wave[:, :20000], 44100, source="short.wav")
     with pytest.raises(ValueError, match="NaN"):
         processor(np.full(20000, np.nan, np.float32), 16000)
-    with pytest.raises(ValueError, match="int16 PCM or float"):
-        processor(np.zeros(20000, np.int32), 16000)
+    with pytest.raises(ValueError, match="float samples"):
+        processor(pcm, 44100)
+    with pytest.raises(ValueError, match=r"\(samples, channels\)"):
+        processor(wave.T, 44100)
 
 
 def test_conversion_reproduces_the_reference_features():

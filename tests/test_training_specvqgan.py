@@ -3,6 +3,7 @@ synthetic task where the visual condition decides the pitch and the rhythm of a 
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModel
@@ -101,3 +102,39 @@ def test_the_visual_condition_beats_random_features(tmp_path):
     assert metrics["visual/fid"] < metrics["random/fid"], metrics
     assert metrics["visual/class_accuracy"] > metrics["random/class_accuracy"] + 0.4, metrics
     assert metrics["visual/pitch_accuracy"] > 0.9 and metrics["random/pitch_accuracy"] < 0.7, metrics
+
+
+def test_evaluation_on_the_authors_vas_layout(tmp_path, shared_dir):
+    """The VAS path of `scripts/evaluate_specvqgan.py`: the authors' spectrograms and ResNet-50 feature pickles (read
+    with the restricted unpickler), a saved Melception (random, 1/8 width) scoring FID and MKL; tiny random models,
+    so only the path and the bookkeeping are checked, not the figures."""
+    from videozoo.configuration import MelceptionConfig, SpecVQGANConfig, SpecVQGANSamplerConfig
+    from videozoo.modeling import MelceptionModel
+
+    torch.manual_seed(0)
+    stage1 = SpecVQGANModel(
+        SpecVQGANConfig(
+            base_channels=32, channel_multipliers=[1, 1, 1, 1, 1], num_res_blocks=1, attn_resolutions=[],
+            z_channels=32, embed_dim=8, num_embeddings=16,
+        )
+    )  # fmt: skip
+    sampler_config = SpecVQGANSamplerConfig(
+        latent_grid=[5, 53], num_features=2, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64,
+    )  # fmt: skip
+    SpecVQGANForConditionalGeneration.from_first_stage(stage1, sampler_config).save_pretrained(tmp_path / "sampler")
+    MelceptionModel(MelceptionConfig(num_classes=8, width_divisor=8, aux_logits=False)).save_pretrained(
+        tmp_path / "melception"
+    )
+    root = shared_dir / "data" / "specvqgan" / "vas"
+    metrics = evaluate_specvqgan.main(
+        ["--model_name_or_path", str(tmp_path / "sampler"), "--dataset_name", "vas", "--data_dir", str(root)]
+        + ["--split", "none", "--melception", str(tmp_path / "melception"), "--max_videos", "3"]
+        + ["--samples_per_video", "2", "--output_dir", str(tmp_path / "eval")]
+    )  # fmt: skip
+    assert metrics["videos"] == 3 and "visual/class_accuracy" not in metrics
+    for key in ("visual/fid", "visual/mkl", "random/fid", "random/mkl", "reconstruction/l1"):
+        # MKL adds 1e-6 to q inside the log (the reference's form), so identical distributions give about -1e-6 per
+        # class (-8.0e-6 measured with 8 classes)
+        assert np.isfinite(metrics[key]) and metrics[key] > -1e-4, key
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == metrics

@@ -10,7 +10,7 @@ from transformers import AutoModel
 
 from videozoo.data.specvqgan import collate, make_synthetic_dataset, synthetic_tone
 from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
-from videozoo.scripts import evaluate_specvqgan, train_specvqgan
+from videozoo.scripts import evaluate_specvqgan, generate_specvqgan, train_specvqgan
 from videozoo.scripts.train_specvqgan import synthetic_processor
 
 
@@ -104,12 +104,11 @@ def test_the_visual_condition_beats_random_features(tmp_path):
     assert metrics["visual/pitch_accuracy"] > 0.9 and metrics["random/pitch_accuracy"] < 0.7, metrics
 
 
-def test_evaluation_on_the_authors_vas_layout(tmp_path, shared_dir):
-    """The VAS path of `scripts/evaluate_specvqgan.py`: the authors' spectrograms and ResNet-50 feature pickles (read
-    with the restricted unpickler), a saved Melception (random, 1/8 width) scoring FID and MKL; tiny random models,
-    so only the path and the bookkeeping are checked, not the figures."""
-    from videozoo.configuration import MelceptionConfig, SpecVQGANConfig, SpecVQGANSamplerConfig
-    from videozoo.modeling import MelceptionModel
+def tiny_vas_models(folder):
+    """Random models of the VAS shapes (80 x 848 spectrograms, 2048-d features), small enough for a CPU test: a
+    sampler on a 5 x 53 grid, a 1/8-width Melception and a narrow MelGAN, saved under `folder`."""
+    from videozoo.configuration import MelceptionConfig, MelGANConfig, SpecVQGANConfig, SpecVQGANSamplerConfig
+    from videozoo.modeling import MelceptionModel, MelGANVocoder
 
     torch.manual_seed(0)
     stage1 = SpecVQGANModel(
@@ -122,19 +121,80 @@ def test_evaluation_on_the_authors_vas_layout(tmp_path, shared_dir):
         latent_grid=[5, 53], num_features=2, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
         intermediate_size=64,
     )  # fmt: skip
-    SpecVQGANForConditionalGeneration.from_first_stage(stage1, sampler_config).save_pretrained(tmp_path / "sampler")
+    SpecVQGANForConditionalGeneration.from_first_stage(stage1, sampler_config).save_pretrained(folder / "sampler")
     MelceptionModel(MelceptionConfig(num_classes=8, width_divisor=8, aux_logits=False)).save_pretrained(
-        tmp_path / "melception"
+        folder / "melception"
     )
+    MelGANVocoder(MelGANConfig(generator_width=2)).save_pretrained(folder / "melgan")
+
+
+def test_evaluation_on_the_authors_vas_layout(tmp_path, shared_dir):
+    """The VAS path of `scripts/evaluate_specvqgan.py`: the authors' spectrograms and ResNet-50 feature pickles (read
+    with the restricted unpickler), a saved Melception (random, 1/8 width) scoring FID and MKL; tiny random models,
+    so only the path and the bookkeeping are checked, not the figures."""
+    tiny_vas_models(tmp_path)
     root = shared_dir / "data" / "specvqgan" / "vas"
     metrics = evaluate_specvqgan.main(
         ["--model_name_or_path", str(tmp_path / "sampler"), "--dataset_name", "vas", "--data_dir", str(root)]
-        + ["--split", "none", "--melception", str(tmp_path / "melception"), "--max_videos", "3"]
+        + ["--split", "none", "--melception", str(tmp_path / "melception"), "--max_videos", "2"]
         + ["--samples_per_video", "2", "--output_dir", str(tmp_path / "eval")]
     )  # fmt: skip
-    assert metrics["videos"] == 3 and "visual/class_accuracy" not in metrics
+    assert metrics["videos"] == 2 and "visual/class_accuracy" not in metrics
     for key in ("visual/fid", "visual/mkl", "random/fid", "random/mkl", "reconstruction/l1"):
         # MKL adds 1e-6 to q inside the log (the reference's form), so identical distributions give about -1e-6 per
         # class (-8.0e-6 measured with 8 classes)
         assert np.isfinite(metrics[key]) and metrics[key] > -1e-4, key
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == metrics
+
+
+def test_generation_from_feature_files(tmp_path, shared_dir):
+    """`scripts/generate_specvqgan.py` on the authors' feature pickles and a .npy file: a PNG, the [0, 1] log-mel and
+    a 22 050 Hz wav (848 x 256 samples, through the vocoder) per sample, named as the reference's sampler."""
+    import wave
+
+    tiny_vas_models(tmp_path)
+    root = shared_dir / "data" / "specvqgan" / "vas" / "features" / "dog" / "feature_resnet50_dim2048_21.5fps"
+    array = np.random.default_rng(0).standard_normal((150, 2048)).astype(np.float32)
+    np.save(tmp_path / "clip.npy", array)
+    out = tmp_path / "samples"
+    out.mkdir()
+    (out / "earlier.txt").write_text("kept")
+    written = generate_specvqgan.main(
+        ["--model_name_or_path", str(tmp_path / "sampler"), "--vocoder", str(tmp_path / "melgan")]
+        + ["--features", str(root / "video_02677.pkl"), str(tmp_path / "clip.npy"), "--samples_per_video", "2"]
+        + ["--output_dir", str(out)]
+    )  # fmt: skip
+    stems = ["video_02677_sample_0", "video_02677_sample_1", "clip_sample_0", "clip_sample_1"]
+    assert sorted(written) == sorted(f"{s}.{e}" for s in stems for e in ("npy", "png", "wav"))
+    assert sorted(p.name for p in out.iterdir()) == sorted(written + ["earlier.txt"])
+    spectrogram = np.load(out / "clip_sample_0.npy")
+    assert spectrogram.shape == (80, 848) and 0 <= spectrogram.min() and spectrogram.max() <= 1
+    with wave.open(str(out / "clip_sample_0.wav")) as file:
+        assert (file.getframerate(), file.getnchannels(), file.getnframes()) == (22050, 1, 848 * 256)
+    assert (out / "clip_sample_0.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not np.array_equal(spectrogram, np.load(out / "clip_sample_1.npy"))  # two draws
+
+
+def test_generation_argument_checks_leave_the_output_untouched(tmp_path):
+    train_both_stages(tmp_path, 2, 2)
+    out = tmp_path / "samples"
+    written = generate_specvqgan.main(
+        ["--model_name_or_path", str(tmp_path / "sampler"), "--dataset_name", "synthetic", "--output_dir", str(out)]
+    )
+    assert len(written) == 8 and written[0] == "synthetic000_class0_sample_0.npy"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    mistakes = {
+        "no input": (["--dataset_name", "files"], "give exactly one input"),
+        "two inputs": (["--dataset_name", "synthetic", "--data_dir", str(tmp_path)], "give exactly one input"),
+        "missing file": (["--features", str(tmp_path / "none.pkl")], "none.pkl not found"),
+        "not features": (["--features", str(tmp_path / "codebook" / "config.json")], "neither a .pkl nor a .npy"),
+        "a Stage I": (["--dataset_name", "synthetic", "--vocoder", str(tmp_path / "codebook")], "not 'melgan'"),
+        "no samples": (["--dataset_name", "synthetic", "--samples_per_video", "0"], "--samples_per_video must be"),
+    }
+    for name, (args, message) in mistakes.items():
+        with pytest.raises(ValueError, match="invalid arguments") as raised:
+            generate_specvqgan.main(
+                ["--model_name_or_path", str(tmp_path / "sampler"), "--output_dir", str(out)] + args
+            )
+        assert message in str(raised.value), name
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

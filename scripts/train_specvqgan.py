@@ -11,8 +11,11 @@ on the frozen Stage I.
     python scripts/train_specvqgan.py --stage sampler --first_stage converted-vas-codebook --dataset_name vas \
         --data_dir data/vas --num_features 212 ... --output_dir runs/vas-sampler
 
-Stage I trains with L1 + codebook loss only (the adversarial and perceptual terms of `SpecVQGANTrainingLoss` need
-two alternating optimizers, which the shared loop does not drive). A fresh codebook starts from encoder outputs
+Stage I trains with L1 + codebook loss, or with `--adversarial` also the reference's hinge patch-GAN
+(`SpecVQGANTrainingLoss`, adaptive weight, the discriminator on its own Adam with betas (0.5, 0.9), alternating with
+the autoencoder's optimizer from `--disc_start` batches on; the reference also uses betas (0.5, 0.9) for the
+autoencoder: `--adam_beta1 0.5 --adam_beta2 0.9`). The perceptual (LPAPS) term is left out: its VGGish-ish weights
+do not ship with the project. A fresh codebook starts from encoder outputs
 of up to 64 training spectrograms (`init_codebook_from`; the reference's U(-1/K, 1/K) start collapses onto a few
 codes in short runs). The reference's sampler optimiser (AdamW, betas 0.9 / 0.95, weight decay 0.01) is set with
 the flags (`--adam_beta2 0.95 --weight_decay 0.01`); note that the shared loop decays every weight matrix.
@@ -28,9 +31,9 @@ from transformers import AutoModel, HfArgumentParser
 import videozoo  # noqa: F401
 from videozoo.configuration import SpecVQGANConfig, SpecVQGANSamplerConfig
 from videozoo.data.specvqgan import collate, list_clips, load_example, make_synthetic_dataset
-from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
+from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel, SpecVQGANTrainingLoss
 from videozoo.processors import SpecVQGANFeatureExtractor, SpecVQGANProcessor
-from videozoo.tasks.specvqgan import SpecVQGANCodebookTask, SpecVQGANSamplerTask
+from videozoo.tasks.specvqgan import SpecVQGANAdversarialCodebookTask, SpecVQGANCodebookTask, SpecVQGANSamplerTask
 from videozoo.training import TrainerArguments, fit
 
 
@@ -43,6 +46,13 @@ class SpecVQGANArguments:
     num_eval_examples: int = field(default=8, metadata={"help": "synthetic: evaluation rows."})
     first_stage: str | None = field(default=None, metadata={"help": "sampler: a trained / converted Stage I."})
     num_features: int = field(default=2, metadata={"help": "sampler: conditioning vectors N (212, 5, 1 for VAS)."})
+    adversarial: bool = field(
+        default=False,
+        metadata={"help": "codebook: add the patch discriminator (hinge GAN, own Adam) as the reference; no LPAPS."},
+    )
+    disc_start: int | None = field(
+        default=None, metadata={"help": "codebook --adversarial: batches before the discriminator starts."}
+    )
     hidden_size: int = 32
     num_hidden_layers: int = 2
     num_attention_heads: int = 4
@@ -92,12 +102,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 z_channels=32,
                 embed_dim=8,
                 num_embeddings=16,
+                disc_num_layers=2,  # 16 mel bands: three stride-2 layers would leave the 4 x 4 kernels no room
             )
         else:
             config = SpecVQGANConfig(num_embeddings=128)  # the VAS codebook
         model = SpecVQGANModel(config)
         model.init_codebook_from(collate(train[:64])["input_features"])  # up to 64 training spectrograms
-        task = SpecVQGANCodebookTask()
+        if args.adversarial:
+            # no VGGish-ish weights ship with the project: the perceptual term is dropped (docs/specvqgan.md)
+            model.config.perceptual_weight = 0.0
+            if args.disc_start is not None:
+                model.config.disc_start = args.disc_start
+            task = SpecVQGANAdversarialCodebookTask(
+                SpecVQGANTrainingLoss(model.config), training_args.learning_rate, (0.5, 0.9)
+            )
+        else:
+            task = SpecVQGANCodebookTask()
     else:
         if args.first_stage is None:
             raise ValueError("--stage sampler needs --first_stage (a trained or converted Stage I folder)")

@@ -29,6 +29,7 @@ import torch
 from transformers import AutoModel, HfArgumentParser
 
 import videozoo  # noqa: F401
+from videozoo.arguments import checkpoint_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import SpecVQGANConfig, SpecVQGANSamplerConfig
 from videozoo.data.specvqgan import collate, list_clips, load_example, make_synthetic_dataset
 from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel, SpecVQGANTrainingLoss
@@ -82,8 +83,35 @@ def datasets(args: SpecVQGANArguments, processor: SpecVQGANProcessor):
     return rows[0], rows[1]
 
 
+def argument_problems(args: SpecVQGANArguments) -> list[str | None]:
+    """Every problem of the SpecVQGAN arguments, found before anything is loaded or written."""
+    problems = [
+        positive_problem("--num_train_examples", args.num_train_examples),
+        positive_problem("--num_eval_examples", args.num_eval_examples),
+        positive_problem("--num_features", args.num_features),
+        positive_problem("--hidden_size", args.hidden_size),
+        positive_problem("--num_hidden_layers", args.num_hidden_layers),
+        positive_problem("--num_attention_heads", args.num_attention_heads),
+        positive_problem("--disc_start", args.disc_start, allow_zero=True),
+    ]
+    if args.num_attention_heads > 0 and args.hidden_size % args.num_attention_heads:
+        problems.append(f"--hidden_size {args.hidden_size} is not a multiple of --num_attention_heads")
+    if args.dataset_name == "vas":
+        problems.append(folder_problem("--data_dir", args.data_dir, required=True))
+    if args.stage == "sampler":
+        problems.append(checkpoint_problem("--first_stage", args.first_stage, ("specvqgan",)))
+        if args.adversarial or args.disc_start is not None:
+            problems.append("--adversarial and --disc_start are for --stage codebook")
+    elif args.first_stage:
+        problems.append("--first_stage is for --stage sampler")
+    if args.disc_start is not None and not args.adversarial:
+        problems.append("--disc_start needs --adversarial")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, training_args = HfArgumentParser((SpecVQGANArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
     if args.dataset_name == "synthetic":
         processor = synthetic_processor()
     else:

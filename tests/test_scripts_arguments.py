@@ -53,6 +53,7 @@ TRAINING_SCRIPTS = {
     "train_sparsesync": ["--dataset_name", "lrs3", "--crop_policy", "event_aware"],
     "pretrain_mmt_modality_masking": ["--mask_fraction", "2"],
     "train_specvqgan": ["--stage", "sampler", "--adversarial"],
+    "train_melgan": ["--generator_width", "0"],
 }
 TRAINER_MISTAKES = {
     "push without a repository": (["--push_to_hub"], "--push_to_hub needs --hub_model_id"),
@@ -71,6 +72,7 @@ SCRIPT_MESSAGES = {
     "train_sparsesync": "--crop_policy event_aware needs the synthetic task",
     "pretrain_mmt_modality_masking": "--mask_fraction must be in [0, 1]",
     "train_specvqgan": "--first_stage is required",
+    "train_melgan": "--generator_width must be > 0",
 }
 
 

@@ -127,6 +127,8 @@ EVALUATION_SCRIPTS = {
     "evaluate_avatar": ("avatar", ["--conditions", "clean,loud"], "unknown condition 'loud'"),
     "evaluate_bmt": ("bmt", ["--mode", "proposals"], "--mode proposals needs --proposal_model_name_or_path"),
     "evaluate_sparsesync": ("sparsesync", ["--dataset_name", "vggsound", "--data_dir", "nowhere"], "--data_dir"),
+    "evaluate_specvqgan": ("specvqgan_sampler", ["--dataset_name", "vas"], "--data_dir is required"),
+    "generate_specvqgan": ("specvqgan_sampler", ["--features", "a.pkl"], "--features: a.pkl not found"),
 }
 
 

@@ -100,7 +100,7 @@ def random_features(features: torch.Tensor, generator: torch.Generator) -> torch
     """Gaussian features with `features`' per-channel mean and standard deviation (over videos and frames)."""
     flat = features.flatten(0, 1)
     noise = torch.randn(features.shape, generator=generator, dtype=features.dtype)
-    return noise * flat.std(0) + flat.mean(0)
+    return noise * flat.std(0, correction=0) + flat.mean(0)
 
 
 def generate_samples(model, features: torch.Tensor, args: EvaluationArguments, seed: int) -> torch.Tensor:

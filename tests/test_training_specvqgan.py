@@ -92,7 +92,7 @@ def test_evaluation_path_and_its_argument_checks(tmp_path):
 def test_the_visual_condition_beats_random_features(tmp_path):
     """The paper's protocol on the synthetic task: 10 samples for each of 16 held-out videos, scored by the task's
     own classifier. Measured (CPU, 1 thread, ~26 s with training): visual / random features FID 0.66 / 0.94, MKL
-    0.54 / 8.08, class accuracy 0.94 / 0.32, pitch accuracy 0.975 / 0.475 (chance 0.25 / 0.5); Stage I reconstructs
+    0.54 / 8.07, class accuracy 0.94 / 0.32, pitch accuracy 0.975 / 0.475 (chance 0.25 / 0.5); Stage I reconstructs
     the held-out spectrograms with L1 0.216, and every reconstruction is classified right."""
     train_both_stages(tmp_path, 60, 150)
     metrics = evaluate_specvqgan.main(["--model_name_or_path", str(tmp_path / "sampler")])

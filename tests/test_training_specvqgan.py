@@ -101,7 +101,9 @@ def test_the_visual_condition_beats_random_features(tmp_path):
     assert metrics["visual/mkl"] + 3.0 < metrics["random/mkl"], metrics
     assert metrics["visual/fid"] < metrics["random/fid"], metrics
     assert metrics["visual/class_accuracy"] > metrics["random/class_accuracy"] + 0.4, metrics
-    assert metrics["visual/pitch_accuracy"] > 0.9 and metrics["random/pitch_accuracy"] < 0.7, metrics
+    # sampling seeds 1 and 2 on the same model: random pitch accuracy 0.58 / 0.62, visual 0.97 / 0.96
+    assert metrics["visual/pitch_accuracy"] > 0.9, metrics
+    assert metrics["visual/pitch_accuracy"] > metrics["random/pitch_accuracy"] + 0.25, metrics
 
 
 def tiny_vas_models(folder):

@@ -18,6 +18,7 @@ import time
 import torch
 
 import videozoo  # noqa: F401
+from videozoo.arguments import exit_if_any, positive_problem
 from videozoo.benchmarking import synchronize
 from videozoo.configuration import MelGANConfig
 from videozoo.modeling import MelGANVocoder
@@ -47,8 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
-    if args.batch_size < 1 or args.frames < 4 or args.repeats < 1:
-        parser.error("--batch_size and --repeats must be >= 1 and --frames >= 4")
+    exit_if_any(
+        parser,
+        [
+            positive_problem("--batch_size", args.batch_size),
+            positive_problem("--repeats", args.repeats),
+            positive_problem("--threads", args.threads),
+            f"--frames must be >= 4 (got {args.frames})" if args.frames < 4 else None,
+        ],
+    )
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

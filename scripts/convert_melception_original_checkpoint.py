@@ -24,8 +24,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem
 from videozoo.configuration import MelceptionConfig
 from videozoo.modeling import MelceptionModel
+from videozoo.outputs import staged_output
 
 
 def load_packed_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -152,6 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", type=Path)
     parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
     args = parser.parse_args(argv)
+    exit_if_any(
+        parser,
+        [folder_problem("--fixture", args.fixture)]
+        if args.fixture
+        else [
+            file_problem("--checkpoint", args.checkpoint, required=True),
+            output_folder_problem("--output_dir", args.output_dir),
+        ],
+    )  # before anything is read or written
 
     if args.fixture is not None:
         results = check_fixture(args.fixture)
@@ -166,10 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if failed else 0
 
-    if args.checkpoint is None or args.output_dir is None:
-        parser.error("give --checkpoint and --output_dir (or --fixture)")
     model = load_model(load_original_checkpoint(args.checkpoint))
-    model.save_pretrained(args.output_dir)
+    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
+        model.save_pretrained(staging)
     print(
         f"saved MelceptionModel ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
         f"{model.config.num_classes} classes) to {args.output_dir}"

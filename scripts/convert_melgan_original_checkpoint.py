@@ -23,8 +23,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem
 from videozoo.configuration import MelGANConfig
 from videozoo.modeling import MelGANVocoder
+from videozoo.outputs import staged_output
 
 _PARAMETER = {
     "bias": "bias",
@@ -143,6 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
     parser.add_argument("--fold_weight_norm", action="store_true", help="save plain weights (no weight norm)")
     args = parser.parse_args(argv)
+    exit_if_any(
+        parser,
+        [folder_problem("--fixture", args.fixture)]
+        if args.fixture
+        else [
+            file_problem("--checkpoint", args.checkpoint, required=True),
+            output_folder_problem("--output_dir", args.output_dir),
+        ],
+    )  # before anything is read or written
 
     if args.fixture is not None:
         results = check_fixture(args.fixture)
@@ -157,12 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if failed else 0
 
-    if args.checkpoint is None or args.output_dir is None:
-        parser.error("give --checkpoint and --output_dir (or --fixture)")
     model = load_model(load_original_checkpoint(args.checkpoint))
     if args.fold_weight_norm:
         model.remove_weight_norm()
-    model.save_pretrained(args.output_dir)
+    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
+        model.save_pretrained(staging)
     print(
         f"saved MelGANVocoder ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
         f"ngf {model.config.generator_width}, hop {model.config.hop_length}) to {args.output_dir}"

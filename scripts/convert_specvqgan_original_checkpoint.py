@@ -28,10 +28,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
 from videozoo.checkpoints import restricted_pickle
 from videozoo.configuration import SpecVQGANConfig, SpecVQGANSamplerConfig
 from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
 from videozoo.modeling.modeling_specvqgan import column_major_order
+from videozoo.outputs import staged_output
 
 
 # ----------------------------------------------------------------------------- state dicts
@@ -379,6 +381,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num_attention_heads", type=int, help="Stage II heads if no config is given (16)")
     parser.add_argument("--num_features", type=int, help="Stage II feature count N if no config is given")
     args = parser.parse_args(argv)
+    exit_if_any(
+        parser,
+        [folder_problem("--fixture", args.fixture)]
+        if args.fixture
+        else [
+            file_problem("--checkpoint", args.checkpoint, required=True),
+            output_folder_problem("--output_dir", args.output_dir),
+            file_problem("--config", args.config),
+            positive_problem("--num_attention_heads", args.num_attention_heads),
+            positive_problem("--num_features", args.num_features),
+        ],
+    )  # before anything is read or written
 
     if args.fixture is not None:
         results = check_fixture(args.fixture)
@@ -393,8 +407,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if failed else 0
 
-    if args.checkpoint is None or args.output_dir is None:
-        parser.error("give --checkpoint and --output_dir (or --fixture)")
     state_dict = load_original_checkpoint(args.checkpoint)
     original = read_original_config(args.config)
     params, data = original.get("model", {}).get("params", {}), _data_fields(original)
@@ -402,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         model = load_sampler(state_dict, params, data, args.num_attention_heads, args.num_features)
     else:
         model = load_first_stage(state_dict, params, data.get("mel_num", 80))
-    model.save_pretrained(args.output_dir)
+    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
+        model.save_pretrained(staging)
     millions = sum(p.numel() for p in model.parameters()) / 1e6
     print(f"saved {type(model).__name__} ({millions:.2f}M parameters) to {args.output_dir}")
     return 0

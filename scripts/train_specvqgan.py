@@ -11,8 +11,11 @@ on the frozen Stage I.
     python scripts/train_specvqgan.py --stage sampler --first_stage converted-vas-codebook --dataset_name vas \
         --data_dir data/vas --num_features 212 ... --output_dir runs/vas-sampler
 
-Stage I trains with L1 + codebook loss only (the adversarial and perceptual terms of `SpecVQGANTrainingLoss` need
-two alternating optimizers, which the shared loop does not drive). A fresh codebook starts from encoder outputs
+Stage I trains with L1 + codebook loss, or with `--adversarial` also the reference's hinge patch-GAN
+(`SpecVQGANTrainingLoss`, adaptive weight, the discriminator on its own Adam with betas (0.5, 0.9), alternating with
+the autoencoder's optimizer from `--disc_start` batches on; the reference also uses betas (0.5, 0.9) for the
+autoencoder: `--adam_beta1 0.5 --adam_beta2 0.9`). The perceptual (LPAPS) term is left out: its VGGish-ish weights
+do not ship with the project. A fresh codebook starts from encoder outputs
 of up to 64 training spectrograms (`init_codebook_from`; the reference's U(-1/K, 1/K) start collapses onto a few
 codes in short runs). The reference's sampler optimiser (AdamW, betas 0.9 / 0.95, weight decay 0.01) is set with
 the flags (`--adam_beta2 0.95 --weight_decay 0.01`); note that the shared loop decays every weight matrix.
@@ -26,11 +29,12 @@ import torch
 from transformers import AutoModel, HfArgumentParser
 
 import videozoo  # noqa: F401
+from videozoo.arguments import checkpoint_problem, folder_problem, positive_problem, raise_if_any
 from videozoo.configuration import SpecVQGANConfig, SpecVQGANSamplerConfig
 from videozoo.data.specvqgan import collate, list_clips, load_example, make_synthetic_dataset
-from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
+from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel, SpecVQGANTrainingLoss
 from videozoo.processors import SpecVQGANFeatureExtractor, SpecVQGANProcessor
-from videozoo.tasks.specvqgan import SpecVQGANCodebookTask, SpecVQGANSamplerTask
+from videozoo.tasks.specvqgan import SpecVQGANAdversarialCodebookTask, SpecVQGANCodebookTask, SpecVQGANSamplerTask
 from videozoo.training import TrainerArguments, fit
 
 
@@ -43,6 +47,13 @@ class SpecVQGANArguments:
     num_eval_examples: int = field(default=8, metadata={"help": "synthetic: evaluation rows."})
     first_stage: str | None = field(default=None, metadata={"help": "sampler: a trained / converted Stage I."})
     num_features: int = field(default=2, metadata={"help": "sampler: conditioning vectors N (212, 5, 1 for VAS)."})
+    adversarial: bool = field(
+        default=False,
+        metadata={"help": "codebook: add the patch discriminator (hinge GAN, own Adam) as the reference; no LPAPS."},
+    )
+    disc_start: int | None = field(
+        default=None, metadata={"help": "codebook --adversarial: batches before the discriminator starts."}
+    )
     hidden_size: int = 32
     num_hidden_layers: int = 2
     num_attention_heads: int = 4
@@ -72,8 +83,35 @@ def datasets(args: SpecVQGANArguments, processor: SpecVQGANProcessor):
     return rows[0], rows[1]
 
 
+def argument_problems(args: SpecVQGANArguments) -> list[str | None]:
+    """Every problem of the SpecVQGAN arguments, found before anything is loaded or written."""
+    problems = [
+        positive_problem("--num_train_examples", args.num_train_examples),
+        positive_problem("--num_eval_examples", args.num_eval_examples),
+        positive_problem("--num_features", args.num_features),
+        positive_problem("--hidden_size", args.hidden_size),
+        positive_problem("--num_hidden_layers", args.num_hidden_layers),
+        positive_problem("--num_attention_heads", args.num_attention_heads),
+        positive_problem("--disc_start", args.disc_start, allow_zero=True),
+    ]
+    if args.num_attention_heads > 0 and args.hidden_size % args.num_attention_heads:
+        problems.append(f"--hidden_size {args.hidden_size} is not a multiple of --num_attention_heads")
+    if args.dataset_name == "vas":
+        problems.append(folder_problem("--data_dir", args.data_dir, required=True))
+    if args.stage == "sampler":
+        problems.append(checkpoint_problem("--first_stage", args.first_stage, ("specvqgan",)))
+        if args.adversarial or args.disc_start is not None:
+            problems.append("--adversarial and --disc_start are for --stage codebook")
+    elif args.first_stage:
+        problems.append("--first_stage is for --stage sampler")
+    if args.disc_start is not None and not args.adversarial:
+        problems.append("--disc_start needs --adversarial")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, training_args = HfArgumentParser((SpecVQGANArguments, TrainerArguments)).parse_args_into_dataclasses(argv)
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
     if args.dataset_name == "synthetic":
         processor = synthetic_processor()
     else:
@@ -92,12 +130,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 z_channels=32,
                 embed_dim=8,
                 num_embeddings=16,
+                disc_num_layers=2,  # 16 mel bands: three stride-2 layers would leave the 4 x 4 kernels no room
             )
         else:
             config = SpecVQGANConfig(num_embeddings=128)  # the VAS codebook
         model = SpecVQGANModel(config)
         model.init_codebook_from(collate(train[:64])["input_features"])  # up to 64 training spectrograms
-        task = SpecVQGANCodebookTask()
+        if args.adversarial:
+            # no VGGish-ish weights ship with the project: the perceptual term is dropped (docs/specvqgan.md)
+            model.config.perceptual_weight = 0.0
+            if args.disc_start is not None:
+                model.config.disc_start = args.disc_start
+            task = SpecVQGANAdversarialCodebookTask(
+                SpecVQGANTrainingLoss(model.config), training_args.learning_rate, (0.5, 0.9)
+            )
+        else:
+            task = SpecVQGANCodebookTask()
     else:
         if args.first_stage is None:
             raise ValueError("--stage sampler needs --first_stage (a trained or converted Stage I folder)")

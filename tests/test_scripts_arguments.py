@@ -52,6 +52,8 @@ TRAINING_SCRIPTS = {
     "train_mdvc": ["--eval_tious", "1.5"],
     "train_sparsesync": ["--dataset_name", "lrs3", "--crop_policy", "event_aware"],
     "pretrain_mmt_modality_masking": ["--mask_fraction", "2"],
+    "train_specvqgan": ["--stage", "sampler", "--adversarial"],
+    "train_melgan": ["--generator_width", "0"],
 }
 TRAINER_MISTAKES = {
     "push without a repository": (["--push_to_hub"], "--push_to_hub needs --hub_model_id"),
@@ -69,6 +71,8 @@ SCRIPT_MESSAGES = {
     "train_mdvc": "--eval_tious: '1.5' needs values in (0, 1]",
     "train_sparsesync": "--crop_policy event_aware needs the synthetic task",
     "pretrain_mmt_modality_masking": "--mask_fraction must be in [0, 1]",
+    "train_specvqgan": "--first_stage is required",
+    "train_melgan": "--generator_width must be > 0",
 }
 
 
@@ -123,6 +127,8 @@ EVALUATION_SCRIPTS = {
     "evaluate_avatar": ("avatar", ["--conditions", "clean,loud"], "unknown condition 'loud'"),
     "evaluate_bmt": ("bmt", ["--mode", "proposals"], "--mode proposals needs --proposal_model_name_or_path"),
     "evaluate_sparsesync": ("sparsesync", ["--dataset_name", "vggsound", "--data_dir", "nowhere"], "--data_dir"),
+    "evaluate_specvqgan": ("specvqgan_sampler", ["--dataset_name", "vas"], "--data_dir is required"),
+    "generate_specvqgan": ("specvqgan_sampler", ["--features", "a.pkl"], "--features: a.pkl not found"),
 }
 
 
@@ -147,7 +153,8 @@ def test_invalid_evaluation_arguments_fail_before_loading(tmp_path, monkeypatch,
     assert snapshot(checkpoint) == before
 
 
-CONVERSION_SCRIPTS = ["avlnet", "bmt", "everything_at_once", "mdvc", "mmt", "sparsesync"]
+CONVERSION_SCRIPTS = ["avlnet", "bmt", "everything_at_once", "mdvc", "melception", "melgan", "mmt", "sparsesync"]
+CONVERSION_SCRIPTS += ["specvqgan"]
 
 
 @pytest.mark.parametrize("name", CONVERSION_SCRIPTS)
@@ -167,6 +174,8 @@ def test_invalid_conversion_arguments_leave_the_output_untouched(tmp_path, capsy
         ("pretrain_sparsesync_extractors", ["--data_dir", "{tmp}/clips", "--max_steps", "0"], "--max_steps must be"),
         ("prepare_sparsesync_dataset", ["--source_dir", "{tmp}/run", "--target_dir", "{tmp}/run"], "must differ"),
         ("prepare_sparsesync_dataset", ["--source_dir", "{tmp}/none", "--target_dir", "{tmp}/run"], "--source_dir"),
+        ("benchmark_melgan", ["--frames", "2", "--repeats", "0"], "--frames must be >= 4"),
+        ("benchmark_specvqgan", ["--hidden_size", "30", "--reference_steps", "0"], "multiple of --num_attention"),
     ],
 )
 def test_invalid_arguments_of_the_other_scripts(tmp_path, capsys, script, args, message):

@@ -190,7 +190,15 @@ def _trains_on_cpu(args: TrainerArguments) -> bool:
 
 class Task(Protocol):
     """What a task family supplies to `fit`. A task with a `current_step` attribute gets the index of the
-    current batch (counted over the whole run, resumption included) before each `training_loss` call."""
+    current batch (counted over the whole run, resumption included) before each `training_loss` call.
+
+    Networks trained beside the model with their own optimizer (a GAN's discriminator): a task with
+    `auxiliary_parts(model) -> [(module, optimizer), ...]` gets them prepared with the model (so checkpoints carry
+    their weights and optimizer states and a resumed run continues them exactly), handed back as
+    `task.auxiliary` before training. After each step of the model's optimizer (before it, when the task's
+    `auxiliary_first` is true), `auxiliary_loss(model, part, batch)` gives part `part`'s loss (or None to skip it at
+    this batch), which is back-propagated (gradients clipped like the model's) into that part's optimizer alone.
+    The final model is the main model only."""
 
     def training_loss(self, model: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         """The loss of one batch, over the *global* batch when several processes train (gather with gradients)."""
@@ -433,7 +441,14 @@ def fit(
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         else:  # torch's SyncBatchNorm runs on GPUs only
             logger.warning("batch norm uses per-process batch statistics (SyncBatchNorm needs GPUs)")
-    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    auxiliary = list(task.auxiliary_parts(model)) if hasattr(task, "auxiliary_parts") else []
+    model, optimizer, train_loader, scheduler, *prepared = accelerator.prepare(
+        model, optimizer, train_loader, scheduler, *[part for pair in auxiliary for part in pair]
+    )
+    if auxiliary:
+        task.auxiliary = [(prepared[2 * i], prepared[2 * i + 1]) for i in range(len(auxiliary))]
+        for module, _ in task.auxiliary:
+            module.train()
     if eval_loader is not None:
         eval_loader = accelerator.prepare(eval_loader)
     steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
@@ -471,6 +486,8 @@ def fit(
             if hasattr(task, "current_step"):
                 task.current_step = epoch * len(train_loader) + index + (skip_batches if epoch == start_epoch else 0)
             with accelerator.accumulate(model):
+                if auxiliary and getattr(task, "auxiliary_first", False):
+                    _auxiliary_steps(task, model, batch, accelerator, args.max_grad_norm)
                 loss = task.training_loss(model, batch)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"the training loss is {loss.item()} at step {completed_steps}")
@@ -481,6 +498,8 @@ def fit(
                 if accelerator.sync_gradients:
                     scheduler.step()
                 optimizer.zero_grad()
+                if auxiliary and not getattr(task, "auxiliary_first", False):
+                    _auxiliary_steps(task, model, batch, accelerator, args.max_grad_norm)
             if not accelerator.sync_gradients:
                 continue
             completed_steps += 1
@@ -520,6 +539,20 @@ def fit(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return metrics
+
+
+def _auxiliary_steps(task, model, batch: dict, accelerator: Accelerator, max_grad_norm: float) -> None:
+    """One step of each of the task's auxiliary parts (see `Task`)."""
+    for part, (module, part_optimizer) in enumerate(task.auxiliary):
+        part_optimizer.zero_grad()  # the model's loss may have reached this part too
+        part_loss = task.auxiliary_loss(model, part, batch)
+        if part_loss is None:
+            continue
+        accelerator.backward(part_loss)
+        if accelerator.sync_gradients and max_grad_norm > 0:
+            accelerator.clip_grad_norm_(module.parameters(), max_grad_norm)
+        part_optimizer.step()
+        part_optimizer.zero_grad()
 
 
 def _save_final_model(accelerator: Accelerator, model, output_dir: Path, processor, config: dict, metrics: dict):

@@ -132,8 +132,49 @@ def collate(rows: list[dict]) -> dict:
     return {key: torch.stack([row[key] for row in rows]) for key in keys if key in rows[0]}
 
 
+class SyntheticToneClassifier:
+    """The synthetic task's own classifier, standing in for Melception in FID / MKL (the paper's protocol, Iashin and
+    Rahtu 2021, section 4.2): a nearest-centroid classifier fitted on training spectrograms of the four classes.
+
+    A [0, 1] spectrogram `(bands, frames)` is summarised by its band profile (mean over time: the pitch) and its
+    frame envelope (mean over bands: the rhythm); `outputs` gives these `bands + frames` features (the FID space) and
+    logits = -|features - centroid_c|^2 / (2 var), var the mean within-class variance of the training features (the
+    MKL distributions). `pitch_of` says which of the two pitches a spectrogram carries: the nearer of the two pitch
+    centroids of the band profile."""
+
+    def __init__(self, spectrograms01: torch.Tensor, class_ids: torch.Tensor):
+        features = self.features(spectrograms01).double()
+        class_ids = torch.as_tensor(class_ids)
+        if set(class_ids.tolist()) != {0, 1, 2, 3}:
+            raise ValueError("the classifier needs training spectrograms of all four classes")
+        self.bands = spectrograms01.shape[-2]
+        self.centroids = torch.stack([features[class_ids == c].mean(0) for c in range(4)])
+        residual = features - self.centroids[class_ids]
+        self.variance = float(residual.pow(2).sum(1).mean().clamp_min(1e-6))
+        profiles = features[:, : self.bands]
+        self.pitch_centroids = torch.stack([profiles[class_ids % 2 == p].mean(0) for p in range(2)])
+
+    @staticmethod
+    def features(spectrograms01: torch.Tensor) -> torch.Tensor:
+        if spectrograms01.dim() != 3:
+            raise ValueError(f"spectrograms must be (N, bands, frames), got {tuple(spectrograms01.shape)}")
+        return torch.cat([spectrograms01.mean(2), spectrograms01.mean(1)], dim=1)
+
+    def outputs(self, spectrograms01: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(features `(N, bands + frames)`, logits `(N, 4)`) as float32 arrays, like `melception_outputs`."""
+        features = self.features(spectrograms01).double()
+        logits = -torch.cdist(features, self.centroids).pow(2) / (2 * self.variance)
+        return features.float().numpy(), logits.float().numpy()
+
+    def pitch_of(self, spectrograms01: torch.Tensor) -> torch.Tensor:
+        """0 for the low pitch, 1 for the high one (`class_id % 2` of the class that asks for it)."""
+        profiles = self.features(spectrograms01).double()[:, : self.bands]
+        return torch.cdist(profiles, self.pitch_centroids).argmin(1)
+
+
 __all__ = [
     "SpecVQGANClip",
+    "SyntheticToneClassifier",
     "collate",
     "list_clips",
     "load_example",

@@ -1,10 +1,10 @@
 """SpecVQGAN tasks for `videozoo.training.fit`.
 
-`SpecVQGANCodebookTask` trains Stage I with the loss of `SpecVQGANModel.forward` (L1 + codebook); the reference's
-perceptual and adversarial terms (`SpecVQGANTrainingLoss`) alternate two optimizers (autoencoder, discriminator),
-which the one-optimizer loop does not drive. `SpecVQGANSamplerTask` trains Stage II with teacher forcing on the
-frozen Stage I's indices (the reference's `Net2NetTransformer.shared_step`). Both evaluate over the whole set,
-gathered over processes.
+`SpecVQGANCodebookTask` trains Stage I with the loss of `SpecVQGANModel.forward` (L1 + codebook);
+`SpecVQGANAdversarialCodebookTask` adds the reference's perceptual and adversarial terms (`SpecVQGANTrainingLoss`)
+and the discriminator's own optimizer, alternating with the autoencoder's (the shared loop's auxiliary parts).
+`SpecVQGANSamplerTask` trains Stage II with teacher forcing on the frozen Stage I's indices (the reference's
+`Net2NetTransformer.shared_step`). They evaluate over the whole set, gathered over processes.
 """
 
 import torch
@@ -34,6 +34,54 @@ class SpecVQGANCodebookTask:
         }
 
 
+class SpecVQGANAdversarialCodebookTask(SpecVQGANCodebookTask):
+    """Stage I with the reference's full objective (`SpecVQGANTrainingLoss`, the reference's
+    `VQLPAPSWithDiscriminator`): the autoencoder step (L1 + perceptual + codebook + adaptive-weighted hinge generator
+    term) through the model's optimizer, then the discriminator step through its own Adam, as the reference's two
+    Lightning optimizers (`optimizer_idx` 0 then 1 on every batch, the discriminator seeing a fresh reconstruction
+    by the updated autoencoder). The adversarial terms are 0 before `config.disc_start` batches; the discriminator
+    step is skipped there (the reference multiplies its loss by 0, which leaves Adam's moments at zero too).
+    As Lightning's `toggle_optimizer`, the discriminator's weights take no gradient from the autoencoder step.
+
+    `loss`: a `SpecVQGANTrainingLoss` (its LPAPS needs VGGish-ish weights when `perceptual_weight > 0`); `lr`,
+    `betas`: the discriminator's Adam (the reference: the autoencoder's learning rate, betas (0.5, 0.9))."""
+
+    def __init__(self, loss, lr: float, betas: tuple[float, float] = (0.5, 0.9)):
+        self.loss, self.lr, self.betas = loss, lr, betas
+        self.current_step = 0
+        self.auxiliary = []
+
+    def auxiliary_parts(self, model):
+        optimizer = torch.optim.Adam(self.loss.discriminator.parameters(), lr=self.lr, betas=self.betas)
+        return [(self.loss, optimizer)]
+
+    def _loss_module(self):
+        return self.auxiliary[0][0] if self.auxiliary else self.loss
+
+    def training_loss(self, model, batch: dict) -> torch.Tensor:
+        inputs = batch["input_features"]
+        out = model(input_features=inputs)
+        loss_module = self._loss_module()
+        discriminator = getattr(loss_module, "module", loss_module).discriminator
+        discriminator.requires_grad_(False)
+        try:
+            last_layer = (model.module if hasattr(model, "module") else model).get_last_layer()
+            loss, _ = loss_module(out.codebook_loss, inputs, out.reconstruction, 0, self.current_step, last_layer)
+        finally:
+            discriminator.requires_grad_(True)
+        return loss
+
+    def auxiliary_loss(self, model, part: int, batch: dict) -> torch.Tensor | None:
+        loss_module = self._loss_module()
+        if self.current_step < getattr(loss_module, "module", loss_module).config.disc_start:
+            return None
+        inputs = batch["input_features"]
+        with torch.no_grad():
+            out = model(input_features=inputs)
+        loss, _ = loss_module(out.codebook_loss, inputs, out.reconstruction, 1, self.current_step)
+        return loss
+
+
 class SpecVQGANSamplerTask:
     def _forward(self, model, batch: dict):
         return model(
@@ -60,4 +108,4 @@ class SpecVQGANSamplerTask:
         return {"loss": torch.cat(losses).mean().item(), "token_accuracy": torch.cat(correct).mean().item()}
 
 
-__all__ = ["SpecVQGANCodebookTask", "SpecVQGANSamplerTask"]
+__all__ = ["SpecVQGANAdversarialCodebookTask", "SpecVQGANCodebookTask", "SpecVQGANSamplerTask"]

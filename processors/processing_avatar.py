@@ -20,6 +20,7 @@ from .augmentation_avatar import (
 )
 from .feature_extraction_avatar import AvatarFeatureExtractor
 from .validation import as_mono_waveform, require_sampling_rate, require_text, waveform_list
+from .video_io import MediaDecodingError, load_audio, open_media
 
 # The reference's `custom_standardization`: lower-case, then delete these characters (the apostrophe is kept).
 PUNCTUATION = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'
@@ -51,17 +52,12 @@ def write_vocab(words, path: str | Path) -> Path:
 
 # ----------------------------------------------------------------------------- media decoding (PyAV)
 def _open_stream(path: str | Path, kind: str):
-    """(container, first stream of `kind`) of a media file, with clear errors for unreadable files."""
-    import av
-
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:
-        raise ValueError(f"cannot open media file {path}: {error}") from error
+    """(container, first stream of `kind`) of a media file, opened by the zoo's one media module (`video_io`)."""
+    container = open_media(Path(path))
     streams = getattr(container.streams, kind)
     if not streams:
         container.close()
-        raise ValueError(f"{path} has no {kind} stream")
+        raise MediaDecodingError(f"{path} has no {kind} stream")
     return container, streams[0]
 
 
@@ -69,31 +65,11 @@ def decode_audio(
     path: str | Path, start: float | None = None, end: float | None = None
 ) -> tuple[np.ndarray, int, float]:
     """Audio of a media file (optionally the [start, end] seconds) -> (`(channels, samples)` float32, rate,
-    seconds)."""
-    import av
-
-    container, stream = _open_stream(path, "audio")
-    with container:
-        rate = stream.rate
-        chunks = []
-        try:
-            for frame in container.decode(stream):
-                array = frame.to_ndarray()
-                if frame.format.is_planar:
-                    chunks.append(array.reshape(len(frame.layout.channels), -1))
-                else:
-                    chunks.append(array.reshape(-1, len(frame.layout.channels)).T)
-        except av.error.FFmpegError as error:
-            raise ValueError(f"corrupt audio in {path}: {error}") from error
-    if not chunks:
-        raise ValueError(f"{path}: the audio stream holds no sample")
-    samples = np.concatenate(chunks, axis=1)
-    if np.issubdtype(samples.dtype, np.integer):
-        samples = samples / float(np.iinfo(samples.dtype).max)
-    samples = samples.astype(np.float32)
+    seconds), decoded by `video_io.load_audio`."""
+    samples, rate = load_audio(path)
     first = 0 if start is None else int(round(start * rate))
     last = samples.shape[1] if end is None else int(round(end * rate))
-    samples = samples[:, first:last]
+    samples = samples[:, first:last].numpy()
     return samples, rate, samples.shape[1] / rate
 
 

@@ -62,7 +62,7 @@ def _import_av():
     return av
 
 
-def _open_media(path: Path):
+def open_media(path: Path):
     """The PyAV container of `path`; a missing or unreadable file is a `MediaDecodingError` naming it."""
     av = _import_av()
     if not path.is_file():
@@ -98,7 +98,7 @@ def load_clip(
     """
     av = _import_av()
     path = Path(path)
-    container = _open_media(path)
+    container = open_media(path)
     with container:
         if not container.streams.video:
             raise MediaDecodingError(f"{path}: the file has no video stream (SparseSync needs frames and audio)")
@@ -229,7 +229,7 @@ def load_video(path: str | Path, fps: float | None = None, max_duration_sec: flo
     grid, is <= k; slots run to the end of the last source frame). Errors name the file and the problem."""
     av = _import_av()
     path = Path(path)
-    container = _open_media(path)
+    container = open_media(path)
     frames, times = [], []
     with container:
         if not container.streams.video:
@@ -276,11 +276,12 @@ def load_video(path: str | Path, fps: float | None = None, max_duration_sec: flo
 
 
 def load_audio(path: str | Path) -> tuple[torch.Tensor, int]:
-    """Decode every channel of the audio stream of `path` as float, at the file's own rate: `((C, N), rate)`.
+    """Decode every channel of the audio stream of `path` as float in [-1, 1] (integer PCM scaled by its maximum),
+    at the file's own rate: `((C, N), rate)`.
     Errors name the file and the problem (no such file, unreadable, no audio stream, no decodable audio)."""
     av = _import_av()
     path = Path(path)
-    container = _open_media(path)
+    container = open_media(path)
     chunks = []
     with container:
         if not container.streams.audio:
@@ -291,6 +292,8 @@ def load_audio(path: str | Path) -> tuple[torch.Tensor, int]:
                 samples = frame.to_ndarray()
                 if not frame.format.is_planar:
                     samples = samples.reshape(-1, len(frame.layout.channels)).T
+                if np.issubdtype(samples.dtype, np.integer):  # s16 / s32 PCM -> [-1, 1]
+                    samples = samples / float(np.iinfo(samples.dtype).max)
                 chunks.append(samples.astype(np.float32))
         except av.error.FFmpegError as error:
             raise MediaDecodingError(f"{path}: decoding failed, the file is corrupt or truncated ({error})") from error
@@ -300,4 +303,4 @@ def load_audio(path: str | Path) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(np.ascontiguousarray(np.concatenate(chunks, axis=1))), rate
 
 
-__all__ = ["DecodedClip", "DecodedVideo", "MediaDecodingError", "load_audio", "load_clip", "load_video"]
+__all__ = ["DecodedClip", "DecodedVideo", "MediaDecodingError", "load_audio", "load_clip", "load_video", "open_media"]

@@ -432,8 +432,10 @@ def test_unreadable_media_file(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
     processor = TINY_PROCESSORS["avatar"](tmp_path)
-    with pytest.raises(ValueError, match="cannot open media file"):
+    with pytest.raises(ValueError, match="broken.mp4: unreadable media file"):
         processor(audio=[broken])
+    with pytest.raises(ValueError, match="broken.mp4: unreadable media file"):
+        processor(video=[broken])
 
 
 def test_rectangular_crop_for_rectangular_model_frames(tmp_path):

@@ -54,30 +54,13 @@ from torch.nn import functional as F
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ..configuration.configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig, attention_levels
 from ..processors.validation import check_finite, check_float_features, check_ids
+from .layers.attention import MultiHeadAttention, attentions_by_prefix, dispatch_attention, returns_attentions
 from .loading import CheckedLoadingMixin
-
-
-# ----------------------------------------------------------------------------- attention through the interface
-def eager_attention_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
-    """(B, heads, Lq, d) x (B, heads, Lk, d) -> (B, Lq, heads, d), the layout of transformers' attention functions.
-    `attention_mask`: boolean, True where attention is allowed, or None."""
-    scores = torch.matmul(query, key.transpose(-1, -2)) * (query.shape[-1] ** -0.5 if scaling is None else scaling)
-    if attention_mask is not None:
-        scores = scores.masked_fill(~attention_mask, float("-inf"))
-    probs = F.softmax(scores, dim=-1)
-    probs = F.dropout(probs, p=dropout, training=module.training)
-    return torch.matmul(probs, value).transpose(1, 2).contiguous(), probs
-
-
-def attention_function(config):
-    implementation = getattr(config, "_attn_implementation", None) or "eager"
-    return eager_attention_forward if implementation == "eager" else ALL_ATTENTION_FUNCTIONS[implementation]
 
 
 # ----------------------------------------------------------------------------- Stage I building blocks
@@ -121,6 +104,8 @@ class SpecVQGANAttnBlock(nn.Module):
         self.proj_out = nn.Conv2d(channels, channels, kernel_size=1)
         self.is_causal = False
 
+    dispatches_attention = True  # through the one attention dispatch (modeling/layers/attention.py)
+
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         batch, channels, height, width = hidden.shape
         normed = self.norm(hidden)
@@ -128,9 +113,7 @@ class SpecVQGANAttnBlock(nn.Module):
         def tokens(conv):  # (B, C, h, w) -> (B, 1 head, h*w, C)
             return conv(normed).flatten(2).transpose(1, 2)[:, None]
 
-        out, _ = attention_function(self.config)(
-            self, tokens(self.q), tokens(self.k), tokens(self.v), None, dropout=0.0, scaling=channels**-0.5
-        )
+        out, _ = dispatch_attention(self, tokens(self.q), tokens(self.k), tokens(self.v), None, channels**-0.5)
         out = out.reshape(batch, height * width, channels).transpose(1, 2).reshape(batch, channels, height, width)
         return hidden + self.proj_out(out)
 
@@ -306,6 +289,7 @@ class SpecVQGANOutput(ModelOutput):
     codebook_loss: torch.FloatTensor | None = None
     indices: torch.LongTensor | None = None
     perplexity: torch.FloatTensor | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None  # with output_attentions=True
 
 
 @dataclass
@@ -463,6 +447,7 @@ class SpecVQGANModel(SpecVQGANPreTrainedModel):
         return spectrogram[:, 0] if spectrogram.shape[1] == 1 else spectrogram
 
     @can_return_tuple
+    @returns_attentions(attentions=lambda name: True)
     def forward(self, input_features: torch.Tensor, return_loss: bool | None = None, **kwargs) -> SpecVQGANOutput:
         squeeze = input_features.dim() == 3
         encoded = self.encode(input_features)
@@ -692,44 +677,6 @@ def column_major_order(rows: int, columns: int) -> torch.Tensor:
     return torch.arange(rows * columns).reshape(rows, columns).t().reshape(-1)
 
 
-class SpecVQGANSelfAttention(nn.Module):
-    """Causal multi-head self-attention with separate `key`, `query`, `value` Linear layers and `proj`."""
-
-    def __init__(self, config: SpecVQGANSamplerConfig, layer_idx: int):
-        super().__init__()
-        self.config = config
-        self.layer_idx = layer_idx
-        self.num_heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        self.key = nn.Linear(config.hidden_size, config.hidden_size)
-        self.query = nn.Linear(config.hidden_size, config.hidden_size)
-        self.value = nn.Linear(config.hidden_size, config.hidden_size)
-        self.proj = nn.Linear(config.hidden_size, config.hidden_size)
-        self.resid_drop = nn.Dropout(config.hidden_dropout)
-        self.is_causal = True
-
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None, cache: Cache | None) -> torch.Tensor:
-        batch, length, _ = hidden.shape
-
-        def heads(linear):
-            return linear(hidden).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
-
-        query, key, value = heads(self.query), heads(self.key), heads(self.value)
-        if cache is not None:
-            key, value = cache.update(key, value, self.layer_idx)
-        out, _ = attention_function(self.config)(
-            self,
-            query,
-            key,
-            value,
-            mask,
-            dropout=self.config.attention_dropout if self.training else 0.0,
-            scaling=self.head_dim**-0.5,
-            is_causal=mask is None,
-        )
-        return self.resid_drop(self.proj(out.reshape(batch, length, -1)))
-
-
 class SpecVQGANBlock(nn.Module):
     """Pre-LN block: `x + attn(ln1(x))`, `x + mlp(ln2(x))`; MLP Linear -> exact GELU -> Linear -> dropout."""
 
@@ -737,7 +684,18 @@ class SpecVQGANBlock(nn.Module):
         super().__init__()
         self.ln1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.ln2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.attn = SpecVQGANSelfAttention(config, layer_idx)
+        # the reference's CausalSelfAttention: separate `key`, `query`, `value` projections and `proj`; the causal
+        # mask comes from SpecVQGANTransformer; dropout after the projection (`resid_drop`)
+        self.attn = MultiHeadAttention(
+            config,
+            config.hidden_size,
+            config.num_attention_heads,
+            dropout=config.attention_dropout,
+            out_proj_name="proj",
+            projection_names=("query", "key", "value"),
+            cache_index=layer_idx,
+        )
+        self.resid_drop = nn.Dropout(config.hidden_dropout)
         self.mlp = nn.Sequential(
             nn.Linear(config.hidden_size, config.intermediate_size),
             nn.GELU(),
@@ -746,7 +704,7 @@ class SpecVQGANBlock(nn.Module):
         )
 
     def forward(self, hidden, mask, cache):
-        hidden = hidden + self.attn(self.ln1(hidden), mask, cache)
+        hidden = hidden + self.resid_drop(self.attn(self.ln1(hidden), attention_mask=mask, past_key_values=cache)[0])
         return hidden + self.mlp(self.ln2(hidden))
 
 
@@ -894,6 +852,7 @@ class SpecVQGANForConditionalGeneration(SpecVQGANPreTrainedModel, GenerationMixi
             raise ValueError("class_ids given, but the model has no class embedding (num_classes = 0)")
 
     @can_return_tuple
+    @returns_attentions(attentions=attentions_by_prefix("transformer."))
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,

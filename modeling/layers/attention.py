@@ -20,8 +20,8 @@ Conventions:
   recorded modules run the eager path whatever the configured implementation and append their
   `(batch, heads, queries, keys)` weights.
 
-Parameter names are part of each model's state dict: separate projections are `q_proj`, `k_proj`, `v_proj` and the
-output projection `out_proj` (or the name given as `out_proj_name`); `fused_qkv=True` gives one `qkv` projection
+Parameter names are part of each model's state dict: separate projections are `q_proj`, `k_proj`, `v_proj` (or the
+names given as `projection_names`) and the output projection `out_proj` (or the name given as `out_proj_name`); `fused_qkv=True` gives one `qkv` projection
 laid out as `[q; k; v]` (timm's layout, Everything at Once).
 """
 
@@ -115,12 +115,14 @@ def recording_attentions(
         recorded[field] = []
     hooks, configs = [], {}
     for name, module in model.named_modules():
-        if not isinstance(module, (MultiHeadAttention, *also)):
+        # MultiHeadAttention, or a module of its own that attends through dispatch_attention
+        own = getattr(module, "dispatches_attention", False)
+        if not (own or isinstance(module, also)):
             continue
         target = next((recorded[field] for field, predicate in groups.items() if predicate(name)), None)
         if target is None:
             continue
-        if isinstance(module, MultiHeadAttention):
+        if own:
             by_module[id(module)] = target
         else:
             configs.setdefault(id(module.config), (module.config, module.config._attn_implementation))
@@ -165,6 +167,40 @@ def returns_attentions(*, also: tuple[type[nn.Module], ...] = (), **groups: Call
     return decorate
 
 
+def dispatch_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Attention of projected `(batch, heads, length, head_dim)` tensors through the implementation configured on
+    `module.config` (eager inside `recording_attentions`, whose weights it records). For modules that project in
+    their own way (e.g. SpecVQGAN's 1x1-convolution spatial attention); such a module sets `dispatches_attention =
+    True` and has `config`. Returns `(batch, queries, heads, head_dim)` and the weights (None from SDPA)."""
+    records = _RECORDER.get(None)
+    record = records.get(id(module)) if records else None
+    implementation = "eager" if record is not None else getattr(module.config, "_attn_implementation", None)
+    interface = ALL_ATTENTION_FUNCTIONS.get_interface(implementation or "eager", eager_attention_forward)
+    output, weights = interface(
+        module,
+        query,
+        key,
+        value,
+        additive_mask(attention_mask, query.dtype),
+        scaling=scaling,
+        dropout=dropout,
+        is_causal=False,
+        **kwargs,
+    )
+    if record is not None:
+        record.append(weights)
+    return output, weights
+
+
 class MultiHeadAttention(nn.Module):
     """`(batch, queries, hidden_size)` x `(batch, keys, key_size)` -> `(batch, queries, output_size)`.
 
@@ -180,11 +216,13 @@ class MultiHeadAttention(nn.Module):
         output_dropout: dropout on the concatenated head outputs before the output projection (BMT's placement).
         fused_qkv: one `qkv` projection instead of `q_proj`/`k_proj`/`v_proj` (self-attention only).
         out_proj_name: attribute (state-dict) name of the output projection.
+        projection_names: attribute (state-dict) names of the query, key and value projections.
         cache_index: default layer index in a `Cache` (overridable per call).
         static_key_value: cross-attention whose keys/values are projected once and then reused from the cache.
     """
 
     is_causal = False  # read by transformers' sdpa_attention_forward: never infer causality
+    dispatches_attention = True  # recorded by `recording_attentions`
 
     def __init__(
         self,
@@ -200,6 +238,7 @@ class MultiHeadAttention(nn.Module):
         output_dropout: float = 0.0,
         fused_qkv: bool = False,
         out_proj_name: str = "out_proj",
+        projection_names: tuple[str, str, str] = ("q_proj", "k_proj", "v_proj"),
         cache_index: int | None = None,
         static_key_value: bool = False,
     ):
@@ -222,9 +261,10 @@ class MultiHeadAttention(nn.Module):
         if fused_qkv:
             self.qkv = nn.Linear(hidden_size, 3 * inner_size, bias=bias)
         else:
-            self.q_proj = nn.Linear(hidden_size, inner_size, bias=bias)
-            self.k_proj = nn.Linear(key_size or hidden_size, inner_size, bias=bias)
-            self.v_proj = nn.Linear(key_size or hidden_size, inner_size, bias=bias)
+            self.projection_names = projection_names
+            setattr(self, projection_names[0], nn.Linear(hidden_size, inner_size, bias=bias))
+            setattr(self, projection_names[1], nn.Linear(key_size or hidden_size, inner_size, bias=bias))
+            setattr(self, projection_names[2], nn.Linear(key_size or hidden_size, inner_size, bias=bias))
         setattr(self, out_proj_name, nn.Linear(inner_size, output_size or hidden_size, bias=bias))
 
     @property
@@ -243,7 +283,8 @@ class MultiHeadAttention(nn.Module):
             qkv = self.qkv(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
             query, key, value = qkv.permute(2, 0, 3, 1, 4)
         else:
-            query = self._heads(self.q_proj(hidden_states))
+            q_proj, k_proj, v_proj = (getattr(self, name) for name in self.projection_names)
+            query = self._heads(q_proj(hidden_states))
             source = hidden_states if key_value_states is None else key_value_states
             reuse = (
                 self.static_key_value
@@ -254,7 +295,7 @@ class MultiHeadAttention(nn.Module):
             if reuse:  # cross-attention keys/values stored on the first decoding step
                 layer = past_key_values.layers[cache_index]
                 return query, layer.keys, layer.values
-            key, value = self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+            key, value = self._heads(k_proj(source)), self._heads(v_proj(source))
         if past_key_values is not None:
             key, value = past_key_values.update(key, value, cache_index)
         return query, key, value
@@ -279,23 +320,9 @@ class MultiHeadAttention(nn.Module):
         if past_key_values is not None and cache_index is None:
             raise ValueError("a cache was given but this attention has no cache_index")
         query, key, value = self._project(hidden_states, key_value_states, past_key_values, cache_index)
-        records = _RECORDER.get(None)
-        record = records.get(id(self)) if records else None
-        implementation = "eager" if record is not None else self.implementation
-        interface = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
-        output, weights = interface(
-            self,
-            query,
-            key,
-            value,
-            additive_mask(attention_mask, query.dtype),
-            scaling=self.scaling,
-            dropout=self.dropout if self.training else 0.0,
-            is_causal=False,
-            **kwargs,
+        output, weights = dispatch_attention(
+            self, query, key, value, attention_mask, self.scaling, self.dropout if self.training else 0.0, **kwargs
         )
-        if record is not None:
-            record.append(weights)
         output = output.reshape(hidden_states.shape[0], hidden_states.shape[1], -1)
         if self.output_dropout is not None:
             output = self.output_dropout(output)

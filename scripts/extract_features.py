@@ -26,6 +26,7 @@ Exit status: 0 when every video was extracted or skipped, 2 when some failed (li
 """
 
 import argparse
+import datetime
 import os
 import pickle
 import sys
@@ -347,6 +348,12 @@ def run(args) -> int:
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ArgumentError(f"--output_dir {output_dir} exists and is not a folder")
+    from accelerate import PartialState
+
+    # the processes of `accelerate launch` (one otherwise); a long barrier timeout: the shares may take hours
+    # (CPU processes talk through gloo: PartialState needs cpu=True for that, which Accelerator reads from the env)
+    use_cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or args.device == "cpu"
+    state = PartialState(cpu=use_cpu or not torch.cuda.is_available(), timeout=datetime.timedelta(days=2))
     extraction = FeatureExtraction(
         args.extractor,
         args.model,
@@ -358,13 +365,17 @@ def run(args) -> int:
         step_size=args.step_size,
         last_stack=args.last_stack,
         batch_size=args.batch_size,
-        device=args.device,
+        device=args.device or state.device,
     )
     if len(extraction.streams) > 1 and "{stream}" not in args.name_pattern:
         raise ArgumentError(f"--name_pattern must contain {{stream}} for several streams ({extraction.streams})")
     output_dir.mkdir(parents=True, exist_ok=True)
     failed, done, skipped, todo = [], 0, 0, []
     targets = {}
+    # each process (accelerate launch) takes its contiguous share of the list; sharded before the resume check, so
+    # that files another process writes meanwhile cannot change the shares
+    with state.split_between_processes(paths) as mine:
+        paths = list(mine)
     for path in paths:
         video_id = path.stem
         targets[path] = {s: output_path(output_dir, args.name_pattern, video_id, s) for s in extraction.streams}
@@ -405,14 +416,34 @@ def run(args) -> int:
             group, rows = [], 0
     finish(group)
     failures_file = output_dir / "failed_videos.txt"
+    print(f"process {state.process_index}: extracted {done}, skipped (already done) {skipped}, failed {len(failed)}")
+    if state.num_processes > 1:  # one list per process, merged by the main process once every process is done
+        part = output_dir / f"failed_videos.rank{state.process_index}.txt"
+        write_text_atomically(part, "".join(line + "\n" for line in failed))
+        state.wait_for_everyone()
+        if state.is_main_process:
+            parts = [output_dir / f"failed_videos.rank{rank}.txt" for rank in range(state.num_processes)]
+            failed = [line for part in parts for line in part.read_text().splitlines() if line]
+            _write_failures(failures_file, failed)
+            for part in parts:
+                part.unlink()
+            print(f"all {state.num_processes} processes: failed {len(failed)}")
+        # every process leaves with the status of the whole run, and only once the list is merged (a process that
+        # exits with an error makes the launcher stop the others)
+        state.wait_for_everyone()
+        failed = [None] * int(failures_file.exists())
+    else:
+        _write_failures(failures_file, failed)
+    if failed:
+        print(f"the failed videos and their reasons are listed in {failures_file}")
+    return 2 if failed else 0
+
+
+def _write_failures(failures_file: Path, failed: list[str]) -> None:
     if failed:
         write_text_atomically(failures_file, "\n".join(failed) + "\n")
     elif failures_file.exists():
         failures_file.unlink()
-    print(f"extracted {done}, skipped (already done) {skipped}, failed {len(failed)}")
-    if failed:
-        print(f"the failed videos and their reasons are listed in {failures_file}")
-    return 2 if failed else 0
 
 
 def parse_args(argv=None):
@@ -440,7 +471,7 @@ def parse_args(argv=None):
         help="frames / stacks / audio examples (RAFT: frame pairs) a network call",
     )
     parser.add_argument("--num_workers", type=int, default=0, help="DataLoader processes decoding the videos")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", help="default: the process's device under Accelerate (cpu, cuda:<local rank>...)")
     parser.add_argument("--save_timestamps", action="store_true")
     return parser.parse_args(argv)
 

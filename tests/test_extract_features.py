@@ -171,7 +171,8 @@ def test_batched_workers_equal_one_video_at_a_time(media, checkpoints, tmp_path,
     assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in batched.iterdir())
     assert (one / "failed_videos.txt").read_text() == (batched / "failed_videos.txt").read_text()
     # the float32 path's gap to float64 on good.mp4: 1.7e-13 for S3D (features ~5e-7: the tiny random networks'
-    # scale), at most 2.8e-12 for I3D (features ~5e-6); the batched path differed by at most 1.4e-13 (S3D), 1.8e-12 (RGB)
+    # scale), at most 2.8e-12 for I3D (features ~5e-6); the batched path differed by at most 1.4e-13 (S3D) and
+    # 1.8e-12 (I3D RGB)
     tolerance = 8 * _float64_gap(models, extractor, [s for s in streams if s != "flow"], videos[0])
     for stem in ("good", "wide", "silent"):
         assert np.array_equal(
@@ -185,6 +186,43 @@ def test_batched_workers_equal_one_video_at_a_time(media, checkpoints, tmp_path,
                 assert np.abs(a - b).max() <= 1e-3 * np.abs(a).max(), (stem, stream)
             else:
                 assert np.abs(a - b).max() <= tolerance, (stem, stream)
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_list_and_merge_the_failures(media, checkpoints, tmp_path):
+    """`accelerate launch --num_processes 2` on CPU (gloo): each process extracts its share, the files are those of
+    one process (same batches of one stack: byte for byte), and the two processes' failures end in one list."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as probe:  # a free port, so that concurrent tests do not clash
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    names = ("good.mp4", "corrupt.mp4", "wide.mp4", "silent.mp4", "short.mp4")  # shares: 3 and 2, a failure each
+    argv = ["--extractor", "s3d", "--model", checkpoints["s3d"], "--batch_size", "1", "--save_timestamps"]
+    argv += ["--videos", *(str(media / name) for name in names)]
+    script = Path(__file__).resolve().parents[1] / "scripts" / "extract_features.py"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch += ["--main_process_port", str(port), str(script)]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    two = tmp_path / "two"
+    completed = subprocess.run(
+        launch + argv + ["--output_dir", str(two)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode != 0, completed.stderr[-3000:]  # some videos failed
+    assert "all 2 processes: failed 2" in completed.stdout, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "process 1: extracted 1" in completed.stdout and "process 0: extracted 2" in completed.stdout
+    one = tmp_path / "one"
+    assert main(argv + ["--output_dir", str(one)]) == 2
+    assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())
+    assert (two / "failed_videos.txt").read_text() == (one / "failed_videos.txt").read_text()
+    for name in ("good", "wide", "silent"):
+        for suffix in ("s3d", "timestamps_ms"):
+            assert (two / f"{name}_{suffix}.npy").read_bytes() == (one / f"{name}_{suffix}.npy").read_bytes()
 
 
 @pytest.mark.parametrize(

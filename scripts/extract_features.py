@@ -23,6 +23,11 @@ skipped (runs resume); a video that cannot be used (corrupt, no video or audio s
 listed with its reason in `<output_dir>/failed_videos.txt` and the run goes on; every file is written to a temporary
 file in the output folder, then renamed (`os.replace`), so an interrupted run never leaves a partial feature file.
 Exit status: 0 when every video was extracted or skipped, 2 when some failed (listed), 1 for bad arguments.
+
+At scale (docs/feature_extractors.md, "Extraction at scale"): `--num_workers` DataLoader processes decode and
+preprocess while the networks run; the networks take `--batch_size` frames / stacks / audio examples gathered
+across videos; `accelerate launch scripts/extract_features.py ...` gives each process (GPU) its share of the list,
+each process lists its failures in `failed_videos.rank<k>.txt` and the main process merges them at the end.
 """
 
 import argparse

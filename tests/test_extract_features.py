@@ -276,3 +276,16 @@ def test_features_of_a_real_video_have_the_authors_shapes_and_time_grid(shared_d
     ends = np.load(out / "i3d" / "women_long_jump_timestamps_ms.npy") / 1000
     assert np.allclose(ends[:13], np.arange(13) * 2.56 + 2.56)  # 64 frames at 25 fps per step
     assert np.allclose(np.load(out / "vggish" / "women_long_jump_timestamps_ms.npy") / 1000, np.arange(36) * 0.96)
+
+
+def test_benchmark_prints_videos_per_second(capsys, tmp_path):
+    from videozoo.scripts.benchmark_extract_features import main as benchmark
+
+    assert benchmark(["--num_videos", "0", "--videos", str(tmp_path / "missing.mp4")]) == 1
+    err = capsys.readouterr().err
+    assert "--num_videos must be > 0" in err and "missing.mp4 not found" in err
+    assert benchmark(["--tiny", "--num_videos", "2", "--seconds", "1", "--workers", "0", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "random weights (tiny" in out
+    for workers in (0, 1):
+        assert f"workers {workers}: decoding alone " in out and "extraction " in out

@@ -23,9 +23,15 @@ skipped (runs resume); a video that cannot be used (corrupt, no video or audio s
 listed with its reason in `<output_dir>/failed_videos.txt` and the run goes on; every file is written to a temporary
 file in the output folder, then renamed (`os.replace`), so an interrupted run never leaves a partial feature file.
 Exit status: 0 when every video was extracted or skipped, 2 when some failed (listed), 1 for bad arguments.
+
+At scale (docs/feature_extractors.md, "Extraction at scale"): `--num_workers` DataLoader processes decode and
+preprocess while the networks run; the networks take `--batch_size` frames / stacks / audio examples gathered
+across videos; `accelerate launch scripts/extract_features.py ...` gives each process (GPU) its share of the list,
+each process lists its failures in `failed_videos.rank<k>.txt` and the main process merges them at the end.
 """
 
 import argparse
+import datetime
 import os
 import pickle
 import sys
@@ -129,6 +135,7 @@ class FeatureExtraction:
         if batch_size < 1:
             raise ArgumentError(f"--batch_size must be positive, got {batch_size}")
         self.extractor, self.device, self.batch_size = extractor, torch.device(device), batch_size
+        self.dtype = torch.float32  # the networks' dtype (float64 only to measure float32 rounding in the tests)
         self.streams = list(streams or DEFAULT_STREAMS[extractor])
         unknown = set(self.streams) - set(DEFAULT_STREAMS[extractor])
         if unknown or not self.streams:
@@ -186,66 +193,131 @@ class FeatureExtraction:
             else:
                 self.processor = processor_class(**sampling)
 
-    # -- one video
+    # -- one video at a time (the batched run below gives the same features)
     @torch.no_grad()
     def extract(self, path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        return getattr(self, f"_extract_{self.extractor}")(Path(path))
+        prepared = prepare_inputs(self.extractor, self.processor, self.streams, Path(path))
+        return self.compute([prepared])[0], prepared["times"]
 
     def _run(self, name: str, inputs: torch.Tensor) -> torch.Tensor:
-        return self.models[name](inputs.to(self.device)).features.float().cpu()
+        features = self.models[name](inputs.to(self.device, self.dtype)).features.cpu()
+        return features if self.dtype == torch.float64 else features.float()
 
-    def _extract_resnet_frames(self, path):
-        video = self.processor.load_video(path)
-        features = [
-            self._run("resnet", self.processor(video.frames[i : i + self.batch_size])["pixel_values"])
-            for i in range(0, len(video.frames), self.batch_size)
-        ]
-        return {"resnet": torch.cat(features).numpy()}, video.timestamps_sec * 1000.0
+    def _batched(self, run, per_video: list[tuple[torch.Tensor, ...]]) -> list[torch.Tensor]:
+        """`run` over the rows of every video's tensors, `batch_size` rows a call gathered across videos (only rows
+        of one shape share a call: RAFT's inputs keep each video's size), the outputs split back per video."""
+        outputs = [[] for _ in per_video]
+        pending, count = [], 0
 
-    def _extract_s3d(self, path):
-        video = self.processor.load_video(path)
-        slices = self.processor.slices(len(video.frames), str(path))
-        features = [self._run("s3d", self.processor(video.frames[start:end])["pixel_values"]) for start, end in slices]
-        times = np.array([start / video.fps * 1000.0 for start, _ in slices])
-        return {"s3d": torch.cat(features).numpy()}, times
+        def flush():
+            nonlocal count
+            if pending:
+                joined = [torch.cat([p[1][k] for p in pending]) for k in range(len(pending[0][1]))]
+                result = run(*joined)
+                for (index, _), piece in zip(pending, result.split([p[1][0].shape[0] for p in pending])):
+                    outputs[index].append(piece)
+            pending.clear()
+            count = 0
 
-    def _extract_vggish(self, path):
+        for index, tensors in enumerate(per_video):
+            rows, start = tensors[0].shape[0], 0
+            while start < rows:
+                if pending and pending[-1][1][0].shape[1:] != tensors[0].shape[1:]:
+                    flush()
+                take = min(self.batch_size - count, rows - start)
+                pending.append((index, [t[start : start + take] for t in tensors]))
+                count, start = count + take, start + take
+                if count == self.batch_size:
+                    flush()
+        flush()
+        return [torch.cat(pieces) for pieces in outputs]
+
+    @torch.no_grad()
+    def compute(self, prepared: list[dict]) -> list[dict[str, np.ndarray]]:
+        """The features of several prepared videos (`prepare_inputs`), the networks running on batches of
+        `batch_size` frames / stacks / examples gathered across the videos, in order."""
+        inputs = [p["inputs"] for p in prepared]
+        if self.extractor in ("resnet_frames", "s3d", "vggish"):
+            name = self.streams[0]
+            features = {name: self._batched(lambda x: self._run(name, x), [(i[name],) for i in inputs])}
+        elif self.extractor == "raft":
+            flows = self._batched(
+                lambda a, b: self._flow(a, b, unpad=True), [(i["frames"][:-1], i["frames"][1:]) for i in inputs]
+            )
+            features = {"raft": flows}
+        else:
+            stacks = [i["frames"][i["stacks"]] for i in inputs]  # (S, stack_size + 1, 3, h, w) per video
+            features = {}
+            if "rgb" in self.streams:
+                rgb = [torch.cat([self.processor.rgb_inputs(stack) for stack in s]) for s in stacks]
+                features["rgb"] = self._batched(lambda x: self._run("rgb", x), [(r,) for r in rgb])
+            if "flow" in self.streams:
+                pairs = [(s[:, :-1].flatten(0, 1), s[:, 1:].flatten(0, 1)) for s in stacks]
+                # the reference never unpads the flow it feeds I3D
+                flows = self._batched(lambda a, b: self._flow(a, b, unpad=False), pairs)
+                flow_inputs = [
+                    torch.cat([self.processor.flow_inputs(f) for f in flow.unflatten(0, (len(s), -1))])
+                    for flow, s in zip(flows, stacks)
+                ]
+                features["flow"] = self._batched(lambda x: self._run("flow", x), [(f,) for f in flow_inputs])
+        return [{stream: features[stream][k].numpy() for stream in self.streams} for k in range(len(prepared))]
+
+    def _flow(self, first: torch.Tensor, second: torch.Tensor, unpad: bool) -> torch.Tensor:
+        first, second = first.to(self.device), second.to(self.device)  # RAFT runs in float32 (torchvision's casts)
+        return self.models["raft"](first, second, unpad=unpad).flow.cpu()
+
+
+# ----------------------------------------------------------------------------- decoding (DataLoader workers)
+def prepare_inputs(extractor: str, processor, streams: list[str], path: Path) -> dict:
+    """Decode one file and apply the processor: `{"inputs": {name: tensor}, "times": ms}`, the networks' inputs
+    with one row per feature (frame, stack, audio example; I3D: the resized frames and each stack's indices).
+    Runs in the DataLoader's workers; media problems raise ValueError/OSError naming the file."""
+    if extractor == "vggish":
         from videozoo.processors.video_io import load_audio
 
         waveform, rate = load_audio(path)
-        examples = self.processor(waveform.numpy(), rate, source=str(path))["input_features"]
-        features = [
-            self._run("vggish", examples[i : i + self.batch_size]) for i in range(0, len(examples), self.batch_size)
-        ]
-        times = np.arange(len(examples)) * self.processor.example_hop_sec * 1000.0
-        return {"vggish": torch.cat(features).numpy()}, times
+        examples = processor(waveform.numpy(), rate, source=str(path))["input_features"]
+        return {"inputs": {"vggish": examples}, "times": np.arange(len(examples)) * processor.example_hop_sec * 1e3}
+    video = processor.load_video(path)
+    if extractor == "resnet_frames":
+        return {"inputs": {"resnet": processor(video.frames)["pixel_values"]}, "times": video.timestamps_sec * 1e3}
+    if extractor == "s3d":
+        slices = processor.slices(len(video.frames), str(path))
+        stacks = torch.cat([processor(video.frames[start:end])["pixel_values"] for start, end in slices])
+        return {"inputs": {"s3d": stacks}, "times": np.array([start / video.fps * 1e3 for start, _ in slices])}
+    if extractor == "raft":
+        if len(video.frames) < 2:
+            raise ValueError(f"{path}: optical flow needs at least 2 frames, got {len(video.frames)}")
+        frames = processor(video.frames)["pixel_values"]
+        return {"inputs": {"frames": frames}, "times": video.timestamps_sec[:-1] * 1e3}
+    stacks = processor.stack_indices(len(video.frames), str(path))
+    used = np.unique(np.concatenate(stacks))  # each frame is resized on its own: resize only those in a stack
+    frames = processor(video.frames[torch.from_numpy(used)])["pixel_values"]
+    positions = torch.from_numpy(np.searchsorted(used, np.stack(stacks)))
+    times = np.array([indices[-1] / video.fps * 1e3 for indices in stacks])
+    return {"inputs": {"frames": frames, "stacks": positions}, "times": times}
 
-    def _flow(self, frames: torch.Tensor, unpad: bool) -> torch.Tensor:
-        from videozoo.processors.processing_raft import RAFTProcessor
 
-        flows = []
-        for first, second in RAFTProcessor.pairs(frames, self.batch_size):
-            flows.append(self.models["raft"](first.to(self.device), second.to(self.device), unpad=unpad).flow.cpu())
-        return torch.cat(flows)
+class VideoInputs(torch.utils.data.Dataset):
+    """The videos of a run as a Dataset: item k is `prepare_inputs` of video k with its `path`, or `{"path",
+    "error"}` when the file cannot be used (the worker never raises for a bad file: the run lists it and goes on)."""
 
-    def _extract_i3d(self, path):
-        video = self.processor.load_video(path)
-        stacks = self.processor.stack_indices(len(video.frames), str(path))
-        features = {stream: [] for stream in self.streams}
-        for indices in stacks:
-            stack = self.processor(video.frames[torch.from_numpy(indices)])["pixel_values"]
-            if "rgb" in self.streams:
-                features["rgb"].append(self._run("rgb", self.processor.rgb_inputs(stack)))
-            if "flow" in self.streams:
-                flow = self._flow(stack, unpad=False)  # the reference never unpads the flow it feeds I3D
-                features["flow"].append(self._run("flow", self.processor.flow_inputs(flow)))
-        times = np.array([indices[-1] / video.fps * 1000.0 for indices in stacks])
-        return {stream: torch.cat(values).numpy() for stream, values in features.items()}, times
+    def __init__(self, extractor: str, processor, streams: list[str], paths: list[Path]):
+        self.extractor, self.processor, self.streams, self.paths = extractor, processor, streams, paths
 
-    def _extract_raft(self, path):
-        video = self.processor.load_video(path)
-        flow = self._flow(self.processor(video.frames)["pixel_values"], unpad=True)
-        return {"raft": flow.numpy()}, video.timestamps_sec[:-1] * 1000.0
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict:
+        path = self.paths[index]
+        try:
+            return {"path": path, **prepare_inputs(self.extractor, self.processor, self.streams, path)}
+        except (ValueError, OSError, RuntimeError) as error:  # media errors are ValueErrors naming the file
+            return {"path": path, "error": f"{type(error).__name__}: {error}"}
+
+
+def _single(items: list) -> dict:
+    return items[0]
 
 
 # ----------------------------------------------------------------------------- the run
@@ -273,12 +345,20 @@ def output_path(output_dir: Path, pattern: str, video_id: str, stream: str) -> P
 def run(args) -> int:
     if args.format not in ("npy", "pkl"):
         raise ArgumentError(f"--format must be npy or pkl, got {args.format!r}")
+    if args.num_workers < 0:
+        raise ArgumentError(f"--num_workers must be >= 0, got {args.num_workers}")
     if "{video_id}" not in args.name_pattern:
         raise ArgumentError(f"--name_pattern must contain {{video_id}}, got {args.name_pattern!r}")
     paths = video_paths(args.videos, args.video_list)
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ArgumentError(f"--output_dir {output_dir} exists and is not a folder")
+    from accelerate import PartialState
+
+    # the processes of `accelerate launch` (one otherwise); a long barrier timeout: the shares may take hours
+    # (CPU processes talk through gloo: PartialState needs cpu=True for that, which Accelerator reads from the env)
+    use_cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or args.device == "cpu"
+    state = PartialState(cpu=use_cpu or not torch.cuda.is_available(), timeout=datetime.timedelta(days=2))
     extraction = FeatureExtraction(
         args.extractor,
         args.model,
@@ -290,41 +370,85 @@ def run(args) -> int:
         step_size=args.step_size,
         last_stack=args.last_stack,
         batch_size=args.batch_size,
-        device=args.device,
+        device=args.device or state.device,
     )
     if len(extraction.streams) > 1 and "{stream}" not in args.name_pattern:
         raise ArgumentError(f"--name_pattern must contain {{stream}} for several streams ({extraction.streams})")
     output_dir.mkdir(parents=True, exist_ok=True)
-    failed, done, skipped = [], 0, 0
+    failed, done, skipped, todo = [], 0, 0, []
+    targets = {}
+    # each process (accelerate launch) takes its contiguous share of the list; sharded before the resume check, so
+    # that files another process writes meanwhile cannot change the shares
+    with state.split_between_processes(paths) as mine:
+        paths = list(mine)
     for path in paths:
         video_id = path.stem
-        targets = {s: output_path(output_dir, args.name_pattern, video_id, s) for s in extraction.streams}
+        targets[path] = {s: output_path(output_dir, args.name_pattern, video_id, s) for s in extraction.streams}
         if args.save_timestamps:
-            targets["timestamps_ms"] = output_path(output_dir, "{video_id}_timestamps_ms.npy", video_id, "")
-        if all(target.is_file() for target in targets.values()):
+            targets[path]["timestamps_ms"] = output_path(output_dir, "{video_id}_timestamps_ms.npy", video_id, "")
+        if all(target.is_file() for target in targets[path].values()):
             skipped += 1
+        else:
+            todo.append(path)
+    loader = torch.utils.data.DataLoader(
+        VideoInputs(extraction.extractor, extraction.processor, extraction.streams, todo),
+        batch_size=1,  # one video an item; the networks' batches are gathered across videos below
+        collate_fn=_single,
+        num_workers=args.num_workers,
+    )
+
+    def finish(group: list[dict]) -> None:
+        nonlocal done
+        for item, features in zip(group, extraction.compute(group)):
+            path = item["path"]
+            for stream, array in features.items():
+                write_atomically(targets[path][stream], array.astype(np.float32), args.format)
+            if args.save_timestamps:
+                write_atomically(targets[path]["timestamps_ms"], np.asarray(item["times"], dtype=np.float64), "npy")
+            done += 1
+            print(f"{path}: " + ", ".join(f"{s} {tuple(a.shape)}" for s, a in features.items()))
+
+    group, rows = [], 0
+    for item in loader:
+        if "error" in item:
+            failed.append(f"{item['path']}\t{item['error']}")
+            print(f"FAILED {item['path']}: {item['error']}", file=sys.stderr)
             continue
-        try:
-            features, times = extraction.extract(path)
-        except (ValueError, OSError, RuntimeError) as error:  # media errors are ValueErrors naming the file
-            failed.append(f"{path}\t{type(error).__name__}: {error}")
-            print(f"FAILED {path}: {error}", file=sys.stderr)
-            continue
-        for stream, array in features.items():
-            write_atomically(targets[stream], array.astype(np.float32), args.format)
-        if args.save_timestamps:
-            write_atomically(targets["timestamps_ms"], np.asarray(times, dtype=np.float64), "npy")
-        done += 1
-        print(f"{path}: " + ", ".join(f"{s} {tuple(a.shape)}" for s, a in features.items()))
+        group.append(item)
+        rows += len(item["times"])
+        if rows >= args.batch_size:  # enough rows for full batches: run them (at most one partial batch per group)
+            finish(group)
+            group, rows = [], 0
+    finish(group)
     failures_file = output_dir / "failed_videos.txt"
+    print(f"process {state.process_index}: extracted {done}, skipped (already done) {skipped}, failed {len(failed)}")
+    if state.num_processes > 1:  # one list per process, merged by the main process once every process is done
+        part = output_dir / f"failed_videos.rank{state.process_index}.txt"
+        write_text_atomically(part, "".join(line + "\n" for line in failed))
+        state.wait_for_everyone()
+        if state.is_main_process:
+            parts = [output_dir / f"failed_videos.rank{rank}.txt" for rank in range(state.num_processes)]
+            failed = [line for part in parts for line in part.read_text().splitlines() if line]
+            _write_failures(failures_file, failed)
+            for part in parts:
+                part.unlink()
+            print(f"all {state.num_processes} processes: failed {len(failed)}")
+        # every process leaves with the status of the whole run, and only once the list is merged (a process that
+        # exits with an error makes the launcher stop the others)
+        state.wait_for_everyone()
+        failed = [None] * int(failures_file.exists())
+    else:
+        _write_failures(failures_file, failed)
+    if failed:
+        print(f"the failed videos and their reasons are listed in {failures_file}")
+    return 2 if failed else 0
+
+
+def _write_failures(failures_file: Path, failed: list[str]) -> None:
     if failed:
         write_text_atomically(failures_file, "\n".join(failed) + "\n")
     elif failures_file.exists():
         failures_file.unlink()
-    print(f"extracted {done}, skipped (already done) {skipped}, failed {len(failed)}")
-    if failed:
-        print(f"the failed videos and their reasons are listed in {failures_file}")
-    return 2 if failed else 0
 
 
 def parse_args(argv=None):
@@ -345,8 +469,14 @@ def parse_args(argv=None):
     parser.add_argument(
         "--last_stack", choices=["drop", "cycle"], help="I3D: frames after the last full stack (see I3DProcessor)"
     )
-    parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--batch_size",
+        type=int,
+        default=16,
+        help="frames / stacks / audio examples (RAFT: frame pairs) a network call",
+    )
+    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader processes decoding the videos")
+    parser.add_argument("--device", help="default: the process's device under Accelerate (cpu, cuda:<local rank>...)")
     parser.add_argument("--save_timestamps", action="store_true")
     return parser.parse_args(argv)
 

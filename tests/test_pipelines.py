@@ -1,0 +1,216 @@
+"""videozoo's `transformers` pipelines on tiny random models and synthetic (or, when present, real) media."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel, pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+import videozoo  # noqa: F401  (registers the pipelines)
+from videozoo.auto import ARCHITECTURES_BY_TYPE, pipeline_tasks
+from videozoo.data.sparsesync import flash_and_click_source, write_clip
+from videozoo.hub import custom_pipelines, export_remote_code
+from videozoo.processors.pipeline_base import PipelineInputError
+
+from .conftest import REPO_ROOT
+from .tiny_configs import TINY_PROCESSORS, tiny_config
+
+SHARED_MEDIA = REPO_ROOT.parent / "shared" / "data" / "media"
+
+
+def save_tiny(model_type: str, folder, **overrides):
+    torch.manual_seed(0)
+    model = AutoModel.from_config(tiny_config(model_type, **overrides)).eval()
+    model.save_pretrained(folder)
+    TINY_PROCESSORS[model_type](folder).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sync_folder(tmp_path_factory):
+    # the tiny processor's 32 px crops of 16 frames give an S3D grid of (2, 1, 1)
+    return save_tiny("sparsesync", tmp_path_factory.mktemp("sparsesync-tiny"), visual_grid=[2, 1, 1])
+
+
+@pytest.fixture(scope="module")
+def flash_clip(tmp_path_factory):
+    """A 2.1 s flash-and-click mp4 (32 px, 25 fps, 16 kHz): 3 windows of the tiny processor's 0.64 s."""
+    frames, wave, _ = flash_and_click_source(np.random.default_rng(0), 2.1, size=32)
+    return write_clip(tmp_path_factory.mktemp("media") / "flash.mp4", frames, wave)
+
+
+def test_every_pipeline_is_registered_with_transformers():
+    tasks = pipeline_tasks()
+    assert {"audio-visual-synchronisation", "audio-visual-speech-recognition"} <= set(tasks)
+    for task, cls in tasks.items():
+        assert PIPELINE_REGISTRY.supported_tasks[task]["impl"] is cls
+        assert PIPELINE_REGISTRY.supported_tasks[task]["pt"] == (AutoModel,)
+
+
+def test_synchronisation_scans_a_file_in_windows(sync_folder, flash_clip):
+    sync = pipeline("audio-visual-synchronisation", model=str(sync_folder))
+    result = sync(str(flash_clip))
+    json.dumps(result)  # plain JSON
+    assert [w["start_sec"] for w in result["windows"]] == [0.0, 0.64, 1.28]
+    grid = sync.processor.offset_grid()
+    assert [d["offset_sec"] for d in result["distribution"]] == grid
+    probabilities = np.array([d["probability"] for d in result["distribution"]])
+    assert abs(probabilities.sum() - 1) < 1e-6
+    assert result["offset_sec"] == grid[int(probabilities.argmax())]
+    assert result["probability"] == probabilities.max()
+    # the file's answer is the mean of the windows' distributions: recompute it from the model directly
+    model = sync.model
+    windows, context = sync.preprocess(flash_clip, "clip")
+    assert context["starts"] == [0.0, 0.64, 1.28]
+    batch = {k: torch.stack([u[k] for u in windows]) for k in windows[0]}
+    with torch.no_grad():
+        expected = model(**batch).logits.double().softmax(-1).mean(0)
+    # float32 logits, softmax in float64: batch-of-1 vs batch-of-3 and thread counts differ by < 1e-6 (measured
+    # 3e-8); 1e-5 leaves room
+    assert np.allclose(probabilities, expected.numpy(), atol=1e-5)
+    # batching across inputs and windows gives the same answers as one window at a time
+    batched = sync([str(flash_clip), str(flash_clip)], batch_size=4)
+    assert len(batched) == 2
+    for answer in batched:
+        assert np.allclose(
+            [d["probability"] for d in answer["distribution"]], probabilities, atol=1e-5
+        )  # same measured gap as above
+    strided = sync(str(flash_clip), window_stride_sec=0.32)
+    assert [w["start_sec"] for w in strided["windows"]] == [0.0, 0.32, 0.64, 0.96, 1.28]
+
+
+def test_synchronisation_takes_arrays(sync_folder):
+    frames, wave, _ = flash_and_click_source(np.random.default_rng(1), 0.8, size=32)
+    sync = pipeline("audio-visual-synchronisation", model=str(sync_folder))
+    result = sync({"video": frames, "video_fps": 25, "audio": wave, "sampling_rate": 16000})
+    assert len(result["windows"]) == 1
+    with pytest.raises(PipelineInputError, match="needs 25 fps and 16000 Hz"):
+        sync({"video": frames, "video_fps": 30, "audio": wave, "sampling_rate": 16000})
+
+
+def test_synchronisation_bad_inputs(sync_folder, flash_clip, tmp_path):
+    sync = pipeline("audio-visual-synchronisation", model=str(sync_folder))
+    with pytest.raises(PipelineInputError, match="does not exist"):
+        sync([str(flash_clip), str(tmp_path / "missing.mp4")])  # refused before the first file is computed
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    with pytest.raises(PipelineInputError, match="unreadable media file"):
+        sync(str(text))
+    frames, wave, _ = flash_and_click_source(np.random.default_rng(2), 0.5, size=32)
+    short = write_clip(tmp_path / "short.mp4", frames, wave)
+    with pytest.raises(PipelineInputError, match="needs clips of at least 0.64 s"):
+        sync(str(short))
+    with pytest.raises(PipelineInputError, match="more than max_windows=2"):
+        sync(str(flash_clip), max_windows=2)
+    with pytest.raises(TypeError, match="unknown parameter"):
+        sync(str(flash_clip), beam_size=3)
+
+
+def test_synchronisation_refuses_a_file_without_audio(sync_folder, tmp_path):
+    import av
+
+    path = tmp_path / "silent.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for _ in range(25):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    sync = pipeline("audio-visual-synchronisation", model=str(sync_folder))
+    with pytest.raises(PipelineInputError, match="no audio stream"):
+        sync(str(path))
+
+
+def test_unknown_task_and_wrong_model(sync_folder):
+    with pytest.raises(KeyError, match="Unknown task"):
+        pipeline("audio-visual-synchronization-typo", model=str(sync_folder))
+    with pytest.raises(ValueError, match="works with avatar models, not 'sparsesync'"):
+        pipeline("audio-visual-speech-recognition", model=str(sync_folder))
+
+
+@pytest.mark.skipif(not (SHARED_MEDIA / "vas").is_dir(), reason="../shared/data/media is absent")
+def test_synchronisation_on_a_real_clip(sync_folder):
+    clip = sorted((SHARED_MEDIA / "vas").glob("*.mp4"))[0]
+    result = pipeline("audio-visual-synchronisation", model=str(sync_folder))(str(clip), max_duration_sec=2.0)
+    assert len(result["windows"]) == 3 and json.dumps(result)
+
+
+# ----------------------------------------------------------------------------- speech recognition
+@pytest.fixture(scope="module")
+def asr_folder(tmp_path_factory):
+    return save_tiny("avatar", tmp_path_factory.mktemp("avatar-tiny"))
+
+
+def test_speech_recognition_from_a_file_and_from_arrays(asr_folder, flash_clip):
+    asr = pipeline("audio-visual-speech-recognition", model=str(asr_folder))
+    result = asr(str(flash_clip), max_new_tokens=5, truncation=True)  # 2.1 s > the tiny 0.7 s window
+    assert isinstance(result["text"], str) and result["used_frames"] is True
+    json.dumps(result)
+    # the same clip as arrays, and batched with itself: the same transcript
+    from videozoo.processors.processing_avatar import decode_audio, decode_video
+
+    wave, rate, _ = decode_audio(flash_clip)
+    frames, fps, _ = decode_video(flash_clip)
+    item = {"audio": wave, "sampling_rate": rate, "video": frames, "video_fps": fps}
+    answers = asr([item, str(flash_clip)], batch_size=2, max_new_tokens=5, truncation=True)
+    assert [a["text"] for a in answers] == [result["text"]] * 2
+    # the expected ids, from generate on the processor's features
+    inputs = asr.processor(audio=[flash_clip], video=[flash_clip], truncation=True)
+    with torch.no_grad():
+        ids = asr.model.generate(**inputs, max_new_tokens=5)
+    assert result["text"] == asr.processor.batch_decode(ids)[0]
+    beam = asr(str(flash_clip), max_new_tokens=5, num_beams=2, truncation=True)
+    assert isinstance(beam["text"], str)
+
+
+def test_speech_recognition_bad_inputs(asr_folder, flash_clip):
+    asr = pipeline("audio-visual-speech-recognition", model=str(asr_folder))
+    with pytest.raises(PipelineInputError, match="longer than the 70-frame input; pass truncation=True"):
+        asr(str(flash_clip))
+    with pytest.raises(PipelineInputError, match="needs \\['video', 'video_fps'\\]"):
+        asr({"audio": np.zeros(16000, np.float32), "sampling_rate": 16000})
+
+
+def test_speech_recognition_audio_only_model(tmp_path, flash_clip):
+    torch.manual_seed(0)
+    config = tiny_config("avatar", modalities=("audio",))
+    AutoModel.from_config(config).save_pretrained(tmp_path)
+    TINY_PROCESSORS["avatar"](tmp_path).save_pretrained(tmp_path)
+    asr = pipeline("audio-visual-speech-recognition", model=str(tmp_path))
+    noise = np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32)
+    result = asr({"audio": noise, "sampling_rate": 16000}, max_new_tokens=4)
+    assert result["used_frames"] is False and isinstance(result["text"], str)
+
+
+@pytest.mark.skipif(not (SHARED_MEDIA / "lrs3").is_dir(), reason="../shared/data/media is absent")
+def test_speech_recognition_on_a_real_clip(asr_folder):
+    clip = sorted((SHARED_MEDIA / "lrs3").glob("*.mp4"))[0]
+    result = pipeline("audio-visual-speech-recognition", model=str(asr_folder))(
+        str(clip), max_new_tokens=4, truncation=True
+    )
+    assert isinstance(result["text"], str)
+
+
+# ----------------------------------------------------------------------------- export
+def test_export_writes_custom_pipelines_and_the_card_snippet(sync_folder, tmp_path):
+    import shutil
+
+    folder = tmp_path / "export"
+    shutil.copytree(sync_folder, folder)
+    written = export_remote_code(folder)
+    assert {"pipeline_base.py", "pipeline_synchronisation.py", "video_io.py"} <= set(written)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["custom_pipelines"] == custom_pipelines(ARCHITECTURES_BY_TYPE["sparsesync"])
+    assert config["custom_pipelines"]["audio-visual-synchronisation"] == {
+        "impl": "pipeline_synchronisation.AudioVisualSynchronisationPipeline",
+        "pt": ["AutoModel"],
+    }
+    from videozoo.hub import model_card
+
+    card = str(model_card(folder, "someone/sparsesync-tiny"))
+    assert 'pipeline("audio-visual-synchronisation", model="someone/sparsesync-tiny", trust_remote_code=True)' in card
+    assert "pipeline_tag: video-classification" in card

@@ -214,3 +214,68 @@ def test_export_writes_custom_pipelines_and_the_card_snippet(sync_folder, tmp_pa
     card = str(model_card(folder, "someone/sparsesync-tiny"))
     assert 'pipeline("audio-visual-synchronisation", model="someone/sparsesync-tiny", trust_remote_code=True)' in card
     assert "pipeline_tag: video-classification" in card
+
+
+# ----------------------------------------------------------------------------- remote code
+REMOTE_CLIENT = """
+import json, sys
+sys.modules["videozoo"] = None  # `import videozoo` fails, as where it is not installed
+sys.meta_path[:] = [finder for finder in sys.meta_path if "editable" not in repr(finder).lower()]
+from transformers import pipeline
+task, folder, clip, kwargs = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+pipe = pipeline(task, model=folder, trust_remote_code=True)
+print("MODULE", type(pipe).__module__)
+print("RESULT", json.dumps(pipe(clip, **kwargs)))
+"""
+
+
+@pytest.mark.parametrize(
+    "model_type, task, kwargs, overrides",
+    [
+        ("sparsesync", "audio-visual-synchronisation", {}, {"visual_grid": [2, 1, 1]}),
+        ("avatar", "audio-visual-speech-recognition", {"max_new_tokens": 4, "truncation": True}, {}),
+    ],
+)
+def test_pipeline_runs_from_an_exported_checkpoint_without_videozoo(
+    model_type, task, kwargs, overrides, flash_clip, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+
+    folder = save_tiny(model_type, tmp_path / model_type, **overrides)
+    export_remote_code(folder)
+    installed = pipeline(task, model=str(folder), trust_remote_code=True)(str(flash_clip), **kwargs)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+    completed = subprocess.run(
+        [sys.executable, "-c", REMOTE_CLIENT, task, str(folder), str(flash_clip), json.dumps(kwargs)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in completed.stdout.splitlines() if line.startswith(("MODULE", "RESULT")))
+    assert lines["MODULE"].startswith("transformers_modules.")
+    remote = json.loads(lines["RESULT"])
+    assert remote.keys() == installed.keys()
+    if model_type == "avatar":
+        assert remote == installed
+    else:  # the same code and weights in two processes: float32 results agree to rounding (measured 0)
+        assert np.allclose(
+            [d["probability"] for d in remote["distribution"]],
+            [d["probability"] for d in installed["distribution"]],
+            atol=1e-6,
+        )
+        assert remote["offset_sec"] == installed["offset_sec"]
+
+
+def test_an_exported_checkpoint_asks_for_trust_remote_code(sync_folder, tmp_path):
+    import shutil
+
+    folder = tmp_path / "export"
+    shutil.copytree(sync_folder, folder)
+    export_remote_code(folder)
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        pipeline("audio-visual-synchronisation", model=str(folder))

@@ -48,6 +48,7 @@ from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
 from .processors.feature_extraction_sparsesync import SparseSyncFeatureExtractor
 from .processors.feature_extraction_specvqgan import SpecVQGANFeatureExtractor
+from .processors.pipeline_retrieval import VideoTextRetrievalPipeline
 from .processors.pipeline_speech_recognition import AudioVisualSpeechRecognitionPipeline
 from .processors.pipeline_synchronisation import AudioVisualSynchronisationPipeline
 from .processors.processing_avatar import AvatarProcessor
@@ -184,6 +185,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "task": "audio-video retrieval",
             "pipeline_tag": "feature-extraction",
         },
+        pipelines=(("video-text-retrieval", VideoTextRetrievalPipeline),),
     ),
     Architecture(
         config_class=BMTConfig,

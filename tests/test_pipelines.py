@@ -332,3 +332,70 @@ def test_retrieval_ranks_a_saved_collection(tmp_path):
     assert len(hooked.index_videos(["clip.mp4"])) == 1
     with pytest.raises(PipelineInputError, match="pass collection="):
         retrieval(captions[0])
+
+
+# ----------------------------------------------------------------------------- dense video captioning
+def _bmt_video(seed: int = 0, **extra) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"audio": rng.normal(size=(30, 12)), "rgb": rng.normal(size=(24, 20)), "duration": 12.0, **extra}
+
+
+def test_dense_captioning_captions_given_events(tmp_path):
+    from videozoo.processors.feature_extraction_bmt import crop_segment
+
+    folder = save_tiny("bmt", tmp_path / "bmt")
+    captioner = pipeline("dense-video-captioning", model=str(folder))
+    events = [[0.0, 4.0], [3.0, 11.5], [6.0, 6.0]]
+    video = _bmt_video(events=events)
+    result = captioner(video, max_new_tokens=4)
+    json.dumps(result)
+    assert [[e["start"], e["end"]] for e in result] == events and all(e["score"] == 1.0 for e in result)
+    # each caption is generate() on the reference crop of the event
+    for event in result:
+        crops = [
+            crop_segment(np.asarray(video[k], np.float32), event["start"], event["end"], 12.0)
+            for k in ("audio", "rgb")
+        ]
+        inputs = captioner.processor(audio=[crops[0]], rgb=[crops[1]])
+        with torch.no_grad():
+            ids = captioner.model.generate(
+                **{
+                    k: inputs[k]
+                    for k in ("audio_features", "video_features", "audio_attention_mask", "video_attention_mask")
+                },
+                max_new_tokens=4,
+                do_sample=False,
+            )
+        assert event["caption"] == captioner.processor.decode(ids)[0]
+    # batching events two at a time, and two videos at once, gives the same captions
+    assert captioner([video, video], batch_size=2, max_new_tokens=4) == [result, result]
+
+
+def test_dense_captioning_bad_inputs(tmp_path):
+    folder = save_tiny("bmt", tmp_path / "bmt")
+    captioner = pipeline("dense-video-captioning", model=str(folder))
+    with pytest.raises(PipelineInputError, match="no events given and no proposal_model"):
+        captioner(_bmt_video())
+    with pytest.raises(PipelineInputError, match="not inside the video"):
+        captioner(_bmt_video(events=[[13.0, 14.0]]))
+    with pytest.raises(PipelineInputError, match="needs the feature extractors"):
+        captioner("video.mp4")
+    with pytest.raises(PipelineInputError, match=r"needs \['rgb'\]"):
+        captioner({"audio": np.zeros((3, 12)), "duration": 3.0, "events": [[0, 1]]})
+
+
+def test_dense_captioning_with_a_proposal_model(tmp_path):
+    from videozoo.modeling import BMTForEventProposal
+
+    folder = save_tiny("bmt", tmp_path / "bmt")
+    torch.manual_seed(1)
+    config = tiny_config("bmt", audio_anchor_lengths=[1.0, 3.0], video_anchor_lengths=[2.0, 5.0])
+    config.max_audio_length, config.max_video_length = 40, 32
+    proposer = BMTForEventProposal(config).eval()
+    captioner = pipeline("dense-video-captioning", model=str(folder), proposal_model=proposer)
+    # (a random generator's proposal centres reach 81 s: a long duration keeps some inside the video)
+    result = captioner(_bmt_video(duration=80.0), max_proposals=3, max_new_tokens=3)
+    assert 1 <= len(result) <= 3
+    scores = [e["score"] for e in result]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 <= e["start"] <= e["end"] <= 80.0 and isinstance(e["caption"], str) for e in result)

@@ -48,6 +48,7 @@ from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
 from .processors.feature_extraction_sparsesync import SparseSyncFeatureExtractor
 from .processors.feature_extraction_specvqgan import SpecVQGANFeatureExtractor
+from .processors.pipeline_dense_captioning import DenseVideoCaptioningPipeline
 from .processors.pipeline_retrieval import VideoTextRetrievalPipeline
 from .processors.pipeline_speech_recognition import AudioVisualSpeechRecognitionPipeline
 from .processors.pipeline_synchronisation import AudioVisualSynchronisationPipeline
@@ -211,6 +212,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "task": "dense video captioning",
             "pipeline_tag": "video-text-to-text",
         },
+        pipelines=(("dense-video-captioning", DenseVideoCaptioningPipeline),),
     ),
     Architecture(
         config_class=MDVCConfig,

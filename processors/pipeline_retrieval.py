@@ -155,6 +155,11 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
     """
 
     supported_model_types = tuple(EMBEDDERS)
+    card_example = (
+        "# videos: dicts of features (video streams, audio, sampling_rate, id), see videozoo's docs/pipelines.md",
+        "collection = pipe.index_videos(videos)",
+        'print(pipe("a person slices an onion", collection=collection, top_k=5))',
+    )
     preprocess_params = ("collection", "captions", "top_k")
 
     def __init__(self, *args, feature_hook=None, **kwargs):

@@ -399,3 +399,25 @@ def test_dense_captioning_with_a_proposal_model(tmp_path):
     scores = [e["score"] for e in result]
     assert scores == sorted(scores, reverse=True)
     assert all(0 <= e["start"] <= e["end"] <= 80.0 and isinstance(e["caption"], str) for e in result)
+
+
+# clip lengths: SparseSync's tiny window is 0.64 s; AVATAR's tiny audio input 0.7 s (AAC pads the audio up to 0.7 s)
+@pytest.mark.parametrize(
+    "model_type, overrides, seconds", [("sparsesync", {"visual_grid": [2, 1, 1]}, 0.65), ("avatar", {}, 0.5)]
+)
+def test_the_card_pipeline_snippet_runs(model_type, overrides, seconds, tmp_path, capsys):
+    import re
+
+    from videozoo.hub import model_card
+
+    folder = save_tiny(model_type, tmp_path / model_type, **overrides)
+    export_remote_code(folder)
+    frames, wave, _ = flash_and_click_source(np.random.default_rng(3), seconds, size=32)
+    clip = write_clip(tmp_path / "video.mp4", frames, wave)
+    card = str(model_card(folder, f"someone/{model_type}-tiny"))
+    (snippet,) = [b for b in re.findall(r"```python\n(.*?)```", card, flags=re.S) if "import pipeline" in b]
+    snippet = snippet.replace(f'"someone/{model_type}-tiny"', repr(str(folder))).replace(
+        '"video.mp4"', repr(str(clip))
+    )
+    exec(snippet, {})  # noqa: S102
+    assert capsys.readouterr().out.strip().startswith("{")

@@ -321,7 +321,7 @@ def model_card(
             "from transformers import pipeline",
             "",
             f'pipe = pipeline("{task}", model="{repo_id}", trust_remote_code=True)',
-            f"print(pipe({getattr(pipeline_class, 'example_input', repr('video.mp4'))}))",
+            *pipeline_class.card_example,
             "```",
             "",
         ]

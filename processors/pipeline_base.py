@@ -75,8 +75,8 @@ class VideozooPipeline(Pipeline):
     _load_video_processor = False
 
     supported_model_types: tuple[str, ...] = ()
-    # lines of the model card's pipeline snippet after `pipe = pipeline(...)` (videozoo/hub.py model_card)
-    card_example: tuple[str, ...] = ('print(pipe("video.mp4"))',)
+    # the model card's snippet lines between `pipe = pipeline(...)` and `print(answer)` (videozoo/hub.py)
+    card_example: tuple[str, ...] = ('answer = pipe("video.mp4")',)
     preprocess_params: tuple[str, ...] = ()
     forward_params: tuple[str, ...] = ()
     postprocess_params: tuple[str, ...] = ()

@@ -37,7 +37,7 @@ class DenseVideoCaptioningPipeline(VideozooPipeline):
     supported_model_types = ("bmt",)
     card_example = (
         "# VGGish audio (T_a, 128), I3D rgb / flow (T_v, 1024) features of the video (videozoo's docs/pipelines.md)",
-        'print(pipe({"audio": audio, "rgb": rgb, "flow": flow, "duration": seconds, "events": [[0.0, 5.0]]}))',
+        'answer = pipe({"audio": audio, "rgb": rgb, "flow": flow, "duration": seconds, "events": [[0.0, 5.0]]})',
     )
     preprocess_params = ("max_proposals", "nms_threshold")
     forward_params = ("max_new_tokens", "num_beams")

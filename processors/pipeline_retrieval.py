@@ -158,7 +158,7 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
     card_example = (
         "# videos: dicts of features (video streams, audio, sampling_rate, id), see videozoo's docs/pipelines.md",
         "collection = pipe.index_videos(videos)",
-        'print(pipe("a person slices an onion", collection=collection, top_k=5))',
+        'answer = pipe("a person slices an onion", collection=collection, top_k=5)',
     )
     preprocess_params = ("collection", "captions", "top_k")
 

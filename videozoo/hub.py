@@ -322,6 +322,7 @@ def model_card(
             "",
             f'pipe = pipeline("{task}", model="{repo_id}", trust_remote_code=True)',
             *pipeline_class.card_example,
+            "print(answer)",
             "```",
             "",
         ]

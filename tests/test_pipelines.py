@@ -421,3 +421,30 @@ def test_the_card_pipeline_snippet_runs(model_type, overrides, seconds, tmp_path
     )
     exec(snippet, {})  # noqa: S102
     assert capsys.readouterr().out.strip().startswith("{")
+
+
+# ----------------------------------------------------------------------------- video to audio
+def test_video_to_audio_gives_a_waveform(tmp_path):
+    folder = save_tiny("specvqgan_sampler", tmp_path / "sampler")
+    torch.manual_seed(0)
+    vocoder = AutoModel.from_config(tiny_config("melgan", num_mel_bins=16)).eval()
+    with pytest.raises(ValueError, match="needs a vocoder"):
+        pipeline("video-to-audio", model=str(folder))
+    v2a = pipeline("video-to-audio", model=str(folder), vocoder=vocoder)
+    features = np.random.default_rng(0).normal(size=(11, 20)).astype(np.float32)
+    torch.manual_seed(1)
+    answer = v2a({"visual_features": features}, do_sample=False, return_spectrogram=True)
+    json.dumps(answer)
+    assert answer["sampling_rate"] == vocoder.config.sampling_rate
+    # arg-max sampling is deterministic: the same chain by hand
+    inputs = v2a.processor(visual_features=[features])
+    with torch.no_grad():
+        out = v2a.model.generate(inputs["visual_features"], do_sample=False)
+        spectrogram = v2a.processor.post_process(out.spectrogram)
+        spectrogram = spectrogram[:, 0] if spectrogram.dim() == 4 else spectrogram
+        expected = vocoder(spectrogram).waveform.reshape(-1)
+    # same float32 ops in the same order, batch of one both ways: measured gap 0
+    assert np.allclose(answer["waveform"], expected.numpy(), atol=1e-6)
+    assert len(answer["waveform"]) == spectrogram.shape[-1] * vocoder.config.hop_length
+    with pytest.raises(PipelineInputError, match="visual feature extractor"):
+        v2a("silent.mp4")

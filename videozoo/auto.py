@@ -52,6 +52,7 @@ from .processors.pipeline_dense_captioning import DenseVideoCaptioningPipeline
 from .processors.pipeline_retrieval import VideoTextRetrievalPipeline
 from .processors.pipeline_speech_recognition import AudioVisualSpeechRecognitionPipeline
 from .processors.pipeline_synchronisation import AudioVisualSynchronisationPipeline
+from .processors.pipeline_video_to_audio import VideoToAudioPipeline
 from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
@@ -364,6 +365,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "task": "visually guided sound generation",
             "pipeline_tag": "video-to-audio",
         },
+        pipelines=(("video-to-audio", VideoToAudioPipeline),),
     ),
 )
 

@@ -17,9 +17,10 @@ video dict`, given to `pipeline(..., feature_hook=...)` or set later) is where t
 A model type takes part through `EMBEDDERS`: two functions that embed a batch of videos and a batch of captions
 so that the retrieval score is their inner product. AVLnet (the Tri variant) is there: a video is the sum of its
 audio and visual embeddings and the score is `text @ (audio + video)` (`logits_text_audio_video`, the Tri
-fine-tuning score of AVLnet). MMT's score mixes per-expert similarities with caption-dependent weights that are
-renormalised per video by the experts it has, which is not one inner product, and Everything at Once is not wired
-yet: both are named in docs/pipelines.md as not done.
+fine-tuning score of AVLnet). Everything at Once scores by cosine between the caption and the fused video + audio
+embedding of its joint pass (unit vectors, so the inner product is the cosine). MMT's score mixes per-expert
+similarities with caption-dependent weights renormalised per video by the experts it has, which is not one inner
+product: it is named in docs/pipelines.md as not done.
 
 The collection is a `datasets.Dataset` (`id`, `embedding`) with a FAISS inner-product index on `embedding`
 (`Dataset.add_faiss_index`), saved with `save_to_disk` and `save_faiss_index`. Search goes through the index in
@@ -62,8 +63,49 @@ def _avlnet_texts(model, processor, texts: list) -> torch.Tensor:
     return model.get_text_features(features.to(model.device))
 
 
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x.float(), dim=-1, eps=1e-8)
+
+
+def _eao_videos(model, processor, videos: list[dict]) -> torch.Tensor:
+    """The fused video + audio embedding of the joint pass (`video_audio_embeds`), or the video embedding when the
+    videos have no audio; unit length (Everything at Once scores by cosine)."""
+    if any(v.get("video") is None for v in videos):
+        raise PipelineInputError("Everything at Once videos need 'video' features (steps, dim)")
+    with_audio = all(v.get("audio") is not None for v in videos)
+    inputs = processor(
+        video=[v["video"] for v in videos],
+        audio=[v["audio"] for v in videos] if with_audio else None,
+        sampling_rate=videos[0].get("sampling_rate"),
+    )
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    out = model(**inputs)
+    if not with_audio:
+        return _unit(out.video_embeds)
+    fused = getattr(out, "video_audio_embeds", None)
+    return _unit(fused if fused is not None else out.video_plus_audio_embeds)
+
+
+def _eao_texts(model, processor, texts: list) -> torch.Tensor:
+    if all(isinstance(t, str) for t in texts):
+        inputs = processor(text=texts)
+    else:
+        arrays = [torch.as_tensor(np.asarray(t), dtype=torch.float32) for t in texts]
+        width = max(len(a) for a in arrays)
+        features = torch.zeros(len(arrays), width, arrays[0].shape[1])
+        mask = torch.zeros(len(arrays), width, dtype=torch.long)
+        for row, array in enumerate(arrays):
+            features[row, : len(array)], mask[row, : len(array)] = array, 1
+        inputs = {"text_features": features, "text_attention_mask": mask}
+    out = model(
+        text_features=inputs["text_features"].to(model.device),
+        text_attention_mask=inputs["text_attention_mask"].to(model.device),
+    )
+    return _unit(out.text_embeds)
+
+
 # model_type -> (embed a list of video dicts, embed a list of captions or word-vector arrays)
-EMBEDDERS = {"avlnet": (_avlnet_videos, _avlnet_texts)}
+EMBEDDERS = {"avlnet": (_avlnet_videos, _avlnet_texts), "everything_at_once": (_eao_videos, _eao_texts)}
 
 
 # ----------------------------------------------------------------------------- the collection

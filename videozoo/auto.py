@@ -58,6 +58,11 @@ from .processors.feature_extraction_bmt import BMTFeatureExtractor
 from .processors.feature_extraction_mmt import MMTFeatureExtractor
 from .processors.feature_extraction_sparsesync import SparseSyncFeatureExtractor
 from .processors.feature_extraction_specvqgan import SpecVQGANFeatureExtractor
+from .processors.pipeline_dense_captioning import DenseVideoCaptioningPipeline
+from .processors.pipeline_retrieval import VideoTextRetrievalPipeline
+from .processors.pipeline_speech_recognition import AudioVisualSpeechRecognitionPipeline
+from .processors.pipeline_synchronisation import AudioVisualSynchronisationPipeline
+from .processors.pipeline_video_to_audio import VideoToAudioPipeline
 from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
@@ -86,6 +91,9 @@ class Architecture:
             `pipeline_tag`, the closest Hub task (embedding models for retrieval: `feature-extraction`; dense
             captioning: `video-text-to-text`; AVATAR: `automatic-speech-recognition`; SparseSync's offset classes:
             `video-classification`).
+        pipelines: `(task, pipeline class)` pairs: the videozoo pipelines (`processors/pipeline_*.py`) that run
+            this architecture from raw media, registered with transformers' `PIPELINE_REGISTRY` and exported with
+            a checkpoint as `custom_pipelines` (docs/pipelines.md).
     """
 
     config_class: type[PreTrainedConfig]
@@ -94,6 +102,7 @@ class Architecture:
     feature_extractor_class: type | None = None
     video_processor_class: type | None = None
     paper: dict = field(default_factory=dict)
+    pipelines: tuple[tuple[str, type], ...] = ()
 
     @property
     def model_type(self) -> str:
@@ -194,6 +203,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "task": "audio-video retrieval",
             "pipeline_tag": "feature-extraction",
         },
+        pipelines=(("video-text-retrieval", VideoTextRetrievalPipeline),),
     ),
     Architecture(
         config_class=BMTConfig,
@@ -219,6 +229,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "task": "dense video captioning",
             "pipeline_tag": "video-text-to-text",
         },
+        pipelines=(("dense-video-captioning", DenseVideoCaptioningPipeline),),
     ),
     Architecture(
         config_class=MDVCConfig,
@@ -298,6 +309,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "task": "audio-visual speech recognition",
             "pipeline_tag": "automatic-speech-recognition",
         },
+        pipelines=(("audio-visual-speech-recognition", AudioVisualSpeechRecognitionPipeline),),
     ),
     Architecture(
         config_class=SparseSyncConfig,
@@ -326,6 +338,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "task": "audio-visual synchronisation",
             "pipeline_tag": "video-classification",
         },
+        pipelines=(("audio-visual-synchronisation", AudioVisualSynchronisationPipeline),),
     ),
     Architecture(
         config_class=MelGANConfig,
@@ -369,6 +382,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             "task": "visually guided sound generation",
             "pipeline_tag": "video-to-audio",
         },
+        pipelines=(("video-to-audio", VideoToAudioPipeline),),
     ),
     # ---- expert feature extractors (raw media -> the feature files the systems above read); sampling and
     # transforms of v-iashin/video_features, see docs/feature_extractors.md
@@ -498,6 +512,27 @@ ARCHITECTURES: tuple[Architecture, ...] = (
 ARCHITECTURES_BY_TYPE = {arch.model_type: arch for arch in ARCHITECTURES}
 
 
+def pipeline_tasks() -> dict[str, type]:
+    """`{task: pipeline class}` over the table; a task shared by several architectures has one class."""
+    tasks: dict[str, type] = {}
+    for arch in ARCHITECTURES:
+        for task, pipeline_class in arch.pipelines:
+            if tasks.setdefault(task, pipeline_class) is not pipeline_class:
+                raise ValueError(f"task {task!r} has two pipeline classes: {tasks[task]} and {pipeline_class}")
+    return tasks
+
+
+def register_pipelines() -> None:
+    """Register the videozoo pipelines with transformers' `PIPELINE_REGISTRY` (idempotent), so that
+    `pipeline(task, model=...)` finds them once videozoo is imported. The model is loaded through `AutoModel`."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    for task, pipeline_class in pipeline_tasks().items():
+        current = PIPELINE_REGISTRY.supported_tasks.get(task)
+        if current is None or current["impl"] is not pipeline_class:
+            PIPELINE_REGISTRY.register_pipeline(task, pipeline_class=pipeline_class, pt_model=AutoModel)
+
+
 def register_all() -> None:
     """Register every architecture with the Auto classes (idempotent)."""
     for arch in ARCHITECTURES:
@@ -510,3 +545,4 @@ def register_all() -> None:
             AutoVideoProcessor.register(arch.config_class, arch.video_processor_class, exist_ok=True)
         if arch.processor_class is not None:
             AutoProcessor.register(arch.config_class, arch.processor_class, exist_ok=True)
+    register_pipelines()

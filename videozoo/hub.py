@@ -116,6 +116,7 @@ def remote_code_files(arch: Architecture) -> dict[str, str]:
     for cls in (arch.processor_class, arch.feature_extractor_class, arch.video_processor_class):
         if cls is not None:
             roots.add(cls.__module__)
+    roots.update(pipeline_class.__module__ for _, pipeline_class in arch.pipelines)
     files, origins, pending = {}, {}, sorted(roots)
     while pending:
         module_name = pending.pop()
@@ -147,6 +148,12 @@ def auto_map(arch: Architecture) -> dict[str, str]:
     return entries
 
 
+def custom_pipelines(arch: Architecture) -> dict[str, dict]:
+    """The config's `custom_pipelines` entries: for each task, the exported pipeline class and the Auto class that
+    loads the model (what `transformers.pipeline(task, model=repo, trust_remote_code=True)` reads)."""
+    return {task: {"impl": _auto_entry(cls), "pt": ["AutoModel"]} for task, cls in arch.pipelines}
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -175,6 +182,8 @@ def export_remote_code(folder: str | Path) -> list[str]:
     config_path = folder / "config.json"
     config = _read_json(config_path)
     config["auto_map"] = mapping
+    if arch.pipelines:
+        config["custom_pipelines"] = custom_pipelines(arch)
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     processor_path = folder / "processor_config.json"
     if processor_path.is_file():
@@ -302,6 +311,21 @@ def model_card(
         "```",
         "",
     ]
+    for task, pipeline_class in arch.pipelines:
+        lines += [
+            f"## Pipeline: `{task}`",
+            "",
+            "From a media file to a JSON-serialisable answer, with or without videozoo installed:",
+            "",
+            "```python",
+            "from transformers import pipeline",
+            "",
+            f'pipe = pipeline("{task}", model="{repo_id}", trust_remote_code=True)',
+            *pipeline_class.card_example,
+            "print(answer)",
+            "```",
+            "",
+        ]
     script = training_script(arch)
     if script is not None:
         lines += [

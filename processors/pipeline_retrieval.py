@@ -1,0 +1,281 @@
+"""`video-text-retrieval`: rank a collection of videos for captions, and captions for a video, over features.
+
+    from transformers import pipeline
+
+    retrieval = pipeline("video-text-retrieval", model="<repo>", trust_remote_code=True)
+    collection = retrieval.index_videos(videos)          # encoded once
+    collection.save("my_collection")                      # a `datasets` dataset + its FAISS index
+    collection = VideoCollection.load("my_collection")    # ... searched again later
+    retrieval("a man cuts an onion", collection=collection, top_k=5)  # [{"id": ..., "score": ...}, ...]
+    retrieval(video, captions=["...", "..."])             # the captions ranked for one video
+
+Inputs are the model's *features* (precomputed video feature streams, audio waveforms, word vectors): the
+extractors that compute them from raw media are a separate piece of work. `feature_hook` (a callable `path ->
+video dict`, given to `pipeline(..., feature_hook=...)` or set later) is where they plug in: a path given to
+`index_videos` or as a video goes through it, and without one the pipeline says that features are needed.
+
+A model type takes part through `EMBEDDERS`: two functions that embed a batch of videos and a batch of captions
+so that the retrieval score is their inner product. AVLnet (the Tri variant) is there: a video is the sum of its
+audio and visual embeddings and the score is `text @ (audio + video)` (`logits_text_audio_video`, the Tri
+fine-tuning score of AVLnet). Everything at Once scores by cosine between the caption and the fused video + audio
+embedding of its joint pass (unit vectors, so the inner product is the cosine). MMT's score mixes per-expert
+similarities with caption-dependent weights renormalised per video by the experts it has, which is not one inner
+product: it is named in docs/pipelines.md as not done.
+
+The collection is a `datasets.Dataset` (`id`, `embedding`) with a FAISS inner-product index on `embedding`
+(`Dataset.add_faiss_index`), saved with `save_to_disk` and `save_faiss_index`. Search goes through the index in
+query chunks, so memory stays bounded by the collection itself plus `top_k` per query (no query x collection
+score matrix); docs/pipelines.md gives the benchmark at 10^6 items. `datasets` and `faiss` are imported when a
+collection is built or loaded, not by the loading path.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .pipeline_base import PipelineInputError, VideozooPipeline, to_json
+
+
+# ----------------------------------------------------------------------------- model adapters
+def _avlnet_videos(model, processor, videos: list[dict]) -> torch.Tensor:
+    if model.config.variant != "text_tri":
+        raise ValueError(f"video-text retrieval needs the AVLnet Tri variant (text_tri), not {model.config.variant}")
+    missing = [i for i, v in enumerate(videos) if v.get("video") is None or v.get("audio") is None]
+    if missing:
+        raise PipelineInputError(f"AVLnet videos need 'video' feature streams and 'audio'; missing for {missing}")
+    inputs = processor(
+        audio=[v["audio"] for v in videos],
+        sampling_rate=videos[0].get("sampling_rate"),
+        video=[v["video"] for v in videos],
+    )
+    device = model.device
+    audio = model.get_audio_features(inputs["input_features"].to(device), inputs["audio_lengths"].to(device))
+    return audio + model.get_video_features(inputs["video_features"].to(device))
+
+
+def _avlnet_texts(model, processor, texts: list) -> torch.Tensor:
+    if all(isinstance(t, str) for t in texts):
+        features = processor(text=texts)["text_features"]
+    else:
+        features = torch.stack([torch.as_tensor(np.asarray(t), dtype=torch.float32) for t in texts])
+    return model.get_text_features(features.to(model.device))
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x.float(), dim=-1, eps=1e-8)
+
+
+def _eao_videos(model, processor, videos: list[dict]) -> torch.Tensor:
+    """The fused video + audio embedding of the joint pass (`video_audio_embeds`), or the video embedding when the
+    videos have no audio; unit length (Everything at Once scores by cosine)."""
+    if any(v.get("video") is None for v in videos):
+        raise PipelineInputError("Everything at Once videos need 'video' features (steps, dim)")
+    with_audio = all(v.get("audio") is not None for v in videos)
+    inputs = processor(
+        video=[v["video"] for v in videos],
+        audio=[v["audio"] for v in videos] if with_audio else None,
+        sampling_rate=videos[0].get("sampling_rate"),
+    )
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    out = model(**inputs)
+    if not with_audio:
+        return _unit(out.video_embeds)
+    fused = getattr(out, "video_audio_embeds", None)
+    return _unit(fused if fused is not None else out.video_plus_audio_embeds)
+
+
+def _eao_texts(model, processor, texts: list) -> torch.Tensor:
+    if all(isinstance(t, str) for t in texts):
+        inputs = processor(text=texts)
+    else:
+        arrays = [torch.as_tensor(np.asarray(t), dtype=torch.float32) for t in texts]
+        width = max(len(a) for a in arrays)
+        features = torch.zeros(len(arrays), width, arrays[0].shape[1])
+        mask = torch.zeros(len(arrays), width, dtype=torch.long)
+        for row, array in enumerate(arrays):
+            features[row, : len(array)], mask[row, : len(array)] = array, 1
+        inputs = {"text_features": features, "text_attention_mask": mask}
+    out = model(
+        text_features=inputs["text_features"].to(model.device),
+        text_attention_mask=inputs["text_attention_mask"].to(model.device),
+    )
+    return _unit(out.text_embeds)
+
+
+# model_type -> (embed a list of video dicts, embed a list of captions or word-vector arrays)
+EMBEDDERS = {"avlnet": (_avlnet_videos, _avlnet_texts), "everything_at_once": (_eao_videos, _eao_texts)}
+
+
+# ----------------------------------------------------------------------------- the collection
+class VideoCollection:
+    """Video embeddings with their ids, searchable by inner product (a `datasets` dataset with a FAISS index)."""
+
+    def __init__(self, dataset, model_type: str = ""):
+        self.dataset = dataset
+        self.model_type = model_type
+        if "embedding" not in dataset.list_indexes():
+            import faiss
+
+            dataset.add_faiss_index(column="embedding", metric_type=faiss.METRIC_INNER_PRODUCT)
+
+    @classmethod
+    def from_embeddings(cls, ids: list[str], embeddings, model_type: str = "") -> "VideoCollection":
+        import pyarrow as pa
+        from datasets import Dataset
+        from datasets.table import InMemoryTable
+
+        embeddings = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32))
+        if embeddings.ndim != 2 or len(embeddings) != len(ids):
+            raise ValueError(f"embeddings must be ({len(ids)}, dim), got {embeddings.shape}")
+        if len(set(ids)) != len(ids):
+            raise ValueError("video ids must be unique")
+        # one Arrow fixed-size list column built from the numpy buffer (`Dataset.from_dict` would go through
+        # Python floats: 14 s and 4 GB more at 10^6 x 64)
+        column = pa.FixedSizeListArray.from_arrays(pa.array(embeddings.reshape(-1)), embeddings.shape[1])
+        table = pa.table({"id": pa.array([str(i) for i in ids], pa.string()), "embedding": column})
+        return cls(Dataset(InMemoryTable(table)), model_type)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the dataset, its FAISS index and `collection.json` into a new folder (refuses a non-empty one)."""
+        folder = Path(folder)
+        if folder.exists() and any(folder.iterdir()):
+            raise FileExistsError(f"{folder} exists and is not empty: save a collection into a new folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.dataset.save_faiss_index("embedding", str(folder / "embedding.faiss"))
+        self.dataset.drop_index("embedding")  # `save_to_disk` refuses a dataset with an index attached
+        try:
+            self.dataset.save_to_disk(str(folder / "dataset"))
+        finally:
+            self.dataset.load_faiss_index("embedding", str(folder / "embedding.faiss"))
+        (folder / "collection.json").write_text(
+            json.dumps({"model_type": self.model_type, "size": len(self), "index": "embedding.faiss"}) + "\n"
+        )
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "VideoCollection":
+        from datasets import load_from_disk
+
+        folder = Path(folder)
+        if not (folder / "collection.json").is_file():
+            raise FileNotFoundError(f"{folder} is not a saved video collection (no collection.json)")
+        meta = json.loads((folder / "collection.json").read_text())
+        dataset = load_from_disk(str(folder / "dataset"))
+        dataset.load_faiss_index("embedding", str(folder / meta["index"]))
+        return cls(dataset, meta.get("model_type", ""))
+
+    def search(self, queries, top_k: int = 5, chunk_size: int = 1024) -> list[list[dict]]:
+        """For each query embedding, the `top_k` videos by inner product: `[{"id", "score"}, ...]` best first."""
+        queries = np.ascontiguousarray(np.asarray(queries, dtype=np.float32))
+        if queries.ndim != 2:
+            raise ValueError(f"queries must be (count, dim), got {queries.shape}")
+        top_k = min(int(top_k), len(self))
+        index, ids = self.dataset.get_index("embedding"), self.dataset.data.column("id")  # Arrow, memory-mapped
+        results = []
+        for start in range(0, len(queries), chunk_size):
+            scores, indices = index.search_batch(queries[start : start + chunk_size], top_k)
+            names = ids.take(np.asarray(indices).reshape(-1)).to_pylist()
+            for row, row_scores in enumerate(scores):
+                row_names = names[row * top_k : (row + 1) * top_k]
+                results.append([{"id": n, "score": float(s)} for n, s in zip(row_names, row_scores)])
+        return results
+
+
+# ----------------------------------------------------------------------------- the pipeline
+class VideoTextRetrievalPipeline(VideozooPipeline):
+    """Captions -> the best videos of a collection; a video -> its captions ranked.
+
+    Inputs of `__call__`: a caption (`str`, or its word vectors `(words, dim)`) with `collection=`; or a video
+    (a dict of features, see `index_videos`, or a path through `feature_hook`) with `captions=` (a list).
+    `index_videos(videos, ids=None, batch_size=None)`: videos are dicts of features (AVLnet: `video`, a list of
+    feature streams `(time, dim)`; `audio`, a waveform; `sampling_rate`; optional `id`).
+    """
+
+    supported_model_types = tuple(EMBEDDERS)
+    card_example = (
+        "# videos: dicts of features (video streams, audio, sampling_rate, id), see videozoo's docs/pipelines.md",
+        "collection = pipe.index_videos(videos)",
+        'answer = pipe("a person slices an onion", collection=collection, top_k=5)',
+    )
+    preprocess_params = ("collection", "captions", "top_k")
+
+    def __init__(self, *args, feature_hook=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.feature_hook = feature_hook
+
+    def video_features(self, item, name: str) -> dict:
+        if isinstance(item, dict):
+            return item
+        if isinstance(item, (str, Path)):
+            if self.feature_hook is None:
+                raise PipelineInputError(
+                    f"{name}: raw media needs a feature extractor; give the video's features as a dict, or pass "
+                    "feature_hook=<path -> features dict> to the pipeline"
+                )
+            return self.feature_hook(item)
+        raise PipelineInputError(f"{name}: a video is a features dict or a path, not {type(item).__name__}")
+
+    def _embed(self, kind: str, items: list, batch_size: int) -> np.ndarray:
+        embed = EMBEDDERS[self.model.config.model_type][0 if kind == "videos" else 1]
+        chunks = []
+        with self.device_placement(), torch.inference_mode():
+            for start in range(0, len(items), batch_size):
+                chunks.append(embed(self.model, self.processor, items[start : start + batch_size]).float().cpu())
+        return torch.cat(chunks).numpy()
+
+    def index_videos(self, videos: list, ids: list[str] | None = None, batch_size: int | None = None):
+        """Encode videos once into a `VideoCollection`."""
+        if not videos:
+            raise PipelineInputError("no video to index")
+        features = [self.video_features(v, f"video {i}") for i, v in enumerate(videos)]
+        ids = ids or [str(f.get("id", i)) for i, f in enumerate(features)]
+        embeddings = self._embed("videos", features, int(batch_size or self._batch_size or 32))
+        return VideoCollection.from_embeddings(ids, embeddings, self.model.config.model_type)
+
+    def _run(self, items, names, batch_size, progress, pre, forward, post) -> list:
+        top_k = int(pre.get("top_k") or 5)
+        if all(isinstance(i, dict) or isinstance(i, Path) for i in items) and pre.get("captions") is not None:
+            captions = list(pre["captions"])
+            if not captions:
+                raise PipelineInputError("captions is empty")
+            texts = self._embed("texts", captions, batch_size)
+            videos = self._embed("videos", [self.video_features(i, n) for i, n in zip(items, names)], batch_size)
+            scores = videos @ texts.T
+            answers = []
+            for row in scores:
+                order = np.argsort(-row, kind="stable")[:top_k]
+                answers.append(
+                    [{"caption": to_json(captions[j]), "index": int(j), "score": float(row[j])} for j in order]
+                )
+            return answers
+        collection = pre.get("collection")
+        if collection is None:
+            raise PipelineInputError("captions are ranked against a collection: pass collection=<VideoCollection>")
+        if isinstance(collection, (str, Path)):
+            collection = VideoCollection.load(collection)
+        if collection.model_type and collection.model_type != self.model.config.model_type:
+            raise PipelineInputError(
+                f"the collection was encoded by a {collection.model_type} model, this one is "
+                f"{self.model.config.model_type}"
+            )
+        return collection.search(self._embed("texts", items, batch_size), top_k)
+
+    def check_input(self, item, name: str):
+        if isinstance(item, str):
+            return item
+        if isinstance(item, dict):
+            return item
+        if isinstance(item, Path):
+            return item
+        array = np.asarray(item)
+        if array.ndim != 2:
+            raise PipelineInputError(f"{name}: a caption is a string or its word vectors (words, dim)")
+        return array
+
+
+__all__ = ["EMBEDDERS", "VideoCollection", "VideoTextRetrievalPipeline"]

@@ -288,6 +288,11 @@ def model_card(
             + (f" — original code: {paper['code']}" if paper.get("code") else ""),
             "",
         ]
+    # the preprocessing class the checkpoint ships: a processor, a feature extractor alone, or none (e.g. a vocoder)
+    loader = (
+        "AutoProcessor" if arch.processor_class else "AutoFeatureExtractor" if arch.feature_extractor_class else None
+    )
+    imports = "AutoModel" + (f", {loader}" if loader else "")
     lines += [
         "## How to load",
         "",
@@ -295,19 +300,19 @@ def model_card(
         "",
         "```python",
         "import videozoo",
-        "from transformers import AutoModel, AutoProcessor",
+        f"from transformers import {imports}",
         "",
         f'model = AutoModel.from_pretrained("{repo_id}")',
-        f'processor = AutoProcessor.from_pretrained("{repo_id}")',
+        *([f'processor = {loader}.from_pretrained("{repo_id}")'] if loader else []),
         "```",
         "",
         "Without videozoo, the code shipped in this repository is used:",
         "",
         "```python",
-        "from transformers import AutoModel, AutoProcessor",
+        f"from transformers import {imports}",
         "",
         f'model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True)',
-        f'processor = AutoProcessor.from_pretrained("{repo_id}", trust_remote_code=True)',
+        *([f'processor = {loader}.from_pretrained("{repo_id}", trust_remote_code=True)'] if loader else []),
         "```",
         "",
     ]

@@ -21,8 +21,8 @@ Conventions:
   `(batch, heads, queries, keys)` weights.
 
 Parameter names are part of each model's state dict: separate projections are `q_proj`, `k_proj`, `v_proj` (or the
-names given as `projection_names`) and the output projection `out_proj` (or the name given as `out_proj_name`); `fused_qkv=True` gives one `qkv` projection
-laid out as `[q; k; v]` (timm's layout, Everything at Once).
+names given as `projection_names`) and the output projection `out_proj` (or the name given as `out_proj_name`);
+`fused_qkv=True` gives one `qkv` projection laid out as `[q; k; v]` (timm's layout, Everything at Once).
 """
 
 import contextvars

@@ -18,9 +18,10 @@ the VAS layout), so `melception_fid_mkl.video_index_from_paths` pairs them with 
 checked before a model is loaded; the files are written into a staging folder and moved into `--output_dir` only
 once all are complete, so a failing run leaves the folder as it was.
 
-Videos are not accepted as input yet: the visual feature extractor (ResNet-50 at 21.5 fps, the authors'
-`feature_resnet50_dim2048_21.5fps` files) is a separate piece of the project; extract the features first and pass the
-files here.
+    # silent videos: their ResNet-50 features at 21.5 fps (the authors' `feature_resnet50_dim2048_21.5fps`) are
+    # extracted first with a converted `resnet_frames` checkpoint (scripts/convert_resnet_original_checkpoint.py)
+    python scripts/generate_specvqgan.py --model_name_or_path converted-vas-sampler --vocoder converted-melgan \
+        --videos dog.mp4 --feature_extractor resnet50 --output_dir samples
 """
 
 import wave
@@ -54,6 +55,10 @@ class GenerationArguments:
     model_name_or_path: str = field(default="", metadata={"help": "A trained or converted sampler."})
     output_dir: str = field(default="", metadata={"help": "Where the files go."})
     features: list[str] = field(default_factory=list, metadata={"help": "Feature files (.pkl or .npy), one a clip."})
+    videos: list[str] = field(default_factory=list, metadata={"help": "Video files (needs --feature_extractor)."})
+    feature_extractor: str | None = field(
+        default=None, metadata={"help": "A resnet_frames checkpoint: the visual features of --videos at 21.5 fps."}
+    )
     data_dir: str | None = field(default=None, metadata={"help": "The authors' VAS layout (videos/, features/)."})
     split: str = field(default="valid", metadata={"help": "With --data_dir: <data_dir>/../vas_<split>.txt."})
     dataset_name: Literal["files", "synthetic"] = field(
@@ -71,7 +76,7 @@ class GenerationArguments:
 
 
 def argument_problems(args: GenerationArguments) -> list[str | None]:
-    sources = [bool(args.features), args.data_dir is not None, args.dataset_name == "synthetic"]
+    sources = [bool(args.features), bool(args.videos), args.data_dir is not None, args.dataset_name == "synthetic"]
     problems = [
         checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("specvqgan_sampler",)),
         checkpoint_problem("--vocoder", args.vocoder, ("melgan",), required=False),
@@ -84,16 +89,23 @@ def argument_problems(args: GenerationArguments) -> list[str | None]:
         positive_problem("--num_eval_examples", args.num_eval_examples),
         None
         if sum(sources) == 1
-        else "give exactly one input: --features FILE ..., --data_dir FOLDER or --dataset_name synthetic",
+        else "give exactly one input: --features FILE ..., --videos FILE ..., --data_dir FOLDER or --dataset_name "
+        "synthetic",
+        checkpoint_problem(
+            "--feature_extractor", args.feature_extractor, ("resnet_frames",), required=bool(args.videos)
+        ),
         folder_problem("--data_dir", args.data_dir),
     ]
     for path in args.features:
         problems.append(file_problem("--features", path))
         if not path.endswith(FEATURE_SUFFIXES):
             problems.append(f"--features: {path} is neither a .pkl nor a .npy feature file")
-    names = [Path(p).stem for p in args.features]
-    if len(set(names)) != len(names):
-        problems.append("--features: two files share a name; the outputs would overwrite each other")
+    for path in args.videos:
+        problems.append(file_problem("--videos", path))
+    for flag, paths in (("--features", args.features), ("--videos", args.videos)):
+        names = [Path(p).stem for p in paths]
+        if len(set(names)) != len(names):
+            problems.append(f"{flag}: two files share a name; the outputs would overwrite each other")
     return problems
 
 
@@ -105,6 +117,15 @@ def load_features(path: str) -> np.ndarray:
     if array.ndim != 2:
         raise ValueError(f"{path}: expected a (frames, depth) array, got shape {array.shape}")
     return array.astype(np.float32)
+
+
+def video_features(checkpoint: str, batch_size: int):
+    """`path -> (frames, 2048)`: a video's frame-wise ResNet features at the rate the sampler was trained on (21.5
+    fps for the authors' checkpoints), extracted as `scripts/extract_features.py --extractor resnet_frames` does."""
+    from videozoo.scripts.extract_features import FeatureExtraction
+
+    extraction = FeatureExtraction("resnet_frames", checkpoint, extraction_fps=21.5, batch_size=batch_size)
+    return lambda path: extraction.extract(Path(path))[0]["resnet"]
 
 
 def write_wav(path: Path, waveform: torch.Tensor, sampling_rate: int) -> None:
@@ -150,10 +171,13 @@ def main(argv: list[str] | None = None) -> list[str]:
                 raise ValueError(f"--data_dir: no complete clip (video, spectrogram, features) under {root}")
             paths = [str(clip.features) for clip in clips]
             names = [clip.clip_id.replace("/", "_") for clip in clips]
+        elif args.videos:
+            paths, names = args.videos, [Path(p).stem for p in args.videos]
         else:
             paths, names = args.features, [Path(p).stem for p in args.features]
         paths, names = paths[: args.max_videos], names[: args.max_videos]
-        features = torch.stack([processor.prepare_visual_features(load_features(p), p) for p in paths])
+        read = video_features(args.feature_extractor, args.batch_size) if args.videos else load_features
+        features = torch.stack([processor.prepare_visual_features(read(p), p) for p in paths])
     features, names = features[: args.max_videos], names[: args.max_videos]
     repeated = features.repeat_interleave(args.samples_per_video, dim=0)
     torch.manual_seed(args.seed)

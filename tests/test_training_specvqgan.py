@@ -177,6 +177,29 @@ def test_generation_from_feature_files(tmp_path, shared_dir):
     assert not np.array_equal(spectrogram, np.load(out / "clip_sample_1.npy"))  # two draws
 
 
+def test_generation_from_a_video(tmp_path, shared_dir):
+    """`--videos` with a `resnet_frames` checkpoint: the frame-wise features of the mp4 at 21.5 fps condition the
+    sampler (a random ResNet of 2048-d outputs here: the path, shapes and file names, not the sound)."""
+    from videozoo.configuration import ResNetFramesConfig
+    from videozoo.modeling import ResNetFramesModel
+
+    tiny_vas_models(tmp_path)
+    ResNetFramesModel(ResNetFramesConfig(depths=[1, 1, 1, 1], widths=[8, 8, 8, 512])).save_pretrained(
+        tmp_path / "resnet"
+    )
+    video = shared_dir / "data" / "specvqgan" / "vas" / "videos" / "dog" / "video_02677.mp4"
+    written = generate_specvqgan.main(
+        ["--model_name_or_path", str(tmp_path / "sampler"), "--videos", str(video)]
+        + ["--feature_extractor", str(tmp_path / "resnet"), "--output_dir", str(tmp_path / "samples")]
+    )  # fmt: skip
+    assert sorted(written) == ["video_02677_sample_0.npy", "video_02677_sample_0.png"]
+    assert np.load(tmp_path / "samples" / "video_02677_sample_0.npy").shape == (80, 848)
+    with pytest.raises(ValueError, match="--feature_extractor is required"):
+        generate_specvqgan.main(
+            ["--model_name_or_path", str(tmp_path / "sampler"), "--videos", str(video), "--output_dir", str(tmp_path)]
+        )
+
+
 def test_generation_argument_checks_leave_the_output_untouched(tmp_path):
     train_both_stages(tmp_path, 2, 2)
     out = tmp_path / "samples"

@@ -6,7 +6,7 @@ from transformers import PreTrainedConfig
 
 from .configuration_common import CheckedModelTypeMixin, config_value_errors
 
-# the paper's feature variants (spec §2.8): the fields in which they differ from the defaults
+# the paper's feature variants: the fields in which they differ from the defaults
 VARIANTS: dict[str, dict] = {
     "tva": {},
     "s3d": {"video_feature_size": 1024},

@@ -42,7 +42,7 @@ _BERT_BASE_CASED = dict(
 class MMTConfig(CheckedModelTypeMixin, PreTrainedConfig):
     r"""
     Configuration of [`MMTModel`]. Defaults reproduce the paper's MSR-VTT model (7 experts, 4 layers x 4 heads,
-    512 wide, BERT-base-cased captions); see the spec of gabeur/mmt `configs_pub/eccv20/MSRVTT_jsfusion_trainval.json`.
+    512 wide, BERT-base-cased captions); see gabeur/mmt `configs_pub/eccv20/MSRVTT_jsfusion_trainval.json`.
 
     Args:
         text_config (`dict` or `PreTrainedConfig`, *optional*):

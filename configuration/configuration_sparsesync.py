@@ -97,8 +97,9 @@ class SparseSyncConfig(CheckedModelTypeMixin, PreTrainedConfig):
         layer_norm_eps (`float`, defaults to 1e-5), initializer_range (`float`, defaults to 0.02).
         position_initializer_range (`float`, *optional*): std of the initial visual / audio positional tables;
             `None` uses `initializer_range` (the reference). From scratch, 0.02 against unit-variance features leaves
-            the model almost blind to *when* things happen, and training sits on a long plateau (spec A10.3); the
-            synthetic task trains with 1.0 (a documented deviation from the reference initialisation).
+            the model almost blind to *when* things happen, and training sits on a long plateau at chance (measured on
+            the synthetic task); the synthetic task trains with 1.0 (a documented deviation from the reference
+            initialisation).
     """
 
     model_type = "sparsesync"

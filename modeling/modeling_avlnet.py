@@ -6,7 +6,8 @@ pooled over time, gated and projected; pooled 2D+3D video features through a gat
 through a Linear + ReLU + max-pool and a gated unit. Scores are raw dot products, trained with the masked-margin
 softmax (MMS) loss. The three variants are configuration (`variant`), not copies.
 
-Decisions (spec §11), all following the released code so that converted checkpoints give the authors' numbers:
+Decisions where the paper and the released code differ, all following the released code so that converted checkpoints
+give the authors' numbers:
 - the audio gate runs at the CNN width and is followed by a plain Linear to D (`audio_gating="pre_projection"`;
   the paper's equation, gate after projection, is `"post_projection"`);
 - training-mode pooling averages over every CNN output frame, padding included

@@ -8,7 +8,7 @@ positional or type embeddings) runs on a single modality or on the concatenation
 tokens are mean-pooled under their mask and projected by a modality-specific gated unit. Fused embeddings of a pair
 are the mean of the two unit-normalised projections. Trained with the combinatorial contrastive loss.
 
-Decisions (spec §11), following the code for checkpoint parity:
+Decisions where the paper leaves a choice or differs from the code, following the code for checkpoint parity:
 - a sample whose mask for a modality is all zero gets the learnt masking token as its first token (mask set to 1);
   the `*_nonempty_input_mask` outputs are computed before this and decide which samples each loss term keeps;
 - the audio token mask is the frame mask max-pooled over each token's window (a partly filled window counts);

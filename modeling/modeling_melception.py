@@ -6,8 +6,8 @@ evaluation metrics. Reference code: https://github.com/v-iashin/SpecVQGAN
 `evaluation/configs/eval_melception_vggsound.yaml`; the standardisation in
 `specvqgan/modules/losses/vggishish/transforms.py` `StandardNormalizeAudio`).
 
-Decisions (spec Part B6 and the parity fixture's notes), kept from the reference so that a converted Melception
-gives the authors' features:
+Decisions (the reference's `evaluation/feature_extractors/melception.py` and the parity fixture's notes), kept from the
+reference so that a converted Melception gives the authors' features:
 - The network is built from torchvision's own Inception-v3 blocks (`BasicConv2d`, `InceptionA` ... `InceptionE`,
   `InceptionAux`, BatchNorm eps 1e-3) under torchvision's module names, so a reference checkpoint loads with its
   own keys. The changes are the reference's: a one-channel 3x3 stride-2 stem (`Conv2d_1a_3x3`) and no max-pools

@@ -6,8 +6,8 @@ on VGGSound to turn its generated spectrograms into sound. Reference code: https
 (`vocoder/modules.py` `Generator`, `ResnetBlock`, `Discriminator`, `NLayerDiscriminator`;
 `vocoder/scripts/train.py` for the losses; `vocoder/logs/vggsound/args.yml` for the released sizes).
 
-Decisions (spec Part B5 and the parity fixture's notes), kept from the reference so that converted checkpoints give
-the authors' waveforms:
+Decisions (the reference's `vocoder/modules.py` and the parity fixture's notes), kept from the reference so that
+converted checkpoints give the authors' waveforms:
 - Input `input_features` (batch, 80, frames): the SpecVQGAN log-mel scaled to [0, 1] ((dB + 80) / 100, row 0 the
   lowest band). A Stage-I output in [-1, 1] must be mapped with (x + 1) / 2 first
   (`SpecVQGAN`'s spectrogram front end does both). Values are not clipped (a slightly out-of-range Stage-I output

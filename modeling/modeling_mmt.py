@@ -5,7 +5,7 @@ BERT and one gated embedding unit per video expert (plus softmax mixture weights
 transformer over pre-extracted expert features with [AGG] tokens; the similarity is the mixture-weighted sum of
 per-expert cosines, so both sides can be encoded once and searched by matrix products.
 
-Decisions where the paper and the reference code differ (spec §11), all following the code so that converted
+Decisions where the paper and the reference code differ, all following the code so that converted
 checkpoints give the authors' numbers:
 - the [AGG] input is the expert's Linear + L2 norm applied to the pooled *raw* features of the whole clip
   (pooling done by the processor); a missing expert's [AGG] input is therefore `normalize(bias)`, not zero;

@@ -8,7 +8,7 @@ reuses for captions), RGB or audio through Phi_av (a temporal-free MMT over the 
 max-margin ranking loss asks Psi(other two modalities) to be closest to Phi(mu) of the same clip. Psi and Phi_text
 are the `MMTModel` held in `self.mmt`, so `MMTModel.from_pretrained(<this checkpoint>)` starts fine-tuning from them.
 
-The authors released no code; the decisions left open by the papers (spec §11 items 12-25), as taken here:
+The authors released no code; the decisions left open by the papers (WACV 2022 and the thesis ch. 4), as taken here:
 - Phi_av turns the masked modality into the three per-slot query embeddings through its [AGG] output, then one
   gated embedding unit per Psi slot and a softmax mixture (mirroring Phi_text); one Phi_av serves RGB and audio,
   told apart by the expert-type embedding, with no temporal embedding at all (`temporal_encoding="none"`);

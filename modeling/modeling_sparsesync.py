@@ -11,7 +11,7 @@ S3D (visual) and a one-channel ResNet-18 (audio) turn the raw inputs into featur
 (k learned queries that cross-attend to the hundreds of feature tokens) compress each modality to k tokens; a
 transformer over [CLS; visual selectors; MOD; audio selectors] and a bias-free linear head on CLS give the logits.
 
-Decisions (spec Part C), kept from the reference code so that converted checkpoints give the authors' numbers:
+Decisions, kept from the reference code so that converted checkpoints give the authors' numbers:
 - Offsets: positive = audio early (the audio crop starts later in the source clip); `config.id2label` holds the
   grid values in seconds; `post_process` maps logits to seconds.
 - Inputs: `pixel_values` (B, T, 3, H, W), ImageNet-normalised; `input_features` (B, 257, frames), the *linear*
@@ -33,8 +33,8 @@ Decisions (spec Part C), kept from the reference code so that converted checkpoi
 - Initialisation as the reference: every Linear / Embedding / positional table in the head N(0, 0.02), biases 0,
   LayerNorm 1 / 0; queries and CLS/MOD tokens N(0, 1); the bridge and the trunks keep PyTorch's (torchvision's
   ResNet: Kaiming-normal fan-out convolutions; the one-channel stem PyTorch's default, as the reference replaces
-  it after torchvision's init). From this start the head learns slowly on fresh data (spec A10.3); no change of
-  initialisation is made to shorten that plateau.
+  it after torchvision's init). From this start the head learns slowly on fresh data (a long plateau at chance on the
+  synthetic task); no change of initialisation is made to shorten that plateau.
 - Whole-token dropout (`token_dropout`, 0 by default) is explicit (the reference's Dropout2d on (B, S, D)); in the
   no-selector ablation it drops whole time steps of the feature maps, as the reference's Dropout3d / Dropout2d.
 - Attention goes through the shared `MultiHeadAttention` (eager / SDPA by `attn_implementation`; with

@@ -17,7 +17,7 @@ column-major order (all frequency rows of a time column, then the next column), 
 optionally a class embedding) as a prefix. `generate` samples the indices with a key/value cache (the reference
 re-runs the whole prefix for each token; the logits are the same), and decodes them to a spectrogram.
 
-Decisions (spec Part C and the reference code):
+Decisions (where the paper and the reference code differ or leave a choice):
 - Heads 16 (the code and the released weights; the paper says 12); VAS codebook size 128 (code and README).
 - LPAPS (the authors' README erratum, their issue #13): the released code never loaded the VGGish-ish weights into
   the perceptual network (wrong keys under `strict=False`), so the published codebooks were trained with a randomly

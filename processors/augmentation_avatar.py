@@ -1,5 +1,6 @@
-"""AVATAR's training augmentations and evaluation corruptions (spec §4.2, §4.4, §4.5), as plain functions on
-waveforms and log-mel features, applied before / after `AvatarFeatureExtractor` by the data pipeline
+"""AVATAR's training augmentations and evaluation corruptions (paper §5.2.2 word masking, SpecAugment as the
+reference code runs it, paper §5.4.2 simulated noise), as plain functions on waveforms and log-mel features, applied
+before / after `AvatarFeatureExtractor` by the data pipeline
 (`videozoo.data.avatar`) or by a user.
 
 Training (random, from a caller-supplied `numpy.random.Generator`):
@@ -153,7 +154,7 @@ def mask_words(
     snr: float | None = None,
     stop_words=ENGLISH_STOP_WORDS,
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Word masking (spec §4.2) -> (masked waveform, boolean mask of the masked words).
+    """Word masking (paper §5.2.2 "Training Strategies") -> (masked waveform, boolean mask of the masked words).
 
     Args:
         words / starts_ms / ends_ms: the word alignment (times in ms from the start of the waveform).
@@ -315,7 +316,8 @@ def colour_augment(
 
 
 def burst_loss(waveform, max_rate: float = 0.1, num_bursts: int = 2) -> torch.Tensor:
-    """Burst packet loss (spec §4.5): `num_bursts` zeroed runs of uniform length in [1, round(max_rate * N)]."""
+    """Burst packet loss (paper §5.4.2; the reference's `add_packet_loss_noise`): `num_bursts` zeroed runs of uniform
+    length in [1, round(max_rate * N)]."""
     wave = _as_wave(waveform)
     n = wave.numel()
     if n < 2:

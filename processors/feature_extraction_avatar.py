@@ -48,14 +48,15 @@ class AvatarFeatureExtractor(SequenceFeatureExtractor):
     Raw waveforms (any sample rate, mono or `(channels, samples)`) -> `input_features` `(batch, max_frames,
     num_mel_bins)`, the log-mel AVATAR's encoder patches (it tiles them to 3 channels itself).
 
-    Steps (spec §2.2): down-mix to mono, resample to 16 kHz, peak-normalise to [-1, 1] (half-range floored at
-    5e-4), STFT with a 400-sample *periodic Hann* window (the reference code; the paper says Hamming), hop 160,
-    FFT 400, no centring, the end zero-padded so that there are `ceil(N / 160)` frames, magnitude (not power),
-    80 HTK-mel triangular filters from 0 to 7600 Hz (TensorFlow's construction, DC bin weight 0), `log(mel + 1e-6)`;
-    keep the first `max_frames` frames (25 s) and zero-pad at the end (0.0 in the log domain, which is *not* silence:
-    the reference model attends to padding, so padding with 0.0 is part of the model's input distribution).
+    Steps (the reference's `add_spectrogram_from_audio` and dmvr's `compute_audio_spectrogram`): down-mix to mono,
+    resample to 16 kHz, peak-normalise to [-1, 1] (half-range floored at 5e-4), STFT with a 400-sample *periodic Hann*
+    window (the reference code; the paper says Hamming), hop 160, FFT 400, no centring, the end zero-padded so that
+    there are `ceil(N / 160)` frames, magnitude (not power), 80 HTK-mel triangular filters from 0 to 7600 Hz
+    (TensorFlow's construction, DC bin weight 0), `log(mel + 1e-6)`; keep the first `max_frames` frames (25 s) and
+    zero-pad at the end (0.0 in the log domain, which is *not* silence: the reference model attends to padding, so
+    padding with 0.0 is part of the model's input distribution).
 
-    Handling of awkward input (spec'd decisions):
+    Handling of awkward input (decisions taken here):
     - `sampling_rate` is required: without it the rate of the samples is unknown and the features would be silently
       wrong; any positive rate is resampled to 16 kHz.
     - empty audio (no sample) raises; all-silent audio (max == min) raises unless `allow_silent=True`, which gives

@@ -16,11 +16,11 @@ class AVLnetFeatureExtractor(FeatureExtractionMixin):
     Raw waveforms (any sample rate, mono or multi-channel) -> `input_features` `(batch, num_mel_bins, frames)` and
     `audio_lengths` `(batch,)`, the number of valid frames.
 
-    Steps (spec §1.2): down-mix to mono, resample to 16 kHz, remove the DC offset, pre-emphasis 0.97, STFT with a
-    400-sample *symmetric* Hamming window, hop 160, centred with reflect padding, power, Slaney mel filterbank
-    (20-8000 Hz, area-normalised), dB relative to the clip maximum with an 80 dB floor, then crop or pad on the right
-    with 0 dB (the reference's pad value; evaluation masks it) to `max_frames`. The recipe's -4 dB gain is omitted:
-    a constant gain cancels in dB relative to the maximum.
+    Steps (the reference's log-mel front end): down-mix to mono, resample to 16 kHz, remove the DC offset, pre-emphasis
+    0.97, STFT with a 400-sample *symmetric* Hamming window, hop 160, centred with reflect padding, power, Slaney mel
+    filterbank (20-8000 Hz, area-normalised), dB relative to the clip maximum with an 80 dB floor, then crop or pad on
+    the right with 0 dB (the reference's pad value; evaluation masks it) to `max_frames`. The recipe's -4 dB gain is
+    omitted: a constant gain cancels in dB relative to the maximum.
 
     Empty audio (no sample) and all-silent audio (no energy: every bin would read 0 dB, "as loud as the loudest")
     raise a `ValueError` unless `allow_empty=True`, which reproduces the recipe (200 zero samples, all-zero output).

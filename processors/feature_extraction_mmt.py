@@ -1,5 +1,5 @@
 """Feature extractor for MMT: turns per-expert pre-extracted feature arrays (with their time stamps) into the
-padded features, masks, time codes and pooled vectors `MMTModel` takes (spec §4.3 and §6.3; reference
+padded features, masks, time codes and pooled vectors `MMTModel` takes (reference
 gabeur/mmt base/base_dataset.py)."""
 
 from collections.abc import Mapping, Sequence

@@ -14,10 +14,10 @@ class SparseSyncFeatureExtractor(FeatureExtractionMixin):
     r"""
     Mono 16 kHz waveforms of equal length -> `input_features` `(batch, n_fft // 2 + 1, samples // hop + 1)`.
 
-    Steps (spec A1.1): power STFT (`n_fft` 512, periodic Hann window of `win_length` 512, hop 128, centred with
-    reflect padding, not normalised; `torch.stft`, as torchaudio's `Spectrogram`), natural log of (power +
-    `log_eps`), then for every frequency row: subtract its mean over time and divide by (its *unbiased* std over
-    time + `norm_eps`). No dataset statistics. 80 000 samples (5 s) give (257, 626).
+    Steps (the reference's audio front end, not a mel spectrogram): power STFT (`n_fft` 512, periodic Hann window of
+    `win_length` 512, hop 128, centred with reflect padding, not normalised; `torch.stft`, as torchaudio's
+    `Spectrogram`), natural log of (power + `log_eps`), then for every frequency row: subtract its mean over time and
+    divide by (its *unbiased* std over time + `norm_eps`). No dataset statistics. 80 000 samples (5 s) give (257, 626).
 
     Crops are never padded: clips of different lengths in one call are an error, and so is another sample rate
     (decode with `load_clip`, which resamples).

@@ -44,13 +44,13 @@ class SpecVQGANFeatureExtractor(SequenceFeatureExtractor):
     r"""
     Waveforms (any rate, any channel count) -> `input_features` `(batch, 80, frames)`.
 
-    Steps (spec B2, the authors' `TRANSFORMS`): down-mix to mono (channel mean), resample to 22 050 Hz, zero-pad or
-    truncate to `pad_to_seconds` (10 s = 220 500 samples; `None` keeps the length; `pad_mode="tile"` repeats a
-    shorter clip instead, as the authors' VAS preparation did); STFT magnitude (power 1) with
-    `n_fft` 1024, periodic Hann window, hop 256, centred with *reflect* padding (librosa 0.8, which made every
-    released spectrogram; librosa >= 0.10 pads with zeros); 80 Slaney mel bands 125-7600 Hz with Slaney area
-    normalisation; `max(mel, 1e-5)` -> 20 log10 -> (dB + 80) / 100 -> clip to [0, 1]; keep `max_frames` (860).
-    Then what the data sets do before the model: centre crop to `crop_frames` (848; `None` keeps all) and, with
+    Steps (the authors' `TRANSFORMS`, v-iashin/SpecVQGAN `feature_extraction/extract_mel_spectrogram.py`): down-mix to
+    mono (channel mean), resample to 22 050 Hz, zero-pad or truncate to `pad_to_seconds` (10 s = 220 500 samples;
+    `None` keeps the length; `pad_mode="tile"` repeats a shorter clip instead, as the authors' VAS preparation did);
+    STFT magnitude (power 1) with `n_fft` 1024, periodic Hann window, hop 256, centred with *reflect* padding (librosa
+    0.8, which made every released spectrogram; librosa >= 0.10 pads with zeros); 80 Slaney mel bands 125-7600 Hz with
+    Slaney area normalisation; `max(mel, 1e-5)` -> 20 log10 -> (dB + 80) / 100 -> clip to [0, 1]; keep `max_frames`
+    (860). Then what the data sets do before the model: centre crop to `crop_frames` (848; `None` keeps all) and, with
     `model_range`, map to [-1, 1] by 2x - 1 (the model's input; `False` keeps the [0, 1] scale that the vocoder and
     Melception read).
 

@@ -16,15 +16,15 @@ class EverythingAtOnceProcessor(ProcessorMixin):
     r"""
     Inputs of [`EverythingAtOnceModel`] for any combination of modalities.
 
-    The audio front end is AVLnet's ([`AVLnetFeatureExtractor`], spec §3.3), padded with 0 dB to `max_frames`, which
+    The audio front end is AVLnet's ([`AVLnetFeatureExtractor`]), padded with 0 dB to `max_frames`, which
     must be a multiple of 64 (one audio token per 64 frames; the reference lengths are 768 for 8-s training clips,
     3072 for MSR-VTT and 4608 for YouCook2: padding is not neutral for the CNN, so keep them to reproduce numbers).
     Video features `(steps, dim)` are padded with zero rows; text goes through local word vectors
     (`load_word_vectors`) or, for the CLIP variant, through a frozen local CLIP text model (`load_clip_text_model`,
-    spec §3.2): the caption's words, joined by spaces, are tokenised by CLIP (truncated to its context), every
-    output position of the final LayerNorm is multiplied by the text projection, the start token is dropped, the next
-    `max_words` positions are kept, and the mask marks those before the end-of-text token. Neither the word vectors nor
-    the CLIP model are saved with the processor.
+    as the reference's `trainer/clip_utils.py`): the caption's words, joined by spaces, are tokenised by CLIP
+    (truncated to its context), every output position of the final LayerNorm is multiplied by the text projection, the
+    start token is dropped, the next `max_words` positions are kept, and the mask marks those before the end-of-text
+    token. Neither the word vectors nor the CLIP model are saved with the processor.
 
     Args:
         feature_extractor ([`AVLnetFeatureExtractor`]): the log-mel front end.

@@ -6,7 +6,7 @@ equalise the two streams from the right (at most `clip_max_length_sec`), choose 
 crop 224 x 224 (centre; random in training), optional augmentation, `/ 255` and ImageNet normalisation, and the
 standardised log spectrogram of the audio crop.
 
-The offset sampler (spec A4.1, `TemporalCropAndOffsetRandomFeasible`) never pads: the offset is drawn uniformly
+The offset sampler (the reference's `TemporalCropAndOffsetRandomFeasible`) never pads: the offset is drawn uniformly
 from the grid, the visual start uniformly among the starts that keep *both* crops inside the clip, snapped down to
 the frame grid, and the audio starts `offset` seconds after the visual start (positive offset: audio early).
 Integer positions are truncations in float64, as the reference (so fixed test tables reproduce its crops).
@@ -136,10 +136,10 @@ def sample_crop(
     jitter_sec: float = 0.0,
     name: str = "clip",
 ) -> CropPlan:
-    """The training sampler (spec A4.1): offset uniform over the grid, visual start uniform over the feasible
-    starts (both crops inside the clip), snapped down to a frame; optional audio jitter of up to `jitter_sec`
-    that stays inside the clip and leaves the label unchanged. Raises `ClipTooShortError` when the drawn offset
-    does not fit (a clip must last crop + max |offset|)."""
+    """The training sampler (the reference's `TemporalCropAndOffsetRandomFeasible`): offset uniform over the grid,
+    visual start uniform over the feasible starts (both crops inside the clip), snapped down to a frame; optional audio
+    jitter of up to `jitter_sec` that stays inside the clip and leaves the label unchanged. Raises `ClipTooShortError`
+    when the drawn offset does not fit (a clip must last crop + max |offset|)."""
     crop_frames, crop_samples = _to_index(crop_sec, fps), _to_index(crop_sec, sampling_rate)
     offset = round(float(grid[int(rng.integers(len(grid)))]), 2)
     start_max = (num_frames - crop_frames) / fps

@@ -1,10 +1,10 @@
-"""Show what modality-masking pre-training buys on the embedded synthetic task (spec §10.2 and §10.4), and print it.
+"""Show what modality-masking pre-training buys on the embedded synthetic task, and print it.
 
     python scripts/compare_modality_masking.py --output_dir runs/masking-comparison
 
 1. Pre-trains with p = 0.8 and reports masked-modality -> video retrieval on held-out clips for each modality
    (concept@1: the top clip shares the query's latent concept; chance 1/60 = 1.7%).
-2. The control run p = 1.0 (ASR always masked): only the ASR query should learn (spec §10.4).
+2. The control run p = 1.0 (ASR always masked): only the ASR query should learn.
 3. Fine-tunes `MMTModel` on a small labelled set (2 captioned clips per concept) twice with the same recipe and
    validation-based model selection: initialised from the p = 0.8 encoder, and from scratch; reports text -> video
    retrieval on the labelled test clips (one per concept; chance R@1 1.7%).

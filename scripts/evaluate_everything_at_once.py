@@ -1,4 +1,4 @@
-"""Zero-shot (or fine-tuned) text -> video retrieval with Everything at Once, as spec §5.1: text -> fused
+"""Zero-shot (or fine-tuned) text -> video retrieval with Everything at Once, as paper §4.2: text -> fused
 video+audio (`t2va`), -> video (`t2v`), -> audio (`t2a`), -> late fusion (`t2v+a`); writes metrics.json.
 
     python scripts/evaluate_everything_at_once.py --model_name_or_path everything-at-once \

@@ -1,9 +1,9 @@
-"""Prepare clips for SparseSync as the reference does (`scripts/reencode_videos.py`, spec A4.5): every file is
-re-encoded once to 25 fps, shorter side 256 (even sizes), H.264 crf 10 yuv420p, AAC 16 kHz mono, keeping its path
-relative to the source folder. Files that cannot be decoded, lack a stream, are truncated or are shorter than
-`--min_duration_sec` are skipped and listed (with the reason) in `<target>/bad_files.tsv`; the run never stops
-halfway. Optionally writes the LRS3 split files (by YouTube video, 8:1:1, seed 1337) and the fixed evaluation
-offsets of the valid / test splits.
+"""Prepare clips for SparseSync as the reference does (`scripts/reencode_videos.py`, against the codec-artefact leak of
+the thesis §5.3): every file is re-encoded once to 25 fps, shorter side 256 (even sizes), H.264 crf 10 yuv420p, AAC
+16 kHz mono, keeping its path relative to the source folder. Files that cannot be decoded, lack a stream, are truncated
+or are shorter than `--min_duration_sec` are skipped and listed (with the reason) in `<target>/bad_files.tsv`; the run
+never stops halfway. Optionally writes the LRS3 split files (by YouTube video, 8:1:1, seed 1337) and the fixed
+evaluation offsets of the valid / test splits.
 
     python scripts/prepare_sparsesync_dataset.py --source_dir data/lrs3/pretrain_originals \
         --target_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac --min_duration_sec 9 --lrs3_splits \

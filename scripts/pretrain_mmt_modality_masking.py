@@ -131,7 +131,7 @@ def build_model_and_processor(args: MaskingArguments, splits, sizes: dict[str, i
         expert_max_tokens={k: v for k, v in budgets.items() if k in experts},
     )
     vocab_size = len(processor.tokenizer)
-    if args.model_size == "small":  # the synthetic task's model (spec §10.2)
+    if args.model_size == "small":  # the synthetic task's model
         text = BertConfig(
             vocab_size=vocab_size,
             hidden_size=64,

@@ -1,15 +1,15 @@
 """Pre-train SparseSync's two trunks for the synthetic flash-and-click task (the analogue of the reference's
-pre-trained extractors, spec A6.1 stages 1-2: S3D on Kinetics, the audio ResNet-18 on VGGSound): each trunk learns,
-on its own stream, which of its output time steps holds an event (a flash for S3D, a click for the audio trunk), from
-the known event times of the generated clips. The result is a SparseSync checkpoint whose trunks are trained and
-whose head keeps its initialisation; the synchronisation stages start from it (`--model_name_or_path`).
+pre-trained extractors, the first two training stages of the paper: S3D on Kinetics, the audio ResNet-18 on VGGSound):
+each trunk learns, on its own stream, which of its output time steps holds an event (a flash for S3D, a click for the
+audio trunk), from the known event times of the generated clips. The result is a SparseSync checkpoint whose trunks are
+trained and whose head keeps its initialisation; the synchronisation stages start from it (`--model_name_or_path`).
 
     python scripts/pretrain_sparsesync_extractors.py --data_dir data/flash_and_click --output_dir runs/extractors \
         --clip_length_sec 4.2 --max_steps 400
 
 Random-initialised trunks give features that a LayerNorm reduces to nearly the same direction with and without an
 event (a flash mostly scales the activations), so a head on top of them cannot tell when things happen; from there
-the full model sits on the plateau of spec A10.3 (measured: 600 warm-up + 1,200 steps at chance).
+the full model sits on a long plateau (measured: 600 warm-up + 1,200 steps at chance).
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""The "start-time probe" of SparseSync (thesis §5.3, paper §4, spec A4.5): can a single stream tell *where* in its
+"""The "start-time probe" of SparseSync (thesis §5.3, paper §4): can a single stream tell *where* in its
 file a crop starts? If it can (codec artefacts tied to absolute time: MPEG-4 Part 2 key frames, AAC at 44.1 kHz),
 the offset sampler's link between crop position and offset leaks the label, and the synchronisation model can
 cheat. A clean dataset keeps the probe at chance.

@@ -1,12 +1,13 @@
 """Train AVATAR (audio-visual, or audio-only with `--modalities audio`) for speech recognition.
 
-    # the embedded synthetic task (spec §10.1): content-word masking with p = 0.5 makes the model look
+    # the embedded synthetic task (SynthAV-ASR): content-word masking with p = 0.5 makes the model look
     accelerate launch scripts/train_avatar.py --dataset_name synthetic --output_dir runs/avatar-av \
         --word_masking content --word_mask_rate 0.5 --optimizer adamw --learning_rate 1e-3 --max_grad_norm 1.0 \
         --max_steps 1500 --per_device_train_batch_size 32 --decoding greedy
 
-    # How2 fine-tuning with the released recipe (spec §4): SGD momentum 0.9, lr 0.3 cosine to 0 over 40K steps, no
-    # warm-up, global-norm clipping 1.0, label smoothing 0.1, batch 256, content-word masking, SpecAugment
+    # How2 fine-tuning with the released recipe (the reference's How2 config): SGD momentum 0.9, lr 0.3 cosine
+    # to 0 over 40K steps, no warm-up, global-norm clipping 1.0, label smoothing 0.1, batch 256, content-word
+    # masking, SpecAugment
     accelerate launch scripts/train_avatar.py --dataset_name how2 --data_dir how2-300h/data --video_dir how2/video \
         --vocab_file bert-base-uncased/vocab.txt --word_masking content --spec_augment \
         --optimizer sgd --learning_rate 0.3 --lr_scheduler_type cosine --max_grad_norm 1.0 --max_steps 40000 \

@@ -7,7 +7,7 @@
     accelerate launch scripts/train_avlnet.py --model_name_or_path avlnet --train_pickle youcook_train.pkl \
         --eval_pickle youcook_val.pkl --max_frames 5120 --learning_rate 1e-5 --output_dir runs/avlnet-youcook2
 
-`--dataset_name synthetic` is the tone-band x rhythm task of spec §10.1 (a small model: stage widths
+`--dataset_name synthetic` is the embedded tone-band x rhythm task (a small model: stage widths
 16/16/32/32/64, D = 256). Text variants need `--word_vectors <local word2vec/GloVe file>` for real captions.
 """
 

@@ -1,7 +1,7 @@
 """Train BMT in the reference's two stages: the captioner on ground-truth events, then the event proposal
-generator on an encoder copied from the captioner and frozen ("Cap -> Prop", spec §4.3).
+generator on an encoder copied from the captioner and frozen ("Cap -> Prop", BMT paper Table 3).
 
-    # stage 1, the embedded synthetic task (spec §11, a small model):
+    # stage 1, the embedded synthetic task (a small model):
     accelerate launch scripts/train_bmt.py --stage captioning --dataset_name synthetic --output_dir runs/bmt-cap \
         --max_steps 600 --per_device_train_batch_size 32 --learning_rate 1e-3
     # stage 2, proposals on the captioner's frozen encoder:
@@ -9,7 +9,7 @@ generator on an encoder copied from the captioner and frozen ("Cap -> Prop", spe
         --dataset_name synthetic --output_dir runs/bmt-prop --max_steps 600 --per_device_train_batch_size 16 \
         --learning_rate 1e-3
 
-    # ActivityNet Captions with the authors' features (paper configuration and optimiser, spec §4.4):
+    # ActivityNet Captions with the authors' features (paper configuration, the reference's optimiser):
     accelerate launch scripts/train_bmt.py --stage captioning --model_size paper --dataset_name activitynet \
         --annotations_dir data/activitynet_captions --available_ids_file data/available_mp4.txt \
         --video_features_dir data/i3d_25fps_stack64step64_2stream_npy --audio_features_dir data/vggish_npy \

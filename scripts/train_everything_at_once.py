@@ -3,7 +3,7 @@
     accelerate launch scripts/train_everything_at_once.py --dataset_name synthetic --output_dir runs/eao-synthetic \
         --max_steps 300 --per_device_train_batch_size 128 --learning_rate 5e-4
 
-`--dataset_name synthetic` is the tri-modal task of spec §10.1 (the architecture scaled down: width 128, 4 heads,
+`--dataset_name synthetic` is the embedded tri-modal task (the architecture scaled down: width 128, 4 heads,
 one block, audio CNN widths 16..64 with one block per stage); any `datasets` folder in the videozoo schema
 (`text`, `video`, `audio` arrays per clip) works with `--dataset_name <folder>`, and `--model_name_or_path`
 fine-tunes a converted checkpoint (the paper's fine-tuning uses all loss weights 1: `--finetune_weights`).

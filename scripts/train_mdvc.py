@@ -1,10 +1,10 @@
 """Train the MDVC captioner (speech + audio + video, late fusion) on ground-truth events.
 
-    # the embedded synthetic task (spec §11, video on MDVC's 0.96 s grid, a small model):
+    # the embedded synthetic task (video on MDVC's 0.96 s grid, a small model):
     accelerate launch scripts/train_mdvc.py --dataset_name synthetic --output_dir runs/mdvc-synthetic \
         --max_steps 400 --per_device_train_batch_size 28 --learning_rate 1e-3
 
-    # ActivityNet Captions with the authors' HDF5 features and ASR subtitles (paper configuration, spec §4.4):
+    # ActivityNet Captions with the authors' HDF5 features and ASR subtitles (paper configuration):
     accelerate launch scripts/train_mdvc.py --model_size paper --dataset_name activitynet \
         --annotations_dir data/activitynet_captions \
         --video_hdf5 sub_activitynet_v1-3.i3d_25fps_stack24step24_2stream.hdf5 \

@@ -2,14 +2,14 @@
 
     accelerate launch scripts/train_mmt.py --dataset_name synthetic --output_dir runs/mmt-synthetic
 
-    # the authors' feature layout (spec §6.1), fine-tuning a converted checkpoint:
+    # the authors' feature layout (gabeur/mmt `base/base_dataset.py`), fine-tuning a converted checkpoint:
     accelerate launch scripts/train_mmt.py --model_name_or_path mmt-howto100m --dataset_name features \
         --data_dir data/MSRVTT --train_split_file data/MSRVTT/symlinked-feats/train_list_jsfusion.txt \
         --eval_split_file data/MSRVTT/symlinked-feats/val_list_jsfusion.txt --output_dir runs/mmt-msrvtt \
         --learning_rate 5e-5 --per_device_train_batch_size 32 --lr_scheduler_type step --lr_step_size 1000 \
         --lr_gamma 0.95 --max_steps 50000
 
-`--dataset_name` is `synthetic` (the embedded task of spec §10.1), `features` (the authors' HDF5 layout) or a
+`--dataset_name` is `synthetic` (the embedded task), `features` (the authors' HDF5 layout) or a
 folder written by `datasets.DatasetDict.save_to_disk` with `train` and `test` splits in the videozoo schema.
 Without `--model_name_or_path` a new model is built (`--model_size small` for the synthetic task, `paper` for
 the paper's sizes); its tokenizer comes from `--vocab_file` or is trained offline on the training captions.
@@ -151,7 +151,7 @@ def new_model_and_processor(args: MMTArguments, splits: datasets.DatasetDict, si
         vocab_file, experts, sizes, max_text_tokens=args.max_text_tokens, max_feature_tokens=args.max_feature_tokens
     )
     vocab_size = len(processor.tokenizer)
-    if args.model_size == "small":  # the synthetic task's model (spec §10.1)
+    if args.model_size == "small":  # the synthetic task's model
         text = BertConfig(
             vocab_size=vocab_size,
             hidden_size=64,

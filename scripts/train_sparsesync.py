@@ -6,7 +6,8 @@
         --clip_length_sec 4.2 --synthetic_period_sec 4.2 --crop_policy event_aware --max_steps 600 ... \
         --output_dir runs/warmup
 
-    # LRS3 "no face crop" pre-training at the paper configuration (spec A6.2; 8 GPUs: lr 5e-6 x 8):
+    # LRS3 "no face crop" pre-training at the paper configuration (`configs/sparse_sync.yaml` of the
+    # reference; 8 GPUs: lr 5e-6 x 8):
     accelerate launch scripts/train_sparsesync.py --dataset_name lrs3 \
         --data_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac --splits_dir data --model_size paper \
         --per_device_train_batch_size 10 --learning_rate 5e-6 --scale_learning_rate \

@@ -61,7 +61,7 @@ class TestMelGANVocoder(ModelTesterMixin):
 
 def test_released_sizes():
     """The VGGSound vocoder of the reference (ngf 32, 3 residual units): 4.27 M generator values, 16.9 M for the
-    discriminator, hop 256 (spec: SpecVQGAN vocoder section)."""
+    discriminator, hop 256 (v-iashin/SpecVQGAN `vocoder/modules.py` with `vocoder/logs/vggsound/args.yml`)."""
     config = MelGANConfig()
     assert config.hop_length == 256
     generator, discriminator = MelGANVocoder(config), MelGANDiscriminator(config)

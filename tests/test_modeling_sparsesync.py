@@ -60,7 +60,7 @@ class TestSparseSyncModel(ModelTesterMixin):
 def test_paper_configuration_matches_the_reference_sizes_and_torchvision_layouts():
     model = SparseSyncForOffsetClassification(SparseSyncConfig())
     count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
-    assert count(model) == 54_348_652  # spec A2.1: 54.35 M
+    assert count(model) == 54_348_652  # the reference model at its default config: 54.35 M
     assert count(model.visual_encoder) == 7_910_048 and count(model.audio_encoder) == 11_170_240
     ours = {k: v.shape for k, v in model.visual_encoder.state_dict().items()}
     assert ours == {k: v.shape for k, v in torchvision.models.video.s3d(weights=None).features.state_dict().items()}

@@ -131,7 +131,7 @@ class TestSpecVQGANModel(ModelTesterMixin):
         with torch.device("meta"):
             model = SpecVQGANModel(config)
         count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
-        # spec B3.1: encoder 29.3 M, decoder 42.4 M, codebook 0.26 M
+        # the reference `VQModel` (VGGSound config): encoder 29.3 M, decoder 42.4 M, codebook 0.26 M
         assert round(count(model.encoder) / 1e6, 1) == 29.3 and round(count(model.decoder) / 1e6, 1) == 42.4
         assert count(model.quantize) == 262_144
         assert len(model.encoder.down[4].attn) == 2 and len(model.decoder.up[4].attn) == 3
@@ -200,7 +200,7 @@ def test_lpaps_is_zero_for_identical_inputs_and_discriminator_map_shape():
     assert lpaps(x, x).abs().max() == 0 and lpaps(x, x.flip(-1)).min() > 0
     assert all(w.min() > 0 for w in (lin.weight for lin in lpaps.lins))  # non-negative 1/C start
     discriminator = SpecVQGANPatchDiscriminator(1, 64, 3)
-    assert discriminator(torch.zeros(1, 1, 80, 848)).shape == (1, 1, 8, 104)  # spec B3.3
+    assert discriminator(torch.zeros(1, 1, 80, 848)).shape == (1, 1, 8, 104)  # as the reference's patch discriminator
     assert round(sum(p.numel() for p in discriminator.parameters()) / 1e6, 2) == 2.76
 
 
@@ -384,7 +384,8 @@ class TestSpecVQGANSampler(ModelTesterMixin):
         assert column_major_order(5, 53)[:7].tolist() == [0, 53, 106, 159, 212, 1, 54]
         with torch.device("meta"):  # sizes only: no memory for 307 M values
             model = SpecVQGANForConditionalGeneration(config)
-        assert round(sum(p.numel() for p in model.transformer.parameters()) / 1e6, 1) == 307.0  # spec B4
+        # 307.0 M: the size of the reference's `GPTFeats` at this configuration
+        assert round(sum(p.numel() for p in model.transformer.parameters()) / 1e6, 1) == 307.0
 
 
 # ----------------------------------------------------------------------------- conversion parity

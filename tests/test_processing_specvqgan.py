@@ -57,7 +57,7 @@ def test_bad_audio_is_refused(audio, rate, match):
 
 
 def test_feature_resampling_follows_the_reference():
-    assert resample_indices(212, 5).tolist() == [35, 77, 119, 162, 204]  # spec B2
+    assert resample_indices(212, 5).tolist() == [35, 77, 119, 162, 204]  # the reference's evenly spaced picks
     assert resample_indices(212, 212).tolist() == list(range(212)) and resample_indices(212, 1).tolist() == [106]
     processor = SpecVQGANProcessor(num_features=5, feature_size=4)
     features = np.arange(215 * 4, dtype=np.float32).reshape(215, 4)

@@ -1,4 +1,4 @@
-"""AVLnet learns the synthetic tone-band x rhythm task through its training script (spec §10.3)."""
+"""AVLnet learns the synthetic tone-band x rhythm task through its training script."""
 
 from videozoo.scripts import train_avlnet
 

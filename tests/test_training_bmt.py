@@ -1,5 +1,6 @@
-"""BMT and MDVC learn the synthetic dense-captioning task (spec §11) through their training scripts, on held-out
-videos; the two-stage recipe copies and freezes the captioner's encoder; the evaluation script runs all modes."""
+"""BMT and MDVC learn the synthetic dense-captioning task (`synthetic_dense_captioning_dataset`) through their training
+scripts, on held-out videos; the two-stage recipe copies and freezes the captioner's encoder; the evaluation script
+runs all modes."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Everything at Once learns the synthetic tri-modal task (spec §10.1) through its training script."""
+"""Everything at Once learns the synthetic tri-modal task through its training script."""
 
 from videozoo.scripts import train_everything_at_once
 

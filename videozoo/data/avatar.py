@@ -1,5 +1,5 @@
-"""Datasets for AVATAR: the How2 and VisSpeech layouts (spec §6.2) and an embedded synthetic audio-visual speech
-recognition task where vision disambiguates words that corrupted audio hides (spec §10.1), in one Arrow schema, one
+"""Datasets for AVATAR: the How2 and VisSpeech layouts and an embedded synthetic audio-visual speech
+recognition task where vision disambiguates words that corrupted audio hides, in one Arrow schema, one
 row per clip:
 
     id             string
@@ -196,7 +196,7 @@ def load_visspeech(
     return _finish(rows, False, str(csv_path))
 
 
-# ----------------------------------------------------------------------------- synthetic task (spec §10.1)
+# ----------------------------------------------------------------------------- synthetic task (SynthAV-ASR)
 SYNTHETIC_STOP_WORDS = ("the", "a", "and", "then", "with", "of", "to", "in")
 SYNTHETIC_CONTENT_WORDS = (
     "apple",
@@ -274,7 +274,7 @@ def _render_clip(
 def synthetic_avatar_dataset(
     num_train_clips: int = 4096, num_test_clips: int = 512, seed: int = 0
 ) -> datasets.DatasetDict:
-    """SynthAV-ASR (spec §10.1, rendered as audio so that the real front end and corruptions apply): a sentence is 3
+    """SynthAV-ASR (rendered as audio so that the real front end and corruptions apply): a sentence is 3
     random stop words and 1 content word at a random position ("the then onion with"); each word is 0.16 s of its
     own tone chord (so the 64 log-mel frames of a clip show 16 frames per word) with a word alignment; the 2 video
     frames show *which* content word is present (a cell of the word's own colour at the word's place in a 4 x 4 grid)

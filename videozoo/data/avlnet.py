@@ -1,5 +1,5 @@
 """Datasets for AVLnet: the authors' clip-level pickles (YouCook2, CrossTask, MSR-VTT) and an embedded synthetic
-audio-video task, in one Arrow schema (spec §6.4), one row per clip:
+audio-video task, in one Arrow schema, one row per clip:
 
     id               string
     video_2d         list of float32   2D CNN features max-pooled over the clip
@@ -41,7 +41,7 @@ def _to_dataset(rows: list[dict], num_mel_bins: int) -> datasets.Dataset:
     return datasets.Dataset.from_dict({key: [row[key] for row in rows] for key in features}, features=features)
 
 
-# ----------------------------------------------------------------------------- synthetic task (spec §10.1)
+# ----------------------------------------------------------------------------- synthetic task (tone band x rhythm)
 def synthetic_avlnet_dataset(
     num_train_clips: int = 4096, video_dim: int = 2048, frames: int = 256, seed: int = 0
 ) -> datasets.DatasetDict:
@@ -78,7 +78,7 @@ def synthetic_avlnet_dataset(
     return datasets.DatasetDict(train=_to_dataset(train, 40), test=_to_dataset(test, 40))
 
 
-# ----------------------------------------------------------------------------- the authors' pickles (spec §6.1, §6.2)
+# ----------------------------------------------------------------------------- the authors' pickles (clips, MSR-VTT)
 def _pooled_vector(record: dict, keys: tuple[str, ...], path, index: int) -> np.ndarray:
     """A clip's pooled video feature, `(D,)` or `(1, D)`; per-step features `(T, D)` are refused, not flattened."""
     key = next((k for k in keys if record.get(k) is not None), None)
@@ -120,7 +120,7 @@ def load_avlnet_pickle(path: str | Path, caption_key: str | None = None) -> data
     return _to_dataset(rows, rows[0]["audio"].shape[1])
 
 
-# ----------------------------------------------------------------------------- HowTo100M (spec §4.2, §6.3)
+# ----------------------------------------------------------------------------- HowTo100M (as AVLnet's loader reads it)
 def _read_array(path: Path, key: str) -> np.ndarray:
     if path.suffix == ".npz":
         return np.asarray(read_npz(path, key), np.float32)

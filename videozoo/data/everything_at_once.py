@@ -1,5 +1,5 @@
 """Datasets for Everything at Once: an embedded synthetic tri-modal task, in the schema of the reference feature
-layouts (spec §6.5), one row per clip:
+layouts, one row per clip:
 
     id            string
     text          Array2D((None, text_dim), float32)    word vectors (0 rows: no text)
@@ -28,7 +28,7 @@ def eao_features(text_dim: int, video_dim: int, num_mel_bins: int) -> datasets.F
 def synthetic_eao_dataset(
     num_train: int = 8192, num_test: int = 512, frames_per_token: int = 64, seed: int = 0
 ) -> datasets.DatasetDict:
-    """Two latent concepts per clip, c1 ("seen") and c2 ("heard") in 16 x 16 (spec §10.1). Text: 2-8 word vectors
+    """Two latent concepts per clip, c1 ("seen") and c2 ("heard") in 16 x 16. Text: 2-8 word vectors
     (32-d), word 0 names c1, word 1 names c2, the others one of the two. Video: 4-12 tokens E_v[c1] + noise (64-d).
     Audio: 2-6 x `frames_per_token` frames of E_a[c2] + noise (40 bins). Text identifies (c1, c2); video only c1,
     audio only c2: text -> video+audio has an R@1 ceiling near 43% on 512 test clips, text -> video or audio near
@@ -166,7 +166,7 @@ def load_eao_clip_pickle(path, word_vectors: dict | None = None, max_words: int 
     return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
 
 
-# ----------------------------------------------------------------------------- HowTo100M (spec §4.2)
+# ----------------------------------------------------------------------------- HowTo100M (paper §4.1 "Data sampling")
 def _frame(seconds: float) -> int:
     return max(0, int(np.floor((np.floor(16000 * seconds) - 200) / 160)))
 

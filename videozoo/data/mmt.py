@@ -1,6 +1,6 @@
 """Datasets for MMT: the authors' pre-extracted feature layout, and an embedded synthetic retrieval task.
 
-Both produce the same Arrow schema, one row per video (spec §6.2):
+Both produce the same Arrow schema, one row per video:
 
     video_id            string
     captions            list of strings (raw captions, several per video)
@@ -31,7 +31,7 @@ def mmt_features(expert_feature_sizes: dict[str, int]) -> datasets.Features:
     return datasets.Features(columns)
 
 
-# ----------------------------------------------------------------------------- synthetic task (spec §10.1)
+# ----------------------------------------------------------------------------- synthetic task
 SYNTHETIC_EXPERTS = {"s3d": 64, "vggish": 32}
 _CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
 
@@ -59,7 +59,7 @@ def synthetic_mmt_dataset(
     after; the vggish expert (32-d) shows the sound concept and is missing for `missing_audio_rate` of the videos.
     Each caption is "<v1> then <v2> sound <a>" with 0-2 filler words inserted at random places, so captions are
     a noisy function of the features. The test split pairs every video with its order-swapped twin (v2, v1, a):
-    telling twins apart needs temporal order, so R@1 is capped near 50% without it (spec §10.1).
+    telling twins apart needs temporal order, so R@1 is capped near 50% without it.
     """
     rng = np.random.default_rng(seed)  # concepts; the splits draw from their own streams, so the test set does
     visual = rng.standard_normal((num_visual_concepts, SYNTHETIC_EXPERTS["s3d"])).astype(np.float32)
@@ -122,7 +122,7 @@ def _to_dataset(rows: list[dict], features: datasets.Features) -> datasets.Datas
     return datasets.Dataset.from_dict({key: [row[key] for row in rows] for key in features}, features=features)
 
 
-# ----------------------------------------------------------------------------- authors' feature layout (spec §6.1)
+# ----------------------------------------------------------------------------- authors' feature layout (gabeur/mmt)
 def _decode(values) -> str:
     return values.decode() if isinstance(values, bytes) else str(values)
 

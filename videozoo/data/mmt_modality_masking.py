@@ -36,7 +36,7 @@ def synthetic_masking_dataset(
     missing_asr_rate: float = 0.1,
     seed: int = 0,
 ) -> datasets.DatasetDict:
-    """Clips whose three modalities share one latent concept (spec §10.2).
+    """Clips whose three modalities share one latent concept.
 
     RGB (48-d, one feature per second) is `U_c + N(0, noise^2)`, audio (24-d) `W_c + N(0, noise^2)`; the ASR is 4-9
     filler words with the concept's word inserted, and its "wordpiece features" (32-d) are frozen random vectors

@@ -2,7 +2,7 @@
 the re-encoding of the reference's dataset preparation, and an embedded "flash and click" task written as real
 H.264 / AAC mp4 files.
 
-A dataset is one row per clip (spec A6.3):
+A dataset is one row per clip:
 
     id            string    the reference's unique id (LRS3: `pretrain/<video>/<clip>`, VGGSound: the file stem)
     path          string    the mp4 file
@@ -145,7 +145,7 @@ def prepare_clips(
     return report
 
 
-# ----------------------------------------------------------------------------- the synthetic task (spec A10.1)
+# ----------------------------------------------------------------------------- the synthetic flash-and-click task
 def flash_and_click_source(
     rng: np.random.Generator,
     duration_sec: float,
@@ -166,8 +166,8 @@ def flash_and_click_source(
     frame grid).
 
     Event times are a stationary process over the whole source, so a crop's position says nothing about the
-    offset: by default a renewal process (gaps `min_gap_sec` + exponential, `events_per_sec` on average; spec
-    A10.1); with `period_sec`, one event every `period_sec` from a uniform random phase. With the period equal to
+    offset: by default a renewal process (gaps `min_gap_sec` + exponential, `events_per_sec` on average);
+    with `period_sec`, one event every `period_sec` from a uniform random phase. With the period equal to
     the crop length every crop holds exactly one flash (and the audio crop one click), and the offset is their
     time difference modulo the period, which is unique when the period exceeds the range of offsets."""
     num_frames, num_samples = int(round(duration_sec * fps)), int(round(duration_sec * sampling_rate))
@@ -213,9 +213,9 @@ def event_aware_crop(
 ) -> tuple[float, float]:
     """A warm-up crop for the synthetic task: an offset uniform over the grid and a visual start chosen so that one
     known event lies inside both crops (at least `margin_sec` from their edges). **This leaks the offset** (the
-    event's position in either crop alone depends on it, the "first generator" of spec A10.3): it gives the model a
-    first-order signal to leave the initial plateau, and is only for a warm-up stage; the model is then trained
-    and evaluated with the leak-free sampler. Returns (offset, visual start) for `fixed_crop`."""
+    event's position in either crop alone depends on it, the "first generator" tried while designing this task): it
+    gives the model a first-order signal to leave the initial plateau, and is only for a warm-up stage; the model is
+    then trained and evaluated with the leak-free sampler. Returns (offset, visual start) for `fixed_crop`."""
     start_max = (num_frames - int(crop_sec * fps)) / fps
     events = list(event_times)
     for _ in range(100):

@@ -25,7 +25,8 @@ def label_smoothed_loss(
 
 
 class AvatarSpeechRecognitionTask:
-    """Training: `label_smoothed_loss` (smoothing 0.1, spec §4.1) on the teacher-forced logits.
+    """Training: `label_smoothed_loss` (smoothing 0.1: the reference code's, the paper does not give it) on the
+    teacher-forced logits.
 
     Evaluation: decode every clip (`decoding="beam"`: the reference beam search, 4 beams, alpha 0.6; `"greedy"`: the
     standard greedy `generate`), detokenise the reference's way and score the corpus WER (metric module

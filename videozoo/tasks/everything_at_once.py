@@ -20,13 +20,14 @@ EMBEDS = {
 
 class EverythingAtOnceTask:
     """Training: every embedding and nonempty mask is all-gathered (embeddings with gradients) and the combinatorial
-    loss runs on the global batch. Evaluation (spec §5.1, cosine similarities, ties averaged): text -> video+audio
-    fused (`t2va_*`), text -> video (`t2v_*`), text -> audio (`t2a_*`), text -> late fusion v+a (`t2v+a_*`)."""
+    loss runs on the global batch. Evaluation (paper §4.2 and the reference's `trainer/trainer.py` `eval`: cosine
+    similarities, ties averaged): text -> video+audio fused (`t2va_*`), text -> video (`t2v_*`), text -> audio
+    (`t2a_*`), text -> late fusion v+a (`t2v+a_*`)."""
 
     def __init__(self, weights: dict[str, float], temperature: float = 0.05, missing_clips: int = 0):
         self.weights = weights
         self.temperature = temperature
-        self.missing_clips = missing_clips  # test clips absent from the features: failures in R@K (spec §5.1)
+        self.missing_clips = missing_clips  # test clips absent from the features: failures in R@K (as the reference)
 
     def training_loss(self, model, batch: dict) -> torch.Tensor:
         out = model(**batch)

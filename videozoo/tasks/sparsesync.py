@@ -6,7 +6,8 @@ the gradients, which is the gradient of the global mean loss for equal per-proce
 Evaluation: logits and labels gathered over processes, scored by the metric module `videozoo/metrics/offset_accuracy`
 (`accuracy_1`, `accuracy_1_tol1`, `accuracy_5`, `accuracy_5_tol1`) plus the mean loss. With `probes`, the same set
 is scored again with corrupted inputs (the reference's `valid_rand_aud`, `valid_rand_rgb`, `valid_perm_batch`,
-spec A4.5): a model that learnt synchronisation, and nothing that leaks the offset, falls to chance on each.
+against the codec-artefact leak of the thesis §5.3 and paper §4): a model that learnt synchronisation, and nothing that
+leaks the offset, falls to chance on each.
 """
 
 import torch

@@ -32,7 +32,8 @@ def synthetic_dense_captioning_dataset(
     video_stride: float = 2.56,
     seed: int = 0,
 ) -> datasets.DatasetDict:
-    """A bi-modal dense captioning task that a small model learns on CPU in minutes (same schema as the real tables, features inline).
+    """A bi-modal dense captioning task that a small model learns on CPU in minutes (same schema as the real tables,
+    features inline).
 
     Each video has 1-2 non-overlapping events on a background of U(0, 0.3) noise. Over an event's span the video
     stream gets the fixed positive prototype of its object (dog / cat) and the audio stream the prototype of its

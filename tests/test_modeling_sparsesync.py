@@ -187,8 +187,9 @@ def test_config_validation():
 
 
 def test_head_memorises_a_fixed_batch():
-    """Spec A10.2 item 7 / A10.3: on synthetic feature maps with an event pattern shifted by the offset class, the
-    head (reference initialisation) fits a fixed batch of 16 within 100 Adam steps."""
+    """The head can learn (on fresh data it sits on a long plateau at chance, so the CPU check is a fixed batch): on
+    synthetic feature maps with an event pattern shifted by the offset class, the head (reference initialisation) fits
+    a fixed batch of 16 within 100 Adam steps."""
     torch.manual_seed(0)
     config = SparseSyncConfig(
         hidden_size=128,

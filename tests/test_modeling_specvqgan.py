@@ -138,7 +138,7 @@ class TestSpecVQGANModel(ModelTesterMixin):
 
 
 def test_overfitting_one_spectrogram():
-    """Spec B9: L1 on a single spectrogram falls by more than half in 100 Adam steps."""
+    """A cheap learnability check: L1 on a single spectrogram falls by more than half in 100 Adam steps."""
     torch.manual_seed(0)
     model = SpecVQGANModel(tiny_config("specvqgan")).train()
     x = spectrograms(1, seed=5)

@@ -160,7 +160,8 @@ def test_processor_bad_input_is_named():
 
 # ----------------------------------------------------------------------------- decoding (PyAV)
 def test_encoded_flash_and_click_stay_aligned(tmp_path):
-    """Spec A4.6 / A10.2 item 9: through libx264 + AAC 16 kHz and back, every flash frame coincides with its click."""
+    """Decoding keeps the streams aligned: through libx264 + AAC 16 kHz and back, every flash frame coincides with its
+    click."""
     frames, wave, events = flash_and_click_source(np.random.default_rng(3), 4.0, 32, events_per_sec=2.0)
     write_clip(tmp_path / "fc.mp4", frames, wave)
     clip = load_clip(tmp_path / "fc.mp4")

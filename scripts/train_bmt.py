@@ -206,7 +206,7 @@ class BMTArguments:
         default=None,
         metadata={
             "help": "Default 0.7 (reference) for 'paper', 0.1 for 'small': on a tiny vocabulary 0.7 "
-            "leaves almost no margin between the gold word and the rest (spec §11.1)."
+            "leaves almost no margin between the gold word and the rest (measured on the synthetic task)."
         },
     )
     glove_file: str | None = field(

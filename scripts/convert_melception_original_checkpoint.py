@@ -24,10 +24,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem
 from videozoo.configuration import MelceptionConfig
+from videozoo.conversion import (
+    add_conversion_arguments,
+    check_conversion_arguments,
+    save_converted,
+)
 from videozoo.modeling import MelceptionModel
-from videozoo.outputs import staged_output
 
 
 def load_packed_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -150,19 +153,9 @@ def check_fixture(fixture: Path) -> dict[str, tuple[float, float, bool]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, help="the authors' melception-*.pt (or a packed .safetensors)")
-    parser.add_argument("--output_dir", type=Path)
-    parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
+    add_conversion_arguments(parser, "the authors' melception-*.pt (or a packed .safetensors)")
     args = parser.parse_args(argv)
-    exit_if_any(
-        parser,
-        [folder_problem("--fixture", args.fixture)]
-        if args.fixture
-        else [
-            file_problem("--checkpoint", args.checkpoint, required=True),
-            output_folder_problem("--output_dir", args.output_dir),
-        ],
-    )  # before anything is read or written
+    check_conversion_arguments(parser, args)  # before anything is read or written
 
     if args.fixture is not None:
         results = check_fixture(args.fixture)
@@ -178,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if failed else 0
 
     model = load_model(load_original_checkpoint(args.checkpoint))
-    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
-        model.save_pretrained(staging)
+    save_converted(args.output_dir, model)
     print(
         f"saved MelceptionModel ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
         f"{model.config.num_classes} classes) to {args.output_dir}"

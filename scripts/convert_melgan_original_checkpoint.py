@@ -23,10 +23,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem
 from videozoo.configuration import MelGANConfig
+from videozoo.conversion import (
+    add_conversion_arguments,
+    check_conversion_arguments,
+    report_differences,
+    save_converted,
+)
 from videozoo.modeling import MelGANVocoder
-from videozoo.outputs import staged_output
 
 _PARAMETER = {
     "bias": "bias",
@@ -140,39 +144,18 @@ def check_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, help="the authors' best_netG.pt (or a .safetensors of it)")
-    parser.add_argument("--output_dir", type=Path)
-    parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
+    add_conversion_arguments(parser, "the authors' best_netG.pt (or a .safetensors of it)")
     parser.add_argument("--fold_weight_norm", action="store_true", help="save plain weights (no weight norm)")
     args = parser.parse_args(argv)
-    exit_if_any(
-        parser,
-        [folder_problem("--fixture", args.fixture)]
-        if args.fixture
-        else [
-            file_problem("--checkpoint", args.checkpoint, required=True),
-            output_folder_problem("--output_dir", args.output_dir),
-        ],
-    )  # before anything is read or written
+    check_conversion_arguments(parser, args)  # before anything is read or written
 
     if args.fixture is not None:
-        results = check_fixture(args.fixture)
-        for name, (difference, tolerance) in results.items():
-            flag = "" if difference <= tolerance else "   <-- above tolerance"
-            print(f"{name:24s} max abs diff {difference:.3e} (tolerance {tolerance:.0e}){flag}")
-        failed = [name for name, (difference, tolerance) in results.items() if difference > tolerance]
-        worst = max(d for d, _ in results.values())
-        print(
-            f"{'FAIL' if failed else 'PASS'}: max abs difference {worst:.3e} over {len(results)} tensors"
-            + (f"; above tolerance: {failed}" if failed else "")
-        )
-        return 1 if failed else 0
+        return report_differences(check_fixture(args.fixture))
 
     model = load_model(load_original_checkpoint(args.checkpoint))
     if args.fold_weight_norm:
         model.remove_weight_norm()
-    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
-        model.save_pretrained(staging)
+    save_converted(args.output_dir, model)
     print(
         f"saved MelGANVocoder ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
         f"ngf {model.config.generator_width}, hop {model.config.hop_length}) to {args.output_dir}"

@@ -25,6 +25,7 @@ from transformers import BertConfig
 from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
 from videozoo.configuration import MMTConfig
 from videozoo.configuration.configuration_mmt import MMT_EXPERT_TABLE
+from videozoo.conversion import report_differences
 from videozoo.modeling import MMTModel
 from videozoo.outputs import staged_output
 
@@ -256,12 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.fixture is not None:
         differences = check_fixture(args.fixture)
-        worst = max(differences.values())
-        for name, difference in differences.items():
-            print(f"{name:32s} max abs diff {difference:.3e}")
-        verdict = "PASS" if worst <= args.tolerance else "FAIL"
-        print(f"{verdict}: max abs difference {worst:.3e} (tolerance {args.tolerance:.0e})")
-        return 0 if worst <= args.tolerance else 1
+        return report_differences({name: (d, args.tolerance) for name, d in differences.items()})
 
     state_dict, original = load_original_checkpoint(args.checkpoint)
     if args.config_json is not None:

@@ -28,12 +28,17 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
+from videozoo.arguments import file_problem, positive_problem
 from videozoo.checkpoints import restricted_pickle
 from videozoo.configuration import SpecVQGANConfig, SpecVQGANSamplerConfig
+from videozoo.conversion import (
+    add_conversion_arguments,
+    check_conversion_arguments,
+    report_differences,
+    save_converted,
+)
 from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
 from videozoo.modeling.modeling_specvqgan import column_major_order
-from videozoo.outputs import staged_output
 
 
 # ----------------------------------------------------------------------------- state dicts
@@ -374,38 +379,21 @@ def check_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, help="the authors' .ckpt (or a .safetensors of its state_dict)")
+    add_conversion_arguments(parser, "the authors' .ckpt (or a .safetensors of its state_dict)")
     parser.add_argument("--config", type=Path, help="the authors' *-project.yaml (or JSON with model / data)")
-    parser.add_argument("--output_dir", type=Path)
-    parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
     parser.add_argument("--num_attention_heads", type=int, help="Stage II heads if no config is given (16)")
     parser.add_argument("--num_features", type=int, help="Stage II feature count N if no config is given")
     args = parser.parse_args(argv)
-    exit_if_any(
+    check_conversion_arguments(
         parser,
-        [folder_problem("--fixture", args.fixture)]
-        if args.fixture
-        else [
-            file_problem("--checkpoint", args.checkpoint, required=True),
-            output_folder_problem("--output_dir", args.output_dir),
-            file_problem("--config", args.config),
-            positive_problem("--num_attention_heads", args.num_attention_heads),
-            positive_problem("--num_features", args.num_features),
-        ],
+        args,
+        file_problem("--config", args.config),
+        positive_problem("--num_attention_heads", args.num_attention_heads),
+        positive_problem("--num_features", args.num_features),
     )  # before anything is read or written
 
     if args.fixture is not None:
-        results = check_fixture(args.fixture)
-        for name, (difference, tolerance) in results.items():
-            flag = "" if difference <= tolerance else "   <-- above tolerance"
-            print(f"{name:40s} max abs diff {difference:.3e} (tolerance {tolerance:.0e}){flag}")
-        failed = [name for name, (difference, tolerance) in results.items() if difference > tolerance]
-        worst = max(d for d, _ in results.values())
-        print(
-            f"{'FAIL' if failed else 'PASS'}: max abs difference {worst:.3e} over {len(results)} tensors"
-            + (f"; above tolerance: {failed}" if failed else "")
-        )
-        return 1 if failed else 0
+        return report_differences(check_fixture(args.fixture))
 
     state_dict = load_original_checkpoint(args.checkpoint)
     original = read_original_config(args.config)
@@ -414,8 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_sampler(state_dict, params, data, args.num_attention_heads, args.num_features)
     else:
         model = load_first_stage(state_dict, params, data.get("mel_num", 80))
-    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
-        model.save_pretrained(staging)
+    save_converted(args.output_dir, model)
     millions = sum(p.numel() for p in model.parameters()) / 1e6
     print(f"saved {type(model).__name__} ({millions:.2f}M parameters) to {args.output_dir}")
     return 0

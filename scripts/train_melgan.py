@@ -19,7 +19,7 @@ import torch
 from transformers import HfArgumentParser
 
 import videozoo  # noqa: F401
-from videozoo.arguments import positive_problem, raise_if_any
+from videozoo.arguments import checkpoint_problem, positive_problem, raise_if_any
 from videozoo.configuration import MelGANConfig
 from videozoo.data.specvqgan import synthetic_tone
 from videozoo.modeling import MelGANVocoder
@@ -32,6 +32,9 @@ SEGMENT_FRAMES = 32  # 8192 samples, the reference's segment length
 
 @dataclass
 class MelGANArguments:
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A MelGAN checkpoint to fine-tune (a converted or trained vocoder)."}
+    )
     num_train_examples: int = field(default=16, metadata={"help": "synthetic training segments."})
     num_eval_examples: int = field(default=4, metadata={"help": "synthetic evaluation segments."})
     generator_width: int = field(default=32, metadata={"help": "ngf (32: the released vocoder)."})
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     raise_if_any(
         [
             *training_args.problems(),
+            checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("melgan",), required=False),
             positive_problem("--num_train_examples", args.num_train_examples),
             positive_problem("--num_eval_examples", args.num_eval_examples),
             positive_problem("--generator_width", args.generator_width),
@@ -78,12 +82,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train = synthetic_segments(args.num_train_examples, 0, extractor)
     evaluation = synthetic_segments(args.num_eval_examples, 1, extractor)
     torch.manual_seed(training_args.seed)
-    config = MelGANConfig(
-        generator_width=args.generator_width,
-        discriminator_width=args.discriminator_width,
-        discriminator_max_channels=args.discriminator_max_channels,
-    )
-    model = MelGANVocoder(config)
+    if args.model_name_or_path:  # fine-tuning: the checkpoint's generator (the discriminator starts anew)
+        model = MelGANVocoder.from_pretrained(args.model_name_or_path)
+        config = model.config
+    else:
+        config = MelGANConfig(
+            generator_width=args.generator_width,
+            discriminator_width=args.discriminator_width,
+            discriminator_max_channels=args.discriminator_max_channels,
+        )
+        model = MelGANVocoder(config)
     task = MelGANVocoderTask(config, training_args.learning_rate, (0.5, 0.9), feature_extractor=extractor)
     return fit(model, task, train, training_args, collate_fn=collate, eval_dataset=evaluation, hparams=vars(args))
 

@@ -41,6 +41,9 @@ from videozoo.training import TrainerArguments, fit
 @dataclass
 class SpecVQGANArguments:
     stage: Literal["codebook", "sampler"] = "codebook"
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A trained or converted model of this stage to fine-tune."}
+    )
     dataset_name: Literal["synthetic", "vas"] = "synthetic"
     data_dir: str | None = field(default=None, metadata={"help": "vas: the folder with videos/ and features/."})
     num_train_examples: int = field(default=16, metadata={"help": "synthetic: training rows."})
@@ -98,8 +101,13 @@ def argument_problems(args: SpecVQGANArguments) -> list[str | None]:
         problems.append(f"--hidden_size {args.hidden_size} is not a multiple of --num_attention_heads")
     if args.dataset_name == "vas":
         problems.append(folder_problem("--data_dir", args.data_dir, required=True))
+    stage_type = {"codebook": "specvqgan", "sampler": "specvqgan_sampler"}[args.stage]
+    problems.append(checkpoint_problem("--model_name_or_path", args.model_name_or_path, (stage_type,), required=False))
     if args.stage == "sampler":
-        problems.append(checkpoint_problem("--first_stage", args.first_stage, ("specvqgan",)))
+        if args.model_name_or_path and args.first_stage:
+            problems.append("--first_stage: a sampler checkpoint (--model_name_or_path) holds its own Stage I")
+        elif not args.model_name_or_path:
+            problems.append(checkpoint_problem("--first_stage", args.first_stage, ("specvqgan",)))
         if args.adversarial or args.disc_start is not None:
             problems.append("--adversarial and --disc_start are for --stage codebook")
     elif args.first_stage:
@@ -118,7 +126,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         processor = SpecVQGANProcessor(num_features=args.num_features)
     train, evaluation = datasets(args, processor)
     torch.manual_seed(training_args.seed)
-    if args.stage == "codebook":
+    if args.model_name_or_path:  # fine-tuning a model of this stage
+        model_class = SpecVQGANModel if args.stage == "codebook" else SpecVQGANForConditionalGeneration
+        model = model_class.from_pretrained(args.model_name_or_path)
+        task = SpecVQGANCodebookTask() if args.stage == "codebook" else SpecVQGANSamplerTask()
+    elif args.stage == "codebook":
         if args.dataset_name == "synthetic":
             config = SpecVQGANConfig(
                 num_mel_bins=16,

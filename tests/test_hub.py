@@ -20,7 +20,7 @@ import torch
 from huggingface_hub import ModelCard
 
 from videozoo.auto import ARCHITECTURES
-from videozoo.hub import HubExportError, model_card, push_checkpoint, stage_checkpoint
+from videozoo.hub import HubExportError, model_card, push_checkpoint, stage_checkpoint, training_script
 
 from .conftest import REPO_ROOT
 from .hub_server import FakeHub
@@ -223,13 +223,23 @@ def test_every_card_has_a_pipeline_tag_and_runnable_snippets(staged, capsys):
         assert card.data.pipeline_tag == arch.paper["pipeline_tag"], arch.model_type
         blocks = [b for b in python_blocks(card.text) if "from transformers import pipeline" not in b]  # loading
         assert len(blocks) == 2 and all(f'"{repo_id}"' in block for block in blocks), arch.model_type
-        assert all("from transformers import AutoModel, AutoProcessor" in block for block in blocks)
+        # the preprocessing class the checkpoint ships: processor, feature extractor alone (extractors), or none
+        shipped = arch.processor_class or arch.feature_extractor_class
+        loader = "AutoProcessor" if arch.processor_class else "AutoFeatureExtractor" if shipped else None
+        imports = "from transformers import AutoModel" + (f", {loader}" if loader else "") + "\n"
+        assert all(imports in block for block in blocks), arch.model_type
         namespace = {}
         exec(blocks[0].replace(f'"{repo_id}"', repr(str(folder))), namespace)  # noqa: S102
         assert type(namespace["model"]).__module__.startswith("videozoo."), arch.model_type
-        assert type(namespace["processor"]).__name__ == arch.processor_class.__name__
+        if shipped is not None:
+            assert type(namespace["processor"]).__name__ == shipped.__name__, arch.model_type
+        else:
+            assert "processor" not in namespace, arch.model_type
 
         commands = re.findall(r"```bash\n(.*?)```", card.text, flags=re.S)
+        if training_script(arch) is None:  # no fine-tuning section for an architecture without a training script
+            assert not commands, arch.model_type
+            continue
         assert len(commands) == 1, arch.model_type
         words = shlex.split(commands[0])
         script = words[words.index("accelerate") + 2]

@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from videozoo.auto import ARCHITECTURES
+from videozoo.auto import ARCHITECTURES, ARCHITECTURES_BY_TYPE
 from videozoo.hub import HubExportError, export_remote_code
 
 from .model_tester import ModelTesterMixin
@@ -53,6 +53,9 @@ def save_tiny_checkpoint(model_type: str, folder: Path) -> dict:
     model.save_pretrained(folder)
     if model_type in TINY_PROCESSORS:
         TINY_PROCESSORS[model_type](folder).save_pretrained(folder)
+    elif (extractor := ARCHITECTURES_BY_TYPE[model_type].feature_extractor_class) is not None:
+        build = getattr(extractor, "from_model_config", None)  # the extractors take their sampling from the config
+        (build(model.config) if build else extractor()).save_pretrained(folder)
     return tester.prepare_inputs(model.config, tester.batch_size)
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -39,6 +40,13 @@ SMALL = [
     "--report_to",
     "jsonl",
 ]
+
+
+def free_port() -> int:
+    """A free local port for the rendezvous, so that concurrent launches (other tests, other jobs) never clash."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_train_evaluate_reload(tmp_path):
@@ -168,6 +176,8 @@ def test_two_processes_equal_one_process_on_the_global_batch(tmp_path):
         "no",
         "--dynamo_backend",
         "no",
+        "--main_process_port",
+        str(free_port()),
         str(REPO_ROOT / "tests" / "distributed_mmt.py"),
         str(tmp_path / "result.json"),
         "gated",
@@ -260,6 +270,8 @@ def test_two_process_training_script_saves_and_evaluates_like_one_process(tmp_pa
         "no",
         "--dynamo_backend",
         "no",
+        "--main_process_port",
+        str(free_port()),
         str(REPO_ROOT / "scripts" / "train_mmt.py"),
         *SMALL,
         "--num_test_videos",

@@ -195,6 +195,11 @@ def export_remote_code(folder: str | Path) -> list[str]:
             if isinstance(processor.get(key), dict):
                 processor[key]["auto_map"] = processor["auto_map"]
         processor_path.write_text(json.dumps(processor, indent=2, sort_keys=True) + "\n")
+    extractor_path = folder / "preprocessor_config.json"  # a feature extractor saved on its own (the extractors)
+    if extractor_path.is_file() and arch.feature_extractor_class is not None:
+        extractor = _read_json(extractor_path)
+        extractor["auto_map"] = {k: v for k, v in mapping.items() if k in ("AutoProcessor", "AutoFeatureExtractor")}
+        extractor_path.write_text(json.dumps(extractor, indent=2, sort_keys=True) + "\n")
     return sorted(files)
 
 

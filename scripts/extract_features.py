@@ -199,6 +199,14 @@ class FeatureExtraction:
         prepared = prepare_inputs(self.extractor, self.processor, self.streams, Path(path))
         return self.compute([prepared])[0], prepared["times"]
 
+    @torch.no_grad()
+    def extract_media(self, path: Path) -> dict:
+        """One file in memory, as the pipelines' feature hooks use it: `{"features": {stream: array}, "times":
+        ms, "intervals": (n, 2) start/end seconds of each feature, "duration": seconds of the decoded stream}`."""
+        prepared = prepare_inputs(self.extractor, self.processor, self.streams, Path(path))
+        keys = ("times", "intervals", "duration")
+        return {"features": self.compute([prepared])[0], **{key: prepared[key] for key in keys}}
+
     def _run(self, name: str, inputs: torch.Tensor) -> torch.Tensor:
         features = self.models[name](inputs.to(self.device, self.dtype)).features.cpu()
         return features if self.dtype == torch.float64 else features.float()

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from .feature_extraction_bmt import crop_segment
-from .pipeline_base import PipelineInputError, VideozooPipeline, media_path, to_json
+from .pipeline_base import PipelineInputError, VideozooPipeline, _media_extraction, media_path, to_json
 
 
 class BMTMediaFeatures:
@@ -53,7 +53,7 @@ class BMTMediaFeatures:
         stack_size: int | None = None,
         step_size: int | None = None,
     ):
-        from ..scripts.extract_features import FeatureExtraction
+        FeatureExtraction = _media_extraction()
 
         self.video = FeatureExtraction(
             "i3d",

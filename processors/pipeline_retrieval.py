@@ -9,10 +9,12 @@
     retrieval("a man cuts an onion", collection=collection, top_k=5)  # [{"id": ..., "score": ...}, ...]
     retrieval(video, captions=["...", "..."])             # the captions ranked for one video
 
-Inputs are the model's *features* (precomputed video feature streams, audio waveforms, word vectors): the
-extractors that compute them from raw media are a separate piece of work. `feature_hook` (a callable `path ->
-video dict`, given to `pipeline(..., feature_hook=...)` or set later) is where they plug in: a path given to
-`index_videos` or as a video goes through it, and without one the pipeline says that features are needed.
+Inputs are the model's *features* (precomputed video feature streams, audio waveforms, word vectors).
+`feature_hook` (a callable `path -> video dict`, given to `pipeline(..., feature_hook=...)` or set later) is where
+the extractors plug in: a path given to `index_videos` (or a folder of media files) or as a video goes through it,
+and without one the pipeline says that features are needed. `RetrievalMediaFeatures` is that hook built from the
+zoo's extractors, with the stand-ins of `VIDEO_EXPERTS` for the models' own experts (docs/pipelines.md, "From raw
+video").
 
 A model type takes part through `EMBEDDERS`: two functions that embed a batch of videos and a batch of captions
 so that the retrieval score is their inner product. AVLnet (the Tri variant) is there: a video is the sum of its
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .pipeline_base import PipelineInputError, VideozooPipeline, media_path, to_json
+from .pipeline_base import PipelineInputError, VideozooPipeline, _media_extraction, media_path, to_json
 
 # ----------------------------------------------------------------------------- raw media (feature_hook)
 # What each model's video input is in its paper, and the zoo extractors that stand for it (docs/pipelines.md,
@@ -65,7 +67,7 @@ class RetrievalMediaFeatures:
 
     def __init__(self, config, extractors: dict[str, str], sampling_rate: int = 16000, device: str = "cpu",
                  batch_size: int = 16):  # fmt: skip
-        from ..scripts.extract_features import FeatureExtraction
+        FeatureExtraction = _media_extraction()
 
         model_type = getattr(config, "model_type", None)
         if model_type not in VIDEO_EXPERTS:

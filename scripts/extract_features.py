@@ -9,6 +9,9 @@
     python scripts/extract_features.py --extractor resnet_frames --model resnet50 --extraction_fps 21.5 \
         --format pkl --name_pattern "{video_id}.pkl" --videos videos/*.mp4 --output_dir resnet50_21.5fps
     # S3D: <out>/<id>_s3d.npy (stacks, 1024); RAFT: <out>/<id>_raft.npy (frames - 1, 2, H, W)
+    # ... and packed into the zoo loaders' layouts (MDVC's HDF5, MMT's per-video HDF5, the retrieval `datasets`):
+    python scripts/extract_features.py --extractor vggish --model vggish --videos videos/*.mp4 --output_dir vggish \
+        --layout mdvc_hdf5 mmt_h5 datasets --layout_dir zoo --expert_names vggish=audio
 
 Sampling (fps, stacks, steps), transforms, padding and channel order are those of v-iashin/video_features (see
 docs/feature_extractors.md). The sampling comes from the checkpoint's config (`--extraction_fps`, `--stack_size`,
@@ -22,6 +25,9 @@ Behaviour: every argument and checkpoint is checked before any video is read; a 
 skipped (runs resume); a video that cannot be used (corrupt, no video or audio stream, shorter than one stack) is
 listed with its reason in `<output_dir>/failed_videos.txt` and the run goes on; every file is written to a temporary
 file in the output folder, then renamed (`os.replace`), so an interrupted run never leaves a partial feature file.
+`--layout` (docs/feature_extractors.md, "The loaders' layouts") also writes `<id>_intervals.npy` (start/end seconds
+of each feature) and, once every process is done, packs every listed video's files into the layouts, each file
+written atomically with what it held before (other videos, other experts) kept.
 Exit status: 0 when every video was extracted or skipped, 2 when some failed (listed), 1 for bad arguments.
 
 At scale (docs/feature_extractors.md, "Extraction at scale"): `--num_workers` DataLoader processes decode and

@@ -424,7 +424,12 @@ def write_dataset_atomically(folder: Path, rows: dict[str, dict], expert_sizes: 
         old = datasets.load_from_disk(str(folder))
         for name in old.column_names:
             if name.endswith("__features"):
-                expert_sizes.setdefault(name[: -len("__features")], old.features[name].shape[1])
+                expert, width = name[: -len("__features")], old.features[name].shape[1]
+                if expert_sizes.setdefault(expert, width) != width:
+                    raise ValueError(
+                        f"{folder}: expert {expert!r} has {width}-d features there, this run gives "
+                        f"{expert_sizes[expert]}-d (another --layout_dir, or --expert_names to rename it)"
+                    )
         for row in old.with_format("numpy"):
             table[str(row["video_id"])] = dict(row)
     for video_id, row in rows.items():

@@ -329,6 +329,11 @@ def test_layouts_are_read_back_by_the_zoo_loaders(media, checkpoints, tmp_path):
     assert saved["video_id"] == "good" and np.array_equal(saved["flow__features"], flow)
     assert np.array_equal(saved["audio__features"], audio) and np.allclose(saved["audio__times"][1], [0.96, 1.92])
     assert not [p for p in zoo.rglob("*") if p.name.startswith(".")]  # no temporary file or folder left
+    # an expert of another width under a name the folder holds: refused, the folder left as it was
+    resnet = ["--extractor", "resnet_frames", "--model", checkpoints["resnet"], "--output_dir", str(tmp_path / "r")]
+    with pytest.raises(ValueError, match="expert 'rgb' has 128-d features there, this run gives 80-d"):
+        main(resnet + good + ["--layout", "datasets", "--layout_dir", str(zoo), "--expert_names", "resnet=rgb"])
+    assert datasets.load_from_disk(str(zoo / "datasets")).features == table.features
 
 
 @pytest.mark.parametrize(

@@ -596,7 +596,7 @@ def test_retrieval_ranks_a_folder_of_mp4s(extractors, tmp_path):
         direct = [scores[0]["score"] for scores in retrieval(dicts, captions=[caption], top_k=1)]
         # FAISS against numpy inner products of the same float32 embeddings: 1e-5 (measured gap 9.5e-7)
         assert np.allclose(direct, [a["score"] for a in answer], atol=1e-5)
-        assert direct == sorted(direct, reverse=True)
+        assert np.all(np.diff(direct) <= 1e-5)  # the collection's order, up to the same tolerance
     step = retrieval.feature_hook(clips[0])
     assert step["video"].shape[1] == 128 and step["sampling_rate"] == rate and step["audio"].ndim == 1
 

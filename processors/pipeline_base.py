@@ -54,6 +54,18 @@ def media_path(item, name: str) -> Path:
     return path
 
 
+def _media_extraction():
+    """`FeatureExtraction` of scripts/extract_features.py, for the media feature hooks of the pipelines. Imported by
+    name at run time, not by an import statement: the hooks need videozoo installed (the extractors are checkpoints
+    of their own), and the remote code that `export_remote_code` ships with a checkpoint stays without them."""
+    import importlib
+
+    try:
+        return importlib.import_module("videozoo.scripts.extract_features").FeatureExtraction
+    except ImportError as error:
+        raise ImportError("the media feature hooks run the zoo's extractors: install videozoo") from error
+
+
 class VideozooPipeline(Pipeline):
     """Base of the videozoo pipelines (see the module docstring).
 

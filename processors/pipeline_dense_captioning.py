@@ -15,6 +15,14 @@ those of `proposal_model` (a `BMTForEventProposal`, the second stage of BMT, pos
 when `nms_threshold` is set). Each event is cut from the streams as the reference does (`crop_segment`) and
 captioned with `generate` (greedy, or `num_beams`); events are batched `batch_size` at a time.
 MDVC (with subtitles) is not wired yet (docs/pipelines.md).
+
+From an mp4 (docs/pipelines.md, "From raw video"): `BMTMediaFeatures` is a `feature_hook` that runs the zoo's
+extractors as BMT's features were made (v-iashin/BMT's README, video_features): I3D rgb + flow (RAFT flow) on
+stacks of frames and VGGish on 0.96 s audio examples, from the extractor checkpoints given to it.
+
+    hook = BMTMediaFeatures(rgb_model="i3d-rgb", flow_model="i3d-flow", raft_model="raft", vggish_model="vggish")
+    captioner = pipeline("dense-video-captioning", model=..., proposal_model=proposer, feature_hook=hook)
+    captioner("video.mp4")
 """
 
 from pathlib import Path
@@ -23,7 +31,58 @@ import numpy as np
 import torch
 
 from .feature_extraction_bmt import crop_segment
-from .pipeline_base import PipelineInputError, VideozooPipeline, to_json
+from .pipeline_base import PipelineInputError, VideozooPipeline, _media_extraction, media_path, to_json
+
+
+class BMTMediaFeatures:
+    """`path -> {"audio", "rgb", "flow", "duration"}`: BMT's inputs computed from a media file by the zoo's
+    extractors (`videozoo.scripts.extract_features.FeatureExtraction`, the code of scripts/extract_features.py, so
+    the features are those the script writes). I3D's sampling (fps, stack, step) comes from the I3D checkpoint's
+    config unless given; the duration is the decoded video's (frames / fps). `timings` (seconds spent in the video
+    and audio extractors) is added to the dict, for reporting."""
+
+    def __init__(
+        self,
+        rgb_model: str,
+        flow_model: str,
+        raft_model: str,
+        vggish_model: str,
+        device: str = "cpu",
+        batch_size: int = 16,
+        extraction_fps: float | None = None,
+        stack_size: int | None = None,
+        step_size: int | None = None,
+    ):
+        FeatureExtraction = _media_extraction()
+
+        self.video = FeatureExtraction(
+            "i3d",
+            rgb_model,
+            flow_model=flow_model,
+            raft_model=raft_model,
+            extraction_fps=extraction_fps,
+            stack_size=stack_size,
+            step_size=step_size,
+            batch_size=batch_size,
+            device=device,
+        )
+        self.audio = FeatureExtraction("vggish", vggish_model, batch_size=batch_size, device=device)
+
+    def __call__(self, item) -> dict:
+        import time
+
+        path = media_path(item, "video")
+        started = time.perf_counter()
+        video = self.video.extract_media(path)
+        middle = time.perf_counter()
+        audio = self.audio.extract_media(path)
+        return {
+            "rgb": video["features"]["rgb"],
+            "flow": video["features"]["flow"],
+            "audio": audio["features"]["vggish"],
+            "duration": float(video["duration"]),
+            "timings": {"video_sec": middle - started, "audio_sec": time.perf_counter() - middle},
+        }
 
 
 class DenseVideoCaptioningPipeline(VideozooPipeline):
@@ -136,4 +195,4 @@ class DenseVideoCaptioningPipeline(VideozooPipeline):
         return self.processor.decode(ids.cpu())
 
 
-__all__ = ["DenseVideoCaptioningPipeline"]
+__all__ = ["BMTMediaFeatures", "DenseVideoCaptioningPipeline"]

@@ -9,10 +9,12 @@
     retrieval("a man cuts an onion", collection=collection, top_k=5)  # [{"id": ..., "score": ...}, ...]
     retrieval(video, captions=["...", "..."])             # the captions ranked for one video
 
-Inputs are the model's *features* (precomputed video feature streams, audio waveforms, word vectors): the
-extractors that compute them from raw media are a separate piece of work. `feature_hook` (a callable `path ->
-video dict`, given to `pipeline(..., feature_hook=...)` or set later) is where they plug in: a path given to
-`index_videos` or as a video goes through it, and without one the pipeline says that features are needed.
+Inputs are the model's *features* (precomputed video feature streams, audio waveforms, word vectors).
+`feature_hook` (a callable `path -> video dict`, given to `pipeline(..., feature_hook=...)` or set later) is where
+the extractors plug in: a path given to `index_videos` (or a folder of media files) or as a video goes through it,
+and without one the pipeline says that features are needed. `RetrievalMediaFeatures` is that hook built from the
+zoo's extractors, with the stand-ins of `VIDEO_EXPERTS` for the models' own experts (docs/pipelines.md, "From raw
+video").
 
 A model type takes part through `EMBEDDERS`: two functions that embed a batch of videos and a batch of captions
 so that the retrieval score is their inner product. AVLnet (the Tri variant) is there: a video is the sum of its
@@ -35,7 +37,94 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .pipeline_base import PipelineInputError, VideozooPipeline, to_json
+from .pipeline_base import PipelineInputError, VideozooPipeline, _media_extraction, media_path, to_json
+
+# ----------------------------------------------------------------------------- raw media (feature_hook)
+# What each model's video input is in its paper, and the zoo extractors that stand for it (docs/pipelines.md,
+# "From raw video"): the zoo has the architectures of video_features (ResNet-50 frames, S3D, I3D), not the authors'
+# ResNet-152 / ResNeXt-101 HowTo100M features nor CLIP, so the defaults are the closest zoo extractors and the
+# released checkpoints' widths only match where the expert is the same network.
+VIDEO_EXPERTS = {
+    # AVLnet (roudimit/AVLnet): 2D ResNet-152 (1 fps) and 3D ResNeXt-101 features, each max-pooled over time
+    "avlnet": ("2D and 3D CNN streams, pooled each", ("resnet_frames", "s3d")),
+    # Everything at Once (ninatu/everything_at_once): ResNet-152 || ResNeXt-101 per second ("tva"), or S3D ("s3d")
+    "everything_at_once": ("per-time-step 2D || 3D CNN features, or S3D", ("resnet_frames", "s3d")),
+}
+
+
+MEDIA_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
+
+
+class RetrievalMediaFeatures:
+    """`path -> {"id", "video", "audio", "sampling_rate"}`: a retrieval model's video dict from a media file, the
+    video streams computed by the zoo's extractors (`extractors`: extractor name -> checkpoint folder, e.g.
+    `{"resnet_frames": "resnet50", "s3d": "s3d"}`, in the model's order) and the audio waveform decoded, mixed to
+    mono and resampled to `sampling_rate` (the model processor's rate). AVLnet gets the streams as a list (its
+    processor pools each); Everything at Once gets them concatenated per time step, each later stream sampled at
+    the start time of the first stream's features (the feature whose interval holds it). The width of the result
+    is checked against the model's `video_feature_size` on the first video. A model whose video expert has no zoo
+    extractor (Everything at Once's CLIP variant, MMT's seven experts) is refused here with the reason."""
+
+    def __init__(self, config, extractors: dict[str, str], sampling_rate: int = 16000, device: str = "cpu",
+                 batch_size: int = 16):  # fmt: skip
+        FeatureExtraction = _media_extraction()
+
+        model_type = getattr(config, "model_type", None)
+        if model_type not in VIDEO_EXPERTS:
+            raise ValueError(
+                f"no zoo extractor mapping for {model_type!r} videos: raw media is wired for "
+                f"{sorted(VIDEO_EXPERTS)} (MMT's experts, e.g. its speech, face and OCR features, have no zoo "
+                "extractor yet; give its features as dicts)"
+            )
+        if model_type == "everything_at_once" and getattr(config, "text_feature_size", None) == 512:
+            raise ValueError(
+                "Everything at Once's CLIP variant reads CLIP image features, which have no zoo extractor yet: "
+                "give its video features as dicts"
+            )
+        if model_type == "avlnet" and config.variant != "text_tri":
+            raise ValueError(f"video-text retrieval needs AVLnet's text_tri variant, not {config.variant}")
+        if not extractors:
+            raise ValueError(f"extractors: give the zoo extractors for {VIDEO_EXPERTS[model_type][0]}")
+        self.model_type, self.width = model_type, int(config.video_feature_size)
+        self.sampling_rate = int(sampling_rate)
+        self.extractors = {
+            name: FeatureExtraction(name, folder, batch_size=batch_size, device=device)
+            for name, folder in extractors.items()
+        }
+        if any(e.extractor in ("vggish", "raft") for e in self.extractors.values()):
+            raise ValueError("extractors: the video streams come from resnet_frames, s3d or i3d (audio is a waveform)")
+        self.checked = False
+
+    def __call__(self, item) -> dict:
+        import torchaudio
+
+        from .video_io import load_audio
+
+        path = media_path(item, "video")
+        outputs = [e.extract_media(path) for e in self.extractors.values()]
+        streams = [next(iter(o["features"].values())) for o in outputs]
+        if self.model_type == "avlnet":
+            video = streams
+        else:
+            starts = outputs[0]["intervals"][:, 0]
+            parts = [streams[0]]
+            for output, stream in zip(outputs[1:], streams[1:]):
+                # the feature of this stream whose interval starts last at or before each step of the first
+                index = np.clip(np.searchsorted(output["intervals"][:, 0], starts, side="right") - 1, 0, None)
+                parts.append(stream[np.minimum(index, len(stream) - 1)])
+            video = np.concatenate(parts, axis=1)
+        widths = [s.shape[1] for s in streams]
+        if not self.checked and sum(widths) != self.width:
+            raise ValueError(
+                f"the extractors {list(self.extractors)} give video features of widths {widths} (sum {sum(widths)}), "
+                f"the {self.model_type} model reads {self.width}"
+            )
+        self.checked = True
+        waveform, rate = load_audio(path)
+        waveform = waveform.mean(0)
+        if rate != self.sampling_rate:
+            waveform = torchaudio.functional.resample(waveform, rate, self.sampling_rate)
+        return {"id": path.stem, "video": video, "audio": waveform.numpy(), "sampling_rate": self.sampling_rate}
 
 
 # ----------------------------------------------------------------------------- model adapters
@@ -229,7 +318,15 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
         return torch.cat(chunks).numpy()
 
     def index_videos(self, videos: list, ids: list[str] | None = None, batch_size: int | None = None):
-        """Encode videos once into a `VideoCollection`."""
+        """Encode videos once into a `VideoCollection`. `videos`: feature dicts or media paths (through
+        `feature_hook`), or a folder whose media files (`MEDIA_SUFFIXES`, sorted by name) are indexed."""
+        if isinstance(videos, (str, Path)):
+            folder = Path(videos)
+            if not folder.is_dir():
+                raise PipelineInputError(f"videos: {folder} is not a folder (give a list of videos or a folder)")
+            videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+            if not videos:
+                raise PipelineInputError(f"videos: no media file ({', '.join(MEDIA_SUFFIXES)}) in {folder}")
         if not videos:
             raise PipelineInputError("no video to index")
         features = [self.video_features(v, f"video {i}") for i, v in enumerate(videos)]
@@ -278,4 +375,4 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
         return array
 
 
-__all__ = ["EMBEDDERS", "VideoCollection", "VideoTextRetrievalPipeline"]
+__all__ = ["EMBEDDERS", "RetrievalMediaFeatures", "VIDEO_EXPERTS", "VideoCollection", "VideoTextRetrievalPipeline"]

@@ -9,6 +9,9 @@
     python scripts/extract_features.py --extractor resnet_frames --model resnet50 --extraction_fps 21.5 \
         --format pkl --name_pattern "{video_id}.pkl" --videos videos/*.mp4 --output_dir resnet50_21.5fps
     # S3D: <out>/<id>_s3d.npy (stacks, 1024); RAFT: <out>/<id>_raft.npy (frames - 1, 2, H, W)
+    # ... and packed into the zoo loaders' layouts (MDVC's HDF5, MMT's per-video HDF5, the retrieval `datasets`):
+    python scripts/extract_features.py --extractor vggish --model vggish --videos videos/*.mp4 --output_dir vggish \
+        --layout mdvc_hdf5 mmt_h5 datasets --layout_dir zoo --expert_names vggish=audio
 
 Sampling (fps, stacks, steps), transforms, padding and channel order are those of v-iashin/video_features (see
 docs/feature_extractors.md). The sampling comes from the checkpoint's config (`--extraction_fps`, `--stack_size`,
@@ -22,6 +25,9 @@ Behaviour: every argument and checkpoint is checked before any video is read; a 
 skipped (runs resume); a video that cannot be used (corrupt, no video or audio stream, shorter than one stack) is
 listed with its reason in `<output_dir>/failed_videos.txt` and the run goes on; every file is written to a temporary
 file in the output folder, then renamed (`os.replace`), so an interrupted run never leaves a partial feature file.
+`--layout` (docs/feature_extractors.md, "The loaders' layouts") also writes `<id>_intervals.npy` (start/end seconds
+of each feature) and, once every process is done, packs every listed video's files into the layouts, each file
+written atomically with what it held before (other videos, other experts) kept.
 Exit status: 0 when every video was extracted or skipped, 2 when some failed (listed), 1 for bad arguments.
 
 At scale (docs/feature_extractors.md, "Extraction at scale"): `--num_workers` DataLoader processes decode and
@@ -199,6 +205,14 @@ class FeatureExtraction:
         prepared = prepare_inputs(self.extractor, self.processor, self.streams, Path(path))
         return self.compute([prepared])[0], prepared["times"]
 
+    @torch.no_grad()
+    def extract_media(self, path: Path) -> dict:
+        """One file in memory, as the pipelines' feature hooks use it: `{"features": {stream: array}, "times":
+        ms, "intervals": (n, 2) start/end seconds of each feature, "duration": seconds of the decoded stream}`."""
+        prepared = prepare_inputs(self.extractor, self.processor, self.streams, Path(path))
+        keys = ("times", "intervals", "duration")
+        return {"features": self.compute([prepared])[0], **{key: prepared[key] for key in keys}}
+
     def _run(self, name: str, inputs: torch.Tensor) -> torch.Tensor:
         features = self.models[name](inputs.to(self.device, self.dtype)).features.cpu()
         return features if self.dtype == torch.float64 else features.float()
@@ -277,25 +291,55 @@ def prepare_inputs(extractor: str, processor, streams: list[str], path: Path) ->
 
         waveform, rate = load_audio(path)
         examples = processor(waveform.numpy(), rate, source=str(path))["input_features"]
-        return {"inputs": {"vggish": examples}, "times": np.arange(len(examples)) * processor.example_hop_sec * 1e3}
+        starts = np.arange(len(examples)) * processor.example_hop_sec
+        return {
+            "inputs": {"vggish": examples},
+            "times": starts * 1e3,
+            "intervals": np.stack([starts, starts + processor.example_window_sec], axis=1),
+            "duration": waveform.shape[-1] / rate,
+        }
     video = processor.load_video(path)
+    duration = len(video.frames) / video.fps
     if extractor == "resnet_frames":
-        return {"inputs": {"resnet": processor(video.frames)["pixel_values"]}, "times": video.timestamps_sec * 1e3}
+        starts = video.timestamps_sec
+        return {
+            "inputs": {"resnet": processor(video.frames)["pixel_values"]},
+            "times": starts * 1e3,
+            "intervals": np.stack([starts, starts + 1 / video.fps], axis=1),
+            "duration": duration,
+        }
     if extractor == "s3d":
         slices = processor.slices(len(video.frames), str(path))
         stacks = torch.cat([processor(video.frames[start:end])["pixel_values"] for start, end in slices])
-        return {"inputs": {"s3d": stacks}, "times": np.array([start / video.fps * 1e3 for start, _ in slices])}
+        return {
+            "inputs": {"s3d": stacks},
+            "times": np.array([start / video.fps * 1e3 for start, _ in slices]),
+            "intervals": np.array([[start / video.fps, end / video.fps] for start, end in slices]).reshape(-1, 2),
+            "duration": duration,
+        }
     if extractor == "raft":
         if len(video.frames) < 2:
             raise ValueError(f"{path}: optical flow needs at least 2 frames, got {len(video.frames)}")
         frames = processor(video.frames)["pixel_values"]
-        return {"inputs": {"frames": frames}, "times": video.timestamps_sec[:-1] * 1e3}
+        starts = video.timestamps_sec[:-1]
+        return {
+            "inputs": {"frames": frames},
+            "times": starts * 1e3,
+            "intervals": np.stack([starts, video.timestamps_sec[1:]], axis=1),
+            "duration": duration,
+        }
     stacks = processor.stack_indices(len(video.frames), str(path))
     used = np.unique(np.concatenate(stacks))  # each frame is resized on its own: resize only those in a stack
     frames = processor(video.frames[torch.from_numpy(used)])["pixel_values"]
     positions = torch.from_numpy(np.searchsorted(used, np.stack(stacks)))
     times = np.array([indices[-1] / video.fps * 1e3 for indices in stacks])
-    return {"inputs": {"frames": frames, "stacks": positions}, "times": times}
+    intervals = np.array([[min(indices) / video.fps, (max(indices) + 1) / video.fps] for indices in stacks])
+    return {
+        "inputs": {"frames": frames, "stacks": positions},
+        "times": times,
+        "intervals": intervals.reshape(-1, 2),
+        "duration": duration,
+    }
 
 
 class VideoInputs(torch.utils.data.Dataset):
@@ -318,6 +362,156 @@ class VideoInputs(torch.utils.data.Dataset):
 
 def _single(items: list) -> dict:
     return items[0]
+
+
+# ----------------------------------------------------------------------------- the loaders' layouts (--layout)
+LAYOUTS = ("mdvc_hdf5", "mmt_h5", "datasets")
+# MDVC's two files (videozoo/data/dense_captioning.py, `HDF5Features`): the extractor -> (file name, key of a stream)
+MDVC_FILES = {
+    "i3d": ("i3d_features.hdf5", {"rgb": "{video_id}/i3d_features/rgb", "flow": "{video_id}/i3d_features/flow"}),
+    "vggish": ("vggish_features.hdf5", {"vggish": "{video_id}/vggish_features"}),
+}
+
+
+def _temporary(path: Path, suffix: str = ".tmp") -> Path:
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=suffix, delete=False)
+    handle.close()
+    return Path(handle.name)
+
+
+def write_hdf5_atomically(path: Path, datasets_: dict[str, np.ndarray]) -> None:
+    """Write `datasets_` (key -> array) into the HDF5 file `path`, keeping the datasets it already holds under
+    other keys: the old content and the new arrays go to a temporary file in the same folder, renamed over `path`."""
+    import h5py
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    try:
+        with h5py.File(temporary, "w") as out:
+            if path.exists():
+                with h5py.File(path, "r") as old:
+
+                    def keep(name, item):
+                        if isinstance(item, h5py.Dataset) and name not in datasets_:
+                            out.create_dataset(name, data=item[()])
+
+                    old.visititems(keep)
+            for key, array in datasets_.items():
+                out.create_dataset(key, data=array)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def mmt_h5_path(layout_dir: Path, video_id: str) -> Path:
+    """The authors' per-video file, as `videozoo.data.mmt.load_mmt_features` looks it up."""
+    return layout_dir / "vid_feat_files" / "mult_h5" / video_id[0] / video_id[1] / video_id[2] / f"{video_id}.h5"
+
+
+def write_dataset_atomically(folder: Path, rows: dict[str, dict], expert_sizes: dict[str, int]) -> None:
+    """Merge `rows` (video_id -> {"<expert>__features", "<expert>__times", "duration"}) into the `datasets` folder
+    of the retrieval schema (`videozoo.data.mmt.mmt_features`), written with `save_to_disk` to a temporary folder
+    that replaces `folder`. Experts a video lacks get 0 rows (the schema's "missing expert")."""
+    import shutil
+
+    import datasets
+
+    from videozoo.data.mmt import mmt_features
+
+    table = {}
+    if folder.exists():
+        old = datasets.load_from_disk(str(folder))
+        for name in old.column_names:
+            if name.endswith("__features"):
+                expert, width = name[: -len("__features")], old.features[name].shape[1]
+                if expert_sizes.setdefault(expert, width) != width:
+                    raise ValueError(
+                        f"{folder}: expert {expert!r} has {width}-d features there, this run gives "
+                        f"{expert_sizes[expert]}-d (another --layout_dir, or --expert_names to rename it)"
+                    )
+        for row in old.with_format("numpy"):
+            table[str(row["video_id"])] = dict(row)
+    for video_id, row in rows.items():
+        table.setdefault(video_id, {"video_id": video_id, "captions": [], "duration": 0.0}).update(row)
+    for row in table.values():
+        for expert, size in expert_sizes.items():
+            row.setdefault(f"{expert}__features", np.zeros((0, size), np.float32))
+            row.setdefault(f"{expert}__times", np.zeros((0, 2), np.float32))
+    features = mmt_features(expert_sizes)
+    dataset = datasets.Dataset.from_list([{k: row[k] for k in features} for row in table.values()], features=features)
+    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    try:
+        dataset.save_to_disk(str(temporary))
+        if folder.exists():  # two renames: the old folder is removed only once the new one is in place
+            previous = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".old"))
+            os.replace(folder, previous / "dataset")
+            os.replace(temporary, folder)
+            shutil.rmtree(previous)
+        else:
+            os.replace(temporary, folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def write_layouts(layouts, layout_dir: Path, extractor: str, expert_names: dict[str, str], videos: dict) -> None:
+    """Pack the per-video arrays of `videos` (video_id -> {"features": {stream: array}, "intervals": (n, 2) s,
+    "duration": s}) into the loaders' layouts."""
+    layout_dir.mkdir(parents=True, exist_ok=True)
+    if "mdvc_hdf5" in layouts:
+        name, keys = MDVC_FILES[extractor]
+        arrays = {
+            keys[stream].format(video_id=video_id): array
+            for video_id, video in videos.items()
+            for stream, array in video["features"].items()
+        }
+        write_hdf5_atomically(layout_dir / name, arrays)
+    if "mmt_h5" in layouts:
+        for video_id, video in videos.items():
+            arrays = {}
+            for stream, array in video["features"].items():
+                arrays[f"features.{expert_names[stream]}"] = array
+                arrays[f"features_t.{expert_names[stream]}"] = video["intervals"].astype(np.float32)
+            write_hdf5_atomically(mmt_h5_path(layout_dir, video_id), arrays)
+    if "datasets" in layouts:
+        rows, sizes = {}, {}
+        for video_id, video in videos.items():
+            row = {"duration": float(video["duration"])}
+            for stream, array in video["features"].items():
+                row[f"{expert_names[stream]}__features"] = array
+                row[f"{expert_names[stream]}__times"] = video["intervals"].astype(np.float32)
+                sizes[expert_names[stream]] = array.shape[1]
+            rows[video_id] = row
+        write_dataset_atomically(layout_dir / "datasets", rows, sizes)
+
+
+def check_layouts(args, extractor: str, streams: list[str], paths: list[Path]) -> dict[str, str]:
+    """Check --layout / --expert_names before anything is read; the expert name of each stream."""
+    layouts = args.layout or []
+    unknown = [layout for layout in layouts if layout not in LAYOUTS]
+    if unknown:
+        raise ArgumentError(f"--layout must be among {', '.join(LAYOUTS)}, got {unknown}")
+    if layouts and args.format != "npy":
+        raise ArgumentError("--layout packs the .npy files of the run: use --format npy")
+    if "mdvc_hdf5" in layouts:
+        if extractor not in MDVC_FILES:
+            raise ArgumentError(f"--layout mdvc_hdf5 holds I3D (rgb + flow) and VGGish features, not {extractor}")
+        if extractor == "i3d" and sorted(streams) != ["flow", "rgb"]:
+            raise ArgumentError("--layout mdvc_hdf5 needs both I3D streams (MDVC reads rgb and flow)")
+    if "mmt_h5" in layouts:
+        short = [p.stem for p in paths if len(p.stem) < 3]
+        if short:
+            raise ArgumentError(f"--layout mmt_h5 files by the first 3 characters of the video id: {short} too short")
+    names = {stream: stream for stream in streams}
+    for item in args.expert_names or []:
+        stream, _, name = item.partition("=")
+        if stream not in names or not name or "." in name or "/" in name:
+            raise ArgumentError(f"--expert_names takes <stream>=<name> for the streams {streams}, got {item!r}")
+        names[stream] = name
+    if len(set(names.values())) != len(names):
+        raise ArgumentError(f"--expert_names gives two streams the same name: {names}")
+    return names
 
 
 # ----------------------------------------------------------------------------- the run
@@ -350,6 +544,8 @@ def run(args) -> int:
     if "{video_id}" not in args.name_pattern:
         raise ArgumentError(f"--name_pattern must contain {{video_id}}, got {args.name_pattern!r}")
     paths = video_paths(args.videos, args.video_list)
+    expert_names = check_layouts(args, args.extractor, args.streams or DEFAULT_STREAMS.get(args.extractor, []), paths)
+    all_paths = paths
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ArgumentError(f"--output_dir {output_dir} exists and is not a folder")
@@ -386,6 +582,8 @@ def run(args) -> int:
         targets[path] = {s: output_path(output_dir, args.name_pattern, video_id, s) for s in extraction.streams}
         if args.save_timestamps:
             targets[path]["timestamps_ms"] = output_path(output_dir, "{video_id}_timestamps_ms.npy", video_id, "")
+        if args.layout:  # the time span of each feature, which the layouts store
+            targets[path]["intervals"] = output_path(output_dir, "{video_id}_intervals.npy", video_id, "")
         if all(target.is_file() for target in targets[path].values()):
             skipped += 1
         else:
@@ -405,6 +603,8 @@ def run(args) -> int:
                 write_atomically(targets[path][stream], array.astype(np.float32), args.format)
             if args.save_timestamps:
                 write_atomically(targets[path]["timestamps_ms"], np.asarray(item["times"], dtype=np.float64), "npy")
+            if args.layout:
+                write_atomically(targets[path]["intervals"], np.asarray(item["intervals"], np.float64), "npy")
             done += 1
             print(f"{path}: " + ", ".join(f"{s} {tuple(a.shape)}" for s, a in features.items()))
 
@@ -441,6 +641,21 @@ def run(args) -> int:
         _write_failures(failures_file, failed)
     if failed:
         print(f"the failed videos and their reasons are listed in {failures_file}")
+    if args.layout and state.is_main_process:  # every process is done: pack every video of the list that has files
+        layout_dir = Path(args.layout_dir or output_dir)
+        packed = {}
+        for path in all_paths:
+            files = {s: output_path(output_dir, args.name_pattern, path.stem, s) for s in extraction.streams}
+            intervals = output_path(output_dir, "{video_id}_intervals.npy", path.stem, "")
+            if all(f.is_file() for f in files.values()) and intervals.is_file():
+                spans = np.load(intervals, allow_pickle=False)
+                packed[path.stem] = {
+                    "features": {s: np.load(f, allow_pickle=False) for s, f in files.items()},
+                    "intervals": spans,
+                    "duration": float(spans[:, 1].max()) if len(spans) else 0.0,
+                }
+        write_layouts(args.layout, layout_dir, args.extractor, expert_names, packed)
+        print(f"{', '.join(args.layout)} in {layout_dir}: {len(packed)} videos")
     return 2 if failed else 0
 
 
@@ -478,6 +693,17 @@ def parse_args(argv=None):
     parser.add_argument("--num_workers", type=int, default=0, help="DataLoader processes decoding the videos")
     parser.add_argument("--device", help="default: the process's device under Accelerate (cpu, cuda:<local rank>...)")
     parser.add_argument("--save_timestamps", action="store_true")
+    parser.add_argument(
+        "--layout",
+        nargs="+",
+        choices=LAYOUTS,
+        help="also pack the run's features into the loaders' layouts: mdvc_hdf5 (MDVC's HDF5 files), mmt_h5 (MMT's "
+        "per-video HDF5 files), datasets (the retrieval models' `datasets` folder); docs/feature_extractors.md",
+    )
+    parser.add_argument("--layout_dir", help="where the layouts go (default: --output_dir)")
+    parser.add_argument(
+        "--expert_names", nargs="+", help="<stream>=<expert> names in the mmt_h5 / datasets layouts (default: stream)"
+    )
     return parser.parse_args(argv)
 
 

@@ -289,3 +289,63 @@ def test_benchmark_prints_videos_per_second(capsys, tmp_path):
     assert "random weights (tiny" in out
     for workers in (0, 1):
         assert f"workers {workers}: decoding alone " in out and "extraction " in out
+
+
+def test_layouts_are_read_back_by_the_zoo_loaders(media, checkpoints, tmp_path):
+    """--layout round trip: MDVC's HDF5 files (`HDF5Features`), MMT's per-video HDF5 (`read_mmt_h5`) and the
+    retrieval `datasets` folder (`mmt_features` schema) hold exactly the arrays of the .npy files, and a second
+    extractor's run adds its expert without losing the first one's."""
+    import datasets
+
+    from videozoo.data.dense_captioning import HDF5Features
+    from videozoo.data.mmt import mmt_features, read_mmt_h5
+
+    layouts = ["--layout", "mdvc_hdf5", "mmt_h5", "datasets", "--layout_dir", str(tmp_path / "zoo")]
+    good = ["--videos", str(media / "good.mp4")]
+    i3d = ["--extractor", "i3d", "--model", checkpoints["rgb"], "--flow_model", checkpoints["flow"]]
+    i3d += ["--raft_model", checkpoints["raft"], "--output_dir", str(tmp_path / "i3d")]
+    assert main(i3d + good + layouts) == 0
+    vggish = ["--extractor", "vggish", "--model", checkpoints["vggish"], "--output_dir", str(tmp_path / "vggish")]
+    assert main(vggish + good + layouts + ["--expert_names", "vggish=audio"]) == 0
+    rgb, flow = np.load(tmp_path / "i3d" / "good_rgb.npy"), np.load(tmp_path / "i3d" / "good_flow.npy")
+    audio = np.load(tmp_path / "vggish" / "good_vggish.npy")
+    zoo = tmp_path / "zoo"
+
+    mdvc = HDF5Features(zoo / "i3d_features.hdf5", zoo / "vggish_features.hdf5", 16, 128).load("good")
+    assert np.array_equal(mdvc["rgb"], rgb) and np.array_equal(mdvc["flow"], flow)
+    assert np.array_equal(mdvc["audio"], audio)
+
+    row = read_mmt_h5(zoo / "vid_feat_files/mult_h5/g/o/o/good.h5", {"rgb": 128, "flow": 128, "audio": 16})
+    assert np.array_equal(row["rgb__features"], rgb) and np.array_equal(row["audio__features"], audio)
+    # stacks of 10 + 1 frames (the flow's extra frame) every 10 frames at 25 fps, from the stack's first frame to
+    # the end of its last; VGGish's 0.96 s examples
+    assert np.allclose(row["rgb__times"], [[0.4 * k, 0.4 * k + 0.44] for k in range(5)])
+    assert np.allclose(row["audio__times"], [[0.0, 0.96], [0.96, 1.92]])
+    assert row["duration"] == pytest.approx(2.04)
+
+    table = datasets.load_from_disk(str(zoo / "datasets"))
+    assert table.features == mmt_features({"rgb": 128, "flow": 128, "audio": 16})
+    saved = table.with_format("numpy")[0]
+    assert saved["video_id"] == "good" and np.array_equal(saved["flow__features"], flow)
+    assert np.array_equal(saved["audio__features"], audio) and np.allclose(saved["audio__times"][1], [0.96, 1.92])
+    assert not [p for p in zoo.rglob("*") if p.name.startswith(".")]  # no temporary file or folder left
+    # an expert of another width under a name the folder holds: refused, the folder left as it was
+    resnet = ["--extractor", "resnet_frames", "--model", checkpoints["resnet"], "--output_dir", str(tmp_path / "r")]
+    with pytest.raises(ValueError, match="expert 'rgb' has 128-d features there, this run gives 80-d"):
+        main(resnet + good + ["--layout", "datasets", "--layout_dir", str(zoo), "--expert_names", "resnet=rgb"])
+    assert datasets.load_from_disk(str(zoo / "datasets")).features == table.features
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--extractor", "s3d", "--layout", "mdvc_hdf5"], "I3D (rgb + flow) and VGGish features, not s3d"),
+        (["--extractor", "s3d", "--layout", "mmt_h5", "--format", "pkl"], "use --format npy"),
+        (["--extractor", "s3d", "--layout", "datasets", "--expert_names", "rgb=x"], "--expert_names takes"),
+    ],
+)
+def test_bad_layout_arguments_fail_before_anything_is_written(media, checkpoints, tmp_path, capsys, extra, message):
+    out = tmp_path / "out"
+    args = ["--model", checkpoints["s3d"], "--videos", str(media / "good.mp4"), "--output_dir", str(out)]
+    assert main(args + extra) == 1
+    assert message in capsys.readouterr().err and not out.exists()

@@ -476,3 +476,140 @@ def test_retrieval_with_everything_at_once_scores_by_cosine(tmp_path):
         # cosines in float32, FAISS against torch, batches of 2 against 5: measured gap 4.5e-8
         assert np.allclose([a["score"] for a in answer], np.sort(row)[::-1], atol=1e-5)
         assert all(-1 - 1e-5 <= a["score"] <= 1 + 1e-5 for a in answer)
+
+
+# ----------------------------------------------------------------------------- from raw video (the extractors)
+def _real_clips(*names):
+    clips = [SHARED_MEDIA / "vas" / name for name in names]
+    if not all(clip.is_file() for clip in clips):
+        pytest.skip("../shared/data/media is absent")
+    return clips
+
+
+def _save_extractor(folder, model_type, processor, **overrides):
+    torch.manual_seed(0)
+    model = AutoModel.from_config(tiny_config(model_type, **overrides)).eval()
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def extractors(tmp_path_factory):
+    """Tiny random extractors on small frames: I3D (10-frame stacks at 5 fps, 32 px crops), RAFT, VGGish, ResNet
+    frames (1 fps), S3D (16-frame stacks at 8 fps, 32 px crops)."""
+    from videozoo.processors import I3DProcessor, RAFTProcessor, ResNetFramesProcessor, S3DProcessor, VGGishProcessor
+
+    folder = tmp_path_factory.mktemp("extractors")
+    i3d = dict(stack_size=10, step_size=10, extraction_fps=5.0)
+    s3d = dict(stack_size=16, step_size=16, extraction_fps=8.0)
+    return {
+        "rgb": _save_extractor(folder / "rgb", "i3d", I3DProcessor(resize_size=40, crop_size=32, **i3d), **i3d),
+        "flow": _save_extractor(
+            folder / "flow", "i3d", I3DProcessor(resize_size=40, crop_size=32, **i3d), modality="flow", **i3d
+        ),
+        "raft": _save_extractor(folder / "raft", "raft", RAFTProcessor()),
+        "vggish": _save_extractor(folder / "vggish", "vggish", VGGishProcessor()),
+        "resnet_frames": _save_extractor(
+            folder / "resnet", "resnet_frames", ResNetFramesProcessor(resize_size=40, crop_size=32), extraction_fps=1.0
+        ),
+        "s3d": _save_extractor(folder / "s3d", "s3d", S3DProcessor(resize_size=40, crop_size=32, **s3d), **s3d),
+    }
+
+
+def _video_seconds(path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return float(stream.frames / stream.average_rate)
+
+
+def test_dense_captioning_from_an_mp4(extractors, tmp_path):
+    """A real clip in: I3D rgb + flow (RAFT) and VGGish extracted, proposals, then captions."""
+    import time
+
+    from videozoo.modeling import BMTForEventProposal
+    from videozoo.processors import BMTProcessor
+    from videozoo.processors.pipeline_dense_captioning import BMTMediaFeatures
+
+    (clip,) = _real_clips("video_02677.mp4")
+    sizes = dict(audio_feature_size=16, video_feature_size=128)  # the tiny VGGish and I3D widths
+    folder = save_tiny("bmt", tmp_path / "bmt", **sizes)
+    BMTProcessor.from_captions(["a dog barks loudly .", "a cat purrs quietly"], **sizes).save_pretrained(folder)
+    torch.manual_seed(1)
+    config = tiny_config("bmt", audio_anchor_lengths=[1.0, 3.0], video_anchor_lengths=[2.0, 4.0], **sizes)
+    config.max_audio_length, config.max_video_length = 12, 4
+    proposer = BMTForEventProposal(config).eval()
+    hook = BMTMediaFeatures(extractors["rgb"], extractors["flow"], extractors["raft"], extractors["vggish"])
+    captioner = pipeline("dense-video-captioning", model=str(folder), proposal_model=proposer, feature_hook=hook)
+
+    features = hook(clip)
+    seconds = _video_seconds(clip)
+    # the clip at 5 fps, stacks of 10 (+1 for the flow) frames every 10; 0.96 s VGGish examples
+    frames = features["duration"] * 5
+    assert abs(features["duration"] - seconds) <= 0.2 + 1e-9  # the 5 fps grid ends within a frame of the clip
+    assert features["rgb"].shape == features["flow"].shape == ((round(frames) - 1 - 10) // 10 + 1, 128)
+    assert features["audio"].shape == (int(seconds / 0.96 + 1e-6), 16)
+    started = time.perf_counter()
+    result = captioner(str(clip), max_proposals=3, max_new_tokens=3)
+    elapsed = time.perf_counter() - started
+    json.dumps(result)
+    assert 1 <= len(result) <= 3, result  # (a random proposer: some proposal centres fall inside the clip)
+    assert all(0 <= e["start"] <= e["end"] <= features["duration"] for e in result)
+    assert all(isinstance(e["caption"], str) for e in result)
+    # the pipeline gives what the features dict gives: the hook is the only new step
+    given = {k: features[k] for k in ("audio", "rgb", "flow", "duration")}
+    assert captioner(given, max_proposals=3, max_new_tokens=3) == result
+    assert elapsed < 60, elapsed  # tiny models on a 6 s clip: about 3 s on one core of this machine
+
+
+def test_retrieval_ranks_a_folder_of_mp4s(extractors, tmp_path):
+    """AVLnet (2D + 3D streams, pooled) and Everything at Once (per-step 2D || 3D, and the S3D variant) index a
+    folder of real clips through the zoo's extractors and rank it for a caption."""
+    from videozoo.processors.pipeline_retrieval import RetrievalMediaFeatures
+
+    clips = _real_clips("video_02677.mp4", "video_02542.mp4", "video_00331.mp4")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for clip in clips:
+        (videos / clip.name).symlink_to(clip)
+    (videos / "notes.txt").write_text("not a video")
+    two = {"resnet_frames": extractors["resnet_frames"], "s3d": extractors["s3d"]}
+    cases = [
+        ("avlnet", {"variant": "text_tri", "video_feature_size": 80 + 128}, two),
+        ("everything_at_once", {"video_feature_size": 80 + 128}, two),
+        ("everything_at_once", {"video_feature_size": 128}, {"s3d": extractors["s3d"]}),
+    ]
+    for index, (model_type, overrides, chosen) in enumerate(cases):
+        folder = save_tiny(model_type, tmp_path / f"{model_type}{index}", **overrides)
+        retrieval = pipeline("video-text-retrieval", model=str(folder))
+        rate = retrieval.processor.feature_extractor.sampling_rate
+        retrieval.feature_hook = RetrievalMediaFeatures(retrieval.model.config, chosen, sampling_rate=rate)
+        collection = retrieval.index_videos(str(videos))
+        assert len(collection) == 3
+        caption = np.random.default_rng(index).normal(size=(3, 11)).astype(np.float32)  # the caption's word vectors
+        (answer,) = retrieval([caption], collection=collection, top_k=3)
+        assert sorted(a["id"] for a in answer) == sorted(c.stem for c in clips)
+        # the same ranking as the features dicts the hook gives, scored directly
+        dicts = [retrieval.feature_hook(videos / f"{a['id']}.mp4") for a in answer]
+        direct = [scores[0]["score"] for scores in retrieval(dicts, captions=[caption], top_k=1)]
+        # FAISS against numpy inner products of the same float32 embeddings: 1e-5 (measured gap 9.5e-7)
+        assert np.allclose(direct, [a["score"] for a in answer], atol=1e-5)
+        assert np.all(np.diff(direct) <= 1e-5)  # the collection's order, up to the same tolerance
+    step = retrieval.feature_hook(clips[0])
+    assert step["video"].shape[1] == 128 and step["sampling_rate"] == rate and step["audio"].ndim == 1
+
+
+def test_retrieval_media_refuses_models_without_a_zoo_extractor(extractors):
+    from videozoo.configuration import EverythingAtOnceConfig
+    from videozoo.processors.pipeline_retrieval import RetrievalMediaFeatures
+
+    with pytest.raises(ValueError, match="CLIP variant reads CLIP image features"):
+        RetrievalMediaFeatures(EverythingAtOnceConfig.from_variant("clip"), {"s3d": extractors["s3d"]})
+    with pytest.raises(ValueError, match="MMT's experts"):
+        RetrievalMediaFeatures(tiny_config("mmt"), {"s3d": extractors["s3d"]})
+    hook = RetrievalMediaFeatures(EverythingAtOnceConfig.from_variant("tva"), {"s3d": extractors["s3d"]})
+    (clip,) = _real_clips("video_02677.mp4")
+    with pytest.raises(ValueError, match=r"widths \[128\] \(sum 128\), the everything_at_once model reads 4096"):
+        hook(clip)

@@ -50,10 +50,10 @@ CONDITIONS = ("visual", "random")
 @dataclass
 class EvaluationArguments:
     model_name_or_path: str = field(default="", metadata={"help": "A trained or converted sampler."})
-    dataset_name: Literal["synthetic", "vas"] = "synthetic"
-    data_dir: str | None = field(default=None, metadata={"help": "vas: the folder with videos/ and features/."})
-    split: str = field(default="valid", metadata={"help": "vas: the split list <data_dir>/../vas_<split>.txt."})
-    melception: str | None = field(default=None, metadata={"help": "vas: a converted Melception checkpoint."})
+    dataset_name: Literal["synthetic", "vas", "vggsound"] = "synthetic"
+    data_dir: str | None = field(default=None, metadata={"help": "vas / vggsound: the authors' data folder."})
+    split: str = field(default="valid", metadata={"help": "The split list <data_dir>/../<dataset_name>_<split>.txt."})
+    melception: str | None = field(default=None, metadata={"help": "vas / vggsound: a converted Melception."})
     num_train_examples: int = field(default=16, metadata={"help": "synthetic: rows the classifier is fitted on."})
     num_eval_examples: int = field(default=16, metadata={"help": "synthetic: held-out videos (seed 1 rows)."})
     max_videos: int | None = field(default=None, metadata={"help": "Evaluate the first videos only."})
@@ -80,7 +80,7 @@ def argument_problems(args: EvaluationArguments) -> list[str | None]:
         f"--conditions: unknown condition {unknown[0]!r} (known: {', '.join(CONDITIONS)})" if unknown else None,
         "--conditions is empty" if not conditions else None,
     ]
-    if args.dataset_name == "vas":
+    if args.dataset_name != "synthetic":
         problems += [
             folder_problem("--data_dir", args.data_dir, required=True),
             checkpoint_problem("--melception", args.melception, ("melception",)),
@@ -89,7 +89,7 @@ def argument_problems(args: EvaluationArguments) -> list[str | None]:
         problems += [
             positive_problem("--num_train_examples", args.num_train_examples),
             positive_problem("--num_eval_examples", args.num_eval_examples),
-            "--melception is for --dataset_name vas (the synthetic task has its own classifier)"
+            "--melception is for --dataset_name vas / vggsound (the synthetic task has its own classifier)"
             if args.melception
             else None,
         ]
@@ -147,8 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
 
         processor = SpecVQGANProcessor.default(model.config)
         root = Path(args.data_dir)
-        split_file = root.parent / f"vas_{args.split}.txt"
-        clips = list_clips(root, split_file if split_file.is_file() else None)
+        split_file = root.parent / f"{args.dataset_name}_{args.split}.txt"
+        clips = list_clips(root, split_file if split_file.is_file() else None, layout=args.dataset_name)
         if not clips:
             raise ValueError(f"--data_dir: no complete clip (video, spectrogram, features) under {root}")
         held_out = collate([load_example(clip, processor) for clip in clips[: args.max_videos]])

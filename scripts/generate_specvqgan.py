@@ -8,6 +8,9 @@
     # every clip of the authors' VAS layout (features/<class>/feature_resnet50_dim2048_21.5fps/<video>.pkl)
     python scripts/generate_specvqgan.py --model_name_or_path converted-vas-sampler --vocoder converted-melgan \
         --data_dir data/vas --split valid --max_videos 8 --output_dir samples
+    # the authors' VGGSound layout (BN-Inception RGB + flow features side by side; vggsound_<split>.txt beside it)
+    python scripts/generate_specvqgan.py --model_name_or_path converted-vggsound-sampler --data_dir data/vggsound \
+        --layout vggsound --split test --max_videos 8 --output_dir samples
 
     # the synthetic task's held-out "videos" (16 mel bands: PNGs and arrays only, the vocoder takes 80)
     python scripts/generate_specvqgan.py --model_name_or_path runs/synthetic-sampler --dataset_name synthetic \
@@ -42,7 +45,13 @@ from videozoo.arguments import (
     positive_problem,
     raise_if_any,
 )
-from videozoo.data.specvqgan import collate, list_clips, load_feature_pickle, make_synthetic_dataset
+from videozoo.data.specvqgan import (
+    collate,
+    list_clips,
+    load_clip_features,
+    load_feature_pickle,
+    make_synthetic_dataset,
+)
 from videozoo.outputs import staged_output
 from videozoo.processors import SpecVQGANProcessor
 from videozoo.scripts.train_specvqgan import synthetic_processor
@@ -59,8 +68,9 @@ class GenerationArguments:
     feature_extractor: str | None = field(
         default=None, metadata={"help": "A resnet_frames checkpoint: the visual features of --videos at 21.5 fps."}
     )
-    data_dir: str | None = field(default=None, metadata={"help": "The authors' VAS layout (videos/, features/)."})
-    split: str = field(default="valid", metadata={"help": "With --data_dir: <data_dir>/../vas_<split>.txt."})
+    data_dir: str | None = field(default=None, metadata={"help": "The authors' VAS / VGGSound folder (--layout)."})
+    split: str = field(default="valid", metadata={"help": "With --data_dir: <data_dir>/../<layout>_<split>.txt."})
+    layout: Literal["vas", "vggsound"] = field(default="vas", metadata={"help": "With --data_dir: whose layout."})
     dataset_name: Literal["files", "synthetic"] = field(
         default="files", metadata={"help": "synthetic: the synthetic task's held-out rows instead of files."}
     )
@@ -165,8 +175,8 @@ def main(argv: list[str] | None = None) -> list[str]:
         processor = SpecVQGANProcessor.default(model.config, tile_features=args.tile_features)
         if args.data_dir is not None:
             root = Path(args.data_dir)
-            split_file = root.parent / f"vas_{args.split}.txt"
-            clips = list_clips(root, split_file if split_file.is_file() else None)
+            split_file = root.parent / f"{args.layout}_{args.split}.txt"
+            clips = list_clips(root, split_file if split_file.is_file() else None, layout=args.layout)
             if not clips:
                 raise ValueError(f"--data_dir: no complete clip (video, spectrogram, features) under {root}")
             paths = [str(clip.features) for clip in clips]
@@ -177,6 +187,9 @@ def main(argv: list[str] | None = None) -> list[str]:
             paths, names = args.features, [Path(p).stem for p in args.features]
         paths, names = paths[: args.max_videos], names[: args.max_videos]
         read = video_features(args.feature_extractor, args.batch_size) if args.videos else load_features
+        if args.data_dir is not None:  # a clip's files (RGB + flow for VGGSound) by its first feature path
+            clip_of = {str(clip.features): clip for clip in clips}
+            read = lambda path: load_clip_features(clip_of[path])  # noqa: E731
         features = torch.stack([processor.prepare_visual_features(read(p), p) for p in paths])
     features, names = features[: args.max_videos], names[: args.max_videos]
     repeated = features.repeat_interleave(args.samples_per_video, dim=0)

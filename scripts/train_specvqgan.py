@@ -10,6 +10,9 @@ on the frozen Stage I.
     # the authors' VAS layout (their spectrograms and ResNet-50 features; split lists next to the folder):
     python scripts/train_specvqgan.py --stage sampler --first_stage converted-vas-codebook --dataset_name vas \
         --data_dir data/vas --num_features 212 ... --output_dir runs/vas-sampler
+    # the authors' VGGSound layout (BN-Inception RGB + flow features, 2048-d; vggsound_{train,valid}.txt beside it):
+    python scripts/train_specvqgan.py --stage sampler --first_stage converted-vggsound-codebook \
+        --dataset_name vggsound --data_dir data/vggsound --num_features 212 ... --output_dir runs/vggsound-sampler
 
 Stage I trains with L1 + codebook loss, or with `--adversarial` also the reference's hinge patch-GAN
 (`SpecVQGANTrainingLoss`, adaptive weight, the discriminator on its own Adam with betas (0.5, 0.9), alternating with
@@ -44,8 +47,10 @@ class SpecVQGANArguments:
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "A trained or converted model of this stage to fine-tune."}
     )
-    dataset_name: Literal["synthetic", "vas"] = "synthetic"
-    data_dir: str | None = field(default=None, metadata={"help": "vas: the folder with videos/ and features/."})
+    dataset_name: Literal["synthetic", "vas", "vggsound"] = "synthetic"
+    data_dir: str | None = field(
+        default=None, metadata={"help": "vas / vggsound: the authors' data folder (docs/specvqgan.md, data layouts)."}
+    )
     num_train_examples: int = field(default=16, metadata={"help": "synthetic: training rows."})
     num_eval_examples: int = field(default=8, metadata={"help": "synthetic: evaluation rows."})
     first_stage: str | None = field(default=None, metadata={"help": "sampler: a trained / converted Stage I."})
@@ -74,12 +79,12 @@ def datasets(args: SpecVQGANArguments, processor: SpecVQGANProcessor):
             make_synthetic_dataset(processor, args.num_eval_examples, 0.5, seed=1),
         )
     if args.data_dir is None:
-        raise ValueError("--dataset_name vas needs --data_dir (the folder with videos/ and features/)")
+        raise ValueError(f"--dataset_name {args.dataset_name} needs --data_dir (the authors' data folder)")
     root = Path(args.data_dir)
-    splits = [root.parent / "vas_train.txt", root.parent / "vas_valid.txt"]
+    splits = [root.parent / f"{args.dataset_name}_train.txt", root.parent / f"{args.dataset_name}_valid.txt"]
     rows = []
     for split in splits:
-        clips = list_clips(root, split if split.is_file() else None)
+        clips = list_clips(root, split if split.is_file() else None, layout=args.dataset_name)
         if not clips:
             raise ValueError(f"no complete clip (video, spectrogram, features) under {root} for {split.name}")
         rows.append([load_example(clip, processor) for clip in clips])
@@ -99,7 +104,7 @@ def argument_problems(args: SpecVQGANArguments) -> list[str | None]:
     ]
     if args.num_attention_heads > 0 and args.hidden_size % args.num_attention_heads:
         problems.append(f"--hidden_size {args.hidden_size} is not a multiple of --num_attention_heads")
-    if args.dataset_name == "vas":
+    if args.dataset_name != "synthetic":
         problems.append(folder_problem("--data_dir", args.data_dir, required=True))
     stage_type = {"codebook": "specvqgan", "sampler": "specvqgan_sampler"}[args.stage]
     problems.append(checkpoint_problem("--model_name_or_path", args.model_name_or_path, (stage_type,), required=False))

@@ -1,16 +1,32 @@
-"""Data for SpecVQGAN in the authors' layout (v-iashin/SpecVQGAN `data/vas/`, `specvqgan/data/vas.py`):
+"""Data for SpecVQGAN in the authors' layouts (v-iashin/SpecVQGAN `specvqgan/data/vas.py`, `.../vggsound.py`).
+
+VAS (`layout="vas"`, `data/vas/`):
 
     <root>/videos/<class>/<video>.mp4
     <root>/features/<class>/melspec_10s_22050hz/<video>_mel.npy                 (80, 860) float32 in [0, 1]
     <root>/features/<class>/feature_resnet50_dim2048_21.5fps/<video>.pkl        (215, 2048) float32 pickles
     <root>/../vas_{train,valid}.txt                                             "<class>/<video>" per line
 
+VGGSound (`layout="vggsound"`, `data/vggsound/`; no video is needed, the class comes from the metadata table):
+
+    <root>/melspec_10s_22050hz/<clip>_mel.npy                                   <clip> = "<youtube id>_<start>_<end>"
+    <root>/feature_rgb_bninception_dim1024_21.5fps/<clip>.pkl                   (T, 1024) RGB features
+    <root>/feature_flow_bninception_dim1024_21.5fps/<clip>.pkl                  (T, 1024) optical-flow features
+    <root>/../vggsound_{train,valid,test}.txt                                   "<clip>" per line
+    <root>/../vggsound.csv                                                      youtube id, start, label, split
+
+Either layout takes either feature kind: `feature_folder` names the features (ResNet-50 2048-d or BN-Inception RGB),
+`flow_folder` the BN-Inception flow features that are concatenated after them along the depth, as the reference's
+`VGGSoundFeats` does ((T, 1024) + (T, 1024) -> (T, 2048)).
+
 The feature files are pickles of numpy arrays: they are read with the project's restricted unpickler
 (`videozoo.data.pickles`), which loads arrays and refuses every other class, so no code from a data file runs.
 """
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -20,6 +36,8 @@ from .pickles import load_data_pickle
 
 SPECTROGRAM_FOLDER = "melspec_10s_22050hz"
 RESNET50_FOLDER = "feature_resnet50_dim2048_21.5fps"
+BNINCEPTION_RGB_FOLDER = "feature_rgb_bninception_dim1024_21.5fps"
+BNINCEPTION_FLOW_FOLDER = "feature_flow_bninception_dim1024_21.5fps"
 
 
 def load_feature_pickle(path: str | Path) -> np.ndarray:
@@ -32,34 +50,84 @@ def load_feature_pickle(path: str | Path) -> np.ndarray:
 
 @dataclass
 class SpecVQGANClip:
-    clip_id: str  # "<class>/<video>"
-    label: str
-    video: Path
+    clip_id: str  # VAS "<class>/<video>", VGGSound "<youtube id>_<start>_<end>"
+    label: str | None  # None for VGGSound without a metadata table
+    video: Path | None  # None for VGGSound (the reference reads only precomputed files there)
     spectrogram: Path
     features: Path
+    flow_features: Path | None = None
 
 
-def list_clips(root: str | Path, split_file: str | Path | None = None, feature_folder: str = RESNET50_FOLDER):
-    """The clips of `root` that have a video, the authors' spectrogram and features (in `split_file`'s order when
-    given; listed clips that are absent are skipped)."""
+def load_clip_features(clip: SpecVQGANClip) -> np.ndarray:
+    """The clip's `(frames, depth)` features; with flow features, RGB and flow side by side `(frames, 2 * depth)`
+    (reference `VGGSoundFeats.__getitem__`)."""
+    features = load_feature_pickle(clip.features)
+    if clip.flow_features is None:
+        return features
+    flow = load_feature_pickle(clip.flow_features)
+    if len(flow) != len(features):
+        raise ValueError(f"{clip.flow_features}: {len(flow)} frames, but {clip.features} has {len(features)}")
+    return np.concatenate([features, flow], axis=1)
+
+
+def read_vggsound_labels(meta_file: str | Path) -> dict[str, str]:
+    """The VGGSound metadata table (`vggsound.csv`: youtube id, start second, label, split) -> {youtube id: label}."""
+    path = Path(meta_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"meta_file: no VGGSound metadata table at {path}")
+    with path.open(newline="") as handle:
+        rows = [row for row in csv.reader(handle, quotechar='"') if row]
+    if any(len(row) < 3 for row in rows):
+        raise ValueError(f"meta_file: {path} needs at least 3 columns (youtube id, start, label) on every row")
+    return {row[0]: row[2] for row in rows}
+
+
+def list_clips(
+    root: str | Path,
+    split_file: str | Path | None = None,
+    feature_folder: str | None = None,
+    flow_folder: str | None = None,
+    layout: Literal["vas", "vggsound"] = "vas",
+    meta_file: str | Path | None = None,
+):
+    """The clips of `root` (one of the authors' layouts, see the module docstring) whose files are all there: the
+    spectrogram, the features (and flow features when `flow_folder` is given) and, for VAS, the video. Clips come in
+    `split_file`'s order when it is given (listed clips that are absent are skipped), otherwise sorted by id.
+    `feature_folder` defaults to ResNet-50 for VAS and BN-Inception RGB for VGGSound (whose flow folder is then
+    BN-Inception flow, as the reference's VGGSound configs); `meta_file` (VGGSound) gives the class labels."""
     root = Path(root)
+    if layout not in ("vas", "vggsound"):
+        raise ValueError(f"layout must be 'vas' or 'vggsound', got {layout!r}")
     if not root.is_dir():
         raise FileNotFoundError(f"no SpecVQGAN data folder at {root}")
+    if layout == "vggsound" and feature_folder is None:
+        feature_folder, flow_folder = BNINCEPTION_RGB_FOLDER, flow_folder or BNINCEPTION_FLOW_FOLDER
+    feature_folder = feature_folder or RESNET50_FOLDER
+    labels = read_vggsound_labels(meta_file) if meta_file is not None else None
     if split_file is not None:
         ids = [line.strip() for line in Path(split_file).read_text().splitlines() if line.strip()]
-    else:
+    elif layout == "vas":
         ids = sorted(f"{p.parent.name}/{p.stem}" for p in root.glob("videos/*/*.mp4"))
+    else:
+        ids = sorted(p.name[: -len("_mel.npy")] for p in root.glob(f"{SPECTROGRAM_FOLDER}/*_mel.npy"))
     clips = []
     for clip_id in ids:
-        label, video = clip_id.split("/")
+        if layout == "vas":
+            label, name = clip_id.split("/")
+            folder, video = root / "features" / label, root / "videos" / label / f"{name}.mp4"
+        else:  # the reference's clip ids start with the 11-character YouTube id, the metadata table's key
+            name, folder, video = clip_id, root, None
+            label = None if labels is None else labels.get(clip_id[:11])
         clip = SpecVQGANClip(
             clip_id,
             label,
-            root / "videos" / label / f"{video}.mp4",
-            root / "features" / label / SPECTROGRAM_FOLDER / f"{video}_mel.npy",
-            root / "features" / label / feature_folder / f"{video}.pkl",
+            video,
+            folder / SPECTROGRAM_FOLDER / f"{name}_mel.npy",
+            folder / feature_folder / f"{name}.pkl",
+            None if flow_folder is None else folder / flow_folder / f"{name}.pkl",
         )
-        if clip.video.is_file() and clip.spectrogram.is_file() and clip.features.is_file():
+        paths = [clip.video, clip.spectrogram, clip.features, clip.flow_features]
+        if all(path.is_file() for path in paths if path is not None):
             clips.append(clip)
     return clips
 
@@ -70,7 +138,7 @@ def load_example(clip: SpecVQGANClip, processor: SpecVQGANProcessor, labels: lis
     spectrogram = torch.from_numpy(np.load(clip.spectrogram).astype(np.float32))
     example = {
         "input_features": processor.feature_extractor.model_input(spectrogram),
-        "visual_features": processor.prepare_visual_features(load_feature_pickle(clip.features), str(clip.features)),
+        "visual_features": processor.prepare_visual_features(load_clip_features(clip), str(clip.features)),
     }
     if labels is not None:
         example["class_ids"] = torch.tensor(labels.index(clip.label))
@@ -177,6 +245,8 @@ __all__ = [
     "SyntheticToneClassifier",
     "collate",
     "list_clips",
+    "load_clip_features",
+    "read_vggsound_labels",
     "load_example",
     "load_feature_pickle",
     "make_synthetic_dataset",

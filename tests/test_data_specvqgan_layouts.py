@@ -16,7 +16,7 @@ from videozoo.data.specvqgan import (
     load_example,
 )
 from videozoo.processors import SpecVQGANProcessor
-from videozoo.scripts import generate_specvqgan, train_specvqgan
+from videozoo.scripts import evaluate_specvqgan, generate_specvqgan, train_specvqgan
 
 from .test_training_specvqgan import tiny_vas_models
 
@@ -126,6 +126,8 @@ def test_layout_errors_name_the_problem(tmp_path):
     write_pickle(clip.flow_features, np.zeros((3, 1024), np.float32))
     with pytest.raises(ValueError, match="3 frames"):
         load_clip_features(clip)
+    with pytest.raises(ValueError, match="has label None"):  # no meta_file: VGGSound clips carry no label
+        load_example(clip, SpecVQGANProcessor(num_features=5), labels=["dog barking"])
     with pytest.raises(ValueError, match="layout must be"):
         list_clips(root, layout="audioset")
     with pytest.raises(FileNotFoundError, match="meta_file"):
@@ -135,8 +137,9 @@ def test_layout_errors_name_the_problem(tmp_path):
 
 
 def test_scripts_read_the_vggsound_layout(tmp_path):
-    """`--dataset_name vggsound` in train_specvqgan.py (its split files vggsound_{train,valid}.txt) and `--layout
-    vggsound` in generate_specvqgan.py (tiny random sampler: the path, shapes and names)."""
+    """`--dataset_name vggsound` in train_specvqgan.py (its split files vggsound_{train,valid}.txt) and
+    evaluate_specvqgan.py, `--layout vggsound` in generate_specvqgan.py (tiny random models: the paths, shapes and
+    names, not the figures)."""
     root, _ = fake_vggsound(tmp_path)
     ids = list(CLIPS)
     args = train_specvqgan.SpecVQGANArguments(dataset_name="vggsound", data_dir=str(root), num_features=2)
@@ -150,3 +153,9 @@ def test_scripts_read_the_vggsound_layout(tmp_path):
         + ["--split", "test", "--output_dir", str(tmp_path / "samples")]
     )  # fmt: skip
     assert sorted(written) == [f"{ids[1]}_sample_0.npy", f"{ids[1]}_sample_0.png"]
+    metrics = evaluate_specvqgan.main(
+        ["--model_name_or_path", str(tmp_path / "sampler"), "--dataset_name", "vggsound", "--data_dir", str(root)]
+        + ["--split", "train", "--melception", str(tmp_path / "melception"), "--samples_per_video", "2"]
+        + ["--output_dir", str(tmp_path / "eval")]
+    )  # fmt: skip
+    assert metrics["dataset"] == "vggsound" and metrics["videos"] == 2

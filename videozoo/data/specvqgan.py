@@ -135,6 +135,8 @@ def list_clips(
 def load_example(clip: SpecVQGANClip, processor: SpecVQGANProcessor, labels: list[str] | None = None) -> dict:
     """One training example from the authors' precomputed files: `input_features` `(80, crop)` in [-1, 1] (their
     spectrogram centre-cropped, 2x - 1), `visual_features` `(N, depth)`, `class_ids` when `labels` are given."""
+    if labels is not None and clip.label not in labels:
+        raise ValueError(f"labels: clip {clip.clip_id} has label {clip.label!r}, not among the {len(labels)} given")
     spectrogram = torch.from_numpy(np.load(clip.spectrogram).astype(np.float32))
     example = {
         "input_features": processor.feature_extractor.model_input(spectrogram),

@@ -16,18 +16,6 @@ def lengths_to_mask(lengths: torch.Tensor, max_length: int | None = None) -> tor
     return positions[None, :] < lengths[:, None]
 
 
-def padding_mask_to_sdpa_mask(
-    padding_mask: torch.Tensor | None, num_queries: int | None = None
-) -> torch.Tensor | None:
-    """`(batch, keys)` padding mask -> boolean `(batch, 1, 1 | queries, keys)` mask for SDPA (True = may attend)."""
-    if padding_mask is None:
-        return None
-    mask = padding_mask.to(torch.bool)[:, None, None, :]
-    if num_queries is not None:
-        mask = mask.expand(-1, 1, num_queries, -1)
-    return mask
-
-
 def padding_mask_to_additive(
     padding_mask: torch.Tensor, dtype: torch.dtype, fill: float | None = None
 ) -> torch.Tensor:

@@ -42,6 +42,13 @@ SMALL = [
 ]
 
 
+def two_process_launch() -> list[str]:
+    """`accelerate launch` of 2 CPU processes (gloo) meeting on a free port; the script and its arguments follow."""
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    return launch + ["--main_process_port", str(free_port())]
+
+
 def free_port() -> int:
     """A free local port for the rendezvous, so that concurrent launches (other tests, other jobs) never clash."""
     with socket.socket() as probe:
@@ -164,20 +171,7 @@ def test_two_processes_equal_one_process_on_the_global_batch(tmp_path):
     """2 CPU processes (gloo), each with half of the batch: same loss and gradients as one process on all of it."""
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(free_port()),
+        *two_process_launch(),
         str(REPO_ROOT / "tests" / "distributed_mmt.py"),
         str(tmp_path / "result.json"),
         "gated",
@@ -258,20 +252,7 @@ def test_two_process_training_script_saves_and_evaluates_like_one_process(tmp_pa
     out = tmp_path / "run"
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(free_port()),
+        *two_process_launch(),
         str(REPO_ROOT / "scripts" / "train_mmt.py"),
         *SMALL,
         "--num_test_videos",

@@ -78,6 +78,17 @@ from .processors.processing_specvqgan import SpecVQGANProcessor
 from .processors.processing_vggish import VGGishProcessor
 
 
+# The task families: an architecture joins one, with its shared data, task and entry point.
+FAMILIES = (
+    "retrieval",
+    "dense_captioning",
+    "speech_recognition",
+    "synchronisation",
+    "generation",
+    "feature_extraction",
+)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """One registered architecture.
@@ -91,6 +102,10 @@ class Architecture:
             `pipeline_tag`, the closest Hub task (embedding models for retrieval: `feature-extraction`; dense
             captioning: `video-text-to-text`; AVATAR: `automatic-speech-recognition`; SparseSync's offset classes:
             `video-classification`).
+        family: the task family the architecture belongs to (`FAMILIES`); its training and evaluation run through
+            `scripts/run_<family>.py` (feature extractors run through `scripts/extract_features.py`).
+        recipe: `"module:attribute"` of its `videozoo.recipes.Recipe` (what the family entry point needs to train
+            and evaluate it), imported only when that entry point runs; `None` for rows that are not trained here.
         pipelines: `(task, pipeline class)` pairs: the videozoo pipelines (`processors/pipeline_*.py`) that run
             this architecture from raw media, registered with transformers' `PIPELINE_REGISTRY` and exported with
             a checkpoint as `custom_pipelines` (docs/pipelines.md).
@@ -102,7 +117,13 @@ class Architecture:
     feature_extractor_class: type | None = None
     video_processor_class: type | None = None
     paper: dict = field(default_factory=dict)
+    family: str = ""
+    recipe: str | None = None
     pipelines: tuple[tuple[str, type], ...] = ()
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"{self.model_type}: family {self.family!r} is not one of {FAMILIES}")
 
     @property
     def model_type(self) -> str:
@@ -131,6 +152,7 @@ SPECVQGAN_PAPER = {
 ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MMTConfig,
+        family="retrieval",
         models=((AutoModel, MMTModel),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
@@ -156,6 +178,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=MMTModalityMaskingConfig,
+        family="retrieval",
         models=((AutoModel, MMTForModalityMaskingPretraining),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
@@ -181,6 +204,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=AVLnetConfig,
+        family="retrieval",
         models=((AutoModel, AVLnetModel),),
         processor_class=AVLnetProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
@@ -207,6 +231,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=BMTConfig,
+        family="dense_captioning",
         models=((AutoModel, BMTForConditionalGeneration), (AutoModelForSeq2SeqLM, BMTForConditionalGeneration)),
         processor_class=BMTProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -233,6 +258,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=MDVCConfig,
+        family="dense_captioning",
         models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
         processor_class=MDVCProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -258,6 +284,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=EverythingAtOnceConfig,
+        family="retrieval",
         models=((AutoModel, EverythingAtOnceModel),),
         processor_class=EverythingAtOnceProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
@@ -283,6 +310,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=AvatarConfig,
+        family="speech_recognition",
         models=(
             (AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration),
             (AutoModel, AvatarForConditionalGeneration),
@@ -313,6 +341,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=SparseSyncConfig,
+        family="synchronisation",
         models=(
             (AutoModelForVideoClassification, SparseSyncForOffsetClassification),
             (AutoModel, SparseSyncForOffsetClassification),
@@ -342,6 +371,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=MelGANConfig,
+        family="generation",
         models=((AutoModel, MelGANVocoder),),
         paper={
             **SPECVQGAN_PAPER,
@@ -351,6 +381,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=MelceptionConfig,
+        family="generation",
         models=((AutoModel, MelceptionModel), (AutoModelForAudioClassification, MelceptionModel)),
         paper={
             **SPECVQGAN_PAPER,
@@ -360,6 +391,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=SpecVQGANConfig,
+        family="generation",
         models=((AutoModel, SpecVQGANModel),),
         processor_class=SpecVQGANProcessor,
         feature_extractor_class=SpecVQGANFeatureExtractor,
@@ -371,6 +403,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=SpecVQGANSamplerConfig,
+        family="generation",
         models=(
             (AutoModelForCausalLM, SpecVQGANForConditionalGeneration),
             (AutoModel, SpecVQGANForConditionalGeneration),
@@ -388,6 +421,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     # transforms of v-iashin/video_features, see docs/feature_extractors.md
     Architecture(
         config_class=ResNetFramesConfig,
+        family="feature_extraction",
         models=((AutoModel, ResNetFramesModel),),
         feature_extractor_class=ResNetFramesProcessor,
         paper={
@@ -412,6 +446,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=S3DConfig,
+        family="feature_extraction",
         models=((AutoModel, S3DModel),),
         feature_extractor_class=S3DProcessor,
         paper={
@@ -437,6 +472,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=VGGishConfig,
+        family="feature_extraction",
         models=((AutoModel, VGGishModel),),
         feature_extractor_class=VGGishProcessor,
         paper={
@@ -461,6 +497,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=RAFTConfig,
+        family="feature_extraction",
         models=((AutoModel, RAFTModel),),
         feature_extractor_class=RAFTProcessor,
         paper={
@@ -485,6 +522,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=I3DConfig,
+        family="feature_extraction",
         models=((AutoModel, I3DModel),),
         feature_extractor_class=I3DProcessor,
         paper={

@@ -77,7 +77,6 @@ from .processors.processing_sparsesync import SparseSyncProcessor
 from .processors.processing_specvqgan import SpecVQGANProcessor
 from .processors.processing_vggish import VGGishProcessor
 
-
 # The task families: an architecture joins one, with its shared data, task and entry point.
 FAMILIES = (
     "retrieval",

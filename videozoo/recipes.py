@@ -120,7 +120,7 @@ def run_family(family: str, argv: list[str] | None = None) -> dict:
         add_help=False,
     )
     front.add_argument("command", choices=COMMANDS)
-    front.add_argument("--model_type", choices=members)
+    front.add_argument("--model_type", help=f"one of {members}")
     if not argv or argv[0] in ("-h", "--help"):
         front.print_help()
         raise SystemExit(0 if argv else 2)

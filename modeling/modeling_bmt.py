@@ -247,7 +247,54 @@ class BMTEncoder(BMTPreTrainedModel):
         return BMTEncoderOutput(audio, video, audio_attention_mask, video_attention_mask)
 
 
-class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
+class CaptionerGenerationMixin(GenerationMixin):
+    """What the dense-captioning captioners (BMT, and MDVC which builds on it) share around their decoders: the
+    teacher-forcing inputs from labels, the decoding cache, and the inputs of each `generate()` step."""
+
+    def _caption_inputs(self, labels, decoder_input_ids):
+        """Labels with -100 read as PAD, and, where no decoder inputs are given, the labels shifted right after BOS
+        (the reference feeds `caption[:, :-1]` and scores `caption[:, 1:]`)."""
+        if labels is not None:
+            check_ids("labels", labels, self.config.vocab_size, ignore_index=-100)
+            labels = labels.masked_fill(labels == -100, self.config.pad_token_id)
+            if decoder_input_ids is None:
+                bos = labels.new_full((labels.shape[0], 1), self.config.decoder_start_token_id)
+                decoder_input_ids = torch.cat([bos, labels[:, :-1]], dim=1)
+        if decoder_input_ids is None:
+            raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
+        return labels, decoder_input_ids
+
+    def _generation_cache(self, past_key_values, use_cache) -> EncoderDecoderCache | None:
+        """The cache of this step: none in training or without `use_cache`; at the first step a fresh one that
+        grows as needed (the one `generate()` prepares has one cross-attention layer per decoder layer, while the
+        captioners cache several cross-attentions per layer)."""
+        if not use_cache or self.training:
+            return None
+        if not isinstance(past_key_values, EncoderDecoderCache) or past_key_values.get_seq_length() == 0:
+            past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        return past_key_values
+
+    def prepare_inputs_for_generation(
+        self,
+        decoder_input_ids,
+        past_key_values=None,
+        encoder_outputs=None,
+        decoder_attention_mask=None,
+        use_cache=None,
+        **kwargs,
+    ):
+        if past_key_values is not None and past_key_values.get_seq_length() > 0:
+            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length() :]
+        return {
+            "decoder_input_ids": decoder_input_ids,
+            "encoder_outputs": encoder_outputs,
+            "past_key_values": past_key_values,
+            "decoder_attention_mask": decoder_attention_mask,
+            "use_cache": use_cache,
+        }
+
+
+class BMTForConditionalGeneration(BMTPreTrainedModel, CaptionerGenerationMixin):
     """BMT captioner: bi-modal encoder, bi-modal decoder and a log-softmax generator."""
 
     def __init__(self, config: BMTConfig):
@@ -339,48 +386,18 @@ class BMTForConditionalGeneration(BMTPreTrainedModel, GenerationMixin):
             encoder_outputs = self.encoder(audio_features, video_features, audio_attention_mask, video_attention_mask)
         elif not isinstance(encoder_outputs, BMTEncoderOutput):
             encoder_outputs = BMTEncoderOutput(*encoder_outputs)
-        if labels is not None:
-            check_ids("labels", labels, self.config.vocab_size, ignore_index=-100)
-            labels = labels.masked_fill(labels == -100, self.config.pad_token_id)
-            if decoder_input_ids is None:
-                bos = labels.new_full((labels.shape[0], 1), self.config.decoder_start_token_id)
-                decoder_input_ids = torch.cat([bos, labels[:, :-1]], dim=1)
-        if decoder_input_ids is None:
-            raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
-        if use_cache and not self.training and (past_key_values is None or past_key_values.get_seq_length() == 0):
-            # a fresh cache that grows as needed (the one generate() prepares has one cross layer per decoder layer)
-            past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
-        log_probs = self.decode(
-            decoder_input_ids, encoder_outputs, decoder_attention_mask, past_key_values if use_cache else None
-        )
+        labels, decoder_input_ids = self._caption_inputs(labels, decoder_input_ids)
+        cache = self._generation_cache(past_key_values, use_cache)
+        log_probs = self.decode(decoder_input_ids, encoder_outputs, decoder_attention_mask, cache)
         loss = None
         if labels is not None:
             loss = label_smoothed_kl(log_probs, labels, self.config.label_smoothing, self.config.pad_token_id)
         return Seq2SeqLMOutput(
             loss=loss,
             logits=log_probs,
-            past_key_values=past_key_values if use_cache else None,
+            past_key_values=cache,
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
         )
-
-    def prepare_inputs_for_generation(
-        self,
-        decoder_input_ids,
-        past_key_values=None,
-        encoder_outputs=None,
-        decoder_attention_mask=None,
-        use_cache=None,
-        **kwargs,
-    ):
-        if past_key_values is not None and past_key_values.get_seq_length() > 0:
-            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length() :]
-        return {
-            "decoder_input_ids": decoder_input_ids,
-            "encoder_outputs": encoder_outputs,
-            "past_key_values": past_key_values,
-            "decoder_attention_mask": decoder_attention_mask,
-            "use_cache": use_cache,
-        }
 
 
 def label_smoothed_kl(log_probs: torch.Tensor, labels: torch.Tensor, smoothing: float, pad_id: int) -> torch.Tensor:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GenerationMixin, PreTrainedModel
-from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers import PreTrainedModel
+from transformers.cache_utils import Cache, EncoderDecoderCache
 from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput, can_return_tuple
 
@@ -41,6 +41,7 @@ from .loading import CheckedLoadingMixin
 from .modeling_bmt import (
     BMTFeedForward,
     BMTPositionalEncoding,
+    CaptionerGenerationMixin,
     _check_features,
     init_reference_weights,
     label_smoothed_kl,
@@ -145,7 +146,7 @@ class MDVCPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
         init_reference_weights(module)
 
 
-class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
+class MDVCForConditionalGeneration(MDVCPreTrainedModel, CaptionerGenerationMixin):
     def __init__(self, config: MDVCConfig):
         super().__init__(config)
         self.speech_embeddings = nn.Embedding(config.speech_vocab_size, config.speech_hidden_size)
@@ -235,21 +236,9 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
             )
         elif not isinstance(encoder_outputs, MDVCEncoderOutput):
             encoder_outputs = MDVCEncoderOutput(*encoder_outputs)
-        if labels is not None:
-            check_ids("labels", labels, cfg.vocab_size, ignore_index=-100)
-            labels = labels.masked_fill(labels == -100, cfg.pad_token_id)
-            if decoder_input_ids is None:
-                bos = labels.new_full((labels.shape[0], 1), cfg.decoder_start_token_id)
-                decoder_input_ids = torch.cat([bos, labels[:, :-1]], dim=1)
-        if decoder_input_ids is None:
-            raise ValueError("give decoder_input_ids (caption prefix starting with BOS) or labels")
+        labels, decoder_input_ids = self._caption_inputs(labels, decoder_input_ids)
         check_ids("decoder_input_ids", decoder_input_ids, cfg.vocab_size)
-        cache = None
-        if use_cache and not self.training:
-            if not isinstance(past_key_values, EncoderDecoderCache) or past_key_values.get_seq_length() == 0:
-                # a fresh cache that grows to 3 x num_hidden_layers layers (generate() prepares num_hidden_layers)
-                past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
-            cache = past_key_values
+        cache = self._generation_cache(past_key_values, use_cache)  # grows to 3 x num_hidden_layers layers
         past = cache.get_seq_length() if cache is not None else 0
         length, device = decoder_input_ids.shape[1], decoder_input_ids.device
         if decoder_attention_mask is None:
@@ -289,25 +278,6 @@ class MDVCForConditionalGeneration(MDVCPreTrainedModel, GenerationMixin):
             past_key_values=cache,
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
         )
-
-    def prepare_inputs_for_generation(
-        self,
-        decoder_input_ids,
-        past_key_values=None,
-        encoder_outputs=None,
-        decoder_attention_mask=None,
-        use_cache=None,
-        **kwargs,
-    ):
-        if past_key_values is not None and past_key_values.get_seq_length() > 0:
-            decoder_input_ids = decoder_input_ids[:, past_key_values.get_seq_length() :]
-        return {
-            "decoder_input_ids": decoder_input_ids,
-            "encoder_outputs": encoder_outputs,
-            "past_key_values": past_key_values,
-            "decoder_attention_mask": decoder_attention_mask,
-            "use_cache": use_cache,
-        }
 
 
 class _MDVCEncoderView(nn.Module):

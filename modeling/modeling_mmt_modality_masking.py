@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel
 from transformers.models.bert.modeling_bert import BertSelfAttention
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
@@ -36,15 +35,13 @@ from ..processors.validation import check_ids
 from .layers.attention import returns_attentions
 from .layers.gating import GatedEmbeddingUnit
 from .layers.pooling import masked_max, masked_mean
-from .loading import CheckedLoadingMixin
 from .losses import max_margin_ranking_loss
 from .modeling_mmt import (
     MMTModel,
+    MMTPreTrainedModel,
     MMTReduceDim,
     MMTVideoEncoder,
     encode_experts,
-    follow_attn_implementation,
-    init_expert_projection,
 )
 
 
@@ -147,22 +144,13 @@ class MMTQueryAVEncoder(nn.Module):
         return query, weights
 
 
-class MMTModalityMaskingPreTrainedModel(CheckedLoadingMixin, PreTrainedModel):
+class MMTModalityMaskingPreTrainedModel(MMTPreTrainedModel):
+    """MMT's base (weight initialisation, attention switching) with this config and its inputs."""
+
     config: MMTModalityMaskingConfig
-    base_model_prefix = "mmt"
+    config_class = MMTModalityMaskingConfig
     main_input_name = "expert_features"
     input_modalities = ("video", "audio", "text")
-    supports_gradient_checkpointing = False
-    _supports_sdpa = True
-    _no_split_modules = ["BertLayer"]
-
-    def _init_weights(self, module):
-        if not init_expert_projection(module):
-            super()._init_weights(module)
-
-    def set_attn_implementation(self, attn_implementation):
-        super().set_attn_implementation(attn_implementation)
-        follow_attn_implementation(self)
 
 
 class MMTForModalityMaskingPretraining(MMTModalityMaskingPreTrainedModel):

@@ -129,24 +129,43 @@ class Architecture:
         return self.config_class.model_type
 
 
-# The SpecVQGAN paper, shared by its four rows (codebook, sampler, vocoder, Melception).
-SPECVQGAN_PAPER = {
-    "title": "Taming Visually Guided Sound Generation",
-    "authors": "Vladimir Iashin, Esa Rahtu",
-    "venue": "BMVC",
-    "year": 2021,
-    "arxiv": "2110.08791",
-    "code": "https://github.com/v-iashin/SpecVQGAN",
-    "license": "mit",
-    "bibtex": (
-        "@inproceedings{iashin2021taming,\n"
-        "  title={Taming Visually Guided Sound Generation},\n"
-        "  author={Iashin, Vladimir and Rahtu, Esa},\n"
-        "  booktitle={British Machine Vision Conference (BMVC)},\n"
-        "  year={2021}\n"
-        "}"
-    ),
+# Where each venue's papers appear, for the BibTeX of model cards.
+BOOKTITLES = {
+    "BMVC": "British Machine Vision Conference (BMVC)",
+    "CVPR": "Conference on Computer Vision and Pattern Recognition (CVPR)",
+    "CVPR Workshops": "IEEE/CVF Conference on Computer Vision and Pattern Recognition Workshops (CVPRW)",
+    "ECCV": "European Conference on Computer Vision (ECCV)",
+    "ICASSP": "International Conference on Acoustics, Speech and Signal Processing (ICASSP)",
+    "Interspeech": "Interspeech",
+    "WACV": "Winter Conference on Applications of Computer Vision (WACV)",
 }
+
+
+def paper_entry(key: str, *, title: str, authors: str, venue: str, year: int, **fields) -> dict:
+    """A row's `paper` metadata with its BibTeX (`@inproceedings{key, ...}`) written from the fields.
+
+    `authors` is "First Last, First Last[, et al.]"; the other `fields` (arxiv, code, license, task, pipeline_tag)
+    are kept as given."""
+    names = [name.strip() for name in authors.split(",")]
+    bibtex_names = ["others" if name == "et al." else "{1}, {0}".format(*name.rsplit(" ", 1)) for name in names]
+    bibtex = (
+        f"@inproceedings{{{key},\n  title={{{title}}},\n  author={{{' and '.join(bibtex_names)}}},\n"
+        f"  booktitle={{{BOOKTITLES[venue]}}},\n  year={{{year}}}\n}}"
+    )
+    return {"title": title, "authors": authors, "venue": venue, "year": year, **fields, "bibtex": bibtex}
+
+
+# The SpecVQGAN paper, shared by its four rows (codebook, sampler, vocoder, Melception).
+SPECVQGAN_PAPER = paper_entry(
+    "iashin2021taming",
+    title="Taming Visually Guided Sound Generation",
+    authors="Vladimir Iashin, Esa Rahtu",
+    venue="BMVC",
+    year=2021,
+    arxiv="2110.08791",
+    code="https://github.com/v-iashin/SpecVQGAN",
+    license="mit",
+)
 
 ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
@@ -155,25 +174,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         models=((AutoModel, MMTModel),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
-        paper={
-            "title": "Multi-modal Transformer for Video Retrieval",
-            "authors": "Valentin Gabeur, Chen Sun, Karteek Alahari, Cordelia Schmid",
-            "venue": "ECCV",
-            "year": 2020,
-            "arxiv": "2007.10639",
-            "code": "https://github.com/gabeur/mmt",
-            "license": "apache-2.0",
-            "bibtex": (
-                "@inproceedings{gabeur2020mmt,\n"
-                "  title={Multi-modal Transformer for Video Retrieval},\n"
-                "  author={Gabeur, Valentin and Sun, Chen and Alahari, Karteek and Schmid, Cordelia},\n"
-                "  booktitle={European Conference on Computer Vision (ECCV)},\n"
-                "  year={2020}\n"
-                "}"
-            ),
-            "task": "text-video retrieval",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "gabeur2020mmt",
+            title="Multi-modal Transformer for Video Retrieval",
+            authors="Valentin Gabeur, Chen Sun, Karteek Alahari, Cordelia Schmid",
+            venue="ECCV",
+            year=2020,
+            arxiv="2007.10639",
+            code="https://github.com/gabeur/mmt",
+            license="apache-2.0",
+            task="text-video retrieval",
+            pipeline_tag="feature-extraction",
+        ),
     ),
     Architecture(
         config_class=MMTModalityMaskingConfig,
@@ -181,25 +193,17 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         models=((AutoModel, MMTForModalityMaskingPretraining),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
-        paper={
-            "title": "Masking Modalities for Cross-modal Video Retrieval",
-            "authors": "Valentin Gabeur, Arsha Nagrani, Chen Sun, Karteek Alahari, Cordelia Schmid",
-            "venue": "WACV",
-            "year": 2022,
-            "arxiv": "2111.01300",
-            "license": "apache-2.0",
-            "bibtex": (
-                "@inproceedings{gabeur2022masking,\n"
-                "  title={Masking Modalities for Cross-modal Video Retrieval},\n"
-                "  author={Gabeur, Valentin and Nagrani, Arsha and Sun, Chen and Alahari, Karteek and "
-                "Schmid, Cordelia},\n"
-                "  booktitle={Winter Conference on Applications of Computer Vision (WACV)},\n"
-                "  year={2022}\n"
-                "}"
-            ),
-            "task": "video representation pre-training",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "gabeur2022masking",
+            title="Masking Modalities for Cross-modal Video Retrieval",
+            authors="Valentin Gabeur, Arsha Nagrani, Chen Sun, Karteek Alahari, Cordelia Schmid",
+            venue="WACV",
+            year=2022,
+            arxiv="2111.01300",
+            license="apache-2.0",
+            task="video representation pre-training",
+            pipeline_tag="feature-extraction",
+        ),
     ),
     Architecture(
         config_class=AVLnetConfig,
@@ -207,25 +211,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         models=((AutoModel, AVLnetModel),),
         processor_class=AVLnetProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
-        paper={
-            "title": "AVLnet: Learning Audio-Visual Language Representations from Instructional Videos",
-            "authors": "Andrew Rouditchenko, Angie Boggust, David Harwath, et al.",
-            "venue": "Interspeech",
-            "year": 2021,
-            "arxiv": "2006.09199",
-            "code": "https://github.com/roudimit/AVLnet",
-            "license": "mit",
-            "bibtex": (
-                "@inproceedings{rouditchenko2021avlnet,\n"
-                "  title={AVLnet: Learning Audio-Visual Language Representations from Instructional Videos},\n"
-                "  author={Rouditchenko, Andrew and Boggust, Angie and Harwath, David and others},\n"
-                "  booktitle={Interspeech},\n"
-                "  year={2021}\n"
-                "}"
-            ),
-            "task": "audio-video retrieval",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "rouditchenko2021avlnet",
+            title="AVLnet: Learning Audio-Visual Language Representations from Instructional Videos",
+            authors="Andrew Rouditchenko, Angie Boggust, David Harwath, et al.",
+            venue="Interspeech",
+            year=2021,
+            arxiv="2006.09199",
+            code="https://github.com/roudimit/AVLnet",
+            license="mit",
+            task="audio-video retrieval",
+            pipeline_tag="feature-extraction",
+        ),
         pipelines=(("video-text-retrieval", VideoTextRetrievalPipeline),),
     ),
     Architecture(
@@ -234,25 +231,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         models=((AutoModel, BMTForConditionalGeneration), (AutoModelForSeq2SeqLM, BMTForConditionalGeneration)),
         processor_class=BMTProcessor,
         feature_extractor_class=BMTFeatureExtractor,
-        paper={
-            "title": "A Better Use of Audio-Visual Cues: Dense Video Captioning with Bi-modal Transformer",
-            "authors": "Vladimir Iashin, Esa Rahtu",
-            "venue": "BMVC",
-            "year": 2020,
-            "arxiv": "2005.08271",
-            "code": "https://github.com/v-iashin/BMT",
-            "license": "mit",
-            "bibtex": (
-                "@inproceedings{iashin2020better,\n"
-                "  title={A Better Use of Audio-Visual Cues: Dense Video Captioning with Bi-modal Transformer},\n"
-                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
-                "  booktitle={British Machine Vision Conference (BMVC)},\n"
-                "  year={2020}\n"
-                "}"
-            ),
-            "task": "dense video captioning",
-            "pipeline_tag": "video-text-to-text",
-        },
+        paper=paper_entry(
+            "iashin2020better",
+            title="A Better Use of Audio-Visual Cues: Dense Video Captioning with Bi-modal Transformer",
+            authors="Vladimir Iashin, Esa Rahtu",
+            venue="BMVC",
+            year=2020,
+            arxiv="2005.08271",
+            code="https://github.com/v-iashin/BMT",
+            license="mit",
+            task="dense video captioning",
+            pipeline_tag="video-text-to-text",
+        ),
         pipelines=(("dense-video-captioning", DenseVideoCaptioningPipeline),),
     ),
     Architecture(
@@ -261,25 +251,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
         processor_class=MDVCProcessor,
         feature_extractor_class=BMTFeatureExtractor,
-        paper={
-            "title": "Multi-modal Dense Video Captioning",
-            "authors": "Vladimir Iashin, Esa Rahtu",
-            "venue": "CVPR Workshops",
-            "year": 2020,
-            "arxiv": "2003.07758",
-            "code": "https://github.com/v-iashin/MDVC",
-            "license": "mit",
-            "bibtex": (
-                "@inproceedings{iashin2020multi,\n"
-                "  title={Multi-modal Dense Video Captioning},\n"
-                "  author={Iashin, Vladimir and Rahtu, Esa},\n"
-                "  booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition Workshops (CVPRW)},\n"
-                "  year={2020}\n"
-                "}"
-            ),
-            "task": "dense video captioning",
-            "pipeline_tag": "video-text-to-text",
-        },
+        paper=paper_entry(
+            "iashin2020multi",
+            title="Multi-modal Dense Video Captioning",
+            authors="Vladimir Iashin, Esa Rahtu",
+            venue="CVPR Workshops",
+            year=2020,
+            arxiv="2003.07758",
+            code="https://github.com/v-iashin/MDVC",
+            license="mit",
+            task="dense video captioning",
+            pipeline_tag="video-text-to-text",
+        ),
     ),
     Architecture(
         config_class=EverythingAtOnceConfig,
@@ -287,25 +270,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         models=((AutoModel, EverythingAtOnceModel),),
         processor_class=EverythingAtOnceProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
-        paper={
-            "title": "Everything at Once - Multi-modal Fusion Transformer for Video Retrieval",
-            "authors": "Nina Shvetsova, Brian Chen, Andrew Rouditchenko, et al.",
-            "venue": "CVPR",
-            "year": 2022,
-            "arxiv": "2112.04446",
-            "code": "https://github.com/ninatu/everything_at_once",
-            "license": "bsd-3-clause",
-            "bibtex": (
-                "@inproceedings{shvetsova2022everything,\n"
-                "  title={Everything at Once -- Multi-modal Fusion Transformer for Video Retrieval},\n"
-                "  author={Shvetsova, Nina and Chen, Brian and Rouditchenko, Andrew and others},\n"
-                "  booktitle={Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
-                "  year={2022}\n"
-                "}"
-            ),
-            "task": "text-video retrieval",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "shvetsova2022everything",
+            title="Everything at Once - Multi-modal Fusion Transformer for Video Retrieval",
+            authors="Nina Shvetsova, Brian Chen, Andrew Rouditchenko, et al.",
+            venue="CVPR",
+            year=2022,
+            arxiv="2112.04446",
+            code="https://github.com/ninatu/everything_at_once",
+            license="bsd-3-clause",
+            task="text-video retrieval",
+            pipeline_tag="feature-extraction",
+        ),
     ),
     Architecture(
         config_class=AvatarConfig,
@@ -316,26 +292,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         ),
         processor_class=AvatarProcessor,
         feature_extractor_class=AvatarFeatureExtractor,
-        paper={
-            "title": "AVATAR: Unconstrained Audiovisual Speech Recognition",
-            "authors": "Valentin Gabeur, Paul Hongsuck Seo, Arsha Nagrani, Chen Sun, Karteek Alahari, Cordelia Schmid",
-            "venue": "Interspeech",
-            "year": 2022,
-            "arxiv": "2206.07684",
-            "code": "https://github.com/google-research/scenic/tree/main/scenic/projects/avatar",
-            "license": "apache-2.0",
-            "bibtex": (
-                "@inproceedings{gabeur2022avatar,\n"
-                "  title={AVATAR: Unconstrained Audiovisual Speech Recognition},\n"
-                "  author={Gabeur, Valentin and Seo, Paul Hongsuck and Nagrani, Arsha and Sun, Chen and Alahari, "
-                "Karteek and Schmid, Cordelia},\n"
-                "  booktitle={Interspeech},\n"
-                "  year={2022}\n"
-                "}"
-            ),
-            "task": "audio-visual speech recognition",
-            "pipeline_tag": "automatic-speech-recognition",
-        },
+        paper=paper_entry(
+            "gabeur2022avatar",
+            title="AVATAR: Unconstrained Audiovisual Speech Recognition",
+            authors="Valentin Gabeur, Paul Hongsuck Seo, Arsha Nagrani, Chen Sun, Karteek Alahari, Cordelia Schmid",
+            venue="Interspeech",
+            year=2022,
+            arxiv="2206.07684",
+            code="https://github.com/google-research/scenic/tree/main/scenic/projects/avatar",
+            license="apache-2.0",
+            task="audio-visual speech recognition",
+            pipeline_tag="automatic-speech-recognition",
+        ),
         pipelines=(("audio-visual-speech-recognition", AudioVisualSpeechRecognitionPipeline),),
     ),
     Architecture(
@@ -347,25 +315,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         ),
         processor_class=SparseSyncProcessor,
         feature_extractor_class=SparseSyncFeatureExtractor,
-        paper={
-            "title": "Sparse in Space and Time: Audio-visual Synchronisation with Trainable Selectors",
-            "authors": "Vladimir Iashin, Weidi Xie, Esa Rahtu, Andrew Zisserman",
-            "venue": "BMVC",
-            "year": 2022,
-            "arxiv": "2210.07055",
-            "code": "https://github.com/v-iashin/SparseSync",
-            "license": "mit",
-            "bibtex": (
-                "@inproceedings{iashin2022sparse,\n"
-                "  title={Sparse in Space and Time: Audio-visual Synchronisation with Trainable Selectors},\n"
-                "  author={Iashin, Vladimir and Xie, Weidi and Rahtu, Esa and Zisserman, Andrew},\n"
-                "  booktitle={British Machine Vision Conference (BMVC)},\n"
-                "  year={2022}\n"
-                "}"
-            ),
-            "task": "audio-visual synchronisation",
-            "pipeline_tag": "video-classification",
-        },
+        paper=paper_entry(
+            "iashin2022sparse",
+            title="Sparse in Space and Time: Audio-visual Synchronisation with Trainable Selectors",
+            authors="Vladimir Iashin, Weidi Xie, Esa Rahtu, Andrew Zisserman",
+            venue="BMVC",
+            year=2022,
+            arxiv="2210.07055",
+            code="https://github.com/v-iashin/SparseSync",
+            license="mit",
+            task="audio-visual synchronisation",
+            pipeline_tag="video-classification",
+        ),
         pipelines=(("audio-visual-synchronisation", AudioVisualSynchronisationPipeline),),
     ),
     Architecture(
@@ -423,126 +384,90 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         family="feature_extraction",
         models=((AutoModel, ResNetFramesModel),),
         feature_extractor_class=ResNetFramesProcessor,
-        paper={
-            "title": "Deep Residual Learning for Image Recognition",
-            "authors": "Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun",
-            "venue": "CVPR",
-            "year": 2016,
-            "arxiv": "1512.03385",
-            "code": "https://github.com/v-iashin/video_features",
-            "license": "bsd-3-clause",
-            "bibtex": (
-                "@inproceedings{he2016deep,\n"
-                "  title={Deep Residual Learning for Image Recognition},\n"
-                "  author={He, Kaiming and Zhang, Xiangyu and Ren, Shaoqing and Sun, Jian},\n"
-                "  booktitle={Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
-                "  year={2016}\n"
-                "}"
-            ),
-            "task": "feature-extraction",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "he2016deep",
+            title="Deep Residual Learning for Image Recognition",
+            authors="Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun",
+            venue="CVPR",
+            year=2016,
+            arxiv="1512.03385",
+            code="https://github.com/v-iashin/video_features",
+            license="bsd-3-clause",
+            task="feature-extraction",
+            pipeline_tag="feature-extraction",
+        ),
     ),
     Architecture(
         config_class=S3DConfig,
         family="feature_extraction",
         models=((AutoModel, S3DModel),),
         feature_extractor_class=S3DProcessor,
-        paper={
-            "title": "Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video Classification",
-            "authors": "Saining Xie, Chen Sun, Jonathan Huang, Zhuowen Tu, Kevin Murphy",
-            "venue": "ECCV",
-            "year": 2018,
-            "arxiv": "1712.04851",
-            "code": "https://github.com/v-iashin/video_features",
-            "license": "mit",
-            "bibtex": (
-                "@inproceedings{xie2018rethinking,\n"
-                "  title={Rethinking Spatiotemporal Feature Learning:\n"
-                "    Speed-Accuracy Trade-offs in Video Classification},\n"
-                "  author={Xie, Saining and Sun, Chen and Huang, Jonathan and Tu, Zhuowen and Murphy, Kevin},\n"
-                "  booktitle={European Conference on Computer Vision (ECCV)},\n"
-                "  year={2018}\n"
-                "}"
-            ),
-            "task": "feature-extraction",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "xie2018rethinking",
+            title="Rethinking Spatiotemporal Feature Learning: Speed-Accuracy Trade-offs in Video Classification",
+            authors="Saining Xie, Chen Sun, Jonathan Huang, Zhuowen Tu, Kevin Murphy",
+            venue="ECCV",
+            year=2018,
+            arxiv="1712.04851",
+            code="https://github.com/v-iashin/video_features",
+            license="mit",
+            task="feature-extraction",
+            pipeline_tag="feature-extraction",
+        ),
     ),
     Architecture(
         config_class=VGGishConfig,
         family="feature_extraction",
         models=((AutoModel, VGGishModel),),
         feature_extractor_class=VGGishProcessor,
-        paper={
-            "title": "CNN Architectures for Large-Scale Audio Classification",
-            "authors": "Shawn Hershey, Sourish Chaudhuri, Daniel P. W. Ellis, et al.",
-            "venue": "ICASSP",
-            "year": 2017,
-            "arxiv": "1609.09430",
-            "code": "https://github.com/v-iashin/video_features",
-            "license": "apache-2.0",
-            "bibtex": (
-                "@inproceedings{hershey2017cnn,\n"
-                "  title={CNN Architectures for Large-Scale Audio Classification},\n"
-                "  author={Hershey, Shawn and Chaudhuri, Sourish and Ellis, Daniel P. W. and others},\n"
-                "  booktitle={International Conference on Acoustics, Speech and Signal Processing (ICASSP)},\n"
-                "  year={2017}\n"
-                "}"
-            ),
-            "task": "feature-extraction",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "hershey2017cnn",
+            title="CNN Architectures for Large-Scale Audio Classification",
+            authors="Shawn Hershey, Sourish Chaudhuri, Daniel P. W. Ellis, et al.",
+            venue="ICASSP",
+            year=2017,
+            arxiv="1609.09430",
+            code="https://github.com/v-iashin/video_features",
+            license="apache-2.0",
+            task="feature-extraction",
+            pipeline_tag="feature-extraction",
+        ),
     ),
     Architecture(
         config_class=RAFTConfig,
         family="feature_extraction",
         models=((AutoModel, RAFTModel),),
         feature_extractor_class=RAFTProcessor,
-        paper={
-            "title": "RAFT: Recurrent All-Pairs Field Transforms for Optical Flow",
-            "authors": "Zachary Teed, Jia Deng",
-            "venue": "ECCV",
-            "year": 2020,
-            "arxiv": "2003.12039",
-            "code": "https://github.com/v-iashin/video_features",
-            "license": "bsd-3-clause",
-            "bibtex": (
-                "@inproceedings{teed2020raft,\n"
-                "  title={RAFT: Recurrent All-Pairs Field Transforms for Optical Flow},\n"
-                "  author={Teed, Zachary and Deng, Jia},\n"
-                "  booktitle={European Conference on Computer Vision (ECCV)},\n"
-                "  year={2020}\n"
-                "}"
-            ),
-            "task": "optical-flow",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "teed2020raft",
+            title="RAFT: Recurrent All-Pairs Field Transforms for Optical Flow",
+            authors="Zachary Teed, Jia Deng",
+            venue="ECCV",
+            year=2020,
+            arxiv="2003.12039",
+            code="https://github.com/v-iashin/video_features",
+            license="bsd-3-clause",
+            task="optical-flow",
+            pipeline_tag="feature-extraction",
+        ),
     ),
     Architecture(
         config_class=I3DConfig,
         family="feature_extraction",
         models=((AutoModel, I3DModel),),
         feature_extractor_class=I3DProcessor,
-        paper={
-            "title": "Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset",
-            "authors": "Joao Carreira, Andrew Zisserman",
-            "venue": "CVPR",
-            "year": 2017,
-            "arxiv": "1705.07750",
-            "code": "https://github.com/v-iashin/video_features",
-            "license": "apache-2.0",
-            "bibtex": (
-                "@inproceedings{carreira2017quo,\n"
-                "  title={Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset},\n"
-                "  author={Carreira, Joao and Zisserman, Andrew},\n"
-                "  booktitle={Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
-                "  year={2017}\n"
-                "}"
-            ),
-            "task": "feature-extraction",
-            "pipeline_tag": "feature-extraction",
-        },
+        paper=paper_entry(
+            "carreira2017quo",
+            title="Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset",
+            authors="Joao Carreira, Andrew Zisserman",
+            venue="CVPR",
+            year=2017,
+            arxiv="1705.07750",
+            code="https://github.com/v-iashin/video_features",
+            license="apache-2.0",
+            task="feature-extraction",
+            pipeline_tag="feature-extraction",
+        ),
     ),
 )
 

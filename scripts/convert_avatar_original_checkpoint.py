@@ -29,7 +29,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from videozoo.arguments import file_problem
 from videozoo.configuration.configuration_avatar import AvatarConfig
+from videozoo.conversion import add_conversion_arguments, check_conversion_arguments, save_converted
 from videozoo.modeling.modeling_avatar import AvatarForConditionalGeneration
 
 # Measured on an AMD EPYC (1 and 2 threads) against the fixture (recorded on Intel): encoded 2.5e-6 (values to 3.0),
@@ -355,28 +357,29 @@ def run_fixture(fixture: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fixture", type=Path)
-    parser.add_argument("--config", type=Path)
-    parser.add_argument("--weights", type=Path)
+    add_conversion_arguments(
+        parser, "the converted Flax parameters as .safetensors (see above)", checkpoint_aliases=("--weights",)
+    )
+    parser.add_argument("--config", type=Path, help="the authors' config as JSON")
     parser.add_argument("--num_frames", type=int, help="video frames per clip (default: from the checkpoint)")
     parser.add_argument(
         "--image_size", type=int, nargs="+", help="frame side, or HEIGHT WIDTH (default: from the checkpoint)"
     )
     parser.add_argument("--audio_frames", type=int, help="log-mel frames per clip (default: from the checkpoint)")
     parser.add_argument("--mel_bins", type=int, help="log-mel bins (default: the original config's)")
-    parser.add_argument("--output_dir", type=Path)
     args = parser.parse_args(argv)
+    check_conversion_arguments(
+        parser,
+        args,
+        file_problem("--config", args.config, required=True),
+        None
+        if args.image_size is None or len(args.image_size) in (1, 2)
+        else "--image_size takes one value (square frames) or two (HEIGHT WIDTH)",
+    )
     if args.fixture is not None:
         return run_fixture(args.fixture)
-    if not (args.config and args.weights and args.output_dir):
-        parser.error("pass --fixture DIR, or --config, --weights and --output_dir")
-    if args.image_size is not None and len(args.image_size) not in (1, 2):
-        parser.error("--image_size takes one value (square frames) or two (HEIGHT WIDTH)")
-    for path in (args.config, args.weights):
-        if not path.is_file():
-            parser.error(f"{path} does not exist")
     original = json.loads(args.config.read_text())
-    weights = load_file(args.weights)
+    weights = load_file(args.checkpoint)
     image_size = (
         None if args.image_size is None else (args.image_size[0] if len(args.image_size) == 1 else args.image_size)
     )
@@ -389,9 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_original(
         original, sizes["num_frames"], sizes["image_size"], sizes["max_audio_frames"], sizes["num_mel_bins"]
     )
-    model = load_converted(config, weights)
-    model.save_pretrained(args.output_dir)
-    print(f"saved to {args.output_dir}")
+    save_converted(args.output_dir, load_converted(config, weights))
     return 0
 
 

@@ -20,12 +20,17 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
+from videozoo.arguments import file_problem
 from videozoo.configuration import EverythingAtOnceConfig
-from videozoo.conversion import report_differences
+from videozoo.conversion import (
+    add_conversion_arguments,
+    check_conversion_arguments,
+    load_original_weights,
+    report_differences,
+    save_converted,
+)
 from videozoo.modeling import EverythingAtOnceModel
 from videozoo.modeling.renaming import rename_key
-from videozoo.outputs import staged_output
 
 RENAME_RULES = [(r"^davenet\.", "audio_encoder.")]  # every other name is the reference's
 V2_DAVENET = {
@@ -134,40 +139,26 @@ def check_fixture(fixture: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path)
-    parser.add_argument("--config_json", type=Path)
-    parser.add_argument("--output_dir", type=Path)
-    parser.add_argument("--fixture", type=Path)
-    parser.add_argument(
-        "--tolerance", type=float, default=1e-5, help="max |difference| of float outputs (audio_embed: 1e-4)"
-    )
-    args = parser.parse_args(argv)
-    exit_if_any(
+    add_conversion_arguments(
         parser,
-        [
-            folder_problem("--fixture", args.fixture),
-            positive_problem("--tolerance", args.tolerance),
-        ]
-        if args.fixture
-        else [
-            file_problem("--checkpoint", args.checkpoint, required=True),
-            output_folder_problem("--output_dir", args.output_dir),
-            file_problem("--config_json", args.config_json, required=True),
-        ],
+        "the authors' checkpoint (.pth with a 'state_dict')",
+        tolerance=1e-5,
+        tolerance_help="max |difference| of float outputs (audio_embed: 1e-4)",
     )
+    parser.add_argument("--config_json", type=Path, help="the authors' JSON config")
+    args = parser.parse_args(argv)
+    check_conversion_arguments(parser, args, file_problem("--config_json", args.config_json, required=True))
     if args.fixture is not None:
         differences = check_fixture(args.fixture)
         tolerances = {name: OUTPUT_TOLERANCES.get(name, args.tolerance) for name in differences}
         return report_differences({name: (d, tolerances[name]) for name, d in differences.items()})
-    checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    state_dict = checkpoint.get("state_dict", checkpoint)
-    model = load_model(state_dict, convert_config(json.loads(args.config_json.read_text())))
+    model = load_model(
+        load_original_weights(args.checkpoint), convert_config(json.loads(args.config_json.read_text()))
+    )
     from videozoo.processors import EverythingAtOnceProcessor
 
-    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
-        model.save_pretrained(staging)
-        EverythingAtOnceProcessor.default(word_embedding_size=model.config.text_feature_size).save_pretrained(staging)
-    print(f"saved EverythingAtOnceModel to {args.output_dir}")
+    processor = EverythingAtOnceProcessor.default(word_embedding_size=model.config.text_feature_size)
+    save_converted(args.output_dir, model, processor)
     return 0
 
 

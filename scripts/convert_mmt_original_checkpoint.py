@@ -22,12 +22,16 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertConfig
 
-from videozoo.arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
+from videozoo.arguments import file_problem
 from videozoo.configuration import MMTConfig
 from videozoo.configuration.configuration_mmt import MMT_EXPERT_TABLE
-from videozoo.conversion import report_differences
+from videozoo.conversion import (
+    add_conversion_arguments,
+    check_conversion_arguments,
+    report_differences,
+    save_converted,
+)
 from videozoo.modeling import MMTModel
-from videozoo.outputs import staged_output
 
 # Ordered rename rules: the first matching pattern wins; a replacement of None drops the tensor.
 RENAME_RULES: list[tuple[str, str | None]] = [
@@ -233,26 +237,12 @@ def check_fixture(fixture: Path, tolerance: float | None = None) -> dict[str, fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, help="the authors' .pth file")
+    add_conversion_arguments(parser, "the authors' .pth file", tolerance=1e-5)
     parser.add_argument("--config_json", type=Path, help="the authors' JSON config, if the .pth lacks it")
     parser.add_argument("--vocab_file", type=Path, help="bert-base-cased vocab.txt, to save a processor too")
-    parser.add_argument("--output_dir", type=Path)
-    parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
-    parser.add_argument("--tolerance", type=float, default=1e-5)
     args = parser.parse_args(argv)
-    exit_if_any(
-        parser,
-        [
-            folder_problem("--fixture", args.fixture),
-            positive_problem("--tolerance", args.tolerance),
-        ]
-        if args.fixture
-        else [
-            file_problem("--checkpoint", args.checkpoint, required=True),
-            output_folder_problem("--output_dir", args.output_dir),
-            file_problem("--config_json", args.config_json),
-            file_problem("--vocab_file", args.vocab_file),
-        ],
+    check_conversion_arguments(
+        parser, args, file_problem("--config_json", args.config_json), file_problem("--vocab_file", args.vocab_file)
     )
 
     if args.fixture is not None:
@@ -266,18 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the checkpoint holds no config; give --config_json")
     config = convert_config(original, text_config_from_weights(state_dict))
     model = load_model(state_dict, config)
-    with staged_output(args.output_dir) as staging:  # an earlier model there stays until this one is complete
-        model.save_pretrained(staging)
-        if args.vocab_file is not None:
-            from videozoo.processors import MMTProcessor
+    parts = [model]
+    if args.vocab_file is not None:
+        from videozoo.processors import MMTProcessor
 
-            MMTProcessor.from_vocab_file(
-                args.vocab_file, expert_names=config.expert_names, lowercase=True
-            ).save_pretrained(staging)
-    print(
-        f"saved {type(model).__name__} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters) "
-        f"to {args.output_dir}"
-    )
+        parts.append(MMTProcessor.from_vocab_file(args.vocab_file, expert_names=config.expert_names, lowercase=True))
+    save_converted(args.output_dir, *parts)
+    print(f"{type(model).__name__}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters")
     return 0
 
 

@@ -18,23 +18,41 @@ from pathlib import Path
 import torch
 from safetensors.torch import load, load_file
 
-from .arguments import exit_if_any, file_problem, folder_problem, output_folder_problem
+from .arguments import exit_if_any, file_problem, folder_problem, output_folder_problem, positive_problem
 from .outputs import staged_output
 
 
-def add_conversion_arguments(parser: argparse.ArgumentParser, checkpoint_help: str) -> argparse.ArgumentParser:
-    """`--checkpoint`, `--output_dir` and `--fixture` (a parity folder to check instead of converting)."""
-    parser.add_argument("--checkpoint", type=Path, help=checkpoint_help)
+def add_conversion_arguments(
+    parser: argparse.ArgumentParser,
+    checkpoint_help: str,
+    *,
+    tolerance: float | None = None,
+    tolerance_help: str = "max |difference| of float outputs against the fixture",
+    checkpoint_aliases: tuple[str, ...] = (),
+) -> argparse.ArgumentParser:
+    """`--checkpoint` (and its `checkpoint_aliases`), `--output_dir` and `--fixture` (a parity folder to check
+    instead of converting), plus `--tolerance` where the script takes one (`tolerance` is its default)."""
+    parser.add_argument("--checkpoint", *checkpoint_aliases, dest="checkpoint", type=Path, help=checkpoint_help)
     parser.add_argument("--output_dir", type=Path, help="where the converted model (and processor) are saved")
     parser.add_argument("--fixture", type=Path, help="a parity folder: convert it and compare with its outputs")
+    if tolerance is not None:
+        parser.add_argument("--tolerance", type=float, default=tolerance, help=tolerance_help)
     return parser
 
 
 def check_conversion_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, *problems) -> None:
-    """Exit through `parser.error` naming every problem: a missing fixture folder, or (converting) a missing
-    checkpoint, an unusable output folder and the script's own `problems` (None entries are no problem)."""
+    """Exit through `parser.error` naming every problem: a missing fixture folder (or a tolerance that is not
+    positive), or (converting) a missing checkpoint, an unusable output folder and the script's own `problems`
+    (None entries are no problem)."""
     if args.fixture is not None:
-        exit_if_any(parser, [folder_problem("--fixture", args.fixture)])
+        tolerance = getattr(args, "tolerance", None)
+        exit_if_any(
+            parser,
+            [
+                folder_problem("--fixture", args.fixture),
+                None if tolerance is None else positive_problem("--tolerance", tolerance),
+            ],
+        )
         return
     exit_if_any(
         parser,

@@ -27,6 +27,7 @@ from videozoo.configuration import MelGANConfig
 from videozoo.conversion import (
     add_conversion_arguments,
     check_conversion_arguments,
+    load_original_weights,
     report_differences,
     save_converted,
 )
@@ -95,18 +96,6 @@ def load_model(state_dict: dict[str, torch.Tensor], config: MelGANConfig | None 
     return model.eval()
 
 
-def load_original_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    if path.suffix == ".safetensors":
-        return load_file(path)
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise ValueError(f"{path} is not a MelGAN generator state dict (a dict of tensors `model.{{i}}.…`)")
-    return dict(checkpoint)
-
-
 def check_fixture(fixture: Path) -> dict[str, tuple[float, float]]:
     """{name: (max abs difference, tolerance)} for the waveform and the recorded intermediate outputs."""
     original = json.loads((fixture / "original_config.json").read_text())["args"]
@@ -152,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fixture is not None:
         return report_differences(check_fixture(args.fixture))
 
-    model = load_model(load_original_checkpoint(args.checkpoint))
+    model = load_model(load_original_weights(args.checkpoint))
     if args.fold_weight_norm:
         model.remove_weight_norm()
     save_converted(args.output_dir, model)

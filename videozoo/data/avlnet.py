@@ -195,6 +195,16 @@ def howto100m_random_clips(
     return clips
 
 
+def read_howto100m_video(row: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One HowTo100M index row's arrays: the spectrogram (`path_spec`, .npz "arr_0"), the 2-D and the 3-D video
+    features (`path_2d`, `path_3d`, .npz "features"), as the reference's loader reads them."""
+    return (
+        _read_array(Path(row["path_spec"]), "arr_0"),
+        _read_array(Path(row["path_2d"]), "features"),
+        _read_array(Path(row["path_3d"]), "features"),
+    )
+
+
 class HowTo100MCollator:
     """Index rows (videos) -> a batch of `num_clips` random windows per video, flattened, as the reference."""
 
@@ -208,9 +218,7 @@ class HowTo100MCollator:
         for index, row in enumerate(rows):
             rng = np.random.default_rng(row.get("sample_seed", index))
             clips += howto100m_random_clips(
-                _read_array(Path(row["path_spec"]), "arr_0"),
-                _read_array(Path(row["path_2d"]), "features"),
-                _read_array(Path(row["path_3d"]), "features"),
+                *read_howto100m_video(row),
                 self.num_clips,
                 self.window_frames,
                 rng,

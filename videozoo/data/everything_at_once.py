@@ -262,17 +262,13 @@ class HowTo100MEAOCollator:
         self.batch = EverythingAtOnceCollator(max_frames=audio_frames)
 
     def __call__(self, rows) -> dict:
-        from pathlib import Path
-
-        from .avlnet import _read_array
+        from .avlnet import read_howto100m_video
 
         clips = []
         for index, row in enumerate(rows):
             rng = np.random.default_rng(row.get("sample_seed", index))
             clips += howto100m_eao_clips(
-                _read_array(Path(row["path_spec"]), "arr_0"),
-                _read_array(Path(row["path_2d"]), "features"),
-                _read_array(Path(row["path_3d"]), "features"),
+                *read_howto100m_video(row),
                 self.captions.get(str(row["id"])),
                 self.num_clips,
                 rng,

@@ -4,6 +4,17 @@ Sizes are odd and unequal on purpose (hidden 32, intermediate 37, vocab 99, ...)
 axis cannot pass by coincidence. `test_auto_registration` fails if a registered architecture has no entry.
 """
 
+# The caption encoder of the MMT rows (a BERT).
+TINY_BERT = dict(
+    model_type="bert",
+    vocab_size=99,
+    hidden_size=24,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=37,
+    max_position_embeddings=40,
+)
+
 TINY_CONFIGS: dict[str, dict] = {
     "resnet_frames": dict(depths=[1, 2, 1, 1], widths=[8, 12, 16, 20], extraction_fps=5.0),
     "s3d": dict(width_divisor=8, stack_size=16, step_size=8),
@@ -48,15 +59,7 @@ TINY_CONFIGS: dict[str, dict] = {
         num_attention_heads=4,
         intermediate_size=37,
         max_temporal_positions=13,
-        text_config=dict(
-            model_type="bert",
-            vocab_size=99,
-            hidden_size=24,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=37,
-            max_position_embeddings=40,
-        ),
+        text_config=dict(TINY_BERT),
     ),
     "mmt_modality_masking": dict(
         video_config=dict(
@@ -68,15 +71,7 @@ TINY_CONFIGS: dict[str, dict] = {
             num_attention_heads=4,
             intermediate_size=37,
             max_temporal_positions=13,
-            text_config=dict(
-                model_type="bert",
-                vocab_size=99,
-                hidden_size=24,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                intermediate_size=37,
-                max_position_embeddings=40,
-            ),
+            text_config=dict(TINY_BERT),
         ),
         query_av_num_hidden_layers=1,
         query_av_num_attention_heads=4,

@@ -231,6 +231,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=BMTConfig,
         family="dense_captioning",
+        recipe="videozoo.tasks.bmt:RECIPE",
         models=((AutoModel, BMTForConditionalGeneration), (AutoModelForSeq2SeqLM, BMTForConditionalGeneration)),
         processor_class=BMTProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -258,6 +259,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MDVCConfig,
         family="dense_captioning",
+        recipe="videozoo.tasks.mdvc:RECIPE",
         models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
         processor_class=MDVCProcessor,
         feature_extractor_class=BMTFeatureExtractor,

@@ -1,22 +1,27 @@
-"""Train BMT in the reference's two stages: the captioner on ground-truth events, then the event proposal
-generator on an encoder copied from the captioner and frozen ("Cap -> Prop", BMT paper Table 3).
+"""The BMT recipe of the dense captioning family (`scripts/run_dense_captioning.py --model_type bmt`): training in
+the reference's two stages, the captioner on ground-truth events, then the event proposal generator on an encoder
+copied from the captioner and frozen ("Cap -> Prop", BMT paper Table 3). Evaluation is the family's
+(`videozoo.tasks.dense_captioning.evaluate`).
 
     # stage 1, the embedded synthetic task (a small model):
-    accelerate launch scripts/train_bmt.py --stage captioning --dataset_name synthetic --output_dir runs/bmt-cap \
-        --max_steps 600 --per_device_train_batch_size 32 --learning_rate 1e-3
-    # stage 2, proposals on the captioner's frozen encoder:
-    accelerate launch scripts/train_bmt.py --stage proposals --captioner_name_or_path runs/bmt-cap \
-        --dataset_name synthetic --output_dir runs/bmt-prop --max_steps 600 --per_device_train_batch_size 16 \
+    accelerate launch scripts/run_dense_captioning.py train --model_type bmt --stage captioning \
+        --dataset_name synthetic --output_dir runs/bmt-cap --max_steps 600 --per_device_train_batch_size 32 \
         --learning_rate 1e-3
+    # stage 2, proposals on the captioner's frozen encoder:
+    accelerate launch scripts/run_dense_captioning.py train --model_type bmt --stage proposals \
+        --captioner_name_or_path runs/bmt-cap --dataset_name synthetic --output_dir runs/bmt-prop --max_steps 600 \
+        --per_device_train_batch_size 16 --learning_rate 1e-3
 
     # ActivityNet Captions with the authors' features (paper configuration, the reference's optimiser):
-    accelerate launch scripts/train_bmt.py --stage captioning --model_size paper --dataset_name activitynet \
-        --annotations_dir data/activitynet_captions --available_ids_file data/available_mp4.txt \
-        --video_features_dir data/i3d_25fps_stack64step64_2stream_npy --audio_features_dir data/vggish_npy \
-        --glove_file glove.840B.300d.txt --per_device_train_batch_size 32 --learning_rate 5e-5 --num_train_epochs 30 \
-        --eval_steps 1068 --select_best_metric METEOR --eval_meteor coco --output_dir runs/bmt-cap-anet
-    accelerate launch scripts/train_bmt.py --stage proposals --captioner_name_or_path runs/bmt-cap-anet ... \
-        --per_device_train_batch_size 16 --learning_rate 5e-5 --select_best_metric f1 --output_dir runs/bmt-prop-anet
+    accelerate launch scripts/run_dense_captioning.py train --model_type bmt --stage captioning --model_size paper \
+        --dataset_name activitynet --annotations_dir data/activitynet_captions \
+        --available_ids_file data/available_mp4.txt --video_features_dir data/i3d_25fps_stack64step64_2stream_npy \
+        --audio_features_dir data/vggish_npy --glove_file glove.840B.300d.txt --per_device_train_batch_size 32 \
+        --learning_rate 5e-5 --num_train_epochs 30 --eval_steps 1068 --select_best_metric METEOR --eval_meteor coco \
+        --output_dir runs/bmt-cap-anet
+    accelerate launch scripts/run_dense_captioning.py train --model_type bmt --stage proposals \
+        --captioner_name_or_path runs/bmt-cap-anet ... --per_device_train_batch_size 16 --learning_rate 5e-5 \
+        --select_best_metric f1 --output_dir runs/bmt-prop-anet
 
 `--dataset_name` is `synthetic`, `activitynet` (annotation JSON files + the BMT `.npy` layout, or MDVC's HDF5
 files) or a folder written by `DatasetDict.save_to_disk` with `train` and `test` video tables in the schema of
@@ -24,169 +29,40 @@ files) or a folder written by `DatasetDict.save_to_disk` with `train` and `test`
 """
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
-import datasets
 import torch
-from transformers import HfArgumentParser, set_seed
+from transformers import set_seed
 
-import videozoo  # noqa: F401  (registers the architectures)
-from videozoo.arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
-from videozoo.configuration import BMTConfig
-from videozoo.data.dense_captioning import (
+from ..arguments import file_problem, positive_problem, raise_if_any
+from ..configuration.configuration_bmt import BMTConfig
+from ..data.dense_captioning import (
     DenseCaptioningCollator,
-    HDF5Features,
-    NpyFeatures,
     ProposalCollator,
     annotations_of,
     caption_view,
     event_lengths,
     kmeans_anchors,
-    load_activitynet_captions,
     proposal_view,
-    synthetic_dense_captioning_dataset,
 )
-from videozoo.modeling import BMTForConditionalGeneration, BMTForEventProposal
-from videozoo.processors import BMTProcessor
-from videozoo.tasks.dense_captioning import DenseCaptioningTask, EventProposalTask
-from videozoo.training import TrainerArguments, fit
-
-
-@dataclass
-class DenseCaptioningDataArguments:
-    dataset_name: str = field(
-        default="synthetic", metadata={"help": "'synthetic', 'activitynet', or a save_to_disk folder."}
-    )
-    num_train_videos: int = 2048
-    num_test_videos: int = 256
-    synthetic_seed: int = 0
-    annotations_dir: str | None = field(default=None, metadata={"help": "ActivityNet Captions JSON folder."})
-    train_file: str = "train.json"
-    eval_file: str = field(default="val_1.json", metadata={"help": "Annotation file of the evaluation split."})
-    available_ids_file: str | None = field(
-        default=None, metadata={"help": "available_mp4.txt: keep only these videos."}
-    )
-    audio_features_dir: str | None = field(default=None, metadata={"help": "BMT layout: VGGish <id>.npy files."})
-    video_features_dir: str | None = field(
-        default=None, metadata={"help": "BMT layout: I3D <id>_rgb.npy / <id>_flow.npy."}
-    )
-    audio_pattern: str = "{video_id}.npy"
-    rgb_pattern: str = "{video_id}_rgb.npy"
-    flow_pattern: str = "{video_id}_flow.npy"
-    video_hdf5: str | None = field(default=None, metadata={"help": "MDVC layout: I3D HDF5 file."})
-    audio_hdf5: str | None = field(default=None, metadata={"help": "MDVC layout: VGGish HDF5 file."})
-    subtitles_file: str | None = field(default=None, metadata={"help": "MDVC's asr_en.csv (speech input)."})
-    on_invalid_event: Literal["drop", "error"] = "drop"
-    max_train_videos: int | None = None
-    max_eval_videos: int | None = None
-
-    def problems(self) -> list[str | None]:
-        """What is wrong with these data arguments, found before anything is loaded."""
-        found = [
-            dataset_problem("--dataset_name", self.dataset_name, ("synthetic", "activitynet")),
-            positive_problem("--num_train_videos", self.num_train_videos),
-            positive_problem("--num_test_videos", self.num_test_videos),
-            positive_problem("--max_train_videos", self.max_train_videos),
-            positive_problem("--max_eval_videos", self.max_eval_videos),
-        ]
-        if self.dataset_name != "activitynet":
-            return found
-        found += [
-            folder_problem("--annotations_dir", self.annotations_dir, required=True),
-            file_problem("--available_ids_file", self.available_ids_file),
-            file_problem("--subtitles_file", self.subtitles_file),
-        ]
-        if self.annotations_dir and Path(self.annotations_dir).is_dir():
-            root = Path(self.annotations_dir)
-            found += [
-                file_problem("--train_file", root / self.train_file),
-                file_problem("--eval_file", root / self.eval_file),
-            ]
-        if self.video_hdf5 or self.audio_hdf5:
-            found += [file_problem("--video_hdf5", self.video_hdf5), file_problem("--audio_hdf5", self.audio_hdf5)]
-        elif self.audio_features_dir and self.video_features_dir:
-            found += [
-                folder_problem("--audio_features_dir", self.audio_features_dir),
-                folder_problem("--video_features_dir", self.video_features_dir),
-            ]
-        else:
-            found.append(
-                "--dataset_name activitynet needs --audio_features_dir and --video_features_dir (BMT .npy "
-                "layout) or --video_hdf5 and --audio_hdf5 (MDVC layout)"
-            )
-        return found
-
-
-def load_dense_captioning_data(args: DenseCaptioningDataArguments, video_stride: float = 2.56):
-    """-> (`DatasetDict` with `train` and `test` video tables, feature reader or None when features are inline)."""
-    reader = None
-    if args.dataset_name == "synthetic":
-        splits = synthetic_dense_captioning_dataset(
-            args.num_train_videos, args.num_test_videos, seed=args.synthetic_seed, video_stride=video_stride
-        )
-    elif args.dataset_name == "activitynet":
-        if not args.annotations_dir:
-            raise ValueError("--dataset_name activitynet needs --annotations_dir")
-        if args.video_hdf5 or args.audio_hdf5:
-            reader = HDF5Features(args.video_hdf5, args.audio_hdf5)
-        elif args.audio_features_dir and args.video_features_dir:
-            reader = NpyFeatures(
-                args.audio_features_dir,
-                args.video_features_dir,
-                args.audio_pattern,
-                args.rgb_pattern,
-                args.flow_pattern,
-            )
-        else:
-            raise ValueError(
-                "--dataset_name activitynet needs --audio_features_dir and --video_features_dir (BMT .npy "
-                "layout) or --video_hdf5 and --audio_hdf5 (MDVC layout)"
-            )
-        root = Path(args.annotations_dir)
-        splits = load_activitynet_captions(
-            {"train": root / args.train_file, "test": root / args.eval_file},
-            args.available_ids_file,
-            args.subtitles_file,
-            args.on_invalid_event,
-        )
-    else:
-        splits = datasets.load_from_disk(args.dataset_name)
-        if not {"train", "test"} <= set(splits):
-            raise ValueError(f"{args.dataset_name} must hold 'train' and 'test' splits, found {sorted(splits)}")
-    for split, limit in (("train", args.max_train_videos), ("test", args.max_eval_videos)):
-        if limit is not None:
-            splits[split] = splits[split].select(range(min(limit, len(splits[split]))))
-    return splits, reader
-
-
-def feature_sizes(videos, reader) -> tuple[int, int]:
-    if reader is not None:
-        return reader.sizes["audio"], reader.sizes["rgb"]
-    if "audio" not in videos.features:
-        raise ValueError(
-            "this video table holds no features: use --dataset_name activitynet with the feature folders "
-            "(or HDF5 files), or a table with audio / rgb / flow columns"
-        )
-    return videos.features["audio"].shape[1], videos.features["rgb"].shape[1]
-
-
-def max_feature_lengths(splits, reader) -> tuple[int, int]:
-    if reader is not None:
-        raise ValueError("give --max_audio_length / --max_video_length for features read from files")
-    lengths = [0, 0]
-    for split in splits.values():
-        for row in split.select_columns(["audio", "rgb"]).with_format("numpy"):
-            lengths = [max(lengths[0], len(row["audio"])), max(lengths[1], len(row["rgb"]))]
-    return lengths[0], lengths[1]
-
-
-def int_list(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x.strip()]
-
-
-def float_list(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x.strip()]
+from ..modeling.modeling_bmt import BMTForConditionalGeneration, BMTForEventProposal
+from ..processors.processing_bmt import BMTProcessor
+from ..recipes import Recipe
+from ..training import TrainerArguments, fit
+from .dense_captioning import (
+    DenseCaptioningDataArguments,
+    DenseCaptioningTask,
+    EvaluationArguments,
+    EventProposalTask,
+    evaluate,
+    feature_sizes,
+    float_list,
+    int_list,
+    label_smoothing,
+    load_dense_captioning_data,
+    max_feature_lengths,
+    tious_problem,
+)
 
 
 @dataclass
@@ -263,14 +139,15 @@ def argument_problems(args: BMTArguments) -> list[str | None]:
         positive_problem("--generation_num_beams", args.generation_num_beams),
         positive_problem("--max_proposals", args.max_proposals),
     ]
-    for flag in ("audio_kernel_sizes", "video_kernel_sizes", "proposal_hidden_sizes", "eval_tious"):
+    found.append(tious_problem("--eval_tious", args.eval_tious))
+    for flag in ("audio_kernel_sizes", "video_kernel_sizes", "proposal_hidden_sizes"):
         value = getattr(args, flag)
         try:
-            numbers = (float_list if flag == "eval_tious" else int_list)(value or "")
+            numbers = int_list(value or "")
         except ValueError:
-            found.append(f"--{flag}: {value!r} is not a comma-separated list of numbers")
+            found.append(f"--{flag}: {value!r} is not a comma-separated list of integers")
             continue
-        if any(n <= 0 for n in numbers) or (flag == "eval_tious" and any(n > 1 for n in numbers)):
+        if any(n <= 0 for n in numbers):
             found.append(f"--{flag}: {value!r} has a value out of range")
     if args.stage == "captioning" and args.captioner_name_or_path:
         found.append("--captioner_name_or_path is for --stage proposals (it copies a trained captioner's encoder)")
@@ -291,15 +168,12 @@ def new_processor(splits, reader) -> BMTProcessor:
 
 def new_config(args: BMTArguments, processor: BMTProcessor) -> BMTConfig:
     sizes = SMALL_BMT if args.model_size == "small" else {}
-    smoothing = (
-        args.label_smoothing if args.label_smoothing is not None else (0.1 if args.model_size == "small" else 0.7)
-    )
     extractor = processor.feature_extractor
     return BMTConfig(
         vocab_size=len(processor.tokenizer),
         audio_feature_size=extractor.audio_feature_size,
         video_feature_size=extractor.video_feature_size,
-        label_smoothing=smoothing,
+        label_smoothing=label_smoothing(args.label_smoothing, args.model_size),
         max_caption_length=args.generation_max_new_tokens,
         freeze_word_embeddings=args.glove_file is not None,
         **sizes,
@@ -372,10 +246,10 @@ def tiou_list(text: str, default) -> tuple[float, ...]:
     return tuple(float_list(text)) if text else tuple(default)
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    data_args, args, training_args = HfArgumentParser(
-        (DenseCaptioningDataArguments, BMTArguments, TrainerArguments)
-    ).parse_args_into_dataclasses(argv)
+def train(
+    data_args: DenseCaptioningDataArguments, args: BMTArguments, training_args: TrainerArguments
+) -> dict[str, float]:
+    """Train one stage (`--stage captioning` or `proposals`); every argument is checked before anything loads."""
     raise_if_any([*training_args.problems(), *data_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     splits, reader = load_dense_captioning_data(data_args)
@@ -424,5 +298,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
 
-if __name__ == "__main__":
-    main()
+RECIPE = Recipe(
+    train_arguments=(DenseCaptioningDataArguments, BMTArguments),
+    train=train,
+    evaluate_arguments=(DenseCaptioningDataArguments, EvaluationArguments),
+    evaluate=evaluate,
+)

@@ -1,12 +1,14 @@
-"""Train the MDVC captioner (speech + audio + video, late fusion) on ground-truth events.
+"""The MDVC recipe of the dense captioning family (`scripts/run_dense_captioning.py --model_type mdvc`): the
+captioner (speech + audio + video, late fusion) trained on ground-truth events. Evaluation is the family's
+(`videozoo.tasks.dense_captioning.evaluate`).
 
     # the embedded synthetic task (video on MDVC's 0.96 s grid, a small model):
-    accelerate launch scripts/train_mdvc.py --dataset_name synthetic --output_dir runs/mdvc-synthetic \
-        --max_steps 400 --per_device_train_batch_size 28 --learning_rate 1e-3
+    accelerate launch scripts/run_dense_captioning.py train --model_type mdvc --dataset_name synthetic \
+        --output_dir runs/mdvc-synthetic --max_steps 400 --per_device_train_batch_size 28 --learning_rate 1e-3
 
     # ActivityNet Captions with the authors' HDF5 features and ASR subtitles (paper configuration):
-    accelerate launch scripts/train_mdvc.py --model_size paper --dataset_name activitynet \
-        --annotations_dir data/activitynet_captions \
+    accelerate launch scripts/run_dense_captioning.py train --model_type mdvc --model_size paper \
+        --dataset_name activitynet --annotations_dir data/activitynet_captions \
         --video_hdf5 sub_activitynet_v1-3.i3d_25fps_stack24step24_2stream.hdf5 \
         --audio_hdf5 sub_activitynet_v1-3.vggish.hdf5 --subtitles_file asr_en.csv --per_device_train_batch_size 28 \
         --learning_rate 1e-5 --adam_beta2 0.98 --num_train_epochs 30 --output_dir runs/mdvc-anet
@@ -18,22 +20,26 @@ Missing videos and empty crops get one step of U(0, 1) noise, as the reference (
 from dataclasses import dataclass, field
 from typing import Literal
 
-from transformers import HfArgumentParser, set_seed
+from transformers import set_seed
 
-import videozoo  # noqa: F401  (registers the architectures)
-from videozoo.arguments import positive_problem, raise_if_any
-from videozoo.configuration import MDVCConfig
-from videozoo.data.dense_captioning import DenseCaptioningCollator, annotations_of, caption_view
-from videozoo.modeling import MDVCForConditionalGeneration
-from videozoo.processors import MDVCProcessor
-from videozoo.scripts.train_bmt import (
+from ..arguments import positive_problem, raise_if_any
+from ..configuration.configuration_mdvc import MDVCConfig
+from ..data.dense_captioning import DenseCaptioningCollator, annotations_of, caption_view
+from ..modeling.modeling_mdvc import MDVCForConditionalGeneration
+from ..processors.processing_mdvc import MDVCProcessor
+from ..recipes import Recipe
+from ..training import TrainerArguments, fit
+from .dense_captioning import (
     DenseCaptioningDataArguments,
+    DenseCaptioningTask,
+    EvaluationArguments,
+    evaluate,
     feature_sizes,
     float_list,
+    label_smoothing,
     load_dense_captioning_data,
+    tious_problem,
 )
-from videozoo.tasks.dense_captioning import DenseCaptioningTask
-from videozoo.training import TrainerArguments, fit
 
 
 @dataclass
@@ -67,12 +73,7 @@ def argument_problems(args: MDVCArguments) -> list[str | None]:
         positive_problem("--generation_max_new_tokens", args.generation_max_new_tokens),
         positive_problem("--generation_num_beams", args.generation_num_beams),
     ]
-    try:
-        tious = float_list(args.eval_tious)
-        if not tious or any(not 0 < t <= 1 for t in tious):
-            found.append(f"--eval_tious: {args.eval_tious!r} needs values in (0, 1]")
-    except ValueError:
-        found.append(f"--eval_tious: {args.eval_tious!r} is not a comma-separated list of numbers")
+    found.append(tious_problem("--eval_tious", args.eval_tious, required=True))
     return found
 
 
@@ -87,25 +88,22 @@ def mdvc_model(args: MDVCArguments, splits, reader):
     processor = MDVCProcessor.from_captions(
         rows["sentence"], rows["speech"], audio_feature_size=audio_size, video_feature_size=video_size
     )
-    smoothing = (
-        args.label_smoothing if args.label_smoothing is not None else (0.1 if args.model_size == "small" else 0.7)
-    )
     config = MDVCConfig(
         vocab_size=len(processor.tokenizer),
         speech_vocab_size=len(processor.speech_tokenizer),
         video_hidden_size=video_size,
         audio_hidden_size=audio_size,
-        label_smoothing=smoothing,
+        label_smoothing=label_smoothing(args.label_smoothing, args.model_size),
         max_caption_length=args.generation_max_new_tokens,
         **(SMALL_MDVC if args.model_size == "small" else {}),
     )
     return MDVCForConditionalGeneration(config), processor
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    data_args, args, training_args = HfArgumentParser(
-        (DenseCaptioningDataArguments, MDVCArguments, TrainerArguments)
-    ).parse_args_into_dataclasses(argv)
+def train(
+    data_args: DenseCaptioningDataArguments, args: MDVCArguments, training_args: TrainerArguments
+) -> dict[str, float]:
+    """Train the captioner on ground-truth events; every argument is checked before anything loads."""
     raise_if_any([*training_args.problems(), *data_args.problems(), *argument_problems(args)])
     set_seed(training_args.seed)
     splits, reader = load_dense_captioning_data(data_args, video_stride=0.96)
@@ -134,5 +132,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
 
 
-if __name__ == "__main__":
-    main()
+RECIPE = Recipe(
+    train_arguments=(DenseCaptioningDataArguments, MDVCArguments),
+    train=train,
+    evaluate_arguments=(DenseCaptioningDataArguments, EvaluationArguments),
+    evaluate=evaluate,
+)

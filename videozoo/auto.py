@@ -312,6 +312,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=AvatarConfig,
         family="speech_recognition",
+        recipe="videozoo.tasks.avatar:RECIPE",
         models=(
             (AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration),
             (AutoModel, AvatarForConditionalGeneration),
@@ -343,6 +344,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=SparseSyncConfig,
         family="synchronisation",
+        recipe="videozoo.tasks.sparsesync:RECIPE",
         models=(
             (AutoModelForVideoClassification, SparseSyncForOffsetClassification),
             (AutoModel, SparseSyncForOffsetClassification),

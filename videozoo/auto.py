@@ -375,6 +375,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MelGANConfig,
         family="generation",
+        recipe="videozoo.tasks.melgan:RECIPE",
         models=((AutoModel, MelGANVocoder),),
         paper={
             **SPECVQGAN_PAPER,
@@ -395,6 +396,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=SpecVQGANConfig,
         family="generation",
+        recipe="videozoo.tasks.specvqgan:CODEBOOK_RECIPE",
         models=((AutoModel, SpecVQGANModel),),
         processor_class=SpecVQGANProcessor,
         feature_extractor_class=SpecVQGANFeatureExtractor,
@@ -407,6 +409,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=SpecVQGANSamplerConfig,
         family="generation",
+        recipe="videozoo.tasks.specvqgan:SAMPLER_RECIPE",
         models=(
             (AutoModelForCausalLM, SpecVQGANForConditionalGeneration),
             (AutoModel, SpecVQGANForConditionalGeneration),

@@ -37,10 +37,8 @@ from transformers import set_seed
 from ..arguments import file_problem, positive_problem, raise_if_any
 from ..configuration.configuration_bmt import BMTConfig
 from ..data.dense_captioning import (
-    DenseCaptioningCollator,
     ProposalCollator,
     annotations_of,
-    caption_view,
     event_lengths,
     kmeans_anchors,
     proposal_view,
@@ -51,7 +49,6 @@ from ..recipes import Recipe
 from ..training import TrainerArguments, fit
 from .dense_captioning import (
     DenseCaptioningDataArguments,
-    DenseCaptioningTask,
     EvaluationArguments,
     EventProposalTask,
     evaluate,
@@ -62,6 +59,7 @@ from .dense_captioning import (
     load_dense_captioning_data,
     max_feature_lengths,
     tious_problem,
+    train_captioner,
 )
 
 
@@ -254,30 +252,19 @@ def train(
     set_seed(training_args.seed)
     splits, reader = load_dense_captioning_data(data_args)
     hparams = {**vars(data_args), **vars(args)}
-    meteor = None if args.eval_meteor == "none" else args.eval_meteor
     if args.stage == "captioning":
         model, processor = captioner(args, splits, reader)
-        train_rows, test_rows = caption_view(splits["train"]), caption_view(splits["test"])
-        task = DenseCaptioningTask(
+        return train_captioner(
+            model,
             processor,
-            test_rows,
-            annotations_of(splits["test"]),
-            "bmt",
+            splits,
+            reader,
+            training_args,
+            hparams,
             args.generation_max_new_tokens,
             args.generation_num_beams,
             tiou_list(args.eval_tious, (0.5,)),
-            meteor,
-        )
-        return fit(
-            model,
-            task,
-            train_rows,
-            training_args,
-            collate_fn=DenseCaptioningCollator(splits["train"], processor, "bmt", reader),
-            eval_dataset=test_rows,
-            eval_collate_fn=DenseCaptioningCollator(splits["test"], processor, "bmt", reader),
-            processor=processor,
-            hparams=hparams,
+            args.eval_meteor,
         )
     model, processor = proposal_generator(args, splits, reader)
     train_rows, test_rows = proposal_view(splits["train"], reader), proposal_view(splits["test"], reader)

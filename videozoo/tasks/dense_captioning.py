@@ -68,6 +68,7 @@ from ..metrics.dense_video_captioning.dense_video_captioning import captioning_s
 from ..modeling.modeling_bmt import BMTForEventProposal
 from ..processors.processing_bmt import post_process_proposals, split_caption
 from ..recipes import save_evaluation
+from ..training import fit
 
 CAPTIONER_INPUTS = {
     "bmt": ("audio_features", "video_features", "audio_attention_mask", "video_attention_mask"),
@@ -376,6 +377,46 @@ def label_smoothing(value: float | None, model_size: str) -> float:
     return value if value is not None else (0.1 if model_size == "small" else 0.7)
 
 
+def train_captioner(
+    model,
+    processor,
+    splits,
+    reader,
+    training_args,
+    hparams: dict,
+    max_new_tokens: int,
+    num_beams: int,
+    tious,
+    meteor: str,
+    fill: str | None = None,
+) -> dict[str, float]:
+    """`fit` a captioner (BMT or MDVC, `model.config.model_type`) on the ground-truth events of `splits["train"]`,
+    evaluated on those of `splits["test"]` (`DenseCaptioningTask`); `meteor` "none" leaves METEOR out."""
+    model_type = model.config.model_type
+    train_rows, test_rows = caption_view(splits["train"]), caption_view(splits["test"])
+    task = DenseCaptioningTask(
+        processor,
+        test_rows,
+        annotations_of(splits["test"]),
+        model_type,
+        max_new_tokens,
+        num_beams,
+        tuple(tious),
+        None if meteor == "none" else meteor,
+    )
+    return fit(
+        model,
+        task,
+        train_rows,
+        training_args,
+        collate_fn=DenseCaptioningCollator(splits["train"], processor, model_type, reader, fill),
+        eval_dataset=test_rows,
+        eval_collate_fn=DenseCaptioningCollator(splits["test"], processor, model_type, reader, fill),
+        processor=processor,
+        hparams=hparams,
+    )
+
+
 # ---- evaluation ----
 
 
@@ -609,4 +650,5 @@ __all__ = [
     "evaluate",
     "load_dense_captioning_data",
     "normalize_sentence",
+    "train_captioner",
 ]

@@ -24,14 +24,13 @@ from transformers import set_seed
 
 from ..arguments import positive_problem, raise_if_any
 from ..configuration.configuration_mdvc import MDVCConfig
-from ..data.dense_captioning import DenseCaptioningCollator, annotations_of, caption_view
+from ..data.dense_captioning import caption_view
 from ..modeling.modeling_mdvc import MDVCForConditionalGeneration
 from ..processors.processing_mdvc import MDVCProcessor
 from ..recipes import Recipe
-from ..training import TrainerArguments, fit
+from ..training import TrainerArguments
 from .dense_captioning import (
     DenseCaptioningDataArguments,
-    DenseCaptioningTask,
     EvaluationArguments,
     evaluate,
     feature_sizes,
@@ -39,6 +38,7 @@ from .dense_captioning import (
     label_smoothing,
     load_dense_captioning_data,
     tious_problem,
+    train_captioner,
 )
 
 
@@ -108,27 +108,18 @@ def train(
     set_seed(training_args.seed)
     splits, reader = load_dense_captioning_data(data_args, video_stride=0.96)
     model, processor = mdvc_model(args, splits, reader)
-    train_rows, test_rows = caption_view(splits["train"]), caption_view(splits["test"])
-    task = DenseCaptioningTask(
+    return train_captioner(
+        model,
         processor,
-        test_rows,
-        annotations_of(splits["test"]),
-        "mdvc",
+        splits,
+        reader,
+        training_args,
+        {**vars(data_args), **vars(args)},
         args.generation_max_new_tokens,
         args.generation_num_beams,
-        tuple(float_list(args.eval_tious)),
-        None if args.eval_meteor == "none" else args.eval_meteor,
-    )
-    return fit(
-        model,
-        task,
-        train_rows,
-        training_args,
-        collate_fn=DenseCaptioningCollator(splits["train"], processor, "mdvc", reader, args.fill),
-        eval_dataset=test_rows,
-        eval_collate_fn=DenseCaptioningCollator(splits["test"], processor, "mdvc", reader, args.fill),
-        processor=processor,
-        hparams={**vars(data_args), **vars(args)},
+        float_list(args.eval_tious),
+        args.eval_meteor,
+        args.fill,
     )
 
 

@@ -95,6 +95,9 @@ def test_evaluation_path_and_its_argument_checks(tmp_path):
     with pytest.raises(ValueError, match="--data_dir is required"):
         evaluate_specvqgan(args[:2] + ["--dataset_name", "vas", "--melception", str(tmp_path / "sampler")])
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == metrics
+    # metrics.json written into the model's own folder replaces nothing else there (the weights stay)
+    evaluate_specvqgan(args + ["--output_dir", str(tmp_path / "sampler"), "--conditions", "visual"])
+    assert (tmp_path / "sampler" / "model.safetensors").is_file() and (tmp_path / "sampler" / "metrics.json").is_file()
 
 
 @pytest.mark.slow

@@ -58,7 +58,6 @@ cropped to the model's length); Melception's 309 VGGSound classes do not match V
 reported there. Writes `metrics.json` (atomically) to `--output_dir` (default `<model>/eval`).
 """
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -73,10 +72,9 @@ from ..configuration.configuration_specvqgan import SpecVQGANConfig, SpecVQGANSa
 from ..data.specvqgan import SyntheticToneClassifier, collate, list_clips, load_example, make_synthetic_dataset
 from ..metrics import load_metric
 from ..modeling.modeling_specvqgan import SpecVQGANForConditionalGeneration, SpecVQGANModel, SpecVQGANTrainingLoss
-from ..outputs import staged_output
 from ..processors.feature_extraction_specvqgan import SpecVQGANFeatureExtractor
 from ..processors.processing_specvqgan import SpecVQGANProcessor
-from ..recipes import Recipe
+from ..recipes import Recipe, save_evaluation
 from ..training import TrainerArguments, fit
 
 
@@ -498,9 +496,7 @@ def evaluate(args: EvaluationArguments) -> dict:
             metrics[f"{condition}/pitch_accuracy"] = float(
                 (classifier.pitch_of(generated01) == targets % 2).float().mean()
             )
-    output_dir = Path(args.output_dir or Path(args.model_name_or_path) / "eval")
-    with staged_output(output_dir) as staging:
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    save_evaluation(metrics, args.output_dir, args.model_name_or_path)
     return metrics
 
 

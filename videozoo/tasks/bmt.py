@@ -48,6 +48,7 @@ from ..processors.processing_bmt import BMTProcessor
 from ..recipes import Recipe
 from ..training import TrainerArguments, fit
 from .dense_captioning import (
+    CaptionerArguments,
     DenseCaptioningDataArguments,
     EvaluationArguments,
     EventProposalTask,
@@ -64,7 +65,7 @@ from .dense_captioning import (
 
 
 @dataclass
-class BMTArguments:
+class BMTArguments(CaptionerArguments):
     stage: Literal["captioning", "proposals"] = "captioning"
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "Continue training this checkpoint (same stage)."}
@@ -74,14 +75,6 @@ class BMTArguments:
     )
     finetune_encoder: bool = field(
         default=False, metadata={"help": "Stage 2: train the copied encoder too (reference: frozen)."}
-    )
-    model_size: Literal["small", "paper"] = "small"
-    label_smoothing: float | None = field(
-        default=None,
-        metadata={
-            "help": "Default 0.7 (reference) for 'paper', 0.1 for 'small': on a tiny vocabulary 0.7 "
-            "leaves almost no margin between the gold word and the rest (measured on the synthetic task)."
-        },
     )
     glove_file: str | None = field(
         default=None, metadata={"help": "Local GloVe text file for the (frozen) caption embedding."}
@@ -97,12 +90,9 @@ class BMTArguments:
     max_video_length: int | None = field(
         default=None, metadata={"help": "Fixed padded length (300 paper; small: from data)."}
     )
-    generation_max_new_tokens: int = 30
-    generation_num_beams: int = 1
     eval_tious: str = field(
         default="", metadata={"help": "Comma list; default 0.5 (captioning), 0.3,0.5,0.7,0.9 (proposals)."}
     )
-    eval_meteor: Literal["none", "auto", "coco", "nltk"] = "none"
     max_proposals: int = 100
 
 
@@ -127,8 +117,8 @@ SMALL_PROPOSALS = dict(
 def argument_problems(args: BMTArguments) -> list[str | None]:
     """What is wrong with these model arguments, found before anything is loaded."""
     found = [
+        *args.captioner_problems(),
         file_problem("--glove_file", args.glove_file),
-        positive_problem("--label_smoothing", args.label_smoothing, allow_zero=True),
         positive_problem("--num_audio_anchors", args.num_audio_anchors),
         positive_problem("--num_video_anchors", args.num_video_anchors),
         positive_problem("--max_audio_length", args.max_audio_length),

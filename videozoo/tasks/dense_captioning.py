@@ -370,6 +370,30 @@ def tious_problem(flag: str, text: str, required: bool = False) -> str | None:
     return None
 
 
+@dataclass
+class CaptionerArguments:
+    """The arguments every captioner of the family (BMT, MDVC) has; a model's own dataclass extends them."""
+
+    model_size: Literal["small", "paper"] = "small"
+    label_smoothing: float | None = field(
+        default=None,
+        metadata={
+            "help": "Default 0.7 (reference) for 'paper', 0.1 for 'small': on a tiny vocabulary 0.7 "
+            "leaves almost no margin between the gold word and the rest (measured on the synthetic task)."
+        },
+    )
+    generation_max_new_tokens: int = 30
+    generation_num_beams: int = 1
+    eval_meteor: Literal["none", "auto", "coco", "nltk"] = "none"
+
+    def captioner_problems(self) -> list[str | None]:
+        return [
+            positive_problem("--label_smoothing", self.label_smoothing, allow_zero=True),
+            positive_problem("--generation_max_new_tokens", self.generation_max_new_tokens),
+            positive_problem("--generation_num_beams", self.generation_num_beams),
+        ]
+
+
 def label_smoothing(value: float | None, model_size: str) -> float:
     """The captioners' label smoothing: 0.7 (the reference) for the paper size, 0.1 for the small models, where
     0.7 on a tiny vocabulary leaves almost no margin between the gold word and the rest (measured on the
@@ -643,6 +667,7 @@ def evaluate(data_args: DenseCaptioningDataArguments, args: EvaluationArguments)
 
 
 __all__ = [
+    "CaptionerArguments",
     "DenseCaptioningDataArguments",
     "DenseCaptioningTask",
     "EvaluationArguments",

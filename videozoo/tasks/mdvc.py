@@ -22,7 +22,7 @@ from typing import Literal
 
 from transformers import set_seed
 
-from ..arguments import positive_problem, raise_if_any
+from ..arguments import raise_if_any
 from ..configuration.configuration_mdvc import MDVCConfig
 from ..data.dense_captioning import caption_view
 from ..modeling.modeling_mdvc import MDVCForConditionalGeneration
@@ -30,6 +30,7 @@ from ..processors.processing_mdvc import MDVCProcessor
 from ..recipes import Recipe
 from ..training import TrainerArguments
 from .dense_captioning import (
+    CaptionerArguments,
     DenseCaptioningDataArguments,
     EvaluationArguments,
     evaluate,
@@ -43,17 +44,11 @@ from .dense_captioning import (
 
 
 @dataclass
-class MDVCArguments:
+class MDVCArguments(CaptionerArguments):
     model_name_or_path: str | None = field(default=None, metadata={"help": "Continue training this MDVC checkpoint."})
-    model_size: Literal["small", "paper"] = "small"
-    label_smoothing: float | None = field(
-        default=None, metadata={"help": "Default 0.7 (reference) for 'paper', 0.1 for 'small'."}
-    )
     fill: Literal["random", "zero"] = "random"
     generation_max_new_tokens: int = 50
-    generation_num_beams: int = 1
     eval_tious: str = "0.5"
-    eval_meteor: Literal["none", "auto", "coco", "nltk"] = "none"
 
 
 SMALL_MDVC = dict(
@@ -68,13 +63,7 @@ SMALL_MDVC = dict(
 
 def argument_problems(args: MDVCArguments) -> list[str | None]:
     """What is wrong with these model arguments, found before anything is loaded."""
-    found = [
-        positive_problem("--label_smoothing", args.label_smoothing, allow_zero=True),
-        positive_problem("--generation_max_new_tokens", args.generation_max_new_tokens),
-        positive_problem("--generation_num_beams", args.generation_num_beams),
-    ]
-    found.append(tious_problem("--eval_tious", args.eval_tious, required=True))
-    return found
+    return [*args.captioner_problems(), tious_problem("--eval_tious", args.eval_tious, required=True)]
 
 
 def mdvc_model(args: MDVCArguments, splits, reader):

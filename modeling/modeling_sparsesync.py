@@ -40,7 +40,7 @@ Decisions, kept from the reference code so that converted checkpoints give the a
 - Attention goes through the shared `MultiHeadAttention` (eager / SDPA by `attn_implementation`; with
   `output_attentions=True` the selectors' then the fusion's weights, in call order); no masks anywhere (no padding
   exists: the data pipeline never pads a stream).
-- Data and training (processor, `videozoo/data/sparsesync.py`, `scripts/train_sparsesync.py`): decoding with PyAV;
+- Data and training (processor, `videozoo/data/sparsesync.py`, `videozoo/tasks/sparsesync.py`): decoding with PyAV;
   streams cut to at most the first 10 s (the code; the paper says 9 s); evaluation at the fixed-offset tables or
   with random offsets over several passes (both available; the paper does not say which gave 44.3); the best
   checkpoint is chosen on top-1 accuracy (the code's early-stopping metric) while +-1-class accuracy is logged too;

@@ -54,7 +54,7 @@ from videozoo.data.specvqgan import (
 )
 from videozoo.outputs import staged_output
 from videozoo.processors import SpecVQGANProcessor
-from videozoo.scripts.train_specvqgan import synthetic_processor
+from videozoo.tasks.specvqgan import synthetic_processor
 
 FEATURE_SUFFIXES = (".pkl", ".npy")
 

@@ -26,7 +26,7 @@ from videozoo.data.sparsesync import SparseSyncCollator, sparsesync_clip_dataset
 from videozoo.modeling import SparseSyncForOffsetClassification
 from videozoo.outputs import staged_output
 from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
-from videozoo.scripts.train_sparsesync import SparseSyncArguments, build_datasets, small_config
+from videozoo.tasks.sparsesync import SparseSyncArguments, build_datasets, small_config
 
 
 def event_targets(event_times, starts, length_sec: float, steps: int) -> torch.Tensor:

@@ -22,9 +22,9 @@ if [ ! -f "$OUT/extractors/model.safetensors" ]; then  # (kept when the script i
     "$BIN/python" scripts/pretrain_sparsesync_extractors.py --data_dir "$DATA" --output_dir "$OUT/extractors" \
         --clip_length_sec 4.2 --max_steps "$EXTRACTOR_STEPS"
 fi
-"${LAUNCH[@]}" scripts/train_sparsesync.py "${COMMON[@]}" --output_dir "$OUT/warmup" --model_name_or_path "$OUT/extractors" \
+"${LAUNCH[@]}" scripts/run_synchronisation.py train --model_type sparsesync "${COMMON[@]}" --output_dir "$OUT/warmup" --model_name_or_path "$OUT/extractors" \
     --crop_policy event_aware --max_steps "$WARMUP_STEPS" --warmup_steps 50
-"${LAUNCH[@]}" scripts/train_sparsesync.py "${COMMON[@]}" --output_dir "$OUT/main" \
+"${LAUNCH[@]}" scripts/run_synchronisation.py train --model_type sparsesync "${COMMON[@]}" --output_dir "$OUT/main" \
     --model_name_or_path "$OUT/warmup" --max_steps "$MAIN_STEPS" --eval_steps 400 --probes --select_best_metric accuracy_1
-"$BIN/python" scripts/evaluate_sparsesync.py --model_name_or_path "$OUT/main" --dataset_name synthetic --data_dir "$DATA" \
+"$BIN/python" scripts/run_synchronisation.py evaluate --model_name_or_path "$OUT/main" --dataset_name synthetic --data_dir "$DATA" \
     --eval_split test --probes --output_dir "$OUT/main/eval"

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     if args.num_sets < 1 or args.num_clips < 1 or args.batch_size < 1 or args.draws < 1:
         parser.error("--num_sets, --num_clips, --batch_size and --draws must be positive")
     crop, period = args.clip_length_sec, args.clip_length_sec  # the slow test's settings: one event per crop
-    duration = crop + 2 * args.max_offset_sec + 0.4  # as train_sparsesync writes the task
+    duration = crop + 2 * args.max_offset_sec + 0.4  # as the SparseSync recipe writes the task
     processor = SparseSyncProcessor(
         clip_length_sec=crop,
         num_offset_classes=args.num_offset_classes,

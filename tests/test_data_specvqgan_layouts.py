@@ -16,7 +16,9 @@ from videozoo.data.specvqgan import (
     load_example,
 )
 from videozoo.processors import SpecVQGANProcessor
-from videozoo.scripts import evaluate_specvqgan, generate_specvqgan, train_specvqgan
+from videozoo.recipes import run_family
+from videozoo.scripts import generate_specvqgan
+from videozoo.tasks import specvqgan as specvqgan_recipe
 
 from .test_training_specvqgan import tiny_vas_models
 
@@ -137,13 +139,13 @@ def test_layout_errors_name_the_problem(tmp_path):
 
 
 def test_scripts_read_the_vggsound_layout(tmp_path):
-    """`--dataset_name vggsound` in train_specvqgan.py (its split files vggsound_{train,valid}.txt) and
-    evaluate_specvqgan.py, `--layout vggsound` in generate_specvqgan.py (tiny random models: the paths, shapes and
-    names, not the figures)."""
+    """`--dataset_name vggsound` in SpecVQGAN's training (its split files vggsound_{train,valid}.txt) and
+    evaluation (`scripts/run_generation.py`), `--layout vggsound` in generate_specvqgan.py (tiny random models: the
+    paths, shapes and names, not the figures)."""
     root, _ = fake_vggsound(tmp_path)
     ids = list(CLIPS)
-    args = train_specvqgan.SpecVQGANArguments(dataset_name="vggsound", data_dir=str(root), num_features=2)
-    train, valid = train_specvqgan.datasets(args, SpecVQGANProcessor(num_features=2))
+    args = specvqgan_recipe.SpecVQGANArguments(dataset_name="vggsound", data_dir=str(root), num_features=2)
+    train, valid = specvqgan_recipe.datasets(args, SpecVQGANProcessor(num_features=2))
     assert len(train) == 2 and len(valid) == 1
     assert train[0]["visual_features"].shape == (2, 2048) and valid[0]["input_features"].shape == (80, 848)
     tiny_vas_models(tmp_path)
@@ -153,9 +155,10 @@ def test_scripts_read_the_vggsound_layout(tmp_path):
         + ["--split", "test", "--output_dir", str(tmp_path / "samples")]
     )  # fmt: skip
     assert sorted(written) == [f"{ids[1]}_sample_0.npy", f"{ids[1]}_sample_0.png"]
-    metrics = evaluate_specvqgan.main(
-        ["--model_name_or_path", str(tmp_path / "sampler"), "--dataset_name", "vggsound", "--data_dir", str(root)]
-        + ["--split", "train", "--melception", str(tmp_path / "melception"), "--samples_per_video", "2"]
-        + ["--output_dir", str(tmp_path / "eval")]
+    metrics = run_family(
+        "generation",
+        ["evaluate", "--model_name_or_path", str(tmp_path / "sampler"), "--dataset_name", "vggsound"]
+        + ["--data_dir", str(root), "--split", "train", "--melception", str(tmp_path / "melception")]
+        + ["--samples_per_video", "2", "--output_dir", str(tmp_path / "eval")]
     )  # fmt: skip
     assert metrics["dataset"] == "vggsound" and metrics["videos"] == 2

@@ -257,19 +257,22 @@ def test_sizes_are_read_from_reference_shaped_weights(fields):
 
 
 def test_vocoder_training_alternates_two_optimizers_and_resumes_exactly(tmp_path):
-    """`scripts/train_melgan.py` (synthetic tones): the discriminator (own Adam) steps before the generator on every
-    batch; a run stopped at a checkpoint and resumed ends bit-identical to an uninterrupted one, the generator and
-    the discriminator alike."""
+    """`scripts/run_generation.py train --model_type melgan` (synthetic tones): the discriminator (own Adam) steps
+    before the generator on every batch; a run stopped at a checkpoint and resumed ends bit-identical to an
+    uninterrupted one, the generator and the discriminator alike."""
     from safetensors.torch import load_file
 
-    from videozoo.scripts import train_melgan
+    from videozoo.recipes import run_family
+
+    def train_melgan(args: list[str]) -> dict:
+        return run_family("generation", ["train", "--model_type", "melgan", *args])
 
     common = ["--generator_width", "4", "--discriminator_width", "4", "--discriminator_max_channels", "64"]
     common += ["--per_device_train_batch_size", "4", "--cpu", "--disable_tqdm", "--report_to", "none"]
     common += ["--learning_rate", "1e-3", "--adam_beta1", "0.5", "--adam_beta2", "0.9", "--checkpointing_steps", "2"]
-    metrics = train_melgan.main(common + ["--max_steps", "4", "--output_dir", str(tmp_path / "whole")])
-    train_melgan.main(common + ["--max_steps", "2", "--output_dir", str(tmp_path / "split")])
-    train_melgan.main(
+    metrics = train_melgan(common + ["--max_steps", "4", "--output_dir", str(tmp_path / "whole")])
+    train_melgan(common + ["--max_steps", "2", "--output_dir", str(tmp_path / "split")])
+    train_melgan(
         common + ["--max_steps", "4", "--output_dir", str(tmp_path / "split"), "--resume_from_checkpoint", "latest"]
     )
     assert 0 < metrics["mel_l1"] < 1

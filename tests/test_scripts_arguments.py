@@ -3,11 +3,14 @@ once with a message naming the argument, and an output folder holding an earlier
 
 import importlib
 import json
+import sys
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from videozoo.auto import ARCHITECTURES_BY_TYPE
+from videozoo.recipes import load_recipe, run_family
 from videozoo.training import TrainerArguments
 
 
@@ -47,13 +50,7 @@ TRAINING_SCRIPTS = {
     "train_mmt": ["--dataset_name", "features"],
     "train_avlnet": ["--variant", "text_tri"],
     "train_everything_at_once": ["--dataset_name", "howto100m"],
-    "train_avatar": ["--model_size", "paper"],
-    "train_bmt": ["--dataset_name", "activitynet"],
-    "train_mdvc": ["--eval_tious", "1.5"],
-    "train_sparsesync": ["--dataset_name", "lrs3", "--crop_policy", "event_aware"],
     "pretrain_mmt_modality_masking": ["--mask_fraction", "2"],
-    "train_specvqgan": ["--stage", "sampler", "--adversarial"],
-    "train_melgan": ["--generator_width", "0"],
 }
 TRAINER_MISTAKES = {
     "push without a repository": (["--push_to_hub"], "--push_to_hub needs --hub_model_id"),
@@ -66,13 +63,7 @@ SCRIPT_MESSAGES = {
     "train_mmt": "--data_dir is required",
     "train_avlnet": "--variant text_tri needs --word_vectors",
     "train_everything_at_once": "--eval_pickle is required",
-    "train_avatar": "--vocab_file (a local BERT-uncased vocab.txt) is required",
-    "train_bmt": "--annotations_dir is required",
-    "train_mdvc": "--eval_tious: '1.5' needs values in (0, 1]",
-    "train_sparsesync": "--crop_policy event_aware needs the synthetic task",
     "pretrain_mmt_modality_masking": "--mask_fraction must be in [0, 1]",
-    "train_specvqgan": "--first_stage is required",
-    "train_melgan": "--generator_width must be > 0",
 }
 
 
@@ -124,10 +115,6 @@ EVALUATION_SCRIPTS = {
     "evaluate_mmt": ("mmt", ["--dataset_name", "features"], "--data_dir is required"),
     "evaluate_avlnet": ("avlnet", ["--dataset_name", "pickle"], "--train_pickle is required"),
     "evaluate_everything_at_once": ("everything_at_once", ["--dataset_name", "pickle"], "--eval_pickle is required"),
-    "evaluate_avatar": ("avatar", ["--conditions", "clean,loud"], "unknown condition 'loud'"),
-    "evaluate_bmt": ("bmt", ["--mode", "proposals"], "--mode proposals needs --proposal_model_name_or_path"),
-    "evaluate_sparsesync": ("sparsesync", ["--dataset_name", "vggsound", "--data_dir", "nowhere"], "--data_dir"),
-    "evaluate_specvqgan": ("specvqgan_sampler", ["--dataset_name", "vas"], "--data_dir is required"),
     "generate_specvqgan": ("specvqgan_sampler", ["--features", "a.pkl"], "--features: a.pkl not found"),
 }
 
@@ -151,6 +138,91 @@ def test_invalid_evaluation_arguments_fail_before_loading(tmp_path, monkeypatch,
         module.main(["--model_name_or_path", str(checkpoint)])
     (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
     assert snapshot(checkpoint) == before
+
+
+# The family entry points (`scripts/run_<family>.py`): (family, model_type) -> a mistake of the recipe's own and its
+# message; the trainer's mistakes (TRAINER_MISTAKES) are checked for every recipe too.
+FAMILY_TRAINING = {
+    ("generation", "melgan"): (["--generator_width", "0"], "--generator_width must be > 0"),
+    ("generation", "specvqgan"): (["--first_stage", "runs/codebook"], "--first_stage is for the sampler"),
+    ("generation", "specvqgan_sampler"): (["--adversarial"], "--first_stage is required"),
+    ("dense_captioning", "bmt"): (["--dataset_name", "activitynet"], "--annotations_dir is required"),
+    ("dense_captioning", "mdvc"): (["--eval_tious", "1.5"], "--eval_tious: '1.5' needs values in (0, 1]"),
+    ("speech_recognition", "avatar"): (
+        ["--model_size", "paper"],
+        "--vocab_file (a local BERT-uncased vocab.txt) is required",
+    ),
+    ("synchronisation", "sparsesync"): (
+        ["--dataset_name", "lrs3", "--crop_policy", "event_aware"],
+        "--crop_policy event_aware needs the synthetic task",
+    ),
+}
+FAMILY_EVALUATION = {
+    ("generation", "specvqgan_sampler"): (["--dataset_name", "vas"], "--data_dir is required"),
+    ("dense_captioning", "bmt"): (["--mode", "proposals"], "--mode proposals needs --proposal_model_name_or_path"),
+    ("dense_captioning", "mdvc"): (["--tious", "0,5"], "--tious: '0,5' needs values in (0, 1]"),
+    ("speech_recognition", "avatar"): (["--conditions", "clean,loud"], "unknown condition 'loud'"),
+    ("synchronisation", "sparsesync"): (["--dataset_name", "vggsound", "--data_dir", "nowhere"], "--data_dir"),
+}
+
+
+def _recipe_module(model_type: str, command: str):
+    recipe = load_recipe(ARCHITECTURES_BY_TYPE[model_type])
+    return sys.modules[(recipe.train if command == "train" else recipe.evaluate).__module__]
+
+
+@pytest.mark.parametrize("family, model_type", sorted(FAMILY_TRAINING))
+@pytest.mark.parametrize("mistake", [*sorted(TRAINER_MISTAKES), "recipe's own"])
+def test_invalid_family_training_arguments_leave_the_earlier_run_untouched(
+    tmp_path, monkeypatch, family, model_type, mistake
+):
+    _forbid_work(monkeypatch, _recipe_module(model_type, "train"))
+    out = earlier_run(tmp_path / "run")
+    before = snapshot(out)
+    args, message = TRAINER_MISTAKES.get(mistake, FAMILY_TRAINING[family, model_type])
+    argv = ["train", "--model_type", model_type, "--output_dir", str(out), "--disable_tqdm", *args]
+    with pytest.raises(ValueError, match="invalid arguments") as raised:
+        run_family(family, argv)
+    assert message in str(raised.value)
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("family, model_type", sorted(FAMILY_EVALUATION))
+def test_invalid_family_evaluation_arguments_fail_before_loading(tmp_path, monkeypatch, family, model_type):
+    _forbid_work(monkeypatch, _recipe_module(model_type, "evaluate"))
+    args, message = FAMILY_EVALUATION[family, model_type]
+    checkpoint = earlier_run(tmp_path / "model")
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
+    (checkpoint / "eval").mkdir()
+    (checkpoint / "eval" / "metrics.json").write_text('{"earlier": 1}')
+    before = snapshot(checkpoint)
+    with pytest.raises(ValueError, match="invalid arguments") as raised:
+        run_family(family, ["evaluate", "--model_name_or_path", str(checkpoint), *args])
+    assert message in str(raised.value)
+    # a checkpoint of another architecture is named as such, before its weights are read
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": "elsewhere"}))
+    with pytest.raises(ValueError, match="'elsewhere'"):
+        run_family(family, ["evaluate", "--model_name_or_path", str(checkpoint)])
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
+    assert snapshot(checkpoint) == before
+
+
+def test_every_recipe_of_these_families_is_checked():
+    """Every recipe of these families has its argument checks tested above (train, and evaluate where it has one)."""
+    from videozoo.recipes import family_architectures
+
+    families = ("dense_captioning", "speech_recognition", "synchronisation", "generation")
+    rows = {(family, arch.model_type) for family in families for arch in family_architectures(family)}
+    assert rows == {key for key in FAMILY_TRAINING if key[0] in families}
+    with_evaluation = {key for key in rows if load_recipe(ARCHITECTURES_BY_TYPE[key[1]]).evaluate is not None}
+    assert with_evaluation == {key for key in FAMILY_EVALUATION if key[0] in families}
+
+
+@pytest.mark.parametrize("model_type", ["melgan", "specvqgan"])
+def test_evaluate_of_a_recipe_without_one_says_where_to_look(model_type):
+    with pytest.raises(ValueError, match=f"{model_type} has no evaluate command here: ") as raised:
+        run_family("generation", ["evaluate", "--model_type", model_type])
+    assert "evaluation" in str(raised.value)
 
 
 CONVERSION_SCRIPTS = ["avlnet", "bmt", "everything_at_once", "mdvc", "melception", "melgan", "mmt", "sparsesync"]

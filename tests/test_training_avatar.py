@@ -1,4 +1,5 @@
-"""AVATAR data, loss, WER metric, training and evaluation scripts (synthetic task, How2 / VisSpeech layouts)."""
+"""AVATAR data, loss, WER metric, training and evaluation through the speech recognition entry point
+(`scripts/run_speech_recognition.py`; synthetic task, How2 / VisSpeech layouts)."""
 
 import json
 import math
@@ -21,8 +22,16 @@ from videozoo.data.avatar import (
 )
 from videozoo.metrics import load_metric
 from videozoo.metrics.avatar_wer.avatar_wer import word_error_rate
-from videozoo.scripts.train_avatar import synthetic_processor
-from videozoo.tasks.avatar import label_smoothed_loss
+from videozoo.recipes import run_family
+from videozoo.tasks.avatar import label_smoothed_loss, synthetic_processor
+
+
+def train_avatar(args: list[str]) -> dict:
+    return run_family("speech_recognition", ["train", "--model_type", "avatar", *args])
+
+
+def evaluate_avatar(args: list[str]) -> dict:
+    return run_family("speech_recognition", ["evaluate", *args])
 
 
 def levenshtein(ref: list[str], hyp: list[str]) -> int:
@@ -186,10 +195,8 @@ def test_how2_and_visspeech_layouts(tmp_path):
 
 # ----------------------------------------------------------------------------- scripts
 def test_train_then_evaluate_scripts(tmp_path):
-    from videozoo.scripts import evaluate_avatar, train_avatar
-
     out = tmp_path / "av"
-    metrics = train_avatar.main(
+    metrics = train_avatar(
         [
             "--dataset_name",
             "synthetic",
@@ -227,7 +234,7 @@ def test_train_then_evaluate_scripts(tmp_path):
         if "train/loss" in line
     ]
     assert len(losses) == 3 and losses[-1] < losses[0]
-    results = evaluate_avatar.main(
+    results = evaluate_avatar(
         [
             "--model_name_or_path",
             str(out),
@@ -253,10 +260,8 @@ def test_audio_visual_model_learns_to_use_vision(tmp_path):
     content-word masking (p = 0.5), the A+V model transcribes masked content words from the frames (masked-condition
     WER < 5%), and fails without its frames (masked + shuffled frames WER > 20%); the training loss falls below 0.7
     (label-smoothing floor ~0.63)."""
-    from videozoo.scripts import evaluate_avatar, train_avatar
-
     out = tmp_path / "av"
-    train_avatar.main(
+    train_avatar(
         [
             "--dataset_name",
             "synthetic",
@@ -291,7 +296,7 @@ def test_audio_visual_model_learns_to_use_vision(tmp_path):
         if "train/loss" in line
     ]
     assert losses[-1] < 0.7
-    results = evaluate_avatar.main(
+    results = evaluate_avatar(
         [
             "--model_name_or_path",
             str(out),
@@ -313,7 +318,7 @@ def test_audio_visual_model_learns_to_use_vision(tmp_path):
 def test_training_starts_from_a_local_vit(tmp_path):
     from transformers import ViTConfig, ViTModel
 
-    from videozoo.scripts.train_avatar import AvatarArguments, build
+    from videozoo.tasks.avatar import AvatarArguments, build
 
     vit = ViTModel(
         ViTConfig(
@@ -335,7 +340,7 @@ def test_training_starts_from_a_local_vit(tmp_path):
 
 
 def test_video_augmentation_choice(tmp_path):
-    from videozoo.scripts.train_avatar import AvatarArguments, build, configure_video_augmentation
+    from videozoo.tasks.avatar import AvatarArguments, build, configure_video_augmentation
 
     _, processor = build(AvatarArguments())
     assert (

@@ -1,6 +1,6 @@
-"""BMT and MDVC learn the synthetic dense-captioning task (`synthetic_dense_captioning_dataset`) through their training
-scripts, on held-out videos; the two-stage recipe copies and freezes the captioner's encoder; the evaluation script
-runs all modes."""
+"""BMT and MDVC learn the synthetic dense-captioning task (`synthetic_dense_captioning_dataset`) through the family
+entry point (`scripts/run_dense_captioning.py`), on held-out videos; the two-stage recipe copies and freezes the
+captioner's encoder; the family's evaluation runs all modes."""
 
 import json
 
@@ -9,7 +9,16 @@ import torch
 
 from videozoo.data.dense_captioning import annotations_of, synthetic_dense_captioning_dataset
 from videozoo.modeling import BMTForConditionalGeneration, BMTForEventProposal
-from videozoo.scripts import evaluate_bmt, train_bmt, train_mdvc
+from videozoo.recipes import run_family
+
+
+def train_bmt(args: list[str]) -> dict:
+    return run_family("dense_captioning", ["train", "--model_type", "bmt", *args])
+
+
+def evaluate(args: list[str]) -> dict:
+    return run_family("dense_captioning", ["evaluate", *args])
+
 
 DATA = ["--num_train_videos", "512", "--num_test_videos", "48", "--disable_tqdm", "--report_to", "none"]
 
@@ -17,8 +26,8 @@ DATA = ["--num_train_videos", "512", "--num_test_videos", "48", "--disable_tqdm"
 @pytest.fixture(scope="module")
 def captioner(tmp_path_factory):
     root = tmp_path_factory.mktemp("bmt")
-    start = train_bmt.main(["--output_dir", str(root / "init"), "--num_train_epochs", "0", *DATA])
-    end = train_bmt.main(
+    start = train_bmt(["--output_dir", str(root / "init"), "--num_train_epochs", "0", *DATA])
+    end = train_bmt(
         [
             "--output_dir",
             str(root / "cap"),
@@ -43,7 +52,7 @@ def test_captioner_learns_on_held_out_videos(captioner):
 
 def test_proposal_stage_starts_from_the_frozen_captioner_encoder(captioner):
     root, _, _ = captioner
-    train_bmt.main(
+    train_bmt(
         [
             "--stage",
             "proposals",
@@ -76,17 +85,17 @@ def test_proposal_stage_starts_from_the_frozen_captioner_encoder(captioner):
 def test_evaluation_script_modes(captioner):
     root, _, end = captioner
     common = ["--dataset_name", "synthetic", *DATA[:4], "--meteor", "none"]
-    gt = evaluate_bmt.main(["--mode", "captioning", "--model_name_or_path", str(root / "cap"), *common])
+    gt = evaluate(["--mode", "captioning", "--model_name_or_path", str(root / "cap"), *common])
     assert gt["BLEU@4"] == pytest.approx(end["BLEU@4"], abs=1e-6)
     results = json.loads((root / "cap" / "eval" / "captioning_results.json").read_text())
     assert set(results) == {"version", "external_data", "results"} and len(results["results"]) == 48
     if not (root / "prop").is_dir():
         pytest.skip("needs the proposal checkpoint of test_proposal_stage_starts_from_the_frozen_captioner_encoder")
-    proposals = evaluate_bmt.main(
-        ["--mode", "proposals", "--proposal_model_name_or_path", str(root / "prop"), *common]
+    proposals = evaluate(
+        ["--model_type", "bmt", "--mode", "proposals", "--proposal_model_name_or_path", str(root / "prop"), *common]
     )
     assert {"precision", "recall", "f1"} <= set(proposals)
-    learned = evaluate_bmt.main(
+    learned = evaluate(
         [
             "--mode",
             "learned",
@@ -105,8 +114,10 @@ def test_evaluation_script_modes(captioner):
     # a written submission is scored again from the file (the authors' result files go the same way)
     references = annotations_of(synthetic_dense_captioning_dataset(512, 48)["test"])
     (root / "refs.json").write_text(json.dumps(references))
-    rescored = evaluate_bmt.main(
+    rescored = evaluate(
         [
+            "--model_type",
+            "bmt",
             "--mode",
             "learned",
             "--predictions_file",
@@ -125,8 +136,12 @@ def test_evaluation_script_modes(captioner):
 
 
 def test_mdvc_learns_on_held_out_videos(tmp_path):
-    metrics = train_mdvc.main(
+    metrics = run_family(
+        "dense_captioning",
         [
+            "train",
+            "--model_type",
+            "mdvc",
             "--output_dir",
             str(tmp_path / "mdvc"),
             "--max_steps",
@@ -136,7 +151,7 @@ def test_mdvc_learns_on_held_out_videos(tmp_path):
             "--learning_rate",
             "1e-3",
             *DATA,
-        ]
+        ],
     )
     assert metrics["exact_match"] >= 90.0 and metrics["token_accuracy"] >= 97.0, metrics
 
@@ -165,7 +180,7 @@ def test_proposal_generator_learns_on_held_out_videos(captioner, tmp_path):
         "--report_to",
         "none",
     ]
-    start = train_bmt.main([*args, "--output_dir", str(tmp_path / "init"), "--num_train_epochs", "0"])
-    end = train_bmt.main([*args, "--output_dir", str(tmp_path / "prop"), "--max_steps", "300"])
+    start = train_bmt([*args, "--output_dir", str(tmp_path / "init"), "--num_train_epochs", "0"])
+    end = train_bmt([*args, "--output_dir", str(tmp_path / "prop"), "--max_steps", "300"])
     # top-10 proposals per held-out video, tIoU > 0.5 with a ground-truth event
     assert end["recall"] >= 70.0 and end["precision"] >= 60.0 and end["recall"] >= start["recall"] + 30, (start, end)

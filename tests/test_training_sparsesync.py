@@ -1,11 +1,21 @@
-"""SparseSync trains and evaluates through its scripts (`videozoo.training.fit`, the offset metric, the probes)."""
+"""SparseSync trains and evaluates through the synchronisation entry point (`scripts/run_synchronisation.py`;
+`videozoo.training.fit`, the offset metric, the probes)."""
 
 import json
 
 import pytest
 from transformers import AutoModel
 
-from videozoo.scripts import evaluate_sparsesync, train_sparsesync
+from videozoo.recipes import run_family
+
+
+def train_sparsesync(args: list[str]) -> dict:
+    return run_family("synchronisation", ["train", "--model_type", "sparsesync", *args])
+
+
+def evaluate_sparsesync(args: list[str]) -> dict:
+    return run_family("synchronisation", ["evaluate", "--model_type", "sparsesync", *args])
+
 
 TINY = [
     "--dataset_name",
@@ -21,7 +31,7 @@ TINY = [
 
 def test_train_then_evaluate_with_probes(tmp_path):
     data = tmp_path / "data"
-    metrics = train_sparsesync.main(
+    metrics = train_sparsesync(
         TINY
         + [
             "--data_dir",
@@ -60,7 +70,7 @@ def test_train_then_evaluate_with_probes(tmp_path):
     assert model.config.num_offset_classes == 5 and model.config.s3d_batch_norm_momentum == 0.1
     logged = [json.loads(line) for line in (tmp_path / "run" / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in logged if "train/loss" in row] == [1, 2, 3]
-    result = evaluate_sparsesync.main(
+    result = evaluate_sparsesync(
         TINY
         + [
             "--model_name_or_path",
@@ -78,7 +88,7 @@ def test_train_then_evaluate_with_probes(tmp_path):
     assert result["num_examples"] == 4 and result["protocol"].startswith("fixed offsets")
     assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["accuracy_1"] == result["accuracy_1"]
-    shuffled = evaluate_sparsesync.main(
+    shuffled = evaluate_sparsesync(
         TINY
         + [
             "--model_name_or_path",
@@ -134,7 +144,7 @@ def test_flash_and_click_learns_and_the_probes_stay_at_chance(tmp_path):
         "--disable_tqdm",
         "--cache_decoded",
     ]
-    train_sparsesync.main(
+    train_sparsesync(
         common
         + [
             "--output_dir",
@@ -149,7 +159,7 @@ def test_flash_and_click_learns_and_the_probes_stay_at_chance(tmp_path):
             "50",
         ]
     )
-    train_sparsesync.main(
+    train_sparsesync(
         common
         + [
             "--output_dir",
@@ -165,7 +175,7 @@ def test_flash_and_click_learns_and_the_probes_stay_at_chance(tmp_path):
             "accuracy_1",
         ]
     )
-    metrics = evaluate_sparsesync.main(
+    metrics = evaluate_sparsesync(
         [
             "--model_name_or_path",
             str(run / "main"),

@@ -10,8 +10,9 @@ from transformers import AutoModel
 
 from videozoo.data.specvqgan import collate, make_synthetic_dataset, synthetic_tone
 from videozoo.modeling import SpecVQGANForConditionalGeneration, SpecVQGANModel
-from videozoo.scripts import evaluate_specvqgan, generate_specvqgan, train_specvqgan
-from videozoo.scripts.train_specvqgan import synthetic_processor
+from videozoo.recipes import run_family
+from videozoo.scripts import generate_specvqgan
+from videozoo.tasks.specvqgan import synthetic_processor
 
 
 def test_synthetic_tone_classes_differ_in_pitch_and_rhythm():
@@ -22,17 +23,25 @@ def test_synthetic_tone_classes_differ_in_pitch_and_rhythm():
     assert changes[2] > changes[0]  # rhythm: class 2 switches on and off more often than class 0
 
 
+def train_specvqgan(args: list[str]) -> dict:
+    return run_family("generation", ["train", *args])
+
+
+def evaluate_specvqgan(args: list[str]) -> dict:
+    return run_family("generation", ["evaluate", *args])
+
+
 def train_both_stages(tmp_path, codebook_steps: int, sampler_steps: int):
-    """`scripts/train_specvqgan.py` on the synthetic task: Stage I, then the sampler on it."""
+    """`scripts/run_generation.py train` on the synthetic task: Stage I, then the sampler on it."""
     common = ["--dataset_name", "synthetic", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "8"]
     common += ["--cpu", "--disable_tqdm", "--report_to", "none"]
-    codebook_metrics = train_specvqgan.main(
-        common + ["--stage", "codebook", "--max_steps", str(codebook_steps), "--learning_rate", "2e-3"]
+    codebook_metrics = train_specvqgan(
+        common + ["--model_type", "specvqgan", "--max_steps", str(codebook_steps), "--learning_rate", "2e-3"]
         + ["--output_dir", str(tmp_path / "codebook")]
     )  # fmt: skip
-    sampler_metrics = train_specvqgan.main(
-        common + ["--stage", "sampler", "--first_stage", str(tmp_path / "codebook"), "--max_steps", str(sampler_steps)]
-        + ["--learning_rate", "3e-3", "--output_dir", str(tmp_path / "sampler")]
+    sampler_metrics = train_specvqgan(
+        common + ["--model_type", "specvqgan_sampler", "--first_stage", str(tmp_path / "codebook")]
+        + ["--max_steps", str(sampler_steps), "--learning_rate", "3e-3", "--output_dir", str(tmp_path / "sampler")]
     )  # fmt: skip
     stage1 = AutoModel.from_pretrained(tmp_path / "codebook").eval()
     sampler = AutoModel.from_pretrained(tmp_path / "sampler").eval()
@@ -68,24 +77,27 @@ def test_the_visual_condition_decides_the_generated_sound(tmp_path):
 
 
 def test_evaluation_path_and_its_argument_checks(tmp_path):
-    """`scripts/evaluate_specvqgan.py` on the synthetic task (2-step models): every figure of both conditions is
+    """`scripts/run_generation.py evaluate` on the synthetic task (2-step models): every figure of both conditions is
     written; bad arguments fail before anything is loaded or written."""
     train_both_stages(tmp_path, 2, 2)
     args = ["--model_name_or_path", str(tmp_path / "sampler"), "--num_eval_examples", "4", "--samples_per_video", "2"]
-    metrics = evaluate_specvqgan.main(args + ["--output_dir", str(tmp_path / "eval")])
+    metrics = evaluate_specvqgan(args + ["--output_dir", str(tmp_path / "eval")])
     written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert written == metrics and written["videos"] == 4
     for condition in ("visual", "random"):
         assert {f"{condition}/{k}" for k in ("fid", "mkl", "class_accuracy", "pitch_accuracy")} <= set(written)
     with pytest.raises(ValueError, match="unknown condition 'shuffled'") as raised:
-        evaluate_specvqgan.main(args + ["--output_dir", str(tmp_path / "eval"), "--conditions", "visual,shuffled"]
+        evaluate_specvqgan(args + ["--output_dir", str(tmp_path / "eval"), "--conditions", "visual,shuffled"]
                                 + ["--samples_per_video", "0", "--melception", "m"])  # fmt: skip
     assert "--samples_per_video must be > 0" in str(raised.value) and "--melception is for" in str(raised.value)
-    with pytest.raises(ValueError, match="holds a 'specvqgan' model"):
-        evaluate_specvqgan.main(["--model_name_or_path", str(tmp_path / "codebook")])
+    with pytest.raises(ValueError, match="specvqgan has no evaluate command"):
+        evaluate_specvqgan(["--model_name_or_path", str(tmp_path / "codebook")])
     with pytest.raises(ValueError, match="--data_dir is required"):
-        evaluate_specvqgan.main(args[:2] + ["--dataset_name", "vas", "--melception", str(tmp_path / "sampler")])
+        evaluate_specvqgan(args[:2] + ["--dataset_name", "vas", "--melception", str(tmp_path / "sampler")])
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == metrics
+    # metrics.json written into the model's own folder replaces nothing else there (the weights stay)
+    evaluate_specvqgan(args + ["--output_dir", str(tmp_path / "sampler"), "--conditions", "visual"])
+    assert (tmp_path / "sampler" / "model.safetensors").is_file() and (tmp_path / "sampler" / "metrics.json").is_file()
 
 
 @pytest.mark.slow
@@ -95,7 +107,7 @@ def test_the_visual_condition_beats_random_features(tmp_path):
     0.54 / 8.07, class accuracy 0.94 / 0.32, pitch accuracy 0.975 / 0.475 (chance 0.25 / 0.5); Stage I reconstructs
     the held-out spectrograms with L1 0.216, and every reconstruction is classified right."""
     train_both_stages(tmp_path, 60, 150)
-    metrics = evaluate_specvqgan.main(["--model_name_or_path", str(tmp_path / "sampler")])
+    metrics = evaluate_specvqgan(["--model_name_or_path", str(tmp_path / "sampler")])
     print(metrics)
     assert metrics["reconstruction/l1"] < 0.3 and metrics["reconstruction/class_accuracy"] == 1.0, metrics
     assert metrics["visual/mkl"] + 3.0 < metrics["random/mkl"], metrics
@@ -131,12 +143,12 @@ def tiny_vas_models(folder):
 
 
 def test_evaluation_on_the_authors_vas_layout(tmp_path, shared_dir):
-    """The VAS path of `scripts/evaluate_specvqgan.py`: the authors' spectrograms and ResNet-50 feature pickles (read
-    with the restricted unpickler), a saved Melception (random, 1/8 width) scoring FID and MKL; tiny random models,
-    so only the path and the bookkeeping are checked, not the figures."""
+    """The VAS path of `scripts/run_generation.py evaluate`: the authors' spectrograms and ResNet-50 feature pickles
+    (read with the restricted unpickler), a saved Melception (random, 1/8 width) scoring FID and MKL; tiny random
+    models, so only the path and the bookkeeping are checked, not the figures."""
     tiny_vas_models(tmp_path)
     root = shared_dir / "data" / "specvqgan" / "vas"
-    metrics = evaluate_specvqgan.main(
+    metrics = evaluate_specvqgan(
         ["--model_name_or_path", str(tmp_path / "sampler"), "--dataset_name", "vas", "--data_dir", str(root)]
         + ["--split", "none", "--melception", str(tmp_path / "melception"), "--max_videos", "2"]
         + ["--samples_per_video", "2", "--output_dir", str(tmp_path / "eval")]
@@ -232,11 +244,11 @@ def test_adversarial_stage_one_alternates_two_optimizers_and_resumes_exactly(tmp
     from safetensors.torch import load_file
 
     common = ["--dataset_name", "synthetic", "--per_device_train_batch_size", "4", "--cpu", "--disable_tqdm"]
-    common += ["--report_to", "none", "--stage", "codebook", "--adversarial", "--disc_start", "2"]
+    common += ["--report_to", "none", "--model_type", "specvqgan", "--adversarial", "--disc_start", "2"]
     common += ["--learning_rate", "2e-3", "--adam_beta1", "0.5", "--adam_beta2", "0.9", "--checkpointing_steps", "2"]
-    train_specvqgan.main(common + ["--max_steps", "4", "--output_dir", str(tmp_path / "whole")])
-    train_specvqgan.main(common + ["--max_steps", "2", "--output_dir", str(tmp_path / "split")])
-    train_specvqgan.main(
+    train_specvqgan(common + ["--max_steps", "4", "--output_dir", str(tmp_path / "whole")])
+    train_specvqgan(common + ["--max_steps", "2", "--output_dir", str(tmp_path / "split")])
+    train_specvqgan(
         common + ["--max_steps", "4", "--output_dir", str(tmp_path / "split"), "--resume_from_checkpoint", "latest"]
     )
     whole, split = (load_file(tmp_path / run / "model.safetensors") for run in ("whole", "split"))

@@ -228,6 +228,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=BMTConfig,
         family="dense_captioning",
+        recipe="videozoo.tasks.bmt:RECIPE",
         models=((AutoModel, BMTForConditionalGeneration), (AutoModelForSeq2SeqLM, BMTForConditionalGeneration)),
         processor_class=BMTProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -248,6 +249,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MDVCConfig,
         family="dense_captioning",
+        recipe="videozoo.tasks.mdvc:RECIPE",
         models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
         processor_class=MDVCProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -286,6 +288,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=AvatarConfig,
         family="speech_recognition",
+        recipe="videozoo.tasks.avatar:RECIPE",
         models=(
             (AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration),
             (AutoModel, AvatarForConditionalGeneration),
@@ -309,6 +312,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=SparseSyncConfig,
         family="synchronisation",
+        recipe="videozoo.tasks.sparsesync:RECIPE",
         models=(
             (AutoModelForVideoClassification, SparseSyncForOffsetClassification),
             (AutoModel, SparseSyncForOffsetClassification),
@@ -332,6 +336,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MelGANConfig,
         family="generation",
+        recipe="videozoo.tasks.melgan:RECIPE",
         models=((AutoModel, MelGANVocoder),),
         paper={
             **SPECVQGAN_PAPER,
@@ -352,6 +357,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=SpecVQGANConfig,
         family="generation",
+        recipe="videozoo.tasks.specvqgan:CODEBOOK_RECIPE",
         models=((AutoModel, SpecVQGANModel),),
         processor_class=SpecVQGANProcessor,
         feature_extractor_class=SpecVQGANFeatureExtractor,
@@ -364,6 +370,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=SpecVQGANSamplerConfig,
         family="generation",
+        recipe="videozoo.tasks.specvqgan:SAMPLER_RECIPE",
         models=(
             (AutoModelForCausalLM, SpecVQGANForConditionalGeneration),
             (AutoModel, SpecVQGANForConditionalGeneration),

@@ -15,6 +15,7 @@ row; no new script. See docs/training.md.
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ def run_family(family: str, argv: list[str] | None = None) -> dict:
         description=f"Train or evaluate a {family.replace('_', ' ')} model ({', '.join(members)}). "
         "Add --model_type T --help for the arguments of one model.",
         add_help=False,
+        allow_abbrev=False,  # else `--mode` (dense captioning's evaluation) would be read as --model_type
     )
     front.add_argument("command", choices=COMMANDS)
     front.add_argument("--model_type", help=f"one of {members}")
@@ -142,3 +144,16 @@ def run_family(family: str, argv: list[str] | None = None) -> dict:
         classes, run = recipe.evaluate_arguments, recipe.evaluate
     parser = HfArgumentParser(classes, prog=f"run_{family}.py {known.command} --model_type {arch.model_type}")
     return run(*parser.parse_args_into_dataclasses(rest))
+
+
+def save_evaluation(metrics: dict, output_dir: str | Path | None, model_name_or_path: str | Path) -> Path:
+    """Write an evaluation's `metrics.json` into `output_dir` (by default `<model_name_or_path>/eval`, the
+    evaluation commands' convention), created if needed; returns the folder, for the command's other files.
+    The file is written beside its final name and renamed over it, so a failure leaves the earlier one whole, and
+    nothing else in the folder is touched (it may be the model's own folder). Call it on the main process only."""
+    folder = Path(output_dir or Path(model_name_or_path) / "eval")
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / ".metrics.json.partial"
+    partial.write_text(json.dumps(metrics, indent=2, default=str))
+    os.replace(partial, folder / "metrics.json")
+    return folder

@@ -1,17 +1,74 @@
-"""Dense video captioning tasks for `videozoo.training.fit`: the BMT / MDVC captioner on ground-truth events, and
-the BMT event proposal generator.
+"""The dense video captioning family (BMT, MDVC): its data arguments and loading, its tasks for
+`videozoo.training.fit`, and its one evaluation (`scripts/run_dense_captioning.py evaluate`, any captioner of the
+family, BMT's proposal generator, or a submission file).
 
-Both losses are the models' own (the reference label-smoothed KL per caption token; the YOLO-style proposal loss
-summed over the heads), averaged per process and, by DDP, over processes, as the reference's DataParallel runs.
+Tasks: the BMT / MDVC captioner on ground-truth events, and the BMT event proposal generator. Both losses are the
+models' own (the reference label-smoothed KL per caption token; the YOLO-style proposal loss summed over the heads),
+averaged per process and, by DDP, over processes, as the reference's DataParallel runs.
+
+Evaluation modes (`--mode`):
+
+    # captions of the ground-truth events (BMT tables: tIoU 0.5 only; a BMT or an MDVC captioner):
+    python scripts/run_dense_captioning.py evaluate --mode captioning --model_name_or_path runs/bmt-cap \
+        --dataset_name synthetic
+    # proposals alone (precision / recall / F1 over tIoU 0.3, 0.5, 0.7, 0.9, 100 per video):
+    python scripts/run_dense_captioning.py evaluate --model_type bmt --mode proposals \
+        --proposal_model_name_or_path runs/bmt-prop --dataset_name synthetic
+    # the full system: the captioner describes the generator's proposals:
+    python scripts/run_dense_captioning.py evaluate --mode learned --model_name_or_path runs/bmt-cap \
+        --proposal_model_name_or_path runs/bmt-prop --dataset_name synthetic
+    # score an existing submission (e.g. the authors' released result files) against annotation files:
+    python scripts/run_dense_captioning.py evaluate --model_type bmt --mode captioning \
+        --predictions_file captioning_results_val_1_e26.json --reference_files val_1_no_missings.json --meteor coco
+
+On ActivityNet give the data arguments of training (`--dataset_name activitynet --annotations_dir ... --eval_file
+val_1.json` and the feature folders) and, for the papers' protocol, `--reference_files` (BMT: `val_1_no_missings.json`
+and `val_2_no_missings.json`, scored one by one for captioning, together for learned proposals and proposals) and
+`--meteor coco` (METEOR 1.5 and the PTB tokenizer: pycocoevalcap + Java). MDVC has no proposal generator:
+`--proposals_file` captions the proposals of a submission file instead (e.g. BMT's, a labelled deviation from the
+paper's Bi-SST proposals). Without `--model_name_or_path` (proposals alone, or a submission file) the entry point
+needs `--model_type bmt`.
 """
 
+import json
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
+import datasets
 import torch
 from accelerate import Accelerator
+from torch.utils.data import DataLoader
+from transformers import AutoModel, AutoProcessor
 
+from ..arguments import (
+    checkpoint_problem,
+    dataset_problem,
+    file_problem,
+    folder_problem,
+    output_folder_problem,
+    positive_problem,
+    raise_if_any,
+)
+from ..data.dense_captioning import (
+    DenseCaptioningCollator,
+    HDF5Features,
+    NpyFeatures,
+    ProposalCollator,
+    annotations_of,
+    caption_view,
+    load_activitynet_captions,
+    proposal_view,
+    speech_for_event,
+    synthetic_dense_captioning_dataset,
+)
+from ..metrics import load_metric
 from ..metrics.dense_video_captioning.dense_video_captioning import captioning_scores, proposal_scores
+from ..modeling.modeling_bmt import BMTForEventProposal
 from ..processors.processing_bmt import post_process_proposals, split_caption
+from ..recipes import save_evaluation
+from ..training import fit
 
 CAPTIONER_INPUTS = {
     "bmt": ("audio_features", "video_features", "audio_attention_mask", "video_attention_mask"),
@@ -162,4 +219,461 @@ class EventProposalTask:
         return {"loss": (sums[0] / sums[1].clamp_min(1)).item(), **scores}
 
 
-__all__ = ["DenseCaptioningTask", "EventProposalTask", "normalize_sentence"]
+# ---- data (shared by training and evaluation) ----
+
+
+@dataclass
+class DenseCaptioningDataArguments:
+    dataset_name: str = field(
+        default="synthetic", metadata={"help": "'synthetic', 'activitynet', or a save_to_disk folder."}
+    )
+    num_train_videos: int = 2048
+    num_test_videos: int = 256
+    synthetic_seed: int = 0
+    annotations_dir: str | None = field(default=None, metadata={"help": "ActivityNet Captions JSON folder."})
+    train_file: str = "train.json"
+    eval_file: str = field(default="val_1.json", metadata={"help": "Annotation file of the evaluation split."})
+    available_ids_file: str | None = field(
+        default=None, metadata={"help": "available_mp4.txt: keep only these videos."}
+    )
+    audio_features_dir: str | None = field(default=None, metadata={"help": "BMT layout: VGGish <id>.npy files."})
+    video_features_dir: str | None = field(
+        default=None, metadata={"help": "BMT layout: I3D <id>_rgb.npy / <id>_flow.npy."}
+    )
+    audio_pattern: str = "{video_id}.npy"
+    rgb_pattern: str = "{video_id}_rgb.npy"
+    flow_pattern: str = "{video_id}_flow.npy"
+    video_hdf5: str | None = field(default=None, metadata={"help": "MDVC layout: I3D HDF5 file."})
+    audio_hdf5: str | None = field(default=None, metadata={"help": "MDVC layout: VGGish HDF5 file."})
+    subtitles_file: str | None = field(default=None, metadata={"help": "MDVC's asr_en.csv (speech input)."})
+    on_invalid_event: Literal["drop", "error"] = "drop"
+    max_train_videos: int | None = None
+    max_eval_videos: int | None = None
+
+    def problems(self) -> list[str | None]:
+        """What is wrong with these data arguments, found before anything is loaded."""
+        found = [
+            dataset_problem("--dataset_name", self.dataset_name, ("synthetic", "activitynet")),
+            positive_problem("--num_train_videos", self.num_train_videos),
+            positive_problem("--num_test_videos", self.num_test_videos),
+            positive_problem("--max_train_videos", self.max_train_videos),
+            positive_problem("--max_eval_videos", self.max_eval_videos),
+        ]
+        if self.dataset_name != "activitynet":
+            return found
+        found += [
+            folder_problem("--annotations_dir", self.annotations_dir, required=True),
+            file_problem("--available_ids_file", self.available_ids_file),
+            file_problem("--subtitles_file", self.subtitles_file),
+        ]
+        if self.annotations_dir and Path(self.annotations_dir).is_dir():
+            root = Path(self.annotations_dir)
+            found += [
+                file_problem("--train_file", root / self.train_file),
+                file_problem("--eval_file", root / self.eval_file),
+            ]
+        if self.video_hdf5 or self.audio_hdf5:
+            found += [file_problem("--video_hdf5", self.video_hdf5), file_problem("--audio_hdf5", self.audio_hdf5)]
+        elif self.audio_features_dir and self.video_features_dir:
+            found += [
+                folder_problem("--audio_features_dir", self.audio_features_dir),
+                folder_problem("--video_features_dir", self.video_features_dir),
+            ]
+        else:
+            found.append(
+                "--dataset_name activitynet needs --audio_features_dir and --video_features_dir (BMT .npy "
+                "layout) or --video_hdf5 and --audio_hdf5 (MDVC layout)"
+            )
+        return found
+
+
+def load_dense_captioning_data(args: DenseCaptioningDataArguments, video_stride: float = 2.56):
+    """-> (`DatasetDict` with `train` and `test` video tables, feature reader or None when features are inline)."""
+    reader = None
+    if args.dataset_name == "synthetic":
+        splits = synthetic_dense_captioning_dataset(
+            args.num_train_videos, args.num_test_videos, seed=args.synthetic_seed, video_stride=video_stride
+        )
+    elif args.dataset_name == "activitynet":
+        if not args.annotations_dir:
+            raise ValueError("--dataset_name activitynet needs --annotations_dir")
+        if args.video_hdf5 or args.audio_hdf5:
+            reader = HDF5Features(args.video_hdf5, args.audio_hdf5)
+        elif args.audio_features_dir and args.video_features_dir:
+            reader = NpyFeatures(
+                args.audio_features_dir,
+                args.video_features_dir,
+                args.audio_pattern,
+                args.rgb_pattern,
+                args.flow_pattern,
+            )
+        else:
+            raise ValueError(
+                "--dataset_name activitynet needs --audio_features_dir and --video_features_dir (BMT .npy "
+                "layout) or --video_hdf5 and --audio_hdf5 (MDVC layout)"
+            )
+        root = Path(args.annotations_dir)
+        splits = load_activitynet_captions(
+            {"train": root / args.train_file, "test": root / args.eval_file},
+            args.available_ids_file,
+            args.subtitles_file,
+            args.on_invalid_event,
+        )
+    else:
+        splits = datasets.load_from_disk(args.dataset_name)
+        if not {"train", "test"} <= set(splits):
+            raise ValueError(f"{args.dataset_name} must hold 'train' and 'test' splits, found {sorted(splits)}")
+    for split, limit in (("train", args.max_train_videos), ("test", args.max_eval_videos)):
+        if limit is not None:
+            splits[split] = splits[split].select(range(min(limit, len(splits[split]))))
+    return splits, reader
+
+
+def feature_sizes(videos, reader) -> tuple[int, int]:
+    if reader is not None:
+        return reader.sizes["audio"], reader.sizes["rgb"]
+    if "audio" not in videos.features:
+        raise ValueError(
+            "this video table holds no features: use --dataset_name activitynet with the feature folders "
+            "(or HDF5 files), or a table with audio / rgb / flow columns"
+        )
+    return videos.features["audio"].shape[1], videos.features["rgb"].shape[1]
+
+
+def max_feature_lengths(splits, reader) -> tuple[int, int]:
+    if reader is not None:
+        raise ValueError("give --max_audio_length / --max_video_length for features read from files")
+    lengths = [0, 0]
+    for split in splits.values():
+        for row in split.select_columns(["audio", "rgb"]).with_format("numpy"):
+            lengths = [max(lengths[0], len(row["audio"])), max(lengths[1], len(row["rgb"]))]
+    return lengths[0], lengths[1]
+
+
+def int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def float_list(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def tious_problem(flag: str, text: str, required: bool = False) -> str | None:
+    """What is wrong with a comma list of tIoU thresholds (each in (0, 1]; empty means the default unless
+    `required`)."""
+    try:
+        tious = float_list(text)
+    except ValueError:
+        return f"{flag}: {text!r} is not a comma-separated list of numbers"
+    if (required and not tious) or any(not 0 < t <= 1 for t in tious):
+        return f"{flag}: {text!r} needs values in (0, 1]"
+    return None
+
+
+@dataclass
+class CaptionerArguments:
+    """The arguments every captioner of the family (BMT, MDVC) has; a model's own dataclass extends them."""
+
+    model_size: Literal["small", "paper"] = "small"
+    label_smoothing: float | None = field(
+        default=None,
+        metadata={
+            "help": "Default 0.7 (reference) for 'paper', 0.1 for 'small': on a tiny vocabulary 0.7 "
+            "leaves almost no margin between the gold word and the rest (measured on the synthetic task)."
+        },
+    )
+    generation_max_new_tokens: int = 30
+    generation_num_beams: int = 1
+    eval_meteor: Literal["none", "auto", "coco", "nltk"] = "none"
+
+    def captioner_problems(self) -> list[str | None]:
+        return [
+            positive_problem("--label_smoothing", self.label_smoothing, allow_zero=True),
+            positive_problem("--generation_max_new_tokens", self.generation_max_new_tokens),
+            positive_problem("--generation_num_beams", self.generation_num_beams),
+        ]
+
+
+def label_smoothing(value: float | None, model_size: str) -> float:
+    """The captioners' label smoothing: 0.7 (the reference) for the paper size, 0.1 for the small models, where
+    0.7 on a tiny vocabulary leaves almost no margin between the gold word and the rest (measured on the
+    synthetic task); `value` when given."""
+    return value if value is not None else (0.1 if model_size == "small" else 0.7)
+
+
+def train_captioner(
+    model,
+    processor,
+    splits,
+    reader,
+    training_args,
+    hparams: dict,
+    max_new_tokens: int,
+    num_beams: int,
+    tious,
+    meteor: str,
+    fill: str | None = None,
+) -> dict[str, float]:
+    """`fit` a captioner (BMT or MDVC, `model.config.model_type`) on the ground-truth events of `splits["train"]`,
+    evaluated on those of `splits["test"]` (`DenseCaptioningTask`); `meteor` "none" leaves METEOR out."""
+    model_type = model.config.model_type
+    train_rows, test_rows = caption_view(splits["train"]), caption_view(splits["test"])
+    task = DenseCaptioningTask(
+        processor,
+        test_rows,
+        annotations_of(splits["test"]),
+        model_type,
+        max_new_tokens,
+        num_beams,
+        tuple(tious),
+        None if meteor == "none" else meteor,
+    )
+    return fit(
+        model,
+        task,
+        train_rows,
+        training_args,
+        collate_fn=DenseCaptioningCollator(splits["train"], processor, model_type, reader, fill),
+        eval_dataset=test_rows,
+        eval_collate_fn=DenseCaptioningCollator(splits["test"], processor, model_type, reader, fill),
+        processor=processor,
+        hparams=hparams,
+    )
+
+
+# ---- evaluation ----
+
+
+@dataclass
+class EvaluationArguments:
+    mode: Literal["captioning", "proposals", "learned"] = "captioning"
+    model_name_or_path: str | None = field(default=None, metadata={"help": "Captioner (BMT or MDVC)."})
+    proposal_model_name_or_path: str | None = field(default=None, metadata={"help": "BMT proposal generator."})
+    proposals_file: str | None = field(
+        default=None, metadata={"help": "learned mode without a generator: an ANet JSON."}
+    )
+    predictions_file: str | None = field(
+        default=None, metadata={"help": "Score this submission instead of running models."}
+    )
+    reference_files: str | None = field(
+        default=None, metadata={"help": "Comma list of annotation JSON files (default: the evaluated split's events)."}
+    )
+    tious: str = field(
+        default="", metadata={"help": "Default 0.5 (captioning) or 0.3,0.5,0.7,0.9 (proposals, learned)."}
+    )
+    max_proposals: int = 100
+    nms_threshold: float | None = None
+    meteor: Literal["none", "auto", "coco", "nltk"] = "auto"
+    num_beams: int = 1
+    max_new_tokens: int | None = None
+    batch_size: int = 64
+    output_dir: str = field(
+        default="", metadata={"help": "Where the submission and metrics.json go (default: <model>/eval)."}
+    )
+
+
+def evaluation_problems(data_args: DenseCaptioningDataArguments, args: EvaluationArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    found = [
+        checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("bmt", "mdvc"), required=False),
+        checkpoint_problem("--proposal_model_name_or_path", args.proposal_model_name_or_path, ("bmt",), False),
+        file_problem("--proposals_file", args.proposals_file),
+        file_problem("--predictions_file", args.predictions_file),
+        *[file_problem("--reference_files", f) for f in (args.reference_files or "").split(",") if f],
+        positive_problem("--max_proposals", args.max_proposals),
+        positive_problem("--num_beams", args.num_beams),
+        positive_problem("--max_new_tokens", args.max_new_tokens),
+        positive_problem("--batch_size", args.batch_size),
+        output_folder_problem("--output_dir", args.output_dir) if args.output_dir else None,
+    ]
+    found.append(tious_problem("--tious", args.tious))
+    if args.predictions_file:
+        if not args.reference_files:
+            found.append("--predictions_file needs --reference_files")
+        return found
+    found += data_args.problems()
+    if args.mode != "captioning" and not args.proposal_model_name_or_path:
+        if not (args.mode == "learned" and args.proposals_file):
+            found.append(f"--mode {args.mode} needs --proposal_model_name_or_path (or --proposals_file for learned)")
+    if args.mode in ("captioning", "learned") and not args.model_name_or_path:
+        found.append(f"--mode {args.mode} needs --model_name_or_path (a BMT or MDVC captioner)")
+    return found
+
+
+def submission(results: dict) -> dict:
+    return {"version": "VERSION 1.0", "external_data": {"used": True, "details": ""}, "results": results}
+
+
+def score(results: dict, references: list[dict], mode: str, tious, max_proposals: int, meteor: str | None) -> dict:
+    """The metric module over `{video_id: [{"sentence", "timestamp"}]}` and annotation dicts."""
+    metric = load_metric("dense_video_captioning")
+    videos = sorted(set().union(*[set(r) for r in references]))
+    return metric.compute(
+        video_ids=videos,
+        predictions=[json.dumps(results.get(v, [])) for v in videos],
+        references=[json.dumps([r.get(v) for r in references]) for v in videos],
+        mode=mode,
+        tious=list(tious),
+        max_proposals=max_proposals,
+        meteor=meteor,
+    )
+
+
+def generate_captions(model, processor, videos, rows, reader, args: EvaluationArguments, accelerator) -> list[str]:
+    """A caption for every row (`video_index`, `start`, `end`, `duration`, `speech`) of a caption view."""
+    model_type = model.config.model_type
+    collator = DenseCaptioningCollator(videos, processor, model_type, reader)
+    loader = accelerator.prepare(DataLoader(rows, batch_size=args.batch_size, collate_fn=collator))
+    captions = {}
+    max_new = args.max_new_tokens or model.config.max_caption_length
+    for batch in loader:
+        with torch.no_grad():
+            ids = accelerator.unwrap_model(model).generate(
+                **{k: batch[k] for k in CAPTIONER_INPUTS[model_type]},
+                max_new_tokens=max_new,
+                num_beams=args.num_beams,
+                do_sample=False,
+            )
+        for index, text in zip(batch["row_index"].tolist(), processor.decode(ids)):
+            captions[int(index)] = text
+    return [captions[i] for i in range(len(rows))]
+
+
+def generate_proposals(model, processor, videos, reader, args: EvaluationArguments, accelerator) -> dict:
+    rows = proposal_view(videos, reader)
+    collator = ProposalCollator(
+        videos, processor, model.config.max_audio_length, model.config.max_video_length, reader
+    )
+    loader = accelerator.prepare(DataLoader(rows, batch_size=args.batch_size, collate_fn=collator))
+    ids, results = rows["video_id"], {}
+    for batch in loader:
+        with torch.no_grad():
+            out = model(**{k: batch[k] for k in PROPOSAL_INPUTS if k != "event_targets"})
+        kept = post_process_proposals(
+            out.proposals, batch["durations"], max_proposals=args.max_proposals, nms_threshold=args.nms_threshold
+        )
+        for index, proposals in zip(batch["row_index"].tolist(), kept):
+            results[ids[int(index)]] = proposals
+    return results
+
+
+def proposal_rows(videos, proposals: dict) -> datasets.Dataset:
+    """A caption view over proposals `{video_id: [{"timestamp": [s, e]}]}` of the videos of `videos`."""
+    meta = videos.select_columns(["video_id", "duration", "speech_starts", "speech_ends", "speech_texts"])
+    rows = {k: [] for k in ("video_index", "video_id", "start", "end", "duration", "sentence", "speech", "row_index")}
+    for index, video in enumerate(meta):
+        for proposal in proposals.get(video["video_id"], []):
+            start, end = (float(x) for x in proposal["timestamp"])
+            start = min(max(start, 0.0), video["duration"])
+            values = (
+                index,
+                video["video_id"],
+                start,
+                max(end, start),
+                video["duration"],
+                "",
+                speech_for_event(video["speech_starts"], video["speech_ends"], video["speech_texts"], start, end),
+                len(rows["row_index"]),
+            )
+            for key, value in zip(rows, values):
+                rows[key].append(value)
+    if not rows["row_index"]:
+        raise ValueError("no proposal falls on an evaluated video")
+    return datasets.Dataset.from_dict(rows)
+
+
+def evaluate(data_args: DenseCaptioningDataArguments, args: EvaluationArguments) -> dict:
+    """Score captions (of ground-truth events or of proposals), proposals, or a submission file; writes the
+    submission and metrics.json into `--output_dir` (default `<model>/eval`) and returns the metrics."""
+    raise_if_any(evaluation_problems(data_args, args))
+    meteor = None if args.meteor == "none" else args.meteor
+    default_tious = (0.5,) if args.mode == "captioning" else (0.3, 0.5, 0.7, 0.9)
+    tious = tuple(float_list(args.tious)) if args.tious else default_tious
+    if args.reference_files:
+        references = [json.loads(Path(p).read_text()) for p in args.reference_files.split(",")]
+    else:
+        references = None
+
+    accelerator = Accelerator()
+    if args.predictions_file:
+        loaded = json.loads(Path(args.predictions_file).read_text())
+        results = loaded.get("results", loaded)
+        source = Path(args.predictions_file).parent
+    else:
+        splits, reader = load_dense_captioning_data(data_args, video_stride=2.56)
+        videos = splits["test"]
+        if references is None:
+            references = [annotations_of(videos)]
+        results = {}
+        if args.mode in ("proposals", "learned") and args.proposal_model_name_or_path:
+            generator = BMTForEventProposal.from_pretrained(args.proposal_model_name_or_path).eval()
+            processor = AutoProcessor.from_pretrained(args.proposal_model_name_or_path)
+            results = generate_proposals(accelerator.prepare(generator), processor, videos, reader, args, accelerator)
+        elif args.mode == "learned" and args.proposals_file:
+            loaded = json.loads(Path(args.proposals_file).read_text())
+            results = loaded.get("results", loaded)
+        elif args.mode != "captioning":
+            raise ValueError(
+                f"--mode {args.mode} needs --proposal_model_name_or_path (or --proposals_file for learned)"
+            )
+        if args.mode in ("captioning", "learned"):
+            if not args.model_name_or_path:
+                raise ValueError(f"--mode {args.mode} needs --model_name_or_path (a BMT or MDVC captioner)")
+            model = AutoModel.from_pretrained(args.model_name_or_path).eval()
+            processor = AutoProcessor.from_pretrained(args.model_name_or_path)
+            if model.config.model_type == "mdvc" and data_args.dataset_name == "synthetic":
+                splits, reader = load_dense_captioning_data(data_args, video_stride=0.96)
+                videos = splits["test"]
+            rows = caption_view(videos) if args.mode == "captioning" else proposal_rows(videos, results)
+            captions = generate_captions(
+                accelerator.prepare(model), processor, videos, rows, reader, args, accelerator
+            )
+            results = {}
+            for row, caption in zip(rows.select_columns(["video_id", "start", "end"]), captions):
+                results.setdefault(row["video_id"], []).append(
+                    {"sentence": caption, "timestamp": [row["start"], row["end"]]}
+                )
+        source = Path(args.model_name_or_path or args.proposal_model_name_or_path)
+    if references is None:
+        raise ValueError("--predictions_file needs --reference_files")
+
+    metric_mode = "proposals" if args.mode == "proposals" else "captioning"
+    if metric_mode == "captioning" and args.mode == "captioning":
+        # ground-truth proposals: every reference file is scored alone and the scores are averaged (BMT/MDVC tables)
+        per_file = [score(results, [ref], "captioning", tious, args.max_proposals, meteor) for ref in references]
+        metrics = {
+            k: sum(s[k] for s in per_file) / len(per_file) for k in per_file[0] if isinstance(per_file[0][k], float)
+        }
+        metrics.update({k: per_file[0][k] for k in ("tokenizer", "meteor_backend")})
+        metrics["per_reference_file"] = per_file
+    else:
+        metrics = score(results, references, metric_mode, tious, args.max_proposals, meteor)
+    metrics["mode"], metrics["tious"] = args.mode, list(tious)
+    if accelerator.is_main_process:
+        output_dir = save_evaluation(metrics, args.output_dir, source)
+        if not args.predictions_file:
+            (output_dir / f"{args.mode}_results.json").write_text(json.dumps(submission(results)))
+        for key in ("BLEU@3", "BLEU@4", "METEOR", "precision", "recall", "f1"):
+            if isinstance(metrics.get(key), float):
+                print(f"{key:8s} {metrics[key]:.4f}")
+        if metrics.get("tokenizer") == "python":
+            print(
+                "(PTB tokenizer approximated in Python: BLEU close to (not identical with) the reference evaluator; "
+                "pycocoevalcap==1.2 and Java give the exact tokenizer and METEOR 1.5)"
+            )
+        if metrics.get("meteor_backend") == "nltk":
+            print("(METEOR from NLTK: not comparable with the papers' METEOR 1.5)")
+    return metrics
+
+
+__all__ = [
+    "CaptionerArguments",
+    "DenseCaptioningDataArguments",
+    "DenseCaptioningTask",
+    "EvaluationArguments",
+    "EventProposalTask",
+    "evaluate",
+    "load_dense_captioning_data",
+    "normalize_sentence",
+    "train_captioner",
+]

@@ -8,6 +8,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from videozoo.auto import ARCHITECTURES_BY_TYPE
+from videozoo.recipes import run_family
 from videozoo.training import TrainerArguments
 
 
@@ -43,15 +45,27 @@ def _forbid_work(monkeypatch, module):
             monkeypatch.setattr(module, name, forbidden)
 
 
+def entry_point(script: str, command: str, monkeypatch):
+    """`main(argv)` of a script, its work forbidden: `"<family>/<model_type>"` is `run_<family>.py <command>
+    --model_type <model_type>` (the work of its recipe's module is forbidden), any other name `scripts/<name>.py`."""
+    if "/" in script:
+        family, model_type = script.split("/")
+        _forbid_work(monkeypatch, importlib.import_module(ARCHITECTURES_BY_TYPE[model_type].recipe.split(":")[0]))
+        return lambda argv: run_family(family, [command, "--model_type", model_type, *argv])
+    module = importlib.import_module(f"videozoo.scripts.{script}")
+    _forbid_work(monkeypatch, module)
+    return module.main
+
+
 TRAINING_SCRIPTS = {
-    "train_mmt": ["--dataset_name", "features"],
-    "train_avlnet": ["--variant", "text_tri"],
-    "train_everything_at_once": ["--dataset_name", "howto100m"],
+    "retrieval/mmt": ["--dataset_name", "features"],
+    "retrieval/avlnet": ["--variant", "text_tri"],
+    "retrieval/everything_at_once": ["--dataset_name", "howto100m"],
     "train_avatar": ["--model_size", "paper"],
     "train_bmt": ["--dataset_name", "activitynet"],
     "train_mdvc": ["--eval_tious", "1.5"],
     "train_sparsesync": ["--dataset_name", "lrs3", "--crop_policy", "event_aware"],
-    "pretrain_mmt_modality_masking": ["--mask_fraction", "2"],
+    "retrieval/mmt_modality_masking": ["--mask_fraction", "2"],
     "train_specvqgan": ["--stage", "sampler", "--adversarial"],
     "train_melgan": ["--generator_width", "0"],
 }
@@ -63,14 +77,14 @@ TRAINER_MISTAKES = {
     "unknown tracker": (["--report_to", "jsonl,nonsense"], "--report_to: unknown tracker 'nonsense'"),
 }
 SCRIPT_MESSAGES = {
-    "train_mmt": "--data_dir is required",
-    "train_avlnet": "--variant text_tri needs --word_vectors",
-    "train_everything_at_once": "--eval_pickle is required",
+    "retrieval/mmt": "--data_dir is required",
+    "retrieval/avlnet": "--variant text_tri needs --word_vectors",
+    "retrieval/everything_at_once": "--eval_pickle is required",
     "train_avatar": "--vocab_file (a local BERT-uncased vocab.txt) is required",
     "train_bmt": "--annotations_dir is required",
     "train_mdvc": "--eval_tious: '1.5' needs values in (0, 1]",
     "train_sparsesync": "--crop_policy event_aware needs the synthetic task",
-    "pretrain_mmt_modality_masking": "--mask_fraction must be in [0, 1]",
+    "retrieval/mmt_modality_masking": "--mask_fraction must be in [0, 1]",
     "train_specvqgan": "--first_stage is required",
     "train_melgan": "--generator_width must be > 0",
 }
@@ -79,21 +93,22 @@ SCRIPT_MESSAGES = {
 @pytest.mark.parametrize("script", sorted(TRAINING_SCRIPTS))
 @pytest.mark.parametrize("mistake", [*sorted(TRAINER_MISTAKES), "script's own"])
 def test_invalid_training_arguments_leave_the_earlier_run_untouched(tmp_path, monkeypatch, script, mistake):
-    module = importlib.import_module(f"videozoo.scripts.{script}")
-    _forbid_work(monkeypatch, module)
+    main = entry_point(script, "train", monkeypatch)
     out = earlier_run(tmp_path / "run")
     before = snapshot(out)
     args, message = TRAINER_MISTAKES.get(mistake, (TRAINING_SCRIPTS[script], SCRIPT_MESSAGES[script]))
     with pytest.raises(ValueError, match="invalid arguments") as raised:
-        module.main(["--output_dir", str(out), "--disable_tqdm", *args])
+        main(["--output_dir", str(out), "--disable_tqdm", *args])
     assert message in str(raised.value)
     assert snapshot(out) == before
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
     with pytest.raises(ValueError) as raised:
-        importlib.import_module("videozoo.scripts.train_mmt").main(
-            ["--output_dir", str(tmp_path), "--push_to_hub", "--learning_rate", "-1", "--dataset_name", "features"]
+        run_family(
+            "retrieval",
+            ["train", "--model_type", "mmt", "--output_dir", str(tmp_path), "--push_to_hub", "--learning_rate", "-1"]
+            + ["--dataset_name", "features"],
         )
     text = str(raised.value)
     assert "--push_to_hub" in text and "--learning_rate must be >= 0" in text and "--data_dir is required" in text
@@ -121,9 +136,10 @@ def test_report_to(tmp_path):
 
 
 EVALUATION_SCRIPTS = {
-    "evaluate_mmt": ("mmt", ["--dataset_name", "features"], "--data_dir is required"),
-    "evaluate_avlnet": ("avlnet", ["--dataset_name", "pickle"], "--train_pickle is required"),
-    "evaluate_everything_at_once": ("everything_at_once", ["--dataset_name", "pickle"], "--eval_pickle is required"),
+    "retrieval/mmt": ("mmt", ["--dataset_name", "features"], "--data_dir is required"),
+    "retrieval/mmt_modality_masking": ("mmt_modality_masking", ["--max_asr_tokens", "0"], "--max_asr_tokens must"),
+    "retrieval/avlnet": ("avlnet", ["--dataset_name", "pickle"], "--train_pickle is required"),
+    "retrieval/everything_at_once": ("everything_at_once", ["--dataset_name", "pickle"], "--eval_pickle is required"),
     "evaluate_avatar": ("avatar", ["--conditions", "clean,loud"], "unknown condition 'loud'"),
     "evaluate_bmt": ("bmt", ["--mode", "proposals"], "--mode proposals needs --proposal_model_name_or_path"),
     "evaluate_sparsesync": ("sparsesync", ["--dataset_name", "vggsound", "--data_dir", "nowhere"], "--data_dir"),
@@ -134,8 +150,7 @@ EVALUATION_SCRIPTS = {
 
 @pytest.mark.parametrize("script", sorted(EVALUATION_SCRIPTS))
 def test_invalid_evaluation_arguments_fail_before_loading(tmp_path, monkeypatch, script):
-    module = importlib.import_module(f"videozoo.scripts.{script}")
-    _forbid_work(monkeypatch, module)
+    main = entry_point(script, "evaluate", monkeypatch)
     model_type, args, message = EVALUATION_SCRIPTS[script]
     checkpoint = earlier_run(tmp_path / "model")
     (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
@@ -143,12 +158,12 @@ def test_invalid_evaluation_arguments_fail_before_loading(tmp_path, monkeypatch,
     (checkpoint / "eval" / "metrics.json").write_text('{"earlier": 1}')
     before = snapshot(checkpoint)
     with pytest.raises(ValueError, match="invalid arguments") as raised:
-        module.main(["--model_name_or_path", str(checkpoint), *args])
+        main(["--model_name_or_path", str(checkpoint), *args])
     assert message in str(raised.value)
     # a checkpoint of another architecture is named as such, before its weights are read
     (checkpoint / "config.json").write_text(json.dumps({"model_type": "elsewhere"}))
     with pytest.raises(ValueError, match="holds a 'elsewhere' model"):
-        module.main(["--model_name_or_path", str(checkpoint)])
+        main(["--model_name_or_path", str(checkpoint)])
     (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
     assert snapshot(checkpoint) == before
 

@@ -48,14 +48,15 @@ class _Captured(Exception):
         self.parser = parser
 
 
-def _capture_parser(script: Path, monkeypatch) -> argparse.ArgumentParser:
-    """Runs `script` as __main__ until it first parses arguments, and returns that parser."""
+def _capture_parser(script: Path, arguments: list[str], monkeypatch) -> argparse.ArgumentParser:
+    """Runs `script arguments...` as __main__ until it first parses arguments, and returns that parser (a family
+    entry point, `run_<family>.py {train,evaluate} --model_type T`, reads its command and model type first)."""
 
     def capture(self, args=None, namespace=None):
         raise _Captured(self)
 
     monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", capture)
-    monkeypatch.setattr(sys, "argv", [str(script)])
+    monkeypatch.setattr(sys, "argv", [str(script), *arguments])
     try:
         runpy.run_path(str(script), run_name="__main__")
     except _Captured as captured:
@@ -96,7 +97,7 @@ def test_documented_command(document, command, monkeypatch):
     path = REPO_ROOT / script
     assert path.is_file(), f"{document}: {script} does not exist"
 
-    parser = _capture_parser(path, monkeypatch)
+    parser = _capture_parser(path, arguments, monkeypatch)
     monkeypatch.undo()
     known = set(parser._option_string_actions)
     for token in arguments:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from .arguments import output_folder_problem, positive_problem
+from .arguments import checkpoint_problem, output_folder_problem, positive_problem, raise_if_any
 from .auto import ARCHITECTURES, ARCHITECTURES_BY_TYPE, FAMILIES, Architecture
 
 COMMANDS = ("train", "evaluate")
@@ -203,6 +203,15 @@ def load_checkpoint(model_name_or_path: str, model_types: tuple[str, ...], with_
             f"not {' or '.join(repr(t) for t in model_types)}"
         )
     return model, AutoProcessor.from_pretrained(model_name_or_path) if with_processor else None
+
+
+def checked_checkpoint(
+    model_name_or_path: str | None, model_types: tuple[str, ...], problems, with_processor: bool = True
+):
+    """For `evaluate`: every problem of its arguments (`problems`) and of `--model_name_or_path` (read through its
+    config.json only) raised at once, before any weight is read; then `load_checkpoint`."""
+    raise_if_any([checkpoint_problem("--model_name_or_path", model_name_or_path, model_types), *problems])
+    return load_checkpoint(model_name_or_path, model_types, with_processor)
 
 
 def run_evaluation(

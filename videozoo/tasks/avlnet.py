@@ -27,7 +27,6 @@ from accelerate import Accelerator
 from transformers import AutoModel, set_seed
 
 from ..arguments import (
-    checkpoint_problem,
     dataset_problem,
     file_problem,
     folder_problem,
@@ -46,7 +45,7 @@ from ..distributed import gather_with_grad
 from ..metrics.video_retrieval.video_retrieval import retrieval_metrics
 from ..modeling.losses import mms_loss
 from ..processors import AVLnetFeatureExtractor, AVLnetProcessor
-from ..recipes import EvaluationArguments, Recipe, load_checkpoint, print_recalls, run_evaluation
+from ..recipes import EvaluationArguments, Recipe, checked_checkpoint, load_checkpoint, print_recalls, run_evaluation
 from ..training import TrainerArguments, fit
 
 
@@ -240,14 +239,8 @@ def train(args: AVLnetArguments, training_args: TrainerArguments) -> dict[str, f
 
 
 def evaluate(args: AVLnetArguments, eval_args: AVLnetEvaluationArguments) -> dict[str, float]:
-    raise_if_any(
-        [
-            checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("avlnet",)),
-            *eval_args.problems(),
-            *argument_problems(args),
-        ]
-    )
-    model, processor = load_checkpoint(args.model_name_or_path, ("avlnet",))
+    problems = [*eval_args.problems(), *argument_problems(args)]
+    model, processor = checked_checkpoint(args.model_name_or_path, ("avlnet",), problems)
     collator = AVLnetCollator(args.max_frames, processor, _with_word_vectors(model, processor, args.word_vectors))
     task = AVLnetRetrievalTask(model.config.variant, missing_clips=eval_args.num_missing_clips)
     directions = {"av": ["a2v", "v2a"], "text_tri": ["a2v", "v2a", "t2av", "av2t"], "text_fused": ["at2v", "v2at"]}

@@ -27,7 +27,6 @@ from accelerate import Accelerator
 from transformers import AutoModel, set_seed
 
 from ..arguments import (
-    checkpoint_problem,
     dataset_problem,
     file_problem,
     folder_problem,
@@ -47,7 +46,7 @@ from ..metrics.video_retrieval.video_retrieval import retrieval_metrics
 from ..modeling.modeling_everything_at_once import combinatorial_loss
 from ..processors import AVLnetFeatureExtractor, EverythingAtOnceProcessor
 from ..processors.word_vectors import load_word_vectors
-from ..recipes import EvaluationArguments, Recipe, load_checkpoint, print_recalls, run_evaluation
+from ..recipes import EvaluationArguments, Recipe, checked_checkpoint, load_checkpoint, print_recalls, run_evaluation
 from ..training import TrainerArguments, fit
 
 EMBEDS = {
@@ -170,7 +169,6 @@ def argument_problems(args: EAOArguments) -> list[str | None]:
 def evaluation_problems(args: EAOEvaluationArguments) -> list[str | None]:
     """What is wrong with these evaluation arguments, found before anything is loaded."""
     return [
-        checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("everything_at_once",)),
         dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "pickle")),
         file_problem("--eval_pickle", args.eval_pickle, required=args.dataset_name == "pickle"),
         file_problem("--word_vectors", args.word_vectors),
@@ -244,8 +242,8 @@ def train(args: EAOArguments, training_args: TrainerArguments) -> dict[str, floa
 
 
 def evaluate(args: EAOEvaluationArguments, eval_args: EvaluationArguments) -> dict[str, float]:
-    raise_if_any([*evaluation_problems(args), *eval_args.problems()])
-    model, _ = load_checkpoint(args.model_name_or_path, ("everything_at_once",), with_processor=False)
+    problems = [*evaluation_problems(args), *eval_args.problems()]
+    model, _ = checked_checkpoint(args.model_name_or_path, ("everything_at_once",), problems, with_processor=False)
     if args.dataset_name == "synthetic":
         split = synthetic_eao_dataset(num_train=0)["test"]
     elif args.dataset_name == "pickle":

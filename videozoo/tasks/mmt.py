@@ -38,7 +38,6 @@ from accelerate import Accelerator
 from transformers import AutoModel, AutoProcessor, BertConfig, set_seed
 
 from ..arguments import (
-    checkpoint_problem,
     dataset_problem,
     file_problem,
     folder_problem,
@@ -54,7 +53,7 @@ from ..modeling.losses import max_margin_ranking_loss
 from ..modeling.modeling_mmt import MMTModel
 from ..processors import MMTProcessor
 from ..processors.processing_mmt import normalize_caption, train_wordpiece_vocab
-from ..recipes import EvaluationArguments, Recipe, load_checkpoint, print_recalls, run_evaluation
+from ..recipes import EvaluationArguments, Recipe, checked_checkpoint, print_recalls, run_evaluation
 from ..training import TrainerArguments, fit, processor_for_resume
 
 VIDEO_KEYS = ("expert_features", "expert_times", "expert_attention_mask", "expert_pooled")
@@ -129,13 +128,11 @@ class MMTRetrievalTask:
 
 # ------------------------------------------------------------------------------------------------------ recipe
 @dataclass
-class MMTArguments:
-    model_name_or_path: str | None = field(
-        default=None, metadata={"help": "videozoo MMT (or modality-masking) checkpoint to fine-tune."}
-    )
-    config_name: str | None = field(
-        default=None, metadata={"help": "Train from scratch with the config and processor of this checkpoint."}
-    )
+class FeaturesDataArguments:
+    """What MMT and its modality-masking pre-training share: the model size, and the data (the embedded synthetic
+    task, the authors' HDF5 feature layout, gabeur/mmt `base/base_dataset.py`, or a save_to_disk folder) with the
+    vocabulary a new model's tokenizer gets."""
+
     model_size: Literal["small", "paper"] = "small"
     dataset_name: str = field(
         default="synthetic", metadata={"help": "'synthetic', 'features', or a save_to_disk folder."}
@@ -143,10 +140,36 @@ class MMTArguments:
     data_dir: str | None = None
     train_split_file: str | None = None
     eval_split_file: str | None = None
+    synthetic_seed: int = 0
+    vocab_file: str | None = None
+    vocab_size: int = 300
+
+    def problems(self) -> list[str | None]:
+        found = [
+            dataset_problem("--dataset_name", self.dataset_name, ("synthetic", "features")),
+            file_problem("--vocab_file", self.vocab_file),
+            positive_problem("--vocab_size", self.vocab_size),
+        ]
+        if self.dataset_name == "features":
+            found += [
+                folder_problem("--data_dir", self.data_dir, required=True),
+                file_problem("--train_split_file", self.train_split_file, required=True),
+                file_problem("--eval_split_file", self.eval_split_file, required=True),
+            ]
+        return found
+
+
+@dataclass
+class MMTArguments(FeaturesDataArguments):
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "videozoo MMT (or modality-masking) checkpoint to fine-tune."}
+    )
+    config_name: str | None = field(
+        default=None, metadata={"help": "Train from scratch with the config and processor of this checkpoint."}
+    )
     experts: str = field(default="s3d,vggish", metadata={"help": "Experts of a new model / of the features layout."})
     num_train_videos: int = 4000
     num_test_videos: int = 250
-    synthetic_seed: int = 0
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     text_model_name_or_path: str | None = field(
@@ -155,8 +178,6 @@ class MMTArguments:
             "help": "Local BERT (e.g. bert-base-cased) to initialise a new model's caption encoder and tokenizer."
         },
     )
-    vocab_file: str | None = None
-    vocab_size: int = 300
     max_text_tokens: int = 30
     max_feature_tokens: int = 30
     eval_captions_per_video: int = field(default=0, metadata={"help": "Captions ranked per test video; 0 = all."})
@@ -173,22 +194,14 @@ class MMTEvaluationArguments(EvaluationArguments):
 def argument_problems(args: MMTArguments) -> list[str | None]:
     """What is wrong with these arguments, found before anything is loaded."""
     found = [
-        dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "features")),
-        file_problem("--vocab_file", args.vocab_file),
+        *args.problems(),
         folder_problem("--text_model_name_or_path", args.text_model_name_or_path),
-        positive_problem("--vocab_size", args.vocab_size),
         positive_problem("--max_text_tokens", args.max_text_tokens),
         positive_problem("--max_feature_tokens", args.max_feature_tokens),
         positive_problem("--eval_captions_per_video", args.eval_captions_per_video, allow_zero=True),
     ]
     if args.model_name_or_path and args.config_name:
         found.append("--model_name_or_path and --config_name exclude each other (fine-tune, or train anew)")
-    if args.dataset_name == "features":
-        found += [
-            folder_problem("--data_dir", args.data_dir, required=True),
-            file_problem("--train_split_file", args.train_split_file, required=True),
-            file_problem("--eval_split_file", args.eval_split_file, required=True),
-        ]
     if not (args.model_name_or_path or args.config_name):
         table = SYNTHETIC_EXPERTS if args.dataset_name == "synthetic" else MMT_EXPERT_TABLE
         unknown = [name for name in args.experts.split(",") if name not in table]
@@ -323,20 +336,15 @@ def plot_recall_at_k(metrics: dict[str, float], path: Path, title: str) -> None:
 
 
 def evaluate(args: MMTArguments, eval_args: MMTEvaluationArguments) -> dict[str, float]:
-    raise_if_any(
-        [
-            checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("mmt",)),
-            *eval_args.problems(),
-            *argument_problems(args),
-        ]
-    )
-    model, processor = load_checkpoint(args.model_name_or_path, ("mmt",))
+    problems = [*eval_args.problems(), *argument_problems(args)]
+    model, processor = checked_checkpoint(args.model_name_or_path, ("mmt",), problems)
     split = load_splits(args, dict(model.config.expert_feature_sizes))[eval_args.split]
     captions = args.eval_captions_per_video or max(len(c) for c in split["captions"])
 
     def report(metrics: dict[str, float], output_dir: Path) -> None:
         plot_recall_at_k(metrics, output_dir / "recall_at_k.png", f"MMT, {args.dataset_name} {eval_args.split}")
-        print_recalls(metrics, ["t2v", "v2t"], ("R1", "R5", "R10", "MedR", "MeanR", "num_queries"))
+        print_recalls(metrics, ["t2v", "v2t"], ("R1", "R5", "R10", "MedR", "MeanR"))
+        print(f"{metrics['num_queries_t2v']} captions, {metrics['num_queries_v2t']} videos")
         print(f"wrote {output_dir / 'recall_at_k.png'}")
 
     collator = MMTCollator(processor, training=False, captions_per_video=captions)

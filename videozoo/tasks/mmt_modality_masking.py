@@ -24,7 +24,6 @@ from it; `--select_best_metric t2v_geometric_mean_R1-R5-R10` selects on validati
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import datasets
 import torch
@@ -32,10 +31,6 @@ from accelerate import Accelerator
 from transformers import AutoModel, BertConfig, set_seed
 
 from ..arguments import (
-    checkpoint_problem,
-    dataset_problem,
-    file_problem,
-    folder_problem,
     positive_problem,
     raise_if_any,
 )
@@ -55,8 +50,9 @@ from ..modeling.modeling_mmt import MMTModel
 from ..modeling.modeling_mmt_modality_masking import sample_masked_modality
 from ..processors import MMTProcessor
 from ..processors.processing_mmt import train_wordpiece_vocab
-from ..recipes import EvaluationArguments, Recipe, load_checkpoint, run_evaluation
+from ..recipes import EvaluationArguments, Recipe, checked_checkpoint, load_checkpoint, run_evaluation
 from ..training import TrainerArguments, fit, processor_for_resume
+from .mmt import FeaturesDataArguments
 
 LABEL_KEYS = ("concept",)
 
@@ -149,19 +145,11 @@ class ModalityMaskingTask:
 
 # ------------------------------------------------------------------------------------------------------ recipe
 @dataclass
-class MaskingArguments:
+class MaskingArguments(FeaturesDataArguments):
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "A modality-masking checkpoint to continue from (train) or to evaluate."}
     )
-    model_size: Literal["small", "paper"] = "small"
-    dataset_name: str = field(
-        default="synthetic", metadata={"help": "'synthetic', 'features', or a save_to_disk folder."}
-    )
-    data_dir: str | None = None
-    train_split_file: str | None = None
-    eval_split_file: str | None = None
     num_train_clips: int = 3000
-    synthetic_seed: int = 0
     mask_probability_asr: float = field(
         default=0.8, metadata={"help": "p; 1.0 is the standard ASR-only pre-training."}
     )
@@ -173,22 +161,18 @@ class MaskingArguments:
     max_rgb_tokens: int = 30
     max_audio_tokens: int = 30
     max_asr_tokens: int = 128
-    vocab_file: str | None = None
-    vocab_size: int = 300
 
 
 def argument_problems(args: MaskingArguments) -> list[str | None]:
     """What is wrong with these arguments, found before anything is loaded."""
     found = [
-        dataset_problem("--dataset_name", args.dataset_name, ("synthetic", "features")),
-        file_problem("--vocab_file", args.vocab_file),
+        *args.problems(),
         positive_problem("--num_train_clips", args.num_train_clips),
         positive_problem("--asr_query_tokens", args.asr_query_tokens),
         positive_problem("--clip_duration", args.clip_duration),
         positive_problem("--max_rgb_tokens", args.max_rgb_tokens),
         positive_problem("--max_audio_tokens", args.max_audio_tokens),
         positive_problem("--max_asr_tokens", args.max_asr_tokens),
-        positive_problem("--vocab_size", args.vocab_size),
     ]
     for flag, value in (
         ("--mask_probability_asr", args.mask_probability_asr),
@@ -196,12 +180,6 @@ def argument_problems(args: MaskingArguments) -> list[str | None]:
     ):
         if not 0.0 <= value <= 1.0:
             found.append(f"{flag} must be in [0, 1] (got {value})")
-    if args.dataset_name == "features":
-        found += [
-            folder_problem("--data_dir", args.data_dir, required=True),
-            file_problem("--train_split_file", args.train_split_file, required=True),
-            file_problem("--eval_split_file", args.eval_split_file, required=True),
-        ]
     return found
 
 
@@ -297,14 +275,8 @@ def train(args: MaskingArguments, training_args: TrainerArguments) -> dict[str, 
 
 
 def evaluate(args: MaskingArguments, eval_args: EvaluationArguments) -> dict[str, float]:
-    raise_if_any(
-        [
-            checkpoint_problem("--model_name_or_path", args.model_name_or_path, ("mmt_modality_masking",)),
-            *eval_args.problems(),
-            *argument_problems(args),
-        ]
-    )
-    model, processor = load_checkpoint(args.model_name_or_path, ("mmt_modality_masking",))
+    problems = [*eval_args.problems(), *argument_problems(args)]
+    model, processor = checked_checkpoint(args.model_name_or_path, ("mmt_modality_masking",), problems)
     split = load_splits(args, dict(model.config.video_config.expert_feature_sizes))["test"]
     collator = ModalityMaskingCollator(processor, False, model.config.asr_query_tokens, args.clip_duration)
 

@@ -3,13 +3,14 @@ once with a message naming the argument, and an output folder holding an earlier
 
 import importlib
 import json
+import sys
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from videozoo.auto import ARCHITECTURES_BY_TYPE
-from videozoo.recipes import run_family
+from videozoo.recipes import load_recipe, run_family
 from videozoo.training import TrainerArguments
 
 
@@ -45,27 +46,11 @@ def _forbid_work(monkeypatch, module):
             monkeypatch.setattr(module, name, forbidden)
 
 
-def entry_point(script: str, command: str, monkeypatch):
-    """`main(argv)` of a script, its work forbidden: `"<family>/<model_type>"` is `run_<family>.py <command>
-    --model_type <model_type>` (the work of its recipe's module is forbidden), any other name `scripts/<name>.py`."""
-    if "/" in script:
-        family, model_type = script.split("/")
-        _forbid_work(monkeypatch, importlib.import_module(ARCHITECTURES_BY_TYPE[model_type].recipe.split(":")[0]))
-        return lambda argv: run_family(family, [command, "--model_type", model_type, *argv])
-    module = importlib.import_module(f"videozoo.scripts.{script}")
-    _forbid_work(monkeypatch, module)
-    return module.main
-
-
 TRAINING_SCRIPTS = {
-    "retrieval/mmt": ["--dataset_name", "features"],
-    "retrieval/avlnet": ["--variant", "text_tri"],
-    "retrieval/everything_at_once": ["--dataset_name", "howto100m"],
     "train_avatar": ["--model_size", "paper"],
     "train_bmt": ["--dataset_name", "activitynet"],
     "train_mdvc": ["--eval_tious", "1.5"],
     "train_sparsesync": ["--dataset_name", "lrs3", "--crop_policy", "event_aware"],
-    "retrieval/mmt_modality_masking": ["--mask_fraction", "2"],
     "train_specvqgan": ["--stage", "sampler", "--adversarial"],
     "train_melgan": ["--generator_width", "0"],
 }
@@ -77,14 +62,10 @@ TRAINER_MISTAKES = {
     "unknown tracker": (["--report_to", "jsonl,nonsense"], "--report_to: unknown tracker 'nonsense'"),
 }
 SCRIPT_MESSAGES = {
-    "retrieval/mmt": "--data_dir is required",
-    "retrieval/avlnet": "--variant text_tri needs --word_vectors",
-    "retrieval/everything_at_once": "--eval_pickle is required",
     "train_avatar": "--vocab_file (a local BERT-uncased vocab.txt) is required",
     "train_bmt": "--annotations_dir is required",
     "train_mdvc": "--eval_tious: '1.5' needs values in (0, 1]",
     "train_sparsesync": "--crop_policy event_aware needs the synthetic task",
-    "retrieval/mmt_modality_masking": "--mask_fraction must be in [0, 1]",
     "train_specvqgan": "--first_stage is required",
     "train_melgan": "--generator_width must be > 0",
 }
@@ -93,12 +74,13 @@ SCRIPT_MESSAGES = {
 @pytest.mark.parametrize("script", sorted(TRAINING_SCRIPTS))
 @pytest.mark.parametrize("mistake", [*sorted(TRAINER_MISTAKES), "script's own"])
 def test_invalid_training_arguments_leave_the_earlier_run_untouched(tmp_path, monkeypatch, script, mistake):
-    main = entry_point(script, "train", monkeypatch)
+    module = importlib.import_module(f"videozoo.scripts.{script}")
+    _forbid_work(monkeypatch, module)
     out = earlier_run(tmp_path / "run")
     before = snapshot(out)
     args, message = TRAINER_MISTAKES.get(mistake, (TRAINING_SCRIPTS[script], SCRIPT_MESSAGES[script]))
     with pytest.raises(ValueError, match="invalid arguments") as raised:
-        main(["--output_dir", str(out), "--disable_tqdm", *args])
+        module.main(["--output_dir", str(out), "--disable_tqdm", *args])
     assert message in str(raised.value)
     assert snapshot(out) == before
 
@@ -136,10 +118,6 @@ def test_report_to(tmp_path):
 
 
 EVALUATION_SCRIPTS = {
-    "retrieval/mmt": ("mmt", ["--dataset_name", "features"], "--data_dir is required"),
-    "retrieval/mmt_modality_masking": ("mmt_modality_masking", ["--max_asr_tokens", "0"], "--max_asr_tokens must"),
-    "retrieval/avlnet": ("avlnet", ["--dataset_name", "pickle"], "--train_pickle is required"),
-    "retrieval/everything_at_once": ("everything_at_once", ["--dataset_name", "pickle"], "--eval_pickle is required"),
     "evaluate_avatar": ("avatar", ["--conditions", "clean,loud"], "unknown condition 'loud'"),
     "evaluate_bmt": ("bmt", ["--mode", "proposals"], "--mode proposals needs --proposal_model_name_or_path"),
     "evaluate_sparsesync": ("sparsesync", ["--dataset_name", "vggsound", "--data_dir", "nowhere"], "--data_dir"),
@@ -150,7 +128,8 @@ EVALUATION_SCRIPTS = {
 
 @pytest.mark.parametrize("script", sorted(EVALUATION_SCRIPTS))
 def test_invalid_evaluation_arguments_fail_before_loading(tmp_path, monkeypatch, script):
-    main = entry_point(script, "evaluate", monkeypatch)
+    module = importlib.import_module(f"videozoo.scripts.{script}")
+    _forbid_work(monkeypatch, module)
     model_type, args, message = EVALUATION_SCRIPTS[script]
     checkpoint = earlier_run(tmp_path / "model")
     (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
@@ -158,14 +137,82 @@ def test_invalid_evaluation_arguments_fail_before_loading(tmp_path, monkeypatch,
     (checkpoint / "eval" / "metrics.json").write_text('{"earlier": 1}')
     before = snapshot(checkpoint)
     with pytest.raises(ValueError, match="invalid arguments") as raised:
-        main(["--model_name_or_path", str(checkpoint), *args])
+        module.main(["--model_name_or_path", str(checkpoint), *args])
     assert message in str(raised.value)
     # a checkpoint of another architecture is named as such, before its weights are read
     (checkpoint / "config.json").write_text(json.dumps({"model_type": "elsewhere"}))
     with pytest.raises(ValueError, match="holds a 'elsewhere' model"):
-        main(["--model_name_or_path", str(checkpoint)])
+        module.main(["--model_name_or_path", str(checkpoint)])
     (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
     assert snapshot(checkpoint) == before
+
+
+# The family entry points (`scripts/run_<family>.py`): (family, model_type) -> a mistake of the recipe's own and its
+# message; the trainer's mistakes (TRAINER_MISTAKES) are checked for every recipe too.
+FAMILY_TRAINING = {
+    ("retrieval", "mmt"): (["--dataset_name", "features"], "--data_dir is required"),
+    ("retrieval", "mmt_modality_masking"): (["--mask_fraction", "2"], "--mask_fraction must be in [0, 1]"),
+    ("retrieval", "avlnet"): (["--variant", "text_tri"], "--variant text_tri needs --word_vectors"),
+    ("retrieval", "everything_at_once"): (["--dataset_name", "howto100m"], "--eval_pickle is required"),
+}
+FAMILY_EVALUATION = {
+    ("retrieval", "mmt"): (["--dataset_name", "features"], "--data_dir is required"),
+    ("retrieval", "mmt_modality_masking"): (["--max_asr_tokens", "0"], "--max_asr_tokens must be > 0"),
+    ("retrieval", "avlnet"): (["--dataset_name", "pickle"], "--train_pickle is required"),
+    ("retrieval", "everything_at_once"): (["--dataset_name", "pickle"], "--eval_pickle is required"),
+}
+
+
+def _recipe_module(model_type: str, command: str):
+    recipe = load_recipe(ARCHITECTURES_BY_TYPE[model_type])
+    return sys.modules[(recipe.train if command == "train" else recipe.evaluate).__module__]
+
+
+@pytest.mark.parametrize("family, model_type", sorted(FAMILY_TRAINING))
+@pytest.mark.parametrize("mistake", [*sorted(TRAINER_MISTAKES), "recipe's own"])
+def test_invalid_family_training_arguments_leave_the_earlier_run_untouched(
+    tmp_path, monkeypatch, family, model_type, mistake
+):
+    _forbid_work(monkeypatch, _recipe_module(model_type, "train"))
+    out = earlier_run(tmp_path / "run")
+    before = snapshot(out)
+    args, message = TRAINER_MISTAKES.get(mistake, FAMILY_TRAINING[family, model_type])
+    argv = ["train", "--model_type", model_type, "--output_dir", str(out), "--disable_tqdm", *args]
+    with pytest.raises(ValueError, match="invalid arguments") as raised:
+        run_family(family, argv)
+    assert message in str(raised.value)
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("family, model_type", sorted(FAMILY_EVALUATION))
+def test_invalid_family_evaluation_arguments_fail_before_loading(tmp_path, monkeypatch, family, model_type):
+    _forbid_work(monkeypatch, _recipe_module(model_type, "evaluate"))
+    args, message = FAMILY_EVALUATION[family, model_type]
+    checkpoint = earlier_run(tmp_path / "model")
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
+    (checkpoint / "eval").mkdir()
+    (checkpoint / "eval" / "metrics.json").write_text('{"earlier": 1}')
+    before = snapshot(checkpoint)
+    with pytest.raises(ValueError, match="invalid arguments") as raised:
+        run_family(family, ["evaluate", "--model_name_or_path", str(checkpoint), *args])
+    assert message in str(raised.value)
+    # a checkpoint of another architecture is named as such, before its weights are read
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": "elsewhere"}))
+    with pytest.raises(ValueError, match="'elsewhere'"):
+        run_family(family, ["evaluate", "--model_name_or_path", str(checkpoint)])
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": model_type}))
+    assert snapshot(checkpoint) == before
+
+
+def test_every_recipe_of_these_families_is_checked():
+    """Every recipe of these families has its argument checks tested above (train, and evaluate where it has one)."""
+    from videozoo.recipes import family_architectures
+
+    families = ("retrieval", "dense_captioning", "speech_recognition", "synchronisation", "generation")
+    rows = {(family, arch.model_type) for family in families for arch in family_architectures(family)}
+    assert rows == {key for key in FAMILY_TRAINING if key[0] in families}
+    with_evaluation = {key for key in rows if load_recipe(ARCHITECTURES_BY_TYPE[key[1]]).evaluate is not None}
+    assert with_evaluation == {key for key in FAMILY_EVALUATION if key[0] in families}
 
 
 CONVERSION_SCRIPTS = ["avlnet", "bmt", "everything_at_once", "mdvc", "melception", "melgan", "mmt", "sparsesync"]

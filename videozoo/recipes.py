@@ -205,6 +205,16 @@ def load_checkpoint(model_name_or_path: str, model_types: tuple[str, ...], with_
     return model, AutoProcessor.from_pretrained(model_name_or_path) if with_processor else None
 
 
+def save_evaluation(metrics: dict, output_dir: str | Path | None, model_name_or_path: str | Path) -> Path:
+    """Write an evaluation's `metrics.json` into `output_dir` (by default `<model_name_or_path>/eval`, the
+    evaluation commands' convention), created if needed; returns the folder, for the command's other files.
+    Call it on the main process only."""
+    folder = Path(output_dir or Path(model_name_or_path) / "eval")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    return folder
+
+
 def checked_checkpoint(
     model_name_or_path: str | None, model_types: tuple[str, ...], problems, with_processor: bool = True
 ):
@@ -237,9 +247,7 @@ def run_evaluation(
     with torch.no_grad():
         metrics = task.evaluate(model, loader, accelerator)
     if accelerator.is_main_process:
-        output_dir = Path(args.output_dir or Path(model_name_or_path) / "eval")
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        output_dir = save_evaluation(metrics, args.output_dir, model_name_or_path)
         if report is not None:
             report(metrics, output_dir)
         print(f"wrote {output_dir / 'metrics.json'}")

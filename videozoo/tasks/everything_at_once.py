@@ -26,13 +26,7 @@ import torch
 from accelerate import Accelerator
 from transformers import AutoModel, set_seed
 
-from ..arguments import (
-    dataset_problem,
-    file_problem,
-    folder_problem,
-    positive_problem,
-    raise_if_any,
-)
+from ..arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
 from ..configuration import EverythingAtOnceConfig
 from ..data.avlnet import howto100m_index
 from ..data.everything_at_once import (

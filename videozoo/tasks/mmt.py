@@ -37,13 +37,7 @@ import torch
 from accelerate import Accelerator
 from transformers import AutoModel, AutoProcessor, BertConfig, set_seed
 
-from ..arguments import (
-    dataset_problem,
-    file_problem,
-    folder_problem,
-    positive_problem,
-    raise_if_any,
-)
+from ..arguments import dataset_problem, file_problem, folder_problem, positive_problem, raise_if_any
 from ..configuration import MMTConfig
 from ..configuration.configuration_mmt import MMT_EXPERT_TABLE
 from ..data.mmt import SYNTHETIC_EXPERTS, MMTCollator, load_mmt_features, synthetic_mmt_dataset

@@ -30,10 +30,7 @@ import torch
 from accelerate import Accelerator
 from transformers import AutoModel, BertConfig, set_seed
 
-from ..arguments import (
-    positive_problem,
-    raise_if_any,
-)
+from ..arguments import positive_problem, raise_if_any
 from ..configuration import MMTConfig, MMTModalityMaskingConfig
 from ..configuration.configuration_mmt_modality_masking import MASKING_EXPERT_TABLE
 from ..data.mmt import load_mmt_features

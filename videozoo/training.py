@@ -577,6 +577,8 @@ def _save_final_model(accelerator: Accelerator, model, output_dir: Path, process
         if accelerator.is_main_process:
             shutil.rmtree(staging, ignore_errors=True)
         raise
+    # every process is done with the staging folder (`save_pretrained` lists it on every rank) before it moves
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         move_in(staging, output_dir)
     accelerator.wait_for_everyone()

@@ -61,13 +61,24 @@ def test_help_lists_the_arguments_of_the_model(arch, capsys):
 
 
 def test_the_retrieval_script_runs_as_a_program():
-    run = [sys.executable, str(REPO_ROOT / "scripts" / "run_retrieval.py")]
+    run = [sys.executable, str(REPO_ROOT / "scripts" / "run_retrieval.py"), "train", "--model_type", "avlnet"]
     listed = subprocess.run([*run, "--help"], capture_output=True, text=True, timeout=300)
-    assert listed.returncode == 0 and "mmt_modality_masking" in listed.stdout, listed.stderr[-2000:]
-    one = subprocess.run([*run, "train", "--model_type", "avlnet", "--help"], capture_output=True, text=True)
-    assert one.returncode == 0 and "--word_vectors" in one.stdout and "--output_dir" in one.stdout, one.stderr
-    wrong = subprocess.run([*run, "fit", "--model_type", "mmt"], capture_output=True, text=True, timeout=300)
-    assert wrong.returncode == 2 and "the first argument is the command" in wrong.stderr
+    assert listed.returncode == 0 and "--word_vectors" in listed.stdout and "--output_dir" in listed.stdout, (
+        listed.stderr[-2000:]
+    )
+
+
+def test_the_usage_before_a_model_type(capsys):
+    with pytest.raises(SystemExit) as done:
+        run_family("retrieval", ["--help"])
+    usage = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert done.value.code == 0 and "one of ['avlnet', 'everything_at_once', 'mmt', 'mmt_modality_masking']" in usage
+    with pytest.raises(SystemExit) as done:
+        run_family("retrieval", [])
+    assert done.value.code == 2
+    with pytest.raises(SystemExit) as done:
+        run_family("retrieval", ["fit", "--model_type", "mmt"])
+    assert done.value.code == 2 and "the first argument is the command" in capsys.readouterr().err
 
 
 def test_model_type_errors_are_clear():

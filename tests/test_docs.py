@@ -48,15 +48,14 @@ class _Captured(Exception):
         self.parser = parser
 
 
-def _capture_parser(script: Path, arguments: list[str], monkeypatch) -> argparse.ArgumentParser:
-    """Runs `script arguments...` as __main__ until it first parses arguments, and returns that parser (a family
-    entry point, `run_<family>.py {train,evaluate} --model_type T`, reads its command and model type first)."""
+def _capture_parser(script: Path, monkeypatch) -> argparse.ArgumentParser:
+    """Runs `script` as __main__ until it first parses arguments, and returns that parser."""
 
     def capture(self, args=None, namespace=None):
         raise _Captured(self)
 
     monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", capture)
-    monkeypatch.setattr(sys, "argv", [str(script), *arguments])
+    monkeypatch.setattr(sys, "argv", [str(script)])
     try:
         runpy.run_path(str(script), run_name="__main__")
     except _Captured as captured:
@@ -81,6 +80,42 @@ def _case_id(case: tuple[str, str]) -> str:
     return f"{case[0]}:{'-'.join(Path(w).stem for w in words[:2])}"
 
 
+def _family_parsers(family: str, arguments: list[str], document: str):
+    """`run_<family>.py {train,evaluate} [--model_type T] ...`: the argument parsers of T's recipe for the command,
+    or of every recipe of the family with that command when T is read from a checkpoint at run time; and the
+    arguments after the command and --model_type."""
+    from transformers import HfArgumentParser
+
+    from videozoo.auto import ARCHITECTURES_BY_TYPE
+    from videozoo.recipes import COMMANDS, family_architectures, load_recipe
+    from videozoo.training import TrainerArguments
+
+    command, rest = arguments[0], arguments[1:]
+    assert command in COMMANDS, f"{document}: run_{family}.py needs a command ({COMMANDS}), got {command!r}"
+    model_type = None
+    if "--model_type" in rest:
+        index = rest.index("--model_type")
+        model_type, rest = rest[index + 1], rest[:index] + rest[index + 2 :]
+    members = family_architectures(family) if model_type is None else [ARCHITECTURES_BY_TYPE[model_type]]
+    parsers = []
+    for arch in members:
+        recipe = load_recipe(arch)
+        if command == "train":
+            parsers.append(HfArgumentParser((*recipe.train_arguments, TrainerArguments)))
+        elif recipe.evaluate is not None:
+            parsers.append(HfArgumentParser(recipe.evaluate_arguments))
+    assert parsers, f"{document}: no recipe of the {family} family has the command {command!r}"
+    return parsers, rest
+
+
+def _parses(parser: argparse.ArgumentParser, arguments: list[str]) -> bool:
+    try:
+        parser.parse_args(arguments)
+    except SystemExit:
+        return False
+    return True
+
+
 @pytest.mark.parametrize(("document", "command"), CASES, ids=[_case_id(case) for case in CASES])
 def test_documented_command(document, command, monkeypatch):
     tokens = shlex.split(command)
@@ -97,26 +132,28 @@ def test_documented_command(document, command, monkeypatch):
     path = REPO_ROOT / script
     assert path.is_file(), f"{document}: {script} does not exist"
 
-    parser = _capture_parser(path, arguments, monkeypatch)
-    monkeypatch.undo()
-    known = set(parser._option_string_actions)
+    command_line = list(arguments)
+    family = re.fullmatch(r"run_(\w+)\.py", path.name)
+    if family:  # a family entry point: the parsers of the recipes the command can reach
+        parsers, arguments = _family_parsers(family[1], arguments, document)
+    else:
+        parsers = [_capture_parser(path, monkeypatch)]
+        monkeypatch.undo()
+    known = set().union(*[parser._option_string_actions for parser in parsers])
     for token in arguments:
         flag = token.split("=", 1)[0]
         if flag.startswith("--"):
             assert flag in known, f"{document}: {script} has no option {flag}"
     complete = "..." not in arguments and not any("<" in a for a in arguments)
-    if complete:
-        try:
-            parser.parse_args(arguments)
-        except SystemExit as error:
-            raise AssertionError(f"{document}: `{command}` does not parse") from error
+    if complete and not any(_parses(parser, arguments) for parser in parsers):
+        raise AssertionError(f"{document}: `{command}` does not parse")
 
     reads_shared_only = any(flag in arguments for flag in ("--fixture", "--predictions_file"))
     if complete and reads_shared_only:
         if not SHARED.is_dir():
             pytest.skip("../shared is absent")
         result = subprocess.run(
-            [sys.executable, str(path), *arguments], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+            [sys.executable, str(path), *command_line], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
         )
         assert result.returncode == 0, (
             f"{document}: `{command}` failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}"

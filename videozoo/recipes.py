@@ -15,6 +15,7 @@ row; no new script. See docs/training.md.
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -208,10 +209,13 @@ def load_checkpoint(model_name_or_path: str, model_types: tuple[str, ...], with_
 def save_evaluation(metrics: dict, output_dir: str | Path | None, model_name_or_path: str | Path) -> Path:
     """Write an evaluation's `metrics.json` into `output_dir` (by default `<model_name_or_path>/eval`, the
     evaluation commands' convention), created if needed; returns the folder, for the command's other files.
-    Call it on the main process only."""
+    The file is written beside its final name and renamed over it, so a failure leaves the earlier one whole, and
+    nothing else in the folder is touched (it may be the model's own folder). Call it on the main process only."""
     folder = Path(output_dir or Path(model_name_or_path) / "eval")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    partial = folder / ".metrics.json.partial"
+    partial.write_text(json.dumps(metrics, indent=2, default=str))
+    os.replace(partial, folder / "metrics.json")
     return folder
 
 

@@ -10,6 +10,10 @@ row; no new script. See docs/training.md.
     python scripts/run_retrieval.py evaluate --model_name_or_path runs/avlnet --dataset_name synthetic
 
 `--model_type` may be left out where `--model_name_or_path` names a checkpoint: its `config.json` says the type.
+
+What the recipes' `evaluate` share is here too: `EvaluationArguments` (`--output_dir`, `--batch_size`),
+`checked_checkpoint` (every argument problem and the checkpoint's type checked before a weight is read),
+`run_evaluation` (Accelerate + DataLoader + the task's `evaluate` + `metrics.json`) and `save_evaluation`.
 """
 
 import argparse

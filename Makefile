@@ -16,10 +16,11 @@ setup:
 demo: setup
 	rm -rf $(RUN_DIR)
 	.venv/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \
-		scripts/train_mmt.py --dataset_name synthetic --output_dir $(RUN_DIR) \
+		scripts/run_retrieval.py train --model_type mmt --dataset_name synthetic --output_dir $(RUN_DIR) \
 		--max_steps 1500 --per_device_train_batch_size 64 --learning_rate 5e-4 \
 		--lr_scheduler_type step --lr_step_size 500 --lr_gamma 0.95 --logging_steps 100 --checkpointing_steps 500
-	$(PYTHON) scripts/evaluate_mmt.py --model_name_or_path $(RUN_DIR) --dataset_name synthetic --num_train_videos 0
+	$(PYTHON) scripts/run_retrieval.py evaluate --model_type mmt --model_name_or_path $(RUN_DIR) --dataset_name synthetic \
+		--num_train_videos 0
 
 # The lint and the whole test suite (heavy checks are marked `slow` and run with `make test-slow`).
 test: setup

@@ -17,12 +17,16 @@ from pathlib import Path
 import datasets
 
 from videozoo.data.mmt_modality_masking import synthetic_masking_dataset
-from videozoo.scripts import evaluate_mmt, pretrain_mmt_modality_masking, train_mmt
+from videozoo.recipes import run_family
 
 
 def pretrain(output: Path, p: float, steps: int, seed: int) -> dict[str, float]:
-    return pretrain_mmt_modality_masking.main(
+    return run_family(
+        "retrieval",
         [
+            "train",
+            "--model_type",
+            "mmt_modality_masking",
             "--dataset_name",
             "synthetic",
             "--output_dir",
@@ -40,13 +44,17 @@ def pretrain(output: Path, p: float, steps: int, seed: int) -> dict[str, float]:
             "--disable_tqdm",
             "--seed",
             str(seed),
-        ]
+        ],
     )
 
 
 def finetune(source_flag: str, pretrained: Path, data: Path, output: Path, steps: int, seed: int) -> dict[str, float]:
-    train_mmt.main(
+    run_family(
+        "retrieval",
         [
+            "train",
+            "--model_type",
+            "mmt",
             source_flag,
             str(pretrained),
             "--dataset_name",
@@ -68,10 +76,14 @@ def finetune(source_flag: str, pretrained: Path, data: Path, output: Path, steps
             "--disable_tqdm",
             "--seed",
             str(seed),
-        ]
+        ],
     )
-    return evaluate_mmt.main(
+    return run_family(
+        "retrieval",
         [
+            "evaluate",
+            "--model_type",
+            "mmt",
             "--model_name_or_path",
             str(output),
             "--dataset_name",
@@ -80,7 +92,7 @@ def finetune(source_flag: str, pretrained: Path, data: Path, output: Path, steps
             "test",
             "--output_dir",
             str(output / "test"),
-        ]
+        ],
     )
 
 

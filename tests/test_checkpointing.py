@@ -1,7 +1,8 @@
 """Crash safety of the training loop: checkpoints are complete or ignored, and a failed run keeps the earlier model.
 
-The runs are tiny MMT trainings through `scripts/train_mmt.py`, in this process (the vocabulary trained from the
-captions is then the same in every run, and a resumed run takes the checkpoint's processor anyway)."""
+The runs are tiny MMT trainings through `scripts/run_retrieval.py train --model_type mmt`, in this process (the
+vocabulary trained from the captions is then the same in every run, and a resumed run takes the checkpoint's
+processor anyway)."""
 
 import json
 import os
@@ -15,13 +16,13 @@ import torch
 from accelerate import Accelerator
 from safetensors.torch import load_file
 
+from videozoo.modeling import MMTModel
 from videozoo.outputs import FINAL_PREVIOUS, FINAL_STAGING, move_in
-from videozoo.scripts import train_mmt
 from videozoo.training import TrainerArguments, checkpoint_to_resume, complete_checkpoints
 
 from .conftest import REPO_ROOT
 from .test_scripts_arguments import earlier_run, snapshot
-from .test_training_mmt import SMALL
+from .test_training_mmt import SMALL, train_mmt
 
 RUN = SMALL + ["--lr_scheduler_type", "step", "--lr_step_size", "2", "--lr_gamma", "0.5"]
 
@@ -40,7 +41,7 @@ def assert_same_weights(a, b):
 
 def test_crash_inside_save_state_resumes_from_the_newest_complete_checkpoint(tmp_path, monkeypatch):
     args = RUN + ["--max_steps", "8", "--checkpointing_steps", "3"]
-    train_mmt.main(args + ["--output_dir", str(tmp_path / "straight")])
+    train_mmt(args + ["--output_dir", str(tmp_path / "straight")])
 
     crashed = earlier_run(tmp_path / "crashed")  # an earlier run's model must survive the crashed one
     shutil.rmtree(crashed / "checkpoints" / "step_2")  # (its checkpoints are not this test's subject)
@@ -61,7 +62,7 @@ def test_crash_inside_save_state_resumes_from_the_newest_complete_checkpoint(tmp
 
     monkeypatch.setattr(Accelerator, "save_state", killed_at_step_6)
     with pytest.raises(KeyboardInterrupt):
-        train_mmt.main(args + ["--output_dir", str(crashed)])
+        train_mmt(args + ["--output_dir", str(crashed)])
     monkeypatch.setattr(Accelerator, "save_state", save_state)
 
     assert final_files(crashed) == earlier  # no model of the failed run, the earlier one as it was
@@ -70,7 +71,7 @@ def test_crash_inside_save_state_resumes_from_the_newest_complete_checkpoint(tmp
     latest = TrainerArguments(output_dir=str(crashed), resume_from_checkpoint="latest")
     assert checkpoint_to_resume(latest) == crashed / "checkpoints" / "step_3"
 
-    train_mmt.main(args + ["--output_dir", str(crashed), "--resume_from_checkpoint", "latest"])
+    train_mmt(args + ["--output_dir", str(crashed), "--resume_from_checkpoint", "latest"])
     assert_same_weights(tmp_path / "straight", crashed)
     assert json.loads((crashed / "eval_results.json").read_text()) == json.loads(
         (tmp_path / "straight" / "eval_results.json").read_text()
@@ -84,7 +85,7 @@ KILLED_MID_SAVE = """
 import os, signal, sys
 from pathlib import Path
 from accelerate import Accelerator
-from videozoo.scripts import train_mmt
+from videozoo.recipes import run_family
 
 save_state = Accelerator.save_state
 
@@ -98,7 +99,7 @@ def save_then_die(self, output_dir=None, **kwargs):
 
 
 Accelerator.save_state = save_then_die
-train_mmt.main(sys.argv[1:])
+run_family("retrieval", ["train", "--model_type", "mmt", *sys.argv[1:]])
 """
 
 
@@ -118,17 +119,17 @@ def test_sigkill_mid_save_leaves_the_earlier_checkpoints_and_model_usable(tmp_pa
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert final_files(out) == earlier
     assert complete_checkpoints(out) == [out / "checkpoints" / "step_2"]
-    train_mmt.main(args + ["--resume_from_checkpoint", "latest"])
+    train_mmt(args + ["--resume_from_checkpoint", "latest"])
     logged = [json.loads(line) for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
     # the killed run logged steps 1-4; the resumed one starts after step 2 and runs to 5
     assert [r["step"] for r in logged if "train/loss" in r][-3:] == [3, 4, 5]
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_2", "step_4"]
-    assert type(train_mmt.MMTModel.from_pretrained(out)).__name__ == "MMTModel"
+    assert type(MMTModel.from_pretrained(out)).__name__ == "MMTModel"
 
 
 def test_save_total_limit_keeps_the_newest(tmp_path):
     out = tmp_path / "run"
-    train_mmt.main(
+    train_mmt(
         RUN
         + ["--output_dir", str(out), "--max_steps", "4", "--checkpointing_steps", "1"]
         + ["--save_total_limit", "2"]
@@ -138,8 +139,6 @@ def test_save_total_limit_keeps_the_newest(tmp_path):
 
 
 def test_a_failed_final_save_keeps_the_earlier_model(tmp_path, monkeypatch):
-    from videozoo.modeling import MMTModel
-
     out = earlier_run(tmp_path / "run")
     earlier = final_files(out)
 
@@ -149,12 +148,12 @@ def test_a_failed_final_save_keeps_the_earlier_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(MMTModel, "save_pretrained", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        train_mmt.main(RUN + ["--output_dir", str(out), "--max_steps", "1"])
+        train_mmt(RUN + ["--output_dir", str(out), "--max_steps", "1"])
     assert final_files(out) == earlier
     monkeypatch.undo()
 
-    train_mmt.main(RUN + ["--output_dir", str(out), "--max_steps", "1"])  # a successful run replaces it
-    assert type(train_mmt.MMTModel.from_pretrained(out)).__name__ == "MMTModel"
+    train_mmt(RUN + ["--output_dir", str(out), "--max_steps", "1"])  # a successful run replaces it
+    assert type(MMTModel.from_pretrained(out)).__name__ == "MMTModel"
     assert (out / "tokenizer.json").read_bytes() != earlier["tokenizer.json"]
     assert (out / "checkpoints" / "step_2" / "trainer_state.json").is_file()  # not the final save's to remove
     assert not (out / FINAL_STAGING).exists() and not (out / FINAL_PREVIOUS).exists()

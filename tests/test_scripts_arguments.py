@@ -46,12 +46,6 @@ def _forbid_work(monkeypatch, module):
             monkeypatch.setattr(module, name, forbidden)
 
 
-TRAINING_SCRIPTS = {
-    "train_mmt": ["--dataset_name", "features"],
-    "train_avlnet": ["--variant", "text_tri"],
-    "train_everything_at_once": ["--dataset_name", "howto100m"],
-    "pretrain_mmt_modality_masking": ["--mask_fraction", "2"],
-}
 TRAINER_MISTAKES = {
     "push without a repository": (["--push_to_hub"], "--push_to_hub needs --hub_model_id"),
     "negative epochs": (["--num_train_epochs", "-1"], "--num_train_epochs must be >= 0"),
@@ -59,32 +53,14 @@ TRAINER_MISTAKES = {
     "resume from nothing": (["--resume_from_checkpoint", "nowhere"], "--resume_from_checkpoint: no checkpoint folder"),
     "unknown tracker": (["--report_to", "jsonl,nonsense"], "--report_to: unknown tracker 'nonsense'"),
 }
-SCRIPT_MESSAGES = {
-    "train_mmt": "--data_dir is required",
-    "train_avlnet": "--variant text_tri needs --word_vectors",
-    "train_everything_at_once": "--eval_pickle is required",
-    "pretrain_mmt_modality_masking": "--mask_fraction must be in [0, 1]",
-}
-
-
-@pytest.mark.parametrize("script", sorted(TRAINING_SCRIPTS))
-@pytest.mark.parametrize("mistake", [*sorted(TRAINER_MISTAKES), "script's own"])
-def test_invalid_training_arguments_leave_the_earlier_run_untouched(tmp_path, monkeypatch, script, mistake):
-    module = importlib.import_module(f"videozoo.scripts.{script}")
-    _forbid_work(monkeypatch, module)
-    out = earlier_run(tmp_path / "run")
-    before = snapshot(out)
-    args, message = TRAINER_MISTAKES.get(mistake, (TRAINING_SCRIPTS[script], SCRIPT_MESSAGES[script]))
-    with pytest.raises(ValueError, match="invalid arguments") as raised:
-        module.main(["--output_dir", str(out), "--disable_tqdm", *args])
-    assert message in str(raised.value)
-    assert snapshot(out) == before
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
     with pytest.raises(ValueError) as raised:
-        importlib.import_module("videozoo.scripts.train_mmt").main(
-            ["--output_dir", str(tmp_path), "--push_to_hub", "--learning_rate", "-1", "--dataset_name", "features"]
+        run_family(
+            "retrieval",
+            ["train", "--model_type", "mmt", "--output_dir", str(tmp_path), "--push_to_hub", "--learning_rate", "-1"]
+            + ["--dataset_name", "features"],
         )
     text = str(raised.value)
     assert "--push_to_hub" in text and "--learning_rate must be >= 0" in text and "--data_dir is required" in text
@@ -112,9 +88,6 @@ def test_report_to(tmp_path):
 
 
 EVALUATION_SCRIPTS = {
-    "evaluate_mmt": ("mmt", ["--dataset_name", "features"], "--data_dir is required"),
-    "evaluate_avlnet": ("avlnet", ["--dataset_name", "pickle"], "--train_pickle is required"),
-    "evaluate_everything_at_once": ("everything_at_once", ["--dataset_name", "pickle"], "--eval_pickle is required"),
     "generate_specvqgan": ("specvqgan_sampler", ["--features", "a.pkl"], "--features: a.pkl not found"),
 }
 
@@ -156,6 +129,10 @@ FAMILY_TRAINING = {
         ["--dataset_name", "lrs3", "--crop_policy", "event_aware"],
         "--crop_policy event_aware needs the synthetic task",
     ),
+    ("retrieval", "mmt"): (["--dataset_name", "features"], "--data_dir is required"),
+    ("retrieval", "mmt_modality_masking"): (["--mask_fraction", "2"], "--mask_fraction must be in [0, 1]"),
+    ("retrieval", "avlnet"): (["--variant", "text_tri"], "--variant text_tri needs --word_vectors"),
+    ("retrieval", "everything_at_once"): (["--dataset_name", "howto100m"], "--eval_pickle is required"),
 }
 FAMILY_EVALUATION = {
     ("generation", "specvqgan_sampler"): (["--dataset_name", "vas"], "--data_dir is required"),
@@ -163,6 +140,10 @@ FAMILY_EVALUATION = {
     ("dense_captioning", "mdvc"): (["--tious", "0,5"], "--tious: '0,5' needs values in (0, 1]"),
     ("speech_recognition", "avatar"): (["--conditions", "clean,loud"], "unknown condition 'loud'"),
     ("synchronisation", "sparsesync"): (["--dataset_name", "vggsound", "--data_dir", "nowhere"], "--data_dir"),
+    ("retrieval", "mmt"): (["--dataset_name", "features"], "--data_dir is required"),
+    ("retrieval", "mmt_modality_masking"): (["--max_asr_tokens", "0"], "--max_asr_tokens must be > 0"),
+    ("retrieval", "avlnet"): (["--dataset_name", "pickle"], "--train_pickle is required"),
+    ("retrieval", "everything_at_once"): (["--dataset_name", "pickle"], "--eval_pickle is required"),
 }
 
 
@@ -211,7 +192,7 @@ def test_every_recipe_of_these_families_is_checked():
     """Every recipe of these families has its argument checks tested above (train, and evaluate where it has one)."""
     from videozoo.recipes import family_architectures
 
-    families = ("dense_captioning", "speech_recognition", "synchronisation", "generation")
+    families = ("retrieval", "dense_captioning", "speech_recognition", "synchronisation", "generation")
     rows = {(family, arch.model_type) for family in families for arch in family_architectures(family)}
     assert rows == {key for key in FAMILY_TRAINING if key[0] in families}
     with_evaluation = {key for key in rows if load_recipe(ARCHITECTURES_BY_TYPE[key[1]]).evaluate is not None}
@@ -225,7 +206,17 @@ def test_evaluate_of_a_recipe_without_one_says_where_to_look(model_type):
     assert "evaluation" in str(raised.value)
 
 
-CONVERSION_SCRIPTS = ["avlnet", "bmt", "everything_at_once", "mdvc", "melception", "melgan", "mmt", "sparsesync"]
+CONVERSION_SCRIPTS = [
+    "avatar",
+    "avlnet",
+    "bmt",
+    "everything_at_once",
+    "mdvc",
+    "melception",
+    "melgan",
+    "mmt",
+    "sparsesync",
+]
 CONVERSION_SCRIPTS += ["specvqgan"]
 
 

@@ -1,11 +1,15 @@
-"""Everything at Once learns the synthetic tri-modal task through its training script."""
+"""Everything at Once learns the synthetic tri-modal task through `run_retrieval.py train`."""
 
-from videozoo.scripts import train_everything_at_once
+from videozoo.recipes import run_family
 
 
 def test_text_retrieves_the_fused_video_and_audio(tmp_path):
-    metrics = train_everything_at_once.main(
+    metrics = run_family(
+        "retrieval",
         [
+            "train",
+            "--model_type",
+            "everything_at_once",
             "--output_dir",
             str(tmp_path / "run"),
             "--max_steps",
@@ -19,7 +23,7 @@ def test_text_retrieves_the_fused_video_and_audio(tmp_path):
             "--disable_tqdm",
             "--per_device_eval_batch_size",
             "128",
-        ]
+        ],
     )
     # 512 test clips: chance R@1 0.2%. Text names (seen, heard); video shows only what is seen and audio only what is
     # heard, so text -> fused video+audio can reach ~43% R@1 while text -> video alone is capped near 3%.

@@ -1,4 +1,4 @@
-"""End-to-end checks of MMT training through the scripts' entry points."""
+"""End-to-end checks of MMT training and evaluation through the retrieval entry point (`run_retrieval.py`)."""
 
 import json
 import os
@@ -11,9 +11,19 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoProcessor
 
-from videozoo.scripts import evaluate_mmt, train_mmt
+from videozoo.recipes import run_family
 
 from .conftest import REPO_ROOT
+
+TRAIN = ["train", "--model_type", "mmt"]
+EVALUATE = ["evaluate", "--model_type", "mmt"]
+SCRIPT = str(REPO_ROOT / "scripts" / "run_retrieval.py")
+
+
+def train_mmt(args: list[str]) -> dict[str, float]:
+    """`run_retrieval.py train --model_type mmt <args>`, in this process."""
+    return run_family("retrieval", TRAIN + args)
+
 
 SMALL = [
     "--dataset_name",
@@ -58,7 +68,7 @@ def free_port() -> int:
 
 def test_train_evaluate_reload(tmp_path):
     out = tmp_path / "run"
-    metrics = train_mmt.main(SMALL + ["--output_dir", str(out), "--max_steps", "4"])
+    metrics = run_family("retrieval", TRAIN + SMALL + ["--output_dir", str(out), "--max_steps", "4"])
     assert {"t2v_R1", "v2t_MedR", "num_queries_t2v"} <= set(metrics) and metrics["num_queries_t2v"] == 36
     assert json.loads((out / "eval_results.json").read_text()) == metrics
     logged = [json.loads(line) for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
@@ -67,8 +77,10 @@ def test_train_evaluate_reload(tmp_path):
     model = AutoModel.from_pretrained(out)
     processor = AutoProcessor.from_pretrained(out)
     assert type(model).__name__ == "MMTModel" and type(processor).__name__ == "MMTProcessor"
-    evaluated = evaluate_mmt.main(
-        [
+    evaluated = run_family(
+        "retrieval",
+        EVALUATE
+        + [
             "--model_name_or_path",
             str(out),
             "--dataset_name",
@@ -79,7 +91,7 @@ def test_train_evaluate_reload(tmp_path):
             "6",
             "--output_dir",
             str(tmp_path / "eval"),
-        ]
+        ],
     )
     assert evaluated == pytest.approx(metrics)  # same test set, same protocol, reloaded model
     assert (tmp_path / "eval" / "recall_at_k.png").stat().st_size > 1000
@@ -91,7 +103,7 @@ def _train_in_fresh_process(args: list[str]) -> None:
     which a tokenizer trainer numbers its tokens, then shows up)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     completed = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "train_mmt.py"), *args],
+        [sys.executable, SCRIPT, *TRAIN, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -161,9 +173,11 @@ def test_resuming_with_another_processor_is_refused(tmp_path):
 
 def test_resume_without_checkpoint_fails_clearly(tmp_path):
     with pytest.raises(ValueError, match="--resume_from_checkpoint: no checkpoint folder"):
-        train_mmt.main(
-            SMALL
-            + ["--output_dir", str(tmp_path), "--max_steps", "1", "--resume_from_checkpoint", str(tmp_path / "nope")]
+        run_family(
+            "retrieval",
+            TRAIN
+            + SMALL
+            + ["--output_dir", str(tmp_path), "--max_steps", "1", "--resume_from_checkpoint", str(tmp_path / "nope")],
         )
 
 
@@ -210,8 +224,9 @@ def test_accumulation_and_bf16_autocast(tmp_path):
 
 def test_fp16_on_cpu_is_refused(tmp_path):
     with pytest.raises(ValueError, match="fp16"):
-        train_mmt.main(
-            SMALL + ["--output_dir", str(tmp_path), "--max_steps", "1", "--mixed_precision", "fp16", "--cpu"]
+        run_family(
+            "retrieval",
+            TRAIN + SMALL + ["--output_dir", str(tmp_path), "--max_steps", "1", "--mixed_precision", "fp16", "--cpu"],
         )
 
 
@@ -225,8 +240,10 @@ def test_caption_encoder_from_a_local_bert(tmp_path):
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "then", "sound"] + [f"x{i}" for i in range(91)]
     (bert / "vocab.txt").write_text("\n".join(words) + "\n")
     out = tmp_path / "run"
-    train_mmt.main(
-        SMALL
+    run_family(
+        "retrieval",
+        TRAIN
+        + SMALL
         + [
             "--output_dir",
             str(out),
@@ -236,7 +253,7 @@ def test_caption_encoder_from_a_local_bert(tmp_path):
             str(bert),
             "--learning_rate",
             "0",
-        ]
+        ],
     )
     trained = AutoModel.from_pretrained(out)
     original = BertModel.from_pretrained(bert)
@@ -253,7 +270,8 @@ def test_two_process_training_script_saves_and_evaluates_like_one_process(tmp_pa
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
     command = [
         *two_process_launch(),
-        str(REPO_ROOT / "scripts" / "train_mmt.py"),
+        SCRIPT,
+        *TRAIN,
         *SMALL,
         "--num_test_videos",
         "7",
@@ -270,8 +288,10 @@ def test_two_process_training_script_saves_and_evaluates_like_one_process(tmp_pa
     assert (
         distributed["num_queries_v2t"] == 14 and distributed["num_queries_t2v"] == 42
     )  # 7 videos + twins, 3 captions
-    single = evaluate_mmt.main(
-        [
+    single = run_family(
+        "retrieval",
+        EVALUATE
+        + [
             "--model_name_or_path",
             str(out),
             "--dataset_name",
@@ -282,7 +302,7 @@ def test_two_process_training_script_saves_and_evaluates_like_one_process(tmp_pa
             "7",
             "--output_dir",
             str(tmp_path / "eval"),
-        ]
+        ],
     )
     # same numbers up to float noise: other batch shapes can swap two near-equal scores of this barely trained model,
     # which moves one query across a recall threshold, or a median / mean rank by at most one

@@ -1,4 +1,4 @@
-"""Modality-masking pre-training through its script, and fine-tuning MMT from it."""
+"""Modality-masking pre-training and evaluation through `run_retrieval.py`, and fine-tuning MMT from it."""
 
 import json
 
@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from videozoo.data.mmt_modality_masking import ModalityMaskingCollator, synthetic_masking_dataset
-from videozoo.scripts import pretrain_mmt_modality_masking, train_mmt
+from videozoo.recipes import run_family
 
+from .test_training_mmt import train_mmt
 from .tiny_configs import TINY_PROCESSORS
 
 ARGS = [
@@ -28,9 +29,14 @@ ARGS = [
 ]
 
 
+def pretrain(args: list[str]) -> dict[str, float]:
+    """`run_retrieval.py train --model_type mmt_modality_masking <args>`, in this process."""
+    return run_family("retrieval", ["train", "--model_type", "mmt_modality_masking", *args])
+
+
 def test_pretraining_learns_the_asr_query_far_above_chance(tmp_path):
     """The ASR query (80% of the steps) learns first (a prototype of this task reached 42% concept@1 at step 150)."""
-    metrics = pretrain_mmt_modality_masking.main(ARGS + ["--output_dir", str(tmp_path / "run"), "--max_steps", "150"])
+    metrics = pretrain(ARGS + ["--output_dir", str(tmp_path / "run"), "--max_steps", "150"])
     assert metrics["asr_concept_R1"] > 10.0  # chance: 1.7%
     assert {"s3d_concept_R1", "vggish_concept_R1", "asr_R1", "mean_concept_R1"} <= set(metrics)
     logged = [json.loads(line) for line in (tmp_path / "run" / "logs" / "metrics.jsonl").read_text().splitlines()]
@@ -40,7 +46,14 @@ def test_pretraining_learns_the_asr_query_far_above_chance(tmp_path):
 
 def test_finetuning_starts_from_the_pretrained_encoder(tmp_path):
     pretrained = tmp_path / "pretrained"
-    pretrain_mmt_modality_masking.main(ARGS + ["--output_dir", str(pretrained), "--max_steps", "2"])
+    pretrain(ARGS + ["--output_dir", str(pretrained), "--max_steps", "2"])
+    # its evaluation: the model type is read from the checkpoint's config.json
+    evaluated = run_family(
+        "retrieval",
+        ["evaluate", "--model_name_or_path", str(pretrained), "--num_train_clips", "1", "--batch_size", "80"],
+    )
+    assert {"asr_R1", "s3d_concept_R1", "mean_R1"} <= set(evaluated)
+    assert json.loads((pretrained / "eval" / "metrics.json").read_text()) == pytest.approx(evaluated)
     labelled = synthetic_masking_dataset(num_train_clips=0, seed=0)
     import datasets
 
@@ -48,7 +61,7 @@ def test_finetuning_starts_from_the_pretrained_encoder(tmp_path):
     datasets.DatasetDict(
         train=labelled["finetune_train"], validation=labelled["finetune_validation"], test=labelled["finetune_test"]
     ).save_to_disk(str(data))
-    metrics = train_mmt.main(
+    metrics = train_mmt(
         [
             "--model_name_or_path",
             str(pretrained),
@@ -74,7 +87,7 @@ def test_finetuning_starts_from_the_pretrained_encoder(tmp_path):
         BertConfig(vocab_size=99, hidden_size=24, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37)
     ).save_pretrained(tmp_path / "bert")
     with pytest.raises(ValueError, match="'bert' model, not 'mmt'"):
-        train_mmt.main(["--model_name_or_path", str(tmp_path / "bert"), "--output_dir", str(tmp_path / "x")])
+        train_mmt(["--model_name_or_path", str(tmp_path / "bert"), "--output_dir", str(tmp_path / "x")])
 
 
 def test_collator_crops_windows_and_builds_the_asr_query(tmp_path):

@@ -171,6 +171,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MMTConfig,
         family="retrieval",
+        recipe="videozoo.tasks.mmt:RECIPE",
         models=((AutoModel, MMTModel),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
@@ -190,6 +191,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MMTModalityMaskingConfig,
         family="retrieval",
+        recipe="videozoo.tasks.mmt_modality_masking:RECIPE",
         models=((AutoModel, MMTForModalityMaskingPretraining),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
@@ -208,6 +210,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=AVLnetConfig,
         family="retrieval",
+        recipe="videozoo.tasks.avlnet:RECIPE",
         models=((AutoModel, AVLnetModel),),
         processor_class=AVLnetProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
@@ -269,6 +272,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=EverythingAtOnceConfig,
         family="retrieval",
+        recipe="videozoo.tasks.everything_at_once:RECIPE",
         models=((AutoModel, EverythingAtOnceModel),),
         processor_class=EverythingAtOnceProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,

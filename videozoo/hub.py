@@ -224,8 +224,11 @@ def _numeric_results(eval_results: str | Path | dict | None) -> dict[str, float]
 
 
 def training_script(arch: Architecture) -> str | None:
-    """File name of the script in videozoo's `scripts/` that trains (or, failing that, pre-trains) the
-    architecture, or None when it has none."""
+    """The script in videozoo's `scripts/` that trains (or, failing that, pre-trains) the architecture, with the
+    arguments that pick it (`run_<family>.py train --model_type <type>` for a row with a recipe), or None when it
+    has none."""
+    if arch.recipe:
+        return f"run_{arch.family}.py train --model_type {arch.model_type}"
     folder = Path(importlib.import_module(f"{PACKAGE}.scripts").__file__).parent
     for name in (f"train_{arch.model_type}.py", f"pretrain_{arch.model_type}.py"):
         if (folder / name).is_file():

@@ -5,9 +5,9 @@ loss over the global batch and the evaluation), then calls `fit`. `fit` owns eve
 precision, gradient accumulation, clipping, the learning-rate schedule, progress bar, tracker logging,
 `save_state` checkpoints with exact resumption, the final `save_pretrained`, and the optional push to the Hub.
 
-Run it with `accelerate launch scripts/train_<model>.py ...` (or plain `python`). On CPUs, several processes need
-`accelerate launch --multi_gpu --num_processes N --num_machines 1 --mixed_precision no --dynamo_backend no` and
-`--cpu` (or `ACCELERATE_USE_CPU=1`); they then talk over gloo.
+Run it with `accelerate launch scripts/run_<family>.py train --model_type <type> ...` (or plain `python`). On
+CPUs, several processes need `accelerate launch --multi_gpu --num_processes N --num_machines 1 --mixed_precision no
+--dynamo_backend no` and `--cpu` (or `ACCELERATE_USE_CPU=1`); they then talk over gloo.
 
 Exact resumption: random augmentation in collators must draw from the per-sample seed that `fit` adds to every
 training row (`row["sample_seed"]`, a function of the run seed, the epoch and the row index), never from a global
@@ -57,7 +57,7 @@ PROCESSOR_FOLDER = "processor"
 
 @dataclass
 class TrainerArguments:
-    """Arguments of the training loop, shared by every `scripts/train_*.py`."""
+    """Arguments of the training loop, shared by every training command (`run_<family>.py train`)."""
 
     output_dir: str = field(default="runs/default", metadata={"help": "Where checkpoints and the model go."})
     learning_rate: float = 5e-5
@@ -577,6 +577,8 @@ def _save_final_model(accelerator: Accelerator, model, output_dir: Path, process
         if accelerator.is_main_process:
             shutil.rmtree(staging, ignore_errors=True)
         raise
+    # every process is done with the staging folder (`save_pretrained` lists it on every rank) before it moves
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         move_in(staging, output_dir)
     accelerator.wait_for_everyone()

@@ -1,13 +1,55 @@
-"""Modality-masking pre-training task for `videozoo.training.fit`."""
+"""Modality-masking pre-training (Gabeur et al., WACV 2022): the task for `videozoo.training.fit` and its recipe for
+`scripts/run_retrieval.py` (docs/mmt.md).
 
+`train` is the pre-training of the MMT video encoder by masking whole modalities; `evaluate` is masked-modality ->
+video retrieval on held-out clips (per modality, and concept@1 where the data has latent concepts):
+
+    accelerate launch scripts/run_retrieval.py train --model_type mmt_modality_masking --dataset_name synthetic \
+        --output_dir runs/mmt-masking --max_steps 900 --per_device_train_batch_size 48 --learning_rate 5e-4
+
+    # HowTo100M-style clips in the MMT HDF5 layout (features.s3d / .vggish / .asr, the transcript as caption 0),
+    # the paper's recipe (batch 1,200 over the processes, Adam 1e-4, x0.98 every 2K steps, random 30-s crops):
+    accelerate launch scripts/run_retrieval.py train --model_type mmt_modality_masking --dataset_name features \
+        --data_dir data/HowTo100M --train_split_file .../train_list.txt --eval_split_file .../val_list.txt \
+        --model_size paper --clip_duration 30 --learning_rate 1e-4 --lr_scheduler_type step --lr_step_size 2000 \
+        --lr_gamma 0.98
+
+    python scripts/run_retrieval.py evaluate --model_type mmt_modality_masking --model_name_or_path runs/mmt-masking
+
+The paper's fine-tuning on captions is MMT's training started from this checkpoint:
+`run_retrieval.py train --model_type mmt --model_name_or_path <pre-training>` (`MMTModel` loads Psi and Phi_text
+from it; `--select_best_metric t2v_geometric_mean_R1-R5-R10` selects on validation, as the paper does).
+"""
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
 import torch
 from accelerate import Accelerator
+from transformers import AutoModel, BertConfig, set_seed
 
+from ..arguments import positive_problem, raise_if_any
+from ..configuration import MMTConfig, MMTModalityMaskingConfig
+from ..configuration.configuration_mmt_modality_masking import MASKING_EXPERT_TABLE
+from ..data.mmt import load_mmt_features
+from ..data.mmt_modality_masking import (
+    SYNTHETIC_MASKING_EXPERTS,
+    ModalityMaskingCollator,
+    asr_text_from_captions,
+    synthetic_masking_dataset,
+)
 from ..distributed import gather_with_grad
 from ..metrics.video_retrieval.video_retrieval import retrieval_metrics
 from ..modeling.losses import max_margin_ranking_loss
 from ..modeling.modeling_mmt import MMTModel
 from ..modeling.modeling_mmt_modality_masking import sample_masked_modality
+from ..processors import MMTProcessor
+from ..processors.processing_mmt import train_wordpiece_vocab
+from ..recipes import EvaluationArguments, Recipe, checked_checkpoint, load_checkpoint, run_evaluation
+from ..training import TrainerArguments, fit, processor_for_resume
+from .mmt import FeaturesDataArguments
 
 LABEL_KEYS = ("concept",)
 
@@ -96,3 +138,155 @@ class ModalityMaskingTask:
             if values:
                 metrics[f"mean_{suffix}"] = sum(values) / len(values)
         return metrics
+
+
+# ------------------------------------------------------------------------------------------------------ recipe
+@dataclass
+class MaskingArguments(FeaturesDataArguments):
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A modality-masking checkpoint to continue from (train) or to evaluate."}
+    )
+    num_train_clips: int = 3000
+    mask_probability_asr: float = field(
+        default=0.8, metadata={"help": "p; 1.0 is the standard ASR-only pre-training."}
+    )
+    mask_fraction: float = 1.0
+    asr_query_tokens: int = 30
+    clip_duration: float | None = field(
+        default=None, metadata={"help": "Random crops of this many seconds (paper: 30)."}
+    )
+    max_rgb_tokens: int = 30
+    max_audio_tokens: int = 30
+    max_asr_tokens: int = 128
+
+
+def argument_problems(args: MaskingArguments) -> list[str | None]:
+    """What is wrong with these arguments, found before anything is loaded."""
+    found = [
+        *args.problems(),
+        positive_problem("--num_train_clips", args.num_train_clips),
+        positive_problem("--asr_query_tokens", args.asr_query_tokens),
+        positive_problem("--clip_duration", args.clip_duration),
+        positive_problem("--max_rgb_tokens", args.max_rgb_tokens),
+        positive_problem("--max_audio_tokens", args.max_audio_tokens),
+        positive_problem("--max_asr_tokens", args.max_asr_tokens),
+    ]
+    for flag, value in (
+        ("--mask_probability_asr", args.mask_probability_asr),
+        ("--mask_fraction", args.mask_fraction),
+    ):
+        if not 0.0 <= value <= 1.0:
+            found.append(f"{flag} must be in [0, 1] (got {value})")
+    return found
+
+
+def load_splits(args: MaskingArguments, sizes: dict[str, int]) -> datasets.DatasetDict:
+    if args.dataset_name == "synthetic":
+        splits = synthetic_masking_dataset(num_train_clips=args.num_train_clips, seed=args.synthetic_seed)
+        splits = datasets.DatasetDict(train=splits["train"], test=splits["test"])
+    elif args.dataset_name == "features":
+        splits = datasets.DatasetDict(
+            train=asr_text_from_captions(load_mmt_features(args.data_dir, args.train_split_file, sizes)),
+            test=asr_text_from_captions(load_mmt_features(args.data_dir, args.eval_split_file, sizes)),
+        )
+    else:
+        splits = datasets.load_from_disk(args.dataset_name)
+    return splits.with_format("numpy")
+
+
+def build_model_and_processor(args: MaskingArguments, splits, sizes: dict[str, int]):
+    experts = list(sizes)
+    type_ids = {name: MASKING_EXPERT_TABLE[name][1] for name in experts}
+    if args.vocab_file is None:
+        vocab = train_wordpiece_vocab((str(t) + " ." for t in splits["train"]["asr_text"]), vocab_size=args.vocab_size)
+        vocab_file = Path(tempfile.mkdtemp()) / "vocab.txt"
+        vocab_file.write_text("\n".join(vocab) + "\n")
+    else:
+        vocab_file = Path(args.vocab_file)
+    budgets = {"s3d": args.max_rgb_tokens, "vggish": args.max_audio_tokens, "asr": args.max_asr_tokens}
+    processor = MMTProcessor.from_vocab_file(
+        vocab_file,
+        experts,
+        sizes,
+        max_text_tokens=args.asr_query_tokens + 2,
+        max_feature_tokens=args.max_rgb_tokens,
+        expert_max_tokens={k: v for k, v in budgets.items() if k in experts},
+    )
+    vocab_size = len(processor.tokenizer)
+    video_sizes = dict(expert_names=experts, expert_feature_sizes=sizes, expert_type_ids=type_ids)
+    if args.model_size == "small":  # the synthetic task's model
+        small = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
+        text = BertConfig(vocab_size=vocab_size, max_position_embeddings=64, **small)
+        video = MMTConfig(text_config=text, **video_sizes, **small)
+        layers, heads = 2, 2
+    else:
+        video = MMTConfig(text_config=dict(vocab_size=vocab_size), **video_sizes)
+        layers, heads = 4, 4
+    config = MMTModalityMaskingConfig(
+        video_config=video,
+        query_av_num_hidden_layers=layers,
+        query_av_num_attention_heads=heads,
+        mask_probability_asr=args.mask_probability_asr,
+        mask_fraction=args.mask_fraction,
+        asr_query_tokens=args.asr_query_tokens,
+    )
+    return AutoModel.from_config(config), processor
+
+
+def _task(config: MMTModalityMaskingConfig, seed: int = 0) -> ModalityMaskingTask:
+    return ModalityMaskingTask(
+        config.schedule,
+        seed=seed,
+        margin=config.ranking_margin,
+        renormalize_over_present=config.renormalize_over_present,
+    )
+
+
+def train(args: MaskingArguments, training_args: TrainerArguments) -> dict[str, float]:
+    raise_if_any([*training_args.problems(), *argument_problems(args)])
+    set_seed(training_args.seed)
+    if args.model_name_or_path:
+        model, processor = load_checkpoint(args.model_name_or_path, ("mmt_modality_masking",))
+        splits = load_splits(args, dict(model.config.video_config.expert_feature_sizes))
+    else:
+        sizes = (
+            SYNTHETIC_MASKING_EXPERTS
+            if args.dataset_name == "synthetic"
+            else {k: v[0] for k, v in MASKING_EXPERT_TABLE.items()}
+        )
+        splits = load_splits(args, sizes)
+        model, processor = build_model_and_processor(args, splits, sizes)
+    processor = processor_for_resume(training_args, processor)
+    queries = model.config.asr_query_tokens
+    return fit(
+        model,
+        _task(model.config, training_args.seed),
+        splits["train"],
+        training_args,
+        collate_fn=ModalityMaskingCollator(processor, True, queries, args.clip_duration),
+        eval_dataset=splits["test"],
+        eval_collate_fn=ModalityMaskingCollator(processor, False, queries, args.clip_duration),
+        processor=processor,
+        hparams=vars(args),
+    )
+
+
+def evaluate(args: MaskingArguments, eval_args: EvaluationArguments) -> dict[str, float]:
+    problems = [*eval_args.problems(), *argument_problems(args)]
+    model, processor = checked_checkpoint(args.model_name_or_path, ("mmt_modality_masking",), problems)
+    split = load_splits(args, dict(model.config.video_config.expert_feature_sizes))["test"]
+    collator = ModalityMaskingCollator(processor, False, model.config.asr_query_tokens, args.clip_duration)
+
+    def report(metrics: dict[str, float], output_dir: Path) -> None:
+        for name, value in metrics.items():
+            print(f"{name:20s} {value:.2f}")
+
+    return run_evaluation(model, _task(model.config), split, collator, eval_args, args.model_name_or_path, report)
+
+
+RECIPE = Recipe(
+    train_arguments=(MaskingArguments,),
+    train=train,
+    evaluate_arguments=(MaskingArguments, EvaluationArguments),
+    evaluate=evaluate,
+)

@@ -21,6 +21,7 @@ from .processing_sparsesync import SparseSyncProcessor
 from .processing_specvqgan import SpecVQGANProcessor
 from .processing_vggish import VGGishProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
+from .video_processing_avatar import AvatarVideoProcessor
 
 __all__ = [
     "I3DProcessor",
@@ -31,6 +32,7 @@ __all__ = [
     "S3DProcessor",
     "AvatarFeatureExtractor",
     "AvatarProcessor",
+    "AvatarVideoProcessor",
     "AVLnetFeatureExtractor",
     "AVLnetProcessor",
     "BMTFeatureExtractor",

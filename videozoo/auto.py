@@ -76,6 +76,7 @@ from .processors.processing_s3d import S3DProcessor
 from .processors.processing_sparsesync import SparseSyncProcessor
 from .processors.processing_specvqgan import SpecVQGANProcessor
 from .processors.processing_vggish import VGGishProcessor
+from .processors.video_processing_avatar import AvatarVideoProcessor
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         ),
         processor_class=AvatarProcessor,
         feature_extractor_class=AvatarFeatureExtractor,
+        video_processor_class=AvatarVideoProcessor,
         paper={
             "title": "AVATAR: Unconstrained Audiovisual Speech Recognition",
             "authors": "Valentin Gabeur, Paul Hongsuck Seo, Arsha Nagrani, Chen Sun, Karteek Alahari, Cordelia Schmid",

@@ -22,6 +22,7 @@ from .processing_specvqgan import SpecVQGANProcessor
 from .processing_vggish import VGGishProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
 from .video_processing_avatar import AvatarVideoProcessor
+from .video_processing_sparsesync import SparseSyncVideoProcessor
 
 __all__ = [
     "I3DProcessor",
@@ -45,6 +46,7 @@ __all__ = [
     "MMTProcessor",
     "SparseSyncFeatureExtractor",
     "SparseSyncProcessor",
+    "SparseSyncVideoProcessor",
     "SpecVQGANFeatureExtractor",
     "SpecVQGANProcessor",
     "load_clip",

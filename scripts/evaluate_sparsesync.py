@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     all_logits, all_labels, probe_scores = [], [], {}
     with torch.no_grad():
         for index in range(passes):
-            collator = SparseSyncCollator(processor, training=False, seed=eval_args.seed + index)
+            collator = SparseSyncCollator(processor, seed=eval_args.seed + index)
             loader = accelerator.prepare(DataLoader(dataset, batch_size=eval_args.batch_size, collate_fn=collator))
             logits, labels = task.predict(model, loader, accelerator)
             all_logits.append(logits)

@@ -42,23 +42,11 @@ from videozoo.data.sparsesync import (
     sparsesync_clip_dataset,
     write_flash_and_click_dataset,
 )
+from videozoo.data.sparsesync_augmentation import SparseSyncAugmentation
 from videozoo.modeling.modeling_sparsesync import resnet_output_grid, s3d_output_grid, spectrogram_frames
 from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
 from videozoo.tasks.sparsesync import PROBES, SparseSyncOffsetTask
 from videozoo.training import TrainerArguments, fit
-
-FINETUNE_AUGMENTATIONS = dict(
-    upscale_p=0.5,
-    color_jitter_p=0.2,
-    grayscale_p=0.2,
-    reverb_p=0.2,
-    volume_p=0.2,
-    pitch_shift_p=0.2,
-    lowpass_p=0.2,
-    gaussian_noise_p=0.2,
-    freq_mask_p=0.2,
-    time_mask_p=0.2,
-)
 
 
 @dataclass
@@ -231,9 +219,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             num_offset_classes=config.num_offset_classes,
             max_offset_sec=config.max_offset_sec,
         )
-    if args.augmentations == "finetune":
-        for name, value in FINETUNE_AUGMENTATIONS.items():
-            setattr(processor, name, value)
+    augmentation = SparseSyncAugmentation.finetune() if args.augmentations == "finetune" else SparseSyncAugmentation()
     if args.scale_learning_rate:
         from accelerate import PartialState
 
@@ -242,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     task = SparseSyncOffsetTask(PROBES if args.probes else ())
     train_collator = SparseSyncCollator(
         processor,
-        training=True,
+        augmentation,
         seed=training_args.seed,
         event_aware=args.crop_policy == "event_aware",
         cache_decoded=args.cache_decoded,
@@ -254,9 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         training_args,
         collate_fn=train_collator,
         eval_dataset=evaluation,
-        eval_collate_fn=SparseSyncCollator(
-            processor, training=False, seed=training_args.seed + 1, cache_decoded=args.cache_decoded
-        ),
+        eval_collate_fn=SparseSyncCollator(processor, seed=training_args.seed + 1, cache_decoded=args.cache_decoded),
         processor=processor,
         hparams=vars(args),
     )

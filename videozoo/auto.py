@@ -77,6 +77,7 @@ from .processors.processing_sparsesync import SparseSyncProcessor
 from .processors.processing_specvqgan import SpecVQGANProcessor
 from .processors.processing_vggish import VGGishProcessor
 from .processors.video_processing_avatar import AvatarVideoProcessor
+from .processors.video_processing_sparsesync import SparseSyncVideoProcessor
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         ),
         processor_class=SparseSyncProcessor,
         feature_extractor_class=SparseSyncFeatureExtractor,
+        video_processor_class=SparseSyncVideoProcessor,
         paper={
             "title": "Sparse in Space and Time: Audio-visual Synchronisation with Trainable Selectors",
             "authors": "Vladimir Iashin, Weidi Xie, Esa Rahtu, Andrew Zisserman",

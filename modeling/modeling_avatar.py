@@ -33,13 +33,14 @@ Decisions from the specification's open list (recommendations followed):
   finished) is `avatar_beam_search`, used as `generate(..., custom_generate=avatar_beam_search)` or
   `model.beam_search(...)`, and is the evaluation default (alpha 0.6, 4 beams, max_length 128); the built-in beam
   search (`num_beams > 1` without `custom_generate`) stays available but does not reproduce the reference.
-- front end (`AvatarProcessor`): periodic Hann window (the code; the paper says Hamming); SpecAugment as the code
-  effectively runs it (2 frequency masks of up to 26 bins) by default, with the paper's Park et al. policy (time warp
-  W = 80, 2 frequency masks F = 27, 2 time masks T = 100) as `spec_augment_policy="park"`; audio from the clip start,
+- front end (`AvatarProcessor`; training augmentation `videozoo.data.avatar_augmentation.AvatarAugmentation`):
+  periodic Hann window (the code; the paper says Hamming); SpecAugment as the code effectively runs it (2 frequency
+  masks of up to 26 bins) by default, with the paper's Park et al. policy (time warp W = 80, 2 frequency masks
+  F = 27, 2 time masks T = 100) as `AvatarAugmentation(spec_augment="park")`; audio from the clip start,
   frames from a central (evaluation) or random (training) window, as the code; the code's training video
   augmentation (scale jitter U(0.9, 1.33) per side, colour augmentation p 0.8 with TensorFlow's op semantics,
-  grey-scale p 0.1) is a processor setting, on in training (`videozoo/tasks/avatar.py`) for new paper-size models
-  and off for the synthetic task, whose content words are colours;
+  grey-scale p 0.1) is an `AvatarAugmentation` setting, on in training (`videozoo/tasks/avatar.py`) except for the
+  synthetic task, whose content words are colours;
 - word masking: content words = words outside a shipped English stop-word list (the reference's "visualness" scores
   are not released), rate 0.363 (~10% of How2's words), at most 16 words; random masking 0.10; zeros, not noise;
 - fine-tuning recipe = the released config (SGD momentum 0.9, lr 0.3 cosine to 0 over 40K steps, no warm-up, clip

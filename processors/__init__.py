@@ -21,6 +21,8 @@ from .processing_sparsesync import SparseSyncProcessor
 from .processing_specvqgan import SpecVQGANProcessor
 from .processing_vggish import VGGishProcessor
 from .video_io import DecodedClip, MediaDecodingError, load_clip
+from .video_processing_avatar import AvatarVideoProcessor
+from .video_processing_sparsesync import SparseSyncVideoProcessor
 
 __all__ = [
     "I3DProcessor",
@@ -31,6 +33,7 @@ __all__ = [
     "S3DProcessor",
     "AvatarFeatureExtractor",
     "AvatarProcessor",
+    "AvatarVideoProcessor",
     "AVLnetFeatureExtractor",
     "AVLnetProcessor",
     "BMTFeatureExtractor",
@@ -43,6 +46,7 @@ __all__ = [
     "MMTProcessor",
     "SparseSyncFeatureExtractor",
     "SparseSyncProcessor",
+    "SparseSyncVideoProcessor",
     "SpecVQGANFeatureExtractor",
     "SpecVQGANProcessor",
     "load_clip",

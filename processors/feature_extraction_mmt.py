@@ -81,25 +81,26 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
         codes = (centres - window_start) / self.temporal_encoding_window + TIME_CODE_OFFSET
         return np.where(np.isnan(codes), UNKNOWN_TIME_CODE, codes)
 
-    def _select(self, count: int, budget: int, training: bool, rng: np.random.Generator | None) -> np.ndarray:
-        """Indices of the `budget` kept features, in temporal order (random in training, fixed at evaluation)."""
+    def token_budget(self, name: str) -> int:
+        """K of expert `name`: the most feature tokens kept."""
+        return self.expert_max_tokens.get(name, self.max_feature_tokens)
+
+    @staticmethod
+    def _select(count: int, budget: int) -> np.ndarray:
+        """Indices of the `budget` kept features, in temporal order: the reference's fixed evaluation choice
+        (`RandomState(0)`) when there are more than `budget`."""
         if count <= budget:
             return np.arange(count)
-        if training:
-            rng = rng if rng is not None else np.random.default_rng()
-            chosen = rng.choice(count, budget, replace=False)
-        else:
-            chosen = np.random.RandomState(0).choice(count, budget, replace=False)
-        return np.sort(chosen)
+        return np.sort(np.random.RandomState(0).choice(count, budget, replace=False))
 
     def __call__(
         self,
         expert_features: Sequence[Mapping[str, np.ndarray | torch.Tensor | None]],
         expert_timestamps: Sequence[Mapping[str, np.ndarray | None]] | None = None,
         window_starts: Sequence[float] | None = None,
-        training: bool = False,
-        rngs: Sequence[np.random.Generator] | None = None,
+        selections: Sequence[Mapping[str, np.ndarray]] | None = None,
         return_tensors: str | None = "pt",
+        **kwargs,
     ) -> BatchFeature:
         """
         Args:
@@ -108,9 +109,17 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
             expert_timestamps: per video, per expert `(num_features, 2)` start/end seconds (NaN rows = unknown);
                 experts without them get synthetic or unknown timings.
             window_starts: per video, the start (seconds) of the considered window; time codes are relative to it.
-            training: random feature subsampling (else the reference's fixed `RandomState(0)` choice).
-            rngs: per video random generators for training-time subsampling.
+            selections: per video, per expert, the indices of the features to keep when there are more than K (the
+                training-time random subsampling, `videozoo.data.mmt_augmentation.random_feature_selections`);
+                otherwise the reference's fixed evaluation choice.
         """
+        if kwargs:
+            raise TypeError(
+                f"MMTFeatureExtractor got unexpected arguments {sorted(kwargs)}; training-time subsampling is "
+                "`selections=` (videozoo.data.mmt_augmentation.random_feature_selections)"
+            )
+        if selections is not None and len(selections) != len(expert_features):
+            raise ValueError(f"selections has {len(selections)} entries for {len(expert_features)} videos")
         if isinstance(expert_features, Mapping):
             expert_features = [expert_features]
         batch = len(expert_features)
@@ -131,7 +140,7 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
                     f"video {video}: unknown expert(s) {sorted(unknown)}; this model uses {self.expert_names}"
                 )
         for name in self.expert_names:
-            size, K = self.expert_feature_sizes[name], self.expert_max_tokens.get(name, self.max_feature_tokens)
+            size, K = self.expert_feature_sizes[name], self.token_budget(name)
             padded = np.zeros((batch, K, size), dtype=np.float32)
             times = np.full((batch, K), UNKNOWN_TIME_CODE, dtype=np.float32)
             mask = np.zeros((batch, K), dtype=np.int64)
@@ -152,7 +161,12 @@ class MMTFeatureExtractor(FeatureExtractionMixin):
                 stamps = (expert_timestamps[video] or {}).get(name) if expert_timestamps is not None else None
                 start = float(window_starts[video]) if window_starts is not None else 0.0
                 codes = self._time_codes(name, len(values), stamps, start)
-                keep = self._select(len(values), K, training, rngs[video] if rngs is not None else None)
+                chosen = selections[video].get(name) if selections is not None else None
+                keep = self._select(len(values), K) if chosen is None or len(values) <= K else np.asarray(chosen)
+                if len(keep) > K or (len(keep) and (keep.min() < 0 or keep.max() >= len(values))):
+                    raise ValueError(
+                        f"video {video}: selections of expert {name!r} must be at most {K} indices below {len(values)}"
+                    )
                 padded[video, : len(keep)] = values[keep]
                 times[video, : len(keep)] = codes[keep]
                 mask[video, : len(keep)] = 1

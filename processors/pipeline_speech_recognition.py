@@ -6,8 +6,9 @@
     asr = pipeline("audio-visual-speech-recognition", model="<repo>", trust_remote_code=True)
     asr("talk.mp4")  # {"text": "...", "used_frames": True}
 
-A file is decoded by `AvatarProcessor` (its audio resampled to 16 kHz and turned into log-mel features; its
-frames sampled, resized and cropped as at evaluation). A model trained on both streams (`modalities` `("rgb",
+A file is decoded by `processors/video_io.py` through `AvatarProcessor` (its audio resampled to 16 kHz and turned
+into log-mel features by the feature extractor; its frames sampled, resized and cropped as at evaluation by the video
+processor). A model trained on both streams (`modalities` `("rgb",
 "audio")`) needs the frames, so a file without a video stream is refused with a message; an audio-only model
 (`("audio",)`) never decodes them. The transcript comes from `generate` (greedy by default; `num_beams` > 1 runs
 the reference beam search, `length_penalty` 0.6 as the paper) and `AvatarProcessor.batch_decode`.

@@ -1,32 +1,33 @@
 """Processor for SparseSync: decoded clips (25 fps frames + 16 kHz mono audio) -> model inputs and offset labels.
 
-One clip goes through the authors' test/train chain (`configs/sparse_sync.yaml`, `dataset/transforms.py`):
-equalise the two streams from the right (at most `clip_max_length_sec`), choose the crops (a fixed
-(offset, visual start) pair, or the training sampler below), slice `clip_length_sec` of frames and of audio,
-crop 224 x 224 (centre; random in training), optional augmentation, `/ 255` and ImageNet normalisation, and the
-standardised log spectrogram of the audio crop.
+It composes the spectrogram front end (`SparseSyncFeatureExtractor`) and the frame processor
+(`SparseSyncVideoProcessor`, a transformers video processor), and owns what defines the task: one clip goes through
+the authors' test chain (`configs/sparse_sync.yaml`, `dataset/transforms.py`): equalise the two streams from the
+right (at most `clip_max_length_sec`), choose the crops (a fixed (offset, visual start) pair, or the offset sampler
+below), slice `clip_length_sec` of frames and of audio, then the video processor (centre crop 224, `/ 255`, ImageNet
+normalisation) and the standardised log spectrogram of the audio crop.
 
 The offset sampler (the reference's `TemporalCropAndOffsetRandomFeasible`) never pads: the offset is drawn uniformly
 from the grid, the visual start uniformly among the starts that keep *both* crops inside the clip, snapped down to
 the frame grid, and the audio starts `offset` seconds after the visual start (positive offset: audio early).
 Integer positions are truncations in float64, as the reference (so fixed test tables reproduce its crops).
+
+Training-time augmentation (audio jitter of the crop, random / upscaled spatial crops, colour jitter, grey-scale,
+flip, waveform effects, spectrogram masking) is `videozoo.data.sparsesync_augmentation.SparseSyncAugmentation`,
+applied by the training collator on `crop_clips`' output: the processor has no training switch.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.nn import functional as F
-from transformers import BatchFeature, ProcessorMixin
+from transformers import AutoFeatureExtractor, BatchFeature, ProcessorMixin
 
 from ..configuration.configuration_sparsesync import offset_grid
-from .audio_effects import pitch_shift, sox_reverb
 from .feature_extraction_sparsesync import SparseSyncFeatureExtractor
 from .validation import waveform_list
 from .video_io import DecodedClip, load_clip
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .video_processing_sparsesync import SparseSyncVideoProcessor, as_uint8_frames
 
 
 class ClipTooShortError(ValueError):
@@ -164,108 +165,55 @@ def sample_crop(
     return plan
 
 
-def _as_frames(video, name: str) -> torch.Tensor:
-    frames = video.frames if isinstance(video, DecodedClip) else video
-    frames = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
-    if frames.dim() == 4 and frames.shape[1] != 3 and frames.shape[-1] == 3:
-        frames = frames.permute(0, 3, 1, 2)  # (T, H, W, 3) -> (T, 3, H, W)
-    if frames.dim() != 4 or frames.shape[1] != 3:
-        raise ValueError(
-            f"{name}: frames must be (frames, 3, height, width) or (frames, height, width, 3) RGB, "
-            f"got {tuple(frames.shape)}"
-        )
-    if frames.dtype != torch.uint8:
-        raise ValueError(f"{name}: frames must be uint8 RGB (0-255), got {frames.dtype}")
-    if frames.shape[0] == 0:
-        raise ValueError(f"{name}: the video has no frame")
-    return frames
-
-
 class SparseSyncProcessor(ProcessorMixin):
     r"""
     Frames and audio of [`SparseSyncForOffsetClassification`], with the offset crops and labels.
 
     Args:
         feature_extractor ([`SparseSyncFeatureExtractor`]): the spectrogram front end (16 kHz).
+        video_processor ([`SparseSyncVideoProcessor`]): centre crop and ImageNet normalisation of the frames.
         video_fps (`float`, defaults to 25), clip_length_sec (`float`, defaults to 5.0): the crops.
-        crop_size (`int`, defaults to 224): square spatial crop (centre at evaluation, random in training).
         resize_shorter_side (`int`, defaults to 256): what `load_clip` resizes to (the offline re-encoding); 0 keeps
             the decoded size.
-        image_mean / image_std (`list[float]`): ImageNet statistics.
         num_offset_classes (`int`, 21), max_offset_sec (`float`, 2.0), offset_grid_type (`"linspace"`): the grid.
         clip_max_length_sec (`float`, defaults to 10.0): streams are first cut to at most this (the reference code).
-        audio_jitter_sec (`float`, defaults to 0.05): training-time shift of the audio crop (label unchanged).
-        horizontal_flip_p (`float`, defaults to 0.5): training-time flip of the whole clip.
-        upscale_p, color_jitter_p, grayscale_p, reverb_p, volume_p, pitch_shift_p, lowpass_p, gaussian_noise_p,
-            freq_mask_p, time_mask_p (`float`, default 0): the fine-tuning augmentations (0.5 for upscale, 0.2 for the
-            others in the reference's VGGSound-Sparse fine-tuning). The reference ran reverb and pitch shift through
-            `torchaudio.sox_effects`, gone from torchaudio 2.11: reverb is `audio_effects.sox_reverb` (sox's
-            `reverb -w`, channels averaged; equal to the sox binary to float rounding), the pitch shift
-            (`pitch_shift_cents`, 1000) is torchaudio's phase-vocoder `pitch_shift`, not sox's WSOLA.
+        crop_size (`int`, optional): a shortcut for `video_processor=SparseSyncVideoProcessor(crop_size=...)` (it is
+            the video processor's setting, saved with it).
     """
 
     def __init__(
         self,
         feature_extractor=None,
+        video_processor=None,
         video_fps: float = 25.0,
         clip_length_sec: float = 5.0,
-        crop_size: int = 224,
         resize_shorter_side: int = 256,
-        image_mean=IMAGENET_MEAN,
-        image_std=IMAGENET_STD,
         num_offset_classes: int = 21,
         max_offset_sec: float = 2.0,
         offset_grid_type: str = "linspace",
         clip_max_length_sec: float = 10.0,
-        audio_jitter_sec: float = 0.05,
-        horizontal_flip_p: float = 0.5,
-        upscale_p: float = 0.0,
-        upscale_crop_size: int = 192,
-        color_jitter_p: float = 0.0,
-        grayscale_p: float = 0.0,
-        volume_p: float = 0.0,
-        lowpass_p: float = 0.0,
-        reverb_p: float = 0.0,
-        pitch_shift_p: float = 0.0,
-        pitch_shift_cents: float = 1000.0,
-        gaussian_noise_p: float = 0.0,
-        freq_mask_p: float = 0.0,
-        time_mask_p: float = 0.0,
+        crop_size: int | None = None,
         **kwargs,
     ):
         if feature_extractor is None:
             feature_extractor = SparseSyncFeatureExtractor()
+        if video_processor is None:
+            video_processor = SparseSyncVideoProcessor(**({} if crop_size is None else {"crop_size": crop_size}))
+        elif crop_size is not None and int(crop_size) != video_processor.crop_side:
+            raise ValueError(f"crop_size {crop_size} contradicts the video processor's {video_processor.crop_side}")
         self.video_fps = float(video_fps)
         self.clip_length_sec = float(clip_length_sec)
-        self.crop_size = int(crop_size)
         self.resize_shorter_side = int(resize_shorter_side)
-        self.image_mean = [float(v) for v in image_mean]
-        self.image_std = [float(v) for v in image_std]
         self.num_offset_classes = int(num_offset_classes)
         self.max_offset_sec = float(max_offset_sec)
         self.offset_grid_type = offset_grid_type
         self.clip_max_length_sec = float(clip_max_length_sec)
-        self.audio_jitter_sec = float(audio_jitter_sec)
-        self.horizontal_flip_p = float(horizontal_flip_p)
-        self.upscale_p = float(upscale_p)
-        self.upscale_crop_size = int(upscale_crop_size)
-        self.color_jitter_p = float(color_jitter_p)
-        self.grayscale_p = float(grayscale_p)
-        self.volume_p = float(volume_p)
-        self.lowpass_p = float(lowpass_p)
-        self.reverb_p = float(reverb_p)
-        self.pitch_shift_p = float(pitch_shift_p)
-        self.pitch_shift_cents = float(pitch_shift_cents)
-        self.gaussian_noise_p = float(gaussian_noise_p)
-        self.freq_mask_p = float(freq_mask_p)
-        self.time_mask_p = float(time_mask_p)
-        grid = self.offset_grid()
-        if len(grid) > 1 and self.audio_jitter_sec > (grid[1] - grid[0]) / 2 + 1e-9:
-            raise ValueError(
-                f"audio_jitter_sec {self.audio_jitter_sec} exceeds half a grid step "
-                f"({(grid[1] - grid[0]) / 2:.3f} s): it would change labels"
-            )
-        super().__init__(feature_extractor, **kwargs)
+        self.offset_grid()  # a bad grid raises here
+        super().__init__(feature_extractor, video_processor, **kwargs)
+
+    @property
+    def crop_size(self) -> int:
+        return self.video_processor.crop_side
 
     @classmethod
     def default(cls, config=None, **kwargs) -> "SparseSyncProcessor":
@@ -278,6 +226,21 @@ class SparseSyncProcessor(ProcessorMixin):
                 **kwargs,
             }
         return cls(SparseSyncFeatureExtractor(), **kwargs)
+
+    @classmethod
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
+        """Also loads a processor saved before the video processor existed (`crop_size`, `image_mean`, `image_std`
+        at the top level of `processor_config.json`); its old training-augmentation keys are ignored (augmentation
+        is `videozoo.data.sparsesync_augmentation` now)."""
+        legacy = processor_dict or {}
+        if "video_processor" in legacy or "crop_size" not in legacy:
+            return super()._get_arguments_from_pretrained(pretrained_model_name_or_path, processor_dict, **kwargs)
+        kwargs.pop("subfolder", None)
+        frames = {key: legacy[key] for key in ("crop_size", "image_mean", "image_std") if key in legacy}
+        return [
+            AutoFeatureExtractor.from_pretrained(pretrained_model_name_or_path, **kwargs),
+            SparseSyncVideoProcessor(**frames),
+        ]
 
     # ------------------------------------------------------------------ offsets
     def offset_grid(self) -> list[float]:
@@ -313,121 +276,32 @@ class SparseSyncProcessor(ProcessorMixin):
             max_duration_sec=self.clip_max_length_sec + 1.0,
         )
 
-    # ------------------------------------------------------------------ frames
-    def _spatial_crop(
-        self, frames: torch.Tensor, size: int, rng: np.random.Generator | None, name: str
-    ) -> torch.Tensor:
-        height, width = frames.shape[-2:]
-        if height < size or width < size:
+    # ------------------------------------------------------------------ crops
+    def check_audio_jitter(self, audio_jitter_sec: float) -> None:
+        """A jitter of the audio crop must stay within half a grid step, or it would change labels."""
+        grid = self.offset_grid()
+        if len(grid) > 1 and audio_jitter_sec > (grid[1] - grid[0]) / 2 + 1e-9:
             raise ValueError(
-                f"{name}: frames of {height}x{width} are smaller than the {size} px crop (decode with load_clip, "
-                f"which resizes the shorter side to {self.resize_shorter_side})"
+                f"audio_jitter_sec {audio_jitter_sec} exceeds half a grid step ({(grid[1] - grid[0]) / 2:.3f} s): "
+                "it would change labels"
             )
-        if rng is None:  # the reference's centre crop: Python round (half to even)
-            top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
-        else:
-            top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
-        return frames[..., top : top + size, left : left + size]
 
-    def transform_frames(self, frames, rng: np.random.Generator | None = None, name: str = "clip") -> torch.Tensor:
-        """uint8 frames `(T, 3, H, W)` -> normalised float `(T, 3, crop, crop)`; `rng` switches on the training
-        transforms (random crop, the enabled augmentations, flip)."""
-        frames = _as_frames(frames, name)
-        training = rng is not None
-        if training and self.upscale_p > 0 and rng.random() < self.upscale_p:
-            small = self._spatial_crop(frames, self.upscale_crop_size, rng, name)
-            frames = F.interpolate(
-                small.float(),
-                size=(self.crop_size, self.crop_size),
-                mode="bilinear",
-                align_corners=False,
-                antialias=False,
-            )
-            frames = frames.round().clamp(0, 255).to(torch.uint8)
-        else:
-            frames = self._spatial_crop(frames, self.crop_size, rng, name)
-        if training and (self.color_jitter_p > 0 or self.grayscale_p > 0):
-            from torchvision.transforms import v2
-
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(rng.integers(2**31)))
-                if rng.random() < self.color_jitter_p:  # SimCLR strengths, one draw for the whole clip
-                    frames = v2.ColorJitter(0.8, 0.8, 0.8, 0.2)(frames)
-                if rng.random() < self.grayscale_p:
-                    frames = v2.Grayscale(num_output_channels=3)(frames)
-        if training and rng.random() < self.horizontal_flip_p:
-            frames = frames.flip(-1)
-        mean = torch.tensor(self.image_mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.image_std).view(1, 3, 1, 1)
-        return (frames.to(torch.float32).div(255) - mean) / std
-
-    # ------------------------------------------------------------------ audio
-    def _augment_waveform(self, wave: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-        rate = self.feature_extractor.sampling_rate
-        # (the reverb and pitch draws are only taken when enabled, so older settings keep their random streams)
-        if self.reverb_p > 0 and rng.random() < self.reverb_p:
-            wave = sox_reverb(wave, rate)
-        if rng.random() < self.volume_p:  # torchaudio Vol(gain=2.0, 'amplitude'): scale then clamp
-            wave = (wave * 2.0).clamp(-1, 1)
-        if self.pitch_shift_p > 0 and rng.random() < self.pitch_shift_p:
-            wave = pitch_shift(wave, rate, self.pitch_shift_cents)
-        if rng.random() < self.lowpass_p:
-            import torchaudio
-
-            wave = torchaudio.functional.lowpass_biquad(wave[None], rate, 100.0, 0.707)[0]
-        if rng.random() < self.gaussian_noise_p:
-            generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-            wave = wave + 0.01 * torch.randn(wave.shape, generator=generator)
-        return wave
-
-    def _spectrogram(self, wave: torch.Tensor, rng: np.random.Generator | None) -> torch.Tensor:
-        extractor = self.feature_extractor
-        if rng is None or (self.freq_mask_p == 0 and self.time_mask_p == 0):
-            return extractor.log_spectrogram(wave)
-        steps = extractor.spectrogram_steps(wave)
-        log = steps["log"].clone()
-        for p, width, axis in ((self.freq_mask_p, 64, 0), (self.time_mask_p, 200, 1)):
-            if rng.random() < p:  # torchaudio Frequency/TimeMasking: width U[0, param), start U[0, size - width)
-                size = log.shape[axis]
-                span = int(rng.uniform(0, min(width, size)))
-                start = int(rng.uniform(0, size - span))
-                if axis == 0:
-                    log[start : start + span] = 0.0  # torchaudio's mask_value
-                else:
-                    log[:, start : start + span] = 0.0
-        mean, std = log.mean(dim=1, keepdim=True), log.std(dim=1, keepdim=True)
-        return (log - mean) / (std + extractor.norm_eps)
-
-    # ------------------------------------------------------------------ everything
-    def __call__(
+    def crop_clips(
         self,
-        videos=None,
+        videos,
         audios=None,
         sampling_rate: int | None = None,
         video_fps: float | None = None,
         offsets=None,
         video_starts=None,
-        training: bool = False,
-        random_offsets: bool | None = None,
-        seeds=None,
+        rngs=None,
+        audio_jitter_sec: float = 0.0,
         names=None,
-        **kwargs,
-    ) -> BatchFeature:
-        """
-        Args:
-            videos: per clip, uint8 frames `(T, 3, H, W)` or `(T, H, W, 3)` at `video_fps`, or `DecodedClip`s (then
-                `audios` may be omitted).
-            audios: per clip, a mono float waveform `(N,)` (or `(channels, N)`, averaged) at `sampling_rate`.
-            offsets / video_starts: per clip, fixed offsets and visual starts in seconds (evaluation tables). Without
-                them, evaluation uses offset 0 at start 0 unless `random_offsets`; training samples them.
-            training: random crops, audio jitter, flip and the enabled augmentations.
-            random_offsets: draw (offset, start) with the sampler (defaults to `training`).
-            seeds: per clip an int seed for every random draw (reproducible epochs; `fit` gives `sample_seed`).
-            names: per clip a name (e.g. the file) used in error messages.
-        Returns:
-            `pixel_values` (B, T, 3, crop, crop), `input_features` (B, F, frames), `labels` (B,), `offset_sec` (B,)
-            the grid value of the label, `video_start_sec`, `video_start_frame`, `audio_start_sample`, `audio_jitter`.
-        """
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[CropPlan]]:
+        """The temporal crops of each clip -> (uint8 frames `(crop_frames, 3, H, W)`, waveforms `(crop_samples,)`,
+        `CropPlan`s). Fixed crops at `offsets` / `video_starts` (or offset 0 at start 0); with `rngs` (one
+        `numpy.random.Generator` per clip), the offset sampler, plus an audio jitter of up to `audio_jitter_sec`
+        (training). Arguments as `__call__`."""
         if videos is None:
             raise ValueError("SparseSync needs videos (frames) and audios (waveforms)")
         if isinstance(videos, (DecodedClip, torch.Tensor, np.ndarray)) and (
@@ -458,23 +332,23 @@ class SparseSyncProcessor(ProcessorMixin):
             raise ValueError(
                 f"frames at {video_fps:g} fps; SparseSync needs {self.video_fps:g} fps (decode with load_clip)"
             )
+        self.check_audio_jitter(audio_jitter_sec)
         count = len(videos)
         names = (
             list(names) if names is not None else [getattr(v, "path", "") or f"clip {i}" for i, v in enumerate(videos)]
         )
-        random_offsets = training if random_offsets is None else random_offsets
         if (offsets is None) != (video_starts is None):
             raise ValueError("give both offsets and video_starts (fixed evaluation crops) or neither")
         if offsets is not None and (len(offsets) != count or len(video_starts) != count):
             raise ValueError(f"offsets and video_starts need one value per clip ({count})")
-        if (random_offsets or training) and seeds is None:
-            seeds = [int(s) for s in np.random.SeedSequence().generate_state(count)]
+        if rngs is not None and len(rngs) != count:
+            raise ValueError(f"rngs needs one generator per clip ({count})")
         grid = self.offset_grid()
         crop_frames, crop_samples = self.crop_frames, self.crop_samples
-        pixel_values, features, plans = [], [], []
+        all_frames, all_waves, plans = [], [], []
         for index in range(count):
             name = names[index]
-            frames = _as_frames(videos[index], name)
+            frames = as_uint8_frames(videos[index], name)
             try:
                 wave = self.feature_extractor._waveform(audios[index])
             except ValueError as error:
@@ -482,35 +356,13 @@ class SparseSyncProcessor(ProcessorMixin):
             num_frames, num_samples = equalize_lengths(
                 len(frames), len(wave), video_fps, sampling_rate, self.clip_max_length_sec
             )
-            rng = np.random.default_rng(int(seeds[index])) if seeds is not None else None
+            shape = (num_frames, num_samples, grid, self.clip_length_sec, video_fps, sampling_rate)
             if offsets is not None:
-                plan = fixed_crop(
-                    num_frames,
-                    num_samples,
-                    grid,
-                    self.clip_length_sec,
-                    video_fps,
-                    sampling_rate,
-                    offsets[index],
-                    video_starts[index],
-                    name,
-                )
-            elif random_offsets:
-                plan = sample_crop(
-                    num_frames,
-                    num_samples,
-                    grid,
-                    self.clip_length_sec,
-                    video_fps,
-                    sampling_rate,
-                    rng,
-                    self.audio_jitter_sec if training else 0.0,
-                    name,
-                )
+                plan = fixed_crop(*shape, offsets[index], video_starts[index], name)
+            elif rngs is not None:
+                plan = sample_crop(*shape, rngs[index], audio_jitter_sec, name)
             else:
-                plan = fixed_crop(
-                    num_frames, num_samples, grid, self.clip_length_sec, video_fps, sampling_rate, 0.0, 0.0, name
-                )
+                plan = fixed_crop(*shape, 0.0, 0.0, name)
             clip_frames = frames[plan.video_start_frame : plan.video_start_frame + crop_frames]
             clip_wave = wave[plan.audio_start_sample : plan.audio_start_sample + crop_samples]
             if len(clip_frames) != crop_frames or len(clip_wave) != crop_samples:
@@ -518,15 +370,18 @@ class SparseSyncProcessor(ProcessorMixin):
                     f"{name}: wrong crop length ({len(clip_frames)} frames, {len(clip_wave)} samples; "
                     f"expected {crop_frames} and {crop_samples})"
                 )
-            pixel_values.append(self.transform_frames(clip_frames, rng if training else None, name))
-            if training:
-                clip_wave = self._augment_waveform(clip_wave, rng)
-            features.append(self._spectrogram(clip_wave, rng if training else None))
+            all_frames.append(clip_frames)
+            all_waves.append(clip_wave)
             plans.append(plan)
+        return all_frames, all_waves, plans
+
+    def pack(self, pixel_values: torch.Tensor, input_features: torch.Tensor, plans: list[CropPlan]) -> BatchFeature:
+        """Model inputs and the crops' labels as one `BatchFeature` (see `__call__`)."""
+        grid = self.offset_grid()
         return BatchFeature(
             {
-                "pixel_values": torch.stack(pixel_values),
-                "input_features": torch.stack(features),
+                "pixel_values": pixel_values,
+                "input_features": input_features,
                 "labels": torch.tensor([p.label for p in plans], dtype=torch.long),
                 "offset_sec": torch.tensor([grid[p.label] for p in plans], dtype=torch.float32),
                 "video_start_sec": torch.tensor([p.video_start_sec for p in plans], dtype=torch.float64),
@@ -535,6 +390,54 @@ class SparseSyncProcessor(ProcessorMixin):
                 "audio_jitter": torch.tensor([p.audio_jitter for p in plans], dtype=torch.long),
             }
         )
+
+    # ------------------------------------------------------------------ everything
+    def __call__(
+        self,
+        videos=None,
+        audios=None,
+        sampling_rate: int | None = None,
+        video_fps: float | None = None,
+        offsets=None,
+        video_starts=None,
+        random_offsets: bool = False,
+        seeds=None,
+        names=None,
+        **kwargs,
+    ) -> BatchFeature:
+        """
+        Args:
+            videos: per clip, uint8 frames `(T, 3, H, W)` or `(T, H, W, 3)` at `video_fps`, or `DecodedClip`s (then
+                `audios` may be omitted).
+            audios: per clip, a mono float waveform `(N,)` (or `(channels, N)`, averaged) at `sampling_rate`.
+            offsets / video_starts: per clip, fixed offsets and visual starts in seconds (evaluation tables). Without
+                them: offset 0 at start 0, or with `random_offsets` the sampler.
+            random_offsets: draw (offset, start) with the sampler, from `seeds` (per clip an int; `fit` gives
+                `sample_seed`; fresh entropy when None).
+            names: per clip a name (e.g. the file) used in error messages.
+        Returns:
+            `pixel_values` (B, T, 3, crop, crop), `input_features` (B, F, frames), `labels` (B,), `offset_sec` (B,)
+            the grid value of the label, `video_start_sec`, `video_start_frame`, `audio_start_sample`, `audio_jitter`.
+        """
+        if kwargs:
+            raise TypeError(
+                f"SparseSyncProcessor got unexpected arguments {sorted(kwargs)}; training transforms are "
+                "videozoo.data.sparsesync_augmentation.SparseSyncAugmentation (given to SparseSyncCollator)"
+            )
+        rngs = None
+        if random_offsets:
+            single = isinstance(videos, DecodedClip) or (
+                isinstance(videos, (torch.Tensor, np.ndarray)) and np.ndim(videos) == 4
+            )
+            count = 1 if single else len(videos)
+            seeds = seeds if seeds is not None else [int(s) for s in np.random.SeedSequence().generate_state(count)]
+            rngs = [np.random.default_rng(int(seed)) for seed in seeds]
+        frames, waves, plans = self.crop_clips(
+            videos, audios, sampling_rate, video_fps, offsets, video_starts, rngs, names=names
+        )
+        pixel_values = self.video_processor(frames)["pixel_values"]
+        features = torch.stack([self.feature_extractor.log_spectrogram(wave) for wave in waves])
+        return self.pack(pixel_values, features, plans)
 
 
 __all__ = [

@@ -223,12 +223,21 @@ class DecodedVideo:
     source_fps: float = 0.0
 
 
-def load_video(path: str | Path, fps: float | None = None, max_duration_sec: float | None = None) -> DecodedVideo:
+def load_video(
+    path: str | Path,
+    fps: float | None = None,
+    max_duration_sec: float | None = None,
+    start_sec: float | None = None,
+    end_sec: float | None = None,
+) -> DecodedVideo:
     """Decode the video stream of `path` (audio is not needed), optionally brought to `fps` with the same rule as
     `load_clip` (FFmpeg's `fps` filter: output slot k takes the last source frame whose time, rounded to the output
-    grid, is <= k; slots run to the end of the last source frame). Errors name the file and the problem."""
+    grid, is <= k; slots run to the end of the last source frame). `start_sec` / `end_sec` keep the frames whose
+    timestamp in the file lies in `[start_sec, end_sec)` (a segment of a longer video; timestamps then count from the
+    first kept frame). Errors name the file and the problem."""
     av = _import_av()
     path = Path(path)
+    _check_window(path, start_sec, end_sec)
     container = open_media(path)
     frames, times = [], []
     with container:
@@ -240,6 +249,10 @@ def load_video(path: str | Path, fps: float | None = None, max_duration_sec: flo
                 if frame.pts is None:
                     continue
                 time = float(frame.pts * frame.time_base)
+                if start_sec is not None and time < start_sec:
+                    continue
+                if end_sec is not None and time >= end_sec:
+                    break
                 if max_duration_sec is not None and times and time - min(times) > max_duration_sec + 1.0:
                     break
                 frames.append(frame.to_ndarray(format="rgb24"))
@@ -248,6 +261,8 @@ def load_video(path: str | Path, fps: float | None = None, max_duration_sec: flo
             raise MediaDecodingError(f"{path}: decoding failed, the file is corrupt or truncated ({error})") from error
         source_fps = float(stream.average_rate) if stream.average_rate else 0.0
     if not frames:
+        if start_sec is not None or end_sec is not None:
+            raise MediaDecodingError(f"{path}: no video frame in the requested window [{start_sec}, {end_sec}) s")
         raise MediaDecodingError(f"{path}: no video frame could be decoded (empty or truncated video stream)")
     order = np.argsort(times, kind="stable")
     times = np.asarray(times)[order] - min(times)
@@ -275,12 +290,24 @@ def load_video(path: str | Path, fps: float | None = None, max_duration_sec: flo
     )
 
 
-def load_audio(path: str | Path) -> tuple[torch.Tensor, int]:
+def _check_window(path: Path, start_sec: float | None, end_sec: float | None) -> None:
+    for name, value in (("start_sec", start_sec), ("end_sec", end_sec)):
+        if value is not None and not (np.isfinite(value) and value >= 0):
+            raise MediaDecodingError(f"{path}: {name} must be a finite number of seconds >= 0, got {value}")
+    if start_sec is not None and end_sec is not None and end_sec <= start_sec:
+        raise MediaDecodingError(f"{path}: the window [{start_sec}, {end_sec}) s is empty")
+
+
+def load_audio(
+    path: str | Path, start_sec: float | None = None, end_sec: float | None = None
+) -> tuple[torch.Tensor, int]:
     """Decode every channel of the audio stream of `path` as float in [-1, 1] (integer PCM scaled by its maximum),
-    at the file's own rate: `((C, N), rate)`.
+    at the file's own rate: `((C, N), rate)`; `start_sec` / `end_sec` keep the samples from `round(start_sec * rate)`
+    to `round(end_sec * rate)`, counted from the first decoded sample (a segment of a longer recording).
     Errors name the file and the problem (no such file, unreadable, no audio stream, no decodable audio)."""
     av = _import_av()
     path = Path(path)
+    _check_window(path, start_sec, end_sec)
     container = open_media(path)
     chunks = []
     with container:
@@ -300,7 +327,13 @@ def load_audio(path: str | Path) -> tuple[torch.Tensor, int]:
         rate = int(stream.rate or 0)
     if not chunks or rate <= 0:
         raise MediaDecodingError(f"{path}: no audio could be decoded (empty or truncated audio stream)")
-    return torch.from_numpy(np.ascontiguousarray(np.concatenate(chunks, axis=1))), rate
+    samples = np.concatenate(chunks, axis=1)
+    first = 0 if start_sec is None else int(round(start_sec * rate))
+    last = samples.shape[1] if end_sec is None else int(round(end_sec * rate))
+    samples = samples[:, first:last]
+    if samples.shape[1] == 0:
+        raise MediaDecodingError(f"{path}: no audio in the requested window [{start_sec}, {end_sec}) s")
+    return torch.from_numpy(np.ascontiguousarray(samples)), rate
 
 
 __all__ = ["DecodedClip", "DecodedVideo", "MediaDecodingError", "load_audio", "load_clip", "load_video", "open_media"]

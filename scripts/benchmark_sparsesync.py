@@ -25,6 +25,7 @@ import torch
 import videozoo  # noqa: F401
 from videozoo.benchmarking import benchmark_training_step
 from videozoo.configuration import SparseSyncConfig
+from videozoo.data.sparsesync_augmentation import SparseSyncAugmentation
 from videozoo.modeling import SparseSyncForOffsetClassification
 from videozoo.processors import SparseSyncProcessor
 
@@ -54,7 +55,7 @@ def benchmark_pipeline(files: list[str], repeats: int) -> dict[str, float]:
             middle = time.perf_counter()
             if clip.duration < processor.clip_length_sec + processor.max_offset_sec:
                 continue  # too short for every offset: skipped as a dataset build would
-            processor(videos=[clip], training=True, seeds=[index])
+            SparseSyncAugmentation().batch(processor, [clip], [index])  # the training transforms
             decode_seconds += middle - start
             transform_seconds += time.perf_counter() - middle
             clips += 1

@@ -23,6 +23,7 @@ from torch import nn
 import videozoo  # noqa: F401
 from videozoo.arguments import exit_if_any, output_folder_problem, positive_problem
 from videozoo.data.sparsesync import SparseSyncCollator, sparsesync_clip_dataset
+from videozoo.data.sparsesync_augmentation import SparseSyncAugmentation
 from videozoo.modeling import SparseSyncForOffsetClassification
 from videozoo.outputs import staged_output
 from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
     events = args.data_dir / "events.csv"
     train = sparsesync_clip_dataset(args.data_dir, "train", events=events)
-    collator = SparseSyncCollator(processor, training=True, seed=args.seed, cache_decoded=True)
+    collator = SparseSyncCollator(processor, SparseSyncAugmentation(), seed=args.seed, cache_decoded=True)
     parameters = (
         list(model.visual_encoder.parameters()) + list(model.audio_encoder.parameters()) + list(heads.parameters())
     )

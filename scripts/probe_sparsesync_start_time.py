@@ -119,7 +119,7 @@ def run_probe(
                 inputs.append(extractor.log_spectrogram(clip.waveform[first : first + int(crop_sec * 16000)]))
             else:
                 first = int(round(start * 25))
-                inputs.append(processor.transform_frames(clip.frames[first : first + int(crop_sec * 25)]))
+                inputs.append(processor.video_processor.transform(clip.frames[first : first + int(crop_sec * 25)]))
             labels.append(label)
         return torch.stack(inputs), torch.tensor(labels)
 

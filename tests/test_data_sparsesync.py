@@ -19,6 +19,7 @@ from videozoo.data.sparsesync import (
     write_clip,
     write_flash_and_click_dataset,
 )
+from videozoo.data.sparsesync_augmentation import SparseSyncAugmentation
 from videozoo.metrics import load_metric
 from videozoo.metrics.offset_accuracy.offset_accuracy import confusion_matrix, offset_accuracy
 from videozoo.processors import SparseSyncProcessor, load_clip
@@ -78,8 +79,8 @@ def test_loader_and_collator(synthetic_root):
     assert torch.equal(batch["pixel_values"], again["pixel_values"])  # fixed crops: the same at every pass
     seeded = [{**train[i], "sample_seed": 7 + i} for i in range(2)]
     first, second = (
-        SparseSyncCollator(processor, training=True)(seeded),
-        SparseSyncCollator(processor, training=True)(seeded),
+        SparseSyncCollator(processor, SparseSyncAugmentation())(seeded),
+        SparseSyncCollator(processor, SparseSyncAugmentation())(seeded),
     )
     assert torch.equal(first["input_features"], second["input_features"])
 

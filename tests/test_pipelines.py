@@ -151,11 +151,12 @@ def test_speech_recognition_from_a_file_and_from_arrays(asr_folder, flash_clip):
     assert isinstance(result["text"], str) and result["used_frames"] is True
     json.dumps(result)
     # the same clip as arrays, and batched with itself: the same transcript
-    from videozoo.processors.processing_avatar import decode_audio, decode_video
+    from videozoo.processors.video_io import load_audio, load_video
 
-    wave, rate, _ = decode_audio(flash_clip)
-    frames, fps, _ = decode_video(flash_clip)
-    item = {"audio": wave, "sampling_rate": rate, "video": frames, "video_fps": fps}
+    wave, rate = load_audio(flash_clip)
+    decoded = load_video(flash_clip)
+    item = {"audio": wave.numpy(), "sampling_rate": rate, "video": decoded.frames.permute(0, 2, 3, 1).numpy()}
+    item["video_fps"] = decoded.fps
     answers = asr([item, str(flash_clip)], batch_size=2, max_new_tokens=5, truncation=True)
     assert [a["text"] for a in answers] == [result["text"]] * 2
     # the expected ids, from generate on the processor's features

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from videozoo.processors import AvatarFeatureExtractor, AvatarProcessor
+from videozoo.data.avatar_augmentation import AvatarAugmentation
+from videozoo.processors import AvatarFeatureExtractor, AvatarProcessor, AvatarVideoProcessor
 from videozoo.processors.augmentation_avatar import (
     ENGLISH_STOP_WORDS,
-    REFERENCE_VIDEO_AUGMENTATION,
     add_environment_noise,
     burst_loss,
     colour_augment,
@@ -26,7 +26,8 @@ from videozoo.processors.augmentation_avatar import (
     time_warp,
 )
 from videozoo.processors.feature_extraction_avatar import mel_weight_matrix, peak_normalize
-from videozoo.processors.processing_avatar import detokenize, normalize_text, sample_frame_indices, write_vocab
+from videozoo.processors.processing_avatar import detokenize, normalize_text, write_vocab
+from videozoo.processors.video_processing_avatar import sample_frame_indices
 
 from .conftest import SHARED, parity_fixture
 from .tiny_configs import TINY_PROCESSORS
@@ -164,16 +165,22 @@ def test_frame_sampling_and_pixels(tmp_path):
     assert sample_frame_indices(50, 2, 10.0).tolist() == [20, 30]  # central window, 10 stored frames apart
     assert sample_frame_indices(3, 4, 2.0).tolist() == [0, 0, 2, 2]  # window wider than the clip: clamped
     assert sample_frame_indices(1, 2, 5.0).tolist() == [0, 0]  # too short: frames repeat
-    rng = np.random.default_rng(0)
-    windows = {tuple(sample_frame_indices(100, 2, 10.0, training=True, rng=rng)) for _ in range(20)}
-    assert len(windows) > 1 and all(b - a == 10 for a, b in windows)
+    assert sample_frame_indices(100, 2, 10.0, start=3.4).tolist() == [3, 13]  # a given window start
     processor = TINY_PROCESSORS["avatar"](tmp_path)
     video = np.random.default_rng(1).integers(0, 256, (25, 40, 60, 3), dtype=np.uint8)
     pixels = processor(video=video, video_fps=25.0)["pixel_values"]
     assert pixels.shape == (1, 3, 2, 32, 32) and pixels.min() >= -1 and pixels.max() <= 1
-    a = processor(video=video, video_fps=25.0, training=True, rngs=[np.random.default_rng(3)])["pixel_values"]
-    b = processor(video=video, video_fps=25.0, training=True, rngs=[np.random.default_rng(3)])["pixel_values"]
-    assert torch.equal(a, b)
+    # the video processor alone (AutoVideoProcessor's class) gives the same pixels
+    alone = processor.video_processor(video, video_metadata=[{"fps": 25.0}])["pixel_values"]
+    assert torch.equal(alone, pixels)
+    augmentation = AvatarAugmentation()
+    a = augmentation.pixels(processor.video_processor, video, 25.0, np.random.default_rng(3))
+    b = augmentation.pixels(processor.video_processor, video, 25.0, np.random.default_rng(3))
+    assert torch.equal(a, b) and a.shape == pixels.shape[1:]
+    trained = {augmentation.pixels(processor.video_processor, video, 25.0, np.random.default_rng(s)) for s in range(8)}
+    assert len({t.sum().item() for t in trained}) > 1  # random windows, crops and flips
+    with pytest.raises(TypeError, match="AvatarAugmentation"):  # training switches are not processor arguments
+        processor(video=video, video_fps=25.0, training=True)
     white = np.full((4, 32, 32, 3), 255, np.uint8)
     torch.testing.assert_close(processor(video=white)["pixel_values"], torch.ones(1, 3, 2, 32, 32))
     with pytest.raises(ValueError, match="RGB"):
@@ -359,31 +366,70 @@ def test_scale_jitter_and_the_training_video_path(tmp_path):
     with pytest.raises(ValueError, match="factors"):
         scale_jitter_size(256, 341, rng, (1.3, 0.9))
     processor = TINY_PROCESSORS["avatar"](tmp_path)
+    frames = processor.video_processor
     video = np.random.default_rng(1).integers(0, 256, (25, 40, 60, 3), dtype=np.uint8)
-    plain = processor(video=video, video_fps=25.0, training=True, rngs=[np.random.default_rng(3)])["pixel_values"]
+    plain = AvatarAugmentation().pixels(frames, video, 25.0, np.random.default_rng(3))
     evaluation = processor(video=video, video_fps=25.0)["pixel_values"]
-    for name, value in REFERENCE_VIDEO_AUGMENTATION.items():
-        setattr(processor, name, value)
-    jittered = processor(video=video, video_fps=25.0, training=True, rngs=[np.random.default_rng(3)])["pixel_values"]
+    jittered = AvatarAugmentation.reference().pixels(frames, video, 25.0, np.random.default_rng(3))
     assert jittered.shape == plain.shape and not torch.equal(jittered, plain)
     assert jittered.min() >= -1 and jittered.max() <= 1
     assert torch.equal(processor(video=video, video_fps=25.0)["pixel_values"], evaluation)  # evaluation is untouched
-    processor.save_pretrained(tmp_path / "saved")
-    reloaded = AvatarProcessor.from_pretrained(tmp_path / "saved")
-    assert (
-        reloaded.scale_jitter == [0.9, 1.33] and reloaded.prob_color_augment == 0.8 and reloaded.prob_color_drop == 0.1
-    )
-    with pytest.raises(ValueError, match="spec_augment_policy"):
-        AvatarProcessor(processor.feature_extractor, processor.tokenizer, spec_augment_policy="lingvo")
-    with pytest.raises(ValueError, match="scale_jitter"):
-        AvatarProcessor(processor.feature_extractor, processor.tokenizer, scale_jitter=(0.0, 1.0))
-    audio = _tone(0.5, 16000)
-    out = processor(
-        audio=audio, sampling_rate=16000, training=True, spec_augment="park", rngs=[np.random.default_rng(0)]
-    )
-    assert out["input_features"].shape == processor(audio=audio, sampling_rate=16000)["input_features"].shape
+    assert AvatarAugmentation.reference().to_dict() == {
+        "word_masking": "none",
+        "word_mask_rate": None,
+        "spec_augment": None,
+        "random_flip": True,
+        "scale_jitter": (0.9, 1.33),
+        "prob_color_augment": 0.8,
+        "prob_color_drop": 0.1,
+    }
     with pytest.raises(ValueError, match="spec_augment"):
-        processor(audio=audio, sampling_rate=16000, training=True, spec_augment="lingvo")
+        AvatarAugmentation(spec_augment="lingvo")
+    with pytest.raises(ValueError, match="scale_jitter"):
+        AvatarAugmentation(scale_jitter=(0.0, 1.0))
+    with pytest.raises(ValueError, match="prob_color_drop"):
+        AvatarAugmentation(prob_color_drop=1.5)
+    with pytest.raises(ValueError, match="word_masking"):
+        AvatarAugmentation(word_masking="visual")
+    features = processor(audio=_tone(0.5, 16000), sampling_rate=16000)["input_features"][0]  # 50 computed frames
+    park = AvatarAugmentation(spec_augment="park").features(features, 50, np.random.default_rng(0))
+    assert park.shape == features.shape and not torch.equal(park, features)
+    assert torch.equal(park[50:], features[50:])  # the padding is left alone
+    assert AvatarAugmentation().features(features, 50, np.random.default_rng(0)) is features  # SpecAugment off
+
+
+def test_processor_layout_and_the_previous_layout(tmp_path):
+    """Feature extractor + video processor + tokenizer, saved in one processor_config.json; a processor saved before
+    the video processor existed (frame settings at the top level) still loads, with the same frames."""
+    import json
+
+    from transformers import AutoProcessor, AutoVideoProcessor
+
+    processor = TINY_PROCESSORS["avatar"](tmp_path)
+    assert processor.get_attributes() == ["feature_extractor", "video_processor", "tokenizer"]
+    processor.save_pretrained(tmp_path / "saved")
+    saved = json.loads((tmp_path / "saved" / "processor_config.json").read_text())
+    assert saved["video_processor"]["video_processor_type"] == "AvatarVideoProcessor"
+    assert type(AutoVideoProcessor.from_pretrained(tmp_path / "saved")) is AvatarVideoProcessor
+    previous = {key: value for key, value in saved.items() if key != "video_processor"}
+    previous.update(
+        num_frames=2,
+        frames_per_second=2.5,
+        shortest_edge=36,
+        crop_size=32,
+        random_flip=True,
+        scale_jitter=[0.9, 1.33],
+        prob_color_augment=0.8,
+        prob_color_drop=0.1,
+        spec_augment_policy="reference",
+    )
+    (tmp_path / "saved" / "processor_config.json").write_text(json.dumps(previous))
+    loaded = AutoProcessor.from_pretrained(tmp_path / "saved")
+    assert type(loaded) is AvatarProcessor and loaded.video_processor.to_dict() == processor.video_processor.to_dict()
+    video = np.random.default_rng(1).integers(0, 256, (25, 40, 60, 3), dtype=np.uint8)
+    torch.testing.assert_close(
+        loaded(video=video, video_fps=25.0)["pixel_values"], processor(video=video, video_fps=25.0)["pixel_values"]
+    )
 
 
 # ----------------------------------------------------------------------------- the real clip, end to end
@@ -448,16 +494,16 @@ def test_rectangular_crop_for_rectangular_model_frames(tmp_path):
     processor = TINY_PROCESSORS["avatar"](tmp_path)  # shortest_edge 36
     video = np.random.default_rng(1).integers(0, 256, (25, 40, 60, 3), dtype=np.uint8)  # resized to 36 x 54
     square = processor(video=video, video_fps=25.0)["pixel_values"]
-    processor.crop_size = [32, 48]
+    frames = AvatarVideoProcessor(num_frames=2, size=36, crop_size=[32, 48])
+    processor = AvatarProcessor(processor.feature_extractor, frames, processor.tokenizer)
     wide = processor(video=video, video_fps=25.0)["pixel_values"]
     assert square.shape == (1, 3, 2, 32, 32) and wide.shape == (1, 3, 2, 32, 48)
     torch.testing.assert_close(wide[..., 8:40], square, rtol=0, atol=0)  # square window starts 11 px in, wide 3 px
-    for name, value in REFERENCE_VIDEO_AUGMENTATION.items():
-        setattr(processor, name, value)
-    trained = processor(video=video, video_fps=25.0, training=True, rngs=[np.random.default_rng(3)])["pixel_values"]
-    assert trained.shape == (1, 3, 2, 32, 48)
+    trained = AvatarAugmentation.reference().pixels(frames, video, 25.0, np.random.default_rng(3))
+    assert trained.shape == (3, 2, 32, 48)
     processor.save_pretrained(tmp_path / "saved")
-    assert AvatarProcessor.from_pretrained(tmp_path / "saved").crop_size == [32, 48]
+    crop = AvatarProcessor.from_pretrained(tmp_path / "saved").video_processor.crop_size
+    assert (crop.height, crop.width) == (32, 48)
 
     torch.manual_seed(0)
     model = AutoModelForSpeechSeq2Seq.from_config(tiny_config("avatar", image_size=[32, 48])).eval()
@@ -466,4 +512,4 @@ def test_rectangular_crop_for_rectangular_model_frames(tmp_path):
     assert ids.shape == (1, 4)
     for bad in ([32, 48, 3], [0, 32], "32"):
         with pytest.raises(ValueError, match="crop_size"):
-            AvatarProcessor(processor.feature_extractor, processor.tokenizer, crop_size=bad)
+            AvatarVideoProcessor(crop_size=bad)

@@ -4,6 +4,7 @@ import torch
 from transformers import AutoProcessor
 
 from videozoo.data.mmt import MMTCollator, load_mmt_features, synthetic_mmt_dataset
+from videozoo.data.mmt_augmentation import random_feature_selections
 from videozoo.processors import MMTFeatureExtractor
 from videozoo.processors.processing_mmt import normalize_caption
 
@@ -41,9 +42,15 @@ def test_subsampling_keeps_order_and_pools_over_all_features():
     kept = first["expert_features"]["s3d"][0, :, 0]
     assert (kept.diff() > 0).all()
     assert first["expert_pooled"]["s3d"].tolist() == [[36, 37, 38, 39]]  # max over all 10, not the 4 kept
-    rng = [np.random.default_rng(3)]
-    trained = fe([{"s3d": values}], training=True, rngs=rng)["expert_features"]["s3d"][0, :, 0]
-    assert (trained.diff() > 0).all()
+    selections = random_feature_selections(fe, [{"s3d": values}], [np.random.default_rng(3)])
+    assert selections[0]["s3d"].tolist() == sorted(np.random.default_rng(3).choice(10, 4, replace=False).tolist())
+    trained = fe([{"s3d": values}], selections=selections)["expert_features"]["s3d"][0, :, 0]
+    assert trained.tolist() == (4 * selections[0]["s3d"]).tolist()  # the chosen rows, in temporal order
+    assert random_feature_selections(fe, [{"s3d": values[:3]}], [np.random.default_rng(3)]) == [{}]  # within K
+    with pytest.raises(TypeError, match="selections"):  # no training switch on the extractor
+        fe([{"s3d": values}], training=True)
+    with pytest.raises(ValueError, match="at most 4 indices below 10"):
+        fe([{"s3d": values}], selections=[{"s3d": np.arange(5)}])
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,14 @@ import torch
 import torchaudio
 
 from videozoo.data.sparsesync import flash_and_click_source, write_clip
-from videozoo.processors import MediaDecodingError, SparseSyncFeatureExtractor, SparseSyncProcessor, load_clip
+from videozoo.data.sparsesync_augmentation import FINETUNE_AUGMENTATIONS, SparseSyncAugmentation
+from videozoo.processors import (
+    MediaDecodingError,
+    SparseSyncFeatureExtractor,
+    SparseSyncProcessor,
+    SparseSyncVideoProcessor,
+    load_clip,
+)
 from videozoo.processors.processing_sparsesync import ClipTooShortError, equalize_lengths, fixed_crop, sample_crop
 
 GRID21 = SparseSyncProcessor().offset_grid()
@@ -124,19 +131,67 @@ def test_processor_outputs_and_save_load(tmp_path):
     again = reloaded(videos=list(videos), audios=list(audios), offsets=[0.2, -0.4, 0.0], video_starts=[0.4, 0.6, 0.0])
     for key in out:
         assert torch.equal(out[key], again[key]), key
+    assert reloaded.video_processor.to_dict() == processor.video_processor.to_dict() and reloaded.crop_size == 32
+    # the video processor alone (AutoVideoProcessor's class) gives the processor's frames
+    crops = [v[f : f + 25] for v, f in zip(videos, out["video_start_frame"].tolist())]
+    assert torch.equal(processor.video_processor(crops)["pixel_values"], out["pixel_values"])
     logits = torch.zeros(2, 5)
     logits[0, 4], logits[1, 1] = 3, 3
     assert [r["offset_sec"] for r in processor.post_process(logits)] == pytest.approx([0.4, -0.2])
 
 
+def test_video_processor_and_the_previous_layout(tmp_path):
+    """Feature extractor + video processor, saved in one processor_config.json; a processor saved before the video
+    processor existed (`crop_size`, `image_mean`, `image_std` at the top level) still loads, with the same frames."""
+    import json
+
+    from transformers import AutoProcessor, AutoVideoProcessor
+
+    processor = small_processor()
+    assert processor.get_attributes() == ["feature_extractor", "video_processor"]
+    processor.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "processor_config.json").read_text())
+    assert saved["video_processor"]["video_processor_type"] == "SparseSyncVideoProcessor" and "crop_size" not in saved
+    assert type(AutoVideoProcessor.from_pretrained(tmp_path)) is SparseSyncVideoProcessor
+    previous = {key: value for key, value in saved.items() if key != "video_processor"}
+    previous.update(
+        crop_size=32, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225], horizontal_flip_p=0.5
+    )
+    (tmp_path / "processor_config.json").write_text(json.dumps(previous))
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert (
+        type(loaded) is SparseSyncProcessor and loaded.video_processor.to_dict() == processor.video_processor.to_dict()
+    )
+    video, audio = random_clip()
+    first, second = (p(videos=[video], audios=[audio], offsets=[0.2], video_starts=[0.4]) for p in (processor, loaded))
+    assert torch.equal(first["pixel_values"], second["pixel_values"])
+    with pytest.raises(ValueError, match="square"):
+        SparseSyncVideoProcessor(crop_size=[32, 48])
+    with pytest.raises(ValueError, match="contradicts"):
+        SparseSyncProcessor(video_processor=SparseSyncVideoProcessor(crop_size=32), crop_size=64)
+    with pytest.raises(ValueError, match="load_clip"):
+        processor.video_processor(["clip.mp4"])
+
+
 def test_training_draws_follow_the_seeds():
-    processor = small_processor(audio_jitter_sec=0.05)
+    processor = small_processor()
     video, audio = random_clip(seconds=3.0)
-    first = processor(videos=[video, video], audios=[audio, audio], training=True, seeds=[1, 2])
-    again = processor(videos=[video, video], audios=[audio, audio], training=True, seeds=[1, 2])
+    augmentation = SparseSyncAugmentation(audio_jitter_sec=0.05)
+    first = augmentation.batch(processor, [video, video], [1, 2], audios=[audio, audio])
+    again = augmentation.batch(processor, [video, video], [1, 2], audios=[audio, audio])
     for key in first:
         assert torch.equal(first[key], again[key]), key
     assert not torch.equal(first["pixel_values"][0], first["pixel_values"][1])
+    assert first["audio_jitter"].abs().max() <= 800  # 0.05 s at 16 kHz
+    # the evaluation sampler draws the same crops from the same seeds, without the jitter and the transforms
+    drawn = processor(videos=[video, video], audios=[audio, audio], random_offsets=True, seeds=[1, 2])
+    assert torch.equal(drawn["labels"], first["labels"]) and not drawn["audio_jitter"].any()
+    with pytest.raises(TypeError, match="SparseSyncAugmentation"):  # no training switch on the processor
+        processor(videos=[video], audios=[audio], training=True)
+    with pytest.raises(ValueError, match="half a grid step"):  # a jitter that would change labels
+        SparseSyncAugmentation(audio_jitter_sec=0.15).batch(processor, [video], [1], audios=[audio])
+    with pytest.raises(ValueError, match="upscale_p"):
+        SparseSyncAugmentation(upscale_p=2.0)
 
 
 def test_processor_bad_input_is_named():
@@ -278,7 +333,7 @@ def test_every_real_clip_goes_through_the_processor(real_clips):
         assert out["pixel_values"].shape == (1, 125, 3, 224, 224) and out["input_features"].shape == (1, 257, 626)
         assert torch.isfinite(out["pixel_values"]).all() and torch.isfinite(out["input_features"]).all()
         if clip.duration >= 7.0:  # long enough for every offset of the grid
-            drawn = processor(videos=[clip], training=True, seeds=[index])
+            drawn = SparseSyncAugmentation().batch(processor, [clip], [index])
             assert drawn["pixel_values"].shape == (1, 125, 3, 224, 224)
         else:
             with pytest.raises(ClipTooShortError, match=path.split("/")[-1]):
@@ -286,7 +341,12 @@ def test_every_real_clip_goes_through_the_processor(real_clips):
 
 
 def test_finetuning_augmentations_run_and_follow_the_seeds():
-    processor = small_processor(
+    processor = small_processor()
+    assert SparseSyncAugmentation.finetune().to_dict() == {
+        **SparseSyncAugmentation().to_dict(),
+        **FINETUNE_AUGMENTATIONS,
+    }
+    augmentation = SparseSyncAugmentation.finetune(
         upscale_p=1.0,
         upscale_crop_size=24,
         color_jitter_p=1.0,
@@ -300,9 +360,9 @@ def test_finetuning_augmentations_run_and_follow_the_seeds():
         time_mask_p=1.0,
     )
     video, audio = random_clip(seconds=3.0)
-    first = processor(videos=[video], audios=[audio], training=True, seeds=[3])
-    again = processor(videos=[video], audios=[audio], training=True, seeds=[3])
-    plain = small_processor()(videos=[video], audios=[audio], training=True, seeds=[3])
+    first = augmentation.batch(processor, [video], [3], audios=[audio])
+    again = augmentation.batch(processor, [video], [3], audios=[audio])
+    plain = SparseSyncAugmentation().batch(processor, [video], [3], audios=[audio])
     assert torch.equal(first["pixel_values"], again["pixel_values"]) and torch.equal(
         first["input_features"], again["input_features"]
     )

@@ -20,8 +20,10 @@ from videozoo.data.avatar import (
     synthetic_avatar_dataset,
     synthetic_noise_bank,
 )
+from videozoo.data.avatar_augmentation import AvatarAugmentation
 from videozoo.metrics import load_metric
 from videozoo.metrics.avatar_wer.avatar_wer import word_error_rate
+from videozoo.processors import AvatarVideoProcessor
 from videozoo.recipes import run_family
 from videozoo.tasks.avatar import label_smoothed_loss, synthetic_processor
 
@@ -109,7 +111,7 @@ def test_synthetic_task_and_corruptions(tmp_path):
         "input_features"
     ]
     assert (noisy - clean["input_features"]).abs().mean() > 0.5
-    train = AvatarCollator(processor, training=True, word_masking="content", word_mask_rate=1.0, use_video=False)
+    train = AvatarCollator(processor, AvatarAugmentation(word_masking="content", word_mask_rate=1.0), use_video=False)
     batch = train([{**r, "sample_seed": i} for i, r in enumerate(rows)])
     assert "pixel_values" not in batch and "references" not in batch
     assert torch.equal(
@@ -166,13 +168,15 @@ def test_how2_and_visspeech_layouts(tmp_path):
     assert len(test) == 3
     processor = synthetic_processor(tmp_path)
     processor.feature_extractor.max_frames = 200
-    processor.shortest_edge, processor.crop_size = 48, 48
+    processor.video_processor = AvatarVideoProcessor(num_frames=2, size=48, crop_size=48)
     batch = AvatarCollator(processor, condition="burst@0.1")([test[0], test[1]])
     assert batch["input_features"].shape == (2, 200, 32) and batch["pixel_values"].shape == (2, 3, 2, 48, 48)
     assert 148 <= int((batch["input_features"][0] != 0).any(dim=1).sum()) <= 152  # 1.5 s of the file
     assert batch["references"][0] == "cut the onion then stir"
-    training = AvatarCollator(processor, training=True, word_masking="content", word_mask_rate=1.0)
-    masked = training([{**train[0], "sample_seed": 1}])["input_features"][0]
+    training = AvatarCollator(processor, AvatarAugmentation(word_masking="content", word_mask_rate=1.0))
+    trained = training([{**train[0], "sample_seed": 1}])
+    assert trained["pixel_values"].shape == (1, 3, 2, 48, 48) and "references" not in trained
+    masked = trained["input_features"][0]
     # "onion" (450-750 ms) and "cut" (100-300 ms) silenced: zeros become a constant after the peak normalisation, which
     # only the lowest mel bin sees (the periodic Hann window leaks DC into bin 1)
     assert masked[46:72, 1:].max() < -10 and masked[12:28, 1:].max() < -10
@@ -339,16 +343,19 @@ def test_training_starts_from_a_local_vit(tmp_path):
         )
 
 
-def test_video_augmentation_choice(tmp_path):
-    from videozoo.tasks.avatar import AvatarArguments, build, configure_video_augmentation
+def test_training_augmentation_choice():
+    from videozoo.tasks.avatar import AvatarArguments, training_augmentation
 
-    _, processor = build(AvatarArguments())
+    synthetic = training_augmentation(AvatarArguments())  # synthetic task: colours at grid positions are words
+    assert synthetic.prob_color_augment == 0.0 and synthetic.scale_jitter is None and not synthetic.random_flip
+    on = training_augmentation(AvatarArguments(video_augmentation="reference"))
+    assert on.scale_jitter == (0.9, 1.33) and on.prob_color_augment == 0.8 and on.prob_color_drop == 0.1
+    real = training_augmentation(AvatarArguments(dataset_name="how2", word_masking="content", spec_augment=True))
+    assert real.prob_color_augment == 0.8 and real.random_flip and real.word_masking == "content"
+    assert real.spec_augment == "reference"
+    assert training_augmentation(AvatarArguments(dataset_name="how2", video_augmentation="none")).scale_jitter is None
+    parked = training_augmentation(AvatarArguments(spec_augment=True, spec_augment_policy="park"))
+    assert parked.spec_augment == "park"
     assert (
-        configure_video_augmentation(processor, AvatarArguments()).prob_color_augment == 0.0
-    )  # synthetic: colours are words
-    on = configure_video_augmentation(processor, AvatarArguments(video_augmentation="reference"))
-    assert on.scale_jitter == [0.9, 1.33] and on.prob_color_augment == 0.8 and on.prob_color_drop == 0.1
-    kept = configure_video_augmentation(on, AvatarArguments(model_name_or_path="ckpt"))  # a checkpoint keeps its own
-    assert kept.prob_color_drop == 0.1
-    assert configure_video_augmentation(on, AvatarArguments(video_augmentation="none")).scale_jitter is None
-    assert configure_video_augmentation(processor, AvatarArguments(model_size="paper")).prob_color_augment == 0.8
+        training_augmentation(AvatarArguments(spec_augment_policy="park")).spec_augment is None
+    )  # --spec_augment off

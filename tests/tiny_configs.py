@@ -264,7 +264,7 @@ def _tiny_everything_at_once_processor(directory):
 
 
 def _tiny_avatar_processor(directory):
-    from videozoo.processors import AvatarFeatureExtractor, AvatarProcessor
+    from videozoo.processors import AvatarFeatureExtractor, AvatarProcessor, AvatarVideoProcessor
     from videozoo.processors.processing_avatar import write_vocab
 
     words = ["the", "a", "man", "cuts", "onion", "don", "'", "t", "play", "##ing", "##s", "stop", "ok"]
@@ -272,14 +272,8 @@ def _tiny_avatar_processor(directory):
     vocab = write_vocab(words, directory / "vocab.txt")
     config = TINY_CONFIGS["avatar"]
     extractor = AvatarFeatureExtractor(num_mel_bins=config["num_mel_bins"], max_frames=config["max_audio_frames"])
-    return AvatarProcessor.from_vocab_file(
-        vocab,
-        extractor,
-        num_frames=config["num_frames"],
-        shortest_edge=36,
-        crop_size=config["image_size"],
-        max_target_tokens=12,
-    )
+    frames = AvatarVideoProcessor(num_frames=config["num_frames"], size=36, crop_size=config["image_size"])
+    return AvatarProcessor.from_vocab_file(vocab, extractor, frames, max_target_tokens=12)
 
 
 def _tiny_sparsesync_processor(directory):

@@ -76,6 +76,8 @@ from .processors.processing_s3d import S3DProcessor
 from .processors.processing_sparsesync import SparseSyncProcessor
 from .processors.processing_specvqgan import SpecVQGANProcessor
 from .processors.processing_vggish import VGGishProcessor
+from .processors.video_processing_avatar import AvatarVideoProcessor
+from .processors.video_processing_sparsesync import SparseSyncVideoProcessor
 
 # The task families: an architecture joins one, with its shared data, task and entry point.
 FAMILIES = (
@@ -299,6 +301,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         ),
         processor_class=AvatarProcessor,
         feature_extractor_class=AvatarFeatureExtractor,
+        video_processor_class=AvatarVideoProcessor,
         paper=paper_entry(
             "gabeur2022avatar",
             title="AVATAR: Unconstrained Audiovisual Speech Recognition",
@@ -323,6 +326,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         ),
         processor_class=SparseSyncProcessor,
         feature_extractor_class=SparseSyncFeatureExtractor,
+        video_processor_class=SparseSyncVideoProcessor,
         paper=paper_entry(
             "iashin2022sparse",
             title="Sparse in Space and Time: Audio-visual Synchronisation with Trainable Selectors",

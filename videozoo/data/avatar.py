@@ -15,9 +15,11 @@ row per clip:
     video          Array4D((frames, H, W, 3), uint8), for rows that carry arrays; absent for media datasets
     video_fps      float32   (NaN: consecutive frames are used)
 
-`AvatarCollator` turns rows into model inputs: it reads the clip's audio (media file or array), applies the training
-augmentations (word masking from the alignment; SpecAugment frequency masks) or one evaluation corruption (noise at an
-SNR, burst loss, masked words, shuffled / zeroed frames), then runs `AvatarProcessor`.
+`AvatarCollator` turns rows into model inputs: it reads the clip's audio and frames (media file, decoded by
+`processors/video_io.py`, or arrays), then either runs `AvatarProcessor` (evaluation, optionally after one corruption:
+noise at an SNR, burst loss, masked words, shuffled / zeroed frames) or, given an `AvatarAugmentation` (training),
+runs the processor on the augmented waveforms and the augmentation's random frame crops
+(`videozoo.data.avatar_augmentation`).
 
 Layouts read (the files the datasets are distributed with, plus the media):
 - How2 (Kaldi-style data folders of the 300 h release): `<root>/<split>/text` ("<utt_id> <transcript>") and
@@ -42,10 +44,11 @@ from ..processors.augmentation_avatar import (
     burst_loss,
     content_word_candidates,
     mask_word_spans,
-    mask_words,
     snr_from_db,
 )
-from ..processors.processing_avatar import AvatarProcessor, decode_audio
+from ..processors.processing_avatar import AvatarProcessor
+from ..processors.video_io import load_audio, load_video
+from .avatar_augmentation import AvatarAugmentation, computed_frames
 
 MEDIA_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".wav", ".flac")
 MAX_TRAIN_SECONDS = 25.0
@@ -380,9 +383,9 @@ class AvatarCollator:
 
     Args:
         processor: the [`AvatarProcessor`].
-        training: random frame windows/crops/flips, word masking and SpecAugment (draws from `row["sample_seed"]`).
-        word_masking / word_mask_rate: `mask_words` mode ("none", "random", "content") and rate (mode default if None).
-        spec_augment: SpecAugment in training (`True`: the processor's `spec_augment_policy`).
+        augmentation: an [`AvatarAugmentation`] makes this a training collator (random frame windows, crops and
+            flips, word masking, SpecAugment...; draws from `row["sample_seed"]`, else the row's batch position);
+            None (evaluation) runs the processor alone.
         condition: an evaluation corruption (`parse_condition`); `noise_bank` `[n_clips, samples]` for noise.
         use_video: False for an audio-only model (no `pixel_values`).
         max_target_tokens: label length (64 in training, 128 at evaluation, as the reference).
@@ -391,52 +394,49 @@ class AvatarCollator:
     def __init__(
         self,
         processor: AvatarProcessor,
-        training: bool = False,
-        word_masking: str = "none",
-        word_mask_rate: float | None = None,
-        spec_augment: bool = False,
+        augmentation: AvatarAugmentation | None = None,
         condition: str | dict = "clean",
         noise_bank=None,
         use_video: bool = True,
         max_target_tokens: int | None = None,
     ):
         self.processor = processor
-        self.training = training
-        self.word_masking = word_masking
-        self.word_mask_rate = word_mask_rate
-        self.spec_augment = spec_augment
+        self.augmentation = augmentation
+        self.training = augmentation is not None
         self.condition = parse_condition(condition) if isinstance(condition, str) else condition
         self.noise_bank = noise_bank
         self.use_video = use_video
-        self.max_target_tokens = max_target_tokens or (64 if training else 128)
+        self.max_target_tokens = max_target_tokens or (64 if self.training else 128)
         if self.condition["kind"] in ("noise", "mixed") and noise_bank is None:
             raise ValueError(f"condition {self.condition['name']!r} needs a noise bank")
+        if self.training and self.condition["kind"] != "clean":
+            raise ValueError("evaluation conditions apply to evaluation collators (augmentation=None)")
+
+    @staticmethod
+    def _window(row) -> tuple[float | None, float | None]:
+        start = None if math.isnan(row["clip_start"]) else float(row["clip_start"])
+        end = None if math.isnan(row["clip_end"]) else float(row["clip_end"])
+        return start, end
 
     def _waveform(self, row) -> torch.Tensor:
         extractor = self.processor.feature_extractor
         if len(row["audio"]):
             return extractor.to_mono_16k(np.asarray(row["audio"], np.float32), int(row["sampling_rate"])).float()
-        start = None if math.isnan(row["clip_start"]) else float(row["clip_start"])
-        end = None if math.isnan(row["clip_end"]) else float(row["clip_end"])
-        samples, rate, _ = decode_audio(row["media_path"], start, end)
+        start, end = self._window(row)
+        samples, rate = load_audio(row["media_path"], start, end)
         return extractor.to_mono_16k(samples, rate).float()
 
-    def _corrupt(self, wave: torch.Tensor, row, rng) -> torch.Tensor:
+    def _frames(self, row) -> tuple[np.ndarray | torch.Tensor, float | None]:
+        """The clip's frames `(T, H, W, 3)` and their rate (None: unknown)."""
+        if "video" in row:
+            return np.asarray(row["video"]), None if math.isnan(row["video_fps"]) else float(row["video_fps"])
+        start, end = self._window(row)
+        decoded = load_video(row["media_path"], start_sec=start, end_sec=end)
+        return decoded.frames.permute(0, 2, 3, 1), decoded.fps
+
+    def _corrupt(self, wave: torch.Tensor, row) -> torch.Tensor:
         rate = self.processor.feature_extractor.sampling_rate
         kind = self.condition["kind"]
-        if self.training:
-            if self.word_masking != "none" and len(row["words"]):
-                wave, _ = mask_words(
-                    wave,
-                    row["words"],
-                    row["word_start_ms"],
-                    row["word_end_ms"],
-                    rng,
-                    self.word_masking,
-                    self.word_mask_rate,
-                    sampling_rate=rate,
-                )
-            return wave
         if kind.startswith("masked"):
             if not len(row["words"]):
                 raise ValueError(f"clip {row['id']}: the masked-words condition needs a word alignment")
@@ -449,44 +449,62 @@ class AvatarCollator:
         return wave
 
     def __call__(self, rows) -> dict:
-        rngs = [
-            np.random.default_rng(row.get("sample_seed", index)) if self.training else None
-            for index, row in enumerate(rows)
-        ]
-        waves = [self._corrupt(self._waveform(row), row, rng) for row, rng in zip(rows, rngs)]
-        video, fps = None, None
-        if self.use_video:
-            video = [row["media_path"] if "video" not in row else np.asarray(row["video"]) for row in rows]
-            fps = [None if math.isnan(row["video_fps"]) else float(row["video_fps"]) for row in rows]
-        starts = [None if math.isnan(row["clip_start"]) else float(row["clip_start"]) for row in rows]
-        ends = [None if math.isnan(row["clip_end"]) else float(row["clip_end"]) for row in rows]
-        batch = self.processor(
-            audio=waves,
-            sampling_rate=self.processor.feature_extractor.sampling_rate,
-            video=video,
-            video_fps=fps,
-            text=[row["text"] for row in rows],
-            clip_start=starts,
-            clip_end=ends,
-            training=self.training,
-            rngs=rngs,
-            spec_augment=self.spec_augment,
-            truncation=True,
-            allow_silent=not self.training,
-            max_target_tokens=self.max_target_tokens,
-        )
-        batch = dict(batch)
-        kind = self.condition["kind"]
-        if self.use_video and kind.endswith("shuffled_frames"):
-            batch["pixel_values"] = batch["pixel_values"].roll(1, dims=0)  # every clip gets another clip's frames
-        if self.use_video and kind.endswith("zeroed_frames"):
-            batch["pixel_values"] = torch.zeros_like(batch["pixel_values"])
+        extractor = self.processor.feature_extractor
+        texts = [row["text"] for row in rows]
+        waves = [self._waveform(row) for row in rows]
+        videos = [self._frames(row) for row in rows] if self.use_video else None
         if not self.training:
-            batch["references"] = [self.processor.normalize_text(row["text"]) for row in rows]
+            waves = [self._corrupt(wave, row) for wave, row in zip(waves, rows)]
+            batch = dict(
+                self.processor(
+                    audio=waves,
+                    sampling_rate=extractor.sampling_rate,
+                    video=None if videos is None else [frames for frames, _ in videos],
+                    video_fps=None if videos is None else [fps for _, fps in videos],
+                    text=texts,
+                    truncation=True,
+                    allow_silent=True,
+                    max_target_tokens=self.max_target_tokens,
+                )
+            )
+            kind = self.condition["kind"]
+            if self.use_video and kind.endswith("shuffled_frames"):
+                batch["pixel_values"] = batch["pixel_values"].roll(1, dims=0)  # every clip gets another clip's frames
+            if self.use_video and kind.endswith("zeroed_frames"):
+                batch["pixel_values"] = torch.zeros_like(batch["pixel_values"])
+            batch["references"] = [self.processor.normalize_text(text) for text in texts]
+            return batch
+        augmentation = self.augmentation
+        rngs = [np.random.default_rng(row.get("sample_seed", index)) for index, row in enumerate(rows)]
+        waves = [augmentation.waveform(w, row, rng, extractor.sampling_rate) for w, row, rng in zip(waves, rows, rngs)]
+        batch = dict(
+            self.processor(
+                audio=waves,
+                sampling_rate=extractor.sampling_rate,
+                text=texts,
+                truncation=True,
+                max_target_tokens=self.max_target_tokens,
+            )
+        )
+        features = batch["input_features"]
+        valid = [computed_frames(len(w), extractor.hop_length, features.shape[1]) for w in waves]
+        batch["input_features"] = torch.stack(
+            [augmentation.features(f, n, r) for f, n, r in zip(features, valid, rngs)]
+        )
+        if self.use_video:
+            self.processor.check_durations(
+                [len(w) / extractor.sampling_rate for w in waves],
+                [len(frames) / fps if fps else None for frames, fps in videos],
+            )
+            video_processor = self.processor.video_processor
+            batch["pixel_values"] = torch.stack(
+                [augmentation.pixels(video_processor, frames, fps, rng) for (frames, fps), rng in zip(videos, rngs)]
+            )
         return batch
 
 
 __all__ = [
+    "AvatarAugmentation",
     "AvatarCollator",
     "CONDITION_KINDS",
     "SYNTHETIC_CONTENT_WORDS",

@@ -20,6 +20,7 @@ import torch
 
 from ..processors.processing_mmt import MMTProcessor
 from .files import check_feature_array, open_hdf5, read_hdf5_dataset
+from .mmt_augmentation import random_feature_selections
 
 
 def mmt_features(expert_feature_sizes: dict[str, int]) -> datasets.Features:
@@ -217,9 +218,9 @@ class MMTCollator:
         rngs = [np.random.default_rng(row.get("sample_seed", index)) for index, row in enumerate(rows)]
         features = [{name: np.asarray(row[f"{name}__features"]) for name in names} for row in rows]
         stamps = [{name: np.asarray(row[f"{name}__times"]) for name in names} for row in rows]
-        batch = dict(
-            self.processor.feature_extractor(features, expert_timestamps=stamps, training=self.training, rngs=rngs)
-        )
+        extractor = self.processor.feature_extractor
+        selections = random_feature_selections(extractor, features, rngs) if self.training else None
+        batch = dict(extractor(features, expert_timestamps=stamps, selections=selections))
         if self.training:
             captions = []
             for row, rng in zip(rows, rngs):

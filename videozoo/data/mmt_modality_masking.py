@@ -16,6 +16,7 @@ import torch
 
 from ..processors.processing_mmt import MMTProcessor
 from .mmt import _to_dataset, _word, mmt_features
+from .mmt_augmentation import random_feature_selections
 
 SYNTHETIC_MASKING_EXPERTS = {"s3d": 48, "vggish": 24, "asr": 32}
 
@@ -177,13 +178,14 @@ class ModalityMaskingCollator:
         names = list(self.processor.feature_extractor.expert_names)
         rngs = [np.random.default_rng(row.get("sample_seed", index)) for index, row in enumerate(rows)]
         cropped = [self._crop(row, rng, names) for row, rng in zip(rows, rngs)]
+        extractor = self.processor.feature_extractor
+        features = [c[0] for c in cropped]
         batch = dict(
-            self.processor.feature_extractor(
-                [c[0] for c in cropped],
+            extractor(
+                features,
                 expert_timestamps=[c[1] for c in cropped],
                 window_starts=[c[2] for c in cropped],
-                training=self.training,
-                rngs=rngs,
+                selections=random_feature_selections(extractor, features, rngs) if self.training else None,
             )
         )
         batch.update(self._asr_query([row["asr_text"] for row in rows], rngs))

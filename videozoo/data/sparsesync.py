@@ -35,6 +35,7 @@ from ..processors.processing_sparsesync import (
     sample_crop,
 )
 from ..processors.video_io import DecodedClip, MediaDecodingError, load_clip
+from .sparsesync_augmentation import SparseSyncAugmentation
 
 
 # ----------------------------------------------------------------------------- writing clips
@@ -445,20 +446,25 @@ def make_lrs3_split_files(
 # ----------------------------------------------------------------------------- batching
 class SparseSyncCollator:
     """Rows -> model inputs: decode each clip, crop it (the row's fixed offset if it has one, else the sampler with
-    the row's `sample_seed`), and run the processor. `training=True` adds the training transforms;
-    `cache_decoded=True` keeps every decoded clip in memory (small sets, one loader process)."""
+    the row's `sample_seed`), and run the processor. An `augmentation` ([`SparseSyncAugmentation`]) makes this a
+    training collator: the sampler's crops (with the audio jitter) go through the augmentation's frame, waveform and
+    spectrogram transforms instead of the processor's evaluation chain. `cache_decoded=True` keeps every decoded clip
+    in memory (small sets, one loader process)."""
 
     def __init__(
         self,
         processor: SparseSyncProcessor,
-        training: bool = False,
+        augmentation: SparseSyncAugmentation | None = None,
         seed: int = 0,
         event_aware: bool = False,
         cache_decoded: bool = False,
     ):
         self.processor = processor
-        self.training = training
+        self.augmentation = augmentation
+        self.training = augmentation is not None
         self.seed = seed
+        if augmentation is not None:
+            processor.check_audio_jitter(augmentation.audio_jitter_sec)
         self.event_aware = event_aware  # warm-up crops around known events (leaky, see `event_aware_crop`)
         self.cache = (
             {} if cache_decoded else None
@@ -503,15 +509,15 @@ class SparseSyncCollator:
         fixed = [not (math.isnan(float(o)) or math.isnan(float(s))) for o, s in zip(offsets, starts)]
         if any(fixed) and not all(fixed):
             raise ValueError("a batch mixes clips with and without fixed offsets")
-        out = self.processor(
-            videos=clips,
-            offsets=[float(o) for o in offsets] if all(fixed) else None,
-            video_starts=[float(s) for s in starts] if all(fixed) else None,
-            training=self.training,
-            random_offsets=not all(fixed),
-            seeds=seeds,
-            names=[row["path"] for row in rows],
-        )
+        crops = {
+            "offsets": [float(o) for o in offsets] if all(fixed) else None,
+            "video_starts": [float(s) for s in starts] if all(fixed) else None,
+            "names": [row["path"] for row in rows],
+        }
+        if self.training:
+            out = self.augmentation.batch(self.processor, clips, seeds, **crops)
+        else:
+            out = self.processor(videos=clips, random_offsets=not all(fixed), seeds=seeds, **crops)
         return {key: out[key] for key in ("pixel_values", "input_features", "labels")}
 
 
@@ -519,6 +525,7 @@ __all__ = [
     "ClipTooShortError",
     "CropPlan",
     "PreparationReport",
+    "SparseSyncAugmentation",
     "SparseSyncCollator",
     "equalize_lengths",
     "event_aware_crop",

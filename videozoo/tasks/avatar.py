@@ -22,8 +22,9 @@ Training, audio-visual or audio-only with `--modalities audio`:
 `--model_size paper` (the paper's configuration) or `synthetic` (D = 64, 3 + 3 encoder layers fused from layer 1,
 2 decoder layers, 32 mel bins, 32 x 32 frames), randomly initialised or, with `--vit_name_or_path <local ViT-B/16
 folder>`, with both encoder streams initialised from the image ViT as the paper does. The reference's video
-augmentation (scale jitter, colour, grey-scale) is on for new paper-size models (`--video_augmentation`); SpecAugment
-follows the reference code's 2 frequency masks unless `--spec_augment_policy park`.
+augmentation (scale jitter, colour, grey-scale) is on except for the synthetic task (`--video_augmentation`);
+SpecAugment follows the reference code's 2 frequency masks unless `--spec_augment_policy park`. The collator applies
+all training augmentation (`videozoo.data.avatar_augmentation.AvatarAugmentation`); the saved processor has none.
 
 Evaluation: corpus WER (metric module `videozoo/metrics/avatar_wer`) per test condition, and a plot of WER
 against the SNR of the added noise. Several checkpoints (e.g. audio-visual and audio-only) are scored on the same
@@ -78,11 +79,13 @@ from ..data.avatar import (
     synthetic_avatar_dataset,
     synthetic_noise_bank,
 )
+from ..data.avatar_augmentation import AvatarAugmentation
 from ..metrics.avatar_wer.avatar_wer import word_error_rate
 from ..modeling.modeling_avatar import AvatarForConditionalGeneration, avatar_beam_search
-from ..processors.augmentation_avatar import ENGLISH_STOP_WORDS, REFERENCE_VIDEO_AUGMENTATION
+from ..processors.augmentation_avatar import ENGLISH_STOP_WORDS
 from ..processors.feature_extraction_avatar import AvatarFeatureExtractor
 from ..processors.processing_avatar import AvatarProcessor, write_vocab
+from ..processors.video_processing_avatar import AvatarVideoProcessor
 from ..recipes import Recipe, save_evaluation
 from ..training import TrainerArguments, fit
 
@@ -203,8 +206,8 @@ class AvatarArguments:
         metadata={
             "help": "reference: scale jitter U(0.9, 1.33) + colour augmentation (p 0.8) + grey-scale (p 0.1) in "
             "training; "
-            "auto: reference for a new paper-size model, none for the synthetic task (whose words are colours), "
-            "a checkpoint's own setting when fine-tuning."
+            "auto: none for the synthetic task (whose words are colours at grid positions: no flips either), "
+            "reference otherwise."
         },
     )
     label_smoothing: float = 0.1
@@ -224,9 +227,8 @@ def synthetic_processor(folder: str | None = None) -> AvatarProcessor:
     folder.mkdir(parents=True, exist_ok=True)
     vocab = write_vocab(SYNTHETIC_STOP_WORDS + SYNTHETIC_CONTENT_WORDS, folder / "synthetic_vocab.txt")
     extractor = AvatarFeatureExtractor(num_mel_bins=32, max_frames=64)
-    return AvatarProcessor.from_vocab_file(
-        vocab, extractor, num_frames=2, shortest_edge=32, crop_size=32, max_target_tokens=16, random_flip=False
-    )
+    frames = AvatarVideoProcessor(num_frames=2, size=32, crop_size=32)
+    return AvatarProcessor.from_vocab_file(vocab, extractor, frames, max_target_tokens=16)
 
 
 def synthetic_config(vocab_size: int, modalities: tuple[str, ...]) -> AvatarConfig:
@@ -319,21 +321,18 @@ def build(args: AvatarArguments):
     return AutoModelForSpeechSeq2Seq.from_config(config), processor
 
 
-def configure_video_augmentation(processor: AvatarProcessor, args: AvatarArguments) -> AvatarProcessor:
-    """Set the training-time scale jitter and colour augmentation of `processor` from `--video_augmentation`."""
-    choice = args.video_augmentation
-    if choice == "auto":
-        if args.model_name_or_path:
-            return processor
-        choice = "none" if args.model_size == "synthetic" else "reference"
-    values = (
-        REFERENCE_VIDEO_AUGMENTATION
-        if choice == "reference"
-        else {"scale_jitter": None, "prob_color_augment": 0.0, "prob_color_drop": 0.0}
-    )
-    processor.scale_jitter = None if values["scale_jitter"] is None else list(values["scale_jitter"])
-    processor.prob_color_augment, processor.prob_color_drop = values["prob_color_augment"], values["prob_color_drop"]
-    return processor
+def training_augmentation(args: AvatarArguments) -> AvatarAugmentation:
+    """The training collator's augmentation from `--word_masking`, `--spec_augment(_policy)` and
+    `--video_augmentation`."""
+    synthetic = args.dataset_name == "synthetic"
+    choice = args.video_augmentation if args.video_augmentation != "auto" else "none" if synthetic else "reference"
+    audio = {
+        "word_masking": args.word_masking,
+        "word_mask_rate": args.word_mask_rate,
+        "spec_augment": args.spec_augment_policy if args.spec_augment else None,
+        "random_flip": not synthetic,
+    }
+    return AvatarAugmentation.reference(**audio) if choice == "reference" else AvatarAugmentation(**audio)
 
 
 def train(args: AvatarArguments, training_args: TrainerArguments) -> dict[str, float]:
@@ -342,17 +341,9 @@ def train(args: AvatarArguments, training_args: TrainerArguments) -> dict[str, f
     set_seed(training_args.seed)
     splits = load_splits(args)
     model, processor = build(args)
-    configure_video_augmentation(processor, args)
-    processor.spec_augment_policy = args.spec_augment_policy
     use_video = "rgb" in model.config.modalities
     train_collator = AvatarCollator(
-        processor,
-        training=True,
-        word_masking=args.word_masking,
-        word_mask_rate=args.word_mask_rate,
-        spec_augment=args.spec_augment,
-        use_video=use_video,
-        max_target_tokens=args.max_target_tokens,
+        processor, training_augmentation(args), use_video=use_video, max_target_tokens=args.max_target_tokens
     )
     eval_collator = AvatarCollator(processor, use_video=use_video)
     optimizer = None

@@ -73,6 +73,7 @@ from ..data.sparsesync import (
     sparsesync_clip_dataset,
     write_flash_and_click_dataset,
 )
+from ..data.sparsesync_augmentation import SparseSyncAugmentation
 from ..metrics import load_metric
 from ..metrics.offset_accuracy.offset_accuracy import confusion_matrix, offset_accuracy
 from ..modeling.modeling_sparsesync import resnet_output_grid, s3d_output_grid, spectrogram_frames
@@ -158,19 +159,6 @@ __all__ = ["PROBES", "SparseSyncOffsetTask", "corrupt_batch"]
 
 
 # ---- the recipe: training ----
-
-FINETUNE_AUGMENTATIONS = dict(
-    upscale_p=0.5,
-    color_jitter_p=0.2,
-    grayscale_p=0.2,
-    reverb_p=0.2,
-    volume_p=0.2,
-    pitch_shift_p=0.2,
-    lowpass_p=0.2,
-    gaussian_noise_p=0.2,
-    freq_mask_p=0.2,
-    time_mask_p=0.2,
-)
 
 
 @dataclass
@@ -343,9 +331,7 @@ def train(args: SparseSyncArguments, training_args: TrainerArguments) -> dict[st
             num_offset_classes=config.num_offset_classes,
             max_offset_sec=config.max_offset_sec,
         )
-    if args.augmentations == "finetune":
-        for name, value in FINETUNE_AUGMENTATIONS.items():
-            setattr(processor, name, value)
+    augmentation = SparseSyncAugmentation.finetune() if args.augmentations == "finetune" else SparseSyncAugmentation()
     if args.scale_learning_rate:
         from accelerate import PartialState
 
@@ -354,7 +340,7 @@ def train(args: SparseSyncArguments, training_args: TrainerArguments) -> dict[st
     task = SparseSyncOffsetTask(PROBES if args.probes else ())
     train_collator = SparseSyncCollator(
         processor,
-        training=True,
+        augmentation,
         seed=training_args.seed,
         event_aware=args.crop_policy == "event_aware",
         cache_decoded=args.cache_decoded,
@@ -366,9 +352,7 @@ def train(args: SparseSyncArguments, training_args: TrainerArguments) -> dict[st
         training_args,
         collate_fn=train_collator,
         eval_dataset=evaluation,
-        eval_collate_fn=SparseSyncCollator(
-            processor, training=False, seed=training_args.seed + 1, cache_decoded=args.cache_decoded
-        ),
+        eval_collate_fn=SparseSyncCollator(processor, seed=training_args.seed + 1, cache_decoded=args.cache_decoded),
         processor=processor,
         hparams=vars(args),
     )
@@ -445,7 +429,7 @@ def evaluate(args: SparseSyncArguments, eval_args: EvaluationArguments) -> dict[
     all_logits, all_labels, probe_scores = [], [], {}
     with torch.no_grad():
         for index in range(passes):
-            collator = SparseSyncCollator(processor, training=False, seed=eval_args.seed + index)
+            collator = SparseSyncCollator(processor, seed=eval_args.seed + index)
             loader = accelerator.prepare(DataLoader(dataset, batch_size=eval_args.batch_size, collate_fn=collator))
             logits, labels = task.predict(model, loader, accelerator)
             all_logits.append(logits)

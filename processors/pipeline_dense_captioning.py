@@ -173,6 +173,7 @@ class DenseVideoCaptioningPipeline(VideozooPipeline):
     supported_model_types = ("bmt", "mdvc")
     card_example = (
         "# VGGish audio (T_a, 128), I3D rgb / flow (T_v, 1024) features of the video (videozoo's docs/pipelines.md)",
+        "# (MDVC: I3D on 0.96 s stacks, and the speech as subtitles: an SRT file or [{'start', 'end', 'text'}, ...])",
         'answer = pipe({"audio": audio, "rgb": rgb, "flow": flow, "duration": seconds, "events": [[0.0, 5.0]]})',
     )
     preprocess_params = ("max_proposals", "nms_threshold")

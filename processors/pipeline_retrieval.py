@@ -509,7 +509,8 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
 
     supported_model_types = tuple(EMBEDDERS)
     card_example = (
-        "# videos: dicts of features (video streams, audio, sampling_rate, id), see videozoo's docs/pipelines.md",
+        "# videos: dicts of features (AVLnet, Everything at Once: video streams, audio, sampling_rate, id;",
+        "# MMT: expert_features, expert_timestamps, id), see videozoo's docs/pipelines.md",
         "collection = pipe.index_videos(videos)",
         'answer = pipe("a person slices an onion", collection=collection, top_k=5)',
     )

@@ -504,7 +504,9 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
     Inputs of `__call__`: a caption (`str`, or its word vectors `(words, dim)`) with `collection=`; or a video
     (a dict of features, see `index_videos`, or a path through `feature_hook`) with `captions=` (a list).
     `index_videos(videos, ids=None, batch_size=None)`: videos are dicts of features (AVLnet: `video`, a list of
-    feature streams `(time, dim)`; `audio`, a waveform; `sampling_rate`; optional `id`).
+    feature streams `(time, dim)`; `audio`, a waveform; `sampling_rate`; optional `id`. MMT: `expert_features`,
+    expert name -> `(n, size)`, any subset of the model's experts; optional `expert_timestamps`, `(n, 2)` start /
+    end seconds per expert; optional `id`).
     """
 
     supported_model_types = tuple(EMBEDDERS)

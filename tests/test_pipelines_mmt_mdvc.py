@@ -169,6 +169,16 @@ def test_retrieval_with_mmt_ranks_a_folder_of_mp4s(extractors, tmp_path):  # noq
     config = pipeline("video-text-retrieval", model=str(narrow)).model.config
     with pytest.raises(ValueError, match=r"s3d: 128 \(the model reads 64\)"):
         MMTMediaFeatures(config, {"s3d": extractors["s3d"]})(clips[0])
+    # the flow expert: I3D flow on RAFT, 10-frame stacks at 5 fps (+1 frame for the flow) every 10
+    config = pipeline(
+        "video-text-retrieval", model=str(_mmt_media_model(tmp_path / "flow", {"flow": 128}))
+    ).model.config
+    with pytest.raises(ValueError, match="give {'flow_model': ..., 'raft_model': ...}"):
+        MMTMediaFeatures(config, {"flow": extractors["flow"]})
+    flow = MMTMediaFeatures(config, {"flow": {"flow_model": extractors["flow"], "raft_model": extractors["raft"]}})
+    video = flow(clips[2])
+    assert video["expert_features"]["flow"].shape == (1, 128)
+    assert np.allclose(video["expert_timestamps"]["flow"], [[0.0, 2.2]])  # 11 frames at 5 fps
 
 
 # ----------------------------------------------------------------------------- MDVC

@@ -156,7 +156,8 @@ class MMTMediaFeatures:
     `{"flow_model": ..., "raft_model": ...}`) computed by the zoo's extractors (`MMT_MEDIA_EXPERTS`) and their
     start / end seconds as timestamps (MMT's time codes are the centres). The model's other experts are left out, so
     they are missing for the video (all-zero masks). Widths are checked against `expert_feature_sizes` on the
-    first video. Refused at construction: an expert the model does not have, or one without a zoo extractor."""
+    first video. Refused at construction: an expert the model does not have, or one without a zoo extractor.
+    `sampling_rate` is accepted for `RetrievalMediaFeatures`' signature and unused (VGGish resamples itself)."""
 
     def __init__(self, config, extractors: dict, sampling_rate: int | None = None, device: str = "cpu",
                  batch_size: int = 16):  # fmt: skip

@@ -249,7 +249,11 @@ def build(task: str, root: Path, size: str, clip_seconds: float | None = None):
             processor = BMTProcessor.from_captions(captions, **widths)
             overrides = widths
         model = _save(model_type, folder, size, processor, **overrides)
-        proposal_config = AutoConfig.for_model("bmt", **(widths if not tiny else {}))
+        # the paper's anchor counts (48 audio, 128 video; their lengths come from k-means on the training set: spread
+        # evenly here, as scripts/benchmark_bmt.py)
+        anchors = dict(audio_anchor_lengths=np.linspace(1, 200, 48).tolist(),
+                       video_anchor_lengths=np.linspace(1, 300, 128).tolist())  # fmt: skip
+        proposal_config = AutoConfig.for_model("bmt", **anchors)
         if tiny:
             from tests.tiny_configs import tiny_config
 

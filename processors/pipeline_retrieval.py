@@ -20,9 +20,15 @@ A model type takes part through `EMBEDDERS`: two functions that embed a batch of
 so that the retrieval score is their inner product. AVLnet (the Tri variant) is there: a video is the sum of its
 audio and visual embeddings and the score is `text @ (audio + video)` (`logits_text_audio_video`, the Tri
 fine-tuning score of AVLnet). Everything at Once scores by cosine between the caption and the fused video + audio
-embedding of its joint pass (unit vectors, so the inner product is the cosine). MMT's score mixes per-expert
-similarities with caption-dependent weights renormalised per video by the experts it has, which is not one inner
-product: it is named in docs/pipelines.md as not done.
+embedding of its joint pass (unit vectors, so the inner product is the cosine). MMT's score is the sum over experts
+of the caption's mixture weight times the cosine of the caption's and the video's expert embeddings
+(`MMTModel.compute_similarity`); with the published configs (`renormalize_missing_modalities=False`) that is one inner
+product of the weighted caption embeddings and the video embeddings, each flattened over the experts. A model that
+renormalises the weights by the experts each video has divides by a caption x video term, which no inner product
+gives: its collection keeps the embeddings with their availability and is searched exactly by the model's own
+`compute_similarity` in blocks (`scoring`, no FAISS index). Raw media for MMT goes through `MMTMediaFeatures`, which
+computes the experts the zoo has extractors for (motion S3D, audio VGGish, appearance from ResNet-50 frames, I3D
+flow) and leaves the others absent, as MMT's expert masks allow.
 
 The collection is a `datasets.Dataset` (`id`, `embedding`) with a FAISS inner-product index on `embedding`
 (`Dataset.add_faiss_index`), saved with `save_to_disk` and `save_faiss_index`. Search goes through the index in
@@ -63,7 +69,13 @@ class RetrievalMediaFeatures:
     processor pools each); Everything at Once gets them concatenated per time step, each later stream sampled at
     the start time of the first stream's features (the feature whose interval holds it). The width of the result
     is checked against the model's `video_feature_size` on the first video. A model whose video expert has no zoo
-    extractor (Everything at Once's CLIP variant, MMT's seven experts) is refused here with the reason."""
+    extractor (Everything at Once's CLIP variant) is refused here with the reason. An MMT config gives an
+    `MMTMediaFeatures` (its `extractors` are keyed by MMT expert name)."""
+
+    def __new__(cls, config, *args, **kwargs):
+        if cls is RetrievalMediaFeatures and getattr(config, "model_type", None) == "mmt":
+            return MMTMediaFeatures(config, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, config, extractors: dict[str, str], sampling_rate: int = 16000, device: str = "cpu",
                  batch_size: int = 16):  # fmt: skip
@@ -73,8 +85,7 @@ class RetrievalMediaFeatures:
         if model_type not in VIDEO_EXPERTS:
             raise ValueError(
                 f"no zoo extractor mapping for {model_type!r} videos: raw media is wired for "
-                f"{sorted(VIDEO_EXPERTS)} (MMT's experts, e.g. its speech, face and OCR features, have no zoo "
-                "extractor yet; give its features as dicts)"
+                f"{sorted([*VIDEO_EXPERTS, 'mmt'])}; give its features as dicts"
             )
         if model_type == "everything_at_once" and getattr(config, "text_feature_size", None) == 512:
             raise ValueError(
@@ -125,6 +136,80 @@ class RetrievalMediaFeatures:
         if rate != self.sampling_rate:
             waveform = torchaudio.functional.resample(waveform, rate, self.sampling_rate)
         return {"id": path.stem, "video": video, "audio": waveform.numpy(), "sampling_rate": self.sampling_rate}
+
+
+# MMT's experts (gabeur/mmt; the MMT paper's expert table) and the zoo extractor and stream that compute each, with
+# how close it is to the paper's network. Experts missing here (face, speech, OCR, scene) have no zoo extractor and
+# stay absent from the videos (all-zero masks), which MMT handles for missing experts at test time.
+MMT_MEDIA_EXPERTS = {
+    "s3d": ("s3d", "s3d", "S3D trained on Kinetics, the paper's motion network (the extractor checkpoint's weights)"),
+    "vggish": ("vggish", "vggish", "VGGish, the paper's audio network"),
+    "audio": ("vggish", "vggish", "VGGish (the reference's other 128-d audio expert id)"),
+    "rgb": ("resnet_frames", "resnet", "ResNet-50 frames standing for the paper's SENet-154 appearance (both 2048-d)"),
+    "flow": ("i3d", "flow", "I3D flow on RAFT optical flow (the reference's 1024-d flow expert id)"),
+}
+
+
+class MMTMediaFeatures:
+    """`path -> {"id", "expert_features", "expert_timestamps"}`: an MMT video dict from a media file, with the
+    experts of `extractors` (MMT expert name -> the extractor's checkpoint folder; for `flow`, a dict
+    `{"flow_model": ..., "raft_model": ...}`) computed by the zoo's extractors (`MMT_MEDIA_EXPERTS`) and their
+    start / end seconds as timestamps (MMT's time codes are the centres). The model's other experts are left out, so
+    they are missing for the video (all-zero masks). Widths are checked against `expert_feature_sizes` on the
+    first video. Refused at construction: an expert the model does not have, or one without a zoo extractor.
+    `sampling_rate` is accepted for `RetrievalMediaFeatures`' signature and unused (VGGish resamples itself)."""
+
+    def __init__(self, config, extractors: dict, sampling_rate: int | None = None, device: str = "cpu",
+                 batch_size: int = 16):  # fmt: skip
+        FeatureExtraction = _media_extraction()
+
+        names = list(config.expert_names)
+        if not extractors:
+            raise ValueError(
+                f"extractors: give at least one of the model's experts that the zoo can extract "
+                f"({sorted(set(names) & set(MMT_MEDIA_EXPERTS)) or 'none: this model has no such expert'})"
+            )
+        unknown = sorted(set(extractors) - set(names))
+        if unknown:
+            raise ValueError(f"extractors: {unknown} are not experts of this MMT model ({names})")
+        without = sorted(set(extractors) - set(MMT_MEDIA_EXPERTS))
+        if without:
+            raise ValueError(
+                f"extractors: the MMT experts {without} have no zoo extractor (the zoo extracts "
+                f"{sorted(MMT_MEDIA_EXPERTS)}); leave them out and they are treated as missing"
+            )
+        self.sizes = {name: int(config.expert_feature_sizes[name]) for name in extractors}
+        self.extractors = {}
+        for expert, folder in extractors.items():
+            extractor, stream, _ = MMT_MEDIA_EXPERTS[expert]
+            if extractor == "i3d":
+                if not isinstance(folder, dict) or not {"flow_model", "raft_model"} <= set(folder):
+                    raise ValueError(f"extractors[{expert!r}]: give {{'flow_model': ..., 'raft_model': ...}}")
+                self.extractors[expert] = FeatureExtraction(
+                    "i3d", folder["flow_model"], streams=["flow"], batch_size=batch_size, device=device, **folder
+                )
+            else:
+                self.extractors[expert] = FeatureExtraction(extractor, folder, batch_size=batch_size, device=device)
+        self.streams = {expert: MMT_MEDIA_EXPERTS[expert][1] for expert in extractors}
+        self.missing = [name for name in names if name not in extractors]
+        self.checked = False
+
+    def __call__(self, item) -> dict:
+        path = media_path(item, "video")
+        features, stamps = {}, {}
+        for expert, extraction in self.extractors.items():
+            output = extraction.extract_media(path)
+            features[expert] = output["features"][self.streams[expert]]
+            stamps[expert] = np.asarray(output["intervals"], dtype=np.float64)
+        if not self.checked:
+            wrong = {e: (f.shape[1], self.sizes[e]) for e, f in features.items() if f.shape[1] != self.sizes[e]}
+            if wrong:
+                raise ValueError(
+                    "the extractors give widths the MMT model does not read: "
+                    + ", ".join(f"{e}: {got} (the model reads {want})" for e, (got, want) in wrong.items())
+                )
+            self.checked = True
+        return {"id": path.stem, "expert_features": features, "expert_timestamps": stamps}
 
 
 # ----------------------------------------------------------------------------- model adapters
@@ -193,24 +278,131 @@ def _eao_texts(model, processor, texts: list) -> torch.Tensor:
     return _unit(out.text_embeds)
 
 
+def _mmt_renormalizes(model) -> bool:
+    return bool(getattr(model.config, "renormalize_missing_modalities", False))
+
+
+def check_mmt_video(config, video: dict, name: str) -> None:
+    """A `PipelineInputError` naming the video unless it is an MMT video dict: `expert_features`, a mapping from some
+    of the model's experts to `(n, expert_feature_size)` arrays (at least one expert with rows), and optional
+    `expert_timestamps` `(n, 2)` start / end seconds per expert."""
+    experts = video.get("expert_features")
+    if not isinstance(experts, dict):
+        raise PipelineInputError(
+            f"{name}: an MMT video is a dict with 'expert_features' (expert name -> (n, size) array), e.g. from "
+            "MMTMediaFeatures"
+        )
+    unknown = sorted(set(experts) - set(config.expert_names))
+    if unknown:
+        raise PipelineInputError(
+            f"{name}: unknown expert(s) {unknown}; this model's experts are {config.expert_names}"
+        )
+    present = 0
+    for expert, values in experts.items():
+        if values is None:
+            continue
+        shape, size = np.shape(values), config.expert_feature_sizes[expert]
+        if len(shape) != 2 or shape[1] != size:
+            raise PipelineInputError(f"{name}: expert {expert!r} features must be (n, {size}), got {shape}")
+        stamps = (video.get("expert_timestamps") or {}).get(expert)
+        if stamps is not None and np.size(stamps) and np.shape(stamps) != (shape[0], 2):
+            raise PipelineInputError(
+                f"{name}: expert {expert!r} timestamps must be ({shape[0]}, 2) start / end seconds, got "
+                f"{np.shape(stamps)}"
+            )
+        present += shape[0] > 0
+    if not present:
+        raise PipelineInputError(
+            f"{name}: no expert features: an MMT video needs at least one of {config.expert_names}"
+        )
+
+
+def _mmt_videos(model, processor, videos: list[dict]) -> torch.Tensor:
+    """The video's expert embeddings `(videos, experts, d)` flattened; with renormalisation, the experts'
+    availability `(videos, experts)` is appended (see `mmt_renormalized_scores`)."""
+    for index, video in enumerate(videos):
+        check_mmt_video(model.config, video, f"video {index}")
+    inputs = processor(
+        expert_features=[v["expert_features"] for v in videos],
+        expert_timestamps=[v.get("expert_timestamps") or {} for v in videos],
+    )
+    device = model.device
+    on_device = {key: {name: t.to(device) for name, t in inputs[key].items()} for key in inputs}
+    embeds, available = model.get_video_features(
+        on_device["expert_features"],
+        on_device["expert_times"],
+        on_device["expert_attention_mask"],
+        on_device["expert_pooled"],
+    )
+    flat = embeds.reshape(len(videos), -1)
+    return torch.cat([flat, available.to(flat.dtype)], dim=1) if _mmt_renormalizes(model) else flat
+
+
+def _mmt_texts(model, processor, texts: list) -> torch.Tensor:
+    """The caption's expert embeddings times its mixture weights, flattened (so that the inner product with a video
+    is MMT's similarity); with renormalisation, the unweighted embeddings and the weights appended."""
+    if not all(isinstance(t, str) for t in texts):
+        raise PipelineInputError("MMT captions are strings (its processor tokenises them for its BERT)")
+    inputs = processor(text=texts)
+    embeds, weights = model.get_text_features(
+        inputs["input_ids"].to(model.device), inputs["attention_mask"].to(model.device)
+    )
+    if _mmt_renormalizes(model):
+        return torch.cat([embeds.reshape(len(texts), -1), weights], dim=1)
+    return (weights[..., None] * embeds).reshape(len(texts), -1)
+
+
+def mmt_renormalized_scores(num_experts: int, queries: np.ndarray, videos: np.ndarray) -> np.ndarray:
+    """`(queries, videos)` MMT similarities with the weights renormalised over each video's experts, from the
+    embeddings `_mmt_texts` / `_mmt_videos` give such a model (embeddings then weights / availability), by the
+    model's own `compute_similarity`."""
+    from ..modeling.modeling_mmt import MMTModel
+
+    q, v, e = torch.from_numpy(queries), torch.from_numpy(videos), num_experts
+    return MMTModel.compute_similarity(
+        q[:, :-e].reshape(len(q), e, -1), q[:, -e:], v[:, :-e].reshape(len(v), e, -1), v[:, -e:], True
+    ).numpy()
+
+
 # model_type -> (embed a list of video dicts, embed a list of captions or word-vector arrays)
-EMBEDDERS = {"avlnet": (_avlnet_videos, _avlnet_texts), "everything_at_once": (_eao_videos, _eao_texts)}
+EMBEDDERS = {
+    "avlnet": (_avlnet_videos, _avlnet_texts),
+    "everything_at_once": (_eao_videos, _eao_texts),
+    "mmt": (_mmt_videos, _mmt_texts),
+}
+
+# scoring name -> function(collection's scoring parameters, queries, embeddings) -> scores, for the models whose
+# score is not an inner product (their collections are searched exactly in blocks, without a FAISS index)
+SCORINGS = {"mmt_renormalized": lambda params, q, v: mmt_renormalized_scores(int(params["num_experts"]), q, v)}
+
+
+def scoring_of(model) -> dict | None:
+    """The collection scoring a model needs: None (inner product, FAISS) or `{"name": ..., parameters}`."""
+    if model.config.model_type == "mmt" and _mmt_renormalizes(model):
+        return {"name": "mmt_renormalized", "num_experts": len(model.config.expert_names)}
+    return None
 
 
 # ----------------------------------------------------------------------------- the collection
 class VideoCollection:
-    """Video embeddings with their ids, searchable by inner product (a `datasets` dataset with a FAISS index)."""
+    """Video embeddings with their ids, searchable by inner product (a `datasets` dataset with a FAISS index), or,
+    for a model whose score is not an inner product (`scoring`, see `SCORINGS`), by that score exactly in blocks."""
 
-    def __init__(self, dataset, model_type: str = ""):
+    def __init__(self, dataset, model_type: str = "", scoring: dict | None = None):
         self.dataset = dataset
         self.model_type = model_type
-        if "embedding" not in dataset.list_indexes():
+        self.scoring = scoring
+        if scoring is not None and scoring.get("name") not in SCORINGS:
+            raise ValueError(f"unknown collection scoring {scoring.get('name')!r} (known: {sorted(SCORINGS)})")
+        if scoring is None and "embedding" not in dataset.list_indexes():
             import faiss
 
             dataset.add_faiss_index(column="embedding", metric_type=faiss.METRIC_INNER_PRODUCT)
 
     @classmethod
-    def from_embeddings(cls, ids: list[str], embeddings, model_type: str = "") -> "VideoCollection":
+    def from_embeddings(
+        cls, ids: list[str], embeddings, model_type: str = "", scoring: dict | None = None
+    ) -> "VideoCollection":
         import pyarrow as pa
         from datasets import Dataset
         from datasets.table import InMemoryTable
@@ -224,7 +416,7 @@ class VideoCollection:
         # Python floats: 14 s and 4 GB more at 10^6 x 64)
         column = pa.FixedSizeListArray.from_arrays(pa.array(embeddings.reshape(-1)), embeddings.shape[1])
         table = pa.table({"id": pa.array([str(i) for i in ids], pa.string()), "embedding": column})
-        return cls(Dataset(InMemoryTable(table)), model_type)
+        return cls(Dataset(InMemoryTable(table)), model_type, scoring)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -235,15 +427,17 @@ class VideoCollection:
         if folder.exists() and any(folder.iterdir()):
             raise FileExistsError(f"{folder} exists and is not empty: save a collection into a new folder")
         folder.mkdir(parents=True, exist_ok=True)
-        self.dataset.save_faiss_index("embedding", str(folder / "embedding.faiss"))
-        self.dataset.drop_index("embedding")  # `save_to_disk` refuses a dataset with an index attached
+        meta = {"model_type": self.model_type, "size": len(self), "index": None, "scoring": self.scoring}
+        if self.scoring is None:
+            meta["index"] = "embedding.faiss"
+            self.dataset.save_faiss_index("embedding", str(folder / "embedding.faiss"))
+            self.dataset.drop_index("embedding")  # `save_to_disk` refuses a dataset with an index attached
         try:
             self.dataset.save_to_disk(str(folder / "dataset"))
         finally:
-            self.dataset.load_faiss_index("embedding", str(folder / "embedding.faiss"))
-        (folder / "collection.json").write_text(
-            json.dumps({"model_type": self.model_type, "size": len(self), "index": "embedding.faiss"}) + "\n"
-        )
+            if self.scoring is None:
+                self.dataset.load_faiss_index("embedding", str(folder / "embedding.faiss"))
+        (folder / "collection.json").write_text(json.dumps(meta) + "\n")
         return folder
 
     @classmethod
@@ -255,21 +449,50 @@ class VideoCollection:
             raise FileNotFoundError(f"{folder} is not a saved video collection (no collection.json)")
         meta = json.loads((folder / "collection.json").read_text())
         dataset = load_from_disk(str(folder / "dataset"))
-        dataset.load_faiss_index("embedding", str(folder / meta["index"]))
-        return cls(dataset, meta.get("model_type", ""))
+        if meta.get("index"):
+            dataset.load_faiss_index("embedding", str(folder / meta["index"]))
+        return cls(dataset, meta.get("model_type", ""), meta.get("scoring"))
 
-    def search(self, queries, top_k: int = 5, chunk_size: int = 1024) -> list[list[dict]]:
-        """For each query embedding, the `top_k` videos by inner product: `[{"id", "score"}, ...]` best first."""
+    def search(self, queries, top_k: int = 5, chunk_size: int = 1024, block_size: int = 65536) -> list[list[dict]]:
+        """For each query embedding, the `top_k` videos by inner product (or the collection's `scoring`):
+        `[{"id", "score"}, ...]` best first."""
         queries = np.ascontiguousarray(np.asarray(queries, dtype=np.float32))
         if queries.ndim != 2:
             raise ValueError(f"queries must be (count, dim), got {queries.shape}")
         top_k = min(int(top_k), len(self))
+        if self.scoring is not None:
+            return self._search_exact(queries, top_k, chunk_size, block_size)
         index, ids = self.dataset.get_index("embedding"), self.dataset.data.column("id")  # Arrow, memory-mapped
         results = []
         for start in range(0, len(queries), chunk_size):
             scores, indices = index.search_batch(queries[start : start + chunk_size], top_k)
             names = ids.take(np.asarray(indices).reshape(-1)).to_pylist()
             for row, row_scores in enumerate(scores):
+                row_names = names[row * top_k : (row + 1) * top_k]
+                results.append([{"id": n, "score": float(s)} for n, s in zip(row_names, row_scores)])
+        return results
+
+    def _search_exact(self, queries: np.ndarray, top_k: int, chunk_size: int, block_size: int) -> list[list[dict]]:
+        """Every query against every video by the collection's scoring, `block_size` videos at a time, keeping the
+        `top_k` best per query (memory: a query chunk x a block of scores)."""
+        score = SCORINGS[self.scoring["name"]]
+        ids, embeddings = self.dataset.data.column("id"), self.dataset.with_format("numpy")
+        results = []
+        for start in range(0, len(queries), chunk_size):
+            chunk = queries[start : start + chunk_size]
+            best_scores = np.full((len(chunk), 0), -np.inf, dtype=np.float32)
+            best_index = np.zeros((len(chunk), 0), dtype=np.int64)
+            for first in range(0, len(self), block_size):
+                block = np.asarray(embeddings[first : first + block_size]["embedding"], dtype=np.float32)
+                scores = np.concatenate([best_scores, score(self.scoring, chunk, block).astype(np.float32)], axis=1)
+                index = np.concatenate(
+                    [best_index, np.broadcast_to(np.arange(first, first + len(block)), (len(chunk), len(block)))],
+                    axis=1,
+                )
+                keep = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+                best_scores, best_index = np.take_along_axis(scores, keep, 1), np.take_along_axis(index, keep, 1)
+            names = ids.take(best_index.reshape(-1)).to_pylist()
+            for row, row_scores in enumerate(best_scores):
                 row_names = names[row * top_k : (row + 1) * top_k]
                 results.append([{"id": n, "score": float(s)} for n, s in zip(row_names, row_scores)])
         return results
@@ -282,12 +505,15 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
     Inputs of `__call__`: a caption (`str`, or its word vectors `(words, dim)`) with `collection=`; or a video
     (a dict of features, see `index_videos`, or a path through `feature_hook`) with `captions=` (a list).
     `index_videos(videos, ids=None, batch_size=None)`: videos are dicts of features (AVLnet: `video`, a list of
-    feature streams `(time, dim)`; `audio`, a waveform; `sampling_rate`; optional `id`).
+    feature streams `(time, dim)`; `audio`, a waveform; `sampling_rate`; optional `id`. MMT: `expert_features`,
+    expert name -> `(n, size)`, any subset of the model's experts; optional `expert_timestamps`, `(n, 2)` start /
+    end seconds per expert; optional `id`).
     """
 
     supported_model_types = tuple(EMBEDDERS)
     card_example = (
-        "# videos: dicts of features (video streams, audio, sampling_rate, id), see videozoo's docs/pipelines.md",
+        "# videos: dicts of features (AVLnet, Everything at Once: video streams, audio, sampling_rate, id;",
+        "# MMT: expert_features, expert_timestamps, id), see videozoo's docs/pipelines.md",
         "collection = pipe.index_videos(videos)",
         'answer = pipe("a person slices an onion", collection=collection, top_k=5)',
     )
@@ -330,9 +556,19 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
         if not videos:
             raise PipelineInputError("no video to index")
         features = [self.video_features(v, f"video {i}") for i, v in enumerate(videos)]
+        if self.model.config.model_type == "mmt":  # every video checked before the first is embedded
+            for index, video in enumerate(features):
+                check_mmt_video(self.model.config, video, f"video {index}")
         ids = ids or [str(f.get("id", i)) for i, f in enumerate(features)]
         embeddings = self._embed("videos", features, int(batch_size or self._batch_size or 32))
-        return VideoCollection.from_embeddings(ids, embeddings, self.model.config.model_type)
+        return VideoCollection.from_embeddings(ids, embeddings, self.model.config.model_type, scoring_of(self.model))
+
+    def score(self, texts: np.ndarray, videos: np.ndarray) -> np.ndarray:
+        """`(captions, videos)` scores of embeddings from `_embed`: the inner product, or the model's scoring."""
+        scoring = scoring_of(self.model)
+        if scoring is None:
+            return texts @ videos.T
+        return SCORINGS[scoring["name"]](scoring, texts, videos)
 
     def _run(self, items, names, batch_size, progress, pre, forward, post) -> list:
         top_k = int(pre.get("top_k") or 5)
@@ -342,7 +578,7 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
                 raise PipelineInputError("captions is empty")
             texts = self._embed("texts", captions, batch_size)
             videos = self._embed("videos", [self.video_features(i, n) for i, n in zip(items, names)], batch_size)
-            scores = videos @ texts.T
+            scores = self.score(texts, videos).T
             answers = []
             for row in scores:
                 order = np.argsort(-row, kind="stable")[:top_k]
@@ -359,6 +595,11 @@ class VideoTextRetrievalPipeline(VideozooPipeline):
             raise PipelineInputError(
                 f"the collection was encoded by a {collection.model_type} model, this one is "
                 f"{self.model.config.model_type}"
+            )
+        if collection.scoring != scoring_of(self.model):
+            raise PipelineInputError(
+                f"the collection is scored by {collection.scoring or 'inner product'}, this model by "
+                f"{scoring_of(self.model) or 'inner product'}: encode the collection with this model"
             )
         return collection.search(self._embed("texts", items, batch_size), top_k)
 

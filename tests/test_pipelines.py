@@ -608,8 +608,9 @@ def test_retrieval_media_refuses_models_without_a_zoo_extractor(extractors):
 
     with pytest.raises(ValueError, match="CLIP variant reads CLIP image features"):
         RetrievalMediaFeatures(EverythingAtOnceConfig.from_variant("clip"), {"s3d": extractors["s3d"]})
-    with pytest.raises(ValueError, match="MMT's experts"):
-        RetrievalMediaFeatures(tiny_config("mmt"), {"s3d": extractors["s3d"]})
+    with pytest.raises(ValueError, match=r"the MMT experts \['face'\] have no zoo extractor"):
+        config = tiny_config("mmt", expert_names=["s3d", "face"], expert_feature_sizes={"s3d": 20, "face": 8})
+        RetrievalMediaFeatures(config, {"face": extractors["s3d"]})
     hook = RetrievalMediaFeatures(EverythingAtOnceConfig.from_variant("tva"), {"s3d": extractors["s3d"]})
     (clip,) = _real_clips("video_02677.mp4")
     with pytest.raises(ValueError, match=r"widths \[128\] \(sum 128\), the everything_at_once model reads 4096"):

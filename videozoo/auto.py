@@ -189,6 +189,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             task="text-video retrieval",
             pipeline_tag="feature-extraction",
         ),
+        pipelines=(("video-text-retrieval", VideoTextRetrievalPipeline),),
     ),
     Architecture(
         config_class=MMTModalityMaskingConfig,
@@ -270,6 +271,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             task="dense video captioning",
             pipeline_tag="video-text-to-text",
         ),
+        pipelines=(("dense-video-captioning", DenseVideoCaptioningPipeline),),
     ),
     Architecture(
         config_class=EverythingAtOnceConfig,

@@ -9,6 +9,12 @@
     python scripts/extract_features.py --extractor resnet_frames --model resnet50 --extraction_fps 21.5 \
         --format pkl --name_pattern "{video_id}.pkl" --videos videos/*.mp4 --output_dir resnet50_21.5fps
     # S3D: <out>/<id>_s3d.npy (stacks, 1024); RAFT: <out>/<id>_raft.npy (frames - 1, 2, H, W)
+    # CLIP image embeddings at 1 fps: <out>/<id>_clip.npy (frames, 512)
+    python scripts/extract_features.py --extractor clip --model clip-frames --extraction_fps 1 --videos videos/*.mp4 \
+        --output_dir clip
+    # the 2-D half of AVLnet / Everything at Once's HowTo100M input (ResNet-152, 1 fps, no crop, L2-normalised);
+    # the 3-D ResNeXt-101 half has no implementation: --extractor resnext101_3d stops with the reason
+    python scripts/extract_features.py --preset howto100m_2d --model resnet152 --videos videos/*.mp4 --output_dir 2d
     # ... and packed into the zoo loaders' layouts (MDVC's HDF5, MMT's per-video HDF5, the retrieval `datasets`):
     python scripts/extract_features.py --extractor vggish --model vggish --videos videos/*.mp4 --output_dir vggish \
         --layout mdvc_hdf5 mmt_h5 datasets --layout_dir zoo --expert_names vggish=audio
@@ -180,6 +186,21 @@ def _load(folder: str | None, what: str):
     return model, processor
 
 
+class IndexedRows:
+    """The rows `frames[index]` of one video, gathered when sliced (`rows[a:b]`): what `_batched` takes in place of
+    a tensor for I3D's frame pairs, so that they are never all copied at once."""
+
+    def __init__(self, frames: torch.Tensor, index: torch.Tensor):
+        self.frames, self.index = frames, index
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.index), *self.frames.shape[1:]))
+
+    def __getitem__(self, rows: slice) -> torch.Tensor:
+        return self.frames[self.index[rows]]
+
+
 class FeatureExtraction:
     """The models and processors of one extractor, and `extract(path) -> ({stream: array}, timestamps_ms)`."""
 
@@ -304,7 +325,8 @@ class FeatureExtraction:
 
     def _batched(self, run, per_video: list[tuple[torch.Tensor, ...]]) -> list[torch.Tensor]:
         """`run` over the rows of every video's tensors, `batch_size` rows a call gathered across videos (only rows
-        of one shape share a call: RAFT's inputs keep each video's size), the outputs split back per video."""
+        of one shape share a call: RAFT's inputs keep each video's size), the outputs split back per video. A video's
+        tensors may be `IndexedRows` (gathered batch by batch)."""
         outputs = [[] for _ in per_video]
         pending, count = [], 0
 
@@ -345,19 +367,27 @@ class FeatureExtraction:
             )
             features = {"raft": flows}
         else:
-            stacks = [i["frames"][i["stacks"]] for i in inputs]  # (S, stack_size + 1, 3, h, w) per video
+            # stacks and frame pairs are rows of each video's frames, gathered only when a batch takes them (the
+            # stacks overlap by a frame and the pairs share frames: copying them all would triple the frames)
             features = {}
             if "rgb" in self.streams:
-                rgb = [torch.cat([self.processor.rgb_inputs(stack) for stack in s]) for s in stacks]
+                rgb = [torch.cat([self.processor.rgb_inputs(i["frames"][p]) for p in i["stacks"]]) for i in inputs]
                 features["rgb"] = self._batched(lambda x: self._run("rgb", x), [(r,) for r in rgb])
             if "flow" in self.streams:
-                pairs = [(s[:, :-1].flatten(0, 1), s[:, 1:].flatten(0, 1)) for s in stacks]
+                pairs = [
+                    (
+                        IndexedRows(i["frames"], i["stacks"][:, :-1].flatten()),
+                        IndexedRows(i["frames"], i["stacks"][:, 1:].flatten()),
+                    )
+                    for i in inputs
+                ]
                 # the reference never unpads the flow it feeds I3D
                 flows = self._batched(lambda a, b: self._flow(a, b, unpad=False), pairs)
                 flow_inputs = [
-                    torch.cat([self.processor.flow_inputs(f) for f in flow.unflatten(0, (len(s), -1))])
-                    for flow, s in zip(flows, stacks)
+                    torch.cat([self.processor.flow_inputs(f) for f in flow.unflatten(0, (len(i["stacks"]), -1))])
+                    for flow, i in zip(flows, inputs)
                 ]
+                del flows
                 features["flow"] = self._batched(lambda x: self._run("flow", x), [(f,) for f in flow_inputs])
         if self.l2_normalize:  # as HowTo100M's extractor: every feature (row) to unit length
             features = {

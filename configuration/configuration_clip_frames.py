@@ -67,11 +67,19 @@ class CLIPFramesConfig(CheckedModelTypeMixin, CLIPVisionConfig):
 
     model_type = "clip_frames"
 
+    # CLIPVisionConfig's, narrowed to one int (square frames: the processor crops a square of `image_size`)
+    projection_dim: int = 512
+    image_size: int = 224
+    patch_size: int = 32
     extraction_fps: float | int | None = None
 
     def validate_sampling(self):
         if self.extraction_fps is not None and not self.extraction_fps > 0:
             raise ValueError(f"extraction_fps must be positive or None, got {self.extraction_fps}")
+
+    def validate_patches(self):
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size ({self.image_size}) must be divisible by patch_size ({self.patch_size})")
 
     @classmethod
     def from_model_name(cls, model_name: str, **kwargs) -> "CLIPFramesConfig":

@@ -41,6 +41,11 @@ class CLIPFramesProcessor(ExpertFeaturesProcessor):
         self.image_mean = [float(v) for v in image_mean]
         self.image_std = [float(v) for v in image_std]
 
+    @classmethod
+    def from_model_config(cls, config, **kwargs):
+        """The processor of a `CLIPFramesConfig`: its frame rate and input size."""
+        return cls(**{"extraction_fps": config.extraction_fps, "image_size": config.image_size, **kwargs})
+
     def transform(self, frame: torch.Tensor) -> torch.Tensor:
         """One `(3, H, W)` uint8 frame -> `(3, image_size, image_size)` float32."""
         size = self.image_size

@@ -23,13 +23,6 @@ class TestCLIPFrames(ExpertFeaturesTesterMixin):
         size = config.image_size
         return {"pixel_values": torch.randn(batch_size, 3, size, size, generator=torch.Generator().manual_seed(0))}
 
-    def test_config_rejects_wrong_type(self):
-        """The fields are CLIPVisionConfig's (inherited, so the generic check finds none declared here)."""
-        with pytest.raises((TypeError, ValueError)):
-            self.get_config(hidden_size="two")
-        with pytest.raises(ValueError, match="extraction_fps must be positive"):
-            self.get_config(extraction_fps=-1.0)
-
     def test_feature_size_and_bad_inputs(self):
         model = self.build()
         out = model(**self.prepare_inputs(model.config, 2))
@@ -62,6 +55,25 @@ def test_conversion_from_a_transformers_clip_checkpoint_gives_its_image_embeddin
         CLIPFramesModel.from_clip_checkpoint(tmp_path / "nothing")
 
 
+def test_conversion_script_writes_an_extractor_the_auto_classes_load(tmp_path, capsys):
+    from transformers import AutoFeatureExtractor, AutoModel
+
+    from videozoo.scripts.convert_clip_frames_checkpoint import main
+
+    clip = _tiny_clip_model(tmp_path / "clip")
+    assert main(["--clip_model", str(tmp_path / "missing"), "--output_dir", str(tmp_path / "never")]) == 1
+    assert "--clip_model" in capsys.readouterr().err and not (tmp_path / "never").exists()
+    argv = ["--clip_model", str(tmp_path / "clip"), "--output_dir", str(tmp_path / "out"), "--extraction_fps", "2"]
+    assert main(argv) == 0
+    model = AutoModel.from_pretrained(tmp_path / "out").eval()
+    processor = AutoFeatureExtractor.from_pretrained(tmp_path / "out")
+    assert type(model) is CLIPFramesModel and type(processor) is CLIPFramesProcessor
+    assert processor.image_size == 32 and processor.extraction_fps == model.config.extraction_fps == 2.0
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(model(pixels).features, clip.visual_projection(clip.vision_model(pixels).pooler_output))
+
+
 def test_model_names_and_resnet_towers():
     assert CLIPFramesConfig.from_model_name("ViT-B/32").to_dict() == CLIPFramesConfig().to_dict()
     assert CLIPFramesConfig.from_model_name("ViT-L/14@336px").image_size == 336
@@ -69,6 +81,10 @@ def test_model_names_and_resnet_towers():
         CLIPFramesConfig.from_model_name("RN50x16")
     with pytest.raises(ValueError, match="model_name must be one of ViT-B/32"):
         CLIPFramesConfig.from_model_name("ViT-H/14")
+    with pytest.raises(ValueError, match="extraction_fps must be positive"):
+        CLIPFramesConfig(extraction_fps=-1.0)
+    with pytest.raises(ValueError, match="must be divisible by patch_size"):
+        CLIPFramesConfig(image_size=100)
 
 
 def test_processor_is_the_references_transform():

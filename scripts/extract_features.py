@@ -127,7 +127,7 @@ def apply_preset(args) -> dict:
         raise ArgumentError(f"--preset {args.preset}: {MISSING_EXTRACTORS[key]}")
     if key not in PRESETS:
         raise ArgumentError(f"--preset must be one of {', '.join(PRESETS)}, got {args.preset!r}")
-    preset = PRESETS[key]
+    preset, args.preset = PRESETS[key], key
     for flag in ("extractor", "extraction_fps"):
         given = getattr(args, flag)
         if given is not None and given != preset[flag]:

@@ -202,9 +202,9 @@ def main(argv=None) -> int:
                 return status
             # the CPU seconds of this process (workers' not included): on a shared machine the wall-clock figures
             # include the time other jobs held the cores
-            print(f"workers {workers}: decoding alone {len(videos) / decoding:.2f} videos/s, "
-                  f"extraction {len(videos) / full:.2f} videos/s (CPU seconds of the main process: decoding "
-                  f"{decoding_cpu:.1f}, extraction {full_cpu:.1f})")  # fmt: skip
+            print(f"workers {workers}: decoding alone {len(videos) / decoding:.3g} videos/s, "
+                  f"extraction {len(videos) / full:.3g} videos/s ({full / len(videos):.1f} s a video; CPU seconds "
+                  f"of the main process: decoding {decoding_cpu:.1f}, extraction {full_cpu:.1f})")  # fmt: skip
     return 0
 
 

@@ -254,7 +254,8 @@ def test_features_of_a_real_video_have_the_authors_shapes_and_time_grid(shared_d
     0.96 s audio examples) gives the number of steps of the authors' files beside it and their 2.56 s / 0.96 s
     grids. The networks are tiny random ones (the released weights are not here; the widths do not change the time
     axis), so this checks shapes and the time grid, not values; the authors' feature sizes are the full configs'.
-    About 5 minutes on one thread of the shared CPU (RAFT over the 14 x 64 frame pairs at 256 x 341 dominates)."""
+    About 200 CPU seconds on one thread (RAFT over the 14 x 64 frame pairs at 256 x 341), 20 to 30 minutes of wall
+    clock on the shared 2-core machine; peak memory 4.7 GB."""
     import time
 
     from videozoo.configuration import I3DConfig, VGGishConfig

@@ -3,6 +3,7 @@
 from .configuration_avatar import AvatarConfig
 from .configuration_avlnet import AVLnetConfig
 from .configuration_bmt import BMTConfig
+from .configuration_clip_frames import CLIPFramesConfig
 from .configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration_expert_features import ExpertFeaturesConfig
 from .configuration_i3d import I3DConfig
@@ -19,6 +20,7 @@ from .configuration_specvqgan import SpecVQGANConfig, SpecVQGANSamplerConfig
 from .configuration_vggish import VGGishConfig
 
 __all__ = [
+    "CLIPFramesConfig",
     "I3DConfig",
     "RAFTConfig",
     "VGGishConfig",

@@ -10,6 +10,7 @@ from .modeling_bmt import (
     BMTPreTrainedModel,
     BMTProposalOutput,
 )
+from .modeling_clip_frames import CLIPFramesModel, CLIPFramesOutput
 from .modeling_everything_at_once import EverythingAtOnceModel, EverythingAtOnceOutput, EverythingAtOncePreTrainedModel
 from .modeling_expert_features import ExpertFeaturesOutput, ExpertFeaturesPreTrainedModel
 from .modeling_i3d import I3DModel
@@ -37,6 +38,8 @@ from .modeling_specvqgan import (
 from .modeling_vggish import VGGishModel, VGGishOutput
 
 __all__ = [
+    "CLIPFramesModel",
+    "CLIPFramesOutput",
     "I3DModel",
     "OpticalFlowOutput",
     "RAFTModel",

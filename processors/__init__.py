@@ -9,6 +9,7 @@ from .feature_extraction_specvqgan import SpecVQGANFeatureExtractor
 from .processing_avatar import AvatarProcessor
 from .processing_avlnet import AVLnetProcessor
 from .processing_bmt import BMTProcessor
+from .processing_clip_frames import CLIPFramesProcessor
 from .processing_everything_at_once import EverythingAtOnceProcessor
 from .processing_expert_features import ExpertFeaturesProcessor
 from .processing_i3d import I3DProcessor
@@ -30,6 +31,7 @@ __all__ = [
     "VGGishProcessor",
     "ExpertFeaturesProcessor",
     "ResNetFramesProcessor",
+    "CLIPFramesProcessor",
     "S3DProcessor",
     "AvatarFeatureExtractor",
     "AvatarProcessor",

@@ -40,10 +40,14 @@ def center_crop_offsets(height: int, width: int, crop_height: int, crop_width: i
     raise ValueError(f"rounding must be 'floor' or 'round', got {rounding!r}")
 
 
-def resize_shorter_pil(frame: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
+def resize_shorter_pil(frame: torch.Tensor | np.ndarray, size: int, resample: str = "bilinear") -> np.ndarray:
     """One `(3, H, W)` (or `(H, W, 3)` numpy) uint8 RGB frame -> `(h, w, 3)` uint8 with min(h, w) = `size`, PIL
-    bilinear (with PIL's antialiasing on downscale); unchanged when the shorter side already is `size`."""
+    bilinear (or `resample="bicubic"`, CLIP's) with PIL's antialiasing on downscale; unchanged when the shorter side
+    already is `size`."""
     from PIL import Image
+
+    if resample not in ("bilinear", "bicubic"):
+        raise ValueError(f"resample must be 'bilinear' or 'bicubic', got {resample!r}")
 
     array = frame.permute(1, 2, 0).numpy() if isinstance(frame, torch.Tensor) else np.asarray(frame)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
@@ -55,7 +59,8 @@ def resize_shorter_pil(frame: torch.Tensor | np.ndarray, size: int) -> np.ndarra
         new_w, new_h = size, int(size * height / width)
     else:
         new_h, new_w = size, int(size * width / height)
-    return np.asarray(Image.fromarray(np.ascontiguousarray(array)).resize((new_w, new_h), Image.BILINEAR))
+    method = Image.BILINEAR if resample == "bilinear" else Image.BICUBIC
+    return np.asarray(Image.fromarray(np.ascontiguousarray(array)).resize((new_w, new_h), method))
 
 
 def as_frames(frames, name: str = "frames") -> torch.Tensor:

@@ -1,5 +1,9 @@
 """Frames -> the inputs of the frame-wise ResNet extractor: torchvision's ImageNet classification preset on PIL
-images, as v-iashin/video_features applies it (`ToPILImage()` -> `ResNet50_Weights.IMAGENET1K_V1.transforms()`)."""
+images, as v-iashin/video_features applies it (`ToPILImage()` -> `ResNet50_Weights.IMAGENET1K_V1.transforms()`).
+
+`crop_size=None` keeps the whole resized frame (aspect ratio kept, the network's global average pool covers it):
+the 2-D ResNet-152 features of HowTo100M (antoine77340/video_feature_extractor, which AVLnet and Everything at
+Once read) resize the shorter side to 224 and do not crop (docs/feature_extractors.md, "Retrieval models")."""
 
 import numpy as np
 import torch
@@ -13,22 +17,23 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 class ResNetFramesProcessor(ExpertFeaturesProcessor):
     r"""
-    `(T, 3, H, W)` uint8 RGB frames -> `pixel_values` `(T, 3, crop_size, crop_size)`.
+    `(T, 3, H, W)` uint8 RGB frames -> `pixel_values` `(T, 3, crop_size, crop_size)` (`(T, 3, h, w)` without crop).
 
     Each frame: PIL bilinear resize of the uint8 image so the shorter side is `resize_size` (the long side
     truncated, the result rounded to uint8 by PIL), centre crop `crop_size` with torchvision's offsets (round half
-    to even), / 255, ImageNet mean / std. A float-tensor resize instead of PIL changes the features by about 1000x
-    the parity tolerance (see the fixture's README), so the PIL path is kept.
+    to even; no crop when `crop_size` is None), / 255, ImageNet mean / std. A float-tensor resize instead of PIL
+    changes the features by about 1000x the parity tolerance (see the fixture's README), so the PIL path is kept.
 
     Args:
-        resize_size (`int`, defaults to 256), crop_size (`int`, defaults to 224), image_mean / image_std: the preset.
+        resize_size (`int`, defaults to 256), crop_size (`int` or None, defaults to 224), image_mean / image_std:
+            the preset.
         extraction_fps (`float`, *optional*): the sampling rate (the processor's `load_video`).
     """
 
     def __init__(
         self,
         resize_size: int = 256,
-        crop_size: int = 224,
+        crop_size: int | None = 224,
         image_mean=IMAGENET_MEAN,
         image_std=IMAGENET_STD,
         extraction_fps: float | None = None,
@@ -37,16 +42,24 @@ class ResNetFramesProcessor(ExpertFeaturesProcessor):
         kwargs.pop("stack_size", None), kwargs.pop("step_size", None)
         super().__init__(extraction_fps=extraction_fps, **kwargs)
         self.resize_size = int(resize_size)
-        self.crop_size = int(crop_size)
+        self.crop_size = None if crop_size is None else int(crop_size)
+        if self.resize_size < 1 or (self.crop_size is not None and not 1 <= self.crop_size <= self.resize_size):
+            raise ValueError(
+                f"resize_size must be positive, crop_size None or between 1 and resize_size; got {resize_size}, "
+                f"{crop_size}"
+            )
         self.image_mean = [float(v) for v in image_mean]
         self.image_std = [float(v) for v in image_std]
 
     def transform(self, frame: torch.Tensor) -> torch.Tensor:
-        """One `(3, H, W)` uint8 frame -> `(3, crop, crop)` float32."""
+        """One `(3, H, W)` uint8 frame -> `(3, crop, crop)` float32 (`(3, h, w)` without crop)."""
         resized = resize_shorter_pil(frame, self.resize_size)
-        top, left = center_crop_offsets(resized.shape[0], resized.shape[1], self.crop_size, self.crop_size, "round")
-        crop = resized[top : top + self.crop_size, left : left + self.crop_size]
-        pixels = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).to(torch.float32) / 255.0
+        crop = resized
+        if self.crop_size is not None:
+            size = self.crop_size
+            top, left = center_crop_offsets(resized.shape[0], resized.shape[1], size, size, "round")
+            crop = resized[top : top + size, left : left + size]
+        pixels = torch.from_numpy(np.require(crop, requirements=["C", "W"])).permute(2, 0, 1).to(torch.float32) / 255.0
         mean = torch.tensor(self.image_mean).view(3, 1, 1)
         std = torch.tensor(self.image_std).view(3, 1, 1)
         return (pixels - mean) / std

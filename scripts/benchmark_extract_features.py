@@ -4,11 +4,14 @@
     python scripts/benchmark_extract_features.py --extractor resnet_frames --num_videos 8 --seconds 4
     # your own files and checkpoint, on a GPU
     python scripts/benchmark_extract_features.py --extractor s3d --model s3d --videos clips/*.mp4 --device cuda
+    # I3D, both streams (RGB, and RAFT flow into the flow network), BMT's layout; --streams rgb for RGB alone
+    python scripts/benchmark_extract_features.py --extractor i3d --num_videos 2 --seconds 6 --workers 0
 
 Without `--model` the extractor's default config is built with random weights (`--tiny`: the small test-size
-network instead): the timings are those of the architecture, the features are meaningless. Two figures per worker
-count: "decoding" runs the Dataset of the extraction (decoding at the extraction rate and the processor, in the
-workers) with no network; "extraction" is the whole run of extract_features.py into a fresh temporary folder.
+networks instead; I3D: an RGB network, a flow network and RAFT unless `--model`, `--flow_model`, `--raft_model`
+give them): the timings are those of the architecture, the features are meaningless. Two figures per worker count:
+"decoding" runs the Dataset of the extraction (decoding at the extraction rate and the processor, in the workers)
+with no network; "extraction" is the whole run of extract_features.py into a fresh temporary folder.
 """
 
 import argparse
@@ -54,25 +57,50 @@ TINY = {
     "resnet_frames": dict(depths=[1, 2, 1, 1], widths=[8, 12, 16, 20]),
     "s3d": dict(width_divisor=8),
     "vggish": dict(conv_widths=[4, 6, 8, 8, 10, 12], hidden_sizes=[24, 20], embedding_size=16),
+    "i3d": dict(width_divisor=8),
+    "raft": dict(
+        feature_encoder_layers=[8, 8, 12, 16, 24],
+        context_encoder_layers=[8, 8, 12, 16, 20],
+        corr_levels=2,
+        corr_radius=2,
+        motion_encoder_corr_layers=[16, 12],
+        motion_encoder_flow_layers=[8, 6],
+        motion_encoder_out_channels=14,
+        hidden_size=12,
+        flow_head_hidden_size=16,
+        num_flow_updates=3,
+    ),
 }
 
 
-def random_checkpoint(extractor: str, folder: Path, tiny: bool) -> str:
+def random_checkpoint(extractor: str, folder: Path, tiny: bool, **overrides) -> str:
     """A checkpoint folder of `extractor` with random weights (the default config, or a tiny one)."""
     from transformers import AutoConfig, AutoModel
 
     import videozoo  # noqa: F401  (registers the architectures)
 
-    config = AutoConfig.for_model(extractor, **(TINY[extractor] if tiny else {}))
+    config = AutoConfig.for_model(extractor, **(TINY[extractor] if tiny else {}), **overrides)
     torch.manual_seed(0)
     AutoModel.from_config(config).eval().save_pretrained(folder)
     return str(folder)
 
 
+def i3d_only_problem(args) -> str | None:
+    given = [
+        flag for flag in ("flow_model", "raft_model", "streams", "stack_size", "step_size") if getattr(args, flag)
+    ]
+    if given and args.extractor != "i3d":
+        return f"--{', --'.join(given)}: for --extractor i3d only (got --extractor {args.extractor})"
+    return None
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--extractor", default="resnet_frames", choices=["resnet_frames", "s3d", "vggish"])
-    parser.add_argument("--model", help="checkpoint folder (default: random weights, see --tiny)")
+    parser.add_argument("--extractor", default="resnet_frames", choices=["resnet_frames", "s3d", "vggish", "i3d"])
+    parser.add_argument("--model", help="checkpoint folder (default: random weights, see --tiny); I3D: the RGB one")
+    parser.add_argument("--flow_model", help="I3D flow checkpoint folder (default: random weights)")
+    parser.add_argument("--raft_model", help="RAFT checkpoint folder for I3D's flow (default: random weights)")
+    parser.add_argument("--streams", nargs="+", choices=["rgb", "flow"], help="I3D: the streams timed (default both)")
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny network instead of the default config")
     parser.add_argument("--videos", nargs="*", help="media files (default: synthetic clips)")
     parser.add_argument("--num_videos", type=int, default=8, help="synthetic clips")
@@ -81,6 +109,8 @@ def parse_args(argv=None):
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--extraction_fps", type=float)
+    parser.add_argument("--stack_size", type=int, help="I3D: frames a stack (default: the config's, 64)")
+    parser.add_argument("--step_size", type=int, help="I3D: frames between stacks (default: the config's, 64)")
     return parser.parse_args(argv)
 
 
@@ -92,6 +122,9 @@ def main(argv=None) -> int:
         raise_if_any(
             [
                 folder_problem("--model", args.model),
+                folder_problem("--flow_model", args.flow_model),
+                folder_problem("--raft_model", args.raft_model),
+                i3d_only_problem(args),
                 positive_problem("--num_videos", args.num_videos),
                 positive_problem("--seconds", args.seconds),
                 positive_problem("--batch_size", args.batch_size),
@@ -115,16 +148,36 @@ def main(argv=None) -> int:
             for path in videos:
                 write_synthetic_clip(path, args.seconds)
         model = args.model or random_checkpoint(args.extractor, scratch / "model", args.tiny)
-        extraction = FeatureExtraction(args.extractor, model, extraction_fps=args.extraction_fps, device=args.device)
+        streams, flow_model, raft_model, extra = None, None, None, []
+        if args.extractor == "i3d":
+            streams = args.streams or ["rgb", "flow"]
+            if "flow" in streams:
+                flow_model = args.flow_model or random_checkpoint("i3d", scratch / "flow", args.tiny, modality="flow")
+                raft_model = args.raft_model or random_checkpoint("raft", scratch / "raft", args.tiny)
+                extra += ["--flow_model", flow_model, "--raft_model", raft_model]
+            extra += ["--streams", *streams]
+        extraction = FeatureExtraction(
+            args.extractor,
+            model,
+            flow_model=flow_model,
+            raft_model=raft_model,
+            streams=streams,
+            extraction_fps=args.extraction_fps,
+            stack_size=args.stack_size,
+            step_size=args.step_size,
+            device=args.device,
+        )
         what = args.model or f"{args.extractor} with random weights ({'tiny test' if args.tiny else 'default'} config)"
+        if streams:
+            what += f", streams {' + '.join(streams)}" + (" (flow: RAFT then I3D flow)" if "flow" in streams else "")
         print(f"{len(videos)} videos, {what}, batch {args.batch_size}, device {args.device}, torch threads "
               f"{torch.get_num_threads()}")  # fmt: skip
         for workers in args.workers:
             dataset = VideoInputs(extraction.extractor, extraction.processor, extraction.streams, videos)
             loader = torch.utils.data.DataLoader(dataset, batch_size=1, collate_fn=_single, num_workers=workers)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             errors = [item["error"] for item in loader if "error" in item]
-            decoding = time.perf_counter() - start
+            decoding, decoding_cpu = time.perf_counter() - start, time.process_time() - cpu
             if errors:
                 print(f"error: {errors[0]}", file=sys.stderr)
                 return 1
@@ -137,16 +190,21 @@ def main(argv=None) -> int:
                 str(workers),
                 "--videos",
                 *map(str, videos),
+                *extra,
             ]
-            if args.extraction_fps is not None:
-                argv += ["--extraction_fps", str(args.extraction_fps)]
-            start = time.perf_counter()
+            for flag in ("extraction_fps", "stack_size", "step_size"):
+                if getattr(args, flag) is not None:
+                    argv += [f"--{flag}", str(getattr(args, flag))]
+            start, cpu = time.perf_counter(), time.process_time()
             status = extract(argv)
-            full = time.perf_counter() - start
+            full, full_cpu = time.perf_counter() - start, time.process_time() - cpu
             if status != 0:
                 return status
-            print(f"workers {workers}: decoding alone {len(videos) / decoding:.2f} videos/s, "
-                  f"extraction {len(videos) / full:.2f} videos/s")  # fmt: skip
+            # the CPU seconds of this process (workers' not included): on a shared machine the wall-clock figures
+            # include the time other jobs held the cores
+            print(f"workers {workers}: decoding alone {len(videos) / decoding:.3g} videos/s, "
+                  f"extraction {len(videos) / full:.3g} videos/s ({full / len(videos):.1f} s a video; CPU seconds "
+                  f"of the main process: decoding {decoding_cpu:.1f}, extraction {full_cpu:.1f})")  # fmt: skip
     return 0
 
 

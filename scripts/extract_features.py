@@ -9,6 +9,12 @@
     python scripts/extract_features.py --extractor resnet_frames --model resnet50 --extraction_fps 21.5 \
         --format pkl --name_pattern "{video_id}.pkl" --videos videos/*.mp4 --output_dir resnet50_21.5fps
     # S3D: <out>/<id>_s3d.npy (stacks, 1024); RAFT: <out>/<id>_raft.npy (frames - 1, 2, H, W)
+    # CLIP image embeddings at 1 fps: <out>/<id>_clip.npy (frames, 512)
+    python scripts/extract_features.py --extractor clip --model clip-frames --extraction_fps 1 --videos videos/*.mp4 \
+        --output_dir clip
+    # the 2-D half of AVLnet / Everything at Once's HowTo100M input (ResNet-152, 1 fps, no crop, L2-normalised);
+    # the 3-D ResNeXt-101 half has no implementation: --extractor resnext101_3d stops with the reason
+    python scripts/extract_features.py --preset howto100m_2d --model resnet152 --videos videos/*.mp4 --output_dir 2d
     # ... and packed into the zoo loaders' layouts (MDVC's HDF5, MMT's per-video HDF5, the retrieval `datasets`):
     python scripts/extract_features.py --extractor vggish --model vggish --videos videos/*.mp4 --output_dir vggish \
         --layout mdvc_hdf5 mmt_h5 datasets --layout_dir zoo --expert_names vggish=audio
@@ -47,9 +53,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-EXTRACTORS = ("resnet_frames", "s3d", "vggish", "i3d", "raft")
+EXTRACTORS = ("resnet_frames", "clip", "s3d", "vggish", "i3d", "raft")
 DEFAULT_STREAMS = {
     "resnet_frames": ["resnet"],
+    "clip": ["clip"],
     "s3d": ["s3d"],
     "vggish": ["vggish"],
     "i3d": ["rgb", "flow"],
@@ -57,8 +64,76 @@ DEFAULT_STREAMS = {
 }
 
 
+# Extractors the papers' features come from that neither v-iashin/video_features nor the zoo implements: asking for
+# one (as --extractor or --preset) is refused with what it is and what to do instead.
+HOWTO100M_3D = (
+    "the 3-D ResNeXt-101 of HowTo100M's features (Hara et al.'s 3D-ResNets, Kinetics-400; 16-frame 112 x 112 clips "
+    "of 24 fps video, 1.5 features/s, 2048-d) has no implementation in v-iashin/video_features nor in the zoo. It is "
+    "the second half of the 4096-d video input of the released AVLnet and Everything at Once (tva) checkpoints: "
+    "the zoo extracts the first half (--preset howto100m_2d, ResNet-152 at 1 fps); for those checkpoints use the "
+    "features the authors released, or serve a model trained on zoo features (docs/feature_extractors.md, "
+    '"Retrieval models from raw media")'
+)
+MISSING_EXTRACTORS = {
+    "resnext101_3d": HOWTO100M_3D,
+    "resnext101": HOWTO100M_3D,
+    "howto100m_3d": HOWTO100M_3D,
+    "senet154": "MMT's appearance expert ('rgb': SENet-154, ImageNet, 2048-d) has no zoo extractor; resnet_frames "
+    "gives 2048-d ImageNet ResNet features (another network: a model trained on them, not MMT's released weights)",
+    "densenet161": "MMT's scene expert ('scene': DenseNet-161, Places365, 2208-d) has no zoo extractor",
+    "face": "MMT's face expert (SSD face detection, then a VGGFace2 ResNet-50) has no zoo extractor",
+    "ocr": "MMT's OCR expert (PixelLink text detection, a Synth90K recogniser, word2vec) has no zoo extractor",
+    "speech": "MMT's speech expert (cloud speech-to-text, then word2vec) has no zoo extractor",
+    "pwc": "PWC-Net flow (the older video_features behind BMT's released I3D flow) is not implemented: the zoo's "
+    "I3D flow stream uses RAFT (--extractor i3d --raft_model)",
+}
+
+# Named recipes: an extractor with the sampling, transforms and post-processing of a paper's released features.
+PRESETS = {
+    # HowTo100M's 2-D features (antoine77340/video_feature_extractor, read by AVLnet and Everything at Once):
+    # torchvision ResNet-152 on frames at 1 fps, shorter side 224, no crop, global average pool, each feature
+    # L2-normalised (the extractor's default)
+    "howto100m_2d": {
+        "extractor": "resnet_frames",
+        "extraction_fps": 1.0,
+        "processor": {"resize_size": 224, "crop_size": None},
+        "l2_normalize": True,
+    },
+}
+
+
 class ArgumentError(ValueError):
     """A bad argument or checkpoint, found before any video is read."""
+
+
+def check_extractor(name: str | None) -> None:
+    """An extractor the zoo has; a known one it lacks is refused with the reason (MISSING_EXTRACTORS)."""
+    if name in EXTRACTORS:
+        return
+    key = (name or "").lower().replace("-", "").replace(" ", "_")
+    if key in MISSING_EXTRACTORS:
+        raise ArgumentError(f"--extractor {name}: {MISSING_EXTRACTORS[key]}")
+    raise ArgumentError(f"--extractor must be one of {', '.join(EXTRACTORS)} (or --preset), got {name!r}")
+
+
+def apply_preset(args) -> dict:
+    """Fill the arguments a --preset fixes (an explicit --extractor / --extraction_fps must agree with it); returns
+    what FeatureExtraction takes besides them (processor overrides, L2 normalisation)."""
+    if args.preset is None:
+        check_extractor(args.extractor)
+        return {"l2_normalize": args.l2_normalize}
+    key = args.preset.lower().replace("-", "")
+    if key in MISSING_EXTRACTORS:
+        raise ArgumentError(f"--preset {args.preset}: {MISSING_EXTRACTORS[key]}")
+    if key not in PRESETS:
+        raise ArgumentError(f"--preset must be one of {', '.join(PRESETS)}, got {args.preset!r}")
+    preset, args.preset = PRESETS[key], key
+    for flag in ("extractor", "extraction_fps"):
+        given = getattr(args, flag)
+        if given is not None and given != preset[flag]:
+            raise ArgumentError(f"--preset {key} uses --{flag} {preset[flag]}, got --{flag} {given}")
+        setattr(args, flag, preset[flag])
+    return {"l2_normalize": preset["l2_normalize"], "processor_overrides": preset["processor"]}
 
 
 # ----------------------------------------------------------------------------- writing
@@ -111,6 +186,21 @@ def _load(folder: str | None, what: str):
     return model, processor
 
 
+class IndexedRows:
+    """The rows `frames[index]` of one video, gathered when sliced (`rows[a:b]`): what `_batched` takes in place of
+    a tensor for I3D's frame pairs, so that they are never all copied at once."""
+
+    def __init__(self, frames: torch.Tensor, index: torch.Tensor):
+        self.frames, self.index = frames, index
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.index), *self.frames.shape[1:]))
+
+    def __getitem__(self, rows: slice) -> torch.Tensor:
+        return self.frames[self.index[rows]]
+
+
 class FeatureExtraction:
     """The models and processors of one extractor, and `extract(path) -> ({stream: array}, timestamps_ms)`."""
 
@@ -127,8 +217,11 @@ class FeatureExtraction:
         last_stack: str | None = None,
         batch_size: int = 16,
         device: str = "cpu",
+        l2_normalize: bool = False,
+        processor_overrides: dict | None = None,
     ):
         from videozoo.processors import (
+            CLIPFramesProcessor,
             I3DProcessor,
             RAFTProcessor,
             ResNetFramesProcessor,
@@ -136,11 +229,11 @@ class FeatureExtraction:
             VGGishProcessor,
         )
 
-        if extractor not in EXTRACTORS:
-            raise ArgumentError(f"--extractor must be one of {', '.join(EXTRACTORS)}, got {extractor!r}")
+        check_extractor(extractor)
         if batch_size < 1:
             raise ArgumentError(f"--batch_size must be positive, got {batch_size}")
         self.extractor, self.device, self.batch_size = extractor, torch.device(device), batch_size
+        self.l2_normalize = bool(l2_normalize)  # each feature scaled to unit length (HowTo100M's extractor does)
         self.dtype = torch.float32  # the networks' dtype (float64 only to measure float32 rounding in the tests)
         self.streams = list(streams or DEFAULT_STREAMS[extractor])
         unknown = set(self.streams) - set(DEFAULT_STREAMS[extractor])
@@ -149,7 +242,8 @@ class FeatureExtraction:
                 f"--streams for {extractor} are among {DEFAULT_STREAMS[extractor]}, got {self.streams}"
             )
         self.models = {}
-        expected = {"resnet_frames": "resnet_frames", "s3d": "s3d", "vggish": "vggish", "i3d": "i3d", "raft": "raft"}
+        expected = {"resnet_frames": "resnet_frames", "clip": "clip_frames", "s3d": "s3d", "vggish": "vggish"}
+        expected.update(i3d="i3d", raft="raft")
         saved = None
         if extractor == "i3d":
             if "rgb" in self.streams:
@@ -179,6 +273,7 @@ class FeatureExtraction:
                 sampling[key] = value
         processor_class = {
             "resnet_frames": ResNetFramesProcessor,
+            "clip": CLIPFramesProcessor,
             "s3d": S3DProcessor,
             "i3d": I3DProcessor,
             "raft": RAFTProcessor,
@@ -186,7 +281,7 @@ class FeatureExtraction:
         if extractor == "vggish":
             self.processor = saved if isinstance(saved, VGGishProcessor) else VGGishProcessor()
         else:
-            if processor_class in (ResNetFramesProcessor, RAFTProcessor):
+            if processor_class in (ResNetFramesProcessor, CLIPFramesProcessor, RAFTProcessor):
                 sampling = {"extraction_fps": sampling["extraction_fps"]}
             elif sampling["stack_size"] is None or sampling["step_size"] is None:
                 raise ArgumentError("this extractor needs --stack_size and --step_size (or a config that has them)")
@@ -197,7 +292,18 @@ class FeatureExtraction:
                     setattr(saved, key, value)
                 self.processor = saved
             else:
+                if extractor == "clip":  # the network's input size
+                    sampling["image_size"] = main.config.image_size
                 self.processor = processor_class(**sampling)
+        for key, value in (processor_overrides or {}).items():
+            if not hasattr(self.processor, key):
+                raise ArgumentError(f"the {extractor} processor has no setting {key!r}")
+            setattr(self.processor, key, value)
+        if extractor == "clip" and self.processor.image_size != main.config.image_size:
+            raise ArgumentError(
+                f"--model {model}: the processor resizes to {self.processor.image_size} px, the network reads "
+                f"{main.config.image_size} px frames"
+            )
 
     # -- one video at a time (the batched run below gives the same features)
     @torch.no_grad()
@@ -219,7 +325,8 @@ class FeatureExtraction:
 
     def _batched(self, run, per_video: list[tuple[torch.Tensor, ...]]) -> list[torch.Tensor]:
         """`run` over the rows of every video's tensors, `batch_size` rows a call gathered across videos (only rows
-        of one shape share a call: RAFT's inputs keep each video's size), the outputs split back per video."""
+        of one shape share a call: RAFT's inputs keep each video's size), the outputs split back per video. A video's
+        tensors may be `IndexedRows` (gathered batch by batch)."""
         outputs = [[] for _ in per_video]
         pending, count = [], 0
 
@@ -251,7 +358,7 @@ class FeatureExtraction:
         """The features of several prepared videos (`prepare_inputs`), the networks running on batches of
         `batch_size` frames / stacks / examples gathered across the videos, in order."""
         inputs = [p["inputs"] for p in prepared]
-        if self.extractor in ("resnet_frames", "s3d", "vggish"):
+        if self.extractor in ("resnet_frames", "clip", "s3d", "vggish"):
             name = self.streams[0]
             features = {name: self._batched(lambda x: self._run(name, x), [(i[name],) for i in inputs])}
         elif self.extractor == "raft":
@@ -260,20 +367,33 @@ class FeatureExtraction:
             )
             features = {"raft": flows}
         else:
-            stacks = [i["frames"][i["stacks"]] for i in inputs]  # (S, stack_size + 1, 3, h, w) per video
+            # stacks and frame pairs are rows of each video's frames, gathered only when a batch takes them (the
+            # stacks overlap by a frame and the pairs share frames: copying them all would triple the frames)
             features = {}
             if "rgb" in self.streams:
-                rgb = [torch.cat([self.processor.rgb_inputs(stack) for stack in s]) for s in stacks]
+                rgb = [torch.cat([self.processor.rgb_inputs(i["frames"][p]) for p in i["stacks"]]) for i in inputs]
                 features["rgb"] = self._batched(lambda x: self._run("rgb", x), [(r,) for r in rgb])
             if "flow" in self.streams:
-                pairs = [(s[:, :-1].flatten(0, 1), s[:, 1:].flatten(0, 1)) for s in stacks]
+                pairs = [
+                    (
+                        IndexedRows(i["frames"], i["stacks"][:, :-1].flatten()),
+                        IndexedRows(i["frames"], i["stacks"][:, 1:].flatten()),
+                    )
+                    for i in inputs
+                ]
                 # the reference never unpads the flow it feeds I3D
                 flows = self._batched(lambda a, b: self._flow(a, b, unpad=False), pairs)
                 flow_inputs = [
-                    torch.cat([self.processor.flow_inputs(f) for f in flow.unflatten(0, (len(s), -1))])
-                    for flow, s in zip(flows, stacks)
+                    torch.cat([self.processor.flow_inputs(f) for f in flow.unflatten(0, (len(i["stacks"]), -1))])
+                    for flow, i in zip(flows, inputs)
                 ]
+                del flows
                 features["flow"] = self._batched(lambda x: self._run("flow", x), [(f,) for f in flow_inputs])
+        if self.l2_normalize:  # as HowTo100M's extractor: every feature (row) to unit length
+            features = {
+                name: [torch.nn.functional.normalize(f, dim=-1) if f.dim() == 2 else f for f in per_video]
+                for name, per_video in features.items()
+            }
         return [{stream: features[stream][k].numpy() for stream in self.streams} for k in range(len(prepared))]
 
     def _flow(self, first: torch.Tensor, second: torch.Tensor, unpad: bool) -> torch.Tensor:
@@ -300,10 +420,10 @@ def prepare_inputs(extractor: str, processor, streams: list[str], path: Path) ->
         }
     video = processor.load_video(path)
     duration = len(video.frames) / video.fps
-    if extractor == "resnet_frames":
+    if extractor in ("resnet_frames", "clip"):  # frame-wise: one feature per sampled frame
         starts = video.timestamps_sec
         return {
-            "inputs": {"resnet": processor(video.frames)["pixel_values"]},
+            "inputs": {streams[0]: processor(video.frames)["pixel_values"]},
             "times": starts * 1e3,
             "intervals": np.stack([starts, starts + 1 / video.fps], axis=1),
             "duration": duration,
@@ -537,6 +657,7 @@ def output_path(output_dir: Path, pattern: str, video_id: str, stream: str) -> P
 
 
 def run(args) -> int:
+    extras = apply_preset(args)
     if args.format not in ("npy", "pkl"):
         raise ArgumentError(f"--format must be npy or pkl, got {args.format!r}")
     if args.num_workers < 0:
@@ -567,7 +688,19 @@ def run(args) -> int:
         last_stack=args.last_stack,
         batch_size=args.batch_size,
         device=args.device or state.device,
+        **extras,
     )
+    if args.preset == "howto100m_2d" and list(getattr(extraction.models["resnet"].config, "depths", [])) != [
+        3,
+        8,
+        36,
+        3,
+    ]:
+        print(
+            "note: --preset howto100m_2d with a network that is not ResNet-152: the sampling and transforms are "
+            "HowTo100M's, the features are not",
+            file=sys.stderr,
+        )
     if len(extraction.streams) > 1 and "{stream}" not in args.name_pattern:
         raise ArgumentError(f"--name_pattern must contain {{stream}} for several streams ({extraction.streams})")
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -668,7 +801,19 @@ def _write_failures(failures_file: Path, failed: list[str]) -> None:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--extractor", required=True, choices=EXTRACTORS)
+    parser.add_argument(
+        "--extractor",
+        help=f"one of {', '.join(EXTRACTORS)} (optional with --preset); a paper's extractor the zoo lacks (e.g. "
+        "resnext101_3d) is refused with the reason",
+    )
+    parser.add_argument(
+        "--preset",
+        help="a paper's recipe: howto100m_2d (ResNet-152 at 1 fps, shorter side 224, no crop, L2-normalised: the "
+        "2-D half of AVLnet / Everything at Once's HowTo100M input); howto100m_3d is refused with the reason",
+    )
+    parser.add_argument(
+        "--l2_normalize", action="store_true", help="scale every feature to unit length (HowTo100M's extractors)"
+    )
     parser.add_argument("--model", help="checkpoint folder (I3D: the RGB stream)")
     parser.add_argument("--flow_model", help="I3D flow-stream checkpoint folder")
     parser.add_argument("--raft_model", help="RAFT checkpoint folder (I3D's flow stream)")

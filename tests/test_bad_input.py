@@ -23,7 +23,14 @@ import torch
 
 from videozoo.auto import ARCHITECTURES
 from videozoo.configuration.configuration_common import _POSITIVE
-from videozoo.processors import I3DProcessor, RAFTProcessor, ResNetFramesProcessor, S3DProcessor, VGGishProcessor
+from videozoo.processors import (
+    CLIPFramesProcessor,
+    I3DProcessor,
+    RAFTProcessor,
+    ResNetFramesProcessor,
+    S3DProcessor,
+    VGGishProcessor,
+)
 from videozoo.processors.validation import (
     as_mono_waveform,
     check_finite,
@@ -53,6 +60,7 @@ MODEL_TESTERS = {
     "specvqgan": ("test_modeling_specvqgan", "TestSpecVQGANModel"),
     "specvqgan_sampler": ("test_modeling_specvqgan", "TestSpecVQGANSampler"),
     "resnet_frames": ("test_modeling_resnet_frames", "TestResNetFrames"),
+    "clip_frames": ("test_modeling_clip_frames", "TestCLIPFrames"),
     "s3d": ("test_modeling_s3d", "TestS3D"),
     "vggish": ("test_modeling_vggish", "TestVGGish"),
     "raft": ("test_modeling_raft", "TestRAFT"),
@@ -179,6 +187,7 @@ PROCESSOR_CASES = {
     ),
     # frame extractors: decoded uint8 frames in, no audio or text (their media files: test_media_files_...)
     "resnet_frames": ProcessorCase(lambda directory: ResNetFramesProcessor(extraction_fps=None), media="video"),
+    "clip_frames": ProcessorCase(lambda directory: CLIPFramesProcessor(image_size=32), media="video"),
     "s3d": ProcessorCase(
         lambda directory: S3DProcessor(resize_size=32, crop_size=32, extraction_fps=None, stack_size=16, step_size=8),
         media="video",

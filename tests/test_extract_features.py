@@ -249,29 +249,39 @@ def test_bad_arguments_fail_before_anything_is_written(media, checkpoints, tmp_p
 
 @pytest.mark.slow
 def test_features_of_a_real_video_have_the_authors_shapes_and_time_grid(shared_dir, tmp_path):
-    """women_long_jump.mp4 through I3D and VGGish with BMT's sampling (25 fps, stacks of 64 every 64, the older
-    extraction's cycled last stack; 0.96 s audio examples) gives the number of steps of the authors' files beside
-    it and their 2.56 s / 0.96 s grids. The networks are the tiny random ones (the widths do not change the time
-    axis); the authors' feature sizes are those of the full configs. Only the RGB stream runs here: the flow stream
-    uses the same stacks (checked on the synthetic clip above), and RAFT over the video's 896 frame pairs takes
-    half an hour on this CPU."""
+    """women_long_jump.mp4 through I3D (RGB and the flow stream: RAFT between the frames of every stack, then I3D
+    flow) and VGGish with BMT's sampling (25 fps, stacks of 64 every 64, the older extraction's cycled last stack;
+    0.96 s audio examples) gives the number of steps of the authors' files beside it and their 2.56 s / 0.96 s
+    grids. The networks are tiny random ones (the released weights are not here; the widths do not change the time
+    axis), so this checks shapes and the time grid, not values; the authors' feature sizes are the full configs'.
+    About 200 CPU seconds on one thread (RAFT over the 14 x 64 frame pairs at 256 x 341), 20 to 30 minutes of wall
+    clock on the shared 2-core machine; peak memory 4.7 GB."""
+    import time
+
     from videozoo.configuration import I3DConfig, VGGishConfig
 
     media = shared_dir / "data" / "media" / "activitynet"
     authors = {name: np.load(media / f"women_long_jump_{name}.npy") for name in ("rgb", "flow", "vggish")}
     sampling = {"stack_size": 64, "step_size": 64, "extraction_fps": 25.0}
     rgb = _save(tmp_path / "rgb", "i3d", I3DProcessor(last_stack="cycle", **sampling), **sampling)
+    flow = _save(tmp_path / "flow", "i3d", I3DProcessor(last_stack="cycle", **sampling), modality="flow", **sampling)
+    raft = _save(tmp_path / "raft", "raft", RAFTProcessor())
     vggish = _save(tmp_path / "vggish", "vggish", VGGishProcessor())
     video = str(media / "women_long_jump.mp4")
     out = tmp_path / "out"
-    assert main(["--extractor", "i3d", "--streams", "rgb", "--model", rgb, "--videos", video,
-                 "--output_dir", str(out / "i3d"), "--last_stack", "cycle", "--save_timestamps"]) == 0  # fmt: skip
+    started = time.perf_counter()
+    assert main(["--extractor", "i3d", "--model", rgb, "--flow_model", flow, "--raft_model", raft,
+                 "--videos", video, "--output_dir", str(out / "i3d"), "--last_stack", "cycle",
+                 "--save_timestamps", "--batch_size", "32"]) == 0  # fmt: skip
+    print(f"I3D rgb + flow (tiny RAFT, tiny I3D): {time.perf_counter() - started:.0f} s for the 35 s video")
     assert main(["--extractor", "vggish", "--model", vggish, "--videos", video, "--output_dir", str(out / "vggish"),
                  "--save_timestamps"]) == 0  # fmt: skip
-    ours = {"rgb": np.load(out / "i3d" / "women_long_jump_rgb.npy")}
+    ours = {name: np.load(out / "i3d" / f"women_long_jump_{name}.npy") for name in ("rgb", "flow")}
     ours["vggish"] = np.load(out / "vggish" / "women_long_jump_vggish.npy")
-    assert authors["rgb"].shape == authors["flow"].shape == (ours["rgb"].shape[0], I3DConfig().feature_size)
-    assert authors["rgb"].shape == (14, 1024)
+    assert authors["rgb"].shape == authors["flow"].shape == (14, 1024) == (len(ours["rgb"]), I3DConfig().feature_size)
+    assert ours["flow"].shape == ours["rgb"].shape and np.isfinite(ours["flow"]).all()
+    assert not np.allclose(ours["flow"], ours["rgb"])  # the flow network saw flow, not the frames
+    assert np.ptp(ours["flow"], axis=0).max() > 0  # the stacks' flows differ: the video moves
     assert authors["vggish"].shape == (ours["vggish"].shape[0], VGGishConfig().embedding_size) == (36, 128)
     ends = np.load(out / "i3d" / "women_long_jump_timestamps_ms.npy") / 1000
     assert np.allclose(ends[:13], np.arange(13) * 2.56 + 2.56)  # 64 frames at 25 fps per step
@@ -289,6 +299,20 @@ def test_benchmark_prints_videos_per_second(capsys, tmp_path):
     assert "random weights (tiny" in out
     for workers in (0, 1):
         assert f"workers {workers}: decoding alone " in out and "extraction " in out
+
+
+@pytest.mark.slow
+def test_benchmark_times_i3d_with_raft_flow(capsys):
+    """The I3D benchmark runs both streams (RAFT then the flow network) on its synthetic clips; I3D-only flags are
+    refused for another extractor. About 19 s on the shared CPU (RAFT over 20 frame pairs at 256 x 341)."""
+    from videozoo.scripts.benchmark_extract_features import main as benchmark
+
+    assert benchmark(["--extractor", "s3d", "--streams", "flow", "--stack_size", "8"]) == 1
+    assert "--streams, --stack_size: for --extractor i3d only" in capsys.readouterr().err
+    argv = ["--extractor", "i3d", "--tiny", "--num_videos", "1", "--seconds", "0.88", "--workers", "0"]
+    assert benchmark(argv + ["--stack_size", "10", "--step_size", "10"]) == 0  # 22 frames: 2 stacks of 10 + 1
+    out = capsys.readouterr().out
+    assert "streams rgb + flow (flow: RAFT then I3D flow)" in out and "workers 0: decoding alone " in out
 
 
 def test_layouts_are_read_back_by_the_zoo_loaders(media, checkpoints, tmp_path):
@@ -349,3 +373,77 @@ def test_bad_layout_arguments_fail_before_anything_is_written(media, checkpoints
     args = ["--model", checkpoints["s3d"], "--videos", str(media / "good.mp4"), "--output_dir", str(out)]
     assert main(args + extra) == 1
     assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_howto100m_2d_preset_samples_1_fps_without_crop_and_normalises(media, checkpoints, tmp_path, capsys):
+    """--preset howto100m_2d: frames at 1 fps, shorter side 224 and no crop (the whole frame pooled), each feature
+    of unit length: the features equal the network run on those inputs by hand, L2-normalised."""
+    from videozoo.processors.video_io import load_video
+
+    out = tmp_path / "howto"
+    argv = ["--preset", "howto100m_2d", "--model", checkpoints["resnet"], "--videos", str(media / "good.mp4")]
+    assert main(argv + ["--output_dir", str(out)]) == 0
+    assert "not ResNet-152" in capsys.readouterr().err  # the tiny network: the recipe, not HowTo100M's features
+    features = np.load(out / "good_resnet.npy")
+    frames = load_video(media / "good.mp4", fps=1.0).frames  # 2.4 s at 1 fps: frames at 0 s and 1 s
+    assert features.shape == (len(frames), 80) == (2, 80)
+    assert np.allclose(np.linalg.norm(features, axis=1), 1.0, atol=1e-6)
+    pixels = ResNetFramesProcessor(resize_size=224, crop_size=None)(frames)["pixel_values"]
+    assert pixels.shape[-2:] == (224, 298)  # 48 x 64 (h x w): the shorter side to 224, the whole frame kept
+    model = AutoModel.from_pretrained(checkpoints["resnet"]).eval()
+    with torch.no_grad():
+        expected = torch.nn.functional.normalize(model(pixels).features, dim=-1).numpy()
+    # same computation, batched alike: float32 rounding of the unit-length features only (measured 0)
+    assert np.abs(features - expected).max() <= 1e-6
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--extractor", "resnext101_3d"], "3-D ResNeXt-101 of HowTo100M's features"),
+        (["--preset", "howto100m_3d"], "has no implementation in v-iashin/video_features nor in the zoo"),
+        (["--extractor", "densenet161"], "MMT's scene expert"),
+        (["--preset", "howto100m_2d", "--extractor", "s3d"], "--preset howto100m_2d uses --extractor resnet_frames"),
+        (["--preset", "howto100m_2d", "--extraction_fps", "2"], "uses --extraction_fps 1.0"),
+        (["--extractor", "clip"], "the clip checkpoint is a 'resnet_frames' model, not 'clip_frames'"),
+        (["--extractor", "timm"], "--extractor must be one of resnet_frames, clip"),
+        (["--preset", "kinetics"], "--preset must be one of howto100m_2d"),
+    ],
+)
+def test_extractors_the_zoo_lacks_are_refused_with_the_reason(media, checkpoints, tmp_path, capsys, extra, message):
+    out = tmp_path / "never"
+    argv = ["--model", checkpoints["resnet"], "--videos", str(media / "good.mp4"), "--output_dir", str(out)]
+    assert main(argv + extra) == 1
+    assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_mmt_experts_from_mp4_reach_the_mmt_model(media, checkpoints, tmp_path):
+    """MMT's motion (`s3d`, S3D Kinetics at 1 feature/s: 25-frame windows of the 25 fps clip) and audio (`vggish`,
+    0.96 s) experts extracted from mp4 into MMT's per-video HDF5 layout are read by `load_mmt_features` with a
+    split list, and MMT's collator and video encoder take them."""
+    from videozoo.data.mmt import MMTCollator, load_mmt_features
+
+    from .tiny_configs import TINY_PROCESSORS, tiny_config
+
+    videos = ["--videos", str(media / "good.mp4"), str(media / "wide.mp4")]
+    zoo = ["--layout", "mmt_h5", "--layout_dir", str(tmp_path / "MSRVTT")]
+    s3d = ["--extractor", "s3d", "--model", checkpoints["s3d"], "--stack_size", "25", "--step_size", "25"]
+    assert main(s3d + videos + zoo + ["--output_dir", str(tmp_path / "s3d")]) == 0
+    vggish = ["--extractor", "vggish", "--model", checkpoints["vggish"], "--output_dir", str(tmp_path / "vggish")]
+    assert main(vggish + videos + zoo) == 0
+    (tmp_path / "test_list.txt").write_text("good\nwide\n")
+    sizes = {"s3d": 128, "vggish": 16}  # the tiny networks' widths (the released ones: 1024 and 128)
+    table = load_mmt_features(tmp_path / "MSRVTT", tmp_path / "test_list.txt", sizes).with_format("numpy")
+    good, wide = table[0], table[1]
+    assert good["s3d__features"].shape == (2, 128) and wide["s3d__features"].shape == (1, 128)  # 2.4 s and 1.6 s
+    assert np.allclose(good["s3d__times"], [[0, 1], [1, 2]]) and np.allclose(good["vggish__times"][1], [0.96, 1.92])
+    processor = TINY_PROCESSORS["mmt"](tmp_path)
+    processor.feature_extractor.expert_feature_sizes = sizes
+    batch = MMTCollator(processor, training=False)([{**row, "captions": ["a dog runs"]} for row in (good, wide)])
+    torch.manual_seed(0)
+    model = AutoModel.from_config(tiny_config("mmt", expert_feature_sizes=sizes)).eval()
+    with torch.no_grad():
+        embeddings, available = model.get_video_features(
+            batch["expert_features"], batch["expert_times"], batch["expert_attention_mask"], batch.get("expert_pooled")
+        )
+    assert embeddings.shape[:2] == (2, 2) and torch.isfinite(embeddings).all() and available.all()

@@ -18,6 +18,16 @@ TINY_BERT = dict(
 TINY_CONFIGS: dict[str, dict] = {
     "resnet_frames": dict(depths=[1, 2, 1, 1], widths=[8, 12, 16, 20], extraction_fps=5.0),
     "s3d": dict(width_divisor=8, stack_size=16, step_size=8),
+    "clip_frames": dict(
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        patch_size=8,
+        image_size=32,
+        projection_dim=24,
+        extraction_fps=5.0,
+    ),  # fmt: skip
     "i3d": dict(width_divisor=8, stack_size=10, step_size=10),
     "raft": dict(
         feature_encoder_layers=[8, 8, 12, 16, 24],

@@ -23,6 +23,7 @@ from transformers import (
 from .configuration.configuration_avatar import AvatarConfig
 from .configuration.configuration_avlnet import AVLnetConfig
 from .configuration.configuration_bmt import BMTConfig
+from .configuration.configuration_clip_frames import CLIPFramesConfig
 from .configuration.configuration_everything_at_once import EverythingAtOnceConfig
 from .configuration.configuration_i3d import I3DConfig
 from .configuration.configuration_mdvc import MDVCConfig
@@ -39,6 +40,7 @@ from .configuration.configuration_vggish import VGGishConfig
 from .modeling.modeling_avatar import AvatarForConditionalGeneration
 from .modeling.modeling_avlnet import AVLnetModel
 from .modeling.modeling_bmt import BMTForConditionalGeneration
+from .modeling.modeling_clip_frames import CLIPFramesModel
 from .modeling.modeling_everything_at_once import EverythingAtOnceModel
 from .modeling.modeling_i3d import I3DModel
 from .modeling.modeling_mdvc import MDVCForConditionalGeneration
@@ -66,6 +68,7 @@ from .processors.pipeline_video_to_audio import VideoToAudioPipeline
 from .processors.processing_avatar import AvatarProcessor
 from .processors.processing_avlnet import AVLnetProcessor
 from .processors.processing_bmt import BMTProcessor
+from .processors.processing_clip_frames import CLIPFramesProcessor
 from .processors.processing_everything_at_once import EverythingAtOnceProcessor
 from .processors.processing_i3d import I3DProcessor
 from .processors.processing_mdvc import MDVCProcessor
@@ -413,6 +416,33 @@ ARCHITECTURES: tuple[Architecture, ...] = (
             task="feature-extraction",
             pipeline_tag="feature-extraction",
         ),
+    ),
+    Architecture(
+        config_class=CLIPFramesConfig,
+        models=((AutoModel, CLIPFramesModel),),
+        feature_extractor_class=CLIPFramesProcessor,
+        paper={
+            "title": "Learning Transferable Visual Models From Natural Language Supervision",
+            "authors": "Alec Radford, Jong Wook Kim, Chris Hallacy, Aditya Ramesh, Gabriel Goh, Sandhini Agarwal, "
+            "Girish Sastry, Amanda Askell, Pamela Mishkin, Jack Clark, Gretchen Krueger, Ilya Sutskever",
+            "venue": "ICML",
+            "year": 2021,
+            "arxiv": "2103.00020",
+            "code": "https://github.com/v-iashin/video_features",
+            "license": "mit",
+            "bibtex": (
+                "@inproceedings{radford2021learning,\n"
+                "  title={Learning Transferable Visual Models From Natural Language Supervision},\n"
+                "  author={Radford, Alec and Kim, Jong Wook and Hallacy, Chris and Ramesh, Aditya and Goh, Gabriel "
+                "and Agarwal, Sandhini and Sastry, Girish and Askell, Amanda and Mishkin, Pamela and Clark, Jack and "
+                "Krueger, Gretchen and Sutskever, Ilya},\n"
+                "  booktitle={International Conference on Machine Learning (ICML)},\n"
+                "  year={2021}\n"
+                "}"
+            ),
+            "task": "feature-extraction",
+            "pipeline_tag": "feature-extraction",
+        },
     ),
     Architecture(
         config_class=S3DConfig,

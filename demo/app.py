@@ -353,7 +353,7 @@ def build_page(demo: Demo, tasks=tuple(TASKS)):
                     video = gr.Video(label="clip", sources=["upload"], height=300, elem_id="sync-input")
                     with gr.Column():
                         answer = gr.Markdown(elem_id="sync-answer")
-                        plot = gr.Plot(label="offset distribution")
+                        plot = gr.Plot(label="offset distribution", elem_id="sync-plot")
                 video.change(shown(demo.synchronise, 2), video, [answer, plot])
                 gr.Examples(sync_examples + bad_examples, video)
         if "audio-visual-speech-recognition" in tasks:

@@ -33,7 +33,7 @@ SYNC_CLIP_SEC, SYNC_OFFSET_CLASSES, SYNC_MAX_OFFSET_SEC, SYNC_FRAME_SIZE = 1.0, 
 EXAMPLE_OFFSETS = (-0.4, 0.0, 0.2)  # seconds; positive: the audio comes early
 # How long the `trained` mode trains (steps of 8 clips). Measured on one core of a shared 2-core machine: about
 # 1.1 s a step for SparseSync and 0.4 s a step for AVATAR (docs/demo.md has the figures).
-SYNC_TRAIN_STEPS, ASR_TRAIN_STEPS = 300, 300
+SYNC_TRAIN_STEPS, ASR_TRAIN_STEPS = 300, 600
 
 # small random extractors: ResNet frames (1 fps, 80 wide), S3D (16-frame stacks at 8 fps, 128 wide), I3D (10-frame
 # stacks at 5 fps, 128 wide) + RAFT, VGGish (16 wide)

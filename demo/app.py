@@ -7,7 +7,7 @@
 
 The models are small and run on the CPU; which weights each tab runs (trained on an embedded synthetic task, or
 random) is printed on the page next to its answers, from the build's manifest. Nothing is downloaded: the
-checkpoints are built on this machine (demo/checkpoints.py), Gradio's analytics are off and the page uses the
+checkpoints are built on this machine (demo/demo_checkpoints.py), Gradio's analytics are off and the page uses the
 system fonts.
 
 The answers come from `Demo` (no Gradio in it, so they can be tested directly); `build_page` lays out the tabs.
@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import checkpoints  # noqa: E402
+import demo_checkpoints as checkpoints  # noqa: E402
 
 TASKS = {
     "audio-visual-synchronisation": "Synchronisation",
@@ -92,7 +92,7 @@ class VisualFeatures:
 
 
 class Demo:
-    """The pipelines of one checkpoint build (demo/checkpoints.py), made on first use, and the answers the page
+    """The pipelines of one checkpoint build (demo/demo_checkpoints.py), made on first use, and the answers the page
     shows. Plots are matplotlib figures."""
 
     def __init__(self, folder: str | Path):
@@ -389,7 +389,7 @@ def build_page(demo: Demo, tasks=tuple(TASKS)):
                     video = gr.Video(label="clip", sources=["upload"], height=300, elem_id="captioning-input")
                     with gr.Column():
                         answer = gr.Markdown(elem_id="captioning-answer")
-                        plot = gr.Plot(label="timeline")
+                        plot = gr.Plot(label="timeline", elem_id="captioning-plot")
                 video.change(shown(demo.caption_events, 2), video, [answer, plot])
                 gr.Examples(sync_examples[:1], video)
         if "video-to-audio" in tasks:
@@ -399,8 +399,8 @@ def build_page(demo: Demo, tasks=tuple(TASKS)):
                     video = gr.Video(label="clip", sources=["upload"], height=300, elem_id="v2a-input")
                     with gr.Column():
                         answer = gr.Markdown(elem_id="v2a-answer")
-                        audio = gr.Audio(label="generated audio", type="numpy")
-                        plot = gr.Plot(label="generated spectrogram")
+                        audio = gr.Audio(label="generated audio", type="numpy", elem_id="v2a-audio")
+                        plot = gr.Plot(label="generated spectrogram", elem_id="v2a-plot")
                 video.change(shown(demo.generate_audio, 3), video, [answer, audio, plot])
                 gr.Examples([str(examples / "no_audio.mp4")], video)
     return page

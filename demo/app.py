@@ -161,6 +161,7 @@ class Demo:
             kwargs.setdefault("truncation", True)  # the small model reads 0.64 s: the first window, as the reference
         if task == "dense-video-captioning":
             kwargs.setdefault("max_proposals", 5)
+            kwargs.setdefault("max_new_tokens", 10)
         if task == "video-text-retrieval":
             captions = kwargs.pop("captions", None) or ["a bright square flashes", "a click in the dark"]
             retrieval = self.pipeline(task)
@@ -186,7 +187,7 @@ class Demo:
         ]
         truth = self.known(path).get("offset_sec")
         if truth is not None:
-            lines.append(f"True offset of this example clip: {truth:+.1f} s")
+            lines.append(f"True offset of this example clip: {truth:+.1f} s" if truth else "True offset: 0.0 s")
         return "\n\n".join(lines), offset_plot(result, truth)
 
     def transcribe(self, path):
@@ -272,10 +273,11 @@ def offset_plot(result: dict, truth: float | None = None):
 
 
 def timeline_plot(events: list[dict], seconds: float):
-    figure, axes = _figure(height=0.6 + 0.45 * max(len(events), 1))
+    figure, axes = _figure(height=1.2 + 0.45 * max(len(events), 1))
     for row, event in enumerate(events):
         axes.barh(row, event["end"] - event["start"], left=event["start"], color="#9ab", height=0.6)
-        axes.text(event["start"], row, f" {event['caption']}", va="center", fontsize=9)
+        caption = event["caption"] if len(event["caption"]) <= 40 else event["caption"][:39] + "..."
+        axes.text(event["start"], row, f" {caption}", va="center", fontsize=9)
     axes.set_xlim(0, max(seconds, max((e["end"] for e in events), default=0)))
     axes.set_ylim(-0.5, max(len(events), 1) - 0.5)
     axes.invert_yaxis()
@@ -437,6 +439,9 @@ def main(argv=None):
         print(f"checkpoints ready in {folder}")
         return
     import gradio as gr
+    from transformers import pipeline  # noqa: F401  (imported now, not on the first upload: tens of seconds)
+
+    import videozoo  # noqa: F401
 
     page = build_page(Demo(folder), args.tasks)
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])

@@ -172,6 +172,8 @@ def test_the_page_in_headless_chromium(served, built):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (tools/setup_env.sh installs Debian's chromium)")
     expect = sync_api.expect
+    # model answers take seconds, the first one more (it loads the pipeline), on a shared CPU: generous timeouts
+    expect.set_options(timeout=60_000)
     _, folder = built
     examples = folder / "examples"
     outside = []  # requests the page makes to anything but the app
@@ -189,7 +191,6 @@ def test_the_page_in_headless_chromium(served, built):
             upload = page.locator("#sync-input input[type=file]")
             clear = page.locator("#sync-input button[aria-label='Clear']")  # the x over an uploaded video
             upload.set_input_files(examples / "flash_and_click_+0.2s.mp4")
-            # model answers take seconds; the first one also loads the pipeline on a shared CPU: generous timeouts
             expect(answer).to_contain_text(re.compile(r"Offset: [+-]?0\.[024] s"), timeout=120_000)
             expect(answer).to_contain_text("True offset of this example clip: +0.2 s")
             expect(page.locator("#sync-plot img")).to_be_visible()  # the offset distribution
@@ -215,7 +216,9 @@ def test_the_page_in_headless_chromium(served, built):
             page.get_by_role("tab", name="Video to audio").click()
             page.locator("#v2a-input input[type=file]").set_input_files(examples / "no_audio.mp4")
             expect(page.locator("#v2a-answer")).to_contain_text("Generated 0.46 s of audio", timeout=120_000)
-            expect(page.locator("#v2a-audio").get_by_role("button", name="Play")).to_be_visible()  # the player
+            expect(
+                page.locator("#v2a-audio").get_by_role("button", name="Play", exact=True)
+            ).to_be_visible()  # the player
             expect(page.locator("#v2a-plot img")).to_be_visible()  # the spectrogram
         finally:
             browser.close()

@@ -89,7 +89,9 @@ class AudioVisualSpeechRecognitionPipeline(VideozooPipeline):
 
     def postprocess(self, outputs, context=None):
         (output,) = outputs
-        return {"text": self.processor.batch_decode(output["sequences"][None])[0], **context}
+        # generate returns the decoder start token ([PAD]) first; batch_decode takes the ids after it (and cuts at
+        # the first [PAD] or [SEP]), as the AVATAR task's evaluation decodes `ids[:, 1:]` (videozoo/tasks/avatar.py)
+        return {"text": self.processor.batch_decode(output["sequences"][None, 1:])[0], **context}
 
 
 __all__ = ["AudioVisualSpeechRecognitionPipeline"]

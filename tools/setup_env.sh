@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Creates .venv with the pinned stack (requirements.txt) and videozoo installed in editable mode, plus the
 # Debian packages the tests use (ffmpeg for torchcodec, WordNet for nltk's METEOR, Java for the COCO METEOR
-# and tokenizer, sox to check the reverb rewritten from it). Idempotent: does nothing when .venv is up to date
+# and tokenizer, sox to check the reverb rewritten from it, Chromium for the demo page's browser test, driven by
+# playwright without a browser download). Idempotent: does nothing when .venv is up to date
 # with requirements.txt and setup.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(ffmpeg wordnet-base wordnet-sense-index sox)
+debian_packages=(ffmpeg wordnet-base wordnet-sense-index sox chromium)
 command -v java >/dev/null 2>&1 || debian_packages+=(openjdk-17-jre-headless)
 missing=()
 for package in "${debian_packages[@]}"; do

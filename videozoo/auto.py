@@ -141,6 +141,7 @@ BOOKTITLES = {
     "CVPR Workshops": "IEEE/CVF Conference on Computer Vision and Pattern Recognition Workshops (CVPRW)",
     "ECCV": "European Conference on Computer Vision (ECCV)",
     "ICASSP": "International Conference on Acoustics, Speech and Signal Processing (ICASSP)",
+    "ICML": "International Conference on Machine Learning (ICML)",
     "Interspeech": "Interspeech",
     "WACV": "Winter Conference on Applications of Computer Vision (WACV)",
 }
@@ -419,30 +420,22 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=CLIPFramesConfig,
+        family="feature_extraction",
         models=((AutoModel, CLIPFramesModel),),
         feature_extractor_class=CLIPFramesProcessor,
-        paper={
-            "title": "Learning Transferable Visual Models From Natural Language Supervision",
-            "authors": "Alec Radford, Jong Wook Kim, Chris Hallacy, Aditya Ramesh, Gabriel Goh, Sandhini Agarwal, "
+        paper=paper_entry(
+            "radford2021learning",
+            title="Learning Transferable Visual Models From Natural Language Supervision",
+            authors="Alec Radford, Jong Wook Kim, Chris Hallacy, Aditya Ramesh, Gabriel Goh, Sandhini Agarwal, "
             "Girish Sastry, Amanda Askell, Pamela Mishkin, Jack Clark, Gretchen Krueger, Ilya Sutskever",
-            "venue": "ICML",
-            "year": 2021,
-            "arxiv": "2103.00020",
-            "code": "https://github.com/v-iashin/video_features",
-            "license": "mit",
-            "bibtex": (
-                "@inproceedings{radford2021learning,\n"
-                "  title={Learning Transferable Visual Models From Natural Language Supervision},\n"
-                "  author={Radford, Alec and Kim, Jong Wook and Hallacy, Chris and Ramesh, Aditya and Goh, Gabriel "
-                "and Agarwal, Sandhini and Sastry, Girish and Askell, Amanda and Mishkin, Pamela and Clark, Jack and "
-                "Krueger, Gretchen and Sutskever, Ilya},\n"
-                "  booktitle={International Conference on Machine Learning (ICML)},\n"
-                "  year={2021}\n"
-                "}"
-            ),
-            "task": "feature-extraction",
-            "pipeline_tag": "feature-extraction",
-        },
+            venue="ICML",
+            year=2021,
+            arxiv="2103.00020",
+            code="https://github.com/v-iashin/video_features",
+            license="mit",
+            task="feature-extraction",
+            pipeline_tag="feature-extraction",
+        ),
     ),
     Architecture(
         config_class=S3DConfig,

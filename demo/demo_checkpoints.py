@@ -4,10 +4,10 @@ Two modes, each in its own folder under the checkpoint root (`~/.cache/videozoo/
 `VIDEOZOO_DEMO_CHECKPOINTS` or `--checkpoints` says otherwise):
 
 - `trained`: SparseSync is trained on the embedded flash-and-click task by the zoo's own training script
-  (`videozoo.scripts.train_sparsesync`, which runs `videozoo.training.fit`), and AVATAR on the embedded SynthAV-ASR
-  task (`videozoo.scripts.train_avatar`). The other tasks have no synthetic task that starts from raw video (the
-  retrieval, captioning and video-to-audio synthetic sets are feature-level), so their models keep random weights
-  in both modes; the page says so next to every answer.
+  (`scripts/run_synchronisation.py train`, which runs `videozoo.training.fit`), and AVATAR on the embedded
+  SynthAV-ASR task (`scripts/run_speech_recognition.py train`). The other tasks have no synthetic task that starts
+  from raw video (the retrieval, captioning and video-to-audio synthetic sets are feature-level), so their models
+  keep random weights in both modes; the page says so next to every answer.
 - `random`: every model at its small size with random weights, built in a few seconds (for tests and CI).
 
 Feature extractors (ResNet frames, S3D, I3D, RAFT, VGGish) are small random networks in both modes: the real ones are
@@ -213,7 +213,8 @@ def _extractors(folder: Path) -> None:
 
 
 def _sparsesync(folder: Path, mode: str, scratch: Path, log) -> dict:
-    from videozoo.scripts import train_sparsesync
+    from videozoo.recipes import run_family
+    from videozoo.tasks import sparsesync
 
     task = [
         "--dataset_name", "synthetic",
@@ -223,13 +224,16 @@ def _sparsesync(folder: Path, mode: str, scratch: Path, log) -> dict:
         "--synthetic_size", str(SYNC_FRAME_SIZE),
     ]  # fmt: skip
     if mode == "random":
+        from transformers import HfArgumentParser
+
         from videozoo.modeling import SparseSyncForOffsetClassification
         from videozoo.processors import SparseSyncFeatureExtractor, SparseSyncProcessor
+        from videozoo.training import TrainerArguments
 
-        args, _ = train_sparsesync.HfArgumentParser(
-            (train_sparsesync.SparseSyncArguments, train_sparsesync.TrainerArguments)
-        ).parse_args_into_dataclasses(task + ["--output_dir", str(scratch / "unused")])
-        config = train_sparsesync.small_config(args, SYNC_CLIP_SEC, SYNC_FRAME_SIZE)
+        args, _ = HfArgumentParser((sparsesync.SparseSyncArguments, TrainerArguments)).parse_args_into_dataclasses(
+            task + ["--output_dir", str(scratch / "unused")]
+        )
+        config = sparsesync.small_config(args, SYNC_CLIP_SEC, SYNC_FRAME_SIZE)
         processor = SparseSyncProcessor(
             SparseSyncFeatureExtractor(),
             clip_length_sec=SYNC_CLIP_SEC,
@@ -242,8 +246,10 @@ def _sparsesync(folder: Path, mode: str, scratch: Path, log) -> dict:
         return {"weights": "random", "description": "SparseSync (small), random weights"}
     log(f"[demo] training SparseSync on flash-and-click for {SYNC_TRAIN_STEPS} steps")
     started = time.perf_counter()
-    metrics = train_sparsesync.main(
-        task
+    metrics = run_family(
+        "synchronisation",
+        ["train", "--model_type", "sparsesync"]
+        + task
         + [
             "--data_dir", str(scratch / "flash_and_click"),
             "--output_dir", str(folder),
@@ -272,19 +278,22 @@ def _sparsesync(folder: Path, mode: str, scratch: Path, log) -> dict:
 
 
 def _avatar(folder: Path, mode: str, scratch: Path, log) -> dict:
-    from videozoo.scripts import train_avatar
+    from videozoo.recipes import run_family
+    from videozoo.tasks import avatar
 
     if mode == "random":
         from transformers import AutoModel
 
-        processor = train_avatar.synthetic_processor(scratch / "avatar_vocab")
-        config = train_avatar.synthetic_config(len(processor.tokenizer), ("rgb", "audio"))
+        processor = avatar.synthetic_processor(scratch / "avatar_vocab")
+        config = avatar.synthetic_config(len(processor.tokenizer), ("rgb", "audio"))
         _save(AutoModel.from_config(config), processor, folder)
         return {"weights": "random", "description": "AVATAR (small, audio-visual), random weights"}
     log(f"[demo] training AVATAR on SynthAV-ASR for {ASR_TRAIN_STEPS} steps")
     started = time.perf_counter()
-    metrics = train_avatar.main(
+    metrics = run_family(
+        "speech_recognition",
         [
+            "train", "--model_type", "avatar",
             "--dataset_name", "synthetic",
             "--output_dir", str(folder),
             "--num_train_clips", "1024",

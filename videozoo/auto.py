@@ -94,6 +94,9 @@ class Architecture:
         pipelines: `(task, pipeline class)` pairs: the videozoo pipelines (`processors/pipeline_*.py`) that run
             this architecture from raw media, registered with transformers' `PIPELINE_REGISTRY` and exported with
             a checkpoint as `custom_pipelines` (docs/pipelines.md).
+        benchmark: `"module:function"` returning the architecture's `videozoo.benchmarking.Workload` (paper
+            configuration, synthetic batch, training loss, generation variants) for `scripts/benchmark.py`;
+            None for architectures that are not trained here (the feature extractors).
     """
 
     config_class: type[PreTrainedConfig]
@@ -103,6 +106,7 @@ class Architecture:
     video_processor_class: type | None = None
     paper: dict = field(default_factory=dict)
     pipelines: tuple[tuple[str, type], ...] = ()
+    benchmark: str | None = None
 
     @property
     def model_type(self) -> str:
@@ -131,6 +135,7 @@ SPECVQGAN_PAPER = {
 ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         config_class=MMTConfig,
+        benchmark="videozoo.tasks.mmt:benchmark_workload",
         models=((AutoModel, MMTModel),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
@@ -156,6 +161,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=MMTModalityMaskingConfig,
+        benchmark="videozoo.tasks.mmt_modality_masking:benchmark_workload",
         models=((AutoModel, MMTForModalityMaskingPretraining),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
@@ -181,6 +187,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=AVLnetConfig,
+        benchmark="videozoo.tasks.avlnet:benchmark_workload",
         models=((AutoModel, AVLnetModel),),
         processor_class=AVLnetProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
@@ -207,6 +214,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=BMTConfig,
+        benchmark="videozoo.tasks.dense_captioning:bmt_benchmark_workload",
         models=((AutoModel, BMTForConditionalGeneration), (AutoModelForSeq2SeqLM, BMTForConditionalGeneration)),
         processor_class=BMTProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -233,6 +241,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=MDVCConfig,
+        benchmark="videozoo.tasks.dense_captioning:mdvc_benchmark_workload",
         models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
         processor_class=MDVCProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -258,6 +267,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=EverythingAtOnceConfig,
+        benchmark="videozoo.tasks.everything_at_once:benchmark_workload",
         models=((AutoModel, EverythingAtOnceModel),),
         processor_class=EverythingAtOnceProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
@@ -283,6 +293,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=AvatarConfig,
+        benchmark="videozoo.tasks.avatar:benchmark_workload",
         models=(
             (AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration),
             (AutoModel, AvatarForConditionalGeneration),
@@ -313,6 +324,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=SparseSyncConfig,
+        benchmark="videozoo.tasks.sparsesync:benchmark_workload",
         models=(
             (AutoModelForVideoClassification, SparseSyncForOffsetClassification),
             (AutoModel, SparseSyncForOffsetClassification),
@@ -342,6 +354,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=MelGANConfig,
+        benchmark="videozoo.tasks.melgan:benchmark_workload",
         models=((AutoModel, MelGANVocoder),),
         paper={
             **SPECVQGAN_PAPER,
@@ -360,6 +373,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=SpecVQGANConfig,
+        benchmark="videozoo.tasks.specvqgan:codebook_benchmark_workload",
         models=((AutoModel, SpecVQGANModel),),
         processor_class=SpecVQGANProcessor,
         feature_extractor_class=SpecVQGANFeatureExtractor,
@@ -371,6 +385,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture(
         config_class=SpecVQGANSamplerConfig,
+        benchmark="videozoo.tasks.specvqgan:sampler_benchmark_workload",
         models=(
             (AutoModelForCausalLM, SpecVQGANForConditionalGeneration),
             (AutoModel, SpecVQGANForConditionalGeneration),

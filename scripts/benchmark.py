@@ -12,7 +12,8 @@ generation variants) is the `Workload` their registry row names (`videozoo.bench
 (foreach Adam, fused Adam, bf16 autocast, channels-last for models with 2-d/3-d convolutions, torch.compile with
 `--torch_compile`), and the zoo's default step (`videozoo.training.fit`'s fused AdamW, plus bf16 with
 `--dtype bf16`, channels-last with `--channels_last`, compile with `--torch_compile`: the `TrainerArguments`
-of the same names). For each: median time of `--steps` steps after a warm-up, samples/s, model FLOPs per step
+of the same names). For each: median wall time of `--steps` steps after a warm-up, samples/s, this process's CPU time per step (on
+a shared machine the steadier figure; on an idle one it is about wall time x threads), model FLOPs per step
 (FlopCounterMode), the fraction of a 4096^3 matmul measured in the same run and dtype, peak memory above the
 start (GPU: allocated; CPU: resident set, sampled), the first step's time (compilation), and the loss after
 `--steps` + 1 steps on one batch against the plain step's. Every lever starts from the same seeded weights.

@@ -230,6 +230,7 @@ def make_optimizer(model: torch.nn.Module, kind: str, learning_rate: float) -> t
 class StepFigures:
     lever: Lever
     seconds: float
+    cpu_seconds: float
     first_step_seconds: float
     peak_bytes: int
     loss_after: float
@@ -271,15 +272,24 @@ def run_training_lever(
     step()
     synchronize(device)
     first = time.perf_counter() - start
-    times = []
+    times, cpu_times = [], []
     with PeakMemory(device) as memory:
         for _ in range(steps):
             synchronize(device)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             step()
             synchronize(device)
             times.append(time.perf_counter() - start)
-    return StepFigures(lever, statistics.median(times), first, memory.peak_bytes, float(losses[-1]), steps)
+            cpu_times.append(time.process_time() - start_cpu)
+    return StepFigures(
+        lever,
+        statistics.median(times),
+        statistics.median(cpu_times),
+        first,
+        memory.peak_bytes,
+        float(losses[-1]),
+        steps,
+    )
 
 
 def count_flops(workload: Workload, inputs: dict, device: torch.device) -> int:
@@ -302,17 +312,17 @@ def training_table(
     """The figures of every lever as a Markdown table: the plain step first, speed-ups against it."""
     plain = figures[0].seconds
     header = (
-        "| step | ms/step | samples/s | speed-up | GFLOP/step | % of matmul | peak memory | first step s "
-        "| loss after | vs plain |"
+        "| step | ms/step | samples/s | speed-up | CPU s/step | GFLOP/step | % of matmul | peak memory "
+        "| first step s | loss after | vs plain |"
     )
-    rows = [header, "|" + "---|" * 10]
+    rows = [header, "|" + "---|" * 11]
     reference_loss = figures[0].loss_after
     memory = "GPU allocated" if device.type == "cuda" else "RSS"
     for f in figures:
         rate = rates[f.lever.dtype]
         rows.append(
             f"| {f.lever.name} | {1e3 * f.seconds:.0f} | {batch_size / f.seconds:.2f} | {plain / f.seconds:.2f}x "
-            f"| {flops / 1e9:.1f} | {100 * flops / f.seconds / rate:.0f}% ({f.lever.dtype}) "
+            f"| {f.cpu_seconds:.2f} | {flops / 1e9:.4g} | {100 * flops / f.seconds / rate:.0f}% ({f.lever.dtype}) "
             f"| {format_bytes(f.peak_bytes)} {memory} | {f.first_step_seconds:.1f} | {f.loss_after:.5g} "
             f"| {f.loss_after - reference_loss:+.2g} |"
         )

@@ -12,11 +12,11 @@ generation variants) is the `Workload` their registry row names (`videozoo.bench
 (foreach Adam, fused Adam, bf16 autocast, channels-last for models with 2-d/3-d convolutions, torch.compile with
 `--torch_compile`), and the zoo's default step (`videozoo.training.fit`'s fused AdamW, plus bf16 with
 `--dtype bf16`, channels-last with `--channels_last`, compile with `--torch_compile`: the `TrainerArguments`
-of the same names). For each: median wall time of `--steps` steps after a warm-up, samples/s, this process's CPU time per step (on
-a shared machine the steadier figure; on an idle one it is about wall time x threads), model FLOPs per step
-(FlopCounterMode), the fraction of a 4096^3 matmul measured in the same run and dtype, peak memory above the
-start (GPU: allocated; CPU: resident set, sampled), the first step's time (compilation), and the loss after
-`--steps` + 1 steps on one batch against the plain step's. Every lever starts from the same seeded weights.
+of the same names). For each: median wall time of `--steps` steps after a warm-up, samples/s, this process's CPU
+time per step (the steadier figure on a shared machine), model FLOPs per step (FlopCounterMode), their rate as a
+fraction of a square matmul timed in the same run and dtype, peak memory, the first step's time (compilation),
+and the loss after `--steps` + 1 steps on one batch against the plain step's. Every lever starts from the same
+seeded weights. docs/benchmarks.md explains each column.
 
 `--mode generate` times the workload's generation variants (e.g. `generate()` with and without the key/value
 cache and the reference's decoding loop) and checks that they produce the same tokens.
@@ -25,6 +25,7 @@ cache and the reference's decoding loop) and checks that they produce the same t
 """
 
 import argparse
+import gc
 import sys
 import time
 
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     for lever in levers:
         start = time.perf_counter()
         figures.append(run_training_lever(workload, lever, inputs, device, args.steps))
+        gc.collect()  # the lever's model, gradients and optimizer state go before the next one is built
         print(f"#   {lever.name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     print(training_table(figures, flops, batch, rates, device))
 

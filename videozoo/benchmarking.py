@@ -41,9 +41,11 @@ class Workload:
         learning_rate: the recipe's learning rate (the optimizer's cost does not depend on it; the loss after N
             steps does).
         generate: optional `(model, inputs, new_tokens) -> {variant: fn}` for `--mode generate`; every `fn()`
-            returns the generated tensor (ids or samples), compared across variants, and `generated_unit` names
-            what is counted per generated position ("tokens", "indices", "audio s").
-        variants: names accepted by `--variant` (the first is the default), for families with several heads.
+            returns the generated tensor (ids or samples), compared across variants over their common length.
+        generated_unit / generated_per_call: what a generated amount is called ("tokens", "indices", "audio s") and
+            how much one output holds (default: its number of elements).
+        extra: notes for readers of the workload, e.g. `variants`, the names its function accepts as `variant`
+            (the first is the default; a workload function raises a `ValueError` naming `--variant` otherwise).
     """
 
     description: str

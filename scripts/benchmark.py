@@ -38,7 +38,7 @@ from videozoo.benchmarking import (
     LEVER_KEYS,
     count_flops,
     has_convolutions,
-    matmul_rate,
+    matmul_rates,
     matmul_size,
     plain_and_levers,
     run_generation,
@@ -153,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     flops = count_flops(workload, inputs, device)
     used = sorted({lever.dtype for lever in levers})
-    rates = {name: matmul_rate(device, DTYPES[name]) for name in used}
+    rates = {name: matmul_rates(device, DTYPES[name]) for name in used}
     matmuls = ", ".join(
-        f"{name} {matmul_size(device, DTYPES[name])}^3 {rates[name] / 1e9:.1f} GFLOP/s" for name in used
+        f"{name} {matmul_size(device, DTYPES[name])}^3 {rates[name][0] / 1e9:.1f} GFLOP/s"
+        + (f" ({rates[name][1] / 1e9:.1f} per CPU second)" if device.type == "cpu" else "")
+        for name in used
     )
     print(f"# matmul rate in this run: {matmuls}; {args.steps} timed steps per row after one warm-up")
     figures = []

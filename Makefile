@@ -32,4 +32,4 @@ test-slow: setup
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -m slow tests
 
 benchmark: setup
-	$(PYTHON) scripts/benchmark_mmt.py
+	$(PYTHON) scripts/benchmark.py --model_type mmt

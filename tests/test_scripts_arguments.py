@@ -237,8 +237,8 @@ def test_invalid_conversion_arguments_leave_the_output_untouched(tmp_path, capsy
         ("pretrain_sparsesync_extractors", ["--data_dir", "{tmp}/clips", "--max_steps", "0"], "--max_steps must be"),
         ("prepare_sparsesync_dataset", ["--source_dir", "{tmp}/run", "--target_dir", "{tmp}/run"], "must differ"),
         ("prepare_sparsesync_dataset", ["--source_dir", "{tmp}/none", "--target_dir", "{tmp}/run"], "--source_dir"),
-        ("benchmark_melgan", ["--frames", "2", "--repeats", "0"], "--frames must be >= 4"),
-        ("benchmark_specvqgan", ["--hidden_size", "30", "--reference_steps", "0"], "multiple of --num_attention"),
+        ("benchmark", ["--model_type", "melgan", "--steps", "0"], "--steps must be"),
+        ("benchmark", ["--model_type", "s3d"], "--model_type 's3d' has no benchmark"),
     ],
 )
 def test_invalid_arguments_of_the_other_scripts(tmp_path, capsys, script, args, message):

@@ -113,6 +113,9 @@ class Architecture:
         pipelines: `(task, pipeline class)` pairs: the videozoo pipelines (`processors/pipeline_*.py`) that run
             this architecture from raw media, registered with transformers' `PIPELINE_REGISTRY` and exported with
             a checkpoint as `custom_pipelines` (docs/pipelines.md).
+        benchmark: `"module:function"` returning the architecture's `videozoo.benchmarking.Workload` (paper
+            configuration, synthetic batch, training loss, generation variants) for `scripts/benchmark.py`;
+            None for architectures that are not trained here (the feature extractors).
     """
 
     config_class: type[PreTrainedConfig]
@@ -124,6 +127,7 @@ class Architecture:
     family: str = ""
     recipe: str | None = None
     pipelines: tuple[tuple[str, type], ...] = ()
+    benchmark: str | None = None
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -178,6 +182,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=MMTConfig,
         family="retrieval",
         recipe="videozoo.tasks.mmt:RECIPE",
+        benchmark="videozoo.tasks.mmt:benchmark_workload",
         models=((AutoModel, MMTModel),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
@@ -199,6 +204,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=MMTModalityMaskingConfig,
         family="retrieval",
         recipe="videozoo.tasks.mmt_modality_masking:RECIPE",
+        benchmark="videozoo.tasks.mmt_modality_masking:benchmark_workload",
         models=((AutoModel, MMTForModalityMaskingPretraining),),
         processor_class=MMTProcessor,
         feature_extractor_class=MMTFeatureExtractor,
@@ -218,6 +224,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=AVLnetConfig,
         family="retrieval",
         recipe="videozoo.tasks.avlnet:RECIPE",
+        benchmark="videozoo.tasks.avlnet:benchmark_workload",
         models=((AutoModel, AVLnetModel),),
         processor_class=AVLnetProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
@@ -239,6 +246,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=BMTConfig,
         family="dense_captioning",
         recipe="videozoo.tasks.bmt:RECIPE",
+        benchmark="videozoo.tasks.dense_captioning:bmt_benchmark_workload",
         models=((AutoModel, BMTForConditionalGeneration), (AutoModelForSeq2SeqLM, BMTForConditionalGeneration)),
         processor_class=BMTProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -260,6 +268,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=MDVCConfig,
         family="dense_captioning",
         recipe="videozoo.tasks.mdvc:RECIPE",
+        benchmark="videozoo.tasks.dense_captioning:mdvc_benchmark_workload",
         models=((AutoModel, MDVCForConditionalGeneration), (AutoModelForSeq2SeqLM, MDVCForConditionalGeneration)),
         processor_class=MDVCProcessor,
         feature_extractor_class=BMTFeatureExtractor,
@@ -281,6 +290,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=EverythingAtOnceConfig,
         family="retrieval",
         recipe="videozoo.tasks.everything_at_once:RECIPE",
+        benchmark="videozoo.tasks.everything_at_once:benchmark_workload",
         models=((AutoModel, EverythingAtOnceModel),),
         processor_class=EverythingAtOnceProcessor,
         feature_extractor_class=AVLnetFeatureExtractor,
@@ -301,6 +311,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=AvatarConfig,
         family="speech_recognition",
         recipe="videozoo.tasks.avatar:RECIPE",
+        benchmark="videozoo.tasks.avatar:benchmark_workload",
         models=(
             (AutoModelForSpeechSeq2Seq, AvatarForConditionalGeneration),
             (AutoModel, AvatarForConditionalGeneration),
@@ -326,6 +337,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=SparseSyncConfig,
         family="synchronisation",
         recipe="videozoo.tasks.sparsesync:RECIPE",
+        benchmark="videozoo.tasks.sparsesync:benchmark_workload",
         models=(
             (AutoModelForVideoClassification, SparseSyncForOffsetClassification),
             (AutoModel, SparseSyncForOffsetClassification),
@@ -351,6 +363,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=MelGANConfig,
         family="generation",
         recipe="videozoo.tasks.melgan:RECIPE",
+        benchmark="videozoo.tasks.melgan:benchmark_workload",
         models=((AutoModel, MelGANVocoder),),
         paper={
             **SPECVQGAN_PAPER,
@@ -372,6 +385,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=SpecVQGANConfig,
         family="generation",
         recipe="videozoo.tasks.specvqgan:CODEBOOK_RECIPE",
+        benchmark="videozoo.tasks.specvqgan:codebook_benchmark_workload",
         models=((AutoModel, SpecVQGANModel),),
         processor_class=SpecVQGANProcessor,
         feature_extractor_class=SpecVQGANFeatureExtractor,
@@ -385,6 +399,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         config_class=SpecVQGANSamplerConfig,
         family="generation",
         recipe="videozoo.tasks.specvqgan:SAMPLER_RECIPE",
+        benchmark="videozoo.tasks.specvqgan:sampler_benchmark_workload",
         models=(
             (AutoModelForCausalLM, SpecVQGANForConditionalGeneration),
             (AutoModel, SpecVQGANForConditionalGeneration),

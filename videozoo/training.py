@@ -107,6 +107,17 @@ class TrainerArguments:
     sync_batch_norm: bool = field(
         default=True, metadata={"help": "Several GPU processes: batch-norm statistics over the global batch."}
     )
+    torch_compile: bool = field(
+        default=False,
+        metadata={
+            "help": "Compile the model's forward with torch.compile (Module.compile: the saved weights keep their "
+            "names). Speed-up, compile time and loss against eager per model: docs/benchmarks.md."
+        },
+    )
+    channels_last: bool = field(
+        default=False,
+        metadata={"help": "Convolution weights in channels-last memory format (docs/benchmarks.md)."},
+    )
 
     def problems(self) -> list[str]:
         """Every problem of these arguments, each naming its argument (empty when they can run)."""
@@ -273,6 +284,17 @@ def _build_scheduler(optimizer: torch.optim.Optimizer, args: TrainerArguments, t
     return get_scheduler(name, optimizer, num_warmup_steps=args.warmup_steps, num_training_steps=total_steps)
 
 
+def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """Every 2-d / 3-d convolution's weight in channels-last memory format (`torch.channels_last` /
+    `torch.channels_last_3d`), in place; the activations follow the weights' format. Returns `model`."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.to(memory_format=torch.channels_last)
+        elif isinstance(module, torch.nn.Conv3d):
+            module.to(memory_format=torch.channels_last_3d)
+    return model
+
+
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for name, param in model.named_parameters():
@@ -424,6 +446,10 @@ def fit(
             num_workers=args.dataloader_num_workers,
         )
 
+    if args.channels_last:
+        to_channels_last(model)
+    if args.torch_compile:
+        model.compile()  # in place: the forward is compiled, the module (and its state-dict names) stay as they are
     if optimizer is None:
         optimizer = torch.optim.AdamW(
             _param_groups(model, args.weight_decay),

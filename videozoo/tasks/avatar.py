@@ -531,3 +531,56 @@ RECIPE = Recipe(
     evaluate_arguments=(EvaluationArguments,),
     evaluate=evaluate,
 )
+
+
+def benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: the paper configuration (271.6 M parameters: a 12-layer ViT-B MBT encoder
+    over 2 frames of 224 x 224 and 2,500 log-mel frames, an 8-layer decoder, 30,522 wordpieces; Gabeur et al. 2022
+    Sec. 4), 64-token targets, the label-smoothed loss of training. Generation: greedy `generate()` with the cache
+    against `use_cache=False` (the prefix and the memory projections recomputed at every step)."""
+    from ..benchmarking import Workload
+    from ..configuration import AvatarConfig
+    from ..modeling import AvatarForConditionalGeneration
+
+    paper = config is None
+    config = config or AvatarConfig()
+    target_tokens = 64 if paper else 12
+
+    def make_inputs(batch, generator):
+        return {
+            "input_features": torch.randn(batch, config.max_audio_frames, config.num_mel_bins, generator=generator),
+            "pixel_values": torch.rand(batch, 3, config.num_frames, *config.frame_size, generator=generator) * 2 - 1,
+            "labels": torch.randint(4, config.vocab_size, (batch, target_tokens), generator=generator),
+        }
+
+    def generation(model, inputs, new_tokens):
+        encoder_inputs = {k: inputs[k] for k in ("input_features", "pixel_values")}
+        memory = model.get_encoder()(**encoder_inputs)
+        common = dict(
+            encoder_outputs=memory,
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            eos_token_id=None,
+        )
+        return {
+            "generate, key/value cache": lambda: model.generate(
+                input_features=inputs["input_features"], use_cache=True, **common
+            )[:, -new_tokens:],
+            "generate, no cache": lambda: model.generate(
+                input_features=inputs["input_features"], use_cache=False, **common
+            )[:, -new_tokens:],
+        }
+
+    return Workload(
+        description=f"{config.num_frames} frames of {config.frame_size}, {config.max_audio_frames} log-mel frames, "
+        f"{target_tokens}-token targets",
+        build_model=lambda: AvatarForConditionalGeneration(config),
+        make_inputs=make_inputs,
+        loss=lambda model, inputs: label_smoothed_loss(model(**inputs).logits, inputs["labels"], 0.1, pad_token_id=0),
+        paper_batch_size=32,
+        cpu_batch_size=2,
+        learning_rate=1e-4,
+        generate=generation,
+    )

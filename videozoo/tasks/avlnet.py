@@ -252,3 +252,35 @@ RECIPE = Recipe(
     evaluate_arguments=(AVLnetArguments, AVLnetEvaluationArguments),
     evaluate=evaluate,
 )
+
+
+def benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: the audio-video model of the paper (ResDAVEnet 128..1024 over 1,000-frame
+    log-mel clips, D = 4096, 4096-d video features; Rouditchenko et al. 2021 Sec. 3) with its MMS loss."""
+    from ..benchmarking import Workload
+    from ..configuration import AVLnetConfig
+    from ..modeling import AVLnetModel
+
+    paper = config is None
+    config = config or AVLnetConfig()
+    frames = 1000 if paper else 64
+
+    def make_inputs(batch, generator):
+        inputs = {
+            "input_features": -80 * torch.rand(batch, config.num_mel_bins, frames, generator=generator),
+            "audio_lengths": torch.full((batch,), frames),
+            "video_features": torch.rand(batch, config.video_feature_size, generator=generator),
+        }
+        if config.variant != "av":
+            inputs["text_features"] = torch.randn(batch, 5, config.word_embedding_size, generator=generator)
+        return inputs
+
+    return Workload(
+        description=f"{config.variant}, {frames} log-mel frames, D = {config.embed_dim}",
+        build_model=lambda: AVLnetModel(config),
+        make_inputs=make_inputs,
+        loss=lambda model, inputs: model(**inputs, return_loss=True).loss,
+        paper_batch_size=128,
+        cpu_batch_size=16,
+        learning_rate=1e-3,
+    )

@@ -677,3 +677,141 @@ __all__ = [
     "normalize_sentence",
     "train_captioner",
 ]
+__all__ = ["DenseCaptioningTask", "EventProposalTask", "normalize_sentence"]
+
+
+def _caption_batch(config, batch: int, generator: torch.Generator, steps: tuple[int, int], tokens: int, mdvc: bool):
+    ids = torch.randint(4, config.vocab_size, (batch, tokens), generator=generator)
+    ids[:, 0] = config.bos_token_id
+    audio_steps, video_steps = steps
+    if mdvc:
+        inputs = {
+            "video_features": torch.rand(batch, audio_steps, config.video_hidden_size, generator=generator),
+            "audio_features": torch.rand(batch, audio_steps, config.audio_hidden_size, generator=generator),
+            "feature_attention_mask": torch.ones(batch, audio_steps, dtype=torch.bool),
+            "speech_input_ids": torch.randint(4, config.speech_vocab_size, (batch, 3 * tokens), generator=generator),
+        }
+    else:
+        inputs = {
+            "audio_features": torch.rand(batch, audio_steps, config.audio_feature_size, generator=generator),
+            "video_features": torch.rand(batch, video_steps, config.video_feature_size, generator=generator),
+            "audio_attention_mask": torch.ones(batch, audio_steps, dtype=torch.bool),
+            "video_attention_mask": torch.ones(batch, video_steps, dtype=torch.bool),
+        }
+    inputs["labels"] = torch.cat([ids[:, 1:], torch.full((batch, 1), config.eos_token_id)], 1)
+    inputs["decoder_input_ids"] = ids
+    return inputs
+
+
+def full_prefix_decoding(model, encoder_inputs: dict, new_tokens: int) -> torch.Tensor:
+    """The reference captioners' greedy loop: the whole model (encoder included) on the growing prefix at every
+    step, EOS suppressed (v-iashin/BMT `greedy_decoder`): the baseline `generate()` is measured against."""
+    config = model.config
+    batch = next(iter(encoder_inputs.values())).shape[0]
+    ids = torch.full((batch, 1), config.bos_token_id, device=next(model.parameters()).device)
+    for _ in range(new_tokens):
+        logits = model(**encoder_inputs, decoder_input_ids=ids).logits[:, -1]
+        logits[:, config.eos_token_id] = float("-inf")
+        ids = torch.cat([ids, logits.argmax(-1, keepdim=True)], 1)
+    return ids
+
+
+def _caption_generation(model, inputs: dict, new_tokens: int) -> dict:
+    encoder_inputs = {k: v for k, v in inputs.items() if k not in TEACHER_FORCING_INPUTS}
+    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, num_beams=1)
+    return {
+        "generate, key/value cache": lambda: model.generate(**encoder_inputs, **kwargs)[:, -new_tokens:],
+        "generate, no cache": lambda: model.generate(**encoder_inputs, use_cache=False, **kwargs)[:, -new_tokens:],
+        "reference loop (encoder per token)": lambda: full_prefix_decoding(model, encoder_inputs, new_tokens)[
+            :, -new_tokens:
+        ],
+    }
+
+
+def bmt_benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload of BMT (Iashin & Rahtu 2020, Sec. 4): `--variant captioner` (V = 10,172,
+    events of 38 x 0.96 s audio and 14 x 2.56 s video, ~36 s, the mean ActivityNet event; 16-token captions; batch
+    32) or `proposals` (whole videos padded to 800 / 300 steps, 48 + 128 anchors, the encoder frozen as in stage 2;
+    batch 16)."""
+    from ..benchmarking import Workload
+    from ..configuration import BMTConfig
+    from ..modeling import BMTForConditionalGeneration, BMTForEventProposal
+
+    paper = config is None
+    variant = variant or "captioner"
+    if variant not in ("captioner", "proposals"):
+        raise ValueError(f"--variant for bmt must be 'captioner' or 'proposals' (got {variant!r})")
+    if variant == "proposals":
+        anchors = {
+            "audio_anchor_lengths": torch.linspace(1, 200, 48).tolist(),
+            "video_anchor_lengths": torch.linspace(1, 300, 128).tolist(),
+        }
+        if not paper:  # the test configuration has no anchors: a few short ones
+            anchors = {"audio_anchor_lengths": [2.0, 5.0, 9.0], "video_anchor_lengths": [2.0, 4.0, 7.0]}
+            config = BMTConfig(**{**config.to_dict(), **anchors})
+        else:
+            config = BMTConfig(vocab_size=10172, **anchors)
+        audio_steps, video_steps = (800, 300) if paper else (40, 30)
+        valid = (120, 45) if paper else (20, 15)
+
+        def build_model():
+            model = BMTForEventProposal(config)
+            model.encoder.requires_grad_(False)  # stage 2: the captioner's encoder, frozen
+            return model
+
+        def make_inputs(batch, generator):
+            return {
+                "audio_features": torch.rand(batch, audio_steps, config.audio_feature_size, generator=generator),
+                "video_features": torch.rand(batch, video_steps, config.video_feature_size, generator=generator),
+                "audio_attention_mask": (torch.arange(audio_steps)[None] < valid[0]).expand(batch, -1),
+                "video_attention_mask": (torch.arange(video_steps)[None] < valid[1]).expand(batch, -1),
+                "event_targets": torch.tensor(
+                    [[i, 30.0, 20.0, 0] for i in range(batch)] + [[i, 80.0, 40.0, 1] for i in range(batch)]
+                ),
+            }
+
+        return Workload(
+            description=f"proposal generator, {audio_steps} audio / {video_steps} video steps, encoder frozen",
+            build_model=build_model,
+            make_inputs=make_inputs,
+            loss=lambda model, inputs: model(**inputs).loss,
+            paper_batch_size=16,
+            cpu_batch_size=4,
+            learning_rate=5e-5,
+            extra={"variants": ("captioner", "proposals")},
+        )
+    config = config or BMTConfig(vocab_size=10172)
+    steps, tokens = ((38, 14), 16) if paper else ((7, 5), 6)
+    return Workload(
+        description=f"captioner, V = {config.vocab_size}, {steps[0]} audio / {steps[1]} video steps, {tokens} tokens",
+        build_model=lambda: BMTForConditionalGeneration(config),
+        make_inputs=lambda batch, generator: _caption_batch(config, batch, generator, steps, tokens, mdvc=False),
+        loss=lambda model, inputs: model(**inputs).loss,
+        paper_batch_size=32,
+        cpu_batch_size=32,
+        learning_rate=5e-5,
+        generate=_caption_generation,
+        extra={"variants": ("captioner", "proposals")},
+    )
+
+
+def mdvc_benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload of MDVC (Iashin & Rahtu 2020, Sec. 4): V = 10,172 caption words, 22,500
+    subtitle words, 38 feature steps, 16-token captions with 48 subtitle tokens, batch 28."""
+    from ..benchmarking import Workload
+    from ..configuration import MDVCConfig
+    from ..modeling import MDVCForConditionalGeneration
+
+    paper = config is None
+    config = config or MDVCConfig()
+    steps, tokens = ((38, 38), 16) if paper else ((7, 7), 6)
+    return Workload(
+        description=f"V = {config.vocab_size}, {steps[0]} feature steps, {tokens} + {3 * tokens} subtitle tokens",
+        build_model=lambda: MDVCForConditionalGeneration(config),
+        make_inputs=lambda batch, generator: _caption_batch(config, batch, generator, steps, tokens, mdvc=True),
+        loss=lambda model, inputs: model(**inputs).loss,
+        paper_batch_size=28,
+        cpu_batch_size=28,
+        learning_rate=5e-5,
+        generate=_caption_generation,
+    )

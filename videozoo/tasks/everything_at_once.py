@@ -261,3 +261,33 @@ RECIPE = Recipe(
     evaluate_arguments=(EAOEvaluationArguments, EvaluationArguments),
     evaluate=evaluate,
 )
+
+
+def benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: the paper configuration (width 4096, 64 heads, ResDAVEnet v2 up to 4096
+    channels; 20 words, 12 video tokens, 768 audio frames; batch 224, learning rate 5e-5; Shvetsova et al. 2022
+    Sec. 4) with the combinatorial loss of the model."""
+    from ..benchmarking import Workload
+    from ..configuration import EverythingAtOnceConfig
+    from ..modeling import EverythingAtOnceModel
+
+    paper = config is None
+    config = config or EverythingAtOnceConfig()
+    words, video_tokens, frames = (20, 12, 768) if paper else (5, 6, 32)
+
+    def make_inputs(batch, generator):
+        return {
+            "text_features": torch.randn(batch, words, config.text_feature_size, generator=generator),
+            "video_features": torch.randn(batch, video_tokens, config.video_feature_size, generator=generator),
+            "input_features": -40 + 10 * torch.randn(batch, config.num_mel_bins, frames, generator=generator),
+        }
+
+    return Workload(
+        description=f"width {config.hidden_size}, {words} words, {video_tokens} video tokens, {frames} audio frames",
+        build_model=lambda: EverythingAtOnceModel(config),
+        make_inputs=make_inputs,
+        loss=lambda model, inputs: model(**inputs, return_loss=True).loss,
+        paper_batch_size=224,
+        cpu_batch_size=8,
+        learning_rate=5e-5,
+    )

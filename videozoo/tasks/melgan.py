@@ -170,3 +170,68 @@ RECIPE = Recipe(
     evaluate_note="the vocoder is scored by its training evaluation (log-mel L1 of the generated audio on the "
     "held-out segments, in the run's eval_results.json)",
 )
+
+
+class _GeneratorAndDiscriminator(torch.nn.Module):
+    """The two networks of one MelGAN training step, for `scripts/benchmark.py` (one optimizer over both)."""
+
+    def __init__(self, config):
+        from ..modeling.modeling_melgan import MelGANVocoder
+
+        super().__init__()
+        self.generator = MelGANVocoder(config)
+        self.discriminator = MelGANDiscriminator(config)
+
+
+def benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: the released vocoder (ngf 32, 3 residual units, 4.27 M parameters) and its
+    3-scale discriminator on 8,192-sample segments (32 log-mel frames; batch 64: the SpecVQGAN vocoder recipe,
+    docs/specvqgan_vocoder_and_metrics.md). One step is the generator's loss (adversarial + feature matching) plus the
+    discriminator's hinge loss on the detached fake, back-propagated together: the work of the task's two steps.
+    Generation (`--mode generate`): vocoding a 9.84 s clip (848 frames) with weight norm as trained and with the
+    weights folded; the unit is seconds of audio."""
+    from ..benchmarking import Workload
+    from ..configuration import MelGANConfig
+
+    paper = config is None
+    config = config or MelGANConfig()
+    frames = 32 if paper else 9
+
+    def loss(pair, inputs):
+        fake = pair.generator(inputs["input_features"]).waveform
+        real = pair.discriminator(inputs["waveform"])
+        generator_loss = melgan_generator_loss(pair.discriminator(fake), real, config)["loss"]
+        return generator_loss + melgan_discriminator_loss(real, pair.discriminator(fake.detach()))
+
+    def make_inputs(batch, generator):
+        return {
+            "input_features": torch.rand(batch, config.num_mel_bins, frames, generator=generator),
+            "waveform": torch.rand(batch, frames * config.hop_length, generator=generator) * 2 - 1,
+        }
+
+    def generation(pair, inputs, new_tokens):
+        from ..modeling.modeling_melgan import MelGANVocoder
+
+        mel = torch.rand(1, config.num_mel_bins, 848 if paper else 40, generator=torch.Generator().manual_seed(0))
+        mel = mel.to(inputs["input_features"].device)
+        vocoder = pair.generator.eval()
+        folded = MelGANVocoder(config).to(mel.device).eval()
+        folded.load_state_dict(vocoder.state_dict())
+        folded.remove_weight_norm()
+        return {
+            "weight norm (as trained)": lambda: vocoder(mel).waveform,
+            "weight norm folded": lambda: folded(mel).waveform,
+        }
+
+    return Workload(
+        description=f"vocoder + discriminator, {frames} frames ({frames * config.hop_length} samples)",
+        build_model=lambda: _GeneratorAndDiscriminator(config),
+        make_inputs=make_inputs,
+        loss=loss,
+        paper_batch_size=64,
+        cpu_batch_size=16,
+        learning_rate=1e-4,
+        generate=generation,
+        generated_unit="audio s",
+        generated_per_call=lambda waveform: waveform.numel() / config.sampling_rate,
+    )

@@ -354,3 +354,39 @@ RECIPE = Recipe(
     evaluate=evaluate,
     initializes_from=("mmt_modality_masking",),
 )
+
+
+def mmt_batch(config, batch_size: int, generator: torch.Generator, tokens: int, text_length: int) -> dict:
+    """A synthetic batch: `tokens` features per expert (one per second), `text_length` caption wordpieces."""
+    inputs = {"expert_features": {}, "expert_times": {}, "expert_attention_mask": {}, "expert_pooled": {}}
+    for name in config.expert_names:
+        size = config.expert_feature_sizes[name]
+        inputs["expert_features"][name] = torch.randn(batch_size, tokens, size, generator=generator)
+        inputs["expert_times"][name] = torch.arange(tokens).float().expand(batch_size, -1) + 2.5
+        inputs["expert_attention_mask"][name] = torch.ones(batch_size, tokens, dtype=torch.long)
+        inputs["expert_pooled"][name] = torch.randn(batch_size, size, generator=generator)
+    vocab = config.text_config.vocab_size
+    inputs["input_ids"] = torch.randint(min(1000, vocab - 1), vocab, (batch_size, text_length), generator=generator)
+    inputs["attention_mask"] = torch.ones(batch_size, text_length, dtype=torch.long)
+    return inputs
+
+
+def benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: the paper's MSR-VTT recipe (7 experts x 30 features, BERT-base captions of
+    30 wordpieces, batch 32, learning rate 5e-5, Gabeur et al. 2020 Sec. 4.1) with the ranking loss."""
+    from ..benchmarking import Workload
+    from ..configuration import MMTConfig
+
+    paper = config is None
+    config = config or MMTConfig()
+    tokens, text_length = (30, 30) if paper else (5, 9)
+    task = MMTRetrievalTask(margin=config.ranking_margin)
+    return Workload(
+        description=f"{len(config.expert_names)} experts x {tokens} features, {text_length} caption tokens",
+        build_model=lambda: MMTModel(config),
+        make_inputs=lambda batch, generator: mmt_batch(config, batch, generator, tokens, text_length),
+        loss=task.training_loss,
+        paper_batch_size=32,
+        cpu_batch_size=32,
+        learning_rate=5e-5,
+    )

@@ -290,3 +290,48 @@ RECIPE = Recipe(
     evaluate_arguments=(MaskingArguments, EvaluationArguments),
     evaluate=evaluate,
 )
+
+
+def benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: pre-training at the paper's sizes (Psi: MMT 4x4, 512 wide, over RGB 30 +
+    audio 30 + ASR 128 tokens; Phi_text: BERT-base over 32 ASR wordpieces; batch 1,200 over 8 GPUs, i.e. 150 per
+    device; Gabeur et al. 2022 Sec. 4) with `--variant` the masked modality (asr, s3d or vggish)."""
+    from ..benchmarking import Workload
+    from ..configuration import MMTModalityMaskingConfig
+    from ..modeling import MMTForModalityMaskingPretraining
+
+    paper = config is None
+    config = config or MMTModalityMaskingConfig()
+    video = config.video_config
+    budgets = {"s3d": 30, "vggish": 30, "asr": 128} if paper else {}
+    masked = variant or ("asr" if "asr" in video.expert_names else video.expert_names[0])
+    if masked not in video.expert_names:
+        raise ValueError(f"--variant {masked!r} is not one of the experts {list(video.expert_names)}")
+    query_tokens = 32 if paper else 6
+
+    def make_inputs(batch, generator):
+        inputs = {"expert_features": {}, "expert_times": {}, "expert_attention_mask": {}, "expert_pooled": {}}
+        for name in video.expert_names:
+            size, tokens = video.expert_feature_sizes[name], budgets.get(name, 5)
+            inputs["expert_features"][name] = torch.randn(batch, tokens, size, generator=generator)
+            times = torch.arange(tokens).float() * min(30, tokens) / tokens + 2
+            inputs["expert_times"][name] = times.expand(batch, -1)
+            inputs["expert_attention_mask"][name] = torch.ones(batch, tokens, dtype=torch.long)
+            inputs["expert_pooled"][name] = torch.randn(batch, size, generator=generator)
+        vocab = video.text_config.vocab_size
+        inputs["asr_query_ids"] = torch.randint(
+            min(1000, vocab - 1), vocab, (batch, query_tokens), generator=generator
+        )
+        inputs["asr_query_attention_mask"] = torch.ones(batch, query_tokens, dtype=torch.long)
+        return inputs
+
+    return Workload(
+        description=f"masked {masked}; tokens {budgets or 5} per expert, {query_tokens} ASR query wordpieces",
+        build_model=lambda: MMTForModalityMaskingPretraining(config),
+        make_inputs=make_inputs,
+        loss=lambda model, inputs: model(**inputs, masked_modality=masked, return_loss=True).loss,
+        paper_batch_size=150,
+        cpu_batch_size=16,
+        learning_rate=1e-4,
+        extra={"variants": tuple(video.expert_names)},
+    )

@@ -466,3 +466,34 @@ RECIPE = Recipe(
     evaluate_arguments=(SparseSyncArguments, EvaluationArguments),
     evaluate=evaluate,
 )
+
+
+def benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: the released configuration (54.3 M parameters; 5 s clips: 125 frames of
+    224 x 224 and a 257 x 626 spectrogram; 21 offset classes; Iashin et al. 2022 Sec. 4), cross-entropy over the
+    offset classes."""
+    from ..benchmarking import Workload
+    from ..configuration import SparseSyncConfig
+    from ..modeling import SparseSyncForOffsetClassification
+
+    paper = config is None
+    config = config or SparseSyncConfig()
+    frames, height, width, spectrogram_frames = (125, 224, 224, 626) if paper else (16, 32, 64, 81)
+
+    def make_inputs(batch, generator):
+        return {
+            "pixel_values": torch.randn(batch, frames, 3, height, width, generator=generator),
+            "input_features": torch.randn(batch, config.num_frequency_bins, spectrogram_frames, generator=generator),
+            "labels": torch.randint(0, config.num_offset_classes, (batch,), generator=generator),
+        }
+
+    return Workload(
+        description=f"{frames} frames of {height} x {width}, a {config.num_frequency_bins} x {spectrogram_frames} "
+        "spectrogram",
+        build_model=lambda: SparseSyncForOffsetClassification(config),
+        make_inputs=make_inputs,
+        loss=SparseSyncOffsetTask().training_loss,
+        paper_batch_size=10,
+        cpu_batch_size=1,
+        learning_rate=5e-6,
+    )

@@ -512,3 +512,86 @@ SAMPLER_RECIPE = Recipe(
     evaluate_arguments=(EvaluationArguments,),
     evaluate=evaluate,
 )
+
+
+def codebook_benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: the VGGSound Stage I codebook (128 base channels, 71.7 M parameters without
+    its discriminator) on 80 x 848 spectrograms, L1 + codebook loss (the step before `disc_start`); batch 3 per GPU
+    (v-iashin/SpecVQGAN configs/vggsound_codebook.yaml)."""
+    from ..benchmarking import Workload
+    from ..configuration import SpecVQGANConfig
+    from ..modeling import SpecVQGANModel
+
+    paper = config is None
+    config = config or SpecVQGANConfig()
+    frames = 848 if paper else 10
+
+    return Workload(
+        description=f"{config.base_channels} base channels, {config.num_mel_bins} x {frames} spectrograms",
+        build_model=lambda: SpecVQGANModel(config),
+        make_inputs=lambda batch, generator: {
+            "input_features": torch.rand(batch, config.num_mel_bins, frames, generator=generator) * 2 - 1
+        },
+        loss=SpecVQGANCodebookTask().training_loss,
+        paper_batch_size=3,
+        cpu_batch_size=1,
+        learning_rate=4.5e-6,
+    )
+
+
+def full_prefix_sampling(model, features: torch.Tensor, steps: int) -> torch.Tensor:
+    """The reference's greedy sampler: a forward pass over [condition, every index so far] for each new index (no
+    key/value cache), the baseline `generate()` is measured against."""
+    bos = torch.full((features.shape[0], 1), model.config.bos_token_id, device=features.device)
+    tokens = torch.zeros(features.shape[0], 0, dtype=torch.long, device=features.device)
+    for _ in range(steps):
+        logits = model(input_ids=torch.cat([bos, tokens], 1), visual_features=features).logits[:, -1]
+        tokens = torch.cat([tokens, logits.argmax(-1, keepdim=True)], dim=1)
+    return tokens
+
+
+def sampler_benchmark_workload(config=None, variant=None):
+    """`scripts/benchmark.py` workload: the VGGSound Stage II transformer (24 layers, 1024 wide, 16 heads, 307 M
+    parameters) on 212 feature vectors, teacher-forced over the 265 indices of a 10 s spectrogram; batch 2 per GPU
+    (configs/vggsound_transformer.yaml). Generation: the 265 indices with the key/value cache (`generate`) against
+    the reference's full-prefix sampler, greedy (identical indices); `--new_tokens k` runs the reference for the
+    first k indices only (the cache always samples all of them), and the rates are per index."""
+    from ..benchmarking import Workload
+    from ..configuration import SpecVQGANConfig, SpecVQGANSamplerConfig
+    from ..modeling import SpecVQGANForConditionalGeneration
+
+    paper = config is None
+    config = config or SpecVQGANSamplerConfig(first_stage_config=SpecVQGANConfig(num_embeddings=1024))
+
+    def make_inputs(batch, generator):
+        tokens = torch.randint(0, config.codebook_size, (batch, config.num_tokens), generator=generator)
+        bos = torch.full((batch, 1), config.bos_token_id)
+        return {
+            "visual_features": torch.randn(batch, config.num_features, config.feature_size, generator=generator),
+            "input_ids": torch.cat([bos, tokens[:, :-1]], dim=1),
+            "labels": tokens,
+        }
+
+    def generation(model, inputs, new_tokens):
+        features = inputs["visual_features"]
+
+        def cached():
+            return model.generate(features, do_sample=False, decode=False).indices  # always all indices
+
+        return {
+            "generate, key/value cache": cached,
+            "reference, full prefix": lambda: full_prefix_sampling(model, features, new_tokens),
+        }
+
+    return Workload(
+        description=f"{config.num_hidden_layers} layers x {config.hidden_size}, {config.num_features} features, "
+        f"{config.num_tokens} indices",
+        build_model=lambda: SpecVQGANForConditionalGeneration(config),
+        make_inputs=make_inputs,
+        loss=lambda model, inputs: model(**inputs).loss,
+        paper_batch_size=2,
+        cpu_batch_size=1 if paper else 2,
+        learning_rate=5e-6,
+        generate=generation,
+        generated_unit="indices",
+    )

@@ -4,9 +4,10 @@
         --output_dir runs/mmt-synthetic/eval
 
 Loads the model and processor through `AutoModel` / `AutoProcessor`, encodes the test videos and captions
-separately, ranks them with the retrieval metric module (`videozoo/metrics/video_retrieval`, loaded with
-`evaluate.load` from its path), writes `metrics.json` and a recall@K plot `recall_at_k.png`, and prints the
-metrics. Datasets are chosen as in `scripts/train_mmt.py`.
+separately, ranks them with the retrieval metric module's computation (`videozoo/metrics/video_retrieval`,
+block by block from the embeddings with the per-expert weighted similarity: docs/retrieval_at_scale.md), writes
+`metrics.json` and a recall@K plot `recall_at_k.png`, and prints the metrics. Datasets are chosen as in
+`scripts/train_mmt.py`.
 """
 
 import json
@@ -21,7 +22,6 @@ from transformers import AutoModel, AutoProcessor, HfArgumentParser
 import videozoo  # noqa: F401  (registers the architectures)
 from videozoo.arguments import checkpoint_problem, output_folder_problem, positive_problem, raise_if_any
 from videozoo.data.mmt import MMTCollator
-from videozoo.metrics import load_metric
 from videozoo.processors import MMTProcessor
 from videozoo.scripts.train_mmt import MMTArguments, argument_problems, load_splits
 from videozoo.tasks.mmt import MMTRetrievalTask
@@ -91,17 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     task = MMTRetrievalTask(model.config.ranking_margin, model.config.renormalize_missing_modalities)
     with torch.no_grad():
         encoded = task.embed(model, loader, accelerator)
-    keep = encoded["caption_mask"].bool().reshape(-1)
-    num_videos, per_video = encoded["caption_mask"].shape
-    similarity = task.similarity(
-        encoded["text_embeds"].flatten(0, 1)[keep],
-        encoded["text_weights"].flatten(0, 1)[keep],
-        encoded["video_embeds"],
-        encoded["video_availability"],
-    )
-    caption_to_video = torch.arange(num_videos).repeat_interleave(per_video)[keep]
-    metric = load_metric("video_retrieval")
-    metrics = metric.compute(predictions=similarity.numpy(), references=caption_to_video.numpy())
+    metrics = task.retrieval_metrics(encoded)  # the metric module's computation, block by block
 
     if accelerator.is_main_process:
         output_dir = Path(eval_args.output_dir or Path(data_args.model_name_or_path) / "eval")

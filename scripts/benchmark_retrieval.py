@@ -11,8 +11,8 @@ A size `CxV` is C captions (queries) over V videos. Each size runs in a fresh pr
    `text @ video.T` (MMT: `compute_similarity` on the whole sets), the evaluation], interleaved so that both see
    the same load; printed: the median over rounds of evaluation / product, in wall-clock time and in CPU time of
    the process (the CPU-time ratio is the one to trust on a machine shared with other work);
-3. every size: the evaluation's rate in scores per second, and what a square 10^6 x 10^6 evaluation (10^12 scores)
-   would take at that rate.
+3. every size: the evaluation's rate in scores per CPU-second, and the CPU time a square 10^6 x 10^6 evaluation
+   (10^12 scores) would take at that rate (divide by the threads for the wall time of an unloaded machine).
 
 The default 10^6 case scores 10^6 captions against 10^4 videos: a square 10^6 x 10^6 evaluation is 10^12 scores,
 hours of matrix products on a 2-core CPU, while its working memory is the same block (docs/retrieval_at_scale.md).
@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         scores = captions * videos
         print(
             f"{captions:>9,} captions x {videos:>7,} videos: {wall:8.2f} s wall, {cpu:8.2f} s CPU, "
-            f"{scores / wall / 1e6:,.0f} M scores/s -> 10^6 x 10^6 in {1e12 / scores * wall / 3600:.1f} h; "
+            f"{scores / cpu / 1e6:,.0f} M scores per CPU-second -> 10^6 x 10^6 in {1e12 / scores * cpu / 3600:.1f} "
+            "CPU-hours; "
             f"peak RSS {peak_gib:.2f} GiB (before the evaluation {before_gib:.2f} GiB, the whole matrix would be "
             f"{scores * 4 / GIB:,.1f} GiB); t2v R@1 {t2v_r1:.2f}, v2t R@1 {v2t_r1:.2f}",
             flush=True,

@@ -111,6 +111,10 @@ class SparseSyncArguments:
     )
     probes: bool = field(default=False, metadata={"help": f"Also evaluate the corrupted-validation probes {PROBES}."})
     cache_decoded: bool = field(default=False, metadata={"help": "Keep decoded clips in memory (small sets)."})
+    decoded_cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "Keep decoded clips on disk here, so epochs do not decode again (docs/data_throughput.md)."},
+    )
 
 
 def argument_problems(args: SparseSyncArguments) -> list[str | None]:
@@ -246,6 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         seed=training_args.seed,
         event_aware=args.crop_policy == "event_aware",
         cache_decoded=args.cache_decoded,
+        decoded_cache_dir=args.decoded_cache_dir,
     )
     return fit(
         model,
@@ -255,7 +260,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         collate_fn=train_collator,
         eval_dataset=evaluation,
         eval_collate_fn=SparseSyncCollator(
-            processor, training=False, seed=training_args.seed + 1, cache_decoded=args.cache_decoded
+            processor,
+            training=False,
+            seed=training_args.seed + 1,
+            cache_decoded=args.cache_decoded,
+            decoded_cache_dir=args.decoded_cache_dir,
         ),
         processor=processor,
         hparams=vars(args),

@@ -442,11 +442,111 @@ def make_lrs3_split_files(
     return counts
 
 
+# ------------------------------------------------------------------ decoded-clip cache (docs/data_throughput.md)
+class DecodedClipCache:
+    """Decoded and resized clips kept on disk, so that epochs after the first do not decode again.
+
+    `root/<decoding>/<clip>.frames.npy` (uint8 `(T, 3, H, W)`, the frames `SparseSyncProcessor.load_clip` returns),
+    `<clip>.waveform.npy` (float32 mono) and `<clip>.json` (rates, the source's size and modification time).
+    `<decoding>` names the decoding parameters (fps, sampling rate, shorter side, duration cap), so processors that
+    decode differently never share entries. Each file is written under a temporary name and renamed into place,
+    the json last: an entry exists once its json does, so a crashed or concurrent writer (DataLoader workers) never
+    leaves a partial clip that is read. Reads are memory-mapped (copy-on-write: the file is never changed), so a
+    crop touches only its own frames. An entry whose source changed since (size or modification time) is decoded
+    again. The clips are what decoding gives, so batches are the same with or without the cache
+    (`tests/test_data_sparsesync_cache.py`)."""
+
+    def __init__(self, root: str | Path, processor: SparseSyncProcessor):
+        self.processor = processor
+        rate = processor.feature_extractor.sampling_rate
+        side = processor.resize_shorter_side or 0
+        self.root = (
+            Path(root) / f"fps{processor.video_fps:g}_sr{rate}_side{side}_max{processor.clip_max_length_sec + 1.0:g}"
+        )
+
+    def _entry(self, path: str | Path) -> Path:
+        resolved = Path(path).resolve()
+        digest = zlib.crc32(str(resolved).encode()) & 0xFFFFFFFF
+        return self.root / f"{resolved.stem}-{digest:08x}"
+
+    @staticmethod
+    def _stamp(path: str | Path) -> dict:
+        stat = Path(path).stat()
+        return {"source": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+    def cached(self, path: str | Path) -> DecodedClip | None:
+        """The cached clip of `path`, or None (not cached, or its source changed)."""
+        import json
+
+        entry = self._entry(path)
+        try:
+            meta = json.loads(entry.with_suffix(".json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        if meta.get("stamp") != self._stamp(path):
+            return None
+        frames = np.load(f"{entry}.frames.npy", mmap_mode="c")
+        waveform = np.load(f"{entry}.waveform.npy", mmap_mode="c")
+        return DecodedClip(
+            torch.from_numpy(frames),
+            torch.from_numpy(waveform),
+            meta["fps"],
+            meta["sampling_rate"],
+            path=str(path),
+            source_fps=meta["source_fps"],
+            source_sampling_rate=meta["source_sampling_rate"],
+            source_channels=meta["source_channels"],
+            source_size=tuple(meta["source_size"]),
+        )
+
+    def write(self, path: str | Path, clip: DecodedClip) -> None:
+        import json
+        import os
+        import uuid
+
+        entry = self._entry(path)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        token = f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
+        meta = {
+            "stamp": self._stamp(path),
+            "fps": clip.fps,
+            "sampling_rate": clip.sampling_rate,
+            "source_fps": clip.source_fps,
+            "source_sampling_rate": clip.source_sampling_rate,
+            "source_channels": clip.source_channels,
+            "source_size": list(clip.source_size),
+        }
+        for suffix, array in (
+            (".frames.npy", clip.frames.numpy()),
+            (".waveform.npy", clip.waveform.numpy()),
+            (".json", None),
+        ):
+            temporary = Path(f"{entry}{suffix}{token}")
+            try:
+                with temporary.open("wb") as handle:
+                    if array is None:
+                        handle.write(json.dumps(meta).encode())
+                    else:
+                        np.save(handle, np.ascontiguousarray(array))
+                os.replace(temporary, f"{entry}{suffix}")
+            finally:
+                temporary.unlink(missing_ok=True)
+
+    def load(self, path: str | Path) -> DecodedClip:
+        """The cached clip, or decode it (`SparseSyncProcessor.load_clip`) and cache it."""
+        clip = self.cached(path)
+        if clip is None:
+            clip = self.processor.load_clip(path)
+            self.write(path, clip)
+        return clip
+
+
 # ----------------------------------------------------------------------------- batching
 class SparseSyncCollator:
     """Rows -> model inputs: decode each clip, crop it (the row's fixed offset if it has one, else the sampler with
     the row's `sample_seed`), and run the processor. `training=True` adds the training transforms;
-    `cache_decoded=True` keeps every decoded clip in memory (small sets, one loader process)."""
+    `cache_decoded=True` keeps every decoded clip in memory (small sets, one loader process); `decoded_cache_dir`
+    keeps them on disk (`DecodedClipCache`: any set size, shared by DataLoader workers and later runs)."""
 
     def __init__(
         self,
@@ -455,6 +555,7 @@ class SparseSyncCollator:
         seed: int = 0,
         event_aware: bool = False,
         cache_decoded: bool = False,
+        decoded_cache_dir: str | Path | None = None,
     ):
         self.processor = processor
         self.training = training
@@ -463,12 +564,16 @@ class SparseSyncCollator:
         self.cache = (
             {} if cache_decoded else None
         )  # path -> DecodedClip, for sets small enough to keep decoded in memory
+        self.disk_cache = DecodedClipCache(decoded_cache_dir, processor) if decoded_cache_dir is not None else None
+
+    def _decode(self, path: str) -> DecodedClip:
+        return self.processor.load_clip(path) if self.disk_cache is None else self.disk_cache.load(path)
 
     def _load(self, path: str) -> DecodedClip:
         if self.cache is None:
-            return self.processor.load_clip(path)
+            return self._decode(path)
         if path not in self.cache:
-            self.cache[path] = self.processor.load_clip(path)
+            self.cache[path] = self._decode(path)
         return self.cache[path]
 
     def __call__(self, rows: list[dict]) -> dict:
@@ -518,6 +623,7 @@ class SparseSyncCollator:
 __all__ = [
     "ClipTooShortError",
     "CropPlan",
+    "DecodedClipCache",
     "PreparationReport",
     "SparseSyncCollator",
     "equalize_lengths",

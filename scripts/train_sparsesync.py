@@ -115,6 +115,10 @@ class SparseSyncArguments:
         default=None,
         metadata={"help": "Keep decoded clips on disk here, so epochs do not decode again (docs/data_throughput.md)."},
     )
+    decoder: str = field(
+        default="pyav",
+        metadata={"help": "pyav (CPU), torchcodec-cuda (GPU, untested), or auto (the GPU one where CUDA is present)."},
+    )
 
 
 def argument_problems(args: SparseSyncArguments) -> list[str | None]:
@@ -251,6 +255,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         event_aware=args.crop_policy == "event_aware",
         cache_decoded=args.cache_decoded,
         decoded_cache_dir=args.decoded_cache_dir,
+        decoder=args.decoder,
     )
     return fit(
         model,
@@ -265,6 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             seed=training_args.seed + 1,
             cache_decoded=args.cache_decoded,
             decoded_cache_dir=args.decoded_cache_dir,
+            decoder=args.decoder,
         ),
         processor=processor,
         hparams=vars(args),

@@ -153,8 +153,8 @@ def test_ranks_stay_exact_when_the_reference_scores_are_rounded_otherwise(seed, 
     expected = retrieval_metrics(sims, gt)
     exact = video_retrieval._positives_by_video
 
-    def nudged(score_block, gt, max_block_elements):
-        positives = exact(score_block, gt, max_block_elements)
+    def nudged(score_block, gt, num_videos, max_block_elements):
+        positives = exact(score_block, gt, num_videos, max_block_elements)
         positives[torch.as_tensor(rng.random(len(positives)) < 0.3)] += 0.05
         return positives
 

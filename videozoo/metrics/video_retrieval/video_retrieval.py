@@ -87,16 +87,23 @@ def _sign_sums(block: torch.Tensor, row_reference: torch.Tensor, column_referenc
     return _signs_along(block, row_reference[:, None], 1), _signs_along(block, column_reference[None, :], 0)
 
 
-def _positives_by_video(score_block: ScoreBlock, gt: torch.Tensor, max_block_elements: int) -> torch.Tensor:
+def _positives_by_video(
+    score_block: ScoreBlock, gt: torch.Tensor, num_videos: int, max_block_elements: int
+) -> torch.Tensor:
     """Each caption's ground-truth score, from small blocks of captions grouped by video (each caption against the
-    few videos of its group): about `group / num_videos` of one matrix product."""
+    videos of its group): about `2 * group / num_videos` of one matrix product."""
     order = torch.argsort(gt, stable=True)
     positives = torch.empty(gt.numel(), dtype=torch.float64, device=gt.device)
-    group = max(1, min(256, math.isqrt(max_block_elements)))
+    group = max(1, min(256, math.isqrt(max_block_elements // 2)))
+    # at least `group` videos per block (the group's own, then the first ones): a product with a single column or
+    # a few goes through a matrix-vector kernel that rounds differently from the blocks of step 2, and every
+    # such score would have to be ranked again
+    padding = torch.arange(max(0, min(group, num_videos, max_block_elements // group - group)), device=gt.device)
     for start, end in _chunks(gt.numel(), group):
         captions = order[start:end]
-        videos, column = torch.unique_consecutive(gt[captions], return_inverse=True)
+        videos = torch.unique(torch.cat([gt[captions], padding]))  # sorted
         block = score_block(captions, videos)
+        column = torch.searchsorted(videos, gt[captions])
         positives[captions] = block[torch.arange(end - start, device=gt.device), column].to(torch.float64)
     return positives
 
@@ -142,7 +149,7 @@ def chunked_retrieval_ranks(
             )
 
     # 1. ground-truth scores and each video's best caption score
-    positives = _positives_by_video(score_block, gt, max_block_elements)
+    positives = _positives_by_video(score_block, gt, num_videos, max_block_elements)
     best = torch.full((num_videos,), float("-inf"), dtype=torch.float64, device=device)
     best.scatter_reduce_(0, gt, positives, reduce="amax")
 

@@ -12,10 +12,10 @@ For each raw-media model, the samples a training (or extraction) run builds from
 - `vggish`, `resnet_frames`, `s3d`: the feature extractors' decode + transform (`extract_features.prepare_inputs`).
 Printed per model:
 1. the pipeline's samples/s through a `DataLoader` with each `--workers` count (0: in the main process);
-2. what the model consumes: one pass at batch 1 on this CPU (forward + backward for the trained models, forward for
-   the extractors), timed, with its FLOPs counted in the same pass (`torch.utils.flop_counter`); and what one GPU
-   would consume: FLOPs per sample / (`--gpu_tflops` x `--gpu_utilisation`), by default 989 TFLOP/s (H100 SXM
-   dense bf16) at 40% utilisation;
+2. what the model consumes: one pass at batch 1 (AVLnet: 2, its loss needs a negative) on this CPU (forward +
+   backward for the trained models, forward for the extractors), timed, with its FLOPs counted in the same pass
+   (`torch.utils.flop_counter`); and what one GPU would consume: FLOPs per sample / (`--gpu_tflops` x
+   `--gpu_utilisation`), by default 989 TFLOP/s (H100 SXM dense bf16) at 40% utilisation;
 3. the workers needed to keep each fed (`ceil(consumed / supplied per worker)`).
 Media: `--media_dir` (default ../shared/data/media, any mp4 under it) or, without it, synthetic 10 s clips.
 The figures of this repository's machine are in docs/data_throughput.md.
@@ -114,18 +114,18 @@ def _extractor(name: str):
 
 # ----------------------------------------------------------------------------- models (one pass at batch 1)
 def _model_pass(name: str, sample: dict):
-    """(model, the pass as a function, whether it trains) on `sample` as the pipeline made it."""
+    """(the pass as a function, whether it trains, samples in the pass) on `sample` as the pipeline made it."""
     from videozoo import configuration, modeling
 
     torch.manual_seed(0)
     if name.startswith("sparsesync"):
         model = modeling.SparseSyncForOffsetClassification(configuration.SparseSyncConfig()).train()
-        return lambda: model(**sample).loss, True
+        return lambda: model(**sample).loss, True, 1
     if name == "avatar":
         config = configuration.AvatarConfig()
         model = modeling.AvatarForConditionalGeneration(config).train()
         labels = torch.randint(1000, config.vocab_size, (1, 64))
-        return lambda: model(**sample, labels=labels).loss, True
+        return lambda: model(**sample, labels=labels).loss, True, 1
     if name == "avlnet_audio":
         config = configuration.AVLnetConfig()
         model = modeling.AVLnetModel(config).train()
@@ -135,17 +135,17 @@ def _model_pass(name: str, sample: dict):
             "audio_lengths": torch.full((2,), frames),
             "video_features": torch.rand(2, config.video_feature_size),
         }
-        return lambda: model(**inputs, return_loss=True).loss / 2, True
+        return lambda: model(**inputs, return_loss=True).loss, True, 2
     classes = {"vggish": "VGGishModel", "resnet_frames": "ResNetFramesModel", "s3d": "S3DModel"}
     model_class = getattr(modeling, classes[name])
     model = model_class(model_class.config_class()).eval()
     (inputs,) = sample.values()
-    return lambda: model(inputs), False
+    return lambda: model(inputs), False, 1
 
 
 def _consumption(name: str, sample: dict) -> tuple[float, float]:
-    """(seconds of one pass at batch 1 on this CPU, FLOPs of that pass)."""
-    run, trains = _model_pass(name, sample)
+    """(seconds per sample of one pass on this CPU, FLOPs per sample of that pass)."""
+    run, trains, samples = _model_pass(name, sample)
     counter = FlopCounterMode(display=False)
     start = time.perf_counter()
     with counter:
@@ -154,7 +154,7 @@ def _consumption(name: str, sample: dict) -> tuple[float, float]:
         else:
             with torch.no_grad():
                 run()
-    return time.perf_counter() - start, counter.get_total_flops()
+    return (time.perf_counter() - start) / samples, counter.get_total_flops() / samples
 
 
 # ----------------------------------------------------------------------------- media
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             cpu_rate, gpu = 1 / seconds, gpu_rate / max(flops, 1)
             per_worker = rates.get(1) or rates.get(0) or max(rates.values())
             print(
-                f"[{name}] model at batch 1: {flops / 1e9:,.0f} GFLOP/sample -> this CPU {cpu_rate:.3f} samples/s "
+                f"[{name}] model: {flops / 1e9:,.0f} GFLOP/sample -> this CPU {cpu_rate:.3f} samples/s "
                 f"({seconds:.1f} s), one GPU ~{gpu:,.1f} samples/s at {args.gpu_tflops:g} TFLOP/s x "
                 f"{args.gpu_utilisation:g}; workers to keep up at {per_worker:.2f} samples/s each: this CPU "
                 f"{math.ceil(cpu_rate / per_worker)}, the GPU {math.ceil(gpu / per_worker)}",

@@ -197,6 +197,12 @@ def chunked_retrieval_ranks(
     return t2v, v2t_all[has_captions]
 
 
+def _all_finite(values: torch.Tensor, rows: int = 4096) -> bool:
+    """`torch.isfinite(values).all()` a few rows at a time: at once, it holds temporaries 1.7x the size of the
+    values (1.7 GiB beside 10^6 256-d embeddings, measured)."""
+    return all(bool(torch.isfinite(chunk).all()) for chunk in values.split(rows))
+
+
 def _check_missing_queries(missing_queries) -> None:
     if isinstance(missing_queries, bool) or not isinstance(missing_queries, (int, np.integer)) or missing_queries < 0:
         raise ValueError(f"missing_queries must be a non-negative integer, got {missing_queries!r}")
@@ -300,7 +306,7 @@ def retrieval_metrics_from_embeddings(
                 "differ in width"
             )
         for name, embeds in (("text_embeds", text_embeds), ("video_embeds", video_embeds)):
-            if not torch.isfinite(embeds).all():
+            if not _all_finite(embeds):
                 raise ValueError(f"{name} contain NaN or infinite values")
 
         def similarity(captions: torch.Tensor, videos: torch.Tensor) -> torch.Tensor:

@@ -542,9 +542,9 @@ class DecodedClipCache:
         self.decode = clip_decoder(processor, decoder)
         rate = processor.feature_extractor.sampling_rate
         side = processor.resize_shorter_side or 0
-        self.root = (
-            Path(root) / f"fps{processor.video_fps:g}_sr{rate}_side{side}_max{processor.clip_max_length_sec + 1.0:g}"
-        )
+        library = select_decoder(decoder)[0]  # the decoders' frames differ once resized: separate entries
+        cap = processor.clip_max_length_sec + 1.0
+        self.root = Path(root) / f"{library}_fps{processor.video_fps:g}_sr{rate}_side{side}_max{cap:g}"
 
     def _entry(self, path: str | Path) -> Path:
         resolved = Path(path).resolve()

@@ -2,8 +2,9 @@
 the thesis §5.3): every file is re-encoded once to 25 fps, shorter side 256 (even sizes), H.264 crf 10 yuv420p, AAC
 16 kHz mono, keeping its path relative to the source folder. Files that cannot be decoded, lack a stream, are truncated
 or are shorter than `--min_duration_sec` are skipped and listed (with the reason) in `<target>/bad_files.tsv`; the run
-never stops halfway. Optionally writes the LRS3 split files (by YouTube video, 8:1:1, seed 1337) and the fixed
-evaluation offsets of the valid / test splits.
+never stops halfway. Optionally writes the LRS3 split files (by YouTube video, 8:1:1, seed 1337), the fixed
+evaluation offsets of the valid / test splits, and (`--decoded_cache_dir`) the clips decoded and resized as training
+reads them, so that no epoch decodes again (`train_sparsesync.py --decoded_cache_dir`, docs/data_throughput.md).
 
     python scripts/prepare_sparsesync_dataset.py --source_dir data/lrs3/pretrain_originals \
         --target_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac --min_duration_sec 9 --lrs3_splits \
@@ -21,6 +22,7 @@ from pathlib import Path
 import videozoo  # noqa: F401
 from videozoo.arguments import exit_if_any, folder_problem, output_folder_problem, positive_problem
 from videozoo.data.sparsesync import (
+    DecodedClipCache,
     fixed_offsets_name,
     make_fixed_offsets,
     make_lrs3_split_files,
@@ -55,10 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num_offset_classes", type=int, default=21)
     parser.add_argument("--max_offset_sec", type=float, default=2.0)
     parser.add_argument("--clip_length_sec", type=float, default=5.0)
+    parser.add_argument(
+        "--decoded_cache_dir",
+        type=Path,
+        default=None,
+        help="also decode every written clip (frames resized to --shorter_side) into this cache",
+    )
     args = parser.parse_args(argv)
     problems = [
         folder_problem("--source_dir", args.source_dir, required=True),
         output_folder_problem("--target_dir", args.target_dir),
+        output_folder_problem("--decoded_cache_dir", args.decoded_cache_dir) if args.decoded_cache_dir else None,
         positive_problem("--min_duration_sec", args.min_duration_sec, allow_zero=True),
         positive_problem("--max_duration_sec", args.max_duration_sec),
         positive_problem("--shorter_side", args.shorter_side),
@@ -100,6 +109,19 @@ def main(argv: list[str] | None = None) -> int:
         f"re-encoded {len(report.written)} clips into {args.target_dir}; skipped {len(bad)} (listed in bad_files.tsv)"
     )
     ids = [str(Path(p).relative_to(args.target_dir).with_suffix("")) for p in report.written]
+    if args.decoded_cache_dir is not None:
+        cache = DecodedClipCache(
+            args.decoded_cache_dir,
+            SparseSyncProcessor(
+                clip_length_sec=args.clip_length_sec,
+                num_offset_classes=args.num_offset_classes,
+                max_offset_sec=args.max_offset_sec,
+                resize_shorter_side=args.shorter_side,
+            ),
+        )
+        for path in report.written:
+            cache.load(path)
+        print(f"decoded {len(report.written)} clips into {cache.root}")
     if args.lrs3_splits:
         counts = make_lrs3_split_files(ids, args.target_dir)
         print(f"LRS3 splits by video: {counts}")

@@ -139,6 +139,51 @@ def test_ranks_from_embeddings_with_a_model_similarity():
     assert got == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_ranks_stay_exact_when_the_reference_scores_are_rounded_otherwise(seed, monkeypatch):
+    """The first pass's ground-truth scores may round differently from the same dot products in the blocks of the
+    second (products of other shapes); rows and columns whose reference moved are ranked again on their own values,
+    so the ranks are those of the block values, ties included. Simulated by nudging some first-pass scores."""
+    from videozoo.metrics.video_retrieval import video_retrieval
+
+    rng = np.random.default_rng(seed)
+    videos, captions = 17, 3
+    sims = np.round(rng.standard_normal((videos * captions, videos)), 1)  # rounding creates ties
+    gt = np.repeat(np.arange(videos), captions)
+    expected = retrieval_metrics(sims, gt)
+    exact = video_retrieval._positives_by_video
+
+    def nudged(score_block, gt, num_videos, max_block_elements):
+        positives = exact(score_block, gt, num_videos, max_block_elements)
+        positives[torch.as_tensor(rng.random(len(positives)) < 0.3)] += 0.05
+        return positives
+
+    monkeypatch.setattr(video_retrieval, "_positives_by_video", nudged)
+    for budget in (1, 40, 1 << 24):
+        assert retrieval_metrics(sims, gt, max_block_elements=budget) == expected
+
+
+def test_blocks_stay_within_the_budget():
+    """Working memory: no block holds more than `max_block_elements` scores, or one whole row or column where
+    those are longer (a rank re-computed on its own values)."""
+    generator = torch.Generator().manual_seed(0)
+    text, video = torch.randn(300, 8, generator=generator), torch.randn(120, 8, generator=generator)
+    gt = torch.arange(300) % 120
+    sizes = []
+
+    def similarity(c, v):
+        sizes.append(len(c) * len(v))
+        return text[c] @ video[v].T
+
+    expected = retrieval_metrics(text @ video.T, gt)
+    for budget in (7, 500, 5000):
+        sizes.clear()
+        assert retrieval_metrics_from_embeddings(
+            text, video, gt, similarity=similarity, max_block_elements=budget
+        ) == (expected)
+        assert max(sizes) <= max(budget, len(text), len(video))
+
+
 def test_ranks_from_embeddings_refuse_bad_input():
     with pytest.raises(ValueError, match="differ in width"):
         retrieval_metrics_from_embeddings(torch.randn(3, 4), torch.randn(3, 5))

@@ -443,13 +443,196 @@ def make_lrs3_split_files(
     return counts
 
 
+# ------------------------------------------------------------------ decoded-clip cache (docs/data_throughput.md)
+def clip_decoder(processor: SparseSyncProcessor, decoder: str = "pyav"):
+    """path -> DecodedClip with the decoder `select_decoder` picks."""
+    library, device = select_decoder(decoder)
+    if library == "pyav":
+        return processor.load_clip
+    return lambda path: load_clip_torchcodec(path, processor, device)
+
+
+def select_decoder(decoder: str = "pyav") -> tuple[str, str]:
+    """(library, device) that decodes clips: "pyav" -> PyAV on the CPU (`SparseSyncProcessor.load_clip`, the
+    reference's decoding); "torchcodec-cuda" -> torchcodec on the GPU (`load_clip_torchcodec`); "auto" -> the GPU
+    one where CUDA and torchcodec are present, else PyAV. The GPU path is untested on a GPU (none was available) and
+    resizes with PyTorch's bicubic instead of FFmpeg's, so its frames may differ by a few levels from PyAV's
+    (docs/data_throughput.md)."""
+    if decoder not in ("pyav", "torchcodec-cuda", "auto"):
+        raise ValueError(f"decoder must be 'pyav', 'torchcodec-cuda' or 'auto', got {decoder!r}")
+    if decoder == "pyav":
+        return "pyav", "cpu"
+    try:
+        import torchcodec  # noqa: F401
+    except ImportError:
+        available = False
+    else:
+        available = torch.cuda.is_available()
+    if decoder == "torchcodec-cuda" and not available:
+        raise ValueError("decoder='torchcodec-cuda' needs CUDA and torchcodec; use 'auto' to fall back to PyAV")
+    return ("torchcodec", "cuda") if available else ("pyav", "cpu")
+
+
+def load_clip_torchcodec(path: str | Path, processor: SparseSyncProcessor, device: str = "cuda") -> DecodedClip:
+    """`SparseSyncProcessor.load_clip` with torchcodec, frames decoded (and resized) on `device`: the same grid
+    (`video_fps` slots from the later of the two streams' starts, each slot the last frame whose time rounds to it),
+    the same mono 16 kHz audio (channels averaged, torchaudio's resampling), frames returned on the CPU."""
+    import torchaudio
+    from torchcodec.decoders import AudioDecoder, VideoDecoder
+
+    from ..processors.video_io import _resized_size
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaDecodingError(f"{path}: no such file")
+    fps, rate = processor.video_fps, processor.feature_extractor.sampling_rate
+    max_sec = processor.clip_max_length_sec + 1.0
+    try:
+        video, audio = VideoDecoder(str(path), device=device), AudioDecoder(str(path))
+        video_start = float(video.metadata.begin_stream_seconds or 0.0)
+        samples = audio.get_samples_played_in_range(start_seconds=max(video_start, 0.0))
+    except (RuntimeError, ValueError) as error:
+        raise MediaDecodingError(f"{path}: torchcodec could not decode it ({error})") from error
+    start = max(video_start, float(samples.pts_seconds))
+    video_end = float(video.metadata.end_stream_seconds)
+    count = min(int(np.floor((video_end - start) * fps + 1e-6)), int(np.floor(max_sec * fps + 1e-6)))
+    if count <= 0:
+        raise MediaDecodingError(f"{path}: the video and audio streams do not overlap in time")
+    # slot k shows the last frame whose time rounds to <= k on the output grid: played at (k + 1/2) / fps
+    times = [min(start + (k + 0.5) / fps - 1e-6, video_end - 1e-6) for k in range(count)]
+    frames = video.get_frames_played_at(seconds=times).data  # (T, 3, H, W) uint8 on `device`
+    height, width = frames.shape[-2:]
+    if processor.resize_shorter_side:
+        new_h, new_w, even_h, even_w = _resized_size(height, width, processor.resize_shorter_side)
+        resized = torch.nn.functional.interpolate(
+            frames.float(), size=(new_h, new_w), mode="bicubic", antialias=True, align_corners=False
+        )
+        frames = resized.round_().clamp_(0, 255).to(torch.uint8)[..., :even_h, :even_w]
+    skip = int(round((start - float(samples.pts_seconds)) * samples.sample_rate))
+    wave = samples.data[:, skip:].mean(0)
+    if samples.sample_rate != rate:
+        wave = torchaudio.functional.resample(wave, samples.sample_rate, rate)
+    return DecodedClip(
+        frames=frames.cpu().contiguous(),
+        waveform=wave[: int(max_sec * rate)].to(torch.float32).contiguous(),
+        fps=float(fps),
+        sampling_rate=int(rate),
+        path=str(path),
+        source_fps=float(video.metadata.average_fps or 0.0),
+        source_sampling_rate=int(samples.sample_rate),
+        source_channels=int(samples.data.shape[0]),
+        source_size=(int(height), int(width)),
+    )
+
+
+class DecodedClipCache:
+    """Decoded and resized clips kept on disk, so that epochs after the first do not decode again.
+
+    `root/<decoding>/<clip>.frames.npy` (uint8 `(T, 3, H, W)`, the frames `SparseSyncProcessor.load_clip` returns),
+    `<clip>.waveform.npy` (float32 mono) and `<clip>.json` (rates, the source's size and modification time).
+    `<decoding>` names the decoding parameters (fps, sampling rate, shorter side, duration cap), so processors that
+    decode differently never share entries. Each file is written under a temporary name and renamed into place,
+    the json last: an entry exists once its json does, so a crashed or concurrent writer (DataLoader workers) never
+    leaves a partial clip that is read. Reads are memory-mapped (copy-on-write: the file is never changed), so a
+    crop touches only its own frames. An entry whose source changed since (size or modification time) is decoded
+    again. The clips are what decoding gives, so batches are the same with or without the cache
+    (`tests/test_data_sparsesync_cache.py`)."""
+
+    def __init__(self, root: str | Path, processor: SparseSyncProcessor, decoder: str = "pyav"):
+        self.processor = processor
+        self.decode = clip_decoder(processor, decoder)
+        rate = processor.feature_extractor.sampling_rate
+        side = processor.resize_shorter_side or 0
+        library = select_decoder(decoder)[0]  # the decoders' frames differ once resized: separate entries
+        cap = processor.clip_max_length_sec + 1.0
+        self.root = Path(root) / f"{library}_fps{processor.video_fps:g}_sr{rate}_side{side}_max{cap:g}"
+
+    def _entry(self, path: str | Path) -> Path:
+        resolved = Path(path).resolve()
+        digest = zlib.crc32(str(resolved).encode()) & 0xFFFFFFFF
+        return self.root / f"{resolved.stem}-{digest:08x}"
+
+    @staticmethod
+    def _stamp(path: str | Path) -> dict:
+        stat = Path(path).stat()
+        return {"source": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+    def cached(self, path: str | Path) -> DecodedClip | None:
+        """The cached clip of `path`, or None (not cached, or its source changed)."""
+        import json
+
+        entry = self._entry(path)
+        try:
+            meta = json.loads(entry.with_suffix(".json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        if meta.get("stamp") != self._stamp(path):
+            return None
+        frames = np.load(f"{entry}.frames.npy", mmap_mode="c")
+        waveform = np.load(f"{entry}.waveform.npy", mmap_mode="c")
+        return DecodedClip(
+            torch.from_numpy(frames),
+            torch.from_numpy(waveform),
+            meta["fps"],
+            meta["sampling_rate"],
+            path=str(path),
+            source_fps=meta["source_fps"],
+            source_sampling_rate=meta["source_sampling_rate"],
+            source_channels=meta["source_channels"],
+            source_size=tuple(meta["source_size"]),
+        )
+
+    def write(self, path: str | Path, clip: DecodedClip) -> None:
+        import json
+        import os
+        import uuid
+
+        entry = self._entry(path)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        token = f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
+        meta = {
+            "stamp": self._stamp(path),
+            "fps": clip.fps,
+            "sampling_rate": clip.sampling_rate,
+            "source_fps": clip.source_fps,
+            "source_sampling_rate": clip.source_sampling_rate,
+            "source_channels": clip.source_channels,
+            "source_size": list(clip.source_size),
+        }
+        for suffix, array in (
+            (".frames.npy", clip.frames.numpy()),
+            (".waveform.npy", clip.waveform.numpy()),
+            (".json", None),
+        ):
+            temporary = Path(f"{entry}{suffix}{token}")
+            try:
+                with temporary.open("wb") as handle:
+                    if array is None:
+                        handle.write(json.dumps(meta).encode())
+                    else:
+                        np.save(handle, np.ascontiguousarray(array))
+                os.replace(temporary, f"{entry}{suffix}")
+            finally:
+                temporary.unlink(missing_ok=True)
+
+    def load(self, path: str | Path) -> DecodedClip:
+        """The cached clip, or decode it (`SparseSyncProcessor.load_clip`) and cache it."""
+        clip = self.cached(path)
+        if clip is None:
+            clip = self.decode(path)
+            self.write(path, clip)
+        return clip
+
+
 # ----------------------------------------------------------------------------- batching
 class SparseSyncCollator:
     """Rows -> model inputs: decode each clip, crop it (the row's fixed offset if it has one, else the sampler with
     the row's `sample_seed`), and run the processor. An `augmentation` ([`SparseSyncAugmentation`]) makes this a
     training collator: the sampler's crops (with the audio jitter) go through the augmentation's frame, waveform and
     spectrogram transforms instead of the processor's evaluation chain. `cache_decoded=True` keeps every decoded clip
-    in memory (small sets, one loader process)."""
+    in memory (small sets, one loader process); `decoded_cache_dir` keeps them on disk (`DecodedClipCache`: any set
+    size, shared by DataLoader workers and later runs); `decoder` picks PyAV on the CPU or torchcodec on the GPU
+    (`select_decoder`; GPU decoding belongs in the main process, `num_workers=0`)."""
 
     def __init__(
         self,
@@ -458,6 +641,8 @@ class SparseSyncCollator:
         seed: int = 0,
         event_aware: bool = False,
         cache_decoded: bool = False,
+        decoded_cache_dir: str | Path | None = None,
+        decoder: str = "pyav",
     ):
         self.processor = processor
         self.augmentation = augmentation
@@ -469,12 +654,19 @@ class SparseSyncCollator:
         self.cache = (
             {} if cache_decoded else None
         )  # path -> DecodedClip, for sets small enough to keep decoded in memory
+        self.disk_cache = DecodedClipCache(decoded_cache_dir, processor, decoder) if decoded_cache_dir else None
+        self.decoder = decoder
+
+    def _decode(self, path: str) -> DecodedClip:
+        if self.disk_cache is not None:
+            return self.disk_cache.load(path)
+        return clip_decoder(self.processor, self.decoder)(path)
 
     def _load(self, path: str) -> DecodedClip:
         if self.cache is None:
-            return self.processor.load_clip(path)
+            return self._decode(path)
         if path not in self.cache:
-            self.cache[path] = self.processor.load_clip(path)
+            self.cache[path] = self._decode(path)
         return self.cache[path]
 
     def __call__(self, rows: list[dict]) -> dict:
@@ -524,14 +716,17 @@ class SparseSyncCollator:
 __all__ = [
     "ClipTooShortError",
     "CropPlan",
+    "DecodedClipCache",
     "PreparationReport",
     "SparseSyncAugmentation",
     "SparseSyncCollator",
     "equalize_lengths",
     "event_aware_crop",
     "fixed_crop",
+    "clip_decoder",
     "fixed_offsets_name",
     "flash_and_click_source",
+    "load_clip_torchcodec",
     "make_fixed_offsets",
     "make_lrs3_split_files",
     "nearest_class",
@@ -539,6 +734,7 @@ __all__ = [
     "read_fixed_offsets",
     "reencode_clip",
     "sample_crop",
+    "select_decoder",
     "sparsesync_clip_dataset",
     "write_clip",
     "write_fixed_offsets",

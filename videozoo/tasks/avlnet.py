@@ -36,7 +36,7 @@ from ..data.avlnet import (
     synthetic_avlnet_dataset,
 )
 from ..distributed import gather_with_grad
-from ..metrics.video_retrieval.video_retrieval import retrieval_metrics
+from ..metrics.video_retrieval.video_retrieval import retrieval_metrics_from_embeddings
 from ..modeling.losses import mms_loss
 from ..processors import AVLnetFeatureExtractor, AVLnetProcessor
 from ..recipes import EvaluationArguments, Recipe, checked_checkpoint, load_checkpoint, print_recalls, run_evaluation
@@ -94,8 +94,8 @@ class AVLnetRetrievalTask:
         video = embeds["video_embeds"]
         metrics = {}
 
-        def add(prefix_pair: tuple[str, str], similarity: torch.Tensor) -> None:
-            result = retrieval_metrics(similarity, missing_queries=self.missing_clips)
+        def add(prefix_pair: tuple[str, str], queries: torch.Tensor, gallery: torch.Tensor) -> None:
+            result = retrieval_metrics_from_embeddings(queries, gallery, missing_queries=self.missing_clips)
             for key, value in result.items():
                 if key.startswith("t2v_"):
                     metrics[f"{prefix_pair[0]}_{key[4:]}"] = value
@@ -103,11 +103,11 @@ class AVLnetRetrievalTask:
                     metrics[f"{prefix_pair[1]}_{key[4:]}"] = value
 
         if self.variant == "text_fused":
-            add(("at2v", "v2at"), embeds["audio_text_embeds"] @ video.T)
+            add(("at2v", "v2at"), embeds["audio_text_embeds"], video)
         else:
-            add(("a2v", "v2a"), embeds["audio_embeds"] @ video.T)
+            add(("a2v", "v2a"), embeds["audio_embeds"], video)
             if self.variant == "text_tri":
-                add(("t2av", "av2t"), embeds["text_embeds"] @ (embeds["audio_embeds"] + video).T)
+                add(("t2av", "av2t"), embeds["text_embeds"], embeds["audio_embeds"] + video)
         return metrics
 
 

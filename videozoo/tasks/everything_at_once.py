@@ -36,7 +36,7 @@ from ..data.everything_at_once import (
     synthetic_eao_dataset,
 )
 from ..distributed import gather_with_grad
-from ..metrics.video_retrieval.video_retrieval import retrieval_metrics
+from ..metrics.video_retrieval.video_retrieval import retrieval_metrics_from_embeddings
 from ..modeling.modeling_everything_at_once import combinatorial_loss
 from ..processors import AVLnetFeatureExtractor, EverythingAtOnceProcessor
 from ..processors.word_vectors import load_word_vectors
@@ -98,7 +98,9 @@ class EverythingAtOnceTask:
             ("t2a", "audio_embeds"),
             ("t2v+a", "video_plus_audio_embeds"),
         ):
-            result = retrieval_metrics(embeds["text_embeds"] @ embeds[gallery].T, missing_queries=self.missing_clips)
+            result = retrieval_metrics_from_embeddings(
+                embeds["text_embeds"], embeds[gallery], missing_queries=self.missing_clips
+            )
             metrics.update({f"{name}_{k[4:]}": v for k, v in result.items() if k.startswith("t2v_")})
         return metrics
 

@@ -42,7 +42,7 @@ from ..configuration import MMTConfig
 from ..configuration.configuration_mmt import MMT_EXPERT_TABLE
 from ..data.mmt import SYNTHETIC_EXPERTS, MMTCollator, load_mmt_features, synthetic_mmt_dataset
 from ..distributed import gather_with_grad
-from ..metrics.video_retrieval.video_retrieval import retrieval_metrics
+from ..metrics.video_retrieval.video_retrieval import retrieval_metrics_from_embeddings
 from ..modeling.losses import max_margin_ranking_loss
 from ..modeling.modeling_mmt import MMTModel
 from ..processors import MMTProcessor
@@ -63,7 +63,9 @@ class MMTRetrievalTask:
     exactly the gradient of the global loss.)
 
     Evaluation: videos and captions are encoded separately, gathered, and ranked with the metric module
-    `videozoo/metrics/video_retrieval` (text->video and video->text, ties averaged, several captions per video).
+    `videozoo/metrics/video_retrieval` (text->video and video->text, ties averaged, several captions per video),
+    block by block from the embeddings with the per-expert weighted similarity, never the whole matrix
+    (docs/retrieval_at_scale.md).
     """
 
     def __init__(self, margin: float = 0.05, renormalize_missing_modalities: bool = False):
@@ -109,15 +111,23 @@ class MMTRetrievalTask:
                 parts[key].append(value.float().cpu())
         return {key: torch.cat(values) for key, values in parts.items()}
 
-    def evaluate(self, model, dataloader, accelerator: Accelerator) -> dict[str, float]:
-        encoded = self.embed(model, dataloader, accelerator)
+    def retrieval_metrics(self, encoded: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Metrics of an encoded set (`embed`): padded captions left out, the similarity scored in blocks."""
         keep = encoded["caption_mask"].bool().reshape(-1)
         num_videos, captions = encoded["caption_mask"].shape
         text_embeds = encoded["text_embeds"].flatten(0, 1)[keep]
         text_weights = encoded["text_weights"].flatten(0, 1)[keep]
+        video_embeds, availability = encoded["video_embeds"], encoded["video_availability"]
         caption_to_video = torch.arange(num_videos).repeat_interleave(captions)[keep]
-        similarity = self.similarity(text_embeds, text_weights, encoded["video_embeds"], encoded["video_availability"])
-        return retrieval_metrics(similarity, caption_to_video)
+        return retrieval_metrics_from_embeddings(
+            text_embeds,
+            video_embeds,
+            caption_to_video,
+            similarity=lambda c, v: self.similarity(text_embeds[c], text_weights[c], video_embeds[v], availability[v]),
+        )
+
+    def evaluate(self, model, dataloader, accelerator: Accelerator) -> dict[str, float]:
+        return self.retrieval_metrics(self.embed(model, dataloader, accelerator))
 
 
 # ------------------------------------------------------------------------------------------------------ recipe

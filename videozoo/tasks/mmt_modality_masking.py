@@ -41,7 +41,7 @@ from ..data.mmt_modality_masking import (
     synthetic_masking_dataset,
 )
 from ..distributed import gather_with_grad
-from ..metrics.video_retrieval.video_retrieval import retrieval_metrics
+from ..metrics.video_retrieval.video_retrieval import retrieval_metrics_from_embeddings
 from ..modeling.losses import max_margin_ranking_loss
 from ..modeling.modeling_mmt import MMTModel
 from ..modeling.modeling_mmt_modality_masking import sample_masked_modality
@@ -114,14 +114,15 @@ class ModalityMaskingTask:
                     parts.setdefault(key, []).append(value.cpu())
             encoded = {key: torch.cat(values) for key, values in parts.items()}
             valid = encoded["valid"].bool()
-            similarity = self.similarity(
-                encoded["query_embeds"][valid].float(),
-                encoded["query_weights"][valid].float(),
-                encoded["video_embeds"].float(),
-                encoded["video_availability"].float(),
-            )
+            queries, weights = encoded["query_embeds"][valid].float(), encoded["query_weights"][valid].float()
+            videos, availability = encoded["video_embeds"].float(), encoded["video_availability"].float()
+
+            def similarity(q, v, queries=queries, weights=weights, videos=videos, availability=availability):
+                return self.similarity(queries[q], weights[q], videos[v], availability[v])
+
             targets = torch.arange(len(valid))[valid]
-            result = retrieval_metrics(similarity, targets)
+            # ranks block by block, never the whole matrix (docs/retrieval_at_scale.md)
+            result = retrieval_metrics_from_embeddings(queries, videos, targets, similarity=similarity)
             metrics.update(
                 {
                     f"{masked}_R1": result["t2v_R1"],
@@ -131,7 +132,10 @@ class ModalityMaskingTask:
             )
             concepts = encoded["concept"]
             if (concepts >= 0).all():
-                top = similarity.argmax(dim=1)
+                all_videos, rows = torch.arange(len(videos)), max(1, (1 << 24) // max(len(videos), 1))
+                top = torch.cat(
+                    [similarity(q, all_videos).argmax(dim=1) for q in torch.arange(len(queries)).split(rows)]
+                )
                 metrics[f"{masked}_concept_R1"] = 100.0 * (concepts[top] == concepts[valid]).float().mean().item()
         for suffix in ("R1", "concept_R1"):
             values = [metrics[f"{m}_{suffix}"] for m in self.schedule if f"{m}_{suffix}" in metrics]

@@ -211,6 +211,14 @@ class SparseSyncArguments:
     )
     probes: bool = field(default=False, metadata={"help": f"Also evaluate the corrupted-validation probes {PROBES}."})
     cache_decoded: bool = field(default=False, metadata={"help": "Keep decoded clips in memory (small sets)."})
+    decoded_cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "Keep decoded clips on disk here, so epochs do not decode again (docs/data_throughput.md)."},
+    )
+    decoder: str = field(
+        default="pyav",
+        metadata={"help": "pyav (CPU), torchcodec-cuda (GPU, untested), or auto (the GPU one where CUDA is present)."},
+    )
 
 
 def argument_problems(args: SparseSyncArguments) -> list[str | None]:
@@ -344,6 +352,8 @@ def train(args: SparseSyncArguments, training_args: TrainerArguments) -> dict[st
         seed=training_args.seed,
         event_aware=args.crop_policy == "event_aware",
         cache_decoded=args.cache_decoded,
+        decoded_cache_dir=args.decoded_cache_dir,
+        decoder=args.decoder,
     )
     return fit(
         model,
@@ -352,7 +362,13 @@ def train(args: SparseSyncArguments, training_args: TrainerArguments) -> dict[st
         training_args,
         collate_fn=train_collator,
         eval_dataset=evaluation,
-        eval_collate_fn=SparseSyncCollator(processor, seed=training_args.seed + 1, cache_decoded=args.cache_decoded),
+        eval_collate_fn=SparseSyncCollator(
+            processor,
+            seed=training_args.seed + 1,
+            cache_decoded=args.cache_decoded,
+            decoded_cache_dir=args.decoded_cache_dir,
+            decoder=args.decoder,
+        ),
         processor=processor,
         hparams=vars(args),
     )

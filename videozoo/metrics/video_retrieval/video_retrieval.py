@@ -16,6 +16,7 @@ Protocol (gabeur/mmt model/metric.py `t2v_metrics`, `v2t_metrics`, `cols2metrics
   MedR = median(rank) + 1, MeanR = mean(rank) + 1; values in percent; plus the geometric mean of R@1/5/10.
 """
 
+import math
 from collections.abc import Callable
 
 import datasets
@@ -42,20 +43,6 @@ Returns:
 """
 
 
-def _sign_sum(scores: torch.Tensor, reference: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sum over `dim` of sign(score - reference): #higher - #lower, in one vectorised float pass (a difference of
-    finite floats is 0 exactly when they are equal; the sums are integers, exact in float32 below 2^24 terms)."""
-    return (
-        (scores - reference).sign_().sum(dim, dtype=torch.float64 if scores.shape[dim] >= 1 << 24 else torch.float32)
-    )
-
-
-def _rank_of(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Tie-averaged 0-based rank of `target[i]` within row `scores[i]`, which holds it:
-    #higher + (#equal - 1) / 2 = (n - 1 + #higher - #lower) / 2."""
-    return (scores.shape[1] - 1 + _sign_sum(scores, target[:, None], dim=1).to(torch.float64)) / 2
-
-
 def ranks_to_metrics(ranks: torch.Tensor, prefix: str = "", missing_queries: int = 0) -> dict[str, float]:
     """R@K over the queries plus `missing_queries` counted as failures (the reference protocols' denominators for
     test clips absent from the feature files); MedR and MeanR over the ranked queries only."""
@@ -75,10 +62,50 @@ def ranks_to_metrics(ranks: torch.Tensor, prefix: str = "", missing_queries: int
 
 
 ScoreBlock = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Tile = Callable[[int, int, int, int], torch.Tensor]
+
+# The pass over the whole matrix goes in blocks of at most BLOCK_ROWS x BLOCK_COLUMNS scores (4 MiB in float32):
+# the block stays in the cache between the matrix product that writes it and the two comparisons that read it,
+# which then cost a fifth of the product instead of as much again (docs/retrieval_at_scale.md has the timings).
+BLOCK_ROWS = 1024
+BLOCK_COLUMNS = 1024
 
 
 def _chunks(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def _signs_along(block: torch.Tensor, reference: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sum over `dim` of sign(score - reference): #higher - #lower (a difference of finite floats is 0 exactly when
+    they are equal). The sums are integers, exact in float32 below 2^24 terms."""
+    dtype = torch.float64 if block.dtype == torch.float64 or block.shape[dim] >= 1 << 24 else torch.float32
+    return torch.sign(block - reference).sum(dim, dtype=dtype)
+
+
+def _sign_sums(block: torch.Tensor, row_reference: torch.Tensor, column_reference: torch.Tensor):
+    """`_signs_along` of a block against one reference per row and against one per column."""
+    return _signs_along(block, row_reference[:, None], 1), _signs_along(block, column_reference[None, :], 0)
+
+
+def _positives_by_video(
+    score_block: ScoreBlock, gt: torch.Tensor, num_videos: int, max_block_elements: int
+) -> torch.Tensor:
+    """Each caption's ground-truth score, from small blocks of captions grouped by video (each caption against the
+    videos of its group): about `2 * group / num_videos` of one matrix product."""
+    order = torch.argsort(gt, stable=True)
+    positives = torch.empty(gt.numel(), dtype=torch.float64, device=gt.device)
+    group = max(1, min(256, math.isqrt(max_block_elements // 2)))
+    # at least `group` videos per block (the group's own, then the first ones): a product with a single column or
+    # a few goes through a matrix-vector kernel that rounds differently from the blocks of step 2, and every
+    # such score would have to be ranked again
+    padding = torch.arange(max(0, min(group, num_videos, max_block_elements // group - group)), device=gt.device)
+    for start, end in _chunks(gt.numel(), group):
+        captions = order[start:end]
+        videos = torch.unique(torch.cat([gt[captions], padding]))  # sorted
+        block = score_block(captions, videos)
+        column = torch.searchsorted(videos, gt[captions])
+        positives[captions] = block[torch.arange(end - start, device=gt.device), column].to(torch.float64)
+    return positives
 
 
 def chunked_retrieval_ranks(
@@ -86,65 +113,94 @@ def chunked_retrieval_ranks(
     caption_to_video: torch.Tensor,
     num_videos: int,
     max_block_elements: int = 1 << 24,
+    tile: Tile | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Tie-averaged 0-based ranks in both directions without ever holding the whole similarity matrix.
 
     `score_block(caption_index, video_index)` returns the `(len(caption_index), len(video_index))` similarities of
-    those captions and videos. Captions are taken in row strips of at most `max_block_elements` scores:
-    - text->video: each strip holds its captions' whole rows;
-    - video->text: a video's rank is the minimum over its captions of the caption's rank in the video's column,
-      and that rank falls as the caption's score rises, so it is the rank of the video's best caption score:
-      the number of captions scoring higher in the column (plus half the other ties). Each strip is compared with
-      the best scores of the videos whose captions have all been seen; when a video's last caption arrives, the
-      captions of the earlier strips are scored once more against that video alone. In all that is about half a
-      matrix product more, so the whole evaluation costs about 1.5 matrix products
-      (`scripts/benchmark_retrieval.py` measures it).
-    Positive scores are read from the strips, so ties are exact as long as the same dot product gives the same
-    value in products of other shapes, which holds for identical inputs (the tests compare this path with the
-    whole-matrix restatement on tie-heavy data).
+    those captions and videos; `tile(caption_start, caption_end, video_start, video_end)`, when given, the same for
+    two ranges (a view of a matrix, a product of two slices: no index copies).
+
+    The ranks are counts: the text->video rank of caption i is #(videos scoring higher in its row) + #(others
+    equal) / 2 = (V - 1 + sum_j sign(s_ij - s_i,gt(i))) / 2; a video's video->text rank is the minimum over its
+    captions of their ranks in its column, which is the rank of its best caption score b_j, so
+    (C - 1 + sum_i sign(s_ij - b_j)) / 2. Hence three steps:
+    1. every caption's ground-truth score, from small blocks of captions grouped by video
+       (`_positives_by_video`, a few percent of a matrix product), and each video's best caption score;
+    2. one pass over the matrix in cache-sized blocks (at most `BLOCK_ROWS` x `BLOCK_COLUMNS` and
+       `max_block_elements` scores), each block compared once with the row references and once with the column
+       references (`_sign_sums`); the ground-truth scores met in the blocks are kept;
+    3. ties stay exact: a rank compares scores of one and the same product, so where a ground-truth score met in
+       step 2 differs from step 1's (the same dot product rounded differently in a product of another shape), that
+       caption's row is scored again whole and ranked on its own values, and likewise the column of a video whose
+       best caption score changed. On this CPU that happens for no caption (the tests run the check on tie-heavy
+       data), so the whole evaluation costs one matrix product plus the counting.
 
     Returns `(t2v, v2t)`: one rank per caption, one per video that has at least one caption.
     """
-    device = caption_to_video.device
-    num_captions = caption_to_video.numel()
-    # Captions grouped by video, so that each video is finished early and re-scored against few earlier strips
-    # (ranks do not depend on the order of the captions; the text->video ranks are put back in the given order).
-    order = torch.argsort(caption_to_video, stable=True)
-    gt = caption_to_video[order]
-    given_score_block = score_block
+    gt = caption_to_video
+    device = gt.device
+    num_captions = gt.numel()
+    if tile is None:
 
-    def score_block(captions: torch.Tensor, videos: torch.Tensor) -> torch.Tensor:
-        return given_score_block(order[captions], videos)
+        def tile(row_start: int, row_end: int, column_start: int, column_end: int) -> torch.Tensor:
+            return score_block(
+                torch.arange(row_start, row_end, device=device), torch.arange(column_start, column_end, device=device)
+            )
 
-    rows = max(1, max_block_elements // max(num_videos, 1))
-    strips = _chunks(num_captions, rows)
-    all_videos = torch.arange(num_videos, device=device)
-    strip_of_caption = torch.arange(num_captions, device=device) // rows
-    last_strip = torch.full((num_videos,), -1, dtype=torch.long, device=device)
-    last_strip = last_strip.scatter_reduce(0, gt, strip_of_caption, reduce="amax")  # -1: a video without captions
+    # 1. ground-truth scores and each video's best caption score
+    positives = _positives_by_video(score_block, gt, num_videos, max_block_elements)
+    best = torch.full((num_videos,), float("-inf"), dtype=torch.float64, device=device)
+    best.scatter_reduce_(0, gt, positives, reduce="amax")
 
-    t2v = torch.empty(num_captions, dtype=torch.float64, device=device)
-    best = None  # each video's best caption score so far
-    signs = torch.zeros(num_videos, dtype=torch.float64, device=device)  # per column: #higher - #lower captions
-    for index, (start, end) in enumerate(strips):
-        strip = score_block(torch.arange(start, end, device=device), all_videos)  # (R, V)
-        if best is None:
-            best = torch.full((num_videos,), float("-inf"), dtype=strip.dtype, device=device)
-        positives = strip[torch.arange(end - start, device=device), gt[start:end]]
-        t2v[start:end] = _rank_of(strip, positives)
-        best.scatter_reduce_(0, gt[start:end], positives, reduce="amax")
+    # 2. one pass over the matrix
+    columns = max(1, min(num_videos, BLOCK_COLUMNS, max_block_elements))
+    rows = max(1, min(BLOCK_ROWS, max_block_elements // columns))
+    row_signs = torch.zeros(num_captions, dtype=torch.float64, device=device)
+    column_signs = torch.zeros(num_videos, dtype=torch.float64, device=device)
+    met = torch.full_like(positives, float("nan"))  # the ground-truth scores as the blocks hold them
+    row_reference, column_reference = None, None
+    for row_start, row_end in _chunks(num_captions, rows):
+        row_gt = gt[row_start:row_end]
+        for column_start, column_end in _chunks(num_videos, columns):
+            block = tile(row_start, row_end, column_start, column_end)
+            if row_reference is None or row_reference.dtype != block.dtype:
+                row_reference, column_reference = positives.to(block.dtype), best.to(block.dtype)
+            signs = _sign_sums(block, row_reference[row_start:row_end], column_reference[column_start:column_end])
+            row_signs[row_start:row_end] += signs[0]
+            column_signs[column_start:column_end] += signs[1]
+            inside = torch.nonzero((row_gt >= column_start) & (row_gt < column_end)).flatten()
+            met[row_start + inside] = block[inside, row_gt[inside] - column_start].to(torch.float64)
+    t2v = (num_videos - 1 + row_signs) / 2
+    has_captions = torch.zeros(num_videos, dtype=torch.bool, device=device).index_fill_(0, gt, True)
+    v2t_all = (num_captions - 1 + column_signs) / 2
 
-        complete = (last_strip <= index) & (last_strip >= 0)
-        signs += torch.where(complete, _sign_sum(strip, best, dim=0), 0)
-        finished = torch.nonzero(last_strip == index).flatten()  # videos whose last caption is in this strip
-        if start and finished.numel():
-            for earlier_start, earlier_end in _chunks(start, max(1, max_block_elements // finished.numel())):
-                block = score_block(torch.arange(earlier_start, earlier_end, device=device), finished)
-                signs[finished] += _sign_sum(block, best[finished], dim=0)
+    # 3. rows and columns whose reference score was rounded differently: ranked again on their own values
+    if row_reference is not None:
+        changed_rows = torch.nonzero(met != positives).flatten()
+        best_met = torch.full_like(best, float("-inf")).scatter_reduce_(0, gt, met, reduce="amax")
+        changed_columns = torch.nonzero(has_captions & (best_met != best)).flatten()
+        all_videos = torch.arange(num_videos, device=device)
+        for start, end in _chunks(changed_rows.numel(), max(1, max_block_elements // max(num_videos, 1))):
+            captions = changed_rows[start:end]
+            block = score_block(captions, all_videos)
+            own = block[torch.arange(end - start, device=device), gt[captions]]
+            t2v[captions] = (num_videos - 1 + _signs_along(block, own[:, None], 1).to(torch.float64)) / 2
+        all_captions = torch.arange(num_captions, device=device)
+        for start, end in _chunks(changed_columns.numel(), max(1, max_block_elements // max(num_captions, 1))):
+            videos = changed_columns[start:end]
+            block = score_block(all_captions, videos)
+            mine = gt[:, None] == videos[None, :]
+            own_best = block.masked_fill(~mine, float("-inf")).amax(0)
+            signs = _signs_along(block, own_best[None, :], 0).to(torch.float64)
+            v2t_all[videos] = (num_captions - 1 + signs) / 2
+    return t2v, v2t_all[has_captions]
 
-    has_captions = last_strip >= 0
-    v2t = (num_captions - 1 + signs[has_captions]) / 2  # the best caption's tie-averaged rank in its column
-    return torch.empty_like(t2v).scatter_(0, order, t2v), v2t
+
+def _all_finite(values: torch.Tensor, rows: int = 4096) -> bool:
+    """`torch.isfinite(values).all()` a few rows at a time: at once, it holds temporaries 1.7x the size of the
+    values (1.7 GiB beside 10^6 256-d embeddings, measured)."""
+    return all(bool(torch.isfinite(chunk).all()) for chunk in values.split(rows))
 
 
 def _check_missing_queries(missing_queries) -> None:
@@ -189,7 +245,10 @@ def _as_matrix(values, name: str):
 
 
 def retrieval_metrics(
-    similarities, caption_to_video=None, max_block_elements: int = 1 << 24, missing_queries: int = 0
+    similarities,
+    caption_to_video=None,
+    max_block_elements: int = 1 << 24,
+    missing_queries: int = 0,
 ) -> dict[str, float]:
     """Text->video and video->text metrics of a `(num_captions, num_videos)` similarity matrix.
 
@@ -213,7 +272,13 @@ def retrieval_metrics(
         bad = int((~torch.isfinite(sims)).sum())
         raise ValueError(f"similarities contain {bad} non-finite value(s) (NaN or ±inf)")
     gt = _validated_ground_truth(caption_to_video, *sims.shape, sims.device)
-    t2v, v2t = chunked_retrieval_ranks(lambda c, v: sims[c][:, v], gt, sims.shape[1], max_block_elements)
+    t2v, v2t = chunked_retrieval_ranks(
+        lambda c, v: sims[c[:, None], v[None, :]],
+        gt,
+        sims.shape[1],
+        max_block_elements,
+        tile=lambda row_start, row_end, column_start, column_end: sims[row_start:row_end, column_start:column_end],
+    )
     return _metrics_from_ranks(t2v, v2t, missing_queries)
 
 
@@ -241,14 +306,19 @@ def retrieval_metrics_from_embeddings(
                 "differ in width"
             )
         for name, embeds in (("text_embeds", text_embeds), ("video_embeds", video_embeds)):
-            if not torch.isfinite(embeds).all():
+            if not _all_finite(embeds):
                 raise ValueError(f"{name} contain NaN or infinite values")
 
         def similarity(captions: torch.Tensor, videos: torch.Tensor) -> torch.Tensor:
             return text_embeds[captions] @ video_embeds[videos].T
 
+        def tile(row_start: int, row_end: int, column_start: int, column_end: int) -> torch.Tensor:
+            return text_embeds[row_start:row_end] @ video_embeds[column_start:column_end].T
+
+    else:
+        tile = None
     gt = _validated_ground_truth(caption_to_video, num_captions, num_videos, text_embeds.device)
-    t2v, v2t = chunked_retrieval_ranks(similarity, gt, num_videos, max_block_elements)
+    t2v, v2t = chunked_retrieval_ranks(similarity, gt, num_videos, max_block_elements, tile=tile)
     return _metrics_from_ranks(t2v, v2t, missing_queries)
 
 

@@ -250,7 +250,7 @@ def build(task: str, root: Path, size: str, clip_seconds: float | None = None):
             overrides = widths
         model = _save(model_type, folder, size, processor, **overrides)
         # the paper's anchor counts (48 audio, 128 video; their lengths come from k-means on the training set: spread
-        # evenly here, as scripts/benchmark_bmt.py)
+        # evenly here, as the BMT benchmark workload does)
         anchors = dict(audio_anchor_lengths=np.linspace(1, 200, 48).tolist(),
                        video_anchor_lengths=np.linspace(1, 300, 128).tolist())  # fmt: skip
         proposal_config = AutoConfig.for_model("bmt", **anchors)

@@ -4,7 +4,8 @@ the thesis §5.3): every file is re-encoded once to 25 fps, shorter side 256 (ev
 or are shorter than `--min_duration_sec` are skipped and listed (with the reason) in `<target>/bad_files.tsv`; the run
 never stops halfway. Optionally writes the LRS3 split files (by YouTube video, 8:1:1, seed 1337), the fixed
 evaluation offsets of the valid / test splits, and (`--decoded_cache_dir`) the clips decoded and resized as training
-reads them, so that no epoch decodes again (`train_sparsesync.py --decoded_cache_dir`, docs/data_throughput.md).
+reads them, so that no epoch decodes again (`run_synchronisation.py train --decoded_cache_dir`,
+docs/data_throughput.md).
 
     python scripts/prepare_sparsesync_dataset.py --source_dir data/lrs3/pretrain_originals \
         --target_dir data/lrs3/h264_uncropped_25fps_256side_16000hz_aac --min_duration_sec 9 --lrs3_splits \

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from videozoo.configuration.small_extractors import small_extractor_config
+
 MODES = ("trained", "random")
 
 # The flash-and-click clips the demo offers and trains on: 1 s windows, offsets -0.4 ... +0.4 s in steps of 0.2 s.
@@ -37,23 +39,12 @@ SYNC_TRAIN_STEPS, ASR_TRAIN_STEPS = 300, 600
 
 # small random extractors: ResNet frames (1 fps, 80 wide), S3D (16-frame stacks at 8 fps, 128 wide), I3D (10-frame
 # stacks at 5 fps, 128 wide) + RAFT, VGGish (16 wide)
-EXTRACTOR_SIZES = {
-    "resnet_frames": dict(depths=[1, 2, 1, 1], widths=[8, 12, 16, 20], extraction_fps=1.0),
-    "s3d": dict(width_divisor=8, stack_size=16, step_size=16, extraction_fps=8.0),
-    "i3d": dict(width_divisor=8, stack_size=10, step_size=10, extraction_fps=5.0),
-    "raft": dict(
-        feature_encoder_layers=[8, 8, 12, 16, 24],
-        context_encoder_layers=[8, 8, 12, 16, 20],
-        corr_levels=2,
-        corr_radius=2,
-        motion_encoder_corr_layers=[16, 12],
-        motion_encoder_flow_layers=[8, 6],
-        motion_encoder_out_channels=14,
-        hidden_size=12,
-        flow_head_hidden_size=16,
-        num_flow_updates=3,
-    ),
-    "vggish": dict(conv_widths=[4, 6, 8, 8, 10, 12], hidden_sizes=[24, 20], embedding_size=16),
+EXTRACTOR_SIZES = {  # the zoo's small extractor networks, with the demo's sampling
+    "resnet_frames": small_extractor_config("resnet_frames", extraction_fps=1.0),
+    "s3d": small_extractor_config("s3d", stack_size=16, step_size=16, extraction_fps=8.0),
+    "i3d": small_extractor_config("i3d", stack_size=10, step_size=10, extraction_fps=5.0),
+    "raft": small_extractor_config("raft"),
+    "vggish": small_extractor_config("vggish"),
 }
 RESNET_WIDTH, S3D_WIDTH, I3D_WIDTH, VGGISH_WIDTH = 80, 128, 128, 16
 RETRIEVAL_WORDS = "a the man woman dog cat flash click bright square dark noise sound light cuts plays runs".split()

@@ -4,11 +4,10 @@ shorter side is the model's input size with bicubic resampling (the long side tr
 `Resize(int)`), centre crop of that size (torchvision's offsets, round half to even), to [0, 1], CLIP's mean / std.
 Frames are sampled at `extraction_fps` (None: every frame, the reference's default) by the zoo's decoder."""
 
-import numpy as np
 import torch
 from transformers import BatchFeature
 
-from .processing_expert_features import ExpertFeaturesProcessor, as_frames, center_crop_offsets, resize_shorter_pil
+from .processing_expert_features import ExpertFeaturesProcessor, as_frames, pil_frame_pixels
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -49,13 +48,7 @@ class CLIPFramesProcessor(ExpertFeaturesProcessor):
     def transform(self, frame: torch.Tensor) -> torch.Tensor:
         """One `(3, H, W)` uint8 frame -> `(3, image_size, image_size)` float32."""
         size = self.image_size
-        resized = resize_shorter_pil(frame, size, resample="bicubic")
-        top, left = center_crop_offsets(resized.shape[0], resized.shape[1], size, size, "round")
-        crop = resized[top : top + size, left : left + size]
-        pixels = torch.from_numpy(np.require(crop, requirements=["C", "W"])).permute(2, 0, 1).to(torch.float32) / 255
-        mean = torch.tensor(self.image_mean).view(3, 1, 1)
-        std = torch.tensor(self.image_std).view(3, 1, 1)
-        return (pixels - mean) / std
+        return pil_frame_pixels(frame, size, size, self.image_mean, self.image_std, resample="bicubic")
 
     def __call__(self, frames, return_tensors: str | None = "pt", **kwargs) -> BatchFeature:
         frames = as_frames(frames)

@@ -63,6 +63,25 @@ def resize_shorter_pil(frame: torch.Tensor | np.ndarray, size: int, resample: st
     return np.asarray(Image.fromarray(np.ascontiguousarray(array)).resize((new_w, new_h), method))
 
 
+def pil_frame_pixels(
+    frame: torch.Tensor,
+    resize_size: int,
+    crop_size: int | None,
+    image_mean,
+    image_std,
+    resample: str = "bilinear",
+) -> torch.Tensor:
+    """The torchvision-on-PIL image preset the 2-D frame extractors share: one `(3, H, W)` uint8 frame, PIL-resized
+    so its shorter side is `resize_size` (`resize_shorter_pil`), centre crop `crop_size` with torchvision's offsets
+    (none when None), / 255, then `(x - mean) / std` -> `(3, h, w)` float32."""
+    crop = resize_shorter_pil(frame, resize_size, resample=resample)
+    if crop_size is not None:
+        top, left = center_crop_offsets(crop.shape[0], crop.shape[1], crop_size, crop_size, "round")
+        crop = crop[top : top + crop_size, left : left + crop_size]
+    pixels = torch.from_numpy(np.require(crop, requirements=["C", "W"])).permute(2, 0, 1).to(torch.float32) / 255.0
+    return (pixels - torch.tensor(image_mean).view(3, 1, 1)) / torch.tensor(image_std).view(3, 1, 1)
+
+
 def as_frames(frames, name: str = "frames") -> torch.Tensor:
     """`(T, 3, H, W)` uint8 RGB from a tensor or array in that layout or `(T, H, W, 3)`."""
     frames = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
@@ -129,5 +148,6 @@ __all__ = [
     "as_frames",
     "center_crop_offsets",
     "form_slices",
+    "pil_frame_pixels",
     "resize_shorter_pil",
 ]

@@ -5,11 +5,10 @@ images, as v-iashin/video_features applies it (`ToPILImage()` -> `ResNet50_Weigh
 the 2-D ResNet-152 features of HowTo100M (antoine77340/video_feature_extractor, which AVLnet and Everything at
 Once read) resize the shorter side to 224 and do not crop (docs/feature_extractors.md, "Retrieval models")."""
 
-import numpy as np
 import torch
 from transformers import BatchFeature
 
-from .processing_expert_features import ExpertFeaturesProcessor, as_frames, center_crop_offsets, resize_shorter_pil
+from .processing_expert_features import ExpertFeaturesProcessor, as_frames, pil_frame_pixels
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,16 +52,7 @@ class ResNetFramesProcessor(ExpertFeaturesProcessor):
 
     def transform(self, frame: torch.Tensor) -> torch.Tensor:
         """One `(3, H, W)` uint8 frame -> `(3, crop, crop)` float32 (`(3, h, w)` without crop)."""
-        resized = resize_shorter_pil(frame, self.resize_size)
-        crop = resized
-        if self.crop_size is not None:
-            size = self.crop_size
-            top, left = center_crop_offsets(resized.shape[0], resized.shape[1], size, size, "round")
-            crop = resized[top : top + size, left : left + size]
-        pixels = torch.from_numpy(np.require(crop, requirements=["C", "W"])).permute(2, 0, 1).to(torch.float32) / 255.0
-        mean = torch.tensor(self.image_mean).view(3, 1, 1)
-        std = torch.tensor(self.image_std).view(3, 1, 1)
-        return (pixels - mean) / std
+        return pil_frame_pixels(frame, self.resize_size, self.crop_size, self.image_mean, self.image_std)
 
     def __call__(self, frames, return_tensors: str | None = "pt", **kwargs) -> BatchFeature:
         frames = as_frames(frames)

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from videozoo.configuration.small_extractors import SMALL_EXTRACTOR_SIZES
+
 
 def write_synthetic_clip(path: Path, seconds: float, fps: int = 25, size: tuple[int, int] = (240, 320)) -> None:
     """A moving colour gradient with a tone: an H.264 + AAC mp4 (audio for VGGish)."""
@@ -52,25 +54,8 @@ def write_synthetic_clip(path: Path, seconds: float, fps: int = 25, size: tuple[
             container.mux(packet)
 
 
-# small networks of each architecture (the sizes of tests/tiny_configs.py, which is not installed with the package)
-TINY = {
-    "resnet_frames": dict(depths=[1, 2, 1, 1], widths=[8, 12, 16, 20]),
-    "s3d": dict(width_divisor=8),
-    "vggish": dict(conv_widths=[4, 6, 8, 8, 10, 12], hidden_sizes=[24, 20], embedding_size=16),
-    "i3d": dict(width_divisor=8),
-    "raft": dict(
-        feature_encoder_layers=[8, 8, 12, 16, 24],
-        context_encoder_layers=[8, 8, 12, 16, 20],
-        corr_levels=2,
-        corr_radius=2,
-        motion_encoder_corr_layers=[16, 12],
-        motion_encoder_flow_layers=[8, 6],
-        motion_encoder_out_channels=14,
-        hidden_size=12,
-        flow_head_hidden_size=16,
-        num_flow_updates=3,
-    ),
-}
+# small networks of each architecture (videozoo/configuration/small_extractors.py)
+TINY = SMALL_EXTRACTOR_SIZES
 
 
 def random_checkpoint(extractor: str, folder: Path, tiny: bool, **overrides) -> str:

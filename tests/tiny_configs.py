@@ -4,6 +4,8 @@ Sizes are odd and unequal on purpose (hidden 32, intermediate 37, vocab 99, ...)
 axis cannot pass by coincidence. `test_auto_registration` fails if a registered architecture has no entry.
 """
 
+from videozoo.configuration.small_extractors import small_extractor_config
+
 # The caption encoder of the MMT rows (a BERT).
 TINY_BERT = dict(
     model_type="bert",
@@ -16,8 +18,8 @@ TINY_BERT = dict(
 )
 
 TINY_CONFIGS: dict[str, dict] = {
-    "resnet_frames": dict(depths=[1, 2, 1, 1], widths=[8, 12, 16, 20], extraction_fps=5.0),
-    "s3d": dict(width_divisor=8, stack_size=16, step_size=8),
+    "resnet_frames": small_extractor_config("resnet_frames", extraction_fps=5.0),
+    "s3d": small_extractor_config("s3d", stack_size=16, step_size=8),
     "clip_frames": dict(
         hidden_size=32,
         intermediate_size=37,
@@ -28,20 +30,9 @@ TINY_CONFIGS: dict[str, dict] = {
         projection_dim=24,
         extraction_fps=5.0,
     ),  # fmt: skip
-    "i3d": dict(width_divisor=8, stack_size=10, step_size=10),
-    "raft": dict(
-        feature_encoder_layers=[8, 8, 12, 16, 24],
-        context_encoder_layers=[8, 8, 12, 16, 20],
-        corr_levels=2,
-        corr_radius=2,
-        motion_encoder_corr_layers=[16, 12],
-        motion_encoder_flow_layers=[8, 6],
-        motion_encoder_out_channels=14,
-        hidden_size=12,
-        flow_head_hidden_size=16,
-        num_flow_updates=3,
-    ),
-    "vggish": dict(conv_widths=[4, 6, 8, 8, 10, 12], hidden_sizes=[24, 20], embedding_size=16),
+    "i3d": small_extractor_config("i3d", stack_size=10, step_size=10),
+    "raft": small_extractor_config("raft"),
+    "vggish": small_extractor_config("vggish"),
     "avatar": dict(
         hidden_size=32,
         d_model=32,

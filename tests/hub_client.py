@@ -5,7 +5,8 @@ model on saved inputs, and save every tensor of its output with what its process
     python tests/hub_client.py {installed,remote} <jobs.json>
 
 A jobs file lists several loads for one process (one import of torch and transformers):
-`[{"source": ..., "inputs": ..., "outputs": ..., "processor": true}, ...]`.
+`[{"source": ..., "inputs": ..., "outputs": ..., "processor": true}, ...]`; a job with `"catch_errors": true` saves
+`{"error": <traceback>}` as its outputs when it fails, and the next jobs still run.
 
 `remote` makes videozoo impossible to import first, and loads with `trust_remote_code=True`; `installed` imports
 videozoo and loads without remote code. Whether the loads may use the network is the environment's business
@@ -66,7 +67,15 @@ if len(sys.argv) == 3:
     with open(sys.argv[2]) as handle:
         jobs = json.load(handle)
     for job in jobs:
-        load_and_run(job["source"], job["inputs"], job["outputs"], job.get("processor", True))
+        if not job.get("catch_errors"):
+            load_and_run(job["source"], job["inputs"], job["outputs"], job.get("processor", True))
+            continue
+        try:  # one failing load is that job's result, not the end of the others
+            load_and_run(job["source"], job["inputs"], job["outputs"], job.get("processor", True))
+        except Exception:
+            import traceback
+
+            torch.save({"error": traceback.format_exc()}, job["outputs"])
 else:
     source, inputs_path, outputs_path = sys.argv[2:5]
     load_and_run(source, inputs_path, outputs_path, "--no-processor" not in sys.argv)

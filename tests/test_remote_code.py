@@ -3,6 +3,7 @@
 
 import importlib
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -59,17 +60,53 @@ def save_tiny_checkpoint(model_type: str, folder: Path) -> dict:
     return tester.prepare_inputs(model.config, tester.batch_size)
 
 
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory) -> dict[str, dict]:
+    """Every architecture's tiny checkpoint, exported, then loaded and run in two fresh processes (one import of
+    torch and transformers each, instead of two per architecture): `{model_type: {"installed": outputs,
+    "remote": outputs}}` as `tests/hub_client.py` saves them (or `{"error": traceback}` for a load that failed)."""
+    root = tmp_path_factory.mktemp("remote_code")
+    jobs = {"installed": [], "remote": []}
+    for arch in ARCHITECTURES:
+        folder = root / f"{arch.model_type}-tiny"
+        inputs = save_tiny_checkpoint(arch.model_type, folder)
+        written = export_remote_code(folder)
+        assert written and all((folder / name).is_file() for name in written), arch.model_type
+        torch.save(inputs, root / f"{arch.model_type}-inputs.pt")
+        for mode in jobs:
+            jobs[mode].append(
+                {
+                    "source": str(folder),
+                    "inputs": str(root / f"{arch.model_type}-inputs.pt"),
+                    "outputs": str(root / f"{arch.model_type}-{mode}.pt"),
+                    "processor": arch.processor_class is not None,
+                    "catch_errors": True,
+                }
+            )
+    env = {**os.environ, "HF_HOME": str(root / "hf_home"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+    for mode, mode_jobs in jobs.items():
+        (root / f"jobs-{mode}.json").write_text(json.dumps(mode_jobs))
+        completed = subprocess.run(
+            [sys.executable, str(CLIENT), mode, str(root / f"jobs-{mode}.json")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=root,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+    return {
+        arch.model_type: {mode: torch.load(root / f"{arch.model_type}-{mode}.pt", weights_only=True) for mode in jobs}
+        for arch in ARCHITECTURES
+    }
+
+
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=[a.model_type for a in ARCHITECTURES])
-def test_exported_checkpoint_loads_without_videozoo(arch, tmp_path):
-    folder = tmp_path / f"{arch.model_type}-tiny"
-    inputs = save_tiny_checkpoint(arch.model_type, folder)
-    written = export_remote_code(folder)
-    assert written and all((folder / name).is_file() for name in written)
-    torch.save(inputs, tmp_path / "inputs.pt")
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+def test_exported_checkpoint_loads_without_videozoo(arch, loaded):
+    installed, remote = loaded[arch.model_type]["installed"], loaded[arch.model_type]["remote"]
+    assert "error" not in installed, installed.get("error")
+    assert "error" not in remote, remote.get("error")
     processor = arch.processor_class is not None
-    installed = run_client("installed", str(folder), tmp_path / "inputs.pt", tmp_path / "installed.pt", env, processor)
-    remote = run_client("remote", str(folder), tmp_path / "inputs.pt", tmp_path / "remote.pt", env, processor)
     assert installed["model_module"].startswith("videozoo.")
     assert remote["model_module"].startswith("transformers_modules.")
     assert not processor or remote["processor_module"].startswith("transformers_modules.")

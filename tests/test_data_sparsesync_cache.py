@@ -17,11 +17,7 @@ from videozoo.data.sparsesync import (
 from videozoo.data.sparsesync_augmentation import SparseSyncAugmentation
 from videozoo.processors import SparseSyncProcessor
 
-
-def small_processor():
-    return SparseSyncProcessor(
-        clip_length_sec=1.0, crop_size=32, resize_shorter_side=0, num_offset_classes=5, max_offset_sec=0.4
-    )
+from .test_data_sparsesync import small_processor
 
 
 @pytest.fixture(scope="module")
